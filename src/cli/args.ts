@@ -1,0 +1,192 @@
+/**
+ * Argument parsing and help text for every subcommand (node:util parseArgs, strict).
+ * A usage mistake becomes a UsageError: one sentence on stderr, exit code 2.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { nameProblem } from "../protocol/schema.ts";
+import { DEFAULT_PORT, VERSION } from "../version.ts";
+
+export class UsageError extends Error {}
+
+export const MAIN_HELP = `chat ${VERSION} — a secure terminal chat
+
+Usage:
+  chat serve [options]          run a chat server
+  chat join --name NAME [...]   join a chat server
+  chat --help | chat serve --help | chat join --help | chat --version
+`;
+
+export const SERVE_HELP = `Usage: chat serve [options]
+
+Runs a TLS chat server with persistent history. On first run it creates a local
+certificate authority and server certificate in the certs directory, and prints
+the CA fingerprint and a join command to hand to others.
+
+Options:
+  --host HOST           address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port N              port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
+  --db FILE             history database (default ./chat.db)
+  --certs DIR           where the generated CA and server certificate live (default ./certs)
+  --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one)
+  --password-file FILE  require the password in FILE (or set CHAT_PASSWORD)
+  --max-rate N          messages per second per user, sustained (0 = no limit)
+  -h, --help            show this help
+`;
+
+export const JOIN_HELP = `Usage: chat join --name NAME [options]
+
+Joins a chat server over TLS. The server gives you an id like tom_1234.
+
+Options:
+  --name NAME           your name: 1-24 letters, digits, '.', '_' or '-'
+  --server HOST:PORT    the server (default localhost:${DEFAULT_PORT})
+  --ca FILE             trust this CA certificate for the server
+  --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it;
+                        pinned on first contact, checked on every later one
+  --password-file FILE  the server password (or set CHAT_PASSWORD)
+  --plain               one line per event on stdout; input lines from stdin
+  --json                like --plain, but one JSON object per line (NDJSON)
+  -h, --help            show this help
+
+Type a message and press Enter to send it to everyone. Start with @id (or @name)
+to send it only to those people. /help lists the commands.
+`;
+
+export interface ServeArgs {
+  host: string;
+  port: number;
+  db: string;
+  certs: string;
+  cert?: string;
+  key?: string;
+  passwordFile?: string;
+  maxRate: number;
+  help: boolean;
+}
+
+export interface JoinArgs {
+  name?: string;
+  host: string;
+  port: number;
+  ca?: string;
+  fingerprint?: string;
+  passwordFile?: string;
+  mode: "interactive" | "plain" | "json";
+  help: boolean;
+}
+
+function parse(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false })
+      .values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    // node's messages are long and name internals; keep the first sentence
+    const message = (error as Error).message.split("\n")[0].replace(/\. To specify.*$/, "");
+    throw new UsageError(message.endsWith(".") ? message.slice(0, -1) : message);
+  }
+}
+
+function parsePort(text: string, what: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`${what} must be a port number from 0 to 65535, not "${text}"`);
+  }
+  return Number(text);
+}
+
+export function parseServeArgs(argv: string[]): ServeArgs {
+  const v = parse(argv, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: String(DEFAULT_PORT) },
+    db: { type: "string", default: "chat.db" },
+    certs: { type: "string", default: "certs" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    "password-file": { type: "string" },
+    "max-rate": { type: "string", default: "10" },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if ((v.cert === undefined) !== (v.key === undefined)) {
+    throw new UsageError("--cert and --key go together");
+  }
+  const maxRate = String(v["max-rate"]);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(maxRate)) {
+    throw new UsageError(`--max-rate must be a number of messages per second, not "${maxRate}"`);
+  }
+  return {
+    host: String(v.host),
+    port: parsePort(String(v.port), "--port"),
+    db: String(v.db),
+    certs: String(v.certs),
+    cert: v.cert as string | undefined,
+    key: v.key as string | undefined,
+    passwordFile: v["password-file"] as string | undefined,
+    maxRate: Number(maxRate),
+    help: Boolean(v.help),
+  };
+}
+
+/** Splits HOST:PORT, [v6]:PORT or HOST (default port). */
+export function parseServer(text: string): { host: string; port: number } {
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(text);
+  if (bracketed) {
+    return {
+      host: bracketed[1],
+      port: bracketed[2] ? parsePort(bracketed[2], "--server") : DEFAULT_PORT,
+    };
+  }
+  const match = /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(text);
+  if (!match) throw new UsageError(`--server must look like HOST:PORT, not "${text}"`);
+  const port = match[2] ? parsePort(match[2], "--server") : DEFAULT_PORT;
+  if (port === 0) throw new UsageError("--server needs a real port, not 0");
+  return { host: match[1], port };
+}
+
+export function parseJoinArgs(argv: string[]): JoinArgs {
+  const v = parse(argv, {
+    name: { type: "string" },
+    server: { type: "string", default: `localhost:${DEFAULT_PORT}` },
+    ca: { type: "string" },
+    fingerprint: { type: "string" },
+    "password-file": { type: "string" },
+    plain: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  });
+  if (v.plain && v.json) throw new UsageError("choose one of --plain and --json");
+  const name = v.name as string | undefined;
+  if (name !== undefined) {
+    const problem = nameProblem(name);
+    if (problem) throw new UsageError(`--name "${name}" is not allowed: ${problem}`);
+  }
+  const { host, port } = parseServer(String(v.server));
+  return {
+    name,
+    host,
+    port,
+    ca: v.ca as string | undefined,
+    fingerprint: v.fingerprint as string | undefined,
+    passwordFile: v["password-file"] as string | undefined,
+    mode: v.json ? "json" : v.plain ? "plain" : "interactive",
+    help: Boolean(v.help),
+  };
+}
+
+/** Reads a password from FILE (first line) or the CHAT_PASSWORD variable. */
+export async function readPassword(file: string | undefined): Promise<string | undefined> {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch {
+      throw new UsageError(`cannot read the password file ${file}`);
+    }
+    const password = text.split(/\r?\n/)[0];
+    if (password === "") throw new UsageError(`the password file ${file} is empty`);
+    return password;
+  }
+  const env = Deno.env.get("CHAT_PASSWORD");
+  return env === undefined || env === "" ? undefined : env;
+}

@@ -1,0 +1,74 @@
+/** `chat serve`: certificates, store, listener, banner, and a clean stop on SIGINT/SIGTERM. */
+import { startServer } from "../server/server.ts";
+import { SqliteStore } from "../server/store/sqlite.ts";
+import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
+import { readPassword, type ServeArgs } from "./args.ts";
+import { clock } from "../ui/plain.ts";
+
+/** A failure that stops the server from starting, worded for the person at the keyboard. */
+export class ServeError extends Error {}
+
+export async function runServe(args: ServeArgs): Promise<number> {
+  const password = await readPassword(args.passwordFile);
+  const wildcard = args.host === "0.0.0.0" || args.host === "::";
+  // a wildcard address is reached by the machine's name, so that name goes into the certificate
+  const advertised = wildcard ? Deno.hostname() : args.host;
+  const certs = args.cert && args.key
+    ? await loadServerCerts(args.cert, args.key)
+    : await ensureServerCerts(args.certs, [advertised]);
+
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(args.db);
+  } catch (error) {
+    throw new ServeError(
+      `cannot open the history database ${args.db}: ${(error as Error).message}`,
+    );
+  }
+
+  const log = (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  let server;
+  try {
+    server = startServer({
+      hostname: args.host,
+      port: args.port,
+      certChainPem: certs.certChainPem,
+      keyPem: certs.keyPem,
+      store,
+      password,
+      log,
+    });
+  } catch (error) {
+    store.close();
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new ServeError(
+        `port ${args.port} on ${args.host} is already in use; pick another with --port (0 picks a free one)`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new ServeError(
+        `not allowed to listen on ${args.host}:${args.port}; try a port above 1023`,
+      );
+    }
+    throw new ServeError(`cannot listen on ${args.host}:${args.port}: ${(error as Error).message}`);
+  }
+
+  const port = server.addr.port;
+  const target = advertised.includes(":") ? `[${advertised}]:${port}` : `${advertised}:${port}`;
+  if (certs.issued?.ca) console.log(`created a new certificate authority in ${args.certs}/`);
+  console.log(`chat server, history in ${args.db}${password ? ", password required" : ""}`);
+  console.log(`listening on ${server.addr.hostname}:${port}`);
+  console.log(`CA fingerprint: ${certs.caFingerprint}`);
+  console.log(
+    `join with: chat join --server ${target} --fingerprint ${certs.caFingerprint} --name YOUR_NAME`,
+  );
+
+  const stop = () => void server.shutdown();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  console.log("server stopped");
+  return 0;
+}

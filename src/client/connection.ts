@@ -1,0 +1,130 @@
+/**
+ * The client's TLS connection: connect and verify, then frames in (validated by the schema)
+ * and frames out (encoded one at a time, written in order).
+ */
+import { encodeFrame, frameDecoder, jsonDecoder, MAX_FRAME_BYTES } from "../protocol/codec.ts";
+import { ALPN, type ClientFrame, ServerFrame } from "../protocol/schema.ts";
+import { isCertificateError } from "../tls/trust.ts";
+
+/** Time allowed for TCP connect plus the TLS handshake. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A failure to reach or trust the server, worded for the person at the keyboard. */
+export class ConnectError extends Error {
+  constructor(message: string, readonly certificate = false) {
+    super(message);
+  }
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  caCerts?: string[];
+}
+
+/** What arrives: a valid server frame, or why a frame was not one. */
+export type Incoming = { frame: ServerFrame } | { bad: string };
+
+export class Connection {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #closed = false;
+
+  private constructor(readonly conn: Deno.TlsConn) {
+    this.#writer = conn.writable.getWriter();
+  }
+
+  /** Connects and completes the TLS handshake (hostname verified), or throws ConnectError. */
+  static async open(options: ConnectOptions): Promise<Connection> {
+    const where = `${options.host}:${options.port}`;
+    let conn: Deno.TlsConn | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const attempt = (async () => {
+        conn = await Deno.connectTls({
+          hostname: options.host,
+          port: options.port,
+          caCerts: options.caCerts,
+          alpnProtocols: [ALPN],
+        });
+        await conn.handshake();
+        return conn;
+      })();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ConnectError(`${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`),
+            ),
+          CONNECT_TIMEOUT_MS,
+        );
+      });
+      return new Connection(await Promise.race([attempt, timeout]));
+    } catch (error) {
+      try {
+        conn?.close();
+      } catch { /* already closed */ }
+      throw toConnectError(error, where);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends one frame; a broken connection shows up on the reading side. */
+  send(frame: ClientFrame): void {
+    if (this.#closed) return;
+    this.#writer.write(encodeFrame(frame)).catch(() => {});
+  }
+
+  /** Frames from the server until it closes. */
+  async *frames(): AsyncGenerator<Incoming> {
+    const stream = this.conn.readable.pipeThrough(frameDecoder(MAX_FRAME_BYTES)).pipeThrough(
+      jsonDecoder(),
+    );
+    try {
+      for await (const decoded of stream) {
+        if (!decoded.ok) {
+          yield { bad: decoded.reason };
+          continue;
+        }
+        const parsed = ServerFrame.safeParse(decoded.value);
+        yield parsed.success
+          ? { frame: parsed.data }
+          : { bad: "the server sent a frame this client does not understand" };
+      }
+    } catch {
+      // a reset or a broken frame ends the stream like a close does
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+function toConnectError(error: unknown, where: string): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (isCertificateError(error)) {
+    return new ConnectError(
+      `the certificate of ${where} is not trusted (${
+        (error as Error).message.replace(/^.*?: /, "")
+      }); ` +
+        "pass --fingerprint with the value chat serve printed, or --ca with its ca.pem",
+      true,
+    );
+  }
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return new ConnectError(
+      `cannot connect to ${where}: connection refused (is the server running?)`,
+    );
+  }
+  if (error instanceof Deno.errors.NotFound || /dns|lookup|resolve/i.test(String(error))) {
+    return new ConnectError(`cannot connect to ${where}: the host name could not be resolved`);
+  }
+  return new ConnectError(
+    `cannot connect to ${where}: ${(error as Error)?.message ?? String(error)}`,
+  );
+}

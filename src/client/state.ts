@@ -1,0 +1,117 @@
+/**
+ * What a client knows: who it is, who is online, and the messages it has been shown, each with
+ * a short ref a person can type. Pure: frames in, events out; no I/O, no clock.
+ */
+import type { Message, ServerFrame, User } from "../protocol/schema.ts";
+
+/** Shortest ref handed out. */
+export const MIN_REF_LENGTH = 4;
+
+/** A message as shown, with its short ref. */
+export interface Shown extends Message {
+  ref: string;
+}
+
+/** What the UI has to show after a frame. */
+export type ClientEvent =
+  | { type: "welcome"; you: User; users: User[] }
+  | { type: "message"; message: Shown; quoted?: Shown; replyMissing?: boolean }
+  | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
+  | { type: "presence"; joined?: User; left?: User; online: number }
+  | { type: "users"; users: User[] }
+  | { type: "results"; total: number; messages: Shown[] }
+  | { type: "ack"; requestRef: string; id: string }
+  | { type: "error"; requestRef?: string; code: string; message: string }
+  | { type: "goodbye"; reason: string; message: string };
+
+export class ClientState {
+  me?: User;
+  token?: string;
+  readonly users = new Map<string, User>();
+  readonly messages = new Map<string, Shown>();
+  readonly #refs = new Map<string, string>();
+  readonly #refOf = new Map<string, string>();
+  /** Id of the newest message seen, for resuming. */
+  lastId?: string;
+
+  /** Applies one server frame; returns what to show (nothing for a duplicate). */
+  apply(frame: ServerFrame): ClientEvent[] {
+    switch (frame.type) {
+      case "welcome":
+        this.me = frame.you;
+        this.token = frame.token;
+        this.users.clear();
+        for (const user of frame.users) this.users.set(user.id, user);
+        return [{ type: "welcome", you: frame.you, users: frame.users }];
+      case "message": {
+        if (this.messages.has(frame.id)) return []; // idempotent by id
+        const shown: Shown = { ...frame, ref: this.#refFor(frame.id) };
+        this.messages.set(frame.id, shown);
+        if (!this.lastId || frame.id > this.lastId) this.lastId = frame.id;
+        const event: ClientEvent = { type: "message", message: shown };
+        if (frame.replyTo) {
+          const quoted = this.messages.get(frame.replyTo);
+          if (quoted) event.quoted = quoted;
+          else event.replyMissing = true;
+        }
+        return [event];
+      }
+      case "deleted": {
+        const shown = this.messages.get(frame.id);
+        this.messages.delete(frame.id);
+        return [{ type: "deleted", id: frame.id, ref: shown?.ref, reason: frame.reason }];
+      }
+      case "presence":
+        if (frame.joined) this.users.set(frame.joined.id, frame.joined);
+        if (frame.left) this.users.delete(frame.left.id);
+        return [{ type: "presence", joined: frame.joined, left: frame.left, online: frame.online }];
+      case "users":
+        this.users.clear();
+        for (const user of frame.users) this.users.set(user.id, user);
+        return [{ type: "users", users: frame.users }];
+      case "results":
+        return [{
+          type: "results",
+          total: frame.total,
+          messages: frame.messages.map((m) =>
+            this.messages.get(m.id) ?? { ...m, ref: this.#refFor(m.id) }
+          ),
+        }];
+      case "ack":
+        return [{ type: "ack", requestRef: frame.ref, id: frame.id }];
+      case "error":
+        return [{ type: "error", requestRef: frame.ref, code: frame.code, message: frame.message }];
+      case "goodbye":
+        return [{ type: "goodbye", reason: frame.reason, message: frame.message }];
+      case "pong":
+        return [];
+    }
+  }
+
+  /** The message a typed ref (with or without a leading #) stands for. */
+  resolveRef(typed: string): Shown | undefined {
+    const ref = typed.replace(/^#/, "").toLowerCase();
+    const id = this.#refs.get(ref);
+    return id ? this.messages.get(id) : undefined;
+  }
+
+  /**
+   * A ref is the shortest tail of the ULID (its random part), at least MIN_REF_LENGTH long,
+   * not already standing for another message. Once given, a ref never changes.
+   */
+  #refFor(id: string): string {
+    const known = this.#refOf.get(id);
+    if (known) return known;
+    const lower = id.toLowerCase();
+    let ref = lower;
+    for (let length = MIN_REF_LENGTH; length < lower.length; length++) {
+      if (!this.#refs.has(lower.slice(-length))) {
+        ref = lower.slice(-length);
+        break;
+      }
+    }
+    this.#refs.set(ref, id);
+    this.#refOf.set(id, ref);
+    return ref;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The one entrypoint: `chat serve`, `chat join`, `chat --help`, `chat --version`.
+ * Every failure ends as one sentence on stderr and an exit code: 2 for usage, 1 otherwise.
+ */
+import {
+  JOIN_HELP,
+  MAIN_HELP,
+  parseJoinArgs,
+  parseServeArgs,
+  SERVE_HELP,
+  UsageError,
+} from "./cli/args.ts";
+import { runServe } from "./cli/serve.ts";
+import { runJoin } from "./client/run.ts";
+import { VERSION } from "./version.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "serve": {
+        const args = parseServeArgs(rest);
+        if (args.help) return print(SERVE_HELP);
+        return await runServe(args);
+      }
+      case "join": {
+        const args = parseJoinArgs(rest);
+        if (args.help) return print(JOIN_HELP);
+        return await runJoin(args);
+      }
+      case "--version":
+      case "-V":
+        return print(`chat ${VERSION}\n`);
+      case "--help":
+      case "-h":
+      case "help":
+        return print(MAIN_HELP);
+      case undefined:
+        console.error(MAIN_HELP.trimEnd());
+        return 2;
+      default:
+        throw new UsageError(`unknown command "${command}"; the commands are serve and join`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(
+        `chat: ${error.message} (see chat ${
+          command === "join" || command === "serve" ? `${command} ` : ""
+        }--help)`,
+      );
+      return 2;
+    }
+    // every expected failure is an Error with a readable message; never show a stack trace
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`chat: ${message}`);
+    return 1;
+  }
+}
+
+function print(text: string): number {
+  console.log(text.trimEnd());
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,212 @@
+/**
+ * Every frame of the protocol, both directions, as zod schemas. The TypeScript types are
+ * inferred from here, so the wire format and the code cannot drift apart. docs/PROTOCOL.md
+ * describes the same frames for people.
+ *
+ * Objects are parsed in zod's default "strip" mode: a field a client must not set (say `from`
+ * or `time` on `send`) is dropped, never trusted.
+ */
+import { z } from "zod";
+
+/** Protocol name announced through TLS ALPN. */
+export const ALPN = "chat/1";
+
+/** Longest message text, in UTF-16 code units (well under the frame cap once JSON-escaped). */
+export const MAX_TEXT_LENGTH = 4000;
+/** Most recipients one direct message may name. */
+export const MAX_RECIPIENTS = 32;
+/** Longest client-chosen request reference. */
+export const MAX_REF_LENGTH = 64;
+/** Longest search pattern. */
+export const MAX_PATTERN_LENGTH = 256;
+/** Most messages one history request may ask for. */
+export const MAX_HISTORY_LIMIT = 200;
+
+/** A display name: 1–24 of A-Z a-z 0-9 . _ - and not itself shaped like an id. */
+export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
+/** A user id: name, underscore, four digits. */
+export const ID_PATTERN = /^[A-Za-z0-9._-]{1,24}_[0-9]{4}$/;
+/** A message id: a ULID. */
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Why a name is refused, or null when it is fine. */
+export function nameProblem(name: string): string | null {
+  if (!NAME_PATTERN.test(name)) {
+    return "a name is 1 to 24 characters of letters, digits, '.', '_' and '-'";
+  }
+  if (/_[0-9]{4}$/.test(name)) {
+    return "a name may not end in '_' and four digits (that is how ids look)";
+  }
+  return null;
+}
+
+export const Name = z.string().refine((s) => nameProblem(s) === null, {
+  message: "invalid name",
+});
+export const UserId = z.string().regex(ID_PATTERN);
+export const MessageId = z.string().regex(ULID_PATTERN);
+export const Ref = z.string().min(1).max(MAX_REF_LENGTH);
+/** A recipient as typed: an exact id, or a bare name that the server resolves among those online. */
+export const Recipient = z.string().regex(/^[A-Za-z0-9._-]{1,29}$/);
+
+export const User = z.object({ id: UserId, name: z.string() });
+export type User = z.infer<typeof User>;
+
+// ---- client → server -------------------------------------------------------------------------
+
+export const Hello = z.object({
+  type: z.literal("hello"),
+  name: Name,
+  token: z.string().min(1).max(128).optional(),
+  password: z.string().max(1024).optional(),
+  /** Id of the last message this client saw; the server replays what came after. */
+  resume: MessageId.optional(),
+});
+export const Send = z.object({
+  type: z.literal("send"),
+  ref: Ref,
+  to: z.array(Recipient).min(1).max(MAX_RECIPIENTS).optional(),
+  text: z.string().min(1).max(MAX_TEXT_LENGTH),
+  replyTo: MessageId.optional(),
+  /** Lifetime in seconds for a temporary message. */
+  ttl: z.number().int().positive().optional(),
+});
+export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
+export const Search = z.object({
+  type: z.literal("search"),
+  ref: Ref,
+  pattern: z.string().min(1).max(MAX_PATTERN_LENGTH),
+});
+export const Who = z.object({ type: z.literal("who"), ref: Ref });
+export const History = z.object({
+  type: z.literal("history"),
+  ref: Ref,
+  before: MessageId.optional(),
+  limit: z.number().int().min(1).max(MAX_HISTORY_LIMIT),
+});
+export const Ping = z.object({ type: z.literal("ping") });
+export const Bye = z.object({ type: z.literal("bye") });
+
+export const ClientFrame = z.discriminatedUnion("type", [
+  Hello,
+  Send,
+  Delete,
+  Search,
+  Who,
+  History,
+  Ping,
+  Bye,
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type Hello = z.infer<typeof Hello>;
+export type Send = z.infer<typeof Send>;
+
+// ---- server → client -------------------------------------------------------------------------
+
+export const Limits = z.object({
+  maxFrameBytes: z.number(),
+  maxTextLength: z.number(),
+  maxRecipients: z.number(),
+  heartbeatMs: z.number(),
+  idleTimeoutMs: z.number(),
+});
+export type Limits = z.infer<typeof Limits>;
+
+export const Message = z.object({
+  type: z.literal("message"),
+  id: MessageId,
+  from: UserId,
+  /** Recipients of a direct message (the sender not included); absent for a public message. */
+  to: z.array(UserId).optional(),
+  text: z.string(),
+  time: z.number(),
+  replyTo: MessageId.optional(),
+  expiresAt: z.number().optional(),
+  /** True when sent as history or replay, not live. */
+  replay: z.boolean().optional(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const Welcome = z.object({
+  type: z.literal("welcome"),
+  you: User,
+  token: z.string(),
+  users: z.array(User),
+  limits: Limits,
+  server: z.object({ version: z.string() }),
+});
+export const Deleted = z.object({
+  type: z.literal("deleted"),
+  id: MessageId,
+  reason: z.enum(["deleted", "expired"]),
+});
+export const Presence = z.object({
+  type: z.literal("presence"),
+  joined: User.optional(),
+  left: User.optional(),
+  online: z.number().int(),
+});
+export const Ack = z.object({ type: z.literal("ack"), ref: Ref, id: MessageId, time: z.number() });
+export const Users = z.object({ type: z.literal("users"), ref: Ref, users: z.array(User) });
+export const Results = z.object({
+  type: z.literal("results"),
+  ref: Ref,
+  total: z.number().int(),
+  messages: z.array(Message),
+});
+export const ErrorFrame = z.object({
+  type: z.literal("error"),
+  ref: Ref.optional(),
+  code: z.string(),
+  message: z.string(),
+});
+export const Pong = z.object({ type: z.literal("pong") });
+/** The server is closing this connection on purpose (shutdown, replaced by a newer login). */
+export const Goodbye = z.object({
+  type: z.literal("goodbye"),
+  reason: z.string(),
+  message: z.string(),
+});
+
+export const ServerFrame = z.discriminatedUnion("type", [
+  Welcome,
+  Message,
+  Deleted,
+  Presence,
+  Ack,
+  Users,
+  Results,
+  ErrorFrame,
+  Pong,
+  Goodbye,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type Welcome = z.infer<typeof Welcome>;
+export type Presence = z.infer<typeof Presence>;
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** Error codes the server sends, so clients and tests can tell them apart. */
+export const ErrorCode = {
+  badFrame: "bad_frame",
+  frameTooLarge: "frame_too_large",
+  notReady: "not_ready",
+  alreadyHello: "already_hello",
+  badName: "bad_name",
+  badPassword: "bad_password",
+  unknownRecipient: "unknown_recipient",
+  ambiguousRecipient: "ambiguous_recipient",
+  tooManyRecipients: "too_many_recipients",
+  notFound: "not_found",
+  forbidden: "forbidden",
+  rateLimited: "rate_limited",
+  full: "full",
+  internal: "internal",
+} as const;
+
+/** Short readable description of the first zod issue, for an error frame. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "frame has the wrong shape";
+  const where = issue.path.length ? ` at "${issue.path.join(".")}"` : "";
+  return `frame has the wrong shape${where}: ${issue.message}`;
+}

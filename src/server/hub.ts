@@ -1,0 +1,289 @@
+/**
+ * The hub: presence, identities, routing and permissions. It owns no sockets and reads no
+ * clock of its own — peers and the clock are handed in — so tests drive it with plain objects.
+ *
+ * Every accepted message follows one path: validate → persist → encode once → fan out → ack.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { monotonicFactory } from "ulid";
+import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
+import {
+  type ClientFrame,
+  ErrorCode,
+  type Hello,
+  type Limits,
+  type Message,
+  type Send,
+  type ServerFrame,
+  type User,
+} from "../protocol/schema.ts";
+import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
+import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
+import type { Store, StoredMessage } from "./store/store.ts";
+
+/** Public history a newcomer is shown on joining. */
+export const HISTORY_ON_JOIN = 50;
+/** Most messages replayed at once on resume, or direct messages delivered on join. */
+export const REPLAY_LIMIT = 1000;
+/** How often clients should ping, and how long the server waits without a frame before cutting. */
+export const HEARTBEAT_MS = 15_000;
+export const IDLE_TIMEOUT_MS = 45_000;
+
+/** One connection as the hub sees it. */
+export interface Peer {
+  /** Queues one encoded frame for this connection. Never blocks. */
+  send(frame: Uint8Array): void;
+  /** Says goodbye and closes. */
+  close(reason: string, message: string): void;
+  /** Set by the hub once `hello` succeeded. */
+  user?: User;
+}
+
+export interface HubOptions {
+  store: Store;
+  version: string;
+  /** The server password, when one is set. */
+  password?: string;
+  now?: () => number;
+  digits?: () => string;
+  log?: (line: string) => void;
+}
+
+export class Hub {
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #digits: () => string;
+  readonly #newId: (time: number) => string;
+  readonly #password?: Uint8Array;
+  readonly #log: (line: string) => void;
+  readonly #version: string;
+  /** Online users by id; one peer per id (a newer login replaces an older one). */
+  readonly #online = new Map<string, Peer>();
+
+  constructor(options: HubOptions) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.#digits = options.digits ?? randomDigits;
+    this.#newId = monotonicFactory();
+    this.#log = options.log ?? (() => {});
+    this.#version = options.version;
+    if (options.password !== undefined) {
+      this.#password = new TextEncoder().encode(hashToken(options.password));
+    }
+  }
+
+  get limits(): Limits {
+    return {
+      maxFrameBytes: MAX_FRAME_BYTES,
+      maxTextLength: 4000,
+      maxRecipients: 32,
+      heartbeatMs: HEARTBEAT_MS,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+    };
+  }
+
+  /** Users online now, in the order they joined. */
+  users(): User[] {
+    return [...this.#online.values()].map((peer) => peer.user!);
+  }
+
+  /** Handles one validated frame from `peer`. */
+  handle(peer: Peer, frame: ClientFrame): void {
+    if (frame.type === "ping") return reply(peer, { type: "pong" });
+    if (frame.type === "hello") return this.#hello(peer, frame);
+    if (frame.type === "bye") return peer.close("bye", "goodbye");
+    const user = peer.user;
+    if (!user) {
+      return reply(peer, {
+        type: "error",
+        ref: "ref" in frame ? frame.ref : undefined,
+        code: ErrorCode.notReady,
+        message: "say hello first: no request is served before a successful hello",
+      });
+    }
+    switch (frame.type) {
+      case "send":
+        return this.#send(peer, user, frame);
+      case "who":
+        return reply(peer, { type: "users", ref: frame.ref, users: this.users() });
+      case "history": {
+        const messages = this.#store.visibleBefore(user.id, frame.before, frame.limit);
+        return reply(peer, {
+          type: "results",
+          ref: frame.ref,
+          total: messages.length,
+          messages: messages.map((m) => toFrame(m, true)),
+        });
+      }
+      case "delete":
+      case "search":
+        return reply(peer, {
+          type: "error",
+          ref: frame.ref,
+          code: "unsupported",
+          message: `${frame.type} is not supported by this server yet`,
+        });
+    }
+  }
+
+  /** A connection ended (closed, broken or timed out): it leaves presence at once. */
+  disconnect(peer: Peer): void {
+    const user = peer.user;
+    if (!user || this.#online.get(user.id) !== peer) return;
+    this.#online.delete(user.id);
+    this.#store.setLastSeq(user.id, this.#store.latestSeq());
+    this.#log(`${user.id} left`);
+    this.#broadcast({ type: "presence", left: user, online: this.#online.size });
+  }
+
+  /** Tells everyone the server is going away. */
+  shutdown(message: string): void {
+    for (const peer of [...this.#online.values()]) peer.close("shutdown", message);
+  }
+
+  #hello(peer: Peer, hello: Hello): void {
+    if (peer.user) {
+      return reply(peer, {
+        type: "error",
+        code: ErrorCode.alreadyHello,
+        message: "this connection has already said hello",
+      });
+    }
+    if (this.#password && !this.#passwordMatches(hello.password)) {
+      reply(peer, {
+        type: "error",
+        code: ErrorCode.badPassword,
+        message: hello.password === undefined ? "this server needs a password" : "wrong password",
+      });
+      return peer.close("bad_password", "wrong password");
+    }
+    let identity = hello.token
+      ? this.#store.identityByToken(hello.name, hashToken(hello.token))
+      : null;
+    let token = hello.token;
+    if (!identity) {
+      const id = pickId(hello.name, (id) => this.#store.canonicalId(id) !== null, this.#digits);
+      if (id === null) {
+        reply(peer, {
+          type: "error",
+          code: ErrorCode.full,
+          message: `every id for the name ${hello.name} has been issued; pick another name`,
+        });
+        return peer.close("full", "no id left for that name");
+      }
+      token = newToken();
+      this.#store.createIdentity({
+        id,
+        name: hello.name,
+        tokenHash: hashToken(token),
+        createdAt: this.#now(),
+      });
+      identity = { id, name: hello.name, tokenHash: "", createdAt: this.#now(), lastSeq: 0 };
+    }
+    const user: User = { id: identity.id, name: identity.name };
+    const previous = this.#online.get(user.id);
+    peer.user = user;
+    this.#online.set(user.id, peer);
+    if (previous) {
+      // the same person on a new connection: the old one goes quietly, presence does not flicker
+      previous.user = undefined;
+      previous.close("replaced", "you joined again from another connection");
+    }
+    reply(peer, {
+      type: "welcome",
+      you: user,
+      token: token!,
+      users: this.users(),
+      limits: this.limits,
+      server: { version: this.#version },
+    });
+    for (const message of this.#backlog(user.id, identity.lastSeq, hello.resume)) {
+      peer.send(encodeFrame(toFrame(message, true)));
+    }
+    if (!previous) {
+      this.#log(`${user.id} joined`);
+      this.#broadcast({ type: "presence", joined: user, online: this.#online.size }, peer);
+    }
+  }
+
+  /** What a joining user is shown: everything after `resume`, or recent history plus unseen DMs. */
+  #backlog(userId: string, lastSeq: number, resume?: string): StoredMessage[] {
+    if (resume) {
+      const after = this.#store.visibleAfter(userId, resume, REPLAY_LIMIT);
+      if (after) return after;
+    }
+    const recent = this.#store.recentVisible(userId, HISTORY_ON_JOIN);
+    const direct = this.#store.directSince(userId, lastSeq, REPLAY_LIMIT);
+    const bySeq = new Map<number, StoredMessage>();
+    for (const m of [...direct, ...recent]) bySeq.set(m.seq, m);
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  #send(peer: Peer, user: User, frame: Send): void {
+    const fail = (code: string, message: string) =>
+      reply(peer, { type: "error", ref: frame.ref, code, message });
+    let to: string[] | undefined;
+    let replyTo: string | undefined;
+    if (frame.replyTo !== undefined) {
+      const original = this.#store.message(frame.replyTo);
+      if (!original || !canSee(user.id, original)) {
+        // the same words whether it never existed or is not yours to see
+        return fail(ErrorCode.notFound, "there is no message with that id that you can reply to");
+      }
+      replyTo = original.id;
+      to = replyAudience(user.id, original);
+    } else if (frame.to) {
+      const online = [...this.#online.values()].map((p) => p.user!);
+      const resolved = resolveRecipients(frame.to, online, (id) => this.#store.canonicalId(id));
+      if (!resolved.ok) return fail(resolved.code, resolved.message);
+      to = resolved.ids;
+    }
+    if (frame.ttl !== undefined) {
+      return fail("unsupported", "temporary messages are not supported by this server yet");
+    }
+    const stored = this.#store.insertMessage({
+      id: this.#newId(this.#now()),
+      from: user.id,
+      to,
+      text: frame.text,
+      time: this.#now(),
+      replyTo,
+    });
+    const bytes = encodeFrame(toFrame(stored));
+    if (to === undefined) {
+      for (const other of this.#online.values()) other.send(bytes);
+    } else {
+      peer.send(bytes);
+      for (const id of to) {
+        if (id !== user.id) this.#online.get(id)?.send(bytes);
+      }
+    }
+    reply(peer, { type: "ack", ref: frame.ref, id: stored.id, time: stored.time });
+  }
+
+  #passwordMatches(given: string | undefined): boolean {
+    if (given === undefined || !this.#password) return false;
+    // compare digests: equal length, constant time whatever the guess
+    const digest = new TextEncoder().encode(hashToken(given));
+    return timingSafeEqual(digest, this.#password);
+  }
+
+  #broadcast(frame: ServerFrame, except?: Peer): void {
+    const bytes = encodeFrame(frame);
+    for (const peer of this.#online.values()) if (peer !== except) peer.send(bytes);
+  }
+}
+
+function reply(peer: Peer, frame: ServerFrame): void {
+  peer.send(encodeFrame(frame));
+}
+
+/** A stored message as the `message` frame clients receive. */
+export function toFrame(m: StoredMessage, replay = false): Message {
+  const frame: Message = { type: "message", id: m.id, from: m.from, text: m.text, time: m.time };
+  if (m.to) frame.to = m.to;
+  if (m.replyTo) frame.replyTo = m.replyTo;
+  if (m.expiresAt) frame.expiresAt = m.expiresAt;
+  if (replay) frame.replay = true;
+  return frame;
+}

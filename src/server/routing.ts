@@ -1,0 +1,86 @@
+/**
+ * Pure routing decisions: who a direct message goes to, and who may see a message.
+ * No sockets, no store: plain data in, plain data out.
+ */
+import { ID_PATTERN, MAX_RECIPIENTS, type User } from "../protocol/schema.ts";
+
+export type Resolution =
+  | { ok: true; ids: string[] }
+  | {
+    ok: false;
+    code: "unknown_recipient" | "ambiguous_recipient" | "too_many_recipients";
+    message: string;
+  };
+
+/**
+ * Resolves recipients as typed (`alice_1234` or `bob`) to ids, ignoring case.
+ * - an id resolves when that id was ever issued (offline people get it on their next join);
+ * - a bare name resolves when exactly one online user has it.
+ * Duplicates collapse. Any unknown or ambiguous entry fails the whole message: nothing is sent.
+ */
+export function resolveRecipients(
+  typed: readonly string[],
+  online: Iterable<User>,
+  canonicalId: (id: string) => string | null,
+): Resolution {
+  const byName = new Map<string, string[]>();
+  for (const user of online) {
+    const key = user.name.toLowerCase();
+    const ids = byName.get(key);
+    if (ids) ids.push(user.id);
+    else byName.set(key, [user.id]);
+  }
+  const ids = new Set<string>();
+  for (const entry of typed) {
+    const id = ID_PATTERN.test(entry) ? canonicalId(entry) : null;
+    if (id !== null) {
+      ids.add(id);
+      continue;
+    }
+    const named = byName.get(entry.toLowerCase()) ?? [];
+    if (named.length === 1) {
+      ids.add(named[0]);
+    } else if (named.length > 1) {
+      return {
+        ok: false,
+        code: "ambiguous_recipient",
+        message: `@${entry} is ambiguous: ${named.join(", ")} are online; use the full id`,
+      };
+    } else {
+      return {
+        ok: false,
+        code: "unknown_recipient",
+        message: ID_PATTERN.test(entry)
+          ? `there is no user with the id ${entry}`
+          : `nobody named ${entry} is online; use their full id to reach them offline`,
+      };
+    }
+  }
+  if (ids.size > MAX_RECIPIENTS) {
+    return {
+      ok: false,
+      code: "too_many_recipients",
+      message: `a direct message may have at most ${MAX_RECIPIENTS} recipients`,
+    };
+  }
+  return { ok: true, ids: [...ids] };
+}
+
+/** Whether `userId` may see a message from `from` to `to` (absent `to` = public). */
+export function canSee(userId: string, message: { from: string; to?: readonly string[] }): boolean {
+  return message.to === undefined || message.from === userId || message.to.includes(userId);
+}
+
+/**
+ * The audience of a reply: a reply to a public message is public; a reply to a direct message
+ * goes to that conversation's people (its sender and recipients), minus the replier who is the sender.
+ */
+export function replyAudience(
+  replier: string,
+  original: { from: string; to?: readonly string[] },
+): string[] | undefined {
+  if (original.to === undefined) return undefined;
+  const people = new Set([original.from, ...original.to]);
+  people.delete(replier);
+  return people.size > 0 ? [...people] : [replier];
+}

@@ -1,0 +1,196 @@
+/**
+ * The embedded store on node:sqlite. WAL with synchronous=NORMAL: a committed transaction
+ * survives the process being killed (it is in the WAL, handed to the OS); only a power cut
+ * can cost the last commits.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Identity, NewMessage, Store, StoredMessage } from "./store.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS identities (
+  id TEXT PRIMARY KEY COLLATE NOCASE, -- Tom_0001 and tom_0001 must not both exist
+  name TEXT NOT NULL,
+  token_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS identities_by_token ON identities(token_hash);
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  sender TEXT NOT NULL,
+  recipients TEXT,            -- JSON array of ids; NULL for a public message
+  text TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  reply_to TEXT,
+  expires_at INTEGER
+);
+-- who may see a direct message: its sender and every recipient
+CREATE TABLE IF NOT EXISTS audience (
+  user_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+`;
+
+type Row = Record<string, unknown>;
+
+/** Opens (creating if needed) the database at `path`; ":memory:" works for tests. */
+export class SqliteStore implements Store {
+  #db: DatabaseSync;
+  #q: Record<string, StatementSync>;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    this.#db.exec("PRAGMA foreign_keys = ON");
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    this.#db.exec(SCHEMA);
+    const visible = `(m.recipients IS NULL OR EXISTS
+      (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    this.#q = {
+      canonicalId: prepare("SELECT id FROM identities WHERE id = ?"),
+      createIdentity: prepare(
+        "INSERT INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+      ),
+      identity: prepare("SELECT * FROM identities WHERE id = ?"),
+      identityByToken: prepare("SELECT * FROM identities WHERE token_hash = ? AND name = ?"),
+      setLastSeq: prepare("UPDATE identities SET last_seq = ? WHERE id = ?"),
+      insertMessage: prepare(
+        `INSERT INTO messages (id, sender, recipients, text, time, reply_to, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
+      recentVisible: prepare(
+        `SELECT * FROM messages m WHERE ${visible} ORDER BY m.seq DESC LIMIT :limit`,
+      ),
+      directSince: prepare(
+        `SELECT m.* FROM audience a JOIN messages m ON m.seq = a.seq
+         WHERE a.user_id = :user AND a.seq > :after ORDER BY a.seq LIMIT :limit`,
+      ),
+      message: prepare("SELECT * FROM messages WHERE id = ?"),
+      seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
+      visibleAfter: prepare(
+        `SELECT * FROM messages m WHERE m.seq > :after AND ${visible} ORDER BY m.seq LIMIT :limit`,
+      ),
+      visibleBefore: prepare(
+        `SELECT * FROM messages m WHERE m.seq < :before AND ${visible}
+         ORDER BY m.seq DESC LIMIT :limit`,
+      ),
+      latestSeq: prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages"),
+    };
+  }
+
+  canonicalId(id: string): string | null {
+    const row = this.#q.canonicalId.get(id);
+    return row ? row.id as string : null;
+  }
+
+  createIdentity(identity: Omit<Identity, "lastSeq">): void {
+    this.#q.createIdentity.run(identity.id, identity.name, identity.tokenHash, identity.createdAt);
+  }
+
+  identity(id: string): Identity | null {
+    const row = this.#q.identity.get(id);
+    return row ? toIdentity(row) : null;
+  }
+
+  identityByToken(name: string, tokenHash: string): Identity | null {
+    const row = this.#q.identityByToken.get(tokenHash, name);
+    return row ? toIdentity(row) : null;
+  }
+
+  setLastSeq(id: string, seq: number): void {
+    this.#q.setLastSeq.run(seq, id);
+  }
+
+  insertMessage(message: NewMessage): StoredMessage {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = this.#q.insertMessage.run(
+        message.id,
+        message.from,
+        message.to ? JSON.stringify(message.to) : null,
+        message.text,
+        message.time,
+        message.replyTo ?? null,
+        message.expiresAt ?? null,
+      );
+      const seq = Number(result.lastInsertRowid);
+      if (message.to) {
+        this.#q.insertAudience.run(message.from, seq);
+        for (const id of message.to) this.#q.insertAudience.run(id, seq);
+      }
+      this.#db.exec("COMMIT");
+      return { ...message, seq };
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  message(id: string): StoredMessage | null {
+    const row = this.#q.message.get(id);
+    return row ? toMessage(row) : null;
+  }
+
+  recentVisible(userId: string, limit: number): StoredMessage[] {
+    return this.#q.recentVisible.all({ user: userId, limit }).map(toMessage).reverse();
+  }
+
+  directSince(userId: string, afterSeq: number, limit: number): StoredMessage[] {
+    return this.#q.directSince.all({ user: userId, after: afterSeq, limit }).map(toMessage);
+  }
+
+  visibleAfter(userId: string, afterId: string, limit: number): StoredMessage[] | null {
+    const row = this.#q.seqOf.get(afterId);
+    if (!row) return null;
+    return this.#q.visibleAfter.all({ user: userId, after: row.seq as number, limit }).map(
+      toMessage,
+    );
+  }
+
+  visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[] {
+    let before = Number.MAX_SAFE_INTEGER;
+    if (beforeId !== undefined) {
+      const row = this.#q.seqOf.get(beforeId);
+      if (!row) return [];
+      before = row.seq as number;
+    }
+    return this.#q.visibleBefore.all({ user: userId, before, limit }).map(toMessage).reverse();
+  }
+
+  latestSeq(): number {
+    return (this.#q.latestSeq.get() as Row).seq as number;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function toIdentity(row: Row): Identity {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    tokenHash: row.token_hash as string,
+    createdAt: row.created_at as number,
+    lastSeq: row.last_seq as number,
+  };
+}
+
+function toMessage(row: Row): StoredMessage {
+  const message: StoredMessage = {
+    seq: row.seq as number,
+    id: row.id as string,
+    from: row.sender as string,
+    text: row.text as string,
+    time: row.time as number,
+  };
+  if (row.recipients !== null) message.to = JSON.parse(row.recipients as string);
+  if (row.reply_to !== null) message.replyTo = row.reply_to as string;
+  if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
+  return message;
+}

@@ -1,0 +1,58 @@
+/**
+ * The history and identity store, behind one interface so the hub never knows which backend it
+ * talks to. Calls are synchronous: the embedded backend (node:sqlite) is, and a synchronous
+ * "persist" keeps the rule "persist, then fan out, then ack" a straight line of code.
+ */
+
+/** A message as stored. `to` is absent for a public message. */
+export interface StoredMessage {
+  /** Store-assigned order: strictly increasing in the order messages were accepted. */
+  seq: number;
+  id: string;
+  from: string;
+  to?: string[];
+  text: string;
+  time: number;
+  replyTo?: string;
+  expiresAt?: number;
+}
+
+/** A message before the store gave it a sequence number. */
+export type NewMessage = Omit<StoredMessage, "seq">;
+
+/** An id the server has issued. Ids are never reused, so identities are never removed. */
+export interface Identity {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the secret token that reclaims this id. */
+  tokenHash: string;
+  createdAt: number;
+  /** The last message sequence this user had been sent when they left. */
+  lastSeq: number;
+}
+
+export interface Store {
+  /** The id as issued, when `id` matches an issued id ignoring case; null when never issued. */
+  canonicalId(id: string): string | null;
+  createIdentity(identity: Omit<Identity, "lastSeq">): void;
+  identity(id: string): Identity | null;
+  /** The identity of `name` whose token hashes to `tokenHash`, if any. */
+  identityByToken(name: string, tokenHash: string): Identity | null;
+  setLastSeq(id: string, seq: number): void;
+
+  /** Persists one message; returns it with its sequence number. Durable when it returns. */
+  insertMessage(message: NewMessage): StoredMessage;
+  /** One message by id, or null. */
+  message(id: string): StoredMessage | null;
+  /** The newest `limit` messages `userId` may see, oldest first. */
+  recentVisible(userId: string, limit: number): StoredMessage[];
+  /** Direct messages to or from `userId` after sequence `afterSeq`, oldest first, at most `limit`. */
+  directSince(userId: string, afterSeq: number, limit: number): StoredMessage[];
+  /** Messages `userId` may see after the message `afterId`, oldest first, at most `limit`; null if that id is unknown. */
+  visibleAfter(userId: string, afterId: string, limit: number): StoredMessage[] | null;
+  /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
+  visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
+  /** The highest sequence number given out so far (0 when empty). */
+  latestSeq(): number;
+  close(): void;
+}

@@ -1,0 +1,61 @@
+/**
+ * The line modes' UI: input lines from stdin, one line (plain) or one JSON object (NDJSON) per
+ * event on stdout, written in order through one writer.
+ */
+import type { User } from "../protocol/schema.ts";
+import { jsonEvent, plainLines } from "./plain.ts";
+import type { Ui, UiHandlers } from "./ui.ts";
+
+const encoder = new TextEncoder();
+
+export function lineUi(mode: "plain" | "json", users: () => User[]): Ui {
+  const out = Deno.stdout.writable.getWriter();
+  let writing: Promise<void> = Promise.resolve();
+  let broken = false;
+  const write = (text: string) => {
+    if (broken || text === "") return;
+    // a closed pipe (`| head`) must not crash the client
+    writing = out.write(encoder.encode(text)).catch(() => {
+      broken = true;
+    });
+  };
+  const emit = (lines: string[], objects: (Record<string, unknown> | null)[]) => {
+    if (mode === "json") {
+      write(objects.filter((o) => o !== null).map((o) => JSON.stringify(o) + "\n").join(""));
+    } else {
+      write(lines.map((l) => l + "\n").join(""));
+    }
+  };
+  let reading: Promise<void> | undefined;
+  return {
+    start(handlers: UiHandlers) {
+      reading = (async () => {
+        let rest = "";
+        try {
+          for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+            const parts = (rest + chunk).split("\n");
+            rest = parts.pop()!;
+            for (const line of parts) handlers.onLine(line.replace(/\r$/, ""));
+          }
+        } catch {
+          // stdin closed under us: same as its end
+        }
+        if (rest !== "") handlers.onLine(rest);
+        handlers.onEnd();
+      })();
+    },
+    show(events) {
+      emit(events.flatMap(plainLines), events.map((e) => jsonEvent(e, users)));
+    },
+    notice(text) {
+      emit(text.split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
+    },
+    localError(text) {
+      emit([`! ${text}`], [{ type: "error", code: "usage", message: text }]);
+    },
+    async stop() {
+      await writing;
+      void reading;
+    },
+  };
+}
