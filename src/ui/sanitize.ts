@@ -4,8 +4,8 @@
  */
 
 // ESC/CSI/OSC/DCS sequences first (so their parameters go with them), then any lone control.
-// deno-lint-ignore no-control-regex -- matching control characters is the point
 const ESCAPE_SEQUENCE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[\s\S]*?(?:\x07|\x1b\\|\x9c|$)|\x1b[ -/]*[0-~]?/g;
 // C0 except tab and newline, DEL, C1, and the Unicode bidi controls
 // deno-lint-ignore no-control-regex -- matching control characters is the point
