@@ -1,0 +1,71 @@
+/**
+ * The single-file bundle (DESIGN.md §6) runs `serve` and `join` from an empty directory: no read
+ * of a source-relative path at run time.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const env = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+
+Deno.test("the deno bundle runs serve and join from an empty directory", async () => {
+  const work = await Deno.makeTempDir({ prefix: "chat-bundle-" });
+  const bundle = join(work, "chat.js");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(root, "src/main.ts")],
+    cwd: root,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+
+  const empty = join(work, "empty");
+  await Deno.mkdir(empty);
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", bundle, "serve", "--port", "0"],
+    cwd: empty,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const deadline = Date.now() + 20_000;
+    while (!/listening on 127\.0\.0\.1:(\d+)/.test(seen) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    const port = /listening on 127\.0\.0\.1:(\d+)/.exec(seen)?.[1];
+    assert.ok(port, `no listening line in: ${seen}`);
+    // keep draining so the server never blocks on a full pipe
+    (async () => {
+      while (!(await reader.read()).done) { /* drain */ }
+    })().catch(() => {});
+
+    const client = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", bundle, "join", "--name", "Bundled", "--server", `127.0.0.1:${port}`],
+      cwd: empty, // ./certs/ca.pem here is the server's CA
+      env: { ...env, XDG_STATE_HOME: join(work, "state") },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = client.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("hello from the bundle\n"));
+    await writer.close();
+    const out = await client.output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(stdout, /you are Bundled_\d{4}/);
+    assert.match(stdout, /Bundled_\d{4}: hello from the bundle/);
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+    await server.stderr.cancel().catch(() => {});
+    await Deno.remove(work, { recursive: true });
+  }
+});
