@@ -2,6 +2,7 @@
  * The input line → an intent. Commands live in one table (name, aliases, usage, help, parse),
  * so /help and completion come from it. Nothing here does I/O.
  */
+import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "../protocol/schema.ts";
 
 export type Intent =
   | { kind: "none" }
@@ -26,8 +27,7 @@ export interface Command {
 
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
-export const MIN_TEMP_SECONDS = 1;
-export const MAX_TEMP_SECONDS = 7 * 24 * 3600;
+export { MAX_TTL_SECONDS as MAX_TEMP_SECONDS, MIN_TTL_SECONDS as MIN_TEMP_SECONDS };
 
 const usage = (command: Command): Intent => ({ kind: "usage", message: `usage: ${command.usage}` });
 
@@ -97,7 +97,7 @@ export const COMMANDS: Command[] = [
             message: `"${first[1]}" is not a duration like 30s, 5m, 2h or 1d`,
           };
         }
-        if (seconds < MIN_TEMP_SECONDS || seconds > MAX_TEMP_SECONDS) {
+        if (seconds < MIN_TTL_SECONDS || seconds > MAX_TTL_SECONDS) {
           return { kind: "usage", message: "a temporary message lasts from 1s to 7d" };
         }
         ttl = seconds;

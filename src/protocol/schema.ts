@@ -19,6 +19,11 @@ export const MAX_RECIPIENTS = 32;
 export const MAX_REF_LENGTH = 64;
 /** Longest search pattern. */
 export const MAX_PATTERN_LENGTH = 256;
+/** Shortest and longest lifetime of a temporary message, seconds. */
+export const MIN_TTL_SECONDS = 1;
+export const MAX_TTL_SECONDS = 7 * 24 * 3600;
+/** Most results one search returns (the total is counted beyond it). */
+export const MAX_SEARCH_RESULTS = 50;
 /** Most messages one history request may ask for. */
 export const MAX_HISTORY_LIMIT = 200;
 
@@ -69,7 +74,7 @@ export const Send = z.object({
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
   replyTo: MessageId.optional(),
   /** Lifetime in seconds for a temporary message. */
-  ttl: z.number().int().positive().optional(),
+  ttl: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS).optional(),
 });
 export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
 export const Search = z.object({
@@ -100,6 +105,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type Hello = z.infer<typeof Hello>;
 export type Send = z.infer<typeof Send>;
+export type Delete = z.infer<typeof Delete>;
+export type Search = z.infer<typeof Search>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -200,6 +207,7 @@ export const ErrorCode = {
   forbidden: "forbidden",
   rateLimited: "rate_limited",
   full: "full",
+  badPattern: "bad_pattern",
   internal: "internal",
 } as const;
 

@@ -5,18 +5,23 @@
  * Every accepted message follows one path: validate → persist → encode once → fan out → ack.
  */
 import { timingSafeEqual } from "node:crypto";
+import { RE2JS } from "re2js";
 import { monotonicFactory } from "ulid";
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
 import {
   type ClientFrame,
+  type Delete,
   ErrorCode,
   type Hello,
   type Limits,
+  MAX_SEARCH_RESULTS,
   type Message,
+  type Search,
   type Send,
   type ServerFrame,
   type User,
 } from "../protocol/schema.ts";
+import { ExpirySchedule } from "./expiry.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import type { Store, StoredMessage } from "./store/store.ts";
@@ -59,6 +64,8 @@ export class Hub {
   readonly #version: string;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
+  /** Deadlines of live temporary messages. */
+  readonly #expiries = new ExpirySchedule();
 
   constructor(options: HubOptions) {
     this.#store = options.store;
@@ -70,6 +77,29 @@ export class Hub {
     if (options.password !== undefined) {
       this.#password = new TextEncoder().encode(hashToken(options.password));
     }
+    for (const { id, expiresAt } of this.#store.pendingExpiries()) {
+      this.#expiries.add(id, expiresAt);
+    }
+    // anything that came due while the server was down goes now
+    this.tick();
+  }
+
+  /**
+   * Expires every temporary message whose deadline has passed: purged from the store, then
+   * everyone who received it is told. Cheap when nothing is due; call it often (the server's
+   * sweeper does, every second).
+   */
+  tick(now = this.#now()): void {
+    const due = this.#expiries.due(now);
+    if (due.length === 0) return;
+    for (const message of this.#store.purge(due, "expired")) {
+      this.#deliver(message, encodeFrame({ type: "deleted", id: message.id, reason: "expired" }));
+    }
+  }
+
+  /** How many temporary messages are waiting to expire. */
+  get pendingExpiries(): number {
+    return this.#expiries.size;
   }
 
   get limits(): Limits {
@@ -116,13 +146,9 @@ export class Hub {
         });
       }
       case "delete":
+        return this.#delete(peer, user, frame);
       case "search":
-        return reply(peer, {
-          type: "error",
-          ref: frame.ref,
-          code: "unsupported",
-          message: `${frame.type} is not supported by this server yet`,
-        });
+        return this.#search(peer, user, frame);
     }
   }
 
@@ -238,27 +264,82 @@ export class Hub {
       if (!resolved.ok) return fail(resolved.code, resolved.message);
       to = resolved.ids;
     }
-    if (frame.ttl !== undefined) {
-      return fail("unsupported", "temporary messages are not supported by this server yet");
-    }
+    const time = this.#now();
     const stored = this.#store.insertMessage({
-      id: this.#newId(this.#now()),
+      id: this.#newId(time),
       from: user.id,
       to,
       text: frame.text,
-      time: this.#now(),
+      time,
       replyTo,
+      expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
     });
-    const bytes = encodeFrame(toFrame(stored));
-    if (to === undefined) {
-      for (const other of this.#online.values()) other.send(bytes);
-    } else {
-      peer.send(bytes);
-      for (const id of to) {
-        if (id !== user.id) this.#online.get(id)?.send(bytes);
-      }
-    }
+    if (stored.expiresAt !== undefined) this.#expiries.add(stored.id, stored.expiresAt);
+    this.#deliver(stored, encodeFrame(toFrame(stored)));
     reply(peer, { type: "ack", ref: frame.ref, id: stored.id, time: stored.time });
+  }
+
+  #delete(peer: Peer, user: User, frame: Delete): void {
+    const message = this.#store.message(frame.id);
+    if (!message || !canSee(user.id, message)) {
+      return reply(peer, {
+        type: "error",
+        ref: frame.ref,
+        code: ErrorCode.notFound,
+        message: "there is no message with that id that you can delete",
+      });
+    }
+    if (message.from !== user.id) {
+      return reply(peer, {
+        type: "error",
+        ref: frame.ref,
+        code: ErrorCode.forbidden,
+        message: "only its author can delete a message",
+      });
+    }
+    for (const purged of this.#store.purge([message.id], "deleted")) {
+      this.#deliver(purged, encodeFrame({ type: "deleted", id: purged.id, reason: "deleted" }));
+    }
+    reply(peer, { type: "ack", ref: frame.ref, id: message.id, time: this.#now() });
+  }
+
+  #search(peer: Peer, user: User, frame: Search): void {
+    let pattern: RE2JS;
+    try {
+      // RE2: linear time in the text, whatever the pattern
+      pattern = RE2JS.compile(frame.pattern, RE2JS.CASE_INSENSITIVE);
+    } catch (error) {
+      const why = (error as Error).message.replace("(?i)", "").replace(/^error parsing regexp: /, "");
+      return reply(peer, {
+        type: "error",
+        ref: frame.ref,
+        code: ErrorCode.badPattern,
+        message: `that pattern is not a valid regular expression: ${why}`,
+      });
+    }
+    const { total, messages } = this.#store.search(
+      user.id,
+      (text) => pattern.matcher(text).find(),
+      MAX_SEARCH_RESULTS,
+    );
+    reply(peer, {
+      type: "results",
+      ref: frame.ref,
+      total,
+      messages: messages.map((m) => toFrame(m, true)),
+    });
+  }
+
+  /** Sends one encoded frame to everyone online who may see `message`. */
+  #deliver(message: { from: string; to?: readonly string[] }, bytes: Uint8Array): void {
+    if (message.to === undefined) {
+      for (const peer of this.#online.values()) peer.send(bytes);
+      return;
+    }
+    this.#online.get(message.from)?.send(bytes);
+    for (const id of message.to) {
+      if (id !== message.from) this.#online.get(id)?.send(bytes);
+    }
   }
 
   #passwordMatches(given: string | undefined): boolean {

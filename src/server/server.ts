@@ -17,6 +17,8 @@ import type { Store } from "./store/store.ts";
 
 /** How often deadlines (handshake, hello, idle, drain) are checked. */
 export const SWEEP_INTERVAL_MS = 1_000;
+/** How often due temporary messages are expired: a tick with nothing due is one comparison. */
+export const EXPIRY_INTERVAL_MS = 250;
 
 export interface ServerOptions {
   hostname: string;
@@ -61,6 +63,7 @@ export function startServer(options: ServerOptions): RunningServer {
     const now = Date.now();
     for (const session of sessions) session.checkDeadline(now);
   }, SWEEP_INTERVAL_MS);
+  const expirer = setInterval(() => hub.tick(), EXPIRY_INTERVAL_MS);
 
   let stopping = false;
   const accepting = (async () => {
@@ -97,6 +100,7 @@ export function startServer(options: ServerOptions): RunningServer {
       await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 2_000)))]);
       clearTimeout(timer);
       clearInterval(sweeper);
+      clearInterval(expirer);
       options.store.close();
       finished();
       return done;

@@ -45,7 +45,7 @@ export function lineUi(mode: "plain" | "json", users: () => User[]): Ui {
       })();
     },
     show(events) {
-      emit(events.flatMap(plainLines), events.map((e) => jsonEvent(e, users)));
+      emit(events.flatMap((e) => plainLines(e)), events.map((e) => jsonEvent(e, users)));
     },
     notice(text) {
       emit(text.split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);

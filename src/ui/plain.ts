@@ -2,6 +2,7 @@
  * Line modes: `--plain` prints one readable line per event, `--json` one JSON object per line
  * (NDJSON). Text from other people is sanitized for plain output; JSON escapes it by itself.
  */
+import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
 import type { User } from "../protocol/schema.ts";
 import { sanitize, sanitizeLine } from "./sanitize.ts";
@@ -33,8 +34,36 @@ export function plainMessage(m: Shown, quoted?: Shown, replyMissing = false): st
   return lines;
 }
 
-/** The plain-mode lines for one event (possibly none). */
-export function plainLines(event: ClientEvent): string[] {
+/** Search results as a table (cli-table3, uncoloured: it would colour even into a pipe). */
+export function resultsTable(messages: Shown[]): string {
+  const table = new Table({
+    head: ["ref", "time", "from", "to", "text"],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [null, null, null, 24, 48] as unknown as number[],
+  });
+  for (const m of messages) {
+    table.push([
+      m.ref,
+      `${new Date(m.time).toISOString().slice(0, 10)} ${clock(m.time)}`,
+      m.from,
+      m.to ? m.to.join(", ") : "everyone",
+      firstLine(m.text, 200),
+    ]);
+  }
+  return table.toString();
+}
+
+function resultsHeading(total: number, shown: number): string {
+  const count = `${total} result${total === 1 ? "" : "s"}`;
+  return shown < total ? `* ${count}, newest ${shown} shown` : `* ${count}`;
+}
+
+/**
+ * The plain-mode lines for one event (possibly none). Search results come as a table, or as
+ * message lines when `tables` is off (the interactive prompt).
+ */
+export function plainLines(event: ClientEvent, tables = true): string[] {
   switch (event.type) {
     case "welcome":
       return [`* you are ${event.you.id}; online (${event.users.length}): ${list(event.users)}`];
@@ -53,9 +82,12 @@ export function plainLines(event: ClientEvent): string[] {
     case "users":
       return [`* online (${event.users.length}): ${list(event.users)}`];
     case "results":
+      if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
-        `* ${event.total} result${event.total === 1 ? "" : "s"}`,
-        ...event.messages.flatMap((m) => plainMessage(m)),
+        resultsHeading(event.total, event.messages.length),
+        ...(tables
+          ? resultsTable(event.messages).split("\n")
+          : event.messages.flatMap((m) => plainMessage(m))),
       ];
     case "ack":
       return [];

@@ -34,7 +34,7 @@ export function promptUi(): Ui {
       rl.prompt();
     },
     show(events) {
-      print(events.flatMap(plainLines));
+      print(events.flatMap((event) => plainLines(event, false)));
     },
     notice(text) {
       print(text.split("\n").map((l) => `* ${l}`));

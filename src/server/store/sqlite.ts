@@ -23,8 +23,11 @@ CREATE TABLE IF NOT EXISTS messages (
   text TEXT NOT NULL,
   time INTEGER NOT NULL,
   reply_to TEXT,
-  expires_at INTEGER
+  expires_at INTEGER,
+  purged TEXT                 -- NULL while live; 'deleted' or 'expired' once the text is gone
 );
+CREATE INDEX IF NOT EXISTS messages_expiring ON messages(expires_at)
+  WHERE expires_at IS NOT NULL AND purged IS NULL;
 -- who may see a direct message: its sender and every recipient
 CREATE TABLE IF NOT EXISTS audience (
   user_id TEXT NOT NULL,
@@ -46,8 +49,10 @@ export class SqliteStore implements Store {
     this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec("PRAGMA foreign_keys = ON");
     this.#db.exec("PRAGMA busy_timeout = 5000");
+    // freed content is overwritten with zeros, so a purged text is not left in free pages
+    this.#db.exec("PRAGMA secure_delete = ON");
     this.#db.exec(SCHEMA);
-    const visible = `(m.recipients IS NULL OR EXISTS
+    const visible = `m.purged IS NULL AND (m.recipients IS NULL OR EXISTS
       (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#q = {
@@ -68,9 +73,15 @@ export class SqliteStore implements Store {
       ),
       directSince: prepare(
         `SELECT m.* FROM audience a JOIN messages m ON m.seq = a.seq
-         WHERE a.user_id = :user AND a.seq > :after ORDER BY a.seq LIMIT :limit`,
+         WHERE a.user_id = :user AND a.seq > :after AND m.purged IS NULL
+         ORDER BY a.seq LIMIT :limit`,
       ),
-      message: prepare("SELECT * FROM messages WHERE id = ?"),
+      message: prepare("SELECT * FROM messages WHERE id = ? AND purged IS NULL"),
+      purge: prepare("UPDATE messages SET text = '', purged = ? WHERE id = ? AND purged IS NULL"),
+      pendingExpiries: prepare(
+        "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
+      ),
+      searchVisible: prepare(`SELECT * FROM messages m WHERE ${visible} ORDER BY m.seq DESC`),
       seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
       visibleAfter: prepare(
         `SELECT * FROM messages m WHERE m.seq > :after AND ${visible} ORDER BY m.seq LIMIT :limit`,
@@ -160,6 +171,48 @@ export class SqliteStore implements Store {
       before = row.seq as number;
     }
     return this.#q.visibleBefore.all({ user: userId, before, limit }).map(toMessage).reverse();
+  }
+
+  purge(ids: readonly string[], reason: "deleted" | "expired"): StoredMessage[] {
+    const purged: StoredMessage[] = [];
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const id of ids) {
+        const row = this.#q.message.get(id);
+        if (!row) continue;
+        this.#q.purge.run(reason, id);
+        purged.push(toMessage(row));
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+    // the WAL still holds the old page images: fold it into the database and empty it
+    if (purged.length > 0) this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return purged;
+  }
+
+  pendingExpiries(): { id: string; expiresAt: number }[] {
+    return this.#q.pendingExpiries.all().map((row) => ({
+      id: row.id as string,
+      expiresAt: row.expires_at as number,
+    }));
+  }
+
+  search(
+    userId: string,
+    matches: (text: string) => boolean,
+    limit: number,
+  ): { total: number; messages: StoredMessage[] } {
+    let total = 0;
+    const messages: StoredMessage[] = [];
+    for (const row of this.#q.searchVisible.iterate({ user: userId })) {
+      if (!matches(row.text as string)) continue;
+      total++;
+      if (messages.length < limit) messages.push(toMessage(row));
+    }
+    return { total, messages };
   }
 
   latestSeq(): number {

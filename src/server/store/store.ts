@@ -52,6 +52,23 @@ export interface Store {
   visibleAfter(userId: string, afterId: string, limit: number): StoredMessage[] | null;
   /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
+  /**
+   * Purges the text of these messages (a tombstone with id, author and time stays) so that it
+   * cannot be recovered from the database files either. Returns the messages that were live,
+   * as they were (already-purged or unknown ids are skipped).
+   */
+  purge(ids: readonly string[], reason: "deleted" | "expired"): StoredMessage[];
+  /** Every live temporary message's id and deadline, for the expiry schedule at start-up. */
+  pendingExpiries(): { id: string; expiresAt: number }[];
+  /**
+   * Live messages `userId` may see whose text `matches`, newest first: the first `limit` of them
+   * and how many there are in all.
+   */
+  search(
+    userId: string,
+    matches: (text: string) => boolean,
+    limit: number,
+  ): { total: number; messages: StoredMessage[] };
   /** The highest sequence number given out so far (0 when empty). */
   latestSeq(): number;
   close(): void;

@@ -1,0 +1,768 @@
+/**
+ * End-to-end test harness: the real `chat serve` and `chat join` processes (src/main.ts run by
+ * the same Deno that runs the tests) on 127.0.0.1 with `--port 0`, temp databases, temp
+ * certificates and temp state dirs, plus raw TLS and TCP connections for hostile input.
+ *
+ * Every wait is bounded, every process is awaited, every stream is drained to its end or
+ * cancelled, every temp dir is removed: the handles are `AsyncDisposable`, so a test writes
+ * `await using server = await startServer();` and cleanup runs even when an assertion fails.
+ *
+ * @example
+ * ```ts
+ * await using server = await startServer();
+ * await using a = await joinClient(server, "alice");
+ * a.send("hello");
+ * await a.waitFor((e) => e.type === "message" && e.text === "hello");
+ * ```
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
+
+/** Absolute path of the entrypoint under test. */
+export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+/** The project's deno.json, passed explicitly so a child may run from any working directory. */
+export const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+
+/** Time allowed for `chat serve` to print its address. */
+export const SERVER_START_TIMEOUT_MS = 15_000;
+/** Default bound on any single wait for an event. */
+export const WAIT_TIMEOUT_MS = 10_000;
+/** Time a process gets to exit after stdin is closed or a signal is sent, before SIGKILL. */
+export const EXIT_TIMEOUT_MS = 15_000;
+
+/** The environment of every child: ours, without RUST_BACKTRACE, with NO_COLOR=1. */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.RUST_BACKTRACE;
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** A fresh temp dir (the caller removes it, e.g. with {@link removeDir}). */
+export function makeTempDir(prefix = "chat-e2e-"): Promise<string> {
+  return Deno.makeTempDir({ prefix });
+}
+
+/** Removes a dir and everything in it; missing is fine. */
+export async function removeDir(dir: string): Promise<void> {
+  try {
+    await Deno.remove(dir, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Resolves after `ms`; the timer never outlives the test. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Races `promise` against a timer that is always cleared. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `check` every `everyMs` until it returns true; false when `timeoutMs` passes first. */
+export async function pollUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await delay(everyMs);
+  }
+  return await check();
+}
+
+// ---- reading a child's output ------------------------------------------------------------------
+
+/**
+ * Reads a byte stream to its end, line by line, keeping everything; never lets a pipe fill.
+ * `wait` resolves when a line matching a predicate has arrived (or the stream ended).
+ */
+class LineReader {
+  readonly lines: string[] = [];
+  text = "";
+  ended = false;
+  readonly done: Promise<void>;
+  #listeners = new Set<() => void>();
+
+  constructor(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
+    this.done = (async () => {
+      let rest = "";
+      try {
+        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+          this.text += chunk;
+          const parts = (rest + chunk).split("\n");
+          rest = parts.pop()!;
+          for (const line of parts) {
+            this.lines.push(line);
+            onLine?.(line);
+          }
+          this.#notify();
+        }
+      } catch {
+        // the process was killed mid-write: what we have is what there is
+      }
+      if (rest !== "") {
+        this.lines.push(rest);
+        onLine?.(rest);
+      }
+      this.ended = true;
+      this.#notify();
+    })();
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Resolves on the next change (new data or the end), or after `ms`. */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const listeners = this.#listeners;
+      function done() {
+        clearTimeout(timer);
+        listeners.delete(done);
+        resolve();
+      }
+      listeners.add(done);
+    });
+  }
+}
+
+/** Waits for the process to exit; SIGKILLs it if it has not after `ms`. */
+async function statusWithin(
+  child: Deno.ChildProcess,
+  ms: number,
+): Promise<{ status: Deno.CommandStatus; timedOut: boolean }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = await Promise.race([
+    child.status.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { status: await child.status, timedOut };
+}
+
+// ---- the server --------------------------------------------------------------------------------
+
+export interface ServerOptions {
+  /** Use this dir (db and certs inside it) instead of a fresh temp dir; the caller removes it. */
+  dir?: string;
+  /** Extra `chat serve` arguments. */
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export interface ServerHandle extends AsyncDisposable {
+  port: number;
+  dir: string;
+  /** `DIR/certs/ca.pem`, for `join --ca`. */
+  caFile: string;
+  /** The `SHA256:...` fingerprint `chat serve` printed. */
+  fingerprint: string;
+  /** Everything printed so far on stdout and stderr. */
+  output(): string;
+  /** Sends `signal`, waits for the exit (SIGKILL after a while), returns the status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** SIGKILL, then the status. */
+  kill9(): Promise<Deno.CommandStatus>;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+}
+
+/** Starts `chat serve --host 127.0.0.1 --port 0` on a temp db and temp certs. */
+export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
+  const ownsDir = opts.dir === undefined;
+  const dir = opts.dir ?? await makeTempDir("chat-e2e-server-");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      MAIN,
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--db",
+      join(dir, "chat.db"),
+      "--certs",
+      join(dir, "certs"),
+      ...(opts.args ?? []),
+    ],
+    env: childEnv(opts.env),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const out = new LineReader(child.stdout);
+  const err = new LineReader(child.stderr);
+  const output = () => out.text + err.text;
+
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const finish = async (signal: Deno.Signal) => {
+    if (!exited) {
+      try {
+        child.kill(signal);
+      } catch {
+        // it exited meanwhile
+      }
+    }
+    const { status: s, timedOut } = await statusWithin(child, EXIT_TIMEOUT_MS);
+    await Promise.all([out.done, err.done, status]);
+    if (timedOut) {
+      throw new Error(`the server did not exit within ${EXIT_TIMEOUT_MS} ms of ${signal}`);
+    }
+    return s;
+  };
+  const stop = (signal: Deno.Signal = "SIGTERM") => (stopped ??= finish(signal));
+
+  let port = 0;
+  let fingerprint = "";
+  try {
+    const end = Date.now() + SERVER_START_TIMEOUT_MS;
+    for (;;) {
+      const listening = out.lines.map((l) => /^listening on 127\.0\.0\.1:(\d+)$/.exec(l))
+        .find((m) => m);
+      const fp = out.lines.map((l) => /^CA fingerprint: (SHA256:\S+)$/.exec(l)).find((m) => m);
+      if (listening && fp) {
+        port = Number(listening[1]);
+        fingerprint = fp[1];
+        break;
+      }
+      if (out.ended || Date.now() >= end) {
+        throw new Error(
+          `chat serve did not print its address and fingerprint ${
+            out.ended ? "before exiting" : `within ${SERVER_START_TIMEOUT_MS} ms`
+          }; output:\n${output()}`,
+        );
+      }
+      await out.changed(Math.max(1, end - Date.now()));
+    }
+  } catch (error) {
+    await stop("SIGKILL").catch(() => {});
+    if (ownsDir) await removeDir(dir);
+    throw error;
+  }
+
+  return {
+    port,
+    dir,
+    caFile: join(dir, "certs", "ca.pem"),
+    fingerprint,
+    output,
+    stop,
+    kill9: () => stop("SIGKILL"),
+    get exited() {
+      return exited;
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        await stop("SIGKILL").catch(() => {});
+      } finally {
+        if (ownsDir) await removeDir(dir);
+      }
+    },
+  };
+}
+
+// ---- a join client -----------------------------------------------------------------------------
+
+/** One NDJSON event printed by `join --json` (or `{type: "unparsed", line}`). */
+// deno-lint-ignore no-explicit-any
+export type ChatEvent = { type: string; [key: string]: any };
+
+export interface ClientOptions {
+  mode?: "json" | "plain";
+  /** XDG_STATE_HOME for the client (tokens and pins); a fresh temp dir when absent. */
+  stateDir?: string;
+  extraArgs?: string[];
+  /** Leave out `--ca` (to test other trust sources). */
+  noCa?: boolean;
+  /** Working directory of the client process. */
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface ClientResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ClientHandle extends AsyncDisposable {
+  /** NDJSON events parsed so far (json mode). */
+  readonly events: ChatEvent[];
+  /** Raw stdout lines so far. */
+  readonly lines: string[];
+  /** Everything on stderr so far. */
+  stderr(): string;
+  /** The state dir (XDG_STATE_HOME) this client uses. */
+  stateDir: string;
+  /** Writes one input line to the client's stdin. */
+  send(line: string): Promise<void>;
+  /** The first event (already seen or coming) matching `pred`; throws with the events on timeout. */
+  waitFor(pred: (e: ChatEvent) => boolean, timeoutMs?: number): Promise<ChatEvent>;
+  /** The first raw stdout line matching `pred` (plain mode). */
+  waitForLine(pred: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** The welcome's `you` (waits for the welcome). */
+  me(timeoutMs?: number): Promise<{ id: string; name: string }>;
+  /** Closes stdin and waits for the exit. */
+  end(timeoutMs?: number): Promise<ClientResult>;
+  /** SIGKILL and wait. */
+  kill(): Promise<Deno.CommandStatus>;
+  readonly exited: boolean;
+}
+
+/** Runs `chat join` with the given arguments (no `--name`/`--server` added); for usage tests. */
+export async function runJoinRaw(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ClientResult> {
+  return await runChat(["join", ...args], opts);
+}
+
+/** Runs `chat ARGS...` to its end with stdin closed; bounded. */
+export async function runChat(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ClientResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
+    env: childEnv(opts.env),
+    clearEnv: true,
+    cwd: opts.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const out = new LineReader(child.stdout);
+  const err = new LineReader(child.stderr);
+  const { status, timedOut } = await statusWithin(child, opts.timeoutMs ?? EXIT_TIMEOUT_MS);
+  await Promise.all([out.done, err.done]);
+  if (timedOut) throw new Error(`chat ${args.join(" ")} did not exit in time:\n${err.text}`);
+  return { code: status.code, stdout: out.text, stderr: err.text };
+}
+
+/** Spawns `chat join --json --name NAME --server 127.0.0.1:PORT --ca CAFILE`. */
+export async function joinClient(
+  server: Pick<ServerHandle, "port" | "caFile">,
+  name: string,
+  opts: ClientOptions = {},
+): Promise<ClientHandle> {
+  const ownsState = opts.stateDir === undefined;
+  const stateDir = opts.stateDir ?? await makeTempDir("chat-e2e-state-");
+  const mode = opts.mode ?? "json";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      CONFIG,
+      MAIN,
+      "join",
+      `--${mode}`,
+      "--name",
+      name,
+      "--server",
+      `127.0.0.1:${server.port}`,
+      ...(opts.noCa ? [] : ["--ca", server.caFile]),
+      ...(opts.extraArgs ?? []),
+    ],
+    env: childEnv({ XDG_STATE_HOME: stateDir, ...opts.env }),
+    clearEnv: true,
+    cwd: opts.cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const events: ChatEvent[] = [];
+  const out = new LineReader(child.stdout, (line) => {
+    if (mode !== "json" || line.trim() === "") return;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      events.push({ type: "unparsed", line });
+    }
+  });
+  const err = new LineReader(child.stderr);
+  const stdin = child.stdin.getWriter();
+  let stdinClosed = false;
+  const closeStdin = async () => {
+    if (stdinClosed) return;
+    stdinClosed = true;
+    try {
+      await stdin.close();
+    } catch {
+      // the process is gone: the pipe is broken, which closes it too
+    }
+  };
+  const describe = () =>
+    `events so far:\n${out.lines.join("\n")}\nstderr:\n${err.text}${
+      exited ? "\n(the client has exited)" : ""
+    }`;
+
+  async function waitUntil<T>(find: () => T | undefined, timeoutMs: number, what: string) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (out.ended) throw new Error(`${name}: output ended before ${what}; ${describe()}`);
+      if (Date.now() >= end) {
+        throw new Error(`${name}: timed out after ${timeoutMs} ms waiting for ${what}; ${describe()}`);
+      }
+      await out.changed(Math.max(1, end - Date.now()));
+    }
+  }
+
+  let ended: Promise<ClientResult> | undefined;
+  const end = (timeoutMs = EXIT_TIMEOUT_MS) =>
+    ended ??= (async () => {
+      await closeStdin();
+      const { status: s, timedOut } = await statusWithin(child, timeoutMs);
+      await Promise.all([out.done, err.done, status]);
+      if (timedOut) throw new Error(`${name}: did not exit within ${timeoutMs} ms; ${describe()}`);
+      return { code: s.code, stdout: out.text, stderr: err.text };
+    })();
+
+  const handle: ClientHandle = {
+    events,
+    lines: out.lines,
+    stderr: () => err.text,
+    stateDir,
+    async send(line: string) {
+      await stdin.write(new TextEncoder().encode(line + "\n"));
+    },
+    waitFor(pred, timeoutMs = WAIT_TIMEOUT_MS) {
+      return waitUntil(() => events.find(pred), timeoutMs, "a matching event");
+    },
+    waitForLine(pred, timeoutMs = WAIT_TIMEOUT_MS) {
+      return waitUntil(() => out.lines.find(pred), timeoutMs, "a matching line");
+    },
+    async me(timeoutMs = WAIT_TIMEOUT_MS) {
+      if (mode === "json") {
+        const welcome = await handle.waitFor((e) => e.type === "welcome", timeoutMs);
+        return welcome.you;
+      }
+      const line = await handle.waitForLine((l) => l.startsWith("* you are "), timeoutMs);
+      const id = /^\* you are (\S+?);/.exec(line)![1];
+      return { id, name: id.replace(/_[0-9]{4}$/, "") };
+    },
+    end,
+    async kill() {
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+      }
+      const s = await status;
+      await closeStdin();
+      await Promise.all([out.done, err.done]);
+      return s;
+    },
+    get exited() {
+      return exited;
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        if (!exited) await handle.kill();
+        await closeStdin();
+        await Promise.all([status, out.done, err.done]);
+      } finally {
+        if (ownsState) await removeDir(stateDir);
+      }
+    },
+  };
+  return handle;
+}
+
+/** Joins and waits for the welcome; returns the client and its id. */
+export async function joined(
+  server: Pick<ServerHandle, "port" | "caFile">,
+  name: string,
+  opts: ClientOptions = {},
+): Promise<ClientHandle & { id: string }> {
+  const client = await joinClient(server, name, opts);
+  try {
+    const me = await client.me(15_000);
+    return Object.assign(client, { id: me.id });
+  } catch (error) {
+    await client[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** Predicate: a message event with exactly this text. */
+export const messageWith = (text: string) => (e: ChatEvent) =>
+  e.type === "message" && e.text === text;
+
+/**
+ * Proves the server still serves everyone: two fresh json clients join and exchange a public
+ * message and a direct message.
+ */
+export async function assertServerServes(server: ServerHandle): Promise<void> {
+  await using a = await joined(server, "check_a");
+  await using b = await joined(server, "check_b");
+  await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
+  const marker = `still serving ${crypto.randomUUID()}`;
+  await a.send(marker);
+  await b.waitFor(messageWith(marker));
+  await b.send(`@${a.id} dm ${marker}`);
+  await a.waitFor(messageWith(`dm ${marker}`));
+  const result = await a.end();
+  if (result.code !== 0) throw new Error(`check client exited ${result.code}: ${result.stderr}`);
+}
+
+// ---- raw connections ---------------------------------------------------------------------------
+
+/** A frame-level TLS client that says exactly what a test makes it say. */
+export interface RawClient extends AsyncDisposable {
+  conn: Deno.TlsConn;
+  /** Encodes and writes one frame. */
+  sendFrame(value: unknown): Promise<void>;
+  /** Writes bytes as they are. */
+  sendBytes(bytes: Uint8Array): Promise<void>;
+  /** The next frame (JSON value; `{unparsable: string}` if it is not JSON), null once closed. */
+  // deno-lint-ignore no-explicit-any
+  nextFrame(timeoutMs?: number): Promise<any | null>;
+  /** Skips frames until one matches; null when the connection closes first. */
+  // deno-lint-ignore no-explicit-any
+  frameWhere(pred: (f: any) => boolean, timeoutMs?: number): Promise<any | null>;
+  /** True if the server closed the connection within `timeoutMs` (frames received are kept). */
+  closed(timeoutMs?: number): Promise<boolean>;
+  /** Every frame received so far. */
+  // deno-lint-ignore no-explicit-any
+  readonly received: any[];
+  close(): Promise<void>;
+}
+
+/** Bytes-in queue shared by the raw TLS and TCP clients. */
+class Inbox {
+  // deno-lint-ignore no-explicit-any
+  readonly frames: any[] = [];
+  // deno-lint-ignore no-explicit-any
+  readonly received: any[] = [];
+  eof = false;
+  bytes = 0;
+  #listeners = new Set<() => void>();
+
+  notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const listeners = this.#listeners;
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        listeners.delete(done);
+        resolve();
+      }
+      listeners.add(done);
+    });
+  }
+
+  async closed(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (!this.eof && Date.now() < end) await this.changed(end - Date.now());
+    return this.eof;
+  }
+}
+
+/** Reads `conn` until EOF or an error, feeding `onBytes`; marks `inbox.eof` at the end. */
+function readLoop(
+  conn: Deno.Conn,
+  inbox: Inbox,
+  onBytes: (bytes: Uint8Array) => void,
+): Promise<void> {
+  return (async () => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        inbox.bytes += n;
+        onBytes(buf.subarray(0, n));
+        inbox.notify();
+      }
+    } catch {
+      // reset, close_notify missing, or closed by us: the connection is over either way
+    }
+    inbox.eof = true;
+    inbox.notify();
+  })();
+}
+
+/** Connects over TLS with ALPN chat/1 and completes the handshake. */
+export async function rawClient(port: number, caFile: string): Promise<RawClient> {
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port,
+    caCerts: [await Deno.readTextFile(caFile)],
+    alpnProtocols: ["chat/1"],
+  });
+  try {
+    await withTimeout(conn.handshake(), WAIT_TIMEOUT_MS, "TLS handshake");
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+  const inbox = new Inbox();
+  const cutter = new FrameCutter();
+  const decoder = new TextDecoder();
+  const reading = readLoop(conn, inbox, (bytes) => {
+    for (const payload of cutter.push(bytes)) {
+      const text = decoder.decode(payload);
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = { unparsable: text };
+      }
+      inbox.frames.push(value);
+      inbox.received.push(value);
+    }
+  });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+      await reading;
+    })();
+  const nextFrame = async (timeoutMs = WAIT_TIMEOUT_MS) => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      if (inbox.frames.length > 0) return inbox.frames.shift();
+      if (inbox.eof) return null;
+      if (Date.now() >= end) {
+        throw new Error(
+          `no frame within ${timeoutMs} ms; received so far: ${JSON.stringify(inbox.received)}`,
+        );
+      }
+      await inbox.changed(end - Date.now());
+    }
+  };
+  return {
+    conn,
+    received: inbox.received,
+    async sendFrame(value) {
+      await conn.write(encodeFrame(value));
+    },
+    async sendBytes(bytes) {
+      await conn.write(bytes);
+    },
+    nextFrame,
+    async frameWhere(pred, timeoutMs = WAIT_TIMEOUT_MS) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const frame = await nextFrame(Math.max(0, end - Date.now()));
+        if (frame === null || pred(frame)) return frame;
+      }
+    },
+    closed: (timeoutMs = WAIT_TIMEOUT_MS) => inbox.closed(timeoutMs),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A plain TCP connection (no TLS) for feeding the server garbage. */
+export interface TcpClient extends AsyncDisposable {
+  conn: Deno.TcpConn;
+  write(bytes: Uint8Array): Promise<void>;
+  /** True if the server closed (or reset) the connection within `timeoutMs`. */
+  closed(timeoutMs?: number): Promise<boolean>;
+  /** Bytes the server sent back. */
+  readonly bytesReceived: number;
+  close(): Promise<void>;
+}
+
+export async function tcpClient(port: number): Promise<TcpClient> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const inbox = new Inbox();
+  const reading = readLoop(conn, inbox, () => {});
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+      await reading;
+    })();
+  return {
+    conn,
+    async write(bytes) {
+      await conn.write(bytes);
+    },
+    closed: (timeoutMs = WAIT_TIMEOUT_MS) => inbox.closed(timeoutMs),
+    get bytesReceived() {
+      return inbox.bytes;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A raw client that has said hello; returns it and its welcome frame. */
+export async function rawJoined(
+  server: Pick<ServerHandle, "port" | "caFile">,
+  name: string,
+  token?: string,
+  // deno-lint-ignore no-explicit-any
+): Promise<{ raw: RawClient; welcome: any }> {
+  const raw = await rawClient(server.port, server.caFile);
+  try {
+    await raw.sendFrame({ type: "hello", name, ...(token ? { token } : {}) });
+    const welcome = await raw.frameWhere((f) => f.type === "welcome" || f.type === "error");
+    if (welcome?.type !== "welcome") {
+      throw new Error(`no welcome for ${name}: ${JSON.stringify(raw.received)}`);
+    }
+    return { raw, welcome };
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
+}
