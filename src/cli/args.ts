@@ -30,6 +30,10 @@ Options:
   --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one)
   --password-file FILE  require the password in FILE (or set CHAT_PASSWORD)
   --max-rate N          messages per second per user, sustained (0 = no limit)
+  --handshake-timeout S seconds a new connection has for its TLS handshake (default 10)
+  --hello-timeout S     seconds from the handshake to the client's hello (default 10)
+  --idle-timeout S      seconds of silence before a client is cut (default 45; clients ping
+                        three times as often)
   -h, --help            show this help
 `;
 
@@ -61,6 +65,9 @@ export interface ServeArgs {
   key?: string;
   passwordFile?: string;
   maxRate: number;
+  handshakeTimeoutMs: number;
+  helloTimeoutMs: number;
+  idleTimeoutMs: number;
   help: boolean;
 }
 
@@ -96,6 +103,17 @@ function parsePort(text: string, what: string): number {
   return Number(text);
 }
 
+/** A positive number of seconds (decimals allowed, at most a day) → milliseconds. */
+function parseSeconds(text: string, what: string): number {
+  const seconds = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || seconds <= 0 || seconds > 86400) {
+    throw new UsageError(
+      `${what} must be a number of seconds above 0 and at most 86400, not "${text}"`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
 export function parseServeArgs(argv: string[]): ServeArgs {
   const v = parse(argv, {
     host: { type: "string", default: "127.0.0.1" },
@@ -106,6 +124,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     key: { type: "string" },
     "password-file": { type: "string" },
     "max-rate": { type: "string", default: "10" },
+    "handshake-timeout": { type: "string", default: "10" },
+    "hello-timeout": { type: "string", default: "10" },
+    "idle-timeout": { type: "string", default: "45" },
     help: { type: "boolean", short: "h", default: false },
   });
   if ((v.cert === undefined) !== (v.key === undefined)) {
@@ -124,6 +145,9 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     key: v.key as string | undefined,
     passwordFile: v["password-file"] as string | undefined,
     maxRate: Number(maxRate),
+    handshakeTimeoutMs: parseSeconds(String(v["handshake-timeout"]), "--handshake-timeout"),
+    helloTimeoutMs: parseSeconds(String(v["hello-timeout"]), "--hello-timeout"),
+    idleTimeoutMs: parseSeconds(String(v["idle-timeout"]), "--idle-timeout"),
     help: Boolean(v.help),
   };
 }

@@ -37,6 +37,11 @@ export async function runServe(args: ServeArgs): Promise<number> {
       store,
       password,
       log,
+      limits: {
+        handshakeTimeoutMs: args.handshakeTimeoutMs,
+        helloTimeoutMs: args.helloTimeoutMs,
+        idleTimeoutMs: args.idleTimeoutMs,
+      },
     });
   } catch (error) {
     store.close();

@@ -14,7 +14,9 @@ import {
   ErrorCode,
   type Hello,
   type Limits,
+  MAX_RECIPIENTS,
   MAX_SEARCH_RESULTS,
+  MAX_TEXT_LENGTH,
   type Message,
   type Search,
   type Send,
@@ -30,8 +32,7 @@ import type { Store, StoredMessage } from "./store/store.ts";
 export const HISTORY_ON_JOIN = 50;
 /** Most messages replayed at once on resume, or direct messages delivered on join. */
 export const REPLAY_LIMIT = 1000;
-/** How often clients should ping, and how long the server waits without a frame before cutting. */
-export const HEARTBEAT_MS = 15_000;
+/** How long the server waits without a frame before cutting; clients ping three times as often. */
 export const IDLE_TIMEOUT_MS = 45_000;
 
 /** One connection as the hub sees it. */
@@ -49,6 +50,8 @@ export interface HubOptions {
   version: string;
   /** The server password, when one is set. */
   password?: string;
+  /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
+  idleTimeoutMs?: number;
   now?: () => number;
   digits?: () => string;
   log?: (line: string) => void;
@@ -62,6 +65,7 @@ export class Hub {
   readonly #password?: Uint8Array;
   readonly #log: (line: string) => void;
   readonly #version: string;
+  readonly #idleTimeoutMs: number;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
   /** Deadlines of live temporary messages. */
@@ -74,6 +78,7 @@ export class Hub {
     this.#newId = monotonicFactory();
     this.#log = options.log ?? (() => {});
     this.#version = options.version;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     if (options.password !== undefined) {
       this.#password = new TextEncoder().encode(hashToken(options.password));
     }
@@ -105,10 +110,10 @@ export class Hub {
   get limits(): Limits {
     return {
       maxFrameBytes: MAX_FRAME_BYTES,
-      maxTextLength: 4000,
-      maxRecipients: 32,
-      heartbeatMs: HEARTBEAT_MS,
-      idleTimeoutMs: IDLE_TIMEOUT_MS,
+      maxTextLength: MAX_TEXT_LENGTH,
+      maxRecipients: MAX_RECIPIENTS,
+      heartbeatMs: Math.floor(this.#idleTimeoutMs / 3),
+      idleTimeoutMs: this.#idleTimeoutMs,
     };
   }
 
@@ -309,7 +314,10 @@ export class Hub {
       // RE2: linear time in the text, whatever the pattern
       pattern = RE2JS.compile(frame.pattern, RE2JS.CASE_INSENSITIVE);
     } catch (error) {
-      const why = (error as Error).message.replace("(?i)", "").replace(/^error parsing regexp: /, "");
+      const why = (error as Error).message.replace("(?i)", "").replace(
+        /^error parsing regexp: /,
+        "",
+      );
       return reply(peer, {
         type: "error",
         ref: frame.ref,

@@ -50,7 +50,13 @@ export function startServer(options: ServerOptions): RunningServer {
     ...options.limits,
   };
   const log = options.log ?? (() => {});
-  const hub = new Hub({ store: options.store, version: VERSION, password: options.password, log });
+  const hub = new Hub({
+    store: options.store,
+    version: VERSION,
+    password: options.password,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    log,
+  });
   const listener = Deno.listenTls({
     hostname: options.hostname,
     port: options.port,

@@ -1,0 +1,235 @@
+// Unit tests for src/client/commands.ts: an input line → an intent.
+//
+// Run: deno test -A tests/commands_test.ts
+
+import assert from "node:assert/strict";
+import {
+  COMMANDS,
+  DEFAULT_TEMP_SECONDS,
+  findCommand,
+  helpText,
+  type Intent,
+  MAX_TEMP_SECONDS,
+  parseDuration,
+  parseInput,
+  splitRecipients,
+} from "../src/client/commands.ts";
+
+function assertUsage(intent: Intent, pattern?: RegExp): void {
+  assert.equal(intent.kind, "usage", `expected usage, got ${JSON.stringify(intent)}`);
+  if (pattern && intent.kind === "usage") assert.match(intent.message, pattern);
+}
+
+/** A temp intent's fields, with an absent `to` shown as undefined either way. */
+function temp(intent: Intent): { ttl: number; text: string; to?: string[] } {
+  assert.equal(intent.kind, "temp", `expected temp, got ${JSON.stringify(intent)}`);
+  if (intent.kind !== "temp") throw new Error("unreachable");
+  return { ttl: intent.ttl, text: intent.text, to: intent.to };
+}
+
+// ---- plain text and direct messages -----------------------------------------------------------
+
+Deno.test("parseInput: plain text is public", () => {
+  assert.deepEqual(parseInput("hello world"), { kind: "send", text: "hello world" });
+  assert.deepEqual(parseInput("  padded  "), { kind: "send", text: "padded" });
+  assert.deepEqual(parseInput("mail me@example.com"), {
+    kind: "send",
+    text: "mail me@example.com",
+  });
+});
+
+Deno.test("parseInput: an empty or blank line is nothing", () => {
+  assert.deepEqual(parseInput(""), { kind: "none" });
+  assert.deepEqual(parseInput("   \t "), { kind: "none" });
+});
+
+Deno.test("parseInput: @a @b text is direct to a and b", () => {
+  assert.deepEqual(parseInput("@alice_1234 @bob hi there"), {
+    kind: "send",
+    to: ["alice_1234", "bob"],
+    text: "hi there",
+  });
+  assert.deepEqual(parseInput("@bob   spaced"), { kind: "send", to: ["bob"], text: "spaced" });
+});
+
+Deno.test("parseInput: an @mention after the text does not make it direct", () => {
+  assert.deepEqual(parseInput("hi @bob"), { kind: "send", text: "hi @bob" });
+});
+
+Deno.test("parseInput: @a with no text is a usage error", () => {
+  assertUsage(parseInput("@alice"), /after the recipients/);
+  assertUsage(parseInput("@alice @bob   "), /after the recipients/);
+});
+
+Deno.test("parseInput: a bare @ is a usage error", () => {
+  assertUsage(parseInput("@ hello"), /after @/);
+});
+
+Deno.test("splitRecipients: recipients and the rest", () => {
+  assert.deepEqual(splitRecipients("@a @b x y"), { to: ["a", "b"], text: "x y" });
+  assert.deepEqual(splitRecipients("x y"), { text: "x y" });
+  assert.deepEqual(splitRecipients("@a"), { to: ["a"], text: "" });
+});
+
+// ---- commands ---------------------------------------------------------------------------------
+
+Deno.test("parseInput: /reply REF text and .reply", () => {
+  assert.deepEqual(parseInput("/reply 7k2q sounds good"), {
+    kind: "reply",
+    ref: "7k2q",
+    text: "sounds good",
+  });
+  assert.deepEqual(parseInput(".reply #7K2Q ok"), { kind: "reply", ref: "#7K2Q", text: "ok" });
+  assertUsage(parseInput("/reply 7k2q"), /\/reply REF text/);
+  assertUsage(parseInput("/reply"), /\/reply REF text/);
+});
+
+Deno.test("parseInput: /reply keeps multi-line text", () => {
+  assert.deepEqual(parseInput("/reply ab12 line one\nline two"), {
+    kind: "reply",
+    ref: "ab12",
+    text: "line one\nline two",
+  });
+});
+
+Deno.test("parseInput: /delete REF and .delete", () => {
+  assert.deepEqual(parseInput("/delete 7k2q"), { kind: "delete", ref: "7k2q" });
+  assert.deepEqual(parseInput(".delete 7k2q"), { kind: "delete", ref: "7k2q" });
+  assertUsage(parseInput("/delete"), /\/delete REF/);
+  assertUsage(parseInput("/delete a b"), /\/delete REF/);
+});
+
+Deno.test("parseInput: /temp 30s text", () => {
+  assert.deepEqual(temp(parseInput("/temp 30s gone soon")), {
+    ttl: 30,
+    text: "gone soon",
+    to: undefined,
+  });
+  assert.deepEqual(temp(parseInput(".temp 30s gone soon")), {
+    ttl: 30,
+    text: "gone soon",
+    to: undefined,
+  });
+});
+
+Deno.test("parseInput: /temp text uses the default lifetime (60 s)", () => {
+  assert.equal(DEFAULT_TEMP_SECONDS, 60);
+  assert.deepEqual(temp(parseInput("/temp gone soon")), {
+    ttl: 60,
+    text: "gone soon",
+    to: undefined,
+  });
+});
+
+Deno.test("parseInput: /temp 5m @a text is direct", () => {
+  assert.deepEqual(temp(parseInput("/temp 5m @alice_1234 @bob psst")), {
+    ttl: 300,
+    text: "psst",
+    to: ["alice_1234", "bob"],
+  });
+  assert.deepEqual(temp(parseInput("/temp @bob psst")), { ttl: 60, text: "psst", to: ["bob"] });
+});
+
+Deno.test("parseInput: /temp units 2h and 1d, and the 1s..7d bounds", () => {
+  assert.equal(temp(parseInput("/temp 2h x")).ttl, 7200);
+  assert.equal(temp(parseInput("/temp 1d x")).ttl, 86400);
+  assert.equal(temp(parseInput("/temp 1s x")).ttl, 1);
+  assert.equal(temp(parseInput("/temp 7d x")).ttl, MAX_TEMP_SECONDS);
+  assertUsage(parseInput("/temp 0s x"), /1s to 7d/);
+  assertUsage(parseInput("/temp 8d x"), /1s to 7d/);
+  assertUsage(parseInput("/temp 604801 x"), /1s to 7d/);
+});
+
+Deno.test("parseInput: /temp 10x text is refused", () => {
+  assertUsage(parseInput("/temp 10x text"), /not a duration/);
+  assertUsage(parseInput("/temp 5mins text"), /not a duration/);
+});
+
+Deno.test("parseInput: /temp with nothing to send is a usage error", () => {
+  assertUsage(parseInput("/temp"));
+  assertUsage(parseInput("/temp 30s"));
+  assertUsage(parseInput("/temp 30s @bob"));
+});
+
+Deno.test("parseInput: /search PATTERN and .search", () => {
+  assert.deepEqual(parseInput("/search h(e|a)llo"), { kind: "search", pattern: "h(e|a)llo" });
+  assert.deepEqual(parseInput(".search a b"), { kind: "search", pattern: "a b" });
+  assertUsage(parseInput("/search"), /\/search PATTERN/);
+});
+
+Deno.test("parseInput: /who, /help, /exit, .exit and aliases", () => {
+  assert.deepEqual(parseInput("/who"), { kind: "who" });
+  assert.deepEqual(parseInput("/users"), { kind: "who" });
+  assert.deepEqual(parseInput("/help"), { kind: "help" });
+  assert.deepEqual(parseInput("/?"), { kind: "help" });
+  assert.deepEqual(parseInput("/exit"), { kind: "exit" });
+  assert.deepEqual(parseInput(".exit"), { kind: "exit" });
+  assert.deepEqual(parseInput("/quit"), { kind: "exit" });
+  assert.deepEqual(parseInput("  /EXIT  "), { kind: "exit" });
+});
+
+Deno.test("parseInput: an unknown /command is a usage error, never sent", () => {
+  assertUsage(parseInput("/foo"), /unknown command \/foo/);
+  assertUsage(parseInput("/foo bar baz"), /unknown command \/foo/);
+  assertUsage(parseInput("/"), /unknown command/);
+  assertUsage(parseInput("/123"), /unknown command/);
+  assertUsage(parseInput("/ tmp"), /unknown command/);
+});
+
+Deno.test("parseInput: //text sends /text", () => {
+  assert.deepEqual(parseInput("//text"), { kind: "send", text: "/text" });
+  assert.deepEqual(parseInput("//etc/passwd is a file"), {
+    kind: "send",
+    text: "/etc/passwd is a file",
+  });
+});
+
+Deno.test("parseInput: dots that are not commands stay text", () => {
+  assert.deepEqual(parseInput("..."), { kind: "send", text: "..." });
+  assert.deepEqual(parseInput(".net is fun"), { kind: "send", text: ".net is fun" });
+  assert.deepEqual(parseInput(".5 is a half"), { kind: "send", text: ".5 is a half" });
+  assert.deepEqual(parseInput("."), { kind: "send", text: "." });
+});
+
+// ---- parseDuration ----------------------------------------------------------------------------
+
+Deno.test("parseDuration: units and bare seconds", () => {
+  assert.equal(parseDuration("30s"), 30);
+  assert.equal(parseDuration("30"), 30);
+  assert.equal(parseDuration("5m"), 300);
+  assert.equal(parseDuration("2h"), 7200);
+  assert.equal(parseDuration("1d"), 86400);
+  assert.equal(parseDuration("0s"), 0);
+});
+
+Deno.test("parseDuration: anything else is null", () => {
+  for (const text of ["", "s", "10x", "1.5m", "-5s", "5 m", "5ms", "1w", "30S", "12345678"]) {
+    assert.equal(parseDuration(text), null, text);
+  }
+});
+
+// ---- the table and /help ----------------------------------------------------------------------
+
+Deno.test("helpText lists every command in COMMANDS with its usage and help", () => {
+  const text = helpText();
+  for (const command of COMMANDS) {
+    assert.ok(text.includes(command.usage), `${command.name} usage missing`);
+    assert.ok(text.includes(command.help), `${command.name} help missing`);
+  }
+  assert.match(text, /@id/);
+});
+
+Deno.test("findCommand: names and aliases, any case", () => {
+  for (const command of COMMANDS) {
+    assert.equal(findCommand(command.name), command);
+    assert.equal(findCommand(command.name.toUpperCase()), command);
+    for (const alias of command.aliases) assert.equal(findCommand(alias), command);
+  }
+  assert.equal(findCommand("nope"), undefined);
+});
+
+Deno.test("COMMANDS: the design's commands are all there", () => {
+  for (const name of ["reply", "delete", "temp", "search", "who", "help", "exit"]) {
+    assert.ok(findCommand(name), name);
+  }
+});
