@@ -36,6 +36,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       keyPem: certs.keyPem,
       store,
       password,
+      maxRate: args.maxRate,
       log,
       limits: {
         handshakeTimeoutMs: args.handshakeTimeoutMs,

@@ -24,9 +24,15 @@ import {
   type User,
 } from "../protocol/schema.ts";
 import { ExpirySchedule } from "./expiry.ts";
+import { burstFor, TokenBucket } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import type { Store, StoredMessage } from "./store/store.ts";
+
+/** Refusals in a row after which a flooding connection is cut. */
+export const MAX_RATE_STRIKES = 50;
+/** Default sustained messages per second per user. */
+export const DEFAULT_MAX_RATE = 10;
 
 /** Public history a newcomer is shown on joining. */
 export const HISTORY_ON_JOIN = 50;
@@ -43,6 +49,10 @@ export interface Peer {
   close(reason: string, message: string): void;
   /** Set by the hub once `hello` succeeded. */
   user?: User;
+  /** The hub's rate limiter for this connection. */
+  bucket?: TokenBucket;
+  /** Requests refused in a row for going too fast. */
+  strikes?: number;
 }
 
 export interface HubOptions {
@@ -50,6 +60,8 @@ export interface HubOptions {
   version: string;
   /** The server password, when one is set. */
   password?: string;
+  /** Messages per second per user, sustained; 0 turns the limit off. */
+  maxRate?: number;
   /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
   idleTimeoutMs?: number;
   now?: () => number;
@@ -66,6 +78,7 @@ export class Hub {
   readonly #log: (line: string) => void;
   readonly #version: string;
   readonly #idleTimeoutMs: number;
+  readonly #maxRate: number;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
   /** Deadlines of live temporary messages. */
@@ -79,6 +92,7 @@ export class Hub {
     this.#log = options.log ?? (() => {});
     this.#version = options.version;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#maxRate = options.maxRate ?? DEFAULT_MAX_RATE;
     if (options.password !== undefined) {
       this.#password = new TextEncoder().encode(hashToken(options.password));
     }
@@ -136,6 +150,7 @@ export class Hub {
         message: "say hello first: no request is served before a successful hello",
       });
     }
+    if ((frame.type === "send" || frame.type === "delete") && !this.#allow(peer, frame.ref)) return;
     switch (frame.type) {
       case "send":
         return this.#send(peer, user, frame);
@@ -348,6 +363,29 @@ export class Hub {
     for (const id of message.to) {
       if (id !== message.from) this.#online.get(id)?.send(bytes);
     }
+  }
+
+  /** Rate limit: false (and the peer told, or cut when it keeps on) when over the limit. */
+  #allow(peer: Peer, ref: string): boolean {
+    if (this.#maxRate <= 0) return true;
+    const now = this.#now();
+    peer.bucket ??= new TokenBucket(this.#maxRate, burstFor(this.#maxRate), now);
+    if (peer.bucket.take(now)) {
+      peer.strikes = 0;
+      return true;
+    }
+    peer.strikes = (peer.strikes ?? 0) + 1;
+    if (peer.strikes >= MAX_RATE_STRIKES) {
+      peer.close("flood", "too many messages too fast; disconnected");
+      return false;
+    }
+    reply(peer, {
+      type: "error",
+      ref,
+      code: ErrorCode.rateLimited,
+      message: `slow down: at most ${this.#maxRate} messages a second; that one was not sent`,
+    });
+    return false;
   }
 
   #passwordMatches(given: string | undefined): boolean {

@@ -27,6 +27,8 @@ export interface ServerOptions {
   keyPem: string;
   store: Store;
   password?: string;
+  /** Messages per second per user, sustained; 0 turns the limit off. */
+  maxRate?: number;
   limits?: Partial<SessionLimits>;
   log?: (line: string) => void;
 }
@@ -55,6 +57,7 @@ export function startServer(options: ServerOptions): RunningServer {
     version: VERSION,
     password: options.password,
     idleTimeoutMs: limits.idleTimeoutMs,
+    maxRate: options.maxRate,
     log,
   });
   const listener = Deno.listenTls({
