@@ -7,15 +7,16 @@ import type { Message, ServerFrame, User } from "../protocol/schema.ts";
 /** Shortest ref handed out. */
 export const MIN_REF_LENGTH = 4;
 
-/** A message as shown, with its short ref. */
+/** A message as shown, with its short ref (and the ref of the message it replies to, if shown). */
 export interface Shown extends Message {
   ref: string;
+  replyRef?: string;
 }
 
 /** What the UI has to show after a frame. */
 export type ClientEvent =
   | { type: "welcome"; you: User; users: User[] }
-  | { type: "message"; message: Shown; quoted?: Shown; replyMissing?: boolean }
+  | { type: "message"; message: Shown }
   | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
   | { type: "presence"; joined?: User; left?: User; online: number }
   | { type: "users"; users: User[] }
@@ -46,15 +47,13 @@ export class ClientState {
       case "message": {
         if (this.messages.has(frame.id)) return []; // idempotent by id
         const shown: Shown = { ...frame, ref: this.#refFor(frame.id) };
+        if (frame.replyTo) {
+          const original = this.messages.get(frame.replyTo);
+          if (original) shown.replyRef = original.ref;
+        }
         this.messages.set(frame.id, shown);
         if (!this.lastId || frame.id > this.lastId) this.lastId = frame.id;
-        const event: ClientEvent = { type: "message", message: shown };
-        if (frame.replyTo) {
-          const quoted = this.messages.get(frame.replyTo);
-          if (quoted) event.quoted = quoted;
-          else event.replyMissing = true;
-        }
-        return [event];
+        return [{ type: "message", message: shown }];
       }
       case "deleted": {
         const shown = this.messages.get(frame.id);

@@ -128,6 +128,11 @@ export const Message = z.object({
   text: z.string(),
   time: z.number(),
   replyTo: MessageId.optional(),
+  /** For a reply: the original's author and first line, or `{deleted: true}` once it is gone. */
+  quote: z.union([
+    z.object({ from: UserId, text: z.string() }),
+    z.object({ deleted: z.literal(true) }),
+  ]).optional(),
   expiresAt: z.number().optional(),
   /** True when sent as history or replay, not live. */
   replay: z.boolean().optional(),

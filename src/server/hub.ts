@@ -27,7 +27,7 @@ import { ExpirySchedule } from "./expiry.ts";
 import { burstFor, TokenBucket } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
-import type { Store, StoredMessage } from "./store/store.ts";
+import { type Quote, quoteOf, type Store, type StoredMessage } from "./store/store.ts";
 
 /** Refusals in a row after which a flooding connection is cut. */
 export const MAX_RATE_STRIKES = 50;
@@ -270,6 +270,7 @@ export class Hub {
       reply(peer, { type: "error", ref: frame.ref, code, message });
     let to: string[] | undefined;
     let replyTo: string | undefined;
+    let quote: Quote | undefined;
     if (frame.replyTo !== undefined) {
       const original = this.#store.message(frame.replyTo);
       if (!original || !canSee(user.id, original)) {
@@ -277,6 +278,7 @@ export class Hub {
         return fail(ErrorCode.notFound, "there is no message with that id that you can reply to");
       }
       replyTo = original.id;
+      quote = quoteOf(original);
       to = replyAudience(user.id, original);
     } else if (frame.to) {
       const online = [...this.#online.values()].map((p) => p.user!);
@@ -295,7 +297,7 @@ export class Hub {
       expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
     });
     if (stored.expiresAt !== undefined) this.#expiries.add(stored.id, stored.expiresAt);
-    this.#deliver(stored, encodeFrame(toFrame(stored)));
+    this.#deliver(stored, encodeFrame(toFrame({ ...stored, quote })));
     reply(peer, { type: "ack", ref: frame.ref, id: stored.id, time: stored.time });
   }
 
@@ -410,6 +412,7 @@ export function toFrame(m: StoredMessage, replay = false): Message {
   const frame: Message = { type: "message", id: m.id, from: m.from, text: m.text, time: m.time };
   if (m.to) frame.to = m.to;
   if (m.replyTo) frame.replyTo = m.replyTo;
+  if (m.quote) frame.quote = m.quote;
   if (m.expiresAt) frame.expiresAt = m.expiresAt;
   if (replay) frame.replay = true;
   return frame;

@@ -19,16 +19,23 @@ function firstLine(text: string, max = 60): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** What a reply shows of its original: `[ref] author: first line`, or that it was deleted. */
+export function quoteLine(m: Shown): string | undefined {
+  if (!m.replyTo) return undefined;
+  if (!m.quote || "deleted" in m.quote) return "(a deleted message)";
+  return `${m.replyRef ? `[${m.replyRef}] ` : ""}${m.quote.from}: ${firstLine(m.quote.text)}`;
+}
+
 const list = (users: User[]) => users.map((u) => u.id).join(", ");
 
 /** One message as plain lines: `[ref] 12:01:02 tom_1234: text`, direct shown as `from -> to`. */
-export function plainMessage(m: Shown, quoted?: Shown, replyMissing = false): string[] {
+export function plainMessage(m: Shown): string[] {
   const audience = m.to ? ` -> ${m.to.join(", ")}` : "";
   const temp = m.expiresAt ? ` (temporary, until ${clock(m.expiresAt)})` : "";
   const [first, ...rest] = sanitize(m.text).split("\n");
   const lines: string[] = [];
-  if (quoted) lines.push(`  > [${quoted.ref}] ${quoted.from}: ${firstLine(quoted.text)}`);
-  else if (replyMissing) lines.push("  > (a message that was deleted or is not shown here)");
+  const quote = quoteLine(m);
+  if (quote) lines.push(`  > ${quote}`);
   lines.push(`[${m.ref}] ${clock(m.time)} ${m.from}${audience}: ${first}${temp}`);
   for (const line of rest) lines.push(`    ${line}`);
   return lines;
@@ -68,7 +75,7 @@ export function plainLines(event: ClientEvent, tables = true): string[] {
     case "welcome":
       return [`* you are ${event.you.id}; online (${event.users.length}): ${list(event.users)}`];
     case "message":
-      return plainMessage(event.message, event.quoted, event.replyMissing);
+      return plainMessage(event.message);
     case "deleted":
       return [
         `* message ${event.ref ? `[${event.ref}]` : event.id} was ${
@@ -108,6 +115,7 @@ function jsonMessage(m: Shown) {
     time: m.time,
   };
   if (m.replyTo) out.replyTo = m.replyTo;
+  if (m.quote) out.quote = m.quote;
   if (m.expiresAt) out.expiresAt = m.expiresAt;
   if (m.replay) out.replay = true;
   return out;

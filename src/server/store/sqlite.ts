@@ -4,7 +4,13 @@
  * can cost the last commits.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Identity, NewMessage, Store, StoredMessage } from "./store.ts";
+import {
+  type Identity,
+  type NewMessage,
+  quoteOf,
+  type Store,
+  type StoredMessage,
+} from "./store.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS identities (
@@ -55,6 +61,10 @@ export class SqliteStore implements Store {
     const visible = `m.purged IS NULL AND (m.recipients IS NULL OR EXISTS
       (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
     const prepare = (sql: string) => this.#db.prepare(sql);
+    // every message read carries what a reply needs to quote: the original's author and text,
+    // or that it was purged (its text is gone, so nothing can leak through a quote)
+    const withQuote = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
+      FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
     this.#q = {
       canonicalId: prepare("SELECT id FROM identities WHERE id = ?"),
       createIdentity: prepare(
@@ -69,25 +79,25 @@ export class SqliteStore implements Store {
       ),
       insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
       recentVisible: prepare(
-        `SELECT * FROM messages m WHERE ${visible} ORDER BY m.seq DESC LIMIT :limit`,
+        `SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC LIMIT :limit`,
       ),
       directSince: prepare(
-        `SELECT m.* FROM audience a JOIN messages m ON m.seq = a.seq
+        `SELECT ${withQuote} JOIN audience a ON m.seq = a.seq
          WHERE a.user_id = :user AND a.seq > :after AND m.purged IS NULL
          ORDER BY a.seq LIMIT :limit`,
       ),
-      message: prepare("SELECT * FROM messages WHERE id = ? AND purged IS NULL"),
+      message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
       purge: prepare("UPDATE messages SET text = '', purged = ? WHERE id = ? AND purged IS NULL"),
       pendingExpiries: prepare(
         "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
       ),
-      searchVisible: prepare(`SELECT * FROM messages m WHERE ${visible} ORDER BY m.seq DESC`),
+      searchVisible: prepare(`SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC`),
       seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
       visibleAfter: prepare(
-        `SELECT * FROM messages m WHERE m.seq > :after AND ${visible} ORDER BY m.seq LIMIT :limit`,
+        `SELECT ${withQuote} WHERE m.seq > :after AND ${visible} ORDER BY m.seq LIMIT :limit`,
       ),
       visibleBefore: prepare(
-        `SELECT * FROM messages m WHERE m.seq < :before AND ${visible}
+        `SELECT ${withQuote} WHERE m.seq < :before AND ${visible}
          ORDER BY m.seq DESC LIMIT :limit`,
       ),
       latestSeq: prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages"),
@@ -243,7 +253,12 @@ function toMessage(row: Row): StoredMessage {
     time: row.time as number,
   };
   if (row.recipients !== null) message.to = JSON.parse(row.recipients as string);
-  if (row.reply_to !== null) message.replyTo = row.reply_to as string;
+  if (row.reply_to !== null) {
+    message.replyTo = row.reply_to as string;
+    message.quote = row.q_from === null || row.q_purged !== null
+      ? { deleted: true }
+      : quoteOf({ from: row.q_from as string, text: row.q_text as string });
+  }
   if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
   return message;
 }

@@ -14,11 +14,15 @@ export interface StoredMessage {
   text: string;
   time: number;
   replyTo?: string;
+  /** For a reply, read with it: the original's author and first line, or that it is gone. */
+  quote?: Quote;
   expiresAt?: number;
 }
 
+export type Quote = { from: string; text: string } | { deleted: true };
+
 /** A message before the store gave it a sequence number. */
-export type NewMessage = Omit<StoredMessage, "seq">;
+export type NewMessage = Omit<StoredMessage, "seq" | "quote">;
 
 /** An id the server has issued. Ids are never reused, so identities are never removed. */
 export interface Identity {
@@ -72,4 +76,14 @@ export interface Store {
   /** The highest sequence number given out so far (0 when empty). */
   latestSeq(): number;
   close(): void;
+}
+
+/** Longest quote of an original, in characters: its first line, cut. */
+export const QUOTE_LENGTH = 120;
+
+/** The quote a reply shows of its original: the author and the first line. */
+export function quoteOf(original: { from: string; text: string }): Quote {
+  const line = original.text.split("\n")[0];
+  const text = line.length > QUOTE_LENGTH ? `${line.slice(0, QUOTE_LENGTH - 1)}…` : line;
+  return { from: original.from, text };
 }

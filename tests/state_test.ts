@@ -1,0 +1,283 @@
+// Unit tests for src/client/state.ts: server frames → client events, refs.
+//
+// Run: deno test -A tests/state_test.ts
+
+import assert from "node:assert/strict";
+import { ClientState, MIN_REF_LENGTH } from "../src/client/state.ts";
+import type { Message, User } from "../src/protocol/schema.ts";
+
+const tom: User = { id: "tom_0001", name: "tom" };
+const alice: User = { id: "alice_1234", name: "alice" };
+const bob: User = { id: "bob_1111", name: "bob" };
+
+const limits = {
+  maxFrameBytes: 65536,
+  maxTextLength: 4000,
+  maxRecipients: 32,
+  heartbeatMs: 15000,
+  idleTimeoutMs: 45000,
+};
+
+/** A ULID with this 5-character tail (Crockford base32). */
+function ulid(tail: string, head = "01J9ZQ3V5W8X2Y4Z6A7B8"): string {
+  const id = head + tail;
+  assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  return id;
+}
+
+function msg(id: string, extra: Partial<Message> = {}): Message {
+  return { type: "message", id, from: alice.id, text: `text of ${id}`, time: 1000, ...extra };
+}
+
+function welcomed(): ClientState {
+  const state = new ClientState();
+  state.apply({
+    type: "welcome",
+    you: tom,
+    token: "secret",
+    users: [tom, alice],
+    limits,
+    server: { version: "test" },
+  });
+  return state;
+}
+
+Deno.test("apply welcome: who I am, my token, who is online", () => {
+  const state = new ClientState();
+  const events = state.apply({
+    type: "welcome",
+    you: tom,
+    token: "secret",
+    users: [tom, alice],
+    limits,
+    server: { version: "test" },
+  });
+  assert.deepEqual(events, [{ type: "welcome", you: tom, users: [tom, alice] }]);
+  assert.deepEqual(state.me, tom);
+  assert.equal(state.token, "secret");
+  assert.deepEqual([...state.users.keys()], [tom.id, alice.id]);
+});
+
+Deno.test("apply welcome again (reconnect): the user list is replaced", () => {
+  const state = welcomed();
+  state.apply({
+    type: "welcome",
+    you: tom,
+    token: "secret",
+    users: [tom, bob],
+    limits,
+    server: { version: "test" },
+  });
+  assert.deepEqual([...state.users.keys()], [tom.id, bob.id]);
+});
+
+Deno.test("apply message: shown with a ref, remembered, lastId tracked", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  const [event] = state.apply(msg(id));
+  assert.equal(event.type, "message");
+  if (event.type !== "message") return;
+  assert.equal(event.message.id, id);
+  assert.equal(event.message.ref, "bcde");
+  assert.equal(event.message.text, `text of ${id}`);
+  assert.equal(event.quoted, undefined);
+  assert.equal(event.replyMissing, undefined);
+  assert.equal(state.messages.get(id)?.ref, "bcde");
+  assert.equal(state.lastId, id);
+});
+
+Deno.test("apply message: a duplicate id gives no event", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  assert.equal(state.apply(msg(id)).length, 1);
+  assert.deepEqual(state.apply(msg(id)), []);
+  assert.deepEqual(state.apply(msg(id, { replay: true })), []);
+  assert.equal(state.messages.size, 1);
+});
+
+Deno.test("apply message: lastId is the greatest id, whatever the arrival order", () => {
+  const state = welcomed();
+  state.apply(msg(ulid("00002")));
+  state.apply(msg(ulid("00001")));
+  assert.equal(state.lastId, ulid("00002"));
+  state.apply(msg(ulid("00003")));
+  assert.equal(state.lastId, ulid("00003"));
+});
+
+Deno.test("refs: at least 4 chars, the lowercase tail of the id", () => {
+  const state = welcomed();
+  for (const tail of ["ABCDE", "0Z9Y8", "KMNPQ"]) {
+    const id = ulid(tail);
+    const [event] = state.apply(msg(id));
+    if (event.type !== "message") throw new Error("expected a message");
+    const ref = event.message.ref;
+    assert.ok(ref.length >= MIN_REF_LENGTH);
+    assert.equal(ref, ref.toLowerCase());
+    assert.ok(id.toLowerCase().endsWith(ref));
+    assert.equal(ref.length, MIN_REF_LENGTH);
+  }
+});
+
+Deno.test("refs: a collision on the 4-char tail gets a longer ref; both stay unique", () => {
+  const state = welcomed();
+  const a = ulid("1WXYZ");
+  const b = ulid("2WXYZ");
+  const [ea] = state.apply(msg(a));
+  const [eb] = state.apply(msg(b));
+  if (ea.type !== "message" || eb.type !== "message") throw new Error("expected messages");
+  assert.equal(ea.message.ref, "wxyz");
+  assert.equal(eb.message.ref, "2wxyz");
+  assert.equal(state.resolveRef("wxyz")?.id, a);
+  assert.equal(state.resolveRef("2wxyz")?.id, b);
+});
+
+Deno.test("refs: many ids sharing a long tail all get distinct refs", () => {
+  const state = welcomed();
+  const refs = new Set<string>();
+  const heads = ["01J9ZQ3V5W8X2Y4Z6A7B8", "01J9ZQ3V5W8X2Y4Z6A7B9", "01J9ZQ3V5W8X2Y4Z6A7C8"];
+  for (const head of heads) {
+    for (const first of ["1", "2"]) {
+      const [event] = state.apply(msg(ulid(first + "WXYZ", head)));
+      if (event.type !== "message") throw new Error("expected a message");
+      refs.add(event.message.ref);
+    }
+  }
+  assert.equal(refs.size, 6);
+  for (const ref of refs) assert.equal(state.resolveRef(ref)?.ref, ref);
+});
+
+Deno.test("refs: stable once given (a later collision does not change the first)", () => {
+  const state = welcomed();
+  const a = ulid("1WXYZ");
+  state.apply(msg(a));
+  state.apply(msg(ulid("2WXYZ")));
+  state.apply(msg(ulid("3WXYZ")));
+  assert.equal(state.messages.get(a)?.ref, "wxyz");
+  assert.equal(state.resolveRef("wxyz")?.id, a);
+});
+
+Deno.test("refs: a deleted message's ref is not handed to a new message", () => {
+  const state = welcomed();
+  const a = ulid("1WXYZ");
+  state.apply(msg(a));
+  state.apply({ type: "deleted", id: a, reason: "deleted" });
+  const [event] = state.apply(msg(ulid("2WXYZ")));
+  if (event.type !== "message") throw new Error("expected a message");
+  assert.notEqual(event.message.ref, "wxyz");
+  assert.equal(state.resolveRef("wxyz"), undefined);
+});
+
+Deno.test("resolveRef: with or without '#', any case", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  state.apply(msg(id));
+  for (const typed of ["bcde", "#bcde", "BCDE", "#BcDe"]) {
+    assert.equal(state.resolveRef(typed)?.id, id, typed);
+  }
+  assert.equal(state.resolveRef("zzzz"), undefined);
+  assert.equal(state.resolveRef(""), undefined);
+  assert.equal(state.resolveRef("#"), undefined);
+});
+
+Deno.test("apply message: a reply quotes the original when known", () => {
+  const state = welcomed();
+  const original = ulid("00001");
+  state.apply(msg(original));
+  const [event] = state.apply(msg(ulid("00002"), { from: tom.id, replyTo: original }));
+  if (event.type !== "message") throw new Error("expected a message");
+  assert.equal(event.quoted?.id, original);
+  assert.equal(event.quoted?.text, `text of ${original}`);
+  assert.equal(event.replyMissing, undefined);
+});
+
+Deno.test("apply message: a reply to an unknown message says so", () => {
+  const state = welcomed();
+  const [event] = state.apply(msg(ulid("00002"), { replyTo: ulid("00001") }));
+  if (event.type !== "message") throw new Error("expected a message");
+  assert.equal(event.quoted, undefined);
+  assert.equal(event.replyMissing, true);
+});
+
+Deno.test("apply deleted: forgets the message and reports its ref", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  state.apply(msg(id));
+  assert.deepEqual(state.apply({ type: "deleted", id, reason: "expired" }), [
+    { type: "deleted", id, ref: "bcde", reason: "expired" },
+  ]);
+  assert.equal(state.messages.has(id), false);
+  assert.equal(state.resolveRef("bcde"), undefined);
+});
+
+Deno.test("apply deleted: an unknown id still gives an event, without a ref", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  assert.deepEqual(state.apply({ type: "deleted", id, reason: "deleted" }), [
+    { type: "deleted", id, ref: undefined, reason: "deleted" },
+  ]);
+});
+
+Deno.test("apply presence: joins and leaves update who is online", () => {
+  const state = welcomed();
+  assert.deepEqual(state.apply({ type: "presence", joined: bob, online: 3 }), [
+    { type: "presence", joined: bob, left: undefined, online: 3 },
+  ]);
+  assert.ok(state.users.has(bob.id));
+  assert.deepEqual(state.apply({ type: "presence", left: alice, online: 2 }), [
+    { type: "presence", joined: undefined, left: alice, online: 2 },
+  ]);
+  assert.deepEqual([...state.users.keys()], [tom.id, bob.id]);
+});
+
+Deno.test("apply users: replaces the online list", () => {
+  const state = welcomed();
+  assert.deepEqual(state.apply({ type: "users", ref: "r", users: [bob] }), [
+    { type: "users", users: [bob] },
+  ]);
+  assert.deepEqual([...state.users.keys()], [bob.id]);
+});
+
+Deno.test("apply results: known messages keep their refs; unknown ones get refs", () => {
+  const state = welcomed();
+  const known = ulid("ABCDE");
+  const unknown = ulid("FGHJK");
+  state.apply(msg(known));
+  const [event] = state.apply({
+    type: "results",
+    ref: "r",
+    total: 2,
+    messages: [msg(known), msg(unknown)],
+  });
+  if (event.type !== "results") throw new Error("expected results");
+  assert.equal(event.total, 2);
+  assert.deepEqual(event.messages.map((m) => m.ref), ["bcde", "ghjk"]);
+});
+
+Deno.test("apply results: a ref shown in results can be typed back (resolveRef)", () => {
+  // A person sees "#ghjk" beside a history/search result and types `/reply ghjk ...`.
+  const state = welcomed();
+  const unknown = ulid("FGHJK");
+  const [event] = state.apply({ type: "results", ref: "r", total: 1, messages: [msg(unknown)] });
+  if (event.type !== "results") throw new Error("expected results");
+  const ref = event.messages[0].ref;
+  assert.equal(state.resolveRef(ref)?.id, unknown, `ref ${ref} shown but does not resolve`);
+});
+
+Deno.test("apply ack, error, goodbye, pong", () => {
+  const state = welcomed();
+  const id = ulid("ABCDE");
+  assert.deepEqual(state.apply({ type: "ack", ref: "r1", id, time: 5 }), [
+    { type: "ack", requestRef: "r1", id },
+  ]);
+  assert.deepEqual(
+    state.apply({ type: "error", ref: "r2", code: "not_found", message: "no such message" }),
+    [{ type: "error", requestRef: "r2", code: "not_found", message: "no such message" }],
+  );
+  assert.deepEqual(state.apply({ type: "error", code: "bad_frame", message: "bad" }), [
+    { type: "error", requestRef: undefined, code: "bad_frame", message: "bad" },
+  ]);
+  assert.deepEqual(state.apply({ type: "goodbye", reason: "replaced", message: "bye" }), [
+    { type: "goodbye", reason: "replaced", message: "bye" },
+  ]);
+  assert.deepEqual(state.apply({ type: "pong" }), []);
+});
