@@ -137,7 +137,13 @@ Deno.test("parseInput: /temp units 2h and 1d, and the 1s..7d bounds", () => {
   assert.equal(temp(parseInput("/temp 7d x")).ttl, MAX_TEMP_SECONDS);
   assertUsage(parseInput("/temp 0s x"), /1s to 7d/);
   assertUsage(parseInput("/temp 8d x"), /1s to 7d/);
-  assertUsage(parseInput("/temp 604801 x"), /1s to 7d/);
+  assertUsage(parseInput("/temp 604801s x"), /1s to 7d/);
+  // a bare number is text, not a duration: "/temp 3 little pigs" is about pigs
+  assert.deepEqual(temp(parseInput("/temp 3 little pigs")), {
+    ttl: 60,
+    text: "3 little pigs",
+    to: undefined,
+  });
 });
 
 Deno.test("parseInput: /temp 10x text is refused", () => {
@@ -193,9 +199,9 @@ Deno.test("parseInput: dots that are not commands stay text", () => {
 
 // ---- parseDuration ----------------------------------------------------------------------------
 
-Deno.test("parseDuration: units and bare seconds", () => {
+Deno.test("parseDuration: units are required", () => {
   assert.equal(parseDuration("30s"), 30);
-  assert.equal(parseDuration("30"), 30);
+  assert.equal(parseDuration("30"), null);
   assert.equal(parseDuration("5m"), 300);
   assert.equal(parseDuration("2h"), 7200);
   assert.equal(parseDuration("1d"), 86400);
@@ -209,6 +215,14 @@ Deno.test("parseDuration: anything else is null", () => {
 });
 
 // ---- the table and /help ----------------------------------------------------------------------
+
+Deno.test("parseInput: dot spellings only for the original's commands, exactly", () => {
+  assert.equal(parseInput(".exit").kind, "exit");
+  assert.equal(parseInput(".reply abcd thanks").kind, "reply");
+  assert.deepEqual(parseInput(".exit strategy"), { kind: "send", text: ".exit strategy" });
+  assert.deepEqual(parseInput(".who is coming?"), { kind: "send", text: ".who is coming?" });
+  assert.deepEqual(parseInput(".quit smoking"), { kind: "send", text: ".quit smoking" });
+});
 
 Deno.test("helpText lists every command in COMMANDS with its usage and help", () => {
   const text = helpText();

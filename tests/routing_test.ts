@@ -108,7 +108,10 @@ Deno.test("resolveRecipients: one bad entry fails the whole message", () => {
 });
 
 Deno.test("resolveRecipients: 32 distinct recipients are fine, 33 fail", () => {
-  const ids = Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `u_${String(i).padStart(4, "0")}`);
+  const ids = Array.from(
+    { length: MAX_RECIPIENTS + 1 },
+    (_, i) => `u_${String(i).padStart(4, "0")}`,
+  );
   const known = issued(...ids);
   const ok = resolveRecipients(ids.slice(0, MAX_RECIPIENTS), [], known);
   assert.equal(ok.ok, true);

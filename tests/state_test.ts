@@ -80,8 +80,7 @@ Deno.test("apply message: shown with a ref, remembered, lastId tracked", () => {
   assert.equal(event.message.id, id);
   assert.equal(event.message.ref, "bcde");
   assert.equal(event.message.text, `text of ${id}`);
-  assert.equal(event.quoted, undefined);
-  assert.equal(event.replyMissing, undefined);
+  assert.equal(event.message.replyRef, undefined);
   assert.equal(state.messages.get(id)?.ref, "bcde");
   assert.equal(state.lastId, id);
 });
@@ -179,23 +178,57 @@ Deno.test("resolveRef: with or without '#', any case", () => {
   assert.equal(state.resolveRef("#"), undefined);
 });
 
-Deno.test("apply message: a reply quotes the original when known", () => {
+Deno.test("apply message: a reply to a shown message carries its ref and the server's quote", () => {
   const state = welcomed();
   const original = ulid("00001");
   state.apply(msg(original));
-  const [event] = state.apply(msg(ulid("00002"), { from: tom.id, replyTo: original }));
+  const quote = { from: alice.id, text: `text of ${original}` };
+  const [event] = state.apply(msg(ulid("00002"), { from: tom.id, replyTo: original, quote }));
   if (event.type !== "message") throw new Error("expected a message");
-  assert.equal(event.quoted?.id, original);
-  assert.equal(event.quoted?.text, `text of ${original}`);
-  assert.equal(event.replyMissing, undefined);
+  assert.equal(event.message.replyTo, original);
+  assert.equal(event.message.replyRef, "0001");
+  assert.deepEqual(event.message.quote, quote);
+  assert.equal(state.resolveRef(event.message.replyRef!)?.id, original);
 });
 
-Deno.test("apply message: a reply to an unknown message says so", () => {
+Deno.test("apply message: a reply to a message not shown here has no replyRef, keeps the quote", () => {
   const state = welcomed();
-  const [event] = state.apply(msg(ulid("00002"), { replyTo: ulid("00001") }));
+  const quote = { from: alice.id, text: "older than this session" };
+  const [event] = state.apply(msg(ulid("00002"), { replyTo: ulid("00001"), quote }));
   if (event.type !== "message") throw new Error("expected a message");
-  assert.equal(event.quoted, undefined);
-  assert.equal(event.replyMissing, true);
+  assert.equal(event.message.replyRef, undefined);
+  assert.deepEqual(event.message.quote, quote);
+});
+
+Deno.test("apply message: a reply to a deleted original keeps the deleted quote", () => {
+  const state = welcomed();
+  const original = ulid("00001");
+  state.apply(msg(original));
+  state.apply({ type: "deleted", id: original, reason: "deleted" });
+  const [event] = state.apply(
+    msg(ulid("00002"), { replyTo: original, quote: { deleted: true } }),
+  );
+  if (event.type !== "message") throw new Error("expected a message");
+  assert.equal(event.message.replyRef, undefined);
+  assert.deepEqual(event.message.quote, { deleted: true });
+});
+
+Deno.test("apply deleted: a reply shown here no longer quotes the deleted original's text", () => {
+  // Deleted and expired messages vanish everywhere: the quote a reply carries is their text.
+  const state = welcomed();
+  const original = ulid("00001");
+  state.apply(msg(original, { text: "regret this" }));
+  const reply = ulid("00002");
+  state.apply(
+    msg(reply, { replyTo: original, quote: { from: alice.id, text: "regret this" } }),
+  );
+  state.apply({ type: "deleted", id: original, reason: "deleted" });
+  const shown = state.messages.get(reply);
+  assert.ok(shown, "the reply itself stays");
+  assert.ok(
+    !JSON.stringify(shown).includes("regret this"),
+    `the deleted text is still held in the reply: ${JSON.stringify(shown.quote)}`,
+  );
 });
 
 Deno.test("apply deleted: forgets the message and reports its ref", () => {

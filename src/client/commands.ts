@@ -19,6 +19,8 @@ export type Intent =
 export interface Command {
   name: string;
   aliases: string[];
+  /** Also spelled `.name` (the original's spellings); such a line must look like the command. */
+  dotted?: boolean;
   usage: string;
   help: string;
   /** Turns the text after the command word into an intent. */
@@ -44,11 +46,14 @@ export function splitRecipients(line: string): { to?: string[]; text: string } {
   return to.length ? { to, text: rest } : { text: rest };
 }
 
-/** Parses `30s`, `5m`, `2h`, `1d` (or a bare number of seconds); null when it is not a duration. */
+/**
+ * Parses `30s`, `5m`, `2h`, `1d`; null when it is not a duration. The unit is required, so
+ * `/temp 3 little pigs` is a message about pigs, not a 3-second one.
+ */
 export function parseDuration(text: string): number | null {
-  const match = /^([0-9]{1,7})([smhd]?)$/.exec(text);
+  const match = /^([0-9]{1,7})([smhd])$/.exec(text);
   if (!match) return null;
-  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2]]!;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as "s"];
   return Number(match[1]) * unit;
 }
 
@@ -62,6 +67,7 @@ function directOrPublic(line: string, what: string): Intent {
 export const COMMANDS: Command[] = [
   {
     name: "reply",
+    dotted: true,
     aliases: [],
     usage: "/reply REF text",
     help: "reply to the message with that ref, quoting it",
@@ -72,6 +78,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "delete",
+    dotted: true,
     aliases: [],
     usage: "/delete REF",
     help: "delete a message of yours, for everyone",
@@ -82,6 +89,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "temp",
+    dotted: true,
     aliases: [],
     usage: "/temp [30s|5m|2h|1d] [@id ...] text",
     help: `send a message that disappears after a while (default ${DEFAULT_TEMP_SECONDS}s)`,
@@ -89,7 +97,8 @@ export const COMMANDS: Command[] = [
       let rest = args.trim();
       let ttl = DEFAULT_TEMP_SECONDS;
       const first = /^(\S+)\s*/.exec(rest);
-      if (first && /^[0-9]/.test(first[1])) {
+      // a word of digits and letters only (5m, 90x) is meant as a duration; "3" or "3." is text
+      if (first && /^[0-9]+[A-Za-z]+$/.test(first[1])) {
         const seconds = parseDuration(first[1]);
         if (seconds === null) {
           return {
@@ -105,11 +114,13 @@ export const COMMANDS: Command[] = [
       }
       const intent = directOrPublic(rest, "the message");
       if (intent.kind !== "send") return rest.trim() === "" ? usage(this) : intent;
-      return { kind: "temp", ttl, text: intent.text, to: intent.to };
+      const { text, to } = intent;
+      return to ? { kind: "temp", ttl, text, to } : { kind: "temp", ttl, text };
     },
   },
   {
     name: "search",
+    dotted: true,
     aliases: [],
     usage: "/search PATTERN",
     help: "search everything you can see with a regular expression (case-insensitive)",
@@ -134,6 +145,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "exit",
+    dotted: true,
     aliases: ["quit"],
     usage: "/exit",
     help: "leave the chat",
@@ -148,8 +160,10 @@ export function findCommand(word: string): Command | undefined {
 }
 
 /**
- * Parses one input line. `/cmd` and the original's `.cmd` spellings run commands (`.` only for
- * known commands, so "..." or ".net" stay text); `//text` sends "/text"; `@a @b text` is direct.
+ * Parses one input line. `/cmd` runs a command; the original's `.reply .delete .temp .search
+ * .exit` spellings do too, but only by their exact names and, for `.exit`, alone on the line, so
+ * "...", ".net is fun" or ".exit strategy" stay text. `//text` sends "/text"; `@a @b text` is
+ * direct.
  */
 export function parseInput(line: string): Intent {
   const trimmed = line.trim();
@@ -157,11 +171,15 @@ export function parseInput(line: string): Intent {
   if (trimmed.startsWith("//")) return { kind: "send", text: trimmed.slice(1) };
   const match = /^([/.])([A-Za-z?]+)(?:\s+([\s\S]*))?$/.exec(trimmed);
   if (match) {
-    const command = findCommand(match[2]);
-    if (command) return command.parse(match[3] ?? "");
-    if (match[1] === "/") {
-      return { kind: "usage", message: `unknown command /${match[2]}; /help lists the commands` };
+    const [, sigil, word, args] = match;
+    if (sigil === "/") {
+      const command = findCommand(word);
+      if (command) return command.parse(args ?? "");
+      return { kind: "usage", message: `unknown command /${word}; /help lists the commands` };
     }
+    const command = COMMANDS.find((c) => c.dotted && c.name === word.toLowerCase());
+    const takesArgs = command?.usage.includes(" ");
+    if (command && (takesArgs || args === undefined)) return command.parse(args ?? "");
   }
   if (trimmed.startsWith("/")) {
     return { kind: "usage", message: "unknown command; /help lists the commands (// sends a /)" };

@@ -32,6 +32,8 @@ export class ClientState {
   readonly messages = new Map<string, Shown>();
   readonly #refs = new Map<string, string>();
   readonly #refOf = new Map<string, string>();
+  /** Messages seen only in search or history results: their refs work too. */
+  readonly #found = new Map<string, Shown>();
   /** Id of the newest message seen, for resuming. */
   lastId?: string;
 
@@ -56,8 +58,13 @@ export class ClientState {
         return [{ type: "message", message: shown }];
       }
       case "deleted": {
-        const shown = this.messages.get(frame.id);
+        const shown = this.messages.get(frame.id) ?? this.#found.get(frame.id);
         this.messages.delete(frame.id);
+        this.#found.delete(frame.id);
+        // replies shown here stop quoting the text, as they would from the server's history
+        for (const message of this.messages.values()) {
+          if (message.replyTo === frame.id) message.quote = { deleted: true };
+        }
         return [{ type: "deleted", id: frame.id, ref: shown?.ref, reason: frame.reason }];
       }
       case "presence":
@@ -72,9 +79,7 @@ export class ClientState {
         return [{
           type: "results",
           total: frame.total,
-          messages: frame.messages.map((m) =>
-            this.messages.get(m.id) ?? { ...m, ref: this.#refFor(m.id) }
-          ),
+          messages: frame.messages.map((m) => this.#remember(m)),
         }];
       case "ack":
         return [{ type: "ack", requestRef: frame.ref, id: frame.id }];
@@ -91,7 +96,16 @@ export class ClientState {
   resolveRef(typed: string): Shown | undefined {
     const ref = typed.replace(/^#/, "").toLowerCase();
     const id = this.#refs.get(ref);
-    return id ? this.messages.get(id) : undefined;
+    return id ? this.messages.get(id) ?? this.#found.get(id) : undefined;
+  }
+
+  /** A message from results: shown with a ref that /reply and /delete accept. */
+  #remember(m: Message): Shown {
+    const known = this.messages.get(m.id) ?? this.#found.get(m.id);
+    if (known) return known;
+    const shown: Shown = { ...m, ref: this.#refFor(m.id) };
+    this.#found.set(m.id, shown);
+    return shown;
   }
 
   /**

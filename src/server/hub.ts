@@ -24,7 +24,7 @@ import {
   type User,
 } from "../protocol/schema.ts";
 import { ExpirySchedule } from "./expiry.ts";
-import { burstFor, TokenBucket } from "./rate.ts";
+import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import { type Quote, quoteOf, type Store, type StoredMessage } from "./store/store.ts";
@@ -33,6 +33,11 @@ import { type Quote, quoteOf, type Store, type StoredMessage } from "./store/sto
 export const MAX_RATE_STRIKES = 50;
 /** Default sustained messages per second per user. */
 export const DEFAULT_MAX_RATE = 10;
+/** Searches per minute per user (each one reads everything the user may see), and the burst. */
+export const SEARCHES_PER_MINUTE = 20;
+export const SEARCH_BURST = 5;
+/** How often idle rate-limit buckets are forgotten. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /** Public history a newcomer is shown on joining. */
 export const HISTORY_ON_JOIN = 50;
@@ -49,8 +54,6 @@ export interface Peer {
   close(reason: string, message: string): void;
   /** Set by the hub once `hello` succeeded. */
   user?: User;
-  /** The hub's rate limiter for this connection. */
-  bucket?: TokenBucket;
   /** Requests refused in a row for going too fast. */
   strikes?: number;
 }
@@ -79,6 +82,9 @@ export class Hub {
   readonly #version: string;
   readonly #idleTimeoutMs: number;
   readonly #maxRate: number;
+  readonly #sendLimiter?: RateLimiter;
+  readonly #searchLimiter = new RateLimiter(SEARCHES_PER_MINUTE / 60, SEARCH_BURST);
+  #lastPrune = 0;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
   /** Deadlines of live temporary messages. */
@@ -93,6 +99,9 @@ export class Hub {
     this.#version = options.version;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#maxRate = options.maxRate ?? DEFAULT_MAX_RATE;
+    if (this.#maxRate > 0) {
+      this.#sendLimiter = new RateLimiter(this.#maxRate, burstFor(this.#maxRate));
+    }
     if (options.password !== undefined) {
       this.#password = new TextEncoder().encode(hashToken(options.password));
     }
@@ -109,6 +118,11 @@ export class Hub {
    * sweeper does, every second).
    */
   tick(now = this.#now()): void {
+    if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
+      this.#lastPrune = now;
+      this.#sendLimiter?.prune(now);
+      this.#searchLimiter.prune(now);
+    }
     const due = this.#expiries.due(now);
     if (due.length === 0) return;
     for (const message of this.#store.purge(due, "expired")) {
@@ -150,7 +164,20 @@ export class Hub {
         message: "say hello first: no request is served before a successful hello",
       });
     }
-    if ((frame.type === "send" || frame.type === "delete") && !this.#allow(peer, frame.ref)) return;
+    if (
+      (frame.type === "send" || frame.type === "delete") &&
+      !this.#allow(peer, user, frame.ref, this.#sendLimiter, `${this.#maxRate} messages a second`)
+    ) return;
+    if (
+      frame.type === "search" &&
+      !this.#allow(
+        peer,
+        user,
+        frame.ref,
+        this.#searchLimiter,
+        `${SEARCHES_PER_MINUTE} searches a minute`,
+      )
+    ) return;
     switch (frame.type) {
       case "send":
         return this.#send(peer, user, frame);
@@ -368,11 +395,14 @@ export class Hub {
   }
 
   /** Rate limit: false (and the peer told, or cut when it keeps on) when over the limit. */
-  #allow(peer: Peer, ref: string): boolean {
-    if (this.#maxRate <= 0) return true;
-    const now = this.#now();
-    peer.bucket ??= new TokenBucket(this.#maxRate, burstFor(this.#maxRate), now);
-    if (peer.bucket.take(now)) {
+  #allow(
+    peer: Peer,
+    user: User,
+    ref: string,
+    limiter: RateLimiter | undefined,
+    limit: string,
+  ): boolean {
+    if (!limiter || limiter.take(user.id, this.#now())) {
       peer.strikes = 0;
       return true;
     }
@@ -385,7 +415,7 @@ export class Hub {
       type: "error",
       ref,
       code: ErrorCode.rateLimited,
-      message: `slow down: at most ${this.#maxRate} messages a second; that one was not sent`,
+      message: `slow down: at most ${limit}; that request was refused`,
     });
     return false;
   }

@@ -1,0 +1,827 @@
+// Unit tests for src/server/hub.ts: presence, identities, routing, permissions, expiry —
+// driven with fake peers, an in-memory store, an injected clock and injected id digits.
+//
+// Run: deno test -A tests/hub_test.ts
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FrameCutter } from "../src/protocol/codec.ts";
+import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
+import { HISTORY_ON_JOIN, Hub, MAX_RATE_STRIKES, type Peer } from "../src/server/hub.ts";
+import { SqliteStore } from "../src/server/store/sqlite.ts";
+
+const T0 = 1_700_000_000_000;
+
+/** A connection as the hub sees it; every frame it is sent is decoded and checked by the schema. */
+class FakePeer implements Peer {
+  user?: User;
+  /** Encoded frames as handed over (to check encode-once). */
+  readonly raw: Uint8Array[] = [];
+  readonly frames: ServerFrame[] = [];
+  closed?: { reason: string; message: string };
+
+  constructor(readonly label: string) {}
+
+  send(bytes: Uint8Array): void {
+    this.raw.push(bytes);
+    const cutter = new FrameCutter();
+    const payloads = cutter.push(bytes);
+    assert.equal(payloads.length, 1, "one send is one whole frame");
+    assert.equal(cutter.pending, 0);
+    const value = JSON.parse(new TextDecoder().decode(payloads[0]));
+    const parsed = ServerFrame.safeParse(value);
+    assert.ok(parsed.success, `hub sent a frame the schema refuses: ${JSON.stringify(value)}`);
+    this.frames.push(parsed.data);
+  }
+
+  close(reason: string, message: string): void {
+    this.closed = { reason, message };
+  }
+
+  /** Frames of one type. */
+  of<T extends ServerFrame["type"]>(type: T): Extract<ServerFrame, { type: T }>[] {
+    return this.frames.filter((f) => f.type === type) as Extract<ServerFrame, { type: T }>[];
+  }
+
+  last(): ServerFrame {
+    assert.ok(this.frames.length > 0, `${this.label} got no frame`);
+    return this.frames[this.frames.length - 1];
+  }
+
+  clear(): void {
+    this.raw.length = 0;
+    this.frames.length = 0;
+  }
+}
+
+interface World {
+  hub: Hub;
+  store: SqliteStore;
+  clock: { t: number };
+  /** Connects a fresh peer and says hello; returns it (welcomed, frames cleared unless keep). */
+  join(name: string, extra?: Record<string, unknown>, keep?: boolean): FakePeer;
+  /** Sends a raw client frame through the schema, as the session does. */
+  say(peer: FakePeer, frame: Record<string, unknown>): void;
+}
+
+function world(options: { password?: string; maxRate?: number; store?: SqliteStore } = {}) {
+  const store = options.store ?? new SqliteStore(":memory:");
+  const clock = { t: T0 };
+  let n = 0;
+  const hub = new Hub({
+    store,
+    version: "test",
+    password: options.password,
+    maxRate: options.maxRate ?? 0,
+    now: () => clock.t,
+    digits: () => String(++n % 10000).padStart(4, "0"),
+  });
+  const say = (peer: FakePeer, frame: Record<string, unknown>) => {
+    const parsed = ClientFrame.safeParse(frame);
+    assert.ok(parsed.success, `test sent an invalid frame: ${JSON.stringify(frame)}`);
+    hub.handle(peer, parsed.data);
+  };
+  const w: World = {
+    hub,
+    store,
+    clock,
+    say,
+    join(name, extra = {}, keep = false) {
+      const peer = new FakePeer(name);
+      say(peer, { type: "hello", name, ...extra });
+      assert.equal(peer.frames[0]?.type, "welcome", `${name} was not welcomed`);
+      if (!keep) peer.clear();
+      return peer;
+    },
+  };
+  return w;
+}
+
+function welcomeOf(peer: FakePeer) {
+  const [welcome] = peer.of("welcome");
+  assert.ok(welcome, `${peer.label} has no welcome`);
+  return welcome;
+}
+
+function messages(peer: FakePeer) {
+  return peer.of("message");
+}
+
+// ---- hello and presence -----------------------------------------------------------------------
+
+Deno.test("hello: welcome with my id, a token, who is online, limits and version", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const welcome = welcomeOf(tom);
+  assert.deepEqual(welcome.you, { id: "tom_0001", name: "tom" });
+  assert.match(welcome.token, /^[A-Za-z0-9_-]{43}$/);
+  assert.deepEqual(welcome.users, [{ id: "tom_0001", name: "tom" }]);
+  assert.equal(welcome.limits.maxTextLength, 4000);
+  assert.equal(welcome.limits.maxRecipients, 32);
+  assert.equal(welcome.server.version, "test");
+  assert.deepEqual(tom.user, { id: "tom_0001", name: "tom" });
+  assert.equal(tom.closed, undefined);
+  // no presence about myself
+  assert.deepEqual(tom.of("presence"), []);
+  assert.deepEqual(w.hub.users(), [{ id: "tom_0001", name: "tom" }]);
+});
+
+Deno.test("hello: the token is stored only as its hash", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const { token } = welcomeOf(tom);
+  const identity = w.store.identity("tom_0001");
+  assert.ok(identity);
+  assert.notEqual(identity.tokenHash, token);
+  assert.match(identity.tokenHash, /^[0-9a-f]{64}$/);
+});
+
+Deno.test("hello: a second user's join is announced to the first only", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice", {}, true);
+  assert.deepEqual(tom.frames, [
+    { type: "presence", joined: { id: "alice_0002", name: "alice" }, online: 2 },
+  ]);
+  assert.deepEqual(alice.of("presence"), []);
+  assert.deepEqual(welcomeOf(alice).users.map((u) => u.id), ["tom_0001", "alice_0002"]);
+});
+
+Deno.test("hello: two people with the same name get different ids", () => {
+  const w = world();
+  const a = w.join("sam");
+  const b = w.join("sam");
+  assert.notEqual(a.user!.id, b.user!.id);
+  assert.match(a.user!.id, /^sam_[0-9]{4}$/);
+  assert.match(b.user!.id, /^sam_[0-9]{4}$/);
+});
+
+Deno.test("hello: an id already issued (in any case) is never issued again", () => {
+  const w = world();
+  // the injected digits give 0001 first: make Tom_0001 already taken
+  w.store.createIdentity({ id: "Tom_0001", name: "Tom", tokenHash: "x", createdAt: 0 });
+  const tom = w.join("tom");
+  assert.notEqual(tom.user!.id.toLowerCase(), "tom_0001");
+});
+
+Deno.test("hello: when every id of a name is taken, a clear error and a close", () => {
+  const w = world();
+  for (let i = 0; i < 10_000; i++) {
+    w.store.createIdentity({
+      id: `max_${String(i).padStart(4, "0")}`,
+      name: "max",
+      tokenHash: "x",
+      createdAt: 0,
+    });
+  }
+  const peer = new FakePeer("max");
+  w.say(peer, { type: "hello", name: "max" });
+  const [error] = peer.of("error");
+  assert.equal(error?.code, "full");
+  assert.equal(peer.closed?.reason, "full");
+  assert.equal(peer.user, undefined);
+  assert.deepEqual(w.hub.users(), []);
+});
+
+Deno.test("hello: a second hello on the same connection is refused", () => {
+  const w = world();
+  const tom = w.join("tom");
+  w.say(tom, { type: "hello", name: "other" });
+  assert.equal(tom.last().type, "error");
+  assert.equal((tom.last() as { code: string }).code, "already_hello");
+  assert.equal(tom.user!.id, "tom_0001");
+});
+
+Deno.test("disconnect: the others see a left presence at once", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  tom.clear();
+  alice.clear();
+  w.hub.disconnect(alice);
+  const left = { type: "presence", left: { id: "alice_0002", name: "alice" }, online: 2 };
+  assert.deepEqual(tom.frames, [left]);
+  assert.deepEqual(bob.frames, [left]);
+  assert.deepEqual(alice.frames, []);
+  assert.deepEqual(w.hub.users().map((u) => u.id), ["tom_0001", "bob_0003"]);
+  // a second disconnect of the same peer is a no-op
+  w.hub.disconnect(alice);
+  assert.equal(tom.frames.length, 1);
+});
+
+Deno.test("disconnect: a peer that never said hello leaves no trace", () => {
+  const w = world();
+  const tom = w.join("tom");
+  w.hub.disconnect(new FakePeer("anon"));
+  assert.deepEqual(tom.frames, []);
+});
+
+// ---- before hello -----------------------------------------------------------------------------
+
+Deno.test("before hello: send, who, history are refused with not_ready; ping works", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const anon = new FakePeer("anon");
+  w.say(anon, { type: "send", ref: "r1", text: "sneaky" });
+  w.say(anon, { type: "who", ref: "r2" });
+  w.say(anon, { type: "history", ref: "r3", limit: 10 });
+  w.say(anon, { type: "search", ref: "r4", pattern: "x" });
+  w.say(anon, { type: "delete", ref: "r5", id: "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E" });
+  const errors = anon.of("error");
+  assert.equal(errors.length, 5);
+  assert.deepEqual(errors.map((e) => e.code), Array(5).fill("not_ready"));
+  assert.deepEqual(errors.map((e) => e.ref), ["r1", "r2", "r3", "r4", "r5"]);
+  assert.deepEqual(tom.frames, [], "nothing reached anyone");
+  assert.equal(w.store.latestSeq(), 0, "nothing was stored");
+  w.say(anon, { type: "ping" });
+  assert.deepEqual(anon.last(), { type: "pong" });
+});
+
+// ---- public and direct messages ---------------------------------------------------------------
+
+Deno.test("send public: everyone gets the same encoded bytes; the sender then an ack", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  tom.clear();
+  alice.clear();
+  w.clock.t = T0 + 5;
+  w.say(tom, { type: "send", ref: "r1", text: "hello all" });
+  for (const peer of [tom, alice, bob]) {
+    const [message] = messages(peer);
+    assert.ok(message, `${peer.label} got the message`);
+    assert.equal(message.from, "tom_0001");
+    assert.equal(message.text, "hello all");
+    assert.equal(message.time, T0 + 5);
+    assert.equal(message.to, undefined);
+    assert.equal(message.replay, undefined);
+  }
+  // encoded once: the very same Uint8Array went to every peer
+  assert.equal(tom.raw[0], alice.raw[0]);
+  assert.equal(alice.raw[0], bob.raw[0]);
+  // the sender: message first, then the ack naming the stored id
+  assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"]);
+  const ack = tom.of("ack")[0];
+  assert.equal(ack.ref, "r1");
+  assert.equal(ack.id, messages(tom)[0].id);
+  assert.equal(ack.time, T0 + 5);
+  assert.deepEqual(alice.frames.map((f) => f.type), ["message"]);
+  // persisted before the ack
+  assert.equal(w.store.message(ack.id)?.text, "hello all");
+});
+
+Deno.test("send: message ids are ULIDs, increasing", () => {
+  const w = world();
+  const tom = w.join("tom");
+  for (let i = 0; i < 5; i++) w.say(tom, { type: "send", ref: `r${i}`, text: `m${i}` });
+  const ids = messages(tom).map((m) => m.id);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, 5);
+});
+
+Deno.test("send: forged from/time/id are ignored; from is the peer's id", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.clock.t = T0 + 99;
+  w.say(tom, {
+    type: "send",
+    ref: "r1",
+    text: "I am alice",
+    from: "alice_0002",
+    time: 1,
+    id: "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E",
+  });
+  const [message] = messages(alice);
+  assert.equal(message.from, "tom_0001");
+  assert.equal(message.time, T0 + 99);
+  assert.notEqual(message.id, "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E");
+});
+
+Deno.test("send direct: only the sender and the recipients get it", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  tom.clear();
+  alice.clear();
+  w.say(tom, { type: "send", ref: "r1", text: "psst", to: ["alice"] });
+  assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"]);
+  assert.deepEqual(alice.frames.map((f) => f.type), ["message"]);
+  assert.deepEqual(bob.frames, []);
+  const [message] = messages(alice);
+  assert.deepEqual(message.to, ["alice_0002"]);
+  assert.equal(message.from, "tom_0001");
+  assert.equal(tom.raw[0], alice.raw[0], "encoded once");
+  // and not later either: bob's history never has it
+  w.say(bob, { type: "history", ref: "h", limit: 50 });
+  assert.deepEqual(bob.of("results")[0].messages, []);
+  w.say(bob, { type: "search", ref: "s", pattern: "psst" });
+  assert.equal(bob.of("results")[1].total, 0);
+});
+
+Deno.test("send direct: to several by id and name, any case, sender included once", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  const carol = w.join("carol");
+  for (const peer of [tom, alice, bob]) peer.clear();
+  w.say(tom, { type: "send", ref: "r", text: "hi", to: ["ALICE_0002", "Bob", "tom_0001"] });
+  assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"], "no duplicate to self");
+  assert.equal(messages(alice).length, 1);
+  assert.equal(messages(bob).length, 1);
+  assert.deepEqual(carol.frames, []);
+  assert.deepEqual(new Set(messages(alice)[0].to), new Set(["alice_0002", "bob_0003", "tom_0001"]));
+});
+
+Deno.test("send direct: an unknown or ambiguous recipient sends nothing to anyone", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const sam1 = w.join("sam");
+  const sam2 = w.join("sam");
+  tom.clear();
+  sam1.clear();
+  w.say(tom, { type: "send", ref: "r1", text: "x", to: ["sam"] });
+  w.say(tom, { type: "send", ref: "r2", text: "x", to: [sam1.user!.id, "nobody"] });
+  w.say(tom, { type: "send", ref: "r3", text: "x", to: ["zed_9999"] });
+  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [
+    ["r1", "ambiguous_recipient"],
+    ["r2", "unknown_recipient"],
+    ["r3", "unknown_recipient"],
+  ]);
+  assert.deepEqual(messages(tom), []);
+  assert.deepEqual(sam1.frames, []);
+  assert.deepEqual(sam2.frames, []);
+  assert.equal(w.store.latestSeq(), 0);
+});
+
+Deno.test("send direct: to the exact id of someone offline is stored and delivered on hello", () => {
+  const w = world();
+  const bob = w.join("bob", {}, true);
+  const bobToken = welcomeOf(bob).token;
+  const bobId = bob.user!.id;
+  w.hub.disconnect(bob);
+  const tom = w.join("tom");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "r1", text: "while you were out", to: [bobId] });
+  assert.equal(tom.last().type, "ack");
+  assert.deepEqual(messages(eve), []);
+  // a bare name does not reach someone offline
+  w.say(tom, { type: "send", ref: "r2", text: "x", to: ["bob"] });
+  assert.equal((tom.last() as { code: string }).code, "unknown_recipient");
+
+  const again = w.join("bob", { token: bobToken }, true);
+  assert.equal(again.user!.id, bobId);
+  const delivered = messages(again);
+  assert.equal(delivered.length, 1);
+  assert.equal(delivered[0].text, "while you were out");
+  assert.equal(delivered[0].replay, true);
+  assert.deepEqual(delivered[0].to, [bobId]);
+  // welcome comes first, then the backlog
+  assert.equal(again.frames[0].type, "welcome");
+});
+
+Deno.test("send direct: an offline DM older than the public history window is still delivered", () => {
+  const w = world();
+  const bob = w.join("bob", {}, true);
+  const { token } = welcomeOf(bob);
+  w.hub.disconnect(bob);
+  const tom = w.join("tom");
+  w.say(tom, { type: "send", ref: "dm", text: "the dm", to: ["bob_0001"] });
+  for (let i = 0; i < HISTORY_ON_JOIN + 10; i++) {
+    w.say(tom, { type: "send", ref: `p${i}`, text: `public ${i}` });
+  }
+  const back = w.join("bob", { token }, true);
+  const backlog = messages(back);
+  assert.ok(backlog.some((m) => m.text === "the dm"), "the DM is in the backlog");
+  const ids = backlog.map((m) => m.id);
+  assert.deepEqual([...ids].sort(), ids, "oldest first");
+  assert.equal(new Set(ids).size, ids.length, "no duplicates");
+});
+
+Deno.test("hello: a newcomer sees recent public history (replay), not others' DMs", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  for (let i = 0; i < HISTORY_ON_JOIN + 5; i++) {
+    w.say(tom, { type: "send", ref: `p${i}`, text: `public ${i}` });
+  }
+  w.say(tom, { type: "send", ref: "d", text: "secret", to: [alice.user!.id] });
+  const bob = w.join("bob", {}, true);
+  const backlog = messages(bob);
+  assert.equal(backlog.length, HISTORY_ON_JOIN);
+  assert.ok(backlog.every((m) => m.replay === true));
+  assert.ok(backlog.every((m) => m.to === undefined));
+  assert.ok(!backlog.some((m) => m.text === "secret"));
+  assert.equal(backlog[backlog.length - 1].text, `public ${HISTORY_ON_JOIN + 4}`);
+  const ids = backlog.map((m) => m.id);
+  assert.deepEqual([...ids].sort(), ids, "oldest first");
+});
+
+Deno.test("hello with resume: replays what came after that id, visible only", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice", {}, true);
+  const aliceToken = welcomeOf(alice).token;
+  w.say(tom, { type: "send", ref: "1", text: "seen" });
+  const seen = messages(alice)[0].id;
+  w.hub.disconnect(alice);
+  w.say(tom, { type: "send", ref: "2", text: "missed public" });
+  w.say(tom, { type: "send", ref: "3", text: "missed dm", to: ["alice_0002"] });
+  w.say(tom, { type: "send", ref: "4", text: "note to self", to: ["tom_0001"] });
+  const back = w.join("alice", { token: aliceToken, resume: seen }, true);
+  assert.deepEqual(messages(back).map((m) => m.text), ["missed public", "missed dm"]);
+  assert.ok(messages(back).every((m) => m.replay === true));
+});
+
+// ---- replies ----------------------------------------------------------------------------------
+
+Deno.test("reply: to a public message is public and carries a quote", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  w.say(tom, { type: "send", ref: "1", text: "first line\nsecond line" });
+  const original = messages(tom)[0].id;
+  w.say(alice, { type: "send", ref: "2", text: "agreed", replyTo: original });
+  const reply = messages(bob)[1];
+  assert.equal(reply.from, "alice_0002");
+  assert.equal(reply.replyTo, original);
+  assert.equal(reply.to, undefined);
+  assert.deepEqual(reply.quote, { from: "tom_0001", text: "first line" });
+});
+
+Deno.test("reply: to a DM goes to that conversation only", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  const carol = w.join("carol");
+  w.say(tom, { type: "send", ref: "1", text: "just us", to: ["alice", "bob"] });
+  const original = messages(alice)[0].id;
+  w.say(alice, { type: "send", ref: "2", text: "yes", replyTo: original });
+  assert.equal(alice.last().type, "ack");
+  assert.equal(messages(tom).length, 2);
+  assert.equal(messages(bob).length, 2);
+  assert.deepEqual(messages(carol), []);
+  assert.deepEqual(new Set(messages(tom)[1].to), new Set(["tom_0001", "bob_0003"]));
+});
+
+Deno.test("reply: once the original is deleted, history quotes it as deleted", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.say(tom, { type: "send", ref: "1", text: "regret this" });
+  const original = messages(tom)[0].id;
+  w.say(alice, { type: "send", ref: "2", text: "lol", replyTo: original });
+  w.say(tom, { type: "delete", ref: "d", id: original });
+  w.say(alice, { type: "history", ref: "h", limit: 50 });
+  const results = alice.last() as Extract<ServerFrame, { type: "results" }>;
+  assert.deepEqual(results.messages.map((m) => m.text), ["lol"]);
+  assert.deepEqual(results.messages[0].quote, { deleted: true });
+  const bob = w.join("bob", {}, true);
+  assert.ok(!JSON.stringify(bob.frames).includes("regret this"));
+});
+
+Deno.test("reply: to a DM you are not part of is not_found, like a missing id", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "1", text: "private", to: ["alice"] });
+  const original = messages(alice)[0].id;
+  w.say(eve, { type: "send", ref: "2", text: "what?", replyTo: original });
+  w.say(eve, { type: "send", ref: "3", text: "what?", replyTo: "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E" });
+  const errors = eve.of("error");
+  assert.deepEqual(errors.map((e) => e.code), ["not_found", "not_found"]);
+  assert.equal(errors[0].message, errors[1].message, "no hint that the DM exists");
+  assert.equal(messages(tom).length, 1);
+  assert.equal(messages(alice).length, 1);
+  assert.ok(!eve.frames.some((f) => JSON.stringify(f).includes("private")));
+});
+
+// ---- tokens and replacement -------------------------------------------------------------------
+
+Deno.test("token: reclaims the id; a wrong token or none gives a new id", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const { token } = welcomeOf(tom);
+  w.hub.disconnect(tom);
+  const back = w.join("tom", { token }, true);
+  assert.equal(back.user!.id, "tom_0001");
+  assert.equal(welcomeOf(back).token, token, "the same token keeps working");
+  w.hub.disconnect(back);
+  const stranger = w.join("tom", { token: "not-the-token" }, true);
+  assert.notEqual(stranger.user!.id, "tom_0001");
+  assert.notEqual(welcomeOf(stranger).token, token);
+  const noToken = w.join("tom");
+  assert.notEqual(noToken.user!.id, "tom_0001");
+});
+
+Deno.test("token: under another name it does not reclaim the id", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const { token } = welcomeOf(tom);
+  w.hub.disconnect(tom);
+  const other = w.join("alice", { token });
+  assert.notEqual(other.user!.id, "tom_0001");
+  assert.match(other.user!.id, /^alice_/);
+});
+
+Deno.test("token: a second login replaces the first quietly (no left/joined flicker)", () => {
+  const w = world();
+  const first = w.join("tom", {}, true);
+  const { token } = welcomeOf(first);
+  first.clear();
+  const alice = w.join("alice");
+  first.clear();
+  const second = w.join("tom", { token }, true);
+  assert.equal(second.user!.id, "tom_0001");
+  assert.equal(first.closed?.reason, "replaced");
+  assert.equal(first.user, undefined);
+  assert.deepEqual(alice.frames, [], "no presence for a replacement");
+  assert.deepEqual(w.hub.users().map((u) => u.id), ["tom_0001", "alice_0002"]);
+  // the old connection's end does not make tom leave
+  w.hub.disconnect(first);
+  assert.deepEqual(alice.frames, []);
+  assert.deepEqual(w.hub.users().map((u) => u.id), ["tom_0001", "alice_0002"]);
+  // messages reach the new connection only
+  first.clear();
+  w.say(alice, { type: "send", ref: "1", text: "hi tom", to: ["tom_0001"] });
+  assert.equal(messages(second).length, 1);
+  assert.deepEqual(first.frames, []);
+  // the old connection can no longer act as tom
+  w.say(first, { type: "send", ref: "2", text: "ghost" });
+  assert.equal((first.last() as { code: string }).code, "not_ready");
+});
+
+// ---- password ---------------------------------------------------------------------------------
+
+Deno.test("password: missing → bad_password and close", () => {
+  const w = world({ password: "hunter2" });
+  const peer = new FakePeer("tom");
+  w.say(peer, { type: "hello", name: "tom" });
+  assert.deepEqual(peer.frames.map((f) => f.type), ["error"]);
+  assert.equal(peer.of("error")[0].code, "bad_password");
+  assert.equal(peer.closed?.reason, "bad_password");
+  assert.equal(peer.user, undefined);
+  assert.deepEqual(w.hub.users(), []);
+});
+
+Deno.test("password: wrong → bad_password and close, nothing issued", () => {
+  const w = world({ password: "hunter2" });
+  const peer = new FakePeer("tom");
+  w.say(peer, { type: "hello", name: "tom", password: "hunter3" });
+  assert.equal(peer.of("error")[0].code, "bad_password");
+  assert.equal(peer.closed?.reason, "bad_password");
+  assert.equal(peer.of("welcome").length, 0);
+  assert.equal(w.store.canonicalId("tom_0001"), null, "no identity for a rejected login");
+  const longer = new FakePeer("tom");
+  w.say(longer, { type: "hello", name: "tom", password: "hunter2-and-more" });
+  assert.equal(longer.closed?.reason, "bad_password");
+});
+
+Deno.test("password: right → welcome", () => {
+  const w = world({ password: "hunter2" });
+  const tom = w.join("tom", { password: "hunter2" }, true);
+  assert.equal(tom.closed, undefined);
+  assert.equal(welcomeOf(tom).you.id, "tom_0001");
+});
+
+Deno.test("shutdown: every connection is told and closed", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.hub.shutdown("maintenance");
+  assert.deepEqual(tom.closed, { reason: "shutdown", message: "maintenance" });
+  assert.deepEqual(alice.closed, { reason: "shutdown", message: "maintenance" });
+});
+
+// ---- who, history, ping -----------------------------------------------------------------------
+
+Deno.test("who: the users online, in join order", () => {
+  const w = world();
+  const tom = w.join("tom");
+  w.join("alice");
+  w.say(tom, { type: "who", ref: "w" });
+  assert.deepEqual(tom.last(), {
+    type: "users",
+    ref: "w",
+    users: [{ id: "tom_0001", name: "tom" }, { id: "alice_0002", name: "alice" }],
+  });
+});
+
+Deno.test("history: pages backwards through what the user may see", () => {
+  const w = world();
+  const tom = w.join("tom");
+  for (let i = 0; i < 10; i++) w.say(tom, { type: "send", ref: `${i}`, text: `m${i}` });
+  const all = messages(tom).map((m) => m.id);
+  w.say(tom, { type: "history", ref: "h1", limit: 3 });
+  const page1 = tom.last() as Extract<ServerFrame, { type: "results" }>;
+  assert.deepEqual(page1.messages.map((m) => m.text), ["m7", "m8", "m9"]);
+  assert.ok(page1.messages.every((m) => m.replay));
+  w.say(tom, { type: "history", ref: "h2", limit: 3, before: all[7] });
+  const page2 = tom.last() as Extract<ServerFrame, { type: "results" }>;
+  assert.deepEqual(page2.messages.map((m) => m.text), ["m4", "m5", "m6"]);
+});
+
+// ---- delete -----------------------------------------------------------------------------------
+
+Deno.test("delete: the author deletes for everyone; the text is purged", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.say(tom, { type: "send", ref: "1", text: "oops" });
+  const id = messages(tom)[0].id;
+  tom.clear();
+  alice.clear();
+  w.say(tom, { type: "delete", ref: "d", id });
+  assert.deepEqual(alice.frames, [{ type: "deleted", id, reason: "deleted" }]);
+  assert.deepEqual(tom.frames.map((f) => f.type), ["deleted", "ack"]);
+  assert.equal(tom.raw[0], alice.raw[0], "encoded once");
+  assert.equal(w.store.message(id), null);
+  // gone from history and search too
+  w.say(alice, { type: "history", ref: "h", limit: 50 });
+  assert.deepEqual((alice.last() as { messages: unknown[] }).messages, []);
+  w.say(alice, { type: "search", ref: "s", pattern: "oops" });
+  assert.equal((alice.last() as { total: number }).total, 0);
+  // a second delete finds nothing
+  w.say(tom, { type: "delete", ref: "d2", id });
+  assert.equal((tom.last() as { code: string }).code, "not_found");
+});
+
+Deno.test("delete: someone else's message is forbidden; an unseen DM is not_found", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "1", text: "public" });
+  w.say(tom, { type: "send", ref: "2", text: "dm", to: ["alice"] });
+  const [pub, dm] = messages(tom).map((m) => m.id);
+  w.say(alice, { type: "delete", ref: "a", id: pub });
+  assert.equal((alice.last() as { code: string }).code, "forbidden");
+  w.say(alice, { type: "delete", ref: "b", id: dm });
+  assert.equal((alice.last() as { code: string }).code, "forbidden");
+  w.say(eve, { type: "delete", ref: "c", id: dm });
+  assert.equal((eve.last() as { code: string }).code, "not_found");
+  assert.ok(w.store.message(pub));
+  assert.ok(w.store.message(dm));
+});
+
+Deno.test("delete: a DM's deletion is told to its audience only", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "1", text: "dm", to: ["alice"] });
+  const id = messages(tom)[0].id;
+  eve.clear();
+  alice.clear();
+  w.say(tom, { type: "delete", ref: "d", id });
+  assert.deepEqual(alice.frames, [{ type: "deleted", id, reason: "deleted" }]);
+  assert.deepEqual(eve.frames, []);
+});
+
+// ---- temporary messages -----------------------------------------------------------------------
+
+Deno.test("temp: expiresAt = time + ttl; expired at the deadline, to its audience", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "t", text: "brief", ttl: 30, to: ["alice"] });
+  const [message] = messages(alice);
+  assert.equal(message.expiresAt, T0 + 30_000);
+  assert.equal(w.hub.pendingExpiries, 1);
+  alice.clear();
+  w.hub.tick(T0 + 29_999);
+  assert.deepEqual(alice.frames, []);
+  assert.ok(w.store.message(message.id));
+  w.clock.t = T0 + 30_000;
+  w.hub.tick();
+  assert.deepEqual(alice.frames, [{ type: "deleted", id: message.id, reason: "expired" }]);
+  assert.equal(messages(eve).length, 0);
+  assert.deepEqual(eve.of("deleted"), []);
+  assert.equal(w.store.message(message.id), null);
+  assert.equal(w.hub.pendingExpiries, 0);
+  w.hub.tick(T0 + 60_000);
+  assert.equal(alice.frames.length, 1, "expired once");
+});
+
+Deno.test("temp: a message deleted before its deadline is not expired again", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.say(tom, { type: "send", ref: "t", text: "brief", ttl: 10 });
+  const id = messages(tom)[0].id;
+  w.say(tom, { type: "delete", ref: "d", id });
+  alice.clear();
+  w.hub.tick(T0 + 60_000);
+  assert.deepEqual(alice.frames, []);
+});
+
+Deno.test("temp: pending expiries survive a restart; overdue ones go at start-up", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "chat-hub-test-" });
+  try {
+    const path = join(dir, "chat.db");
+    const w1 = world({ store: new SqliteStore(path) });
+    const tom = w1.join("tom");
+    w1.say(tom, { type: "send", ref: "a", text: "short", ttl: 5 });
+    w1.say(tom, { type: "send", ref: "b", text: "long", ttl: 3600 });
+    const [short, long] = messages(tom).map((m) => m.id);
+    w1.store.close();
+
+    const store = new SqliteStore(path);
+    try {
+      const hub = new Hub({ store, version: "test", now: () => T0 + 10_000 });
+      assert.equal(store.message(short), null, "overdue at start-up: purged");
+      assert.ok(store.message(long));
+      assert.equal(hub.pendingExpiries, 1);
+      hub.tick(T0 + 3_600_000);
+      assert.equal(store.message(long), null);
+    } finally {
+      store.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+// ---- search -----------------------------------------------------------------------------------
+
+Deno.test("search: case-insensitive regex over what the user may see", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const eve = w.join("eve");
+  w.say(tom, { type: "send", ref: "1", text: "Hello World" });
+  w.say(tom, { type: "send", ref: "2", text: "hello secret", to: ["alice"] });
+  w.say(tom, { type: "send", ref: "3", text: "goodbye" });
+  w.say(alice, { type: "search", ref: "s", pattern: "^hel+o" });
+  const forAlice = alice.last() as Extract<ServerFrame, { type: "results" }>;
+  assert.equal(forAlice.ref, "s");
+  assert.equal(forAlice.total, 2);
+  assert.deepEqual(forAlice.messages.map((m) => m.text).sort(), ["Hello World", "hello secret"]);
+  w.say(eve, { type: "search", ref: "s", pattern: "HELLO" });
+  const forEve = eve.last() as Extract<ServerFrame, { type: "results" }>;
+  assert.equal(forEve.total, 1);
+  assert.deepEqual(forEve.messages.map((m) => m.text), ["Hello World"]);
+});
+
+Deno.test("search: an invalid pattern is a bad_pattern error; a catastrophic one is fast", () => {
+  const w = world();
+  const tom = w.join("tom");
+  w.say(tom, { type: "send", ref: "1", text: "a".repeat(3000) + "!" });
+  w.say(tom, { type: "search", ref: "s", pattern: "(unclosed" });
+  assert.equal((tom.last() as { code: string }).code, "bad_pattern");
+  const start = performance.now();
+  w.say(tom, { type: "search", ref: "s2", pattern: "(a+)+$b" });
+  assert.ok(performance.now() - start < 2000, "RE2: no catastrophic backtracking");
+  assert.equal(tom.last().type, "results");
+});
+
+// ---- rate limit -------------------------------------------------------------------------------
+
+Deno.test("rate limit: a burst passes, then rate_limited, then refilled with time", () => {
+  const w = world({ maxRate: 1 });
+  const tom = w.join("tom");
+  for (let i = 0; i < 20; i++) w.say(tom, { type: "send", ref: `${i}`, text: "x" });
+  assert.equal(tom.of("ack").length, 20, "burst of 20 at 1/s");
+  w.say(tom, { type: "send", ref: "over", text: "x" });
+  assert.equal((tom.last() as { code: string }).code, "rate_limited");
+  assert.equal(w.store.latestSeq(), 20);
+  w.clock.t += 1000;
+  w.say(tom, { type: "send", ref: "later", text: "x" });
+  assert.equal(tom.last().type, "ack");
+});
+
+Deno.test("rate limit: per user — logging in again does not refill the bucket", () => {
+  // --max-rate is "messages per second per user": a new connection with the same token is the
+  // same user, so it must not bring a fresh burst (else reconnecting lifts the limit).
+  const w = world({ maxRate: 1 });
+  const first = w.join("tom", {}, true);
+  const { token } = welcomeOf(first);
+  for (let i = 0; i < 20; i++) w.say(first, { type: "send", ref: `${i}`, text: "x" });
+  w.say(first, { type: "send", ref: "over", text: "x" });
+  assert.equal((first.last() as { code: string }).code, "rate_limited");
+  const second = w.join("tom", { token });
+  assert.equal(second.user!.id, "tom_0001");
+  w.say(second, { type: "send", ref: "again", text: "x" });
+  assert.equal(
+    second.last().type,
+    "error",
+    "a reconnect at the same instant got a fresh burst: the limit is per connection",
+  );
+});
+
+Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
+  const w = world({ maxRate: 1 });
+  const tom = w.join("tom");
+  for (let i = 0; i < 20 + MAX_RATE_STRIKES; i++) {
+    w.say(tom, { type: "send", ref: `${i}`, text: "x" });
+  }
+  assert.equal(tom.closed?.reason, "flood");
+});

@@ -1,0 +1,420 @@
+// Unit tests for src/server/store/sqlite.ts: identities and message history on node:sqlite.
+//
+// Run: deno test -A tests/store_test.ts
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SqliteStore } from "../src/server/store/sqlite.ts";
+import { type NewMessage, QUOTE_LENGTH, type StoredMessage } from "../src/server/store/store.ts";
+
+/** Monotonic fake ULIDs: 26 Crockford chars, ordered by n. */
+function mid(n: number): string {
+  return "01J9ZQ3V5W8X2Y4Z6A7B" + String(n).padStart(6, "0");
+}
+
+let counter = 0;
+function message(from: string, to?: string[], text?: string): NewMessage {
+  counter++;
+  const m: NewMessage = { id: mid(counter), from, text: text ?? `m${counter}`, time: counter };
+  if (to) m.to = to;
+  return m;
+}
+
+function ids(messages: StoredMessage[]): string[] {
+  return messages.map((m) => m.id);
+}
+
+function withStore(fn: (store: SqliteStore) => void): () => void {
+  return () => {
+    const store = new SqliteStore(":memory:");
+    try {
+      fn(store);
+    } finally {
+      store.close();
+    }
+  };
+}
+
+function addIdentity(store: SqliteStore, id: string, name: string, tokenHash = `hash-${id}`) {
+  store.createIdentity({ id, name, tokenHash, createdAt: 1 });
+}
+
+// ---- identities -------------------------------------------------------------------------------
+
+Deno.test(
+  "canonicalId: the id as issued, ignoring case; null when never issued",
+  withStore((store) => {
+    addIdentity(store, "Tom_0001", "Tom");
+    assert.equal(store.canonicalId("Tom_0001"), "Tom_0001");
+    assert.equal(store.canonicalId("tom_0001"), "Tom_0001");
+    assert.equal(store.canonicalId("TOM_0001"), "Tom_0001");
+    assert.equal(store.canonicalId("tom_0002"), null);
+    assert.equal(store.canonicalId(""), null);
+  }),
+);
+
+Deno.test(
+  "createIdentity: the same id in another case cannot be issued twice",
+  withStore((store) => {
+    addIdentity(store, "Tom_0001", "Tom");
+    assert.throws(() => addIdentity(store, "tom_0001", "tom"));
+  }),
+);
+
+Deno.test(
+  "identity and identityByToken: by id; by name + token hash",
+  withStore((store) => {
+    store.createIdentity({ id: "tom_0001", name: "tom", tokenHash: "aaa", createdAt: 42 });
+    store.createIdentity({ id: "tom_0002", name: "tom", tokenHash: "bbb", createdAt: 43 });
+    assert.deepEqual(store.identity("tom_0001"), {
+      id: "tom_0001",
+      name: "tom",
+      tokenHash: "aaa",
+      createdAt: 42,
+      lastSeq: 0,
+    });
+    assert.equal(store.identity("nobody_0000"), null);
+    assert.equal(store.identityByToken("tom", "bbb")?.id, "tom_0002");
+    assert.equal(store.identityByToken("tom", "aaa")?.id, "tom_0001");
+    assert.equal(store.identityByToken("tom", "ccc"), null, "wrong token");
+    assert.equal(store.identityByToken("alice", "aaa"), null, "right token, other name");
+  }),
+);
+
+Deno.test(
+  "setLastSeq: remembered on the identity",
+  withStore((store) => {
+    addIdentity(store, "tom_0001", "tom", "aaa");
+    store.setLastSeq("tom_0001", 17);
+    assert.equal(store.identity("tom_0001")?.lastSeq, 17);
+    assert.equal(store.identityByToken("tom", "aaa")?.lastSeq, 17);
+  }),
+);
+
+// ---- messages ---------------------------------------------------------------------------------
+
+Deno.test(
+  "insertMessage: increasing seq; message() reads it back with every field",
+  withStore((store) => {
+    assert.equal(store.latestSeq(), 0);
+    const a = store.insertMessage({ id: mid(1), from: "tom_0001", text: "public", time: 100 });
+    const b = store.insertMessage({
+      id: mid(2),
+      from: "tom_0001",
+      to: ["alice_1234", "bob_1111"],
+      text: "direct ✓ 日本",
+      time: 200,
+      replyTo: mid(1),
+      expiresAt: 9_999_999_999_999,
+    });
+    assert.ok(b.seq > a.seq);
+    assert.equal(store.latestSeq(), b.seq);
+    assert.deepEqual(store.message(mid(1)), {
+      seq: a.seq,
+      id: mid(1),
+      from: "tom_0001",
+      text: "public",
+      time: 100,
+    });
+    assert.deepEqual(store.message(mid(2)), {
+      seq: b.seq,
+      id: mid(2),
+      from: "tom_0001",
+      to: ["alice_1234", "bob_1111"],
+      text: "direct ✓ 日本",
+      time: 200,
+      replyTo: mid(1),
+      quote: { from: "tom_0001", text: "public" },
+      expiresAt: 9_999_999_999_999,
+    });
+    assert.equal(store.message(mid(3)), null);
+  }),
+);
+
+Deno.test(
+  "insertMessage: a duplicate id is refused and leaves nothing behind",
+  withStore((store) => {
+    store.insertMessage({ id: mid(1), from: "tom_0001", text: "one", time: 1 });
+    assert.throws(() =>
+      store.insertMessage({ id: mid(1), from: "x_0001", to: ["y_0001"], text: "two", time: 2 })
+    );
+    assert.equal(store.message(mid(1))?.text, "one");
+    assert.deepEqual(store.directSince("y_0001", 0, 10), []);
+    // the store is still usable (the transaction was rolled back)
+    store.insertMessage({ id: mid(2), from: "tom_0001", text: "three", time: 3 });
+    assert.equal(store.message(mid(2))?.text, "three");
+  }),
+);
+
+Deno.test(
+  "recentVisible: the newest N visible, oldest first; DMs only for their audience",
+  withStore((store) => {
+    const pub1 = store.insertMessage(message("tom_0001"));
+    const dm = store.insertMessage(message("tom_0001", ["alice_1234"]));
+    const pub2 = store.insertMessage(message("bob_1111"));
+    const dm2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
+    assert.deepEqual(ids(store.recentVisible("tom_0001", 10)), ids([pub1, dm, pub2]));
+    assert.deepEqual(ids(store.recentVisible("alice_1234", 10)), ids([pub1, dm, pub2, dm2]));
+    assert.deepEqual(ids(store.recentVisible("bob_1111", 10)), ids([pub1, pub2, dm2]));
+    assert.deepEqual(ids(store.recentVisible("carol_3333", 10)), ids([pub1, pub2]));
+    assert.deepEqual(ids(store.recentVisible("alice_1234", 2)), ids([pub2, dm2]));
+  }),
+);
+
+Deno.test(
+  "directSince: DMs to or from the user after a seq, oldest first, limited",
+  withStore((store) => {
+    const d1 = store.insertMessage(message("tom_0001", ["alice_1234"]));
+    store.insertMessage(message("tom_0001")); // public: not a DM
+    const d2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
+    store.insertMessage(message("bob_1111", ["carol_3333"])); // not alice's
+    const d3 = store.insertMessage(message("bob_1111", ["alice_1234", "carol_3333"]));
+    assert.deepEqual(ids(store.directSince("alice_1234", 0, 10)), ids([d1, d2, d3]));
+    assert.deepEqual(ids(store.directSince("alice_1234", d1.seq, 10)), ids([d2, d3]));
+    assert.deepEqual(ids(store.directSince("alice_1234", 0, 2)), ids([d1, d2]));
+    assert.deepEqual(ids(store.directSince("alice_1234", d3.seq, 10)), []);
+    assert.deepEqual(ids(store.directSince("zed_0000", 0, 10)), []);
+  }),
+);
+
+Deno.test(
+  "visibleAfter: what the user may see after an id; null for an unknown id",
+  withStore((store) => {
+    const a = store.insertMessage(message("tom_0001"));
+    const dmOther = store.insertMessage(message("bob_1111", ["carol_3333"]));
+    const dmMine = store.insertMessage(message("bob_1111", ["alice_1234"]));
+    const b = store.insertMessage(message("tom_0001"));
+    assert.deepEqual(ids(store.visibleAfter("alice_1234", a.id, 10)!), ids([dmMine, b]));
+    assert.deepEqual(ids(store.visibleAfter("carol_3333", a.id, 10)!), ids([dmOther, b]));
+    assert.deepEqual(ids(store.visibleAfter("alice_1234", a.id, 1)!), ids([dmMine]));
+    assert.deepEqual(store.visibleAfter("alice_1234", b.id, 10), []);
+    assert.equal(store.visibleAfter("alice_1234", mid(999_999), 10), null);
+  }),
+);
+
+Deno.test(
+  "visibleBefore: the newest `limit` before an id (or the newest), oldest first",
+  withStore((store) => {
+    const ms = Array.from({ length: 6 }, () => store.insertMessage(message("tom_0001")));
+    const dm = store.insertMessage(message("tom_0001", ["alice_1234"]));
+    assert.deepEqual(ids(store.visibleBefore("bob_1111", undefined, 3)), ids(ms.slice(3)));
+    assert.deepEqual(
+      ids(store.visibleBefore("alice_1234", undefined, 3)),
+      ids([ms[4], ms[5], dm]),
+    );
+    assert.deepEqual(ids(store.visibleBefore("bob_1111", ms[4].id, 2)), ids([ms[2], ms[3]]));
+    assert.deepEqual(ids(store.visibleBefore("bob_1111", ms[0].id, 5)), []);
+    assert.deepEqual(store.visibleBefore("bob_1111", mid(999_999), 5), [], "unknown id");
+  }),
+);
+
+Deno.test(
+  "DMs are invisible to anyone outside their audience, through every read",
+  withStore((store) => {
+    const before = store.insertMessage(message("tom_0001"));
+    const secret = store.insertMessage(message("tom_0001", ["alice_1234"], "the secret"));
+    const after = store.insertMessage(message("tom_0001"));
+    const outsider = "eve_6666";
+    const reads = [
+      store.recentVisible(outsider, 100),
+      store.directSince(outsider, 0, 100),
+      store.visibleAfter(outsider, before.id, 100)!,
+      store.visibleBefore(outsider, after.id, 100),
+      store.visibleBefore(outsider, undefined, 100),
+    ];
+    for (const read of reads) {
+      assert.ok(!ids(read).includes(secret.id));
+      assert.ok(!read.some((m) => m.text === "the secret"));
+    }
+  }),
+);
+
+Deno.test(
+  "rows come back as plain objects that compare with deepEqual",
+  withStore((store) => {
+    const stored = store.insertMessage({ id: mid(1), from: "a_0001", text: "x", time: 5 });
+    const [row] = store.recentVisible("a_0001", 1);
+    assert.deepEqual({ ...row }, {
+      seq: stored.seq,
+      id: mid(1),
+      from: "a_0001",
+      text: "x",
+      time: 5,
+    });
+  }),
+);
+
+// ---- replies and quotes ----------------------------------------------------------------------
+
+Deno.test(
+  "quote: a reply is read with the original's author and first line, cut",
+  withStore((store) => {
+    const long = "x".repeat(QUOTE_LENGTH + 50);
+    store.insertMessage({ id: mid(1), from: "tom_0001", text: `first\nsecond`, time: 1 });
+    store.insertMessage({ id: mid(2), from: "bob_1111", text: long, time: 2 });
+    store.insertMessage({ id: mid(3), from: "alice_1234", text: "re", time: 3, replyTo: mid(1) });
+    store.insertMessage({ id: mid(4), from: "alice_1234", text: "re", time: 4, replyTo: mid(2) });
+    assert.deepEqual(store.message(mid(3))?.quote, { from: "tom_0001", text: "first" });
+    const cut = store.message(mid(4))?.quote;
+    assert.ok(cut && "text" in cut);
+    assert.equal(cut.text.length, QUOTE_LENGTH);
+    assert.ok(cut.text.endsWith("…"));
+    assert.equal(store.message(mid(1))?.quote, undefined, "not a reply: no quote");
+  }),
+);
+
+Deno.test(
+  "quote: once the original is purged, replies quote it as deleted (its text never leaks)",
+  withStore((store) => {
+    store.insertMessage({ id: mid(1), from: "tom_0001", text: "regret this", time: 1 });
+    store.insertMessage({ id: mid(2), from: "alice_1234", text: "lol", time: 2, replyTo: mid(1) });
+    store.purge([mid(1)], "deleted");
+    const reads = [
+      store.message(mid(2)),
+      ...store.recentVisible("bob_1111", 10),
+      ...store.visibleBefore("bob_1111", undefined, 10),
+      ...store.search("bob_1111", () => true, 10).messages,
+    ];
+    for (const m of reads) {
+      assert.equal(m?.id, mid(2));
+      assert.deepEqual(m?.quote, { deleted: true });
+    }
+  }),
+);
+
+// ---- purge, expiry, search --------------------------------------------------------------------
+
+Deno.test(
+  "purge: returns the live messages as they were; they never come back through any read",
+  withStore((store) => {
+    const before = store.insertMessage(message("tom_0001"));
+    const gone = store.insertMessage(message("tom_0001", undefined, "delete me"));
+    const dm = store.insertMessage(message("tom_0001", ["alice_1234"], "secret dm"));
+    const after = store.insertMessage(message("tom_0001"));
+    const purged = store.purge([gone.id, dm.id, mid(999_999)], "deleted");
+    assert.deepEqual(purged.map((m) => m.text), ["delete me", "secret dm"]);
+    assert.deepEqual(purged[1].to, ["alice_1234"], "the audience comes back to notify");
+    for (const user of ["tom_0001", "alice_1234"]) {
+      const reads = [
+        store.recentVisible(user, 100),
+        store.directSince(user, 0, 100),
+        store.visibleAfter(user, before.id, 100)!,
+        store.visibleBefore(user, after.id, 100),
+        store.visibleBefore(user, undefined, 100),
+        store.search(user, () => true, 100).messages,
+      ];
+      for (const read of reads) {
+        assert.ok(!ids(read).includes(gone.id), user);
+        assert.ok(!ids(read).includes(dm.id), user);
+      }
+    }
+    assert.equal(store.message(gone.id), null);
+    assert.equal(store.message(dm.id), null);
+  }),
+);
+
+Deno.test(
+  "purge: a second purge of the same id returns nothing",
+  withStore((store) => {
+    const m = store.insertMessage(message("tom_0001"));
+    assert.equal(store.purge([m.id], "expired").length, 1);
+    assert.deepEqual(store.purge([m.id], "deleted"), []);
+    assert.deepEqual(store.purge([], "deleted"), []);
+  }),
+);
+
+Deno.test("purge: the text is gone from the database file, WAL included", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
+  try {
+    const path = join(dir, "chat.db");
+    const store = new SqliteStore(path);
+    const secret = "UNIQUE-SECRET-" + crypto.randomUUID();
+    const m = store.insertMessage({ id: mid(1), from: "tom_0001", text: secret, time: 1 });
+    store.insertMessage({ id: mid(2), from: "tom_0001", text: "keep", time: 2 });
+    store.purge([m.id], "deleted");
+    store.close();
+    const bytes = new TextDecoder("latin1").decode(Deno.readFileSync(path));
+    assert.ok(!bytes.includes(secret), "purged text found in the db file");
+    for (const entry of Deno.readDirSync(dir)) {
+      const file = new TextDecoder("latin1").decode(Deno.readFileSync(join(dir, entry.name)));
+      assert.ok(!file.includes(secret), `purged text found in ${entry.name}`);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test(
+  "pendingExpiries: live temporary messages only",
+  withStore((store) => {
+    store.insertMessage({ id: mid(1), from: "a_0001", text: "t1", time: 1, expiresAt: 100 });
+    store.insertMessage({ id: mid(2), from: "a_0001", text: "plain", time: 2 });
+    store.insertMessage({ id: mid(3), from: "a_0001", text: "t3", time: 3, expiresAt: 50 });
+    store.insertMessage({ id: mid(4), from: "a_0001", text: "t4", time: 4, expiresAt: 70 });
+    store.purge([mid(4)], "deleted");
+    const pending = store.pendingExpiries().map((p) => ({ ...p }));
+    pending.sort((a, b) => a.expiresAt - b.expiresAt);
+    assert.deepEqual(pending, [{ id: mid(3), expiresAt: 50 }, { id: mid(1), expiresAt: 100 }]);
+  }),
+);
+
+Deno.test(
+  "search: visible live matches newest first, limited, with the full total",
+  withStore((store) => {
+    const a = store.insertMessage(message("tom_0001", undefined, "apple pie"));
+    store.insertMessage(message("tom_0001", undefined, "banana"));
+    const dm = store.insertMessage(message("tom_0001", ["alice_1234"], "apple secret"));
+    const b = store.insertMessage(message("bob_1111", undefined, "apple tart"));
+    const c = store.insertMessage(message("bob_1111", undefined, "apple crumble"));
+    const has = (t: string) => t.includes("apple");
+    assert.deepEqual(store.search("carol_3333", has, 10).total, 3);
+    assert.deepEqual(ids(store.search("carol_3333", has, 10).messages), ids([c, b, a]));
+    const alice = store.search("alice_1234", has, 2);
+    assert.equal(alice.total, 4);
+    assert.deepEqual(ids(alice.messages), ids([c, b]));
+    assert.deepEqual(ids(store.search("alice_1234", has, 10).messages), ids([c, b, dm, a]));
+    assert.deepEqual(store.search("carol_3333", () => false, 10), { total: 0, messages: [] });
+  }),
+);
+
+// ---- persistence ------------------------------------------------------------------------------
+
+Deno.test("SqliteStore: identities and history survive closing and reopening a file", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
+  try {
+    const path = join(dir, "chat.db");
+    const first = new SqliteStore(path);
+    first.createIdentity({ id: "Tom_0001", name: "Tom", tokenHash: "aaa", createdAt: 7 });
+    first.setLastSeq("Tom_0001", 1);
+    const pub = first.insertMessage({ id: mid(1), from: "Tom_0001", text: "kept", time: 1 });
+    const dm = first.insertMessage({
+      id: mid(2),
+      from: "Tom_0001",
+      to: ["alice_1234"],
+      text: "also kept",
+      time: 2,
+    });
+    first.close();
+
+    const second = new SqliteStore(path);
+    try {
+      assert.equal(second.canonicalId("tom_0001"), "Tom_0001");
+      assert.equal(second.identityByToken("Tom", "aaa")?.lastSeq, 1);
+      assert.deepEqual(ids(second.recentVisible("alice_1234", 10)), [pub.id, dm.id]);
+      assert.deepEqual(ids(second.recentVisible("bob_1111", 10)), [pub.id]);
+      assert.equal(second.latestSeq(), dm.seq);
+      const next = second.insertMessage({ id: mid(3), from: "Tom_0001", text: "new", time: 3 });
+      assert.ok(next.seq > dm.seq, "sequence numbers keep increasing after a reopen");
+    } finally {
+      second.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("SqliteStore: close is idempotent", () => {
+  const store = new SqliteStore(":memory:");
+  store.close();
+  store.close();
+});
