@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { ExpirySchedule } from "../src/server/expiry.ts";
+import { RateLimiter, TokenBucket } from "../src/server/rate.ts";
+
+Deno.test("expiry schedule: due ids come out in deadline order, only when due", () => {
+  const schedule = new ExpirySchedule();
+  schedule.add("c", 3000);
+  schedule.add("a", 1000);
+  schedule.add("b", 2000);
+  schedule.add("a2", 1000);
+  assert.equal(schedule.next(), 1000);
+  assert.deepEqual(schedule.due(999), []);
+  assert.deepEqual(schedule.due(1000).sort(), ["a", "a2"]);
+  assert.deepEqual(schedule.due(2500), ["b"]);
+  assert.equal(schedule.size, 1);
+  assert.deepEqual(schedule.due(10_000), ["c"]);
+  assert.equal(schedule.next(), undefined);
+});
+
+Deno.test("expiry schedule: 100k pending messages, random order, drained exactly in order", () => {
+  const schedule = new ExpirySchedule();
+  const n = 100_000;
+  let seed = 42;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < n; i++) schedule.add(`m${i}`, Math.floor(random() * 7 * 86_400_000));
+  assert.equal(schedule.size, n);
+  // a tick with nothing due touches nothing
+  assert.deepEqual(schedule.due(-1), []);
+  let last = -1;
+  let taken = 0;
+  for (let now = 0; schedule.size > 0; now += 3_600_000) {
+    const before = schedule.next() ?? Infinity;
+    assert.ok(before >= last);
+    const due = schedule.due(now);
+    taken += due.length;
+    if (due.length > 0) last = before;
+    assert.ok((schedule.next() ?? Infinity) > now);
+  }
+  assert.equal(taken, n);
+});
+
+Deno.test("token bucket: a burst passes, then the sustained rate, with an injected clock", () => {
+  const bucket = new TokenBucket(2, 5, 0);
+  for (let i = 0; i < 5; i++) assert.ok(bucket.take(0), `burst ${i}`);
+  assert.equal(bucket.take(0), false);
+  assert.equal(bucket.take(499), false);
+  assert.ok(bucket.take(500)); // 2 a second: one token per 500 ms
+  assert.equal(bucket.take(500), false);
+  assert.ok(bucket.full(10_000));
+});
+
+Deno.test("rate limiter: per key, and forgotten once refilled", () => {
+  const limiter = new RateLimiter(1, 2);
+  assert.ok(limiter.take("ann", 0));
+  assert.ok(limiter.take("ann", 0));
+  assert.equal(limiter.take("ann", 0), false);
+  assert.ok(limiter.take("ben", 0));
+  limiter.prune(500);
+  assert.equal(limiter.size, 2);
+  limiter.prune(5_000);
+  assert.equal(limiter.size, 0);
+});
