@@ -189,11 +189,11 @@ export function parseInput(line: string): Intent {
 
 /** The /help text, from the table. */
 export function helpText(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  const lines = [
-    "text                    send to everyone",
-    "@id [@id ...] text      send only to those people (@name works when one person online has it)",
-    ...COMMANDS.map((c) => `${c.usage.padEnd(Math.max(width, 23))} ${c.help}`),
+  const rows: [string, string][] = [
+    ["text", "send to everyone"],
+    ["@id [@id ...] text", "send only to those people (@name: the one person online so named)"],
+    ...COMMANDS.map((c): [string, string] => [c.usage, c.help]),
   ];
-  return lines.join("\n");
+  const width = Math.max(...rows.map(([usage]) => usage.length));
+  return rows.map(([usage, help]) => `${usage.padEnd(width)}  ${help}`).join("\n");
 }

@@ -47,7 +47,9 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     throw error;
   }
 
-  const server = pinKey(args.host, args.port);
+  // ids belong to a server, known by its CA where we have one (so a new address or port of the
+  // same server still gives back the same id), else by its address
+  const server = trust.fingerprint ?? pinKey(args.host, args.port);
   const saved = await loadToken(stateDir, server, name);
   conn.send({ type: "hello", name, token: saved?.token, password });
 

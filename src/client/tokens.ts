@@ -1,6 +1,6 @@
 /**
  * The client's memory of who it is on each server: `tokens.json` in the user's state dir
- * (mode 0600), keyed by server and name. The token reclaims the same id on the next join.
+ * (mode 0600), keyed by server (its CA fingerprint, or host:port) and name. The token reclaims the same id on the next join.
  * Names are keys in one JSON file, never parts of a path.
  */
 import { join } from "node:path";
