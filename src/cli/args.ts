@@ -50,6 +50,8 @@ Options:
   --password-file FILE  the server password (or set CHAT_PASSWORD)
   --plain               one line per event on stdout; input lines from stdin
   --json                like --plain, but one JSON object per line (NDJSON)
+  --no-bell             no terminal bell on direct messages and mentions
+  --no-color            no colours (NO_COLOR does the same)
   -h, --help            show this help
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
@@ -79,6 +81,8 @@ export interface JoinArgs {
   fingerprint?: string;
   passwordFile?: string;
   mode: "interactive" | "plain" | "json";
+  bell: boolean;
+  color: boolean;
   help: boolean;
 }
 
@@ -177,6 +181,8 @@ export function parseJoinArgs(argv: string[]): JoinArgs {
     "password-file": { type: "string" },
     plain: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    "no-bell": { type: "boolean", default: false },
+    "no-color": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
   if (v.plain && v.json) throw new UsageError("choose one of --plain and --json");
@@ -194,6 +200,9 @@ export function parseJoinArgs(argv: string[]): JoinArgs {
     fingerprint: v.fingerprint as string | undefined,
     passwordFile: v["password-file"] as string | undefined,
     mode: v.json ? "json" : v.plain ? "plain" : "interactive",
+    bell: !v["no-bell"],
+    // NO_COLOR (any non-empty value) turns colours off, as https://no-color.org asks
+    color: !v["no-color"] && !Deno.env.get("NO_COLOR"),
     help: Boolean(v.help),
   };
 }

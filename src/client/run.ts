@@ -13,8 +13,7 @@ import {
   type TrustOptions,
 } from "../tls/trust.ts";
 import type { Ui } from "../ui/ui.ts";
-import { lineUi } from "../ui/lines.ts";
-import { promptUi } from "../ui/prompt.ts";
+import { chooseUi } from "../ui/choose.ts";
 import { helpText, type Intent, parseInput } from "./commands.ts";
 import { ConnectError, Connection } from "./connection.ts";
 import { ClientState } from "./state.ts";
@@ -68,9 +67,12 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       : "the server closed the connection";
     throw new ConnectError(`the server refused to let you in: ${why}`);
   }
-  const ui: Ui = mode === "interactive"
-    ? promptUi()
-    : lineUi(mode, () => [...state.users.values()]);
+  const ui: Ui = chooseUi(mode, {
+    state,
+    server: `${args.host}:${args.port}`,
+    bell: args.bell,
+    color: args.color,
+  });
   ui.show(state.apply(first));
   await saveToken(stateDir, server, name, { id: first.you.id, token: first.token }).catch(() => {
     ui.notice("could not save your id token; you will get a new id next time");

@@ -2,13 +2,13 @@
  * The line modes' UI: input lines from stdin, one line (plain) or one JSON object (NDJSON) per
  * event on stdout, written in order through one writer.
  */
-import type { User } from "../protocol/schema.ts";
 import { jsonEvent, plainLines } from "./plain.ts";
-import type { Ui, UiHandlers } from "./ui.ts";
+import type { Ui, UiContext, UiHandlers } from "./ui.ts";
 
 const encoder = new TextEncoder();
 
-export function lineUi(mode: "plain" | "json", users: () => User[]): Ui {
+export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
+  const users = () => [...context.state.users.values()];
   const out = Deno.stdout.writable.getWriter();
   let writing: Promise<void> = Promise.resolve();
   let broken = false;
@@ -52,6 +52,21 @@ export function lineUi(mode: "plain" | "json", users: () => User[]): Ui {
     },
     localError(text) {
       emit([`! ${text}`], [{ type: "error", code: "usage", message: text }]);
+    },
+    status(status) {
+      if (status.state === "reconnecting") {
+        const seconds = Math.max(0, Math.round((status.retryAt - Date.now()) / 1000));
+        emit([`* connection lost; reconnecting in ${seconds} s (attempt ${status.attempt})`], [
+          {
+            type: "status",
+            state: "reconnecting",
+            retryAt: status.retryAt,
+            attempt: status.attempt,
+          },
+        ]);
+      } else {
+        emit([`* ${status.state}`], [{ type: "status", state: status.state }]);
+      }
     },
     async stop() {
       await writing;

@@ -5,9 +5,9 @@
 import process from "node:process";
 import { clearLine, createInterface, cursorTo } from "node:readline";
 import { plainLines } from "./plain.ts";
-import type { Ui, UiHandlers } from "./ui.ts";
+import type { Ui, UiContext, UiHandlers } from "./ui.ts";
 
-export function promptUi(): Ui {
+export function promptUi(_context: UiContext): Ui {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
   rl.setPrompt("> ");
   const print = (lines: string[]) => {
@@ -41,6 +41,12 @@ export function promptUi(): Ui {
     },
     localError(text) {
       print([`! ${text}`]);
+    },
+    status(status) {
+      if (status.state === "reconnecting") {
+        const seconds = Math.max(0, Math.round((status.retryAt - Date.now()) / 1000));
+        print([`* connection lost; reconnecting in ${seconds} s`]);
+      } else print([`* ${status.state}`]);
     },
     stop() {
       ended = true;

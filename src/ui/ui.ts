@@ -1,5 +1,23 @@
 /** What the join loop needs from any user interface: line modes and the interactive one alike. */
-import type { ClientEvent } from "../client/state.ts";
+import type { ClientEvent, ClientState } from "../client/state.ts";
+
+/** How the connection stands, for a status line. */
+export type ConnectionStatus =
+  | { state: "connected" }
+  | { state: "reconnecting"; retryAt: number; attempt: number }
+  | { state: "offline" };
+
+/** What every UI is given to draw from. */
+export interface UiContext {
+  /** The client's state: who I am, who is online, every message shown (deletions applied). */
+  state: ClientState;
+  /** The server as the person named it (`host:port`). */
+  server: string;
+  /** Ring the terminal bell on a direct message or a mention (`--no-bell` turns it off). */
+  bell: boolean;
+  /** Use colours (off with `--no-color` or NO_COLOR). */
+  color: boolean;
+}
 
 export interface UiHandlers {
   /** One line the person typed (or one line of stdin). */
@@ -17,6 +35,8 @@ export interface Ui {
   notice(text: string): void;
   /** A mistake of the person's, caught before anything was sent. */
   localError(text: string): void;
+  /** The connection's state changed. */
+  status(status: ConnectionStatus): void;
   /** Stops reading, flushes output, restores the terminal. */
   stop(): Promise<void>;
 }
