@@ -648,9 +648,14 @@ Deno.test("delete: the author deletes for everyone; the text is purged", () => {
   assert.deepEqual((alice.last() as { messages: unknown[] }).messages, []);
   w.say(alice, { type: "search", ref: "s", pattern: "oops" });
   assert.equal((alice.last() as { total: number }).total, 0);
-  // a second delete finds nothing
+  // the author retrying the delete (say after a reconnect) is acknowledged, nothing is sent
+  alice.clear();
   w.say(tom, { type: "delete", ref: "d2", id });
-  assert.equal((tom.last() as { code: string }).code, "not_found");
+  assert.equal((tom.last() as { type: string }).type, "ack");
+  assert.deepEqual(alice.frames, []);
+  // anyone else finds nothing
+  w.say(alice, { type: "delete", ref: "d3", id });
+  assert.equal((alice.last() as { code: string }).code, "not_found");
 });
 
 Deno.test("delete: someone else's message is forbidden; an unseen DM is not_found", () => {
@@ -824,4 +829,72 @@ Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
     w.say(tom, { type: "send", ref: `${i}`, text: "x" });
   }
   assert.equal(tom.closed?.reason, "flood");
+});
+
+// ---- resume and retries -----------------------------------------------------------------------
+
+Deno.test("resume: replays messages and deletions since the last seen id, in order", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const token = welcomeOf(tom).token;
+  const alice = w.join("alice");
+  w.say(alice, { type: "send", ref: "a1", text: "seen before the drop" });
+  w.say(alice, { type: "send", ref: "a2", text: "will be deleted while away" });
+  const [seen, doomed] = messages(tom);
+  w.hub.disconnect(tom);
+  w.say(alice, { type: "send", ref: "a3", text: "missed one" });
+  w.say(alice, { type: "delete", ref: "a4", id: doomed.id });
+  w.say(alice, { type: "send", ref: "a5", text: "missed two" });
+  w.say(alice, { type: "delete", ref: "a6", id: seen.id });
+
+  const back = w.join("tom", { token, resume: doomed.id }, true);
+  const replay = back.frames.slice(1).map((f) =>
+    f.type === "message" ? `message ${f.text}` : f.type === "deleted" ? `deleted ${f.id}` : f.type
+  );
+  assert.deepEqual(replay, [
+    "message missed one",
+    `deleted ${doomed.id}`,
+    "message missed two",
+    `deleted ${seen.id}`,
+  ]);
+});
+
+Deno.test("resume: never replays others' DMs or deletions of them", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const token = welcomeOf(tom).token;
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  w.say(alice, { type: "send", ref: "p", text: "public" });
+  const [pub] = messages(tom);
+  w.hub.disconnect(tom);
+  w.say(alice, {
+    type: "send",
+    ref: "d",
+    to: [welcomeOf(w.join("carl", {}, true)).you.id],
+    text: "not for tom",
+  });
+  const dm = messages(alice).at(-1)!;
+  w.say(alice, { type: "delete", ref: "x", id: dm.id });
+  void bob;
+  const back = w.join("tom", { token, resume: pub.id }, true);
+  assert.deepEqual(back.frames.map((f) => f.type), ["welcome"]);
+});
+
+Deno.test("send: a retried ref is acknowledged with the first id and stored once", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  w.say(tom, { type: "send", ref: "same", text: "only once" });
+  const first = tom.of("ack")[0];
+  alice.clear();
+  w.say(tom, { type: "send", ref: "same", text: "only once" });
+  const second = tom.of("ack")[1];
+  assert.equal(second.id, first.id);
+  assert.deepEqual(alice.frames, [], "a retry is not fanned out again");
+  w.say(alice, { type: "search", ref: "s", pattern: "only once" });
+  assert.equal((alice.last() as { total: number }).total, 1);
+  // refs are per user: the same ref from someone else is a new message
+  w.say(alice, { type: "send", ref: "same", text: "alice's own" });
+  assert.notEqual(alice.of("ack")[0].id, first.id);
 });

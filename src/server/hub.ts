@@ -41,8 +41,10 @@ const PRUNE_INTERVAL_MS = 60_000;
 
 /** Public history a newcomer is shown on joining. */
 export const HISTORY_ON_JOIN = 50;
-/** Most messages replayed at once on resume, or direct messages delivered on join. */
-export const REPLAY_LIMIT = 1000;
+/** Most messages replayed on resume, or direct messages delivered on join. */
+export const REPLAY_LIMIT = 10_000;
+/** How long the server remembers a request ref, to acknowledge a retried send only once. */
+export const SENT_REF_TTL_MS = 24 * 3600_000;
 /** How long the server waits without a frame before cutting; clients ping three times as often. */
 export const IDLE_TIMEOUT_MS = 45_000;
 
@@ -122,6 +124,7 @@ export class Hub {
       this.#lastPrune = now;
       this.#sendLimiter?.prune(now);
       this.#searchLimiter.prune(now);
+      this.#store.forgetSentRefs(now - SENT_REF_TTL_MS);
     }
     const due = this.#expiries.due(now);
     if (due.length === 0) return;
@@ -270,8 +273,8 @@ export class Hub {
       limits: this.limits,
       server: { version: this.#version },
     });
-    for (const message of this.#backlog(user.id, identity.lastSeq, hello.resume)) {
-      peer.send(encodeFrame(toFrame(message, true)));
+    for (const frame of this.#backlog(user.id, identity.lastSeq, hello.resume)) {
+      peer.send(encodeFrame(frame));
     }
     if (!previous) {
       this.#log(`${user.id} joined`);
@@ -279,22 +282,39 @@ export class Hub {
     }
   }
 
-  /** What a joining user is shown: everything after `resume`, or recent history plus unseen DMs. */
-  #backlog(userId: string, lastSeq: number, resume?: string): StoredMessage[] {
-    if (resume) {
-      const after = this.#store.visibleAfter(userId, resume, REPLAY_LIMIT);
-      if (after) return after;
+  /**
+   * What a joining user is shown. Resuming: every message after the one they saw last and every
+   * deletion or expiry since, in the order they happened. Otherwise: recent history plus the
+   * direct messages that came while they were away.
+   */
+  #backlog(userId: string, lastSeq: number, resume?: string): ServerFrame[] {
+    const replay = resume ? this.#store.replaySince(userId, resume, REPLAY_LIMIT) : null;
+    if (replay) {
+      const events: { at: number; frame: ServerFrame }[] = [
+        ...replay.messages.map((m) => ({ at: m.seq, frame: toFrame(m, true) as ServerFrame })),
+        // a purge comes right after the newest message of its moment
+        ...replay.purged.map((p) => ({
+          at: p.after + 0.5,
+          frame: { type: "deleted", id: p.id, reason: p.reason } as ServerFrame,
+        })),
+      ];
+      return events.sort((a, b) => a.at - b.at).map((e) => e.frame);
     }
     const recent = this.#store.recentVisible(userId, HISTORY_ON_JOIN);
     const direct = this.#store.directSince(userId, lastSeq, REPLAY_LIMIT);
     const bySeq = new Map<number, StoredMessage>();
     for (const m of [...direct, ...recent]) bySeq.set(m.seq, m);
-    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).map((m) => toFrame(m, true));
   }
 
   #send(peer: Peer, user: User, frame: Send): void {
     const fail = (code: string, message: string) =>
       reply(peer, { type: "error", ref: frame.ref, code, message });
+    const already = this.#store.sentRef(user.id, frame.ref);
+    if (already !== null) {
+      // a retry after a drop: it was stored (and fanned out) the first time; just acknowledge
+      return reply(peer, { type: "ack", ref: frame.ref, id: already, time: this.#now() });
+    }
     let to: string[] | undefined;
     let replyTo: string | undefined;
     let quote: Quote | undefined;
@@ -322,13 +342,18 @@ export class Hub {
       time,
       replyTo,
       expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
-    });
+    }, frame.ref);
     if (stored.expiresAt !== undefined) this.#expiries.add(stored.id, stored.expiresAt);
     this.#deliver(stored, encodeFrame(toFrame({ ...stored, quote })));
     reply(peer, { type: "ack", ref: frame.ref, id: stored.id, time: stored.time });
   }
 
   #delete(peer: Peer, user: User, frame: Delete): void {
+    const tombstone = this.#store.tombstone(frame.id);
+    if (tombstone?.purged && tombstone.from === user.id) {
+      // the author retrying a delete that already happened (or an expiry that beat it): done
+      return reply(peer, { type: "ack", ref: frame.ref, id: frame.id, time: this.#now() });
+    }
     const message = this.#store.message(frame.id);
     if (!message || !canSee(user.id, message)) {
       return reply(peer, {

@@ -8,6 +8,7 @@ import {
   type Identity,
   type NewMessage,
   quoteOf,
+  type Replay,
   type Store,
   type StoredMessage,
 } from "./store.ts";
@@ -30,10 +31,20 @@ CREATE TABLE IF NOT EXISTS messages (
   time INTEGER NOT NULL,
   reply_to TEXT,
   expires_at INTEGER,
-  purged TEXT                 -- NULL while live; 'deleted' or 'expired' once the text is gone
+  purged TEXT,                -- NULL while live; 'deleted' or 'expired' once the text is gone
+  purged_after INTEGER        -- the newest seq when it was purged: where resume replays it
 );
 CREATE INDEX IF NOT EXISTS messages_expiring ON messages(expires_at)
   WHERE expires_at IS NOT NULL AND purged IS NULL;
+-- what each user's client asked to send, so a retried send is acknowledged, not stored again
+CREATE TABLE IF NOT EXISTS sent_refs (
+  user_id TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (user_id, ref)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sent_refs_by_time ON sent_refs(time);
 -- who may see a direct message: its sender and every recipient
 CREATE TABLE IF NOT EXISTS audience (
   user_id TEXT NOT NULL,
@@ -87,7 +98,23 @@ export class SqliteStore implements Store {
          ORDER BY a.seq LIMIT :limit`,
       ),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
-      purge: prepare("UPDATE messages SET text = '', purged = ? WHERE id = ? AND purged IS NULL"),
+      purge: prepare(
+        `UPDATE messages SET text = '', purged = ?,
+           purged_after = (SELECT MAX(seq) FROM messages) WHERE id = ? AND purged IS NULL`,
+      ),
+      tombstone: prepare("SELECT id, sender, purged FROM messages WHERE id = ?"),
+      insertSentRef: prepare(
+        "INSERT INTO sent_refs (user_id, ref, message_id, time) VALUES (?, ?, ?, ?)",
+      ),
+      sentRef: prepare("SELECT message_id FROM sent_refs WHERE user_id = ? AND ref = ?"),
+      pruneSentRefs: prepare("DELETE FROM sent_refs WHERE time < ?"),
+      purgedSince: prepare(
+        `SELECT m.id, m.purged, m.purged_after FROM messages m
+         WHERE m.seq <= :after AND m.purged IS NOT NULL AND m.purged_after >= :after
+           AND (m.recipients IS NULL OR EXISTS
+             (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))
+         ORDER BY m.purged_after LIMIT :limit`,
+      ),
       pendingExpiries: prepare(
         "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
       ),
@@ -127,9 +154,12 @@ export class SqliteStore implements Store {
     this.#q.setLastSeq.run(seq, id);
   }
 
-  insertMessage(message: NewMessage): StoredMessage {
+  insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
+      if (clientRef !== undefined) {
+        this.#q.insertSentRef.run(message.from, clientRef, message.id, message.time);
+      }
       const result = this.#q.insertMessage.run(
         message.id,
         message.from,
@@ -201,6 +231,35 @@ export class SqliteStore implements Store {
     // the WAL still holds the old page images: fold it into the database and empty it
     if (purged.length > 0) this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return purged;
+  }
+
+  sentRef(userId: string, ref: string): string | null {
+    const row = this.#q.sentRef.get(userId, ref);
+    return row ? row.message_id as string : null;
+  }
+
+  forgetSentRefs(before: number): void {
+    this.#q.pruneSentRefs.run(before);
+  }
+
+  tombstone(id: string): { id: string; from: string; purged: boolean } | null {
+    const row = this.#q.tombstone.get(id);
+    return row
+      ? { id: row.id as string, from: row.sender as string, purged: row.purged !== null }
+      : null;
+  }
+
+  replaySince(userId: string, afterId: string, limit: number): Replay | null {
+    const row = this.#q.seqOf.get(afterId);
+    if (!row) return null;
+    const after = row.seq as number;
+    const messages = this.#q.visibleAfter.all({ user: userId, after, limit }).map(toMessage);
+    const purged = this.#q.purgedSince.all({ user: userId, after, limit }).map((r) => ({
+      id: r.id as string,
+      reason: r.purged as "deleted" | "expired",
+      after: r.purged_after as number,
+    }));
+    return { messages, purged };
   }
 
   pendingExpiries(): { id: string; expiresAt: number }[] {

@@ -19,6 +19,11 @@ export interface StoredMessage {
   expiresAt?: number;
 }
 
+export interface Replay {
+  messages: StoredMessage[];
+  purged: { id: string; reason: "deleted" | "expired"; after: number }[];
+}
+
 export type Quote = { from: string; text: string } | { deleted: true };
 
 /** A message before the store gave it a sequence number. */
@@ -44,8 +49,23 @@ export interface Store {
   identityByToken(name: string, tokenHash: string): Identity | null;
   setLastSeq(id: string, seq: number): void;
 
-  /** Persists one message; returns it with its sequence number. Durable when it returns. */
-  insertMessage(message: NewMessage): StoredMessage;
+  /**
+   * Persists one message; returns it with its sequence number. Durable when it returns. With
+   * `clientRef`, remembers that the sender's request `clientRef` made it (see {@link sentRef}).
+   */
+  insertMessage(message: NewMessage, clientRef?: string): StoredMessage;
+  /** The id of the message that `userId`'s request `ref` stored, if it did. */
+  sentRef(userId: string, ref: string): string | null;
+  /** Forgets request refs older than `before` (ms since epoch). */
+  forgetSentRefs(before: number): void;
+  /** Who wrote a message and whether it is purged, even after its text is gone; null if never. */
+  tombstone(id: string): { id: string; from: string; purged: boolean } | null;
+  /**
+   * What `userId` missed after the message `afterId`: live messages after it, oldest first, and
+   * purges of earlier messages they may see that happened since (`after` = the newest seq when
+   * purged). Null when `afterId` is unknown. At most `limit` of each.
+   */
+  replaySince(userId: string, afterId: string, limit: number): Replay | null;
   /** One message by id, or null. */
   message(id: string): StoredMessage | null;
   /** The newest `limit` messages `userId` may see, oldest first. */
