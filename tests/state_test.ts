@@ -94,13 +94,16 @@ Deno.test("apply message: a duplicate id gives no event", () => {
   assert.equal(state.messages.size, 1);
 });
 
-Deno.test("apply message: lastId is the greatest id, whatever the arrival order", () => {
+Deno.test("apply message: lastId is the last message frame received (the server's order)", () => {
   const state = welcomed();
   state.apply(msg(ulid("00002")));
   state.apply(msg(ulid("00001")));
-  assert.equal(state.lastId, ulid("00002"));
+  assert.equal(state.lastId, ulid("00001"));
   state.apply(msg(ulid("00003")));
   assert.equal(state.lastId, ulid("00003"));
+  // a duplicate (a replay overlapping what was seen) still moves the cursor, shows nothing
+  assert.deepEqual(state.apply(msg(ulid("00002"))), []);
+  assert.equal(state.lastId, ulid("00002"));
 });
 
 Deno.test("refs: at least 4 chars, the lowercase tail of the id", () => {
@@ -242,12 +245,13 @@ Deno.test("apply deleted: forgets the message and reports its ref", () => {
   assert.equal(state.resolveRef("bcde"), undefined);
 });
 
-Deno.test("apply deleted: an unknown id still gives an event, without a ref", () => {
+Deno.test("apply deleted: an unknown or already deleted id shows nothing (idempotent)", () => {
   const state = welcomed();
   const id = ulid("ABCDE");
-  assert.deepEqual(state.apply({ type: "deleted", id, reason: "deleted" }), [
-    { type: "deleted", id, ref: undefined, reason: "deleted" },
-  ]);
+  assert.deepEqual(state.apply({ type: "deleted", id, reason: "deleted" }), []);
+  state.apply(msg(id));
+  assert.equal(state.apply({ type: "deleted", id, reason: "expired" }).length, 1);
+  assert.deepEqual(state.apply({ type: "deleted", id, reason: "expired" }), []);
 });
 
 Deno.test("apply presence: joins and leaves update who is online", () => {

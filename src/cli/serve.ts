@@ -29,7 +29,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
   const log = (line: string) => console.log(`${clock(Date.now())} ${line}`);
   let server;
   try {
-    server = startServer({
+    server = await startServer({
       hostname: args.host,
       port: args.port,
       certChainPem: certs.certChainPem,
@@ -46,12 +46,13 @@ export async function runServe(args: ServeArgs): Promise<number> {
     });
   } catch (error) {
     store.close();
-    if (error instanceof Deno.errors.AddrInUse) {
+    const code = (error as { code?: string }).code;
+    if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
       throw new ServeError(
         `port ${args.port} on ${args.host} is already in use; pick another with --port (0 picks a free one)`,
       );
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
+    if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
       throw new ServeError(
         `not allowed to listen on ${args.host}:${args.port}; try a port above 1023`,
       );

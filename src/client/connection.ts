@@ -2,7 +2,13 @@
  * The client's TLS connection: connect and verify, then frames in (validated by the schema)
  * and frames out (encoded one at a time, written in order).
  */
-import { encodeFrame, frameDecoder, jsonDecoder, MAX_FRAME_BYTES } from "../protocol/codec.ts";
+import {
+  type Decoded,
+  encodeFrame,
+  frameDecoder,
+  jsonDecoder,
+  MAX_FRAME_BYTES,
+} from "../protocol/codec.ts";
 import { ALPN, type ClientFrame, ServerFrame } from "../protocol/schema.ts";
 import { isCertificateError } from "../tls/trust.ts";
 
@@ -11,7 +17,13 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A failure to reach or trust the server, worded for the person at the keyboard. */
 export class ConnectError extends Error {
-  constructor(message: string, readonly certificate = false) {
+  constructor(
+    message: string,
+    /** The server's certificate was not trusted. */
+    readonly certificate = false,
+    /** The server answered, and said no (bad password, no id left). */
+    readonly refused = false,
+  ) {
     super(message);
   }
 }
@@ -29,8 +41,14 @@ export class Connection {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #closed = false;
 
+  #reader: ReadableStreamDefaultReader<Decoded>;
+
   private constructor(readonly conn: Deno.TlsConn) {
     this.#writer = conn.writable.getWriter();
+    this.#reader = conn.readable
+      .pipeThrough(frameDecoder(MAX_FRAME_BYTES))
+      .pipeThrough(jsonDecoder())
+      .getReader();
   }
 
   /** Connects and completes the TLS handshake (hostname verified), or throws ConnectError. */
@@ -75,24 +93,19 @@ export class Connection {
     this.#writer.write(encodeFrame(frame)).catch(() => {});
   }
 
-  /** Frames from the server until it closes. */
-  async *frames(): AsyncGenerator<Incoming> {
-    const stream = this.conn.readable.pipeThrough(frameDecoder(MAX_FRAME_BYTES)).pipeThrough(
-      jsonDecoder(),
-    );
+  /** The next frame from the server, or null once the connection has ended. */
+  async read(): Promise<Incoming | null> {
     try {
-      for await (const decoded of stream) {
-        if (!decoded.ok) {
-          yield { bad: decoded.reason };
-          continue;
-        }
-        const parsed = ServerFrame.safeParse(decoded.value);
-        yield parsed.success
-          ? { frame: parsed.data }
-          : { bad: "the server sent a frame this client does not understand" };
-      }
+      const { value, done } = await this.#reader.read();
+      if (done) return null;
+      if (!value.ok) return { bad: value.reason };
+      const parsed = ServerFrame.safeParse(value.value);
+      return parsed.success
+        ? { frame: parsed.data }
+        : { bad: "the server sent a frame this client does not understand" };
     } catch {
-      // a reset or a broken frame ends the stream like a close does
+      // a reset or a broken frame ends the connection like a close does
+      return null;
     }
   }
 

@@ -23,7 +23,9 @@ export type ClientEvent =
   | { type: "results"; total: number; messages: Shown[] }
   | { type: "ack"; requestRef: string; id: string }
   | { type: "error"; requestRef?: string; code: string; message: string }
-  | { type: "goodbye"; reason: string; message: string };
+  | { type: "goodbye"; reason: string; message: string }
+  /** A message typed while disconnected: it goes out when the connection is back. */
+  | { type: "pending"; text: string; to?: string[] };
 
 export class ClientState {
   me?: User;
@@ -34,7 +36,7 @@ export class ClientState {
   readonly #refOf = new Map<string, string>();
   /** Messages seen only in search or history results: their refs work too. */
   readonly #found = new Map<string, Shown>();
-  /** Id of the newest message seen, for resuming. */
+  /** Id of the last message frame received (frames come in the server's order), for resuming. */
   lastId?: string;
 
   /** Applies one server frame; returns what to show (nothing for a duplicate). */
@@ -47,6 +49,7 @@ export class ClientState {
         for (const user of frame.users) this.users.set(user.id, user);
         return [{ type: "welcome", you: frame.you, users: frame.users }];
       case "message": {
+        this.lastId = frame.id;
         if (this.messages.has(frame.id)) return []; // idempotent by id
         const shown: Shown = { ...frame, ref: this.#refFor(frame.id) };
         if (frame.replyTo) {
@@ -54,18 +57,19 @@ export class ClientState {
           if (original) shown.replyRef = original.ref;
         }
         this.messages.set(frame.id, shown);
-        if (!this.lastId || frame.id > this.lastId) this.lastId = frame.id;
         return [{ type: "message", message: shown }];
       }
       case "deleted": {
         const shown = this.messages.get(frame.id) ?? this.#found.get(frame.id);
+        // a deletion of something never shown here, or shown as deleted already: nothing to say
+        if (!shown) return [];
         this.messages.delete(frame.id);
         this.#found.delete(frame.id);
         // replies shown here stop quoting the text, as they would from the server's history
         for (const message of this.messages.values()) {
           if (message.replyTo === frame.id) message.quote = { deleted: true };
         }
-        return [{ type: "deleted", id: frame.id, ref: shown?.ref, reason: frame.reason }];
+        return [{ type: "deleted", id: frame.id, ref: shown.ref, reason: frame.reason }];
       }
       case "presence":
         if (frame.joined) this.users.set(frame.joined.id, frame.joined);

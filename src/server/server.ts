@@ -1,7 +1,14 @@
 /**
  * The server's edge: the TLS listener, one Session per connection, one sweeper timer for every
  * deadline, and an orderly shutdown. Everything decided about messages lives in the hub.
+ *
+ * The listener is node:tls rather than Deno.listenTls: a Deno TLS connection cannot be closed
+ * before its handshake completes (close waits for the handshake), so a peer that opens TCP and
+ * never speaks would hold its socket forever. node:tls enforces a handshake timeout and destroys
+ * such sockets; it also costs about half the memory per idle connection here.
  */
+import { createServer, type TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
 import { ALPN } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { Hub, IDLE_TIMEOUT_MS } from "./hub.ts";
@@ -15,10 +22,12 @@ import {
 } from "./session.ts";
 import type { Store } from "./store/store.ts";
 
-/** How often deadlines (handshake, hello, idle, drain) are checked. */
+/** How often deadlines (hello, idle, drain) are checked. */
 export const SWEEP_INTERVAL_MS = 1_000;
 /** How often due temporary messages are expired: a tick with nothing due is one comparison. */
 export const EXPIRY_INTERVAL_MS = 250;
+/** Open connections (handshaking or not) allowed from one address. */
+export const MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 export interface ServerOptions {
   hostname: string;
@@ -29,6 +38,8 @@ export interface ServerOptions {
   password?: string;
   /** Messages per second per user, sustained; 0 turns the limit off. */
   maxRate?: number;
+  /** Open connections allowed from one address (default MAX_CONNECTIONS_PER_ADDRESS). */
+  maxConnectionsPerAddress?: number;
   limits?: Partial<SessionLimits>;
   log?: (line: string) => void;
 }
@@ -42,7 +53,8 @@ export interface RunningServer {
   finished: Promise<void>;
 }
 
-export function startServer(options: ServerOptions): RunningServer {
+/** Starts listening; resolves once the port is bound (rejects with the listen error). */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits: SessionLimits = {
     handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
     helloTimeoutMs: HELLO_TIMEOUT_MS,
@@ -51,6 +63,7 @@ export function startServer(options: ServerOptions): RunningServer {
     maxBadFrames: MAX_BAD_FRAMES,
     ...options.limits,
   };
+  const perAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
   const log = options.log ?? (() => {});
   const hub = new Hub({
     store: options.store,
@@ -60,54 +73,73 @@ export function startServer(options: ServerOptions): RunningServer {
     maxRate: options.maxRate,
     log,
   });
-  const listener = Deno.listenTls({
-    hostname: options.hostname,
-    port: options.port,
+  let stopping = false;
+  const sessions = new Set<Session>();
+  const sockets = new Set<Socket>();
+  const byAddress = new Map<string, number>();
+
+  const server = createServer({
     cert: options.certChainPem,
     key: options.keyPem,
-    alpnProtocols: [ALPN],
+    ALPNProtocols: [ALPN],
+    minVersion: "TLSv1.2",
+    handshakeTimeout: limits.handshakeTimeoutMs,
+  }, (socket: TLSSocket) => {
+    if (stopping) return void socket.destroy();
+    const session = new Session(socket, hub, limits, Date.now);
+    sessions.add(session);
+    session.closed.then(() => sessions.delete(session));
   });
-  const sessions = new Set<Session>();
+  // every TCP connection, before TLS: count it against its address, refuse past the limit
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "?";
+    const open = (byAddress.get(address) ?? 0) + 1;
+    if (open > perAddress || stopping) return void socket.destroy();
+    byAddress.set(address, open);
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      const left = (byAddress.get(address) ?? 1) - 1;
+      if (left <= 0) byAddress.delete(address);
+      else byAddress.set(address, left);
+    });
+  });
+  // not TLS, a handshake timeout, a refused certificate: nothing to say to it, just let it go
+  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => socket.destroy());
+  server.on("error", () => {});
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as { address: string; port: number };
+
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const session of sessions) session.checkDeadline(now);
   }, SWEEP_INTERVAL_MS);
   const expirer = setInterval(() => hub.tick(), EXPIRY_INTERVAL_MS);
 
-  let stopping = false;
-  const accepting = (async () => {
-    while (!stopping) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (stopping || error instanceof Deno.errors.BadResource) break;
-        // one failed accept (a reset before we got to it, a handshake error) must not stop the server
-        continue;
-      }
-      const session = new Session(conn, hub, limits, Date.now);
-      sessions.add(session);
-      session.run().finally(() => sessions.delete(session));
-    }
-  })();
-
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
   return {
     hub,
-    addr: listener.addr as Deno.NetAddr,
+    addr: { transport: "tcp", hostname: bound.address, port: bound.port },
     finished: done,
     async shutdown(message = "the server is shutting down") {
       if (stopping) return done;
       stopping = true;
-      listener.close();
-      await accepting;
+      server.close();
       hub.shutdown(message);
       for (const session of sessions) session.close("shutdown", message);
       const drained = Promise.all([...sessions].map((s) => s.closed));
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, 2_000)))]);
       clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
       clearInterval(sweeper);
       clearInterval(expirer);
       options.store.close();

@@ -1,14 +1,15 @@
 /**
- * One TLS connection: the handshake under a deadline, the read loop (frames → schema → hub),
- * and a write queue that sends everything queued as one write while the previous write is in
- * flight. Deadlines are checked by the server's single sweeper, not by a timer per connection.
+ * One client connection after its TLS handshake: the read loop (bytes → frames → schema → hub)
+ * and a write queue that coalesces everything queued in one turn of the event loop into one
+ * write, and keeps coalescing while the socket drains. Deadlines (hello, idle, drain) are checked
+ * by the server's single sweeper, not by a timer per connection.
  */
+import type { TLSSocket } from "node:tls";
 import {
-  type Decoded,
+  decodePayload,
   encodeFrame,
-  frameDecoder,
+  FrameCutter,
   FrameTooLargeError,
-  jsonDecoder,
   MAX_FRAME_BYTES,
 } from "../protocol/codec.ts";
 import {
@@ -28,6 +29,8 @@ export const HELLO_TIMEOUT_MS = 10_000;
 export const MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 /** Malformed frames tolerated on one connection before it is closed. */
 export const MAX_BAD_FRAMES = 5;
+/** Time a closing connection gets to drain its goodbye before it is cut. */
+export const CLOSE_DRAIN_MS = 5_000;
 
 export interface SessionLimits {
   handshakeTimeoutMs: number;
@@ -37,35 +40,39 @@ export interface SessionLimits {
   maxBadFrames: number;
 }
 
-/** Time a closing connection gets to drain its goodbye before it is cut. */
-export const CLOSE_DRAIN_MS = 5_000;
-
-type Phase = "handshake" | "hello" | "ready" | "closing" | "closed";
+type Phase = "hello" | "ready" | "closing" | "closed";
 
 export class Session implements Peer {
   user?: User;
+  strikes?: number;
   readonly remote: string;
-  #phase: Phase = "handshake";
-  /** When the current phase's deadline passes: handshake, hello, idleness or drain. */
+  #phase: Phase = "hello";
+  /** When the current phase's deadline passes: hello, idleness or drain. */
   #deadline: number;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
-  #writing = false;
-  #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  #flushScheduled = false;
   #badFrames = 0;
-  #closed: Promise<void>;
+  readonly #cutter = new FrameCutter(MAX_FRAME_BYTES);
+  readonly #closed: Promise<void>;
   #resolveClosed!: () => void;
 
   constructor(
-    readonly conn: Deno.TlsConn,
+    readonly socket: TLSSocket,
     readonly hub: Hub,
     readonly limits: SessionLimits,
     readonly now: () => number,
   ) {
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.remote = `${addr.hostname}:${addr.port}`;
-    this.#deadline = now() + limits.handshakeTimeoutMs;
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#deadline = now() + limits.helloTimeoutMs;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
+    // the peer went away (cleanly or not): leave presence now, without waiting for anything
+    socket.on("close", () => this.#abort());
+    socket.on("end", () => this.#abort());
+    socket.on("error", () => this.#abort());
+    socket.on("drain", () => this.#flush());
   }
 
   /** Resolves when the connection is gone. */
@@ -74,48 +81,36 @@ export class Session implements Peer {
   }
 
   get #open(): boolean {
-    return this.#phase !== "closing" && this.#phase !== "closed";
+    return this.#phase === "hello" || this.#phase === "ready";
   }
 
-  /** Runs the connection to its end. Never throws. */
-  async run(): Promise<void> {
+  #onData(chunk: Uint8Array): void {
+    if (!this.#open) return;
+    let payloads: Uint8Array[];
     try {
-      await this.conn.handshake();
-    } catch {
-      // not TLS, a certificate the peer refused, or the deadline cut it: nothing to say to it
-      return this.#abort();
-    }
-    if (!this.#open) return this.#abort();
-    this.#phase = "hello";
-    this.#deadline = this.now() + this.limits.helloTimeoutMs;
-    this.#writer = this.conn.writable.getWriter();
-    try {
-      const frames = this.conn.readable
-        .pipeThrough(frameDecoder(MAX_FRAME_BYTES))
-        .pipeThrough(jsonDecoder());
-      for await (const decoded of frames) {
-        if (!this.#open) break;
-        this.#receive(decoded);
-      }
+      payloads = this.#cutter.push(chunk);
     } catch (error) {
-      if (error instanceof FrameTooLargeError) {
-        this.close(
-          "frame_too_large",
-          `${error.message}; closing the connection`,
-          ErrorCode.frameTooLarge,
-        );
-        return this.#closed;
-      }
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      // after a bad length there is no next frame to find: say why, then go
+      this.socket.pause();
+      return this.close(
+        "frame_too_large",
+        `${error.message}; closing the connection`,
+        ErrorCode.frameTooLarge,
+      );
     }
-    // the peer hung up (or broke): leave presence now, without waiting for a drain
-    this.#abort();
+    for (const payload of payloads) {
+      if (!this.#open) return;
+      this.#receive(payload);
+    }
   }
 
-  #receive(decoded: Decoded): void {
+  #receive(payload: Uint8Array): void {
     if (this.#phase === "ready") this.#deadline = this.now() + this.limits.idleTimeoutMs;
+    const decoded = decodePayload(payload);
     if (!decoded.ok) return this.#bad(decoded.reason);
     const parsed = ClientFrame.safeParse(decoded.value);
-    if (!parsed.success) return this.#bad(describeIssue(parsed.error));
+    if (!parsed.success) return this.#bad(describeIssue(parsed.error), refOf(decoded.value));
     this.hub.handle(this, parsed.data);
     if (this.#phase === "hello" && this.user) {
       this.#phase = "ready";
@@ -123,7 +118,8 @@ export class Session implements Peer {
     }
   }
 
-  #bad(reason: string): void {
+  /** A frame that is not one: an error (with the request's ref when it had one), and a strike. */
+  #bad(reason: string, ref?: string): void {
     this.#badFrames++;
     if (this.#badFrames >= this.limits.maxBadFrames) {
       return this.close(
@@ -132,18 +128,15 @@ export class Session implements Peer {
         ErrorCode.badFrame,
       );
     }
-    this.send(
-      encodeFrame(
-        { type: "error", code: ErrorCode.badFrame, message: reason } satisfies ServerFrame,
-      ),
-    );
+    const frame: ServerFrame = { type: "error", code: ErrorCode.badFrame, message: reason };
+    if (ref !== undefined) frame.ref = ref;
+    this.send(encodeFrame(frame));
   }
 
-  /** Called by the server's sweeper: cuts the connection when its current deadline has passed. */
+  /** Called by the server's sweeper: acts when the current deadline has passed. */
   checkDeadline(now: number): void {
     if (this.#phase === "closed" || now < this.#deadline) return;
     switch (this.#phase) {
-      case "handshake":
       case "closing":
         return this.#abort();
       case "hello":
@@ -157,11 +150,28 @@ export class Session implements Peer {
     if (!this.#open) return;
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
-    if (this.#queuedBytes > this.limits.maxQueueBytes) {
-      // a reader this slow would hold memory and everyone's latency hostage
+    if (this.#queuedBytes + this.socket.writableLength > this.limits.maxQueueBytes) {
+      // a reader this slow would hold memory and everyone's latency hostage; it can resume
       return this.#abort();
     }
-    this.#flush();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Writes everything queued as one buffer, unless the socket is still draining the last one. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#queue.length === 0 || this.#phase === "closed") return;
+    if (this.socket.writableNeedDrain) return; // "drain" calls again, with more coalesced
+    const batch = this.#queue.length === 1
+      ? this.#queue[0]
+      : concat(this.#queue, this.#queuedBytes);
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.socket.write(batch);
+    if (this.#phase === "closing" && this.#queue.length === 0) this.socket.end();
   }
 
   /**
@@ -176,43 +186,23 @@ export class Session implements Peer {
     if (!this.#open) return;
     this.#phase = "closing";
     this.#deadline = this.now() + CLOSE_DRAIN_MS;
-    if (!this.#writing) this.#abort();
-  }
-
-  async #flush(): Promise<void> {
-    if (this.#writing || !this.#writer) return;
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.length === 1
-          ? this.#queue[0]
-          : concat(this.#queue, this.#queuedBytes);
-        this.#queue = [];
-        this.#queuedBytes = 0;
-        await this.#writer.write(batch);
-      }
-    } catch {
-      return this.#abort();
-    } finally {
-      this.#writing = false;
-    }
-    if (this.#phase === "closing") this.#abort();
+    this.#flush();
   }
 
   #abort(): void {
-    if (this.#phase !== "closed") {
-      this.#phase = "closed";
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      try {
-        this.conn.close();
-      } catch {
-        // already closed
-      }
-      this.hub.disconnect(this);
-      this.#resolveClosed();
-    }
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.socket.destroy();
+    this.hub.disconnect(this);
+    this.#resolveClosed();
   }
+}
+
+function refOf(value: unknown): string | undefined {
+  const ref = (value as { ref?: unknown } | null)?.ref;
+  return typeof ref === "string" && ref.length > 0 && ref.length <= 64 ? ref : undefined;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -102,6 +102,8 @@ export function plainLines(event: ClientEvent, tables = true): string[] {
       return [`! ${sanitizeLine(event.message)}`];
     case "goodbye":
       return [`* disconnected by the server: ${sanitizeLine(event.message)}`];
+    case "pending":
+      return [`* not connected; will send when reconnected: ${firstLine(event.text)}`];
   }
 }
 
@@ -148,5 +150,7 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
       return { type: "error", code: event.code, message: event.message };
     case "goodbye":
       return { type: "goodbye", reason: event.reason, message: event.message };
+    case "pending":
+      return { type: "pending", text: event.text, to: event.to ?? [] };
   }
 }

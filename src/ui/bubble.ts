@@ -1,0 +1,350 @@
+/**
+ * Speech bubbles for the full-screen UI, as plain data: a bubble is a list of lines, each line a
+ * list of segments `{text, role}`. The text is exact for the terminal — widths come from
+ * `string-width` per grapheme (CJK and most emoji take two columns, combining marks none), so
+ * borders line up and no line is wider than asked. The role says what a segment is (border,
+ * sender, ref, …); colours are a separate layer (tui/style.ts), so tests read plain text.
+ *
+ * Pure: the clock (`now`, for a temporary message's time left) is a parameter.
+ *
+ * @example
+ * ```ts
+ * const lines = renderBubble(message, { width: 60, me: { id: "tom_1234", name: "tom" }, now });
+ * console.log(lines.map(lineText).join("\n"));
+ * ```
+ */
+import stringWidth from "string-width";
+import type { Shown } from "../client/state.ts";
+import { clock } from "./plain.ts";
+import { sanitize, sanitizeLine } from "./sanitize.ts";
+
+/** What a segment of a line is; the style layer picks colours by it. */
+export type Role =
+  | "text"
+  | "border"
+  | "mine"
+  | "quote"
+  | "sender"
+  | "meta"
+  | "direct"
+  | "ref"
+  | "temp"
+  | "mention"
+  | "notice"
+  | "presence"
+  | "error"
+  | "marker"
+  | "panel"
+  | "heading"
+  | "status"
+  | "statusGood"
+  | "statusBad"
+  | "input"
+  | "hint";
+
+/** A run of text of one role. */
+export interface Seg {
+  text: string;
+  role: Role;
+}
+
+/** One terminal line: segments side by side. */
+export type StyledLine = Seg[];
+
+/** The text of a line without its roles. */
+export function lineText(line: StyledLine): string {
+  return line.map((s) => s.text).join("");
+}
+
+const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** The grapheme clusters of a text (what a person sees as one character). */
+export function graphemes(text: string): string[] {
+  return Array.from(segmenter.segment(text), (s) => s.segment);
+}
+
+/** Columns one grapheme takes in a terminal. */
+export function cellWidth(grapheme: string): number {
+  return stringWidth(grapheme);
+}
+
+/** Columns a text takes, grapheme by grapheme (as Ink lays text out). */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const g of graphemes(text)) width += cellWidth(g);
+  return width;
+}
+
+/**
+ * Drops graphemes that take no column (zero-width spaces, joiners left alone): a terminal
+ * draws nothing for them, and a renderer that counts each grapheme as at least one column would
+ * shift everything after them.
+ */
+export function visible(text: string): string {
+  return graphemes(text).filter((g) => cellWidth(g) > 0).join("");
+}
+
+const spaces = (n: number) => " ".repeat(Math.max(0, n));
+
+/** Pads with spaces on the right to `width` columns. */
+export function padEnd(text: string, width: number): string {
+  return text + spaces(width - textWidth(text));
+}
+
+/** Cuts a one-line text to `width` columns, ending in "…" when something was cut. */
+export function truncate(text: string, width: number): string {
+  if (width <= 0) return "";
+  if (textWidth(text) <= width) return text;
+  let out = "";
+  let used = 0;
+  for (const g of graphemes(text)) {
+    const w = cellWidth(g);
+    if (used + w > width - 1) break;
+    out += g;
+    used += w;
+  }
+  return out + "…";
+}
+
+/** Splits one word into pieces no wider than `width` (a wide grapheme never straddles). */
+function breakWord(word: string, width: number): string[] {
+  const pieces: string[] = [];
+  let piece = "";
+  let used = 0;
+  for (let g of graphemes(word)) {
+    let w = cellWidth(g);
+    if (w > width) [g, w] = ["…", 1]; // a wide character in a one-column space
+    if (used + w > width && piece !== "") {
+      pieces.push(piece);
+      piece = "";
+      used = 0;
+    }
+    piece += g;
+    used += w;
+  }
+  if (piece !== "" || pieces.length === 0) pieces.push(piece);
+  return pieces;
+}
+
+/**
+ * Word-wraps one line of text (no newlines) to `width` columns. Runs of spaces between words
+ * stay; a wrapped line starts at its word; a word wider than a line is broken across lines.
+ */
+export function wrapLine(text: string, width: number): string[] {
+  width = Math.max(1, width);
+  const lines: string[] = [];
+  let line = "";
+  let used = 0;
+  for (const token of text.match(/ +|[^ ]+/g) ?? []) {
+    const w = textWidth(token);
+    if (token.startsWith(" ")) {
+      if (used + w <= width) {
+        line += token;
+        used += w;
+      } else if (used > 0) {
+        // spaces at a break are where the line ends
+        lines.push(line.trimEnd());
+        line = "";
+        used = 0;
+      }
+      continue;
+    }
+    if (used + w <= width) {
+      line += token;
+      used += w;
+      continue;
+    }
+    if (used > 0) {
+      lines.push(line.trimEnd());
+      line = "";
+      used = 0;
+    }
+    if (w <= width) {
+      line = token;
+      used = w;
+      continue;
+    }
+    const pieces = breakWord(token, width);
+    lines.push(...pieces.slice(0, -1));
+    line = pieces[pieces.length - 1];
+    used = textWidth(line);
+  }
+  lines.push(line.trimEnd());
+  return lines;
+}
+
+/** Wraps a text that may hold newlines; every line is at most `width` columns. */
+export function wrapText(text: string, width: number): string[] {
+  return text.split("\n").flatMap((line) => wrapLine(line, width));
+}
+
+/** "4s left", "2m 05s left", "3h 20m left", "2d 4h left"; "expiring" at or past the end. */
+export function timeLeft(ms: number): string {
+  if (ms <= 0) return "expiring";
+  const s = Math.ceil(ms / 1000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (s < 60) return `${s}s left`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${two(s % 60)}s left`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${two(Math.floor(s / 60) % 60)}m left`;
+  return `${Math.floor(s / 86400)}d ${Math.floor(s / 3600) % 24}h left`;
+}
+
+/** Who I am, for placing my bubbles and spotting mentions of me. */
+export interface Me {
+  id: string;
+  name: string;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+
+/** Matches my id or name as a word (optionally after @), case-insensitive. */
+function mentionPattern(me: Me): RegExp {
+  const names = [me.id, me.name].filter((n) => n !== "").map(escapeRegExp).join("|");
+  return new RegExp(`(?<![A-Za-z0-9._-])@?(?:${names})(?![A-Za-z0-9_-])`, "gi");
+}
+
+/** Whether a message from someone else is for me in particular: direct to me, or naming me. */
+export function isForMe(m: Shown, me: Me | undefined): boolean {
+  if (!me || m.from === me.id) return false;
+  if (m.to?.includes(me.id)) return true;
+  return mentionPattern(me).test(m.text);
+}
+
+/** Splits a line into text and mention segments. */
+function withMentions(text: string, me: Me | undefined): StyledLine {
+  if (!me || text === "") return [{ text, role: "text" }];
+  const out: StyledLine = [];
+  let last = 0;
+  for (const match of text.matchAll(mentionPattern(me))) {
+    if (match.index > last) out.push({ text: text.slice(last, match.index), role: "text" });
+    out.push({ text: match[0], role: "mention" });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last), role: "text" });
+  return out;
+}
+
+export interface BubbleOptions {
+  /** Columns available: no line is wider. */
+  width: number;
+  /** The person at this screen: their bubbles go on the right, mentions of them stand out. */
+  me?: Me;
+  /** The current time (ms since the epoch), for a temporary message's time left. */
+  now: number;
+}
+
+/** The widest text inside a bubble for a pane of `width` columns. */
+export function innerWidthFor(width: number): number {
+  return Math.max(1, Math.min(width - 4, Math.max(20, Math.min(60, Math.floor(width * 0.7) - 4))));
+}
+
+/** The line a reply shows of its original: "> author: first line", or that it was deleted. */
+function quoteText(m: Shown, me: Me | undefined): string | undefined {
+  if (!m.replyTo) return undefined;
+  if (!m.quote || "deleted" in m.quote) return "> (a deleted message)";
+  const author = m.quote.from === me?.id ? "you" : sanitizeLine(m.quote.from);
+  const first = visible(sanitizeLine(m.quote.text.split("\n")[0]));
+  return `> ${m.replyRef ? `#${m.replyRef} ` : ""}${author}: ${first}`;
+}
+
+/** The parts of the line under a bubble: sender, audience, time, ref, time left. */
+function metaParts(m: Shown, me: Me | undefined, now: number, mine: boolean): StyledLine {
+  const name = (id: string) => (id === me?.id ? "you" : visible(sanitizeLine(id)));
+  const parts: StyledLine = [{ text: mine ? "you" : name(m.from), role: mine ? "mine" : "sender" }];
+  if (m.to && m.to.length > 0) {
+    parts.push({ text: `Direct to ${m.to.map(name).join(", ")}`, role: "direct" });
+  } else {
+    parts.push({ text: "Public", role: "meta" });
+  }
+  parts.push({ text: clock(m.time), role: "meta" });
+  parts.push({ text: `#${m.ref}`, role: "ref" });
+  if (m.expiresAt !== undefined) parts.push({ text: timeLeft(m.expiresAt - now), role: "temp" });
+  return parts;
+}
+
+/** Joins parts with " · " into lines of at most `width` columns. */
+function joinParts(parts: StyledLine, width: number): StyledLine[] {
+  const lines: StyledLine[] = [];
+  let line: StyledLine = [];
+  let used = 0;
+  for (const part of parts) {
+    const text = truncate(part.text, width);
+    const w = textWidth(text);
+    if (used > 0 && used + 3 + w > width) {
+      lines.push(line);
+      line = [];
+      used = 0;
+    }
+    if (used > 0) {
+      line.push({ text: " · ", role: "meta" });
+      used += 3;
+    }
+    line.push({ text, role: part.role });
+    used += w;
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
+
+function widthOf(line: StyledLine): number {
+  return line.reduce((sum, s) => sum + textWidth(s.text), 0);
+}
+
+/**
+ * One message as a speech bubble: others' on the left, mine on the right; a reply's quote at
+ * the top inside; under it the sender, Public or Direct (with the recipients), the time, the
+ * ref to type in /reply or /delete, and for a temporary message the time it has left. Text from
+ * other people is sanitized here. Every line is at most `width` columns; mine are padded on the
+ * left to end at the right edge.
+ */
+export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {
+  const width = Math.max(1, Math.floor(options.width));
+  const me = options.me;
+  const mine = me !== undefined && m.from === me.id;
+  const source = sanitize(m.text).split("\n").map(visible);
+  while (source.length > 1 && source[source.length - 1].trim() === "") source.pop();
+  while (source.length > 1 && source[0].trim() === "") source.shift();
+  const meta = metaParts(m, me, options.now, mine);
+  const quote = quoteText(m, me);
+
+  if (width < 6) {
+    // too narrow for borders: the text, wrapped, then who and when
+    const lines: StyledLine[] = [];
+    if (quote) lines.push([{ text: truncate(quote, width), role: "quote" }]);
+    for (const line of source.flatMap((l) => wrapLine(l, width))) {
+      lines.push([{ text: line, role: "text" }]);
+    }
+    return [...lines, ...joinParts(meta, width)];
+  }
+
+  const innerMax = innerWidthFor(width);
+  const body = source.flatMap((line) => wrapLine(line, innerMax));
+  let inner = Math.max(1, ...body.map(textWidth));
+  if (quote) inner = Math.max(inner, Math.min(innerMax, textWidth(quote)));
+  const left = mine ? width - (inner + 4) : 0;
+  const indent = (line: StyledLine): StyledLine =>
+    left > 0 ? [{ text: spaces(left), role: "text" }, ...line] : line;
+  const border = (text: string): Seg => ({ text, role: mine ? "mine" : "border" });
+  const inside = (content: StyledLine, w: number): StyledLine =>
+    indent([border("│ "), ...content, { text: spaces(inner - w), role: "text" }, border(" │")]);
+
+  const lines: StyledLine[] = [indent([border(`╭${"─".repeat(inner + 2)}╮`)])];
+  if (quote) {
+    const text = truncate(quote, inner);
+    lines.push(inside([{ text, role: "quote" }], textWidth(text)));
+  }
+  for (const line of body) {
+    lines.push(
+      inside(mine ? [{ text: line, role: "text" }] : withMentions(line, me), textWidth(line)),
+    );
+  }
+  lines.push(indent([border(`╰${"─".repeat(inner + 2)}╯`)]));
+
+  // the line under the bubble: from its left edge for others, to its right edge for mine
+  for (const line of joinParts(meta, width - 1)) {
+    const w = widthOf(line);
+    const pad = mine ? width - w - 1 : 1;
+    lines.push([{ text: spaces(pad), role: "text" }, ...line]);
+  }
+  return lines;
+}

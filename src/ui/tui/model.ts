@@ -1,0 +1,182 @@
+/**
+ * What the full-screen UI shows, as plain data, and the pure steps that change it: client
+ * events in, items (bubbles and notices) out; deletions and expiries take the bubble away in
+ * place (no marker: a purged message leaves no trace); search results and the online list go
+ * to a closable panel.
+ */
+import type { ClientEvent, Shown } from "../../client/state.ts";
+import type { User } from "../../protocol/schema.ts";
+import { isForMe, type Me } from "../bubble.ts";
+import { sanitizeLine } from "../sanitize.ts";
+import type { ConnectionStatus } from "../ui.ts";
+import { emptyInput, type InputState } from "./input.ts";
+import type { Anchor } from "./layout.ts";
+
+/** Items kept in the pane; the oldest go first past it. */
+export const MAX_ITEMS = 2000;
+
+export type NoticeRole = "notice" | "presence" | "error";
+
+export type Item =
+  | { kind: "message"; key: string; message: Shown }
+  | { kind: "notice"; key: string; text: string; role: NoticeRole };
+
+export type Panel =
+  | { kind: "results"; pattern?: string; total: number; messages: Shown[]; scroll: number }
+  | { kind: "who"; users: User[]; scroll: number };
+
+export interface Model {
+  items: Item[];
+  /** Undefined while the pane follows the newest messages. */
+  anchor?: Anchor;
+  /** Messages that arrived below while scrolled up. */
+  unseen: number;
+  panel?: Panel;
+  status: ConnectionStatus;
+  input: InputState;
+  /** A word beside the status line until the next key: completions, a refused paste. */
+  hint?: { text: string; error: boolean };
+  me?: Me;
+  /** Set once the person asked to leave (the client is finishing up). */
+  leaving: boolean;
+  /** Counter for notice keys. */
+  seq: number;
+}
+
+export function initialModel(): Model {
+  return {
+    items: [],
+    unseen: 0,
+    status: { state: "connected" },
+    input: emptyInput(),
+    leaving: false,
+    seq: 0,
+  };
+}
+
+function bounded(model: Model): Model {
+  if (model.items.length <= MAX_ITEMS) return model;
+  const items = model.items.slice(model.items.length - MAX_ITEMS);
+  let anchor = model.anchor;
+  if (anchor && !items.some((i) => i.key === anchor!.key)) anchor = { key: items[0].key, line: 0 };
+  return { ...model, items, anchor };
+}
+
+/** Adds a notice line (or several) to the pane. */
+export function addNotice(model: Model, text: string, role: NoticeRole = "notice"): Model {
+  const item: Item = { kind: "notice", key: `n${model.seq + 1}`, text, role };
+  return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
+}
+
+/** Removes an item; an anchor on it moves to the item after it (or before it, at the end). */
+export function removeItem(model: Model, key: string): Model {
+  const index = model.items.findIndex((i) => i.key === key);
+  if (index < 0) return model;
+  const items = model.items.filter((_, i) => i !== index);
+  let anchor = model.anchor;
+  if (anchor?.key === key) {
+    const next = items[index] ?? items[index - 1];
+    anchor = next ? { key: next.key, line: 0 } : undefined;
+  }
+  return { ...model, items, anchor, unseen: anchor ? model.unseen : 0 };
+}
+
+/** Adds a message bubble, unless it is already shown. */
+export function addMessage(model: Model, message: Shown): Model {
+  if (model.items.some((i) => i.kind === "message" && i.key === message.id)) return model;
+  const item: Item = { kind: "message", key: message.id, message };
+  const unseen = model.anchor && message.from !== model.me?.id ? model.unseen + 1 : model.unseen;
+  return bounded({ ...model, items: [...model.items, item], unseen });
+}
+
+export interface Applied {
+  model: Model;
+  /** Ring the bell: a live message direct to me or naming me arrived. */
+  bell: boolean;
+}
+
+/**
+ * Applies what the client reported. `lastSearch` labels a results panel with the pattern the
+ * person typed.
+ */
+export function applyEvents(model: Model, events: ClientEvent[], lastSearch?: string): Applied {
+  let bell = false;
+  for (const event of events) {
+    switch (event.type) {
+      case "welcome": {
+        model = { ...model, me: { id: event.you.id, name: event.you.name } };
+        const others = event.users.length - 1;
+        model = addNotice(
+          model,
+          `you are ${event.you.id}; ${event.users.length} online${
+            others > 0 ? "" : " (only you, for now)"
+          } · /help lists the commands`,
+        );
+        break;
+      }
+      case "message":
+        if (!event.message.replay && isForMe(event.message, model.me)) bell = true;
+        model = addMessage(model, event.message);
+        break;
+      case "deleted": {
+        model = removeItem(model, event.id);
+        const panel = model.panel;
+        if (panel?.kind === "results" && panel.messages.some((m) => m.id === event.id)) {
+          model = {
+            ...model,
+            panel: {
+              ...panel,
+              messages: panel.messages.filter((m) => m.id !== event.id),
+              total: Math.max(0, panel.total - 1),
+            },
+          };
+        }
+        break;
+      }
+      case "presence":
+        if (event.joined) {
+          model = addNotice(
+            model,
+            `${sanitizeLine(event.joined.id)} joined · ${event.online} online`,
+            "presence",
+          );
+        } else if (event.left) {
+          model = addNotice(
+            model,
+            `${sanitizeLine(event.left.id)} left · ${event.online} online`,
+            "presence",
+          );
+        }
+        if (model.panel?.kind === "who") model = { ...model, panel: undefined };
+        break;
+      case "users":
+        model = { ...model, panel: { kind: "who", users: event.users, scroll: 0 } };
+        break;
+      case "results":
+        model = {
+          ...model,
+          panel: {
+            kind: "results",
+            pattern: lastSearch,
+            total: event.total,
+            messages: event.messages,
+            scroll: 0,
+          },
+        };
+        break;
+      case "ack":
+        break;
+      case "error":
+        model = addNotice(model, sanitizeLine(event.message), "error");
+        break;
+      case "goodbye":
+        model = addNotice(
+          model,
+          `disconnected by the server: ${sanitizeLine(event.message)}`,
+          "error",
+        );
+        break;
+    }
+  }
+  return { model, bell };
+}
