@@ -56,6 +56,8 @@ class FakePeer implements Peer {
 
 interface World {
   hub: Hub;
+  /** What the hub asked to run later (delayed refusals), in order. */
+  scheduled: { fn: () => void; ms: number }[];
   store: SqliteStore;
   clock: { t: number };
   /** Connects a fresh peer and says hello; returns it (welcomed, frames cleared unless keep). */
@@ -68,7 +70,9 @@ function world(options: { password?: string; maxRate?: number; store?: SqliteSto
   const store = options.store ?? new SqliteStore(":memory:");
   const clock = { t: T0 };
   let n = 0;
+  const scheduled: { fn: () => void; ms: number }[] = [];
   const hub = new Hub({
+    later: (fn, ms) => void scheduled.push({ fn, ms }),
     store,
     version: "test",
     password: options.password,
@@ -85,6 +89,7 @@ function world(options: { password?: string; maxRate?: number; store?: SqliteSto
     hub,
     store,
     clock,
+    scheduled,
     say,
     join(name, extra = {}, keep = false) {
       const peer = new FakePeer(name);
@@ -575,13 +580,48 @@ Deno.test("password: wrong → bad_password and close, nothing issued", () => {
   const w = world({ password: "hunter2" });
   const peer = new FakePeer("tom");
   w.say(peer, { type: "hello", name: "tom", password: "hunter3" });
+  // answered after a delay, not at once
+  assert.deepEqual(peer.frames, []);
+  assert.equal(w.scheduled.length, 1);
+  w.scheduled.shift()!.fn();
   assert.equal(peer.of("error")[0].code, "bad_password");
   assert.equal(peer.closed?.reason, "bad_password");
   assert.equal(peer.of("welcome").length, 0);
   assert.equal(w.store.canonicalId("tom_0001"), null, "no identity for a rejected login");
   const longer = new FakePeer("tom");
   w.say(longer, { type: "hello", name: "tom", password: "hunter2-and-more" });
+  w.scheduled.shift()!.fn();
   assert.equal(longer.closed?.reason, "bad_password");
+});
+
+Deno.test("password: repeated failures from one address are answered ever more slowly", () => {
+  const w = world({ password: "hunter2" });
+  const guess = (address: string) => {
+    const peer = Object.assign(new FakePeer("guesser"), { address });
+    w.say(peer, { type: "hello", name: "eve", password: "guess" });
+    // while the refusal waits, nothing else from that connection is heard
+    w.say(peer, { type: "hello", name: "eve", password: "hunter2" });
+    assert.deepEqual(peer.frames, []);
+    const { fn, ms } = w.scheduled.shift()!;
+    fn();
+    assert.equal(peer.closed?.reason, "bad_password");
+    return ms;
+  };
+  assert.deepEqual([guess("10.0.0.1"), guess("10.0.0.1"), guess("10.0.0.1")], [1000, 2000, 4000]);
+  assert.equal(guess("10.0.0.2"), 1000, "another address is not slowed");
+  for (let i = 0; i < 10; i++) guess("10.0.0.1");
+  assert.equal(guess("10.0.0.1"), 30_000, "capped");
+  w.clock.t += 11 * 60_000;
+  assert.equal(guess("10.0.0.1"), 1000, "forgotten after a quiet while");
+});
+
+Deno.test("password: a missing one is refused at once with a hint", () => {
+  const w = world({ password: "hunter2" });
+  const peer = new FakePeer("tom");
+  w.say(peer, { type: "hello", name: "tom" });
+  assert.equal(peer.of("error")[0].code, "bad_password");
+  assert.match(peer.of("error")[0].message, /needs a password/);
+  assert.equal(w.scheduled.length, 0);
 });
 
 Deno.test("password: right → welcome", () => {

@@ -34,6 +34,8 @@ Options:
   --hello-timeout S     seconds from the handshake to the client's hello (default 10)
   --idle-timeout S      seconds of silence before a client is cut (default 45; clients ping
                         three times as often)
+  --max-connections-per-address N
+                        open connections allowed from one address (default 32)
   -h, --help            show this help
 `;
 
@@ -70,6 +72,7 @@ export interface ServeArgs {
   handshakeTimeoutMs: number;
   helloTimeoutMs: number;
   idleTimeoutMs: number;
+  maxConnectionsPerAddress: number;
   help: boolean;
 }
 
@@ -118,6 +121,14 @@ function parseSeconds(text: string, what: string): number {
   return Math.round(seconds * 1000);
 }
 
+/** A whole number from 1 to 1,000,000. */
+function parseCount(text: string, what: string): number {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000) {
+    throw new UsageError(`${what} must be a whole number from 1 to 1000000, not "${text}"`);
+  }
+  return Number(text);
+}
+
 export function parseServeArgs(argv: string[]): ServeArgs {
   const v = parse(argv, {
     host: { type: "string", default: "127.0.0.1" },
@@ -131,6 +142,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     "handshake-timeout": { type: "string", default: "10" },
     "hello-timeout": { type: "string", default: "10" },
     "idle-timeout": { type: "string", default: "45" },
+    "max-connections-per-address": { type: "string", default: "32" },
     help: { type: "boolean", short: "h", default: false },
   });
   if ((v.cert === undefined) !== (v.key === undefined)) {
@@ -152,6 +164,10 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     handshakeTimeoutMs: parseSeconds(String(v["handshake-timeout"]), "--handshake-timeout"),
     helloTimeoutMs: parseSeconds(String(v["hello-timeout"]), "--hello-timeout"),
     idleTimeoutMs: parseSeconds(String(v["idle-timeout"]), "--idle-timeout"),
+    maxConnectionsPerAddress: parseCount(
+      String(v["max-connections-per-address"]),
+      "--max-connections-per-address",
+    ),
     help: Boolean(v.help),
   };
 }

@@ -37,6 +37,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       store,
       password,
       maxRate: args.maxRate,
+      maxConnectionsPerAddress: args.maxConnectionsPerAddress,
       log,
       limits: {
         handshakeTimeoutMs: args.handshakeTimeoutMs,

@@ -39,6 +39,12 @@ export const SEARCH_BURST = 5;
 /** How often idle rate-limit buckets are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
+/** Delay before a wrong password is answered; doubles with each failure from one address. */
+export const PASSWORD_DELAY_MS = 1_000;
+export const MAX_PASSWORD_DELAY_MS = 30_000;
+/** Failures from an address are forgotten after this long without one. */
+export const PASSWORD_FAILURE_MEMORY_MS = 10 * 60_000;
+
 /** Public history a newcomer is shown on joining. */
 export const HISTORY_ON_JOIN = 50;
 /** Most messages replayed on resume, or direct messages delivered on join. */
@@ -56,6 +62,10 @@ export interface Peer {
   close(reason: string, message: string): void;
   /** Set by the hub once `hello` succeeded. */
   user?: User;
+  /** The peer's network address, for per-address limits (wrong passwords). */
+  address?: string;
+  /** Set while a refusal is being delayed: nothing more is heard from this peer. */
+  refused?: boolean;
   /** Requests refused in a row for going too fast. */
   strikes?: number;
 }
@@ -70,6 +80,8 @@ export interface HubOptions {
   /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
   idleTimeoutMs?: number;
   now?: () => number;
+  /** Runs `fn` after `ms` (setTimeout by default; tests pass a fake). */
+  later?: (fn: () => void, ms: number) => void;
   digits?: () => string;
   log?: (line: string) => void;
 }
@@ -84,6 +96,9 @@ export class Hub {
   readonly #version: string;
   readonly #idleTimeoutMs: number;
   readonly #maxRate: number;
+  readonly #later: (fn: () => void, ms: number) => void;
+  /** Wrong passwords by address: how many, and the last one's time. */
+  readonly #passwordFailures = new Map<string, { count: number; last: number }>();
   readonly #sendLimiter?: RateLimiter;
   readonly #searchLimiter = new RateLimiter(SEARCHES_PER_MINUTE / 60, SEARCH_BURST);
   #lastPrune = 0;
@@ -101,6 +116,7 @@ export class Hub {
     this.#version = options.version;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#maxRate = options.maxRate ?? DEFAULT_MAX_RATE;
+    this.#later = options.later ?? ((fn, ms) => void setTimeout(fn, ms));
     if (this.#maxRate > 0) {
       this.#sendLimiter = new RateLimiter(this.#maxRate, burstFor(this.#maxRate));
     }
@@ -155,6 +171,7 @@ export class Hub {
 
   /** Handles one validated frame from `peer`. */
   handle(peer: Peer, frame: ClientFrame): void {
+    if (peer.refused) return;
     if (frame.type === "ping") return reply(peer, { type: "pong" });
     if (frame.type === "hello") return this.#hello(peer, frame);
     if (frame.type === "bye") return peer.close("bye", "goodbye");
@@ -226,12 +243,18 @@ export class Hub {
       });
     }
     if (this.#password && !this.#passwordMatches(hello.password)) {
-      reply(peer, {
-        type: "error",
-        code: ErrorCode.badPassword,
-        message: hello.password === undefined ? "this server needs a password" : "wrong password",
-      });
-      return peer.close("bad_password", "wrong password");
+      const missing = hello.password === undefined;
+      const message = missing
+        ? "this server needs a password (--password-file or CHAT_PASSWORD)"
+        : "wrong password";
+      const refuse = () => {
+        reply(peer, { type: "error", code: ErrorCode.badPassword, message });
+        peer.close("bad_password", message);
+      };
+      if (missing) return refuse();
+      // a wrong guess is answered slowly, and more slowly for each recent one from that address
+      peer.refused = true;
+      return this.#later(refuse, this.#passwordDelay(peer.address ?? "?"));
     }
     let identity = hello.token
       ? this.#store.identityByToken(hello.name, hashToken(hello.token))
@@ -443,6 +466,20 @@ export class Hub {
       message: `slow down: at most ${limit}; that request was refused`,
     });
     return false;
+  }
+
+  /** Records a wrong password from `address`; returns how long to wait before saying so. */
+  #passwordDelay(address: string): number {
+    const now = this.#now();
+    const prior = this.#passwordFailures.get(address);
+    const count = prior && now - prior.last < PASSWORD_FAILURE_MEMORY_MS ? prior.count + 1 : 1;
+    this.#passwordFailures.set(address, { count, last: now });
+    if (this.#passwordFailures.size > 10_000) {
+      for (const [key, entry] of this.#passwordFailures) {
+        if (now - entry.last >= PASSWORD_FAILURE_MEMORY_MS) this.#passwordFailures.delete(key);
+      }
+    }
+    return Math.min(MAX_PASSWORD_DELAY_MS, PASSWORD_DELAY_MS * 2 ** Math.min(count - 1, 20));
   }
 
   #passwordMatches(given: string | undefined): boolean {

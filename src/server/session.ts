@@ -45,6 +45,8 @@ type Phase = "hello" | "ready" | "closing" | "closed";
 export class Session implements Peer {
   user?: User;
   strikes?: number;
+  refused?: boolean;
+  readonly address?: string;
   readonly remote: string;
   #phase: Phase = "hello";
   /** When the current phase's deadline passes: hello, idleness or drain. */
@@ -63,6 +65,7 @@ export class Session implements Peer {
     readonly limits: SessionLimits,
     readonly now: () => number,
   ) {
+    this.address = socket.remoteAddress;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#deadline = now() + limits.helloTimeoutMs;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));

@@ -95,11 +95,19 @@ export interface Applied {
   bell: boolean;
 }
 
-/**
- * Applies what the client reported. `lastSearch` labels a results panel with the pattern the
- * person typed.
- */
-export function applyEvents(model: Model, events: ClientEvent[], lastSearch?: string): Applied {
+export interface ApplyOptions {
+  /** The pattern of the last /search typed, to label its results. */
+  lastSearch?: string;
+  /** Who is online now, to keep an open online list current. */
+  users?: User[];
+}
+
+/** Applies what the client reported. */
+export function applyEvents(
+  model: Model,
+  events: ClientEvent[],
+  options: ApplyOptions = {},
+): Applied {
   let bell = false;
   for (const event of events) {
     switch (event.type) {
@@ -147,7 +155,9 @@ export function applyEvents(model: Model, events: ClientEvent[], lastSearch?: st
             "presence",
           );
         }
-        if (model.panel?.kind === "who") model = { ...model, panel: undefined };
+        if (model.panel?.kind === "who" && options.users) {
+          model = { ...model, panel: { ...model.panel, users: options.users } };
+        }
         break;
       case "users":
         model = { ...model, panel: { kind: "who", users: event.users, scroll: 0 } };
@@ -157,7 +167,7 @@ export function applyEvents(model: Model, events: ClientEvent[], lastSearch?: st
           ...model,
           panel: {
             kind: "results",
-            pattern: lastSearch,
+            pattern: options.lastSearch,
             total: event.total,
             messages: event.messages,
             scroll: 0,

@@ -1,0 +1,326 @@
+/**
+ * The whole screen from the model, pure: the message pane (bubbles and notices), an optional
+ * panel (search results or the online list), the status line and the input line, each as
+ * styled lines no wider than the terminal, plus where the cursor goes.
+ *
+ * ```
+ * ┌ pane ─────────────────────────────┐  rows - 2 - panel
+ * │ bubbles, notices; a "new messages │
+ * │ below" marker when scrolled up    │
+ * ├ panel (when open) ────────────────┤  up to 40% of the rows
+ * ├ status line ──────────────────────┤  1
+ * └ input line ───────────────────────┘  1
+ * ```
+ */
+import type { Shown } from "../../client/state.ts";
+import {
+  type Me,
+  padEnd,
+  renderBubble,
+  type Seg,
+  type StyledLine,
+  textWidth,
+  timeLeft,
+  truncate,
+  visible,
+  wrapText,
+} from "../bubble.ts";
+import { clock } from "../plain.ts";
+import { sanitizeLine } from "../sanitize.ts";
+import { inputView } from "./input.ts";
+import { type Anchor, layoutPane, type PaneSource } from "./layout.ts";
+import type { Item, Model, Panel } from "./model.ts";
+
+export interface ScreenContext {
+  cols: number;
+  rows: number;
+  now: number;
+  /** The server, as `host:port`. */
+  server: string;
+  /** People online. */
+  online: number;
+  /** Keeps rendered bubbles between frames. */
+  cache?: BlockCache;
+}
+
+export interface Region {
+  top: number;
+  height: number;
+}
+
+export interface Screen {
+  /** Exactly `rows` lines, none wider than `cols`. */
+  lines: StyledLine[];
+  cursor: { x: number; y: number };
+  pane: Region;
+  panel?: Region;
+  /** The pane's anchor after layout (undefined: following the bottom). */
+  anchor?: Anchor;
+}
+
+/** Rendered blocks by item key, reused while nothing they depend on changes. */
+export class BlockCache {
+  #blocks = new Map<string, { signature: string; lines: StyledLine[] }>();
+
+  get(key: string, signature: string, render: () => StyledLine[]): StyledLine[] {
+    const hit = this.#blocks.get(key);
+    if (hit && hit.signature === signature) return hit.lines;
+    const lines = render();
+    if (this.#blocks.size > 5000) this.#blocks.clear();
+    this.#blocks.set(key, { signature, lines });
+    return lines;
+  }
+}
+
+const NOTICE_PREFIX = { notice: "* ", presence: "· ", error: "! " } as const;
+
+/** The lines of one item in a pane `width` columns wide (a blank line above each bubble). */
+export function itemLines(
+  item: Item,
+  width: number,
+  me: Me | undefined,
+  now: number,
+): StyledLine[] {
+  if (item.kind === "message") {
+    const bubble = renderBubble(item.message, { width: Math.max(1, width - 2), me, now });
+    return [[], ...bubble.map((line): StyledLine => [{ text: " ", role: "text" }, ...line])];
+  }
+  const prefix = NOTICE_PREFIX[item.role];
+  const room = Math.max(1, width - 1 - prefix.length);
+  return wrapText(visible(item.text), room).map((line, i): StyledLine => [
+    { text: ` ${i === 0 ? prefix : " ".repeat(prefix.length)}`, role: item.role },
+    { text: line, role: item.role },
+  ]);
+}
+
+function signature(item: Item, width: number, me: Me | undefined, now: number): string {
+  if (item.kind === "notice") return `${width}`;
+  const m = item.message;
+  const quote = m.quote && "deleted" in m.quote ? "gone" : "";
+  const left = m.expiresAt !== undefined ? timeLeft(m.expiresAt - now) : "";
+  return `${width}|${me?.id ?? ""}|${quote}|${m.replyRef ?? ""}|${left}`;
+}
+
+/** The pane's items as a layout source for a pane `width` columns wide. */
+export function paneSource(
+  items: Item[],
+  width: number,
+  me: Me | undefined,
+  now: number,
+  cache = new BlockCache(),
+): PaneSource {
+  let index: Map<string, number> | undefined;
+  return {
+    length: items.length,
+    key: (i) => items[i].key,
+    lines: (i) =>
+      cache.get(
+        items[i].key,
+        signature(items[i], width, me, now),
+        () => itemLines(items[i], width, me, now),
+      ),
+    indexOf(key) {
+      index ??= new Map(items.map((item, i) => [item.key, i]));
+      return index.get(key) ?? -1;
+    },
+  };
+}
+
+/** Rows the panel takes (0 when none is open). */
+export function panelHeight(panel: Panel | undefined, cols: number, rows: number): number {
+  if (!panel || rows < 6) return 0;
+  const wanted = 1 + panelContent(panel, cols, 0).length;
+  const most = Math.max(2, Math.floor((rows - 2) * 0.4));
+  return Math.min(wanted, most, rows - 3);
+}
+
+/** Rows the message pane takes. */
+export function paneHeight(model: Model, cols: number, rows: number): number {
+  return Math.max(0, rows - 2 - panelHeight(model.panel, cols, rows));
+}
+
+const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
+
+function resultLine(m: Shown, me: Me | undefined, cols: number, now: number): StyledLine {
+  const name = (id: string) => (id === me?.id ? "you" : visible(sanitizeLine(id)));
+  const d = new Date(m.time);
+  const date = sameDay(m.time, now)
+    ? ""
+    : `${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} `;
+  const to = m.to && m.to.length > 0 ? ` → ${m.to.map(name).join(", ")}` : "";
+  const parts: StyledLine = [
+    { text: ` #${m.ref}`, role: "ref" },
+    { text: ` ${date}${clock(m.time)} `, role: "meta" },
+    { text: `${name(m.from)}${to}`, role: m.to?.length ? "direct" : "sender" },
+    { text: `: ${visible(sanitizeLine(m.text))}`, role: "panel" },
+  ];
+  return fit(parts, cols);
+}
+
+/** The panel's lines below its heading. */
+function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledLine[] {
+  if (panel.kind === "results") {
+    if (panel.messages.length === 0) return [[{ text: "  nothing found", role: "panel" }]];
+    const newestFirst = [...panel.messages].sort((a, b) => (a.id < b.id ? 1 : -1));
+    return newestFirst.map((m) => resultLine(m, me, cols, now));
+  }
+  const ids = panel.users.map((u) => visible(sanitizeLine(u.id))).sort();
+  const labels = ids.map((id) => (id === me?.id ? `${id} (you)` : id));
+  const cell = Math.max(...labels.map(textWidth), 1) + 3;
+  const perRow = Math.max(1, Math.floor((cols - 1) / cell));
+  const lines: StyledLine[] = [];
+  for (let i = 0; i < labels.length; i += perRow) {
+    const row = labels.slice(i, i + perRow).map((l) => padEnd(l, cell)).join("");
+    lines.push([{ text: ` ${truncate(row.trimEnd(), cols - 1)}`, role: "panel" }]);
+  }
+  return lines;
+}
+
+function panelHeading(panel: Panel): string {
+  if (panel.kind === "who") return ` Online (${panel.users.length}) · Esc closes`;
+  const count = `${panel.total} result${panel.total === 1 ? "" : "s"}`;
+  const shown = panel.messages.length < panel.total
+    ? `, newest ${panel.messages.length} shown`
+    : "";
+  const what = panel.pattern ? ` for ${visible(sanitizeLine(panel.pattern))}` : "";
+  return ` Search${what}: ${count}${shown} · refs work in /reply · Esc closes`;
+}
+
+/** Cuts a styled line to `width` columns. */
+export function fit(line: StyledLine, width: number): StyledLine {
+  const out: StyledLine = [];
+  let used = 0;
+  for (const seg of line) {
+    if (used >= width) break;
+    const w = textWidth(seg.text);
+    if (used + w <= width) {
+      out.push(seg);
+      used += w;
+    } else {
+      out.push({ text: truncate(seg.text, width - used), role: seg.role });
+      break;
+    }
+  }
+  return out;
+}
+
+/** A line filled to `width` with one role (for bars). */
+function bar(segs: StyledLine, width: number, role: Seg["role"]): StyledLine {
+  const line = fit(segs, width);
+  const used = line.reduce((n, s) => n + textWidth(s.text), 0);
+  return used < width ? [...line, { text: " ".repeat(width - used), role }] : line;
+}
+
+function statusText(model: Model, now: number): Seg {
+  if (model.leaving) return { text: "leaving…", role: "statusBad" };
+  const s = model.status;
+  if (s.state === "connected") return { text: "connected", role: "statusGood" };
+  if (s.state === "offline") return { text: "offline", role: "statusBad" };
+  const seconds = Math.max(0, Math.ceil((s.retryAt - now) / 1000));
+  return {
+    text: seconds > 0 ? `reconnecting in ${seconds} s` : "reconnecting…",
+    role: "statusBad",
+  };
+}
+
+/** Keys worth knowing, shown at the right of the status line when there is no hint. */
+export const KEYS_HINT = "PgUp/PgDn scroll · F2 who · Tab complete · Ctrl+C quit";
+
+function statusLine(model: Model, ctx: ScreenContext): StyledLine {
+  const left: StyledLine = [
+    { text: ` ${model.me ? visible(sanitizeLine(model.me.id)) : "…"}`, role: "status" },
+    { text: ` · ${ctx.server} · ${ctx.online} online · `, role: "status" },
+    statusText(model, ctx.now),
+    { text: " ", role: "status" },
+  ];
+  const used = left.reduce((n, s) => n + textWidth(s.text), 0);
+  const hint = model.hint;
+  const right = hint ? hint.text : KEYS_HINT;
+  const room = ctx.cols - used - 1;
+  if (hint && room < 10) {
+    // a hint matters more than the server's name
+    return bar(
+      [{ text: ` ${hint.text}`, role: hint.error ? "statusBad" : "status" }],
+      ctx.cols,
+      "status",
+    );
+  }
+  if (room >= textWidth(right) || (hint && room >= 10)) {
+    const shown = truncate(right, room);
+    const gap = " ".repeat(Math.max(0, room - textWidth(shown)));
+    return bar(
+      [...left, { text: gap, role: "status" }, {
+        text: shown,
+        role: hint?.error ? "statusBad" : "status",
+      }],
+      ctx.cols,
+      "status",
+    );
+  }
+  return bar(left, ctx.cols, "status");
+}
+
+function marker(model: Model, cols: number): StyledLine {
+  const text = model.unseen > 0
+    ? ` ${model.unseen} new message${model.unseen === 1 ? "" : "s"} below · PgDn · Esc jumps `
+    : " more below · PgDn · Esc jumps ";
+  const w = textWidth(text);
+  if (w >= cols) return [{ text: truncate(text.trim(), cols), role: "marker" }];
+  const side = Math.floor((cols - w) / 2);
+  return [
+    { text: "─".repeat(side), role: "marker" },
+    { text, role: "marker" },
+    { text: "─".repeat(cols - w - side), role: "marker" },
+  ];
+}
+
+/** Composes the screen. */
+export function composeScreen(model: Model, ctx: ScreenContext): Screen {
+  const { cols, rows } = ctx;
+  if (cols <= 0 || rows <= 0) {
+    return { lines: [], cursor: { x: 0, y: 0 }, pane: { top: 0, height: 0 } };
+  }
+  const input = inputView(model.input, cols);
+  const inputLine = fit(input.line, cols);
+  if (rows === 1) {
+    return { lines: [inputLine], cursor: { x: input.cursorX, y: 0 }, pane: { top: 0, height: 0 } };
+  }
+  const status = statusLine(model, ctx);
+  const panelH = panelHeight(model.panel, cols, rows);
+  const paneH = Math.max(0, rows - 2 - panelH);
+  const source = paneSource(model.items, cols, model.me, ctx.now, ctx.cache);
+  const view = layoutPane(source, paneH, model.anchor);
+  const pane = view.rows.map((line) => fit(line, cols));
+  if (view.anchor && paneH > 0) pane[paneH - 1] = marker(model, cols);
+
+  const lines: StyledLine[] = [...pane];
+  let panel: Region | undefined;
+  if (model.panel && panelH > 0) {
+    const content = panelContent(model.panel, cols, ctx.now, model.me);
+    const room = panelH - 1;
+    const scroll = Math.max(0, Math.min(model.panel.scroll, content.length - room));
+    const more = content.length - room - scroll;
+    let heading = panelHeading(model.panel);
+    if (scroll > 0 || more > 0) {
+      heading += ` · PgUp/PgDn (${scroll + 1}–${scroll + room} of ${content.length})`;
+    }
+    lines.push(bar([{ text: heading, role: "heading" }], cols, "heading"));
+    for (const line of content.slice(scroll, scroll + room)) lines.push(fit(line, cols));
+    while (lines.length < paneH + panelH) lines.push([]);
+    panel = { top: paneH, height: panelH };
+  }
+  lines.push(status, inputLine);
+  return {
+    lines,
+    cursor: { x: Math.min(cols - 1, input.cursorX), y: rows - 1 },
+    pane: { top: 0, height: paneH },
+    panel,
+    anchor: view.anchor,
+  };
+}
+
+/** How far a panel can scroll (for clamping its offset). */
+export function panelScrollMax(panel: Panel, cols: number, rows: number): number {
+  const h = panelHeight(panel, cols, rows);
+  return Math.max(0, panelContent(panel, cols, 0).length - (h - 1));
+}
