@@ -73,6 +73,8 @@ function world(options: { password?: string; maxRate?: number; store?: SqliteSto
   const scheduled: { fn: () => void; ms: number }[] = [];
   const hub = new Hub({
     later: (fn, ms) => void scheduled.push({ fn, ms }),
+    // group commit at once, so a test sees the effects of each frame right after it
+    defer: (fn) => fn(),
     store,
     version: "test",
     password: options.password,
@@ -937,4 +939,41 @@ Deno.test("send: a retried ref is acknowledged with the first id and stored once
   // refs are per user: the same ref from someone else is a new message
   w.say(alice, { type: "send", ref: "same", text: "alice's own" });
   assert.notEqual(alice.of("ack")[0].id, first.id);
+});
+
+Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
+  const store = new SqliteStore(":memory:");
+  const calls: number[] = [];
+  const insertMessages = store.insertMessages.bind(store);
+  store.insertMessages = (batch) => {
+    calls.push(batch.length);
+    return insertMessages(batch);
+  };
+  const deferred: (() => void)[] = [];
+  const hub = new Hub({
+    store,
+    version: "test",
+    maxRate: 0,
+    defer: (fn) => void deferred.push(fn),
+  });
+  const tom = new FakePeer("tom");
+  const alice = new FakePeer("alice");
+  for (const peer of [tom, alice]) {
+    hub.handle(peer, ClientFrame.parse({ type: "hello", name: peer.label }));
+  }
+  tom.clear();
+  alice.clear();
+  for (let i = 0; i < 5; i++) {
+    hub.handle(tom, ClientFrame.parse({ type: "send", ref: `t${i}`, text: `tom ${i}` }));
+    hub.handle(alice, ClientFrame.parse({ type: "send", ref: `a${i}`, text: `alice ${i}` }));
+  }
+  // a retry of a ref already in this turn's batch is not stored twice
+  hub.handle(tom, ClientFrame.parse({ type: "send", ref: "t0", text: "tom 0" }));
+  assert.deepEqual(tom.frames, [], "nothing is sent before the commit");
+  assert.equal(deferred.length, 1, "one commit scheduled for the whole turn");
+  deferred.shift()!();
+  assert.deepEqual(calls, [10]);
+  const texts = alice.of("message").map((m) => m.text);
+  assert.deepEqual(texts, [0, 1, 2, 3, 4].flatMap((i) => [`tom ${i}`, `alice ${i}`]));
+  assert.deepEqual(tom.of("ack").map((a) => a.ref), ["t0", "t1", "t2", "t3", "t4"]);
 });

@@ -5,6 +5,7 @@
  * Every accepted message follows one path: validate → persist → encode once → fan out → ack.
  */
 import { timingSafeEqual } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { RE2JS } from "re2js";
 import { monotonicFactory } from "ulid";
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
@@ -27,7 +28,13 @@ import { ExpirySchedule } from "./expiry.ts";
 import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
-import { type Quote, quoteOf, type Store, type StoredMessage } from "./store/store.ts";
+import {
+  type NewMessage,
+  type Quote,
+  quoteOf,
+  type Store,
+  type StoredMessage,
+} from "./store/store.ts";
 
 /** Refusals in a row after which a flooding connection is cut. */
 export const MAX_RATE_STRIKES = 50;
@@ -80,6 +87,11 @@ export interface HubOptions {
   /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
   idleTimeoutMs?: number;
   now?: () => number;
+  /**
+   * Runs `fn` once the current turn of the event loop is done (setImmediate by default: after
+   * the I/O callbacks of this turn, so every socket's frames join one group commit).
+   */
+  defer?: (fn: () => void) => void;
   /** Runs `fn` after `ms` (setTimeout by default; tests pass a fake). */
   later?: (fn: () => void, ms: number) => void;
   digits?: () => string;
@@ -104,6 +116,10 @@ export class Hub {
   #lastPrune = 0;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
+  /** Messages accepted this turn, waiting for their group commit. */
+  #batch: { peer: Peer; ref: string; quote?: Quote; message: NewMessage }[] = [];
+  readonly #batchRefs = new Set<string>();
+  readonly #defer: (fn: () => void) => void;
   /** Deadlines of live temporary messages. */
   readonly #expiries = new ExpirySchedule();
 
@@ -117,6 +133,7 @@ export class Hub {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#maxRate = options.maxRate ?? DEFAULT_MAX_RATE;
     this.#later = options.later ?? ((fn, ms) => void setTimeout(fn, ms));
+    this.#defer = options.defer ?? ((fn) => void setImmediate(fn));
     if (this.#maxRate > 0) {
       this.#sendLimiter = new RateLimiter(this.#maxRate, burstFor(this.#maxRate));
     }
@@ -229,8 +246,9 @@ export class Hub {
     this.#broadcast({ type: "presence", left: user, online: this.#online.size });
   }
 
-  /** Tells everyone the server is going away. */
+  /** Tells everyone the server is going away (after storing what was accepted). */
   shutdown(message: string): void {
+    this.flush();
     for (const peer of [...this.#online.values()]) peer.close("shutdown", message);
   }
 
@@ -333,6 +351,7 @@ export class Hub {
   #send(peer: Peer, user: User, frame: Send): void {
     const fail = (code: string, message: string) =>
       reply(peer, { type: "error", ref: frame.ref, code, message });
+    if (this.#batchRefs.has(`${user.id}\n${frame.ref}`)) return; // the same retry, this turn
     const already = this.#store.sentRef(user.id, frame.ref);
     if (already !== null) {
       // a retry after a drop: it was stored (and fanned out) the first time; just acknowledge
@@ -357,18 +376,57 @@ export class Hub {
       to = resolved.ids;
     }
     const time = this.#now();
-    const stored = this.#store.insertMessage({
-      id: this.#newId(time),
-      from: user.id,
-      to,
-      text: frame.text,
-      time,
-      replyTo,
-      expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
-    }, frame.ref);
-    if (stored.expiresAt !== undefined) this.#expiries.add(stored.id, stored.expiresAt);
-    this.#deliver(stored, encodeFrame(toFrame({ ...stored, quote })));
-    reply(peer, { type: "ack", ref: frame.ref, id: stored.id, time: stored.time });
+    this.#batch.push({
+      peer,
+      ref: frame.ref,
+      quote,
+      message: {
+        id: this.#newId(time),
+        from: user.id,
+        to,
+        text: frame.text,
+        time,
+        replyTo,
+        expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
+      },
+    });
+    this.#batchRefs.add(`${user.id}\n${frame.ref}`);
+    if (this.#batch.length === 1) this.#defer(() => this.flush());
+  }
+
+  /**
+   * Group commit: every message accepted in this turn of the event loop is persisted in one
+   * transaction, then each is fanned out (encoded once) and acknowledged, in arrival order.
+   * Runs by itself; call it to flush at once (shutdown, tests).
+   */
+  flush(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    this.#batchRefs.clear();
+    let stored: StoredMessage[];
+    try {
+      stored = this.#store.insertMessages(
+        batch.map(({ message, ref }) => ({ message, clientRef: ref })),
+      );
+    } catch (error) {
+      this.#log(`could not store ${batch.length} message(s): ${(error as Error).message}`);
+      for (const { peer, ref } of batch) {
+        reply(peer, {
+          type: "error",
+          ref,
+          code: ErrorCode.internal,
+          message: "the server could not store that message; nothing was sent",
+        });
+      }
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const message = stored[i];
+      if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
+      this.#deliver(message, encodeFrame(toFrame({ ...message, quote: batch[i].quote })));
+      reply(batch[i].peer, { type: "ack", ref: batch[i].ref, id: message.id, time: message.time });
+    }
   }
 
   #delete(peer: Peer, user: User, frame: Delete): void {

@@ -155,27 +155,35 @@ export class SqliteStore implements Store {
   }
 
   insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
+    return this.insertMessages([{ message, clientRef }])[0];
+  }
+
+  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): StoredMessage[] {
+    const stored: StoredMessage[] = [];
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      if (clientRef !== undefined) {
-        this.#q.insertSentRef.run(message.from, clientRef, message.id, message.time);
-      }
-      const result = this.#q.insertMessage.run(
-        message.id,
-        message.from,
-        message.to ? JSON.stringify(message.to) : null,
-        message.text,
-        message.time,
-        message.replyTo ?? null,
-        message.expiresAt ?? null,
-      );
-      const seq = Number(result.lastInsertRowid);
-      if (message.to) {
-        this.#q.insertAudience.run(message.from, seq);
-        for (const id of message.to) this.#q.insertAudience.run(id, seq);
+      for (const { message, clientRef } of batch) {
+        if (clientRef !== undefined) {
+          this.#q.insertSentRef.run(message.from, clientRef, message.id, message.time);
+        }
+        const result = this.#q.insertMessage.run(
+          message.id,
+          message.from,
+          message.to ? JSON.stringify(message.to) : null,
+          message.text,
+          message.time,
+          message.replyTo ?? null,
+          message.expiresAt ?? null,
+        );
+        const seq = Number(result.lastInsertRowid);
+        if (message.to) {
+          this.#q.insertAudience.run(message.from, seq);
+          for (const id of message.to) this.#q.insertAudience.run(id, seq);
+        }
+        stored.push({ ...message, seq });
       }
       this.#db.exec("COMMIT");
-      return { ...message, seq };
+      return stored;
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;

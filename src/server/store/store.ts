@@ -54,6 +54,8 @@ export interface Store {
    * `clientRef`, remembers that the sender's request `clientRef` made it (see {@link sentRef}).
    */
   insertMessage(message: NewMessage, clientRef?: string): StoredMessage;
+  /** Persists many messages in one transaction (group commit), in order. All or none. */
+  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): StoredMessage[];
   /** The id of the message that `userId`'s request `ref` stored, if it did. */
   sentRef(userId: string, ref: string): string | null;
   /** Forgets request refs older than `before` (ms since epoch). */

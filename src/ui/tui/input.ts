@@ -40,30 +40,32 @@ export interface InputState {
   completion?: Completion;
 }
 
+/** Actions that carry nothing but their name. */
+export type EditKind =
+  | "left"
+  | "right"
+  | "home"
+  | "end"
+  | "wordLeft"
+  | "wordRight"
+  | "backspace"
+  | "delete"
+  | "killBefore"
+  | "killAfter"
+  | "killWordBefore"
+  | "killWordAfter"
+  | "historyUp"
+  | "historyDown"
+  | "submit"
+  | "complete"
+  | "completeBack"
+  | "newline"
+  | "clear";
+
 export type InputAction =
   | { type: "insert"; text: string }
   | { type: "paste"; text: string }
-  | {
-    type:
-      | "left"
-      | "right"
-      | "home"
-      | "end"
-      | "wordLeft"
-      | "wordRight"
-      | "backspace"
-      | "delete"
-      | "killBefore"
-      | "killAfter"
-      | "killWordBefore"
-      | "killWordAfter"
-      | "historyUp"
-      | "historyDown"
-      | "submit"
-      | "complete"
-      | "completeBack"
-      | "clear";
-  };
+  | { type: EditKind };
 
 export interface InputContext {
   /** Ids of the people online (for `@` completion). */
@@ -232,9 +234,11 @@ export function inputReducer(
       if (total > context.maxLength) {
         return {
           state,
-          hint: `paste refused: ${clean.length} characters, and a message holds at most ${
-            context.maxLength - text.length
-          } more — nothing was inserted`,
+          hint: `paste refused: ${clean.length} characters, ${
+            text.length > 0
+              ? `${context.maxLength - text.length} more fit`
+              : `a message holds ${context.maxLength}`
+          }`,
         };
       }
       const lines = clean.split("\n").length;
@@ -313,6 +317,9 @@ export function inputReducer(
       return complete(state, context, 1);
     case "completeBack":
       return complete(state, context, -1);
+    case "newline":
+      if (text.length >= context.maxLength) return { state };
+      return { state: insert(state, "\n"), hint: "Enter sends all the lines as one message" };
     case "clear":
       return { state: edit(state, "", 0) };
     case "submit": {

@@ -137,14 +137,10 @@ const CONTROL_RUN = /^[^\x00-\x1f\x7f-\x9f]+/;
 export function decodeKeys(input: string, final = false): Decoded {
   const keys: Key[] = [];
   // A burst of typed text with a line break inside (not just at its end) was pasted by a
-  // terminal without bracketed paste: one paste, never a flood of lines.
+  // terminal without bracketed paste: one paste (not sent until Enter), never a flood of lines.
   if (!input.includes("\x1b")) {
     const inner = input.replace(/[\r\n]+$/, "");
-    if (/[\r\n]/.test(inner) && PRINTABLE.test(inner)) {
-      keys.push(pasted(inner));
-      if (inner.length < input.length) keys.push(key("enter"));
-      return { keys, rest: "" };
-    }
+    if (/[\r\n]/.test(inner) && PRINTABLE.test(inner)) return { keys: [pasted(inner)], rest: "" };
   }
   let i = 0;
   while (i < input.length) {

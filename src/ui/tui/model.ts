@@ -179,6 +179,13 @@ export function applyEvents(
       case "error":
         model = addNotice(model, sanitizeLine(event.message), "error");
         break;
+      case "pending":
+        model = addNotice(
+          model,
+          `not connected; will send when reconnected: ${sanitizeLine(event.text)}`,
+          "notice",
+        );
+        break;
       case "goodbye":
         model = addNotice(
           model,

@@ -223,8 +223,12 @@ function statusText(model: Model, now: number): Seg {
   };
 }
 
-/** Keys worth knowing, shown at the right of the status line when there is no hint. */
-export const KEYS_HINT = "PgUp/PgDn scroll · F2 who · Tab complete · Ctrl+C quit";
+/** Keys worth knowing, at the right of the status line when there is no hint (longest that fits). */
+export const KEY_HINTS = [
+  "PgUp/PgDn scroll · F2 who · Tab complete · Ctrl+C quit",
+  "PgUp/PgDn · F2 who · Ctrl+C quit",
+  "F2 who · Ctrl+C quit",
+];
 
 function statusLine(model: Model, ctx: ScreenContext): StyledLine {
   const left: StyledLine = [
@@ -234,30 +238,22 @@ function statusLine(model: Model, ctx: ScreenContext): StyledLine {
     { text: " ", role: "status" },
   ];
   const used = left.reduce((n, s) => n + textWidth(s.text), 0);
-  const hint = model.hint;
-  const right = hint ? hint.text : KEYS_HINT;
   const room = ctx.cols - used - 1;
-  if (hint && room < 10) {
-    // a hint matters more than the server's name
-    return bar(
-      [{ text: ` ${hint.text}`, role: hint.error ? "statusBad" : "status" }],
-      ctx.cols,
-      "status",
-    );
-  }
-  if (room >= textWidth(right) || (hint && room >= 10)) {
-    const shown = truncate(right, room);
+  const hint = model.hint;
+  if (hint) {
+    const role = hint.error ? "statusBad" : "status";
+    if (room < Math.min(30, textWidth(hint.text))) {
+      // a hint matters more than the server's name
+      return bar([{ text: ` ${hint.text}`, role }], ctx.cols, "status");
+    }
+    const shown = truncate(hint.text, room);
     const gap = " ".repeat(Math.max(0, room - textWidth(shown)));
-    return bar(
-      [...left, { text: gap, role: "status" }, {
-        text: shown,
-        role: hint?.error ? "statusBad" : "status",
-      }],
-      ctx.cols,
-      "status",
-    );
+    return bar([...left, { text: gap, role: "status" }, { text: shown, role }], ctx.cols, "status");
   }
-  return bar(left, ctx.cols, "status");
+  const keys = KEY_HINTS.find((k) => textWidth(k) <= room);
+  if (!keys) return bar(left, ctx.cols, "status");
+  const gap = " ".repeat(room - textWidth(keys));
+  return bar([...left, { text: gap + keys, role: "status" }], ctx.cols, "status");
 }
 
 function marker(model: Model, cols: number): StyledLine {

@@ -1,0 +1,56 @@
+/**
+ * Colours and attributes by role: the one place that decides how things look. Without colour
+ * (`--no-color`, NO_COLOR) only attributes that are not colours remain (bold, inverse).
+ */
+import type { Role } from "../bubble.ts";
+
+/** The subset of Ink's `<Text>` props the UI uses. */
+export interface TextStyle {
+  color?: string;
+  backgroundColor?: string;
+  bold?: boolean;
+  italic?: boolean;
+  dimColor?: boolean;
+  inverse?: boolean;
+  underline?: boolean;
+}
+
+const COLOURED: Record<Role, TextStyle> = {
+  text: {},
+  border: { color: "cyan" },
+  mine: { color: "green" },
+  quote: { color: "gray", italic: true },
+  sender: { color: "cyan", bold: true },
+  meta: { color: "gray" },
+  direct: { color: "magenta" },
+  ref: { color: "yellow" },
+  temp: { color: "red" },
+  mention: { color: "yellow", bold: true },
+  notice: { color: "gray" },
+  presence: { color: "gray" },
+  error: { color: "red" },
+  marker: { color: "yellow" },
+  panel: {},
+  heading: { color: "black", backgroundColor: "blue" },
+  status: { inverse: true },
+  statusGood: { inverse: true, color: "green" },
+  statusBad: { inverse: true, color: "red", bold: true },
+  input: {},
+  hint: { color: "gray" },
+};
+
+const PLAIN: Partial<Record<Role, TextStyle>> = {
+  sender: { bold: true },
+  mention: { bold: true, underline: true },
+  error: { bold: true },
+  marker: { bold: true },
+  heading: { inverse: true },
+  status: { inverse: true },
+  statusGood: { inverse: true },
+  statusBad: { inverse: true, bold: true },
+};
+
+/** How a role looks, with or without colour. */
+export function styleFor(role: Role, color: boolean): TextStyle {
+  return color ? COLOURED[role] : PLAIN[role] ?? {};
+}

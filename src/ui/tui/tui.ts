@@ -1,0 +1,401 @@
+/**
+ * The full-screen UI: implements `Ui` for `chat join` on a terminal. It keeps the model
+ * (model.ts), turns keys into edits, scrolls and lines to send, composes the screen
+ * (screen.ts) and has Ink render it (app.tsx, loaded only here, so the line modes never load
+ * React). The terminal is taken over in `start` and given back in `stop` — or on any crash
+ * path (terminal.ts).
+ *
+ * @example
+ * ```ts
+ * const ui = tuiUi({ state, server: "localhost:7777", bell: true, color: true });
+ * ui.start({ onLine: (line) => act(parseInput(line)), onEnd: () => leave(0) });
+ * ```
+ */
+import { COMMANDS, parseInput } from "../../client/commands.ts";
+import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
+import type { ClientEvent } from "../../client/state.ts";
+import type { ConnectionStatus, Ui, UiContext, UiHandlers } from "../ui.ts";
+import type { Key } from "./keys.ts";
+import { type EditKind, type InputAction, type InputContext, inputReducer } from "./input.ts";
+import { scrollPane } from "./layout.ts";
+import { addNotice, applyEvents, initialModel, type Model, type NoticeRole } from "./model.ts";
+import {
+  BlockCache,
+  composeScreen,
+  paneHeight,
+  panelHeight,
+  panelScrollMax,
+  paneSource,
+  type Screen,
+} from "./screen.ts";
+import { paintFrame } from "./paint.ts";
+import { openTerminal, type Terminal } from "./terminal.ts";
+import type { Frame, Mounted } from "./app.tsx";
+
+/** Frames per second at most. */
+const MAX_FPS = 60;
+/** Lines one wheel notch scrolls. */
+const WHEEL_LINES = 3;
+/** Least time between two bells. */
+const BELL_GAP_MS = 1000;
+/** Notices shown again on the main screen when the client stops on its own (not asked to). */
+const LAST_WORDS_MS = 10_000;
+
+const KEY_ACTIONS: Record<string, EditKind> = {
+  backspace: "backspace",
+  delete: "delete",
+  left: "left",
+  right: "right",
+  home: "home",
+  end: "end",
+  up: "historyUp",
+  down: "historyDown",
+  "ctrl+a": "home",
+  "ctrl+e": "end",
+  "ctrl+b": "left",
+  "ctrl+f": "right",
+  "ctrl+p": "historyUp",
+  "ctrl+n": "historyDown",
+  "ctrl+u": "killBefore",
+  "ctrl+k": "killAfter",
+  "ctrl+w": "killWordBefore",
+  "alt+backspace": "killWordBefore",
+  "alt+d": "killWordAfter",
+  "alt+b": "wordLeft",
+  "alt+f": "wordRight",
+};
+
+/** The full-screen UI for an interactive terminal. */
+export function tuiUi(context: UiContext): Ui {
+  return new TuiController(context);
+}
+
+class TuiController implements Ui {
+  #context: UiContext;
+  #model: Model = initialModel();
+  #handlers?: UiHandlers;
+  #terminal?: Terminal;
+  #mounted?: Mounted;
+  #cache = new BlockCache();
+  #screen?: Screen;
+  #frame: Frame;
+  #listeners = new Set<() => void>();
+  #scheduled?: ReturnType<typeof setTimeout>;
+  #lastPaint = 0;
+  #painted?: string[];
+  #ticker?: ReturnType<typeof setInterval>;
+  #lastBell = 0;
+  #lastSearch?: string;
+  #askedToLeave = false;
+  #stopped = false;
+  #recent: { time: number; text: string; role: NoticeRole }[] = [];
+
+  constructor(context: UiContext) {
+    this.#context = context;
+    this.#frame = { lines: [], cols: 80, rows: 24, color: context.color };
+  }
+
+  // ---- Ui -------------------------------------------------------------------------------------
+
+  start(handlers: UiHandlers): void {
+    this.#handlers = handlers;
+    this.#terminal = openTerminal({
+      onKey: (key) => this.#key(key),
+      onResize: () => {
+        this.#painted = undefined; // paint everything afresh
+        this.#changed(true);
+      },
+      onEnd: () => this.#end(),
+      onInterrupt: () => this.#end(),
+    });
+    this.#ticker = setInterval(() => this.#tick(), 1000);
+    this.#compose();
+    import("./app.tsx").then(({ mountScreen }) => {
+      if (this.#stopped) return;
+      this.#mounted = mountScreen(
+        { subscribe: (l) => this.#subscribe(l), frame: () => this.#frame },
+        (rows) => this.#paint(rows),
+      );
+    }).catch((error) => {
+      this.#terminal?.restore();
+      console.error(`chat: the full-screen UI could not start (${error}); try --plain`);
+      this.#end();
+    });
+  }
+
+  show(events: ClientEvent[]): void {
+    const applied = applyEvents(this.#model, events, {
+      lastSearch: this.#lastSearch,
+      users: [...this.#context.state.users.values()],
+    });
+    this.#model = applied.model;
+    for (const event of events) {
+      if (event.type === "error" || event.type === "goodbye") {
+        this.#remember(event.message, "error");
+      }
+    }
+    if (applied.bell && this.#context.bell && Date.now() - this.#lastBell >= BELL_GAP_MS) {
+      this.#lastBell = Date.now();
+      this.#terminal?.write("\x07");
+    }
+    this.#changed();
+  }
+
+  notice(text: string): void {
+    this.#model = addNotice(this.#model, text, "notice");
+    this.#remember(text, "notice");
+    this.#changed();
+  }
+
+  localError(text: string): void {
+    this.#model = addNotice(this.#model, text, "error");
+    this.#remember(text, "error");
+    this.#changed();
+  }
+
+  status(status: ConnectionStatus): void {
+    this.#model = { ...this.#model, status };
+    this.#changed();
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    clearTimeout(this.#scheduled);
+    try {
+      this.#mounted?.unmount();
+    } catch {
+      // the screen is going away anyway
+    }
+    this.#terminal?.restore();
+    if (!this.#askedToLeave) {
+      // the client stops on its own (connection lost, refused): say why on the main screen
+      const since = Date.now() - LAST_WORDS_MS;
+      for (const { text, role } of this.#recent.filter((r) => r.time >= since).slice(-5)) {
+        console.error(`${role === "error" ? "!" : "*"} ${text}`);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  // ---- rendering ------------------------------------------------------------------------------
+
+  #subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #remember(text: string, role: NoticeRole): void {
+    this.#recent.push({ time: Date.now(), text, role });
+    if (this.#recent.length > 20) this.#recent.shift();
+  }
+
+  /** Something changed: compose and render soon (at most MAX_FPS times a second). */
+  #changed(now = false): void {
+    if (this.#stopped) return;
+    if (now) {
+      clearTimeout(this.#scheduled);
+      this.#scheduled = undefined;
+      this.#render();
+      return;
+    }
+    if (this.#scheduled) return;
+    const wait = Math.max(0, this.#lastPaint + 1000 / MAX_FPS - Date.now());
+    this.#scheduled = setTimeout(() => {
+      this.#scheduled = undefined;
+      this.#render();
+    }, wait);
+  }
+
+  #size(): { cols: number; rows: number } {
+    return { cols: this.#terminal?.cols ?? 80, rows: this.#terminal?.rows ?? 24 };
+  }
+
+  #compose(): Screen {
+    const { cols, rows } = this.#size();
+    const screen = composeScreen(this.#model, {
+      cols,
+      rows,
+      now: Date.now(),
+      server: this.#context.server,
+      online: this.#context.state.users.size,
+      cache: this.#cache,
+    });
+    // the layout may have found the view back at the bottom: follow from here on
+    if (this.#model.anchor && !screen.anchor) {
+      this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
+    }
+    this.#screen = screen;
+    this.#frame = { lines: screen.lines, cols, rows, color: this.#context.color };
+    return screen;
+  }
+
+  #render(): void {
+    if (this.#stopped) return;
+    this.#lastPaint = Date.now();
+    this.#compose();
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  #paint(rows: string[]): void {
+    if (this.#stopped || !this.#terminal?.open) return;
+    const screen = this.#screen;
+    const text = paintFrame(this.#painted, rows, this.#frame.rows, screen?.cursor);
+    this.#painted = rows;
+    this.#terminal.write(text);
+  }
+
+  #tick(): void {
+    const m = this.#model;
+    const counting = m.status.state === "reconnecting" ||
+      m.items.some((i) => i.kind === "message" && i.message.expiresAt !== undefined);
+    if (counting) this.#changed();
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+
+  #inputContext(): InputContext {
+    return {
+      users: [...this.#context.state.users.keys()],
+      commands: COMMANDS.flatMap((c) => [c.name, ...c.aliases]),
+      maxLength: MAX_TEXT_LENGTH,
+    };
+  }
+
+  #edit(action: InputAction): void {
+    const result = inputReducer(this.#model.input, action, this.#inputContext());
+    this.#model = {
+      ...this.#model,
+      input: result.state,
+      hint: result.hint
+        ? { text: result.hint, error: result.hint.startsWith("paste refused") }
+        : undefined,
+    };
+    if (result.submit !== undefined) this.#submit(result.submit);
+  }
+
+  #submit(line: string): void {
+    const intent = parseInput(line);
+    if (intent.kind === "search") this.#lastSearch = intent.pattern;
+    if (intent.kind === "exit") {
+      this.#askedToLeave = true;
+      this.#model = { ...this.#model, leaving: true };
+    }
+    // sending takes the view back to the newest messages
+    this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
+    this.#handlers?.onLine(line);
+  }
+
+  #scroll(delta: number): void {
+    const { cols, rows } = this.#size();
+    const height = paneHeight(this.#model, cols, rows);
+    const source = paneSource(this.#model.items, cols, this.#model.me, Date.now(), this.#cache);
+    const anchor = scrollPane(source, height, this.#model.anchor, delta);
+    this.#model = { ...this.#model, anchor, unseen: anchor ? this.#model.unseen : 0 };
+  }
+
+  #scrollPanel(delta: number): void {
+    const panel = this.#model.panel;
+    if (!panel) return;
+    const { cols, rows } = this.#size();
+    const max = panelScrollMax(panel, cols, rows);
+    const scroll = Math.max(0, Math.min(max, panel.scroll + delta));
+    this.#model = { ...this.#model, panel: { ...panel, scroll } };
+  }
+
+  #page(direction: -1 | 1): void {
+    const { cols, rows } = this.#size();
+    if (this.#model.panel) {
+      const h = panelHeight(this.#model.panel, cols, rows);
+      this.#scrollPanel(direction * Math.max(1, h - 2));
+    } else {
+      const h = paneHeight(this.#model, cols, rows);
+      this.#scroll(direction * Math.max(1, h - 2));
+    }
+  }
+
+  #end(): void {
+    if (this.#model.leaving && this.#askedToLeave) {
+      // asked twice: leave now, without waiting for the server
+      this.#terminal?.restore();
+      console.error("chat: left without waiting for the server's answers");
+      Deno.exit(130);
+    }
+    this.#askedToLeave = true;
+    this.#model = { ...this.#model, leaving: true };
+    this.#changed();
+    this.#handlers?.onEnd();
+  }
+
+  #key(key: Key): void {
+    if (this.#stopped) return;
+    const hadHint = this.#model.hint;
+    if (hadHint) this.#model = { ...this.#model, hint: undefined };
+    switch (key.kind) {
+      case "text":
+        this.#edit({ type: "insert", text: key.text });
+        break;
+      case "paste":
+        this.#edit({ type: "paste", text: key.text });
+        break;
+      case "wheel": {
+        const panel = this.#screen?.panel;
+        if (panel && key.y >= panel.top && key.y < panel.top + panel.height) {
+          this.#scrollPanel(key.delta * WHEEL_LINES);
+        } else {
+          this.#scroll(key.delta * WHEEL_LINES);
+        }
+        break;
+      }
+      case "key":
+        this.#named(key);
+        break;
+    }
+    this.#changed();
+  }
+
+  #named(key: Extract<Key, { kind: "key" }>): void {
+    const name = key.name;
+    if ((name === "left" || name === "right") && (key.ctrl || key.alt)) {
+      return this.#edit({ type: name === "left" ? "wordLeft" : "wordRight" });
+    }
+    const action = KEY_ACTIONS[name];
+    if (action) return this.#edit({ type: action });
+    switch (name) {
+      case "enter":
+        return this.#edit({ type: "submit" });
+      case "alt+enter":
+        return this.#edit({ type: "newline" });
+      case "tab":
+        return this.#edit({ type: key.shift ? "completeBack" : "complete" });
+      case "pageUp":
+        return this.#page(-1);
+      case "pageDown":
+        return this.#page(1);
+      case "ctrl+c":
+        return this.#end();
+      case "ctrl+d":
+        if (this.#model.input.text === "") return this.#end();
+        return this.#edit({ type: "delete" });
+      case "ctrl+l":
+        this.#painted = undefined;
+        this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
+        return;
+      case "f2":
+        if (this.#model.panel?.kind === "who") {
+          this.#model = { ...this.#model, panel: undefined };
+        } else {
+          this.#model = {
+            ...this.#model,
+            panel: { kind: "who", users: [...this.#context.state.users.values()], scroll: 0 },
+          };
+        }
+        return;
+      case "escape":
+        if (this.#model.panel) this.#model = { ...this.#model, panel: undefined };
+        else if (this.#model.anchor) this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
+        return;
+    }
+  }
+}
