@@ -28,6 +28,11 @@ export async function main(argv: string[]): Promise<number> {
         if (args.help) return print(JOIN_HELP);
         return await runJoin(args);
       }
+      case "bench": {
+        // loaded on demand: the load generator is not needed to chat
+        const { runBench } = await import("./bench/bench.ts");
+        return await runBench(rest);
+      }
       case "--version":
       case "-V":
         return print(`chat ${VERSION}\n`);
@@ -39,15 +44,14 @@ export async function main(argv: string[]): Promise<number> {
         console.error(MAIN_HELP.trimEnd());
         return 2;
       default:
-        throw new UsageError(`unknown command "${command}"; the commands are serve and join`);
+        throw new UsageError(
+          `unknown command "${command}"; the commands are serve, join and bench`,
+        );
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(
-        `chat: ${error.message} (see chat ${
-          command === "join" || command === "serve" ? `${command} ` : ""
-        }--help)`,
-      );
+      const sub = ["join", "serve", "bench"].includes(command ?? "") ? `${command} ` : "";
+      console.error(`chat: ${error.message} (see chat ${sub}--help)`);
       return 2;
     }
     // every expected failure is an Error with a readable message; never show a stack trace

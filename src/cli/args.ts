@@ -13,6 +13,7 @@ export const MAIN_HELP = `chat ${VERSION} — a secure terminal chat
 Usage:
   chat serve [options]          run a chat server
   chat join --name NAME [...]   join a chat server
+  chat bench [options]          measure throughput and latency on this machine
   chat --help | chat serve --help | chat join --help | chat --version
 `;
 
