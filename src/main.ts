@@ -11,6 +11,7 @@ import {
   UsageError,
 } from "./cli/args.ts";
 import { runServe } from "./cli/serve.ts";
+import { PromptCancelled } from "./ui/ask.ts";
 import { runJoin } from "./client/run.ts";
 import { VERSION } from "./version.ts";
 
@@ -53,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
       const sub = ["join", "serve", "bench"].includes(command ?? "") ? `${command} ` : "";
       console.error(`chat: ${error.message} (see chat ${sub}--help)`);
       return 2;
+    }
+    if (error instanceof PromptCancelled) {
+      console.error("chat: cancelled at the prompt");
+      return 1;
     }
     // every expected failure is an Error with a readable message; never show a stack trace
     const message = error instanceof Error ? error.message : String(error);

@@ -40,7 +40,7 @@ Options:
   -h, --help            show this help
 `;
 
-export const JOIN_HELP = `Usage: chat join --name NAME [options]
+export const JOIN_HELP = `Usage: chat join [--name NAME] [options]
 
 Joins a chat server over TLS. The server gives you an id like tom_1234.
 
@@ -59,6 +59,13 @@ Options:
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
 to send it only to those people. /help lists the commands.
+
+Keys in the full-screen client: Tab completes @ids and /commands; Up/Down recall
+what you typed; PgUp/PgDn or the mouse wheel scroll (Shift+drag selects text);
+F2 shows who is online; Esc closes a panel or jumps to the newest messages;
+Alt+Enter starts a new line; Ctrl+C or Ctrl+D (on an empty line) leaves.
+Without a terminal (or with --plain/--json) the client reads lines from stdin.
+When --name is missing at a terminal, the client asks for it.
 `;
 
 export interface ServeArgs {
@@ -239,4 +246,111 @@ export async function readPassword(file: string | undefined): Promise<string | u
   }
   const env = Deno.env.get("CHAT_PASSWORD");
   return env === undefined || env === "" ? undefined : env;
+}
+
+// ---- chat bench ------------------------------------------------------------------------------
+
+import { MAX_TEXT_LENGTH } from "../protocol/schema.ts";
+
+export const BENCH_HELP = `Usage: chat bench [options]
+
+Measures the chat server on this machine. Starts one on 127.0.0.1 with a temporary
+database and certificates (or measures --server), logs in N receiving clients over
+real TLS, drives S senders, and reports delivered messages per second, send-to-receive
+latency (p50, p99, max), the server's peak memory, persisted messages per second and
+the time the clients took to log in.
+
+Options:
+  --clients N           receiving clients (default 100)
+  --senders S           sending clients (default 1)
+  --messages M          messages in all, shared among the senders (default 10000)
+  --rate R              messages per second in all (default 0: as fast as the server takes)
+  --size BYTES          length of each message's text (default 100)
+  --idle N              also log in N idle connections to a fresh server and report its
+                        memory per connection
+  --server HOST:PORT    measure a running server instead (start it with --max-rate 0)
+  --ca FILE             trust this CA certificate for --server (default ./certs/ca.pem)
+  --raw                 run the same load against a bare TLS forwarder (no parsing, no
+                        storage) in the same run, and report ours as a ratio of it
+  --json                print one JSON line instead of a table
+  -h, --help            show this help
+
+Progress goes to stderr, the report to stdout.
+`;
+
+export interface BenchArgs {
+  clients: number;
+  senders: number;
+  messages: number;
+  /** Messages per second in all; 0 = as fast as the server takes them. */
+  rate: number;
+  size: number;
+  idle: number;
+  server?: { host: string; port: number };
+  ca?: string;
+  raw: boolean;
+  json: boolean;
+  help: boolean;
+  /** Hidden: run the bare TLS forwarder that --raw measures, on `port` with the certs in `certs`. */
+  forwarder: boolean;
+  port: number;
+  certs?: string;
+}
+
+/** Smallest --size: the send time and a space have to fit in the text. */
+export const MIN_BENCH_SIZE = 24;
+
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const v = parse(argv, {
+    clients: { type: "string", default: "100" },
+    senders: { type: "string", default: "1" },
+    messages: { type: "string", default: "10000" },
+    rate: { type: "string", default: "0" },
+    size: { type: "string", default: "100" },
+    idle: { type: "string", default: "0" },
+    server: { type: "string" },
+    ca: { type: "string" },
+    raw: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+    forwarder: { type: "boolean", default: false },
+    port: { type: "string", default: "0" },
+    certs: { type: "string" },
+  });
+  const rate = String(v.rate);
+  if (!/^[0-9]{1,9}(\.[0-9]+)?$/.test(rate)) {
+    throw new UsageError(`--rate must be a number of messages per second, not "${rate}"`);
+  }
+  const size = String(v.size);
+  if (
+    !/^[0-9]{1,5}$/.test(size) || Number(size) < MIN_BENCH_SIZE ||
+    Number(size) > MAX_TEXT_LENGTH
+  ) {
+    throw new UsageError(
+      `--size must be a whole number from ${MIN_BENCH_SIZE} to ${MAX_TEXT_LENGTH}, not "${size}"`,
+    );
+  }
+  const idle = String(v.idle);
+  if (idle !== "0" && (!/^[0-9]{1,7}$/.test(idle) || Number(idle) > 1_000_000)) {
+    throw new UsageError(`--idle must be a whole number from 0 to 1000000, not "${idle}"`);
+  }
+  if (v.ca !== undefined && v.server === undefined) {
+    throw new UsageError("--ca goes with --server (the bench's own server has its own CA)");
+  }
+  return {
+    clients: parseCount(String(v.clients), "--clients"),
+    senders: parseCount(String(v.senders), "--senders"),
+    messages: parseCount(String(v.messages), "--messages"),
+    rate: Number(rate),
+    size: Number(size),
+    idle: Number(idle),
+    server: v.server === undefined ? undefined : parseServer(String(v.server)),
+    ca: v.ca as string | undefined,
+    raw: Boolean(v.raw),
+    json: Boolean(v.json),
+    help: Boolean(v.help),
+    forwarder: Boolean(v.forwarder),
+    port: parsePort(String(v.port), "--port"),
+    certs: v.certs as string | undefined,
+  };
 }

@@ -157,7 +157,13 @@ export class ChatClient {
       }
       if (frame.type === "error" || frame.type === "goodbye") {
         conn.close();
-        throw new ConnectError(`the server refused to let you in: ${frame.message}`, false, true);
+        const code = frame.type === "error" ? frame.code : frame.reason;
+        throw new ConnectError(
+          `the server refused to let you in: ${frame.message}`,
+          false,
+          true,
+          code,
+        );
       }
     }
     conn.close();

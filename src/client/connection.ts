@@ -23,6 +23,8 @@ export class ConnectError extends Error {
     readonly certificate = false,
     /** The server answered, and said no (bad password, no id left). */
     readonly refused = false,
+    /** The server's error code when it said no (e.g. `bad_password`). */
+    readonly code?: string,
   ) {
     super(message);
   }

@@ -13,8 +13,9 @@ import {
   type TrustOptions,
 } from "../tls/trust.ts";
 import { MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../protocol/schema.ts";
+import { askName, askPassword, canPrompt } from "../ui/ask.ts";
 import { chooseUi } from "../ui/choose.ts";
-import type { Ui } from "../ui/ui.ts";
+import type { ConnectionStatus, Ui } from "../ui/ui.ts";
 import { ChatClient } from "./client.ts";
 import { helpText, type Intent, parseInput } from "./commands.ts";
 import { ConnectError, Connection } from "./connection.ts";
@@ -28,9 +29,16 @@ export const EXIT_DRAIN_MS = 3_000;
 
 /** Runs the client; resolves to the process exit code. */
 export async function runJoin(args: JoinArgs): Promise<number> {
-  if (!args.name) throw new UsageError("--name is required (for example: chat join --name Tom)");
-  const name = args.name;
-  const password = await readPassword(args.passwordFile);
+  const interactive = args.mode === "interactive" && canPrompt();
+  let name = args.name;
+  if (!name) {
+    // a person at a terminal is asked; a script gets a clear error instead of a prompt
+    if (!interactive) {
+      throw new UsageError("--name is required (for example: chat join --name Tom)");
+    }
+    name = await askName();
+  }
+  let password = await readPassword(args.passwordFile);
   const stateDir = defaultStateDir();
   const trustOptions: TrustOptions = {
     host: args.host,
@@ -55,35 +63,50 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   // same server still gives back the same id), else by its address
   const server = trust.fingerprint ?? pinKey(args.host, args.port);
   const saved = await loadToken(stateDir, server, name);
-  const mode = args.mode === "interactive" && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())
-    ? "plain"
-    : args.mode;
+  const mode = args.mode === "interactive" && !interactive ? "plain" : args.mode;
   const state = new ClientState();
 
   // until the UI exists (after the first welcome), events wait here
-  let ui: Ui | undefined;
   const early: ClientEvent[] = [];
-  const client = new ChatClient({
-    name,
-    password,
-    token: saved?.token,
-    state,
-    connect,
-    onEvents: (events) => ui ? ui.show(events) : early.push(...events),
-    onStatus: (status) => ui?.status(status),
-    onWelcome: (welcome) =>
-      saveToken(stateDir, server, name, { id: welcome.you.id, token: welcome.token }).catch(() => {
-        ui?.notice("could not save your id token; you will get a new id next time");
-      }),
-  });
-  await client.start(); // throws ConnectError: cannot connect, not trusted, or refused
+  let show: (events: ClientEvent[]) => void = (events) => void early.push(...events);
+  let status = (_status: ConnectionStatus) => {};
+  let notice = (_text: string) => {};
+  const makeClient = (password: string | undefined) =>
+    new ChatClient({
+      name,
+      password,
+      token: saved?.token,
+      state,
+      connect,
+      onEvents: (events) => show(events),
+      onStatus: (next) => status(next),
+      onWelcome: (welcome) =>
+        saveToken(stateDir, server, name, { id: welcome.you.id, token: welcome.token }).catch(
+          () => notice("could not save your id token; you will get a new id next time"),
+        ),
+    });
+  let client = makeClient(password);
+  try {
+    await client.start(); // throws ConnectError: cannot connect, not trusted, or refused
+  } catch (error) {
+    // the server wants a password we were not given: a person is asked for it, once
+    const needsPassword = error instanceof ConnectError && error.code === "bad_password" &&
+      password === undefined && interactive;
+    if (!needsPassword) throw error;
+    password = await askPassword();
+    client = makeClient(password);
+    await client.start();
+  }
 
-  ui = chooseUi(mode, {
+  const ui: Ui = chooseUi(mode, {
     state,
     server: `${args.host}:${args.port}`,
     bell: args.bell,
     color: args.color,
   });
+  show = (events) => ui.show(events);
+  status = (next) => ui.status(next);
+  notice = (text) => ui.notice(text);
   ui.show(early.splice(0));
 
   /** What the server would refuse anyway, said before sending. */

@@ -228,7 +228,8 @@ export function inputReducer(
       return { state: clean ? insert(state, clean) : state };
     }
     case "paste": {
-      const clean = sanitize(action.text.replace(/\r\n?/g, "\n")).replace(/\n+$/, "");
+      const clean = sanitize(action.text.replace(/\r\n?/g, "\n")).split("\n").map(visible)
+        .join("\n").replace(/\n+$/, "");
       if (clean === "") return { state };
       const total = text.length + clean.length;
       if (total > context.maxLength) {

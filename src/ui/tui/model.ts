@@ -112,13 +112,16 @@ export function applyEvents(
   for (const event of events) {
     switch (event.type) {
       case "welcome": {
+        const again = model.me !== undefined;
         model = { ...model, me: { id: event.you.id, name: event.you.name } };
-        const others = event.users.length - 1;
+        const online = `${event.users.length} online${
+          event.users.length > 1 ? "" : " (only you, for now)"
+        }`;
         model = addNotice(
           model,
-          `you are ${event.you.id}; ${event.users.length} online${
-            others > 0 ? "" : " (only you, for now)"
-          } · /help lists the commands`,
+          again
+            ? `reconnected as ${event.you.id}; ${online}`
+            : `you are ${event.you.id}; ${online} · /help lists the commands`,
         );
         break;
       }

@@ -87,7 +87,8 @@ export function itemLines(
   }
   const prefix = NOTICE_PREFIX[item.role];
   const room = Math.max(1, width - 1 - prefix.length);
-  return wrapText(visible(item.text), room).map((line, i): StyledLine => [
+  const text = item.text.split("\n").map(visible).join("\n");
+  return wrapText(text, room).map((line, i): StyledLine => [
     { text: ` ${i === 0 ? prefix : " ".repeat(prefix.length)}`, role: item.role },
     { text: line, role: item.role },
   ]);

@@ -65,6 +65,31 @@ const KEY_ACTIONS: Record<string, EditKind> = {
   "alt+f": "wordRight",
 };
 
+/**
+ * Loads the Ink side. Ink's colour detection (chalk's supports-color) and Ink itself read CI
+ * variables once, when they load, and then turn colours off / draw only a final frame, as if
+ * writing a CI log. This UI only runs with a person at a terminal, so they load without them.
+ */
+async function loadApp(): Promise<typeof import("./app.tsx")> {
+  const hidden = new Map<string, string>();
+  try {
+    for (const name of ["CI", "CONTINUOUS_INTEGRATION"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) {
+        hidden.set(name, value);
+        Deno.env.delete(name);
+      }
+    }
+  } catch {
+    // no permission to touch the environment: colours may then be off under CI=true
+  }
+  try {
+    return await import("./app.tsx");
+  } finally {
+    for (const [name, value] of hidden) Deno.env.set(name, value);
+  }
+}
+
 /** The full-screen UI for an interactive terminal. */
 export function tuiUi(context: UiContext): Ui {
   return new TuiController(context);
@@ -110,7 +135,7 @@ class TuiController implements Ui {
     });
     this.#ticker = setInterval(() => this.#tick(), 1000);
     this.#compose();
-    import("./app.tsx").then(({ mountScreen }) => {
+    loadApp().then(({ mountScreen }) => {
       if (this.#stopped) return;
       this.#mounted = mountScreen(
         { subscribe: (l) => this.#subscribe(l), frame: () => this.#frame },

@@ -1,0 +1,265 @@
+// Unit tests for src/ui/bubble.ts: speech bubbles as plain text, exact for wide and combining
+// characters, never wider than asked.
+//
+// Run: deno test -A tests/bubble_test.ts
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { Shown } from "../src/client/state.ts";
+import {
+  graphemes,
+  isForMe,
+  lineText,
+  renderBubble,
+  type StyledLine,
+  textWidth,
+  timeLeft,
+  truncate,
+  wrapLine,
+} from "../src/ui/bubble.ts";
+import { clock } from "../src/ui/plain.ts";
+
+const TIME = Date.UTC(2026, 0, 2, 10, 20, 30);
+const ME = { id: "tom_1234", name: "tom" };
+
+function message(over: Partial<Shown> = {}): Shown {
+  return {
+    type: "message",
+    id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+    ref: "yz0",
+    from: "alice_1111",
+    text: "hello",
+    time: TIME,
+    ...over,
+  };
+}
+
+const text = (lines: StyledLine[]) => lines.map(lineText);
+
+function bubble(over: Partial<Shown> = {}, width = 60, now = TIME): string[] {
+  return text(renderBubble(message(over), { width, me: ME, now }));
+}
+
+/** Every line fits; in a bordered bubble the border lines and the text lines are equally wide. */
+function assertShape(lines: string[], width: number): void {
+  for (const line of lines) {
+    assert.ok(textWidth(line) <= width, `wider than ${width}: ${JSON.stringify(line)}`);
+  }
+  const box = lines.filter((l) => /[╭│╰]/.test(l.trim()[0] ?? ""));
+  if (box.length > 0) {
+    const widths = new Set(box.map((l) => textWidth(l.trimStart())));
+    assert.equal(widths.size, 1, `ragged bubble:\n${lines.join("\n")}`);
+  }
+}
+
+/** The text inside the borders, line by line, trailing padding removed. */
+function inside(lines: string[]): string[] {
+  return lines.filter((l) => l.trimStart().startsWith("│"))
+    .map((l) => l.trim().replace(/^│ /, "").replace(/ │$/, "").trimEnd());
+}
+
+Deno.test("bubble: someone else's message sits on the left with sender, Public, time and ref", () => {
+  const lines = bubble({ text: "hello there" });
+  assert.deepEqual(lines.slice(0, 3), [
+    "╭─────────────╮",
+    "│ hello there │",
+    "╰─────────────╯",
+  ]);
+  assert.equal(lines[3], ` alice_1111 · Public · ${clock(TIME)} · #yz0`);
+  assertShape(lines, 60);
+});
+
+Deno.test("bubble: my own message is right-aligned, signed 'you'", () => {
+  const lines = bubble({ from: ME.id, text: "mine" }, 40);
+  assert.equal(lines[0], `${" ".repeat(32)}╭──────╮`);
+  assert.equal(lines[1], `${" ".repeat(32)}│ mine │`);
+  for (const line of lines.slice(0, 3)) assert.equal(textWidth(line), 40);
+  // the line under it ends one column in, under the bubble's text
+  assert.ok(lines[3].endsWith(`you · Public · ${clock(TIME)} · #yz0`), lines[3]);
+  assert.equal(textWidth(lines[3]), 39);
+});
+
+Deno.test("bubble: a direct message names its recipients, me as 'you'", () => {
+  const lines = bubble({ to: [ME.id, "bob_2222"] });
+  assert.match(lines.at(-1)!, /alice_1111 · Direct to you, bob_2222 · /);
+  const mine = bubble({ from: ME.id, to: ["bob_2222"] });
+  assert.match(mine.at(-1)!, /you · Direct to bob_2222 · /);
+});
+
+Deno.test("bubble: long text wraps at words inside the bubble; no line wider than the pane", () => {
+  const words = "the quick brown fox jumps over the lazy dog ".repeat(6).trim();
+  for (const width of [80, 60, 40, 30, 20, 12, 8, 6]) {
+    const lines = bubble({ text: words }, width);
+    assertShape(lines, width);
+    const body = inside(lines);
+    assert.equal(body.join("").replaceAll(" ", ""), words.replaceAll(" ", ""), `width ${width}`);
+    // wide enough for every word: words are never cut
+    if (width >= 12) assert.equal(body.join(" "), words, `width ${width}`);
+  }
+});
+
+Deno.test("bubble: a very long word breaks cleanly across lines", () => {
+  const word = "x".repeat(150);
+  const lines = bubble({ text: `see ${word} there` }, 40);
+  assertShape(lines, 40);
+  const body = inside(lines);
+  assert.equal(body.join("").replaceAll(" ", ""), `see${word}there`);
+  assert.equal(body[0], "see"); // the long word starts on a line of its own
+  assert.ok(body.every((l) => textWidth(l) <= 40 - 4));
+  // a URL-like word too
+  const url = "https://example.com/" + "segment/".repeat(20);
+  assert.equal(inside(bubble({ text: url }, 30)).join(""), url);
+  assertShape(bubble({ text: url }, 30), 30);
+});
+
+Deno.test("bubble: CJK takes two columns; borders stay aligned at odd widths", () => {
+  const cjk = "日本語のテキストを折り返すとき、枠線がずれてはいけません。";
+  for (const width of [60, 31, 25, 17, 9, 7]) {
+    const lines = bubble({ text: cjk }, width);
+    assertShape(lines, width);
+    assert.equal(inside(lines).join(""), cjk, `width ${width}`);
+  }
+});
+
+Deno.test("bubble: emoji, ZWJ sequences, flags and combining marks are never split", () => {
+  const family = "👩‍👩‍👧‍👦";
+  const texts = [
+    `${family}${family}${family}${family}`,
+    "🇫🇷🇩🇪🇯🇵🇧🇷",
+    "e\u0301".repeat(30),
+    "❤️🎉👍🏽",
+  ];
+  for (const t of texts) {
+    for (const width of [40, 12, 9, 7]) {
+      const lines = bubble({ text: t }, width);
+      assertShape(lines, width);
+      const body = inside(lines).join("");
+      assert.deepEqual(graphemes(body), graphemes(t), `width ${width}: ${body}`);
+    }
+  }
+});
+
+Deno.test("bubble: empty text (or only escape sequences) gives an empty bubble, not a crash", () => {
+  for (const t of ["", "\x1b[2J", "   "]) {
+    const lines = bubble({ text: t }, 30);
+    assertShape(lines, 30);
+    assert.equal(lines[0], "╭───╮");
+    assert.equal(lines[1].trimEnd(), "│   │");
+  }
+});
+
+Deno.test("bubble: escape sequences and control characters from others never get through", () => {
+  const nasty = "\x1b]0;owned\x07\x1b[31mred\x1b[0m \u202eevil\u202c \x07bell \x9b2J";
+  const lines = renderBubble(message({ text: nasty, from: "alice_1111" }), {
+    width: 50,
+    me: ME,
+    now: TIME,
+  });
+  for (const line of lines.map(lineText)) {
+    // deno-lint-ignore no-control-regex -- checking for control characters is the point
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/.test(line), JSON.stringify(line));
+  }
+  assert.match(lines.map(lineText).join("\n"), /red evil bell/);
+});
+
+Deno.test("bubble: a reply quotes its original's author and first line inside, at the top", () => {
+  const lines = bubble({
+    text: "agreed",
+    replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ9",
+    replyRef: "yz9",
+    quote: { from: "bob_2222", text: "shall we meet at noon?\nsecond line" },
+  }, 80);
+  assert.equal(lines[0], `╭${"─".repeat(41)}╮`);
+  assert.equal(lines[1], "│ > #yz9 bob_2222: shall we meet at noon? │");
+  assert.equal(lines[2], "│ agreed                                  │");
+  assertShape(lines, 80);
+  // my own original is "you"; a long quote is cut with an ellipsis, never wrapped
+  const long = bubble({
+    text: "ok",
+    replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ9",
+    quote: { from: ME.id, text: "word ".repeat(40) },
+  }, 40);
+  assert.match(long[1], /^│ > you: word word .*… │$/);
+  assertShape(long, 40);
+});
+
+Deno.test("bubble: a reply whose original was deleted says so", () => {
+  for (
+    const over of [
+      { replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ9", quote: { deleted: true as const } },
+      { replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ9" },
+    ]
+  ) {
+    const lines = bubble({ text: "what was that?", ...over });
+    assert.equal(lines[1].trimEnd(), "│ > (a deleted message) │");
+  }
+});
+
+Deno.test("bubble: a temporary message shows the time it has left", () => {
+  const expiresAt = TIME + 10_000;
+  assert.match(bubble({ expiresAt }, 60, TIME + 5_500).at(-1)!, / · 5s left$/);
+  assert.match(bubble({ expiresAt: TIME + 125_000 }).at(-1)!, / · 2m 05s left$/);
+  assert.match(bubble({ expiresAt }, 60, expiresAt + 1).at(-1)!, / · expiring$/);
+  assert.equal(timeLeft(3 * 3600_000 + 20 * 60_000), "3h 20m left");
+  assert.equal(timeLeft(2 * 86400_000 + 4 * 3600_000), "2d 4h left");
+});
+
+Deno.test("bubble: the line under the bubble wraps at ' · ' when the pane is narrow", () => {
+  const lines = bubble({ to: [ME.id, "bob_2222", "carol_3333"], expiresAt: TIME + 9000 }, 24);
+  assertShape(lines, 24);
+  const meta = lines.slice(lines.indexOf(lines.find((l) => l.startsWith("╰"))!) + 1);
+  assert.ok(meta.length > 1);
+  assert.match(meta.join(" "), /alice_1111/);
+  assert.match(meta.join(" "), /9s left/);
+});
+
+Deno.test("bubble: below 6 columns there is no border, still nothing too wide", () => {
+  for (const width of [1, 2, 3, 5]) {
+    const lines = bubble({ text: "日本 hello 👩‍👩‍👧‍👦", to: ["bob_2222"] }, width);
+    for (const line of lines) assert.ok(textWidth(line) <= width, `${width}: ${line}`);
+  }
+});
+
+Deno.test("bubble: property — any text at any width fits and keeps its visible characters", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: "grapheme", maxLength: 120 }),
+      fc.integer({ min: 6, max: 120 }),
+      fc.boolean(),
+      (t, width, mine) => {
+        const lines = bubble({ text: t, from: mine ? ME.id : "alice_1111" }, width);
+        assertShape(lines, width);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("wrapLine and truncate: widths by grapheme", () => {
+  assert.deepEqual(wrapLine("aa bb cc", 5), ["aa bb", "cc"]);
+  assert.deepEqual(wrapLine("漢字漢字漢", 4), ["漢字", "漢字", "漢"]);
+  assert.deepEqual(wrapLine("", 4), [""]);
+  assert.equal(truncate("漢字漢字", 5), "漢字…");
+  assert.equal(truncate("short", 10), "short");
+});
+
+Deno.test("isForMe: a direct message to me or a mention of my name or id; not my own", () => {
+  assert.ok(isForMe(message({ to: [ME.id] }), ME));
+  assert.ok(isForMe(message({ text: "hey @tom, look" }), ME));
+  assert.ok(isForMe(message({ text: "TOM: look" }), ME));
+  assert.ok(isForMe(message({ text: "ask tom_1234." }), ME));
+  assert.ok(!isForMe(message({ text: "a tomato" }), ME));
+  assert.ok(!isForMe(message({ text: "atom" }), ME));
+  assert.ok(!isForMe(message({ from: ME.id, text: "I am tom" }), ME));
+  assert.ok(!isForMe(message({ text: "tom" }), undefined));
+});
+
+Deno.test("bubble: a mention of me stands out (its own segment)", () => {
+  const lines = renderBubble(message({ text: "hi @tom and all" }), {
+    width: 40,
+    me: ME,
+    now: TIME,
+  });
+  const mention = lines.flat().find((s) => s.role === "mention");
+  assert.equal(mention?.text, "@tom");
+});

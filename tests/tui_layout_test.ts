@@ -1,0 +1,324 @@
+// Unit tests for the full-screen UI's layout: the pane (src/ui/tui/layout.ts), the model
+// (src/ui/tui/model.ts), the composed screen at given sizes (src/ui/tui/screen.ts) and frame
+// painting (src/ui/tui/paint.ts).
+//
+// Run: deno test -A tests/tui_layout_test.ts
+
+import assert from "node:assert/strict";
+import type { ClientEvent, Shown } from "../src/client/state.ts";
+import { lineText, type StyledLine, textWidth } from "../src/ui/bubble.ts";
+import { type Anchor, arraySource, layoutPane, scrollPane } from "../src/ui/tui/layout.ts";
+import {
+  addMessage,
+  addNotice,
+  applyEvents,
+  initialModel,
+  MAX_ITEMS,
+  type Model,
+  removeItem,
+} from "../src/ui/tui/model.ts";
+import { composeScreen, paneHeight, type ScreenContext } from "../src/ui/tui/screen.ts";
+import { paintFrame } from "../src/ui/tui/paint.ts";
+import { styleFor } from "../src/ui/tui/style.ts";
+import type { Role } from "../src/ui/bubble.ts";
+
+// ---- the pane ----------------------------------------------------------------------------------
+
+/** Blocks a..: block i has `sizes[i]` lines reading "<key><line>". */
+function blocks(sizes: number[]) {
+  return sizes.map((n, i) => {
+    const key = String.fromCharCode(97 + i);
+    return {
+      key,
+      lines: Array.from(
+        { length: n },
+        (_, l): StyledLine => [{ text: `${key}${l}`, role: "text" }],
+      ),
+    };
+  });
+}
+
+const rows = (lines: StyledLine[]) => lines.map(lineText);
+
+Deno.test("pane: following, fewer lines than rows sit at the bottom", () => {
+  const view = layoutPane(arraySource(blocks([2, 1])), 5, undefined);
+  assert.deepEqual(rows(view.rows), ["", "", "a0", "a1", "b0"]);
+  assert.equal(view.anchor, undefined);
+  assert.equal(view.above, false);
+  assert.equal(view.below, false);
+});
+
+Deno.test("pane: following shows the newest lines, and says there is more above", () => {
+  const view = layoutPane(arraySource(blocks([3, 3, 2])), 4, undefined);
+  assert.deepEqual(rows(view.rows), ["b1", "b2", "c0", "c1"]);
+  assert.ok(view.above);
+  assert.ok(!view.below);
+});
+
+Deno.test("pane: anchored, new items below do not move the view", () => {
+  const anchor: Anchor = { key: "a", line: 1 };
+  const before = layoutPane(arraySource(blocks([3, 3, 2])), 3, anchor);
+  assert.deepEqual(rows(before.rows), ["a1", "a2", "b0"]);
+  assert.deepEqual(before.anchor, anchor);
+  assert.ok(before.above && before.below);
+  const after = layoutPane(arraySource(blocks([3, 3, 2, 5, 5])), 3, anchor);
+  assert.deepEqual(rows(after.rows), rows(before.rows));
+});
+
+Deno.test("pane: an anchor within a page of the bottom goes back to following", () => {
+  const view = layoutPane(arraySource(blocks([3, 3])), 4, { key: "b", line: 0 });
+  assert.equal(view.anchor, undefined);
+  assert.deepEqual(rows(view.rows), ["a1", "a2", "b0", "b1", "b2"].slice(1));
+});
+
+Deno.test("pane: scrolling up and down by lines, clamped at the top, following at the bottom", () => {
+  const source = arraySource(blocks([4, 4, 4]));
+  const up = scrollPane(source, 4, undefined, -3);
+  assert.deepEqual(up, { key: "b", line: 1 });
+  assert.deepEqual(rows(layoutPane(source, 4, up).rows), ["b1", "b2", "b3", "c0"]);
+  const top = scrollPane(source, 4, up, -100);
+  assert.deepEqual(top, { key: "a", line: 0 });
+  const down = scrollPane(source, 4, top, 5);
+  assert.deepEqual(down, { key: "b", line: 1 });
+  assert.equal(scrollPane(source, 4, down, 3), undefined); // the bottom: follow again
+  // nothing to scroll when everything fits
+  assert.equal(scrollPane(arraySource(blocks([1, 1])), 4, undefined, -1), undefined);
+});
+
+Deno.test("pane: the same anchor after a resize (items re-wrapped to other heights)", () => {
+  const anchor = { key: "b", line: 5 };
+  const narrow = layoutPane(arraySource(blocks([6, 8, 6, 6])), 3, anchor);
+  assert.deepEqual(rows(narrow.rows), ["b5", "b6", "b7"]);
+  const wide = layoutPane(arraySource(blocks([3, 4, 3, 3])), 3, anchor);
+  assert.equal(lineText(wide.rows[0]), "b3"); // clamped into the shorter item
+});
+
+// ---- the model ---------------------------------------------------------------------------------
+
+const ME = { id: "tom_1234", name: "tom" };
+const NOW = Date.UTC(2026, 0, 2, 10, 0, 0);
+let counter = 0;
+
+function msg(over: Partial<Shown> = {}): Shown {
+  const n = String(++counter).padStart(4, "0");
+  return {
+    type: "message",
+    id: `01JABCDEFGHJKMNPQRSTVW${n}`,
+    ref: `w${n}`,
+    from: "alice_1111",
+    text: `message ${n}`,
+    time: NOW,
+    ...over,
+  };
+}
+
+function modelWith(...messages: Shown[]): Model {
+  let model: Model = { ...initialModel(), me: ME };
+  for (const m of messages) model = addMessage(model, m);
+  return model;
+}
+
+Deno.test("model: messages in, deletions and expiries take the bubble away in place", () => {
+  const [a, b, c] = [msg(), msg(), msg()];
+  let model = modelWith(a, b, c);
+  model = applyEvents(model, [{ type: "deleted", id: b.id, ref: b.ref, reason: "deleted" }]).model;
+  assert.deepEqual(model.items.map((i) => i.key), [a.id, c.id]);
+  model = applyEvents(model, [{ type: "deleted", id: c.id, ref: c.ref, reason: "expired" }]).model;
+  assert.deepEqual(model.items.map((i) => i.key), [a.id]);
+  // a message already shown is not shown twice
+  assert.equal(addMessage(model, a).items.length, 1);
+});
+
+Deno.test("model: an anchor on a deleted item moves to the next one", () => {
+  const [a, b, c] = [msg(), msg(), msg()];
+  const model = { ...modelWith(a, b, c), anchor: { key: b.id, line: 2 } };
+  assert.deepEqual(removeItem(model, b.id).anchor, { key: c.id, line: 0 });
+  const last = { ...modelWith(a, b), anchor: { key: b.id, line: 0 } };
+  assert.deepEqual(removeItem(last, b.id).anchor, { key: a.id, line: 0 });
+});
+
+Deno.test("model: new messages while scrolled up are counted; mine are not", () => {
+  let model: Model = { ...modelWith(msg()), anchor: { key: "x", line: 0 } };
+  model = addMessage(model, msg());
+  model = addMessage(model, msg({ from: ME.id }));
+  assert.equal(model.unseen, 1);
+  assert.equal(addMessage(modelWith(), msg()).unseen, 0);
+});
+
+Deno.test("model: the bell rings for a live direct message or a mention, not for replays or mine", () => {
+  const bell = (m: Shown) => applyEvents(modelWith(), [{ type: "message", message: m }]).bell;
+  assert.ok(bell(msg({ to: [ME.id] })));
+  assert.ok(bell(msg({ text: "ping @tom" })));
+  assert.ok(!bell(msg({ text: "nothing for you" })));
+  assert.ok(!bell(msg({ to: [ME.id], replay: true })));
+  assert.ok(!bell(msg({ from: ME.id, text: "tom here" })));
+});
+
+Deno.test("model: search results and the online list open a panel; a deletion leaves results too", () => {
+  const [a, b] = [msg(), msg()];
+  let model = applyEvents(modelWith(), [{ type: "results", total: 2, messages: [a, b] }], {
+    lastSearch: "mess",
+  }).model;
+  assert.equal(model.panel?.kind, "results");
+  model = applyEvents(model, [{ type: "deleted", id: a.id, reason: "deleted" }]).model;
+  assert.ok(model.panel?.kind === "results" && model.panel.messages.length === 1);
+  const users = [{ id: ME.id, name: "tom" }, { id: "alice_1111", name: "alice" }];
+  model = applyEvents(model, [{ type: "users", users }]).model;
+  assert.deepEqual(model.panel, { kind: "who", users, scroll: 0 });
+});
+
+Deno.test("model: items are bounded", () => {
+  let model = modelWith();
+  for (let i = 0; i < MAX_ITEMS + 10; i++) model = addNotice(model, `n${i}`);
+  assert.equal(model.items.length, MAX_ITEMS);
+});
+
+// ---- the screen at given sizes -----------------------------------------------------------------
+
+function ctx(cols: number, rowsCount: number): ScreenContext {
+  return { cols, rows: rowsCount, now: NOW, server: "127.0.0.1:7777", online: 3 };
+}
+
+function busyModel(): Model {
+  let model = modelWith();
+  const events: ClientEvent[] = [
+    { type: "welcome", you: { id: ME.id, name: "tom" }, users: [{ id: ME.id, name: "tom" }] },
+  ];
+  model = applyEvents(model, events).model;
+  for (let i = 0; i < 30; i++) {
+    model = addMessage(
+      model,
+      msg({
+        from: i % 3 === 0 ? ME.id : "alice_1111",
+        text: i % 5 === 0 ? "a longer message ".repeat(8) : `short ${i} 日本語 👩‍👩‍👧`,
+        to: i % 7 === 0 ? [ME.id] : undefined,
+        expiresAt: i % 4 === 0 ? NOW + 30_000 : undefined,
+      }),
+    );
+  }
+  return model;
+}
+
+function plain(model: Model, cols: number, rowsCount: number) {
+  const screen = composeScreen(model, ctx(cols, rowsCount));
+  return { screen, text: screen.lines.map(lineText) };
+}
+
+Deno.test("screen: exactly the terminal's rows, none wider than its columns, at many sizes", () => {
+  const model = busyModel();
+  for (
+    const [cols, rowsCount] of [
+      [80, 24],
+      [200, 60],
+      [100, 30],
+      [40, 12],
+      [20, 6],
+      [12, 3],
+      [7, 2],
+      [5, 1],
+    ]
+  ) {
+    const { screen, text } = plain(model, cols, rowsCount);
+    assert.equal(text.length, rowsCount, `${cols}x${rowsCount}`);
+    for (const line of text) assert.ok(textWidth(line) <= cols, `${cols}x${rowsCount}: ${line}`);
+    assert.equal(screen.cursor.y, rowsCount - 1);
+    assert.ok(screen.cursor.x < cols);
+    assert.ok(text[rowsCount - 1].startsWith("›"));
+    if (rowsCount > 1) assert.match(text[rowsCount - 2], cols >= 40 ? /tom_1234/ : /tom_/);
+  }
+});
+
+Deno.test("screen: status line has my id, the server, who is online and the connection", () => {
+  const { text } = plain(busyModel(), 100, 30);
+  assert.match(text[28], /^ tom_1234 · 127\.0\.0\.1:7777 · 3 online · connected /);
+  const reconnecting: Model = {
+    ...busyModel(),
+    status: { state: "reconnecting", retryAt: NOW + 4_200, attempt: 2 },
+  };
+  assert.match(plain(reconnecting, 100, 30).text[28], /reconnecting in 5 s/);
+});
+
+Deno.test("screen: scrolled up shows a 'new messages below' marker on the pane's last row", () => {
+  const model = busyModel();
+  const height = paneHeight(model, 80, 24);
+  const anchor = { key: model.items[3].key, line: 0 };
+  const scrolled = { ...model, anchor, unseen: 2 };
+  const { text } = plain(scrolled, 80, 24);
+  assert.match(text[height - 1], /─ 2 new messages below · PgDn · Esc jumps ─/);
+  assert.equal(textWidth(text[height - 1]), 80);
+  // following: the newest bubble's line is right above the status line
+  const { text: following } = plain(model, 80, 24);
+  assert.match(following[height - 1], /#w\d+/);
+});
+
+Deno.test("screen: a panel for search results sits above the status line, closable", () => {
+  const model = busyModel();
+  const results = applyEvents(model, [{
+    type: "results",
+    total: 60,
+    messages: model.items.flatMap((i) => (i.kind === "message" ? [i.message] : [])).slice(0, 20),
+  }], { lastSearch: "short" }).model;
+  const { text, screen } = plain(results, 80, 24);
+  assert.ok(screen.panel);
+  assert.match(text[screen.panel.top], /Search for short: 60 results, newest 20 shown/);
+  assert.match(text[screen.panel.top + 1], /^ #w\d+ /);
+  assert.ok(screen.panel.height <= Math.floor(22 * 0.4));
+  const closed = plain({ ...results, panel: undefined }, 80, 24);
+  assert.equal(closed.screen.panel, undefined);
+});
+
+Deno.test("screen: reflows when the size changes (bubble widths follow the columns)", () => {
+  const model = modelWith(msg({ text: "word ".repeat(60).trim() }));
+  const widest = (cols: number) =>
+    Math.max(...plain(model, cols, 40).text.filter((l) => l.includes("╭")).map(textWidth));
+  assert.ok(widest(200) > widest(80));
+  assert.ok(widest(80) > widest(40));
+  assert.ok(widest(40) <= 40);
+});
+
+// ---- painting ----------------------------------------------------------------------------------
+
+Deno.test("paint: a first frame clears and draws; later ones rewrite only the rows that changed", () => {
+  const first = paintFrame(undefined, ["a", "b", "c"], 3, { x: 2, y: 2 });
+  assert.ok(first.includes("\x1b[2J"));
+  for (const row of [1, 2, 3]) assert.ok(first.includes(`\x1b[${row};1H`));
+  assert.ok(first.endsWith("\x1b[3;3H\x1b[?25h\x1b[?2026l"));
+  const next = paintFrame(["a", "b", "c"], ["a", "B", "c"], 3, { x: 0, y: 2 });
+  assert.ok(!next.includes("\x1b[2J"));
+  const rewrite = (row: number) => `\x1b[${row};1H\x1b[0m\x1b[2K`;
+  assert.ok(next.includes(`${rewrite(2)}B`));
+  assert.ok(!next.includes(rewrite(1)) && !next.includes(rewrite(3)));
+});
+
+Deno.test("style: without colour no role has a colour (only bold, underline, inverse)", () => {
+  const roles: Role[] = [
+    "text",
+    "border",
+    "mine",
+    "quote",
+    "sender",
+    "meta",
+    "direct",
+    "ref",
+    "temp",
+    "mention",
+    "notice",
+    "presence",
+    "error",
+    "marker",
+    "panel",
+    "heading",
+    "status",
+    "statusGood",
+    "statusBad",
+    "input",
+    "hint",
+  ];
+  for (const role of roles) {
+    const style = styleFor(role, false);
+    assert.equal(style.color, undefined, role);
+    assert.equal(style.backgroundColor, undefined, role);
+    assert.equal(style.dimColor, undefined, role);
+  }
+  assert.equal(styleFor("border", true).color, "cyan");
+});
