@@ -52,6 +52,7 @@ class Tmux implements AsyncDisposable {
     const env = Deno.env.toObject();
     delete env.RUST_BACKTRACE;
     delete env.TMUX; // a test run from inside tmux still gets its own server
+    delete env.NO_COLOR; // the colour checks need colours, whatever the caller set
     const out = await new Deno.Command("tmux", {
       args: ["-L", this.socket, "-f", "/dev/null", ...args],
       env: { ...env, TERM: "xterm-256color" },
