@@ -12,6 +12,7 @@ import {
   joined,
   makeTempDir,
   messageWith,
+  pollUntil,
   rawClient,
   rawJoined,
   removeDir,
@@ -30,6 +31,20 @@ async function marker(from: ClientHandle, all: ClientHandle[], label = "marker")
   const text = `${label} ${crypto.randomUUID()}`;
   await from.send(text);
   await Promise.all(all.map((c) => c.waitFor(messageWith(text))));
+}
+
+/** The `{id, token}` saved for `id` anywhere in a tokens file (its keying is the client's business). */
+function findSaved(value: unknown, id: string): { id: string; token: string } | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (record.id === id && typeof record.token === "string") {
+    return record as { id: string; token: string };
+  }
+  for (const child of Object.values(record)) {
+    const found = findSaved(child, id);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Asserts an error sentence: one line, no stack trace. */
@@ -227,6 +242,12 @@ Deno.test("an offline direct message is delivered when the recipient comes back 
     await a.waitFor(messageWith("while you were away"));
     await a.waitFor((e) => e.type === "ack");
 
+    const tokens = join(bState, "chat", "tokens.json");
+    assert.equal((await Deno.stat(tokens)).mode! & 0o777, 0o600, "the token file is private");
+    for await (const entry of Deno.readDir(join(bState, "chat"))) {
+      assert.ok(!entry.name.includes("bob"), `no file named after the user: ${entry.name}`);
+    }
+
     await using b2 = await joined(server, "bob", { stateDir: bState });
     assert.equal(b2.id, bId, "the saved token gives back the same id");
     const dm = await b2.waitFor(messageWith("while you were away"));
@@ -303,6 +324,68 @@ Deno.test("history survives a SIGTERM stop and a restart on the same dir", async
     assert.ok(c.events.indexOf(one) < c.events.indexOf(two), "history in order");
     await marker(c, [c]);
     assert.equal(count(c, "private history"), 0);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+Deno.test("the saved token on another connection reclaims the id and replaces the old one", async () => {
+  await using server = await startServer();
+  await using a = await joined(server, "alice");
+  await using b = await joined(server, "bob");
+  await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
+  // the client prints the welcome, then saves the token: wait for the file
+  const tokensPath = join(b.stateDir, "chat", "tokens.json");
+  const read = () => Deno.readTextFile(tokensPath).catch(() => "{}");
+  assert.ok(await pollUntil(async () => (await read()).includes(b.id), 5_000), "token saved");
+  const saved = findSaved(JSON.parse(await read()), b.id);
+  assert.ok(saved, await read());
+
+  const { raw, welcome } = await rawJoined(server, "bob", saved.token);
+  await using _raw = raw;
+  assert.equal(welcome.you.id, b.id, "the token reclaims the id");
+  const goodbye = await b.waitFor((e) => e.type === "goodbye");
+  assert.equal(goodbye.reason, "replaced");
+  await raw.sendFrame({ type: "send", ref: "r1", text: "from the new connection" });
+  const m = await a.waitFor(messageWith("from the new connection"));
+  assert.equal(m.from, b.id);
+  // presence did not flicker: alice saw no "left" for bob
+  assert.equal(a.events.filter((e) => e.type === "presence" && e.left?.id === b.id).length, 0);
+});
+
+Deno.test("/exit and .exit leave with exit code 0 and the others see them go", async () => {
+  await using server = await startServer();
+  await using a = await joined(server, "alice");
+  await using b = await joined(server, "bob");
+  await using c = await joined(server, "carol");
+  await a.waitFor((e) => e.type === "presence" && e.joined?.id === c.id);
+  await b.send("bye from bob");
+  await b.send("/exit");
+  await c.send(".exit");
+  await a.waitFor((e) => e.type === "presence" && e.left?.id === b.id);
+  await a.waitFor((e) => e.type === "presence" && e.left?.id === c.id);
+  await a.waitFor(messageWith("bye from bob"));
+  // they exit on their own, with stdin still open
+  const [rb, rc] = await Promise.all([b.exitedWithin(5_000), c.exitedWithin(5_000)]);
+  assert.equal(rb, 0);
+  assert.equal(rc, 0);
+});
+
+Deno.test("an acknowledged message survives kill -9 of the server", async () => {
+  const dir = await makeTempDir("chat-e2e-server-");
+  try {
+    {
+      await using server = await startServer({ dir });
+      await using a = await joined(server, "alice");
+      await a.send("acknowledged before the crash");
+      await a.waitFor((e) => e.type === "ack");
+      const status = await server.kill9();
+      assert.equal(status.signal, "SIGKILL");
+    }
+    await using server2 = await startServer({ dir });
+    await using c = await joined(server2, "carol");
+    const m = await c.waitFor(messageWith("acknowledged before the crash"));
+    assert.equal(m.replay, true);
   } finally {
     await removeDir(dir);
   }
@@ -441,6 +524,10 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
     const key1 = `127.0.0.1:${server1.port}`;
     assert.equal(pins[key1]?.fingerprint, server1.fingerprint, JSON.stringify(pins));
     assert.equal((await Deno.stat(pinsPath)).mode! & 0o777, 0o600);
+    for (const key of ["ca-key.pem", "server-key.pem"]) {
+      const mode = (await Deno.stat(join(server1.dir, "certs", key))).mode! & 0o777;
+      assert.equal(mode, 0o600, `${key} is private`);
+    }
 
     // later contacts need no flag
     {

@@ -329,7 +329,7 @@ export interface ClientHandle extends AsyncDisposable {
   stderr(): string;
   /** The state dir (XDG_STATE_HOME) this client uses. */
   stateDir: string;
-  /** Writes one input line to the client's stdin. */
+  /** Writes one input line to the client's stdin (a no-op once stdin is closed or it exited). */
   send(line: string): Promise<void>;
   /** The first event (already seen or coming) matching `pred`; throws with the events on timeout. */
   waitFor(pred: (e: ChatEvent) => boolean, timeoutMs?: number): Promise<ChatEvent>;
@@ -341,6 +341,8 @@ export interface ClientHandle extends AsyncDisposable {
   end(timeoutMs?: number): Promise<ClientResult>;
   /** SIGKILL and wait. */
   kill(): Promise<Deno.CommandStatus>;
+  /** The exit code if the process exits on its own within `timeoutMs` (stdin left open). */
+  exitedWithin(timeoutMs: number): Promise<number>;
   readonly exited: boolean;
 }
 
@@ -423,6 +425,8 @@ export async function joinClient(
   const err = new LineReader(child.stderr);
   const stdin = child.stdin.getWriter();
   let stdinClosed = false;
+  /** Set before the test ends or kills the process: late writes may fail, harmlessly. */
+  let stopping = false;
   const closeStdin = async () => {
     if (stdinClosed) return;
     stdinClosed = true;
@@ -444,7 +448,9 @@ export async function joinClient(
       if (found !== undefined) return found;
       if (out.ended) throw new Error(`${name}: output ended before ${what}; ${describe()}`);
       if (Date.now() >= end) {
-        throw new Error(`${name}: timed out after ${timeoutMs} ms waiting for ${what}; ${describe()}`);
+        throw new Error(
+          `${name}: timed out after ${timeoutMs} ms waiting for ${what}; ${describe()}`,
+        );
       }
       await out.changed(Math.max(1, end - Date.now()));
     }
@@ -453,6 +459,7 @@ export async function joinClient(
   let ended: Promise<ClientResult> | undefined;
   const end = (timeoutMs = EXIT_TIMEOUT_MS) =>
     ended ??= (async () => {
+      stopping = true;
       await closeStdin();
       const { status: s, timedOut } = await statusWithin(child, timeoutMs);
       await Promise.all([out.done, err.done, status]);
@@ -466,7 +473,15 @@ export async function joinClient(
     stderr: () => err.text,
     stateDir,
     async send(line: string) {
-      await stdin.write(new TextEncoder().encode(line + "\n"));
+      // once the test has closed stdin (end, kill, dispose) a late send from a background loop
+      // is a no-op: an unhandled rejection there would abort the test module mid-cleanup
+      if (stdinClosed) return;
+      try {
+        await stdin.write(new TextEncoder().encode(line + "\n"));
+      } catch (error) {
+        if (stdinClosed || exited || stopping) return; // gone meanwhile; waitFor will say so
+        throw error;
+      }
     },
     waitFor(pred, timeoutMs = WAIT_TIMEOUT_MS) {
       return waitUntil(() => events.find(pred), timeoutMs, "a matching event");
@@ -484,7 +499,12 @@ export async function joinClient(
       return { id, name: id.replace(/_[0-9]{4}$/, "") };
     },
     end,
+    async exitedWithin(timeoutMs: number) {
+      const s = await withTimeout(status, timeoutMs, `${name} to exit on its own`);
+      return s.code;
+    },
     async kill() {
+      stopping = true;
       if (!exited) {
         try {
           child.kill("SIGKILL");
@@ -607,6 +627,12 @@ class Inbox {
   }
 }
 
+/** Writes every byte (`Conn.write` may write only part of a buffer). */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
 /** Reads `conn` until EOF or an error, feeding `onBytes`; marks `inbox.eof` at the end. */
 function readLoop(
   conn: Deno.Conn,
@@ -688,10 +714,10 @@ export async function rawClient(port: number, caFile: string): Promise<RawClient
     conn,
     received: inbox.received,
     async sendFrame(value) {
-      await conn.write(encodeFrame(value));
+      await writeAll(conn, encodeFrame(value));
     },
     async sendBytes(bytes) {
-      await conn.write(bytes);
+      await writeAll(conn, bytes);
     },
     nextFrame,
     async frameWhere(pred, timeoutMs = WAIT_TIMEOUT_MS) {
@@ -735,7 +761,7 @@ export async function tcpClient(port: number): Promise<TcpClient> {
   return {
     conn,
     async write(bytes) {
-      await conn.write(bytes);
+      await writeAll(conn, bytes);
     },
     closed: (timeoutMs = WAIT_TIMEOUT_MS) => inbox.closed(timeoutMs),
     get bytesReceived() {
