@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FrameCutter } from "../src/protocol/codec.ts";
 import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
-import { HISTORY_ON_JOIN, Hub, MAX_RATE_STRIKES, type Peer } from "../src/server/hub.ts";
+import {
+  HISTORY_ON_JOIN,
+  Hub,
+  MAX_RATE_STRIKES,
+  type Peer,
+  PRESENCE_INTERVAL_MS,
+  PRESENCE_NAMES_LIMIT,
+} from "../src/server/hub.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 
 const T0 = 1_700_000_000_000;
@@ -653,7 +660,33 @@ Deno.test("who: the users online, in join order", () => {
     type: "users",
     ref: "w",
     users: [{ id: "tom_0001", name: "tom" }, { id: "alice_0002", name: "alice" }],
+    online: 2,
   });
+});
+
+Deno.test("presence: past PRESENCE_NAMES_LIMIT joins cost a count per interval, not n² names", () => {
+  const w = world();
+  const first = w.join("first");
+  let bytes = 0;
+  const countBytes = (peer: FakePeer) => peer.raw.reduce((n, b) => n + b.length, 0);
+  const peers = [first];
+  for (let i = 1; i < PRESENCE_NAMES_LIMIT + 300; i++) peers.push(w.join(`u${i}`, {}, true));
+  // below the limit: a named delta per join; above it: nothing until the tick
+  const named = first.of("presence").filter((p) => p.joined).length;
+  assert.equal(named, PRESENCE_NAMES_LIMIT - 1);
+  // welcomes list at most PRESENCE_NAMES_LIMIT users, with the full count
+  const last = welcomeOf(peers.at(-1)!);
+  assert.equal(last.users.length, PRESENCE_NAMES_LIMIT);
+  assert.equal(last.online, PRESENCE_NAMES_LIMIT + 300);
+  for (const peer of peers) bytes += countBytes(peer);
+  w.clock.t += PRESENCE_INTERVAL_MS;
+  first.clear();
+  w.hub.tick();
+  assert.deepEqual(first.frames, [{ type: "presence", online: PRESENCE_NAMES_LIMIT + 300 }]);
+  w.hub.tick();
+  assert.equal(first.frames.length, 1, "no count without a change");
+  // total presence bytes grow linearly: bounded by a constant per client, not by clients²
+  assert.ok(bytes / peers.length < 20_000, `${bytes / peers.length} bytes per client`);
 });
 
 Deno.test("history: pages backwards through what the user may see", () => {

@@ -52,7 +52,7 @@ Deno.test("apply welcome: who I am, my token, who is online", () => {
     limits,
     server: { version: "test" },
   });
-  assert.deepEqual(events, [{ type: "welcome", you: tom, users: [tom, alice] }]);
+  assert.deepEqual(events, [{ type: "welcome", you: tom, users: [tom, alice], online: 2 }]);
   assert.deepEqual(state.me, tom);
   assert.equal(state.token, "secret");
   assert.deepEqual([...state.users.keys()], [tom.id, alice.id]);
@@ -269,7 +269,7 @@ Deno.test("apply presence: joins and leaves update who is online", () => {
 Deno.test("apply users: replaces the online list", () => {
   const state = welcomed();
   assert.deepEqual(state.apply({ type: "users", ref: "r", users: [bob] }), [
-    { type: "users", users: [bob] },
+    { type: "users", users: [bob], online: 1 },
   ]);
   assert.deepEqual([...state.users.keys()], [bob.id]);
 });

@@ -163,7 +163,7 @@ Deno.test("model: search results and the online list open a panel; a deletion le
   model = applyEvents(model, [{ type: "deleted", id: a.id, reason: "deleted" }]).model;
   assert.ok(model.panel?.kind === "results" && model.panel.messages.length === 1);
   const users = [{ id: ME.id, name: "tom" }, { id: "alice_1111", name: "alice" }];
-  model = applyEvents(model, [{ type: "users", users }]).model;
+  model = applyEvents(model, [{ type: "users", users, online: users.length }]).model;
   assert.deepEqual(model.panel, { kind: "who", users, scroll: 0 });
 });
 
@@ -182,7 +182,12 @@ function ctx(cols: number, rowsCount: number): ScreenContext {
 function busyModel(): Model {
   let model = modelWith();
   const events: ClientEvent[] = [
-    { type: "welcome", you: { id: ME.id, name: "tom" }, users: [{ id: ME.id, name: "tom" }] },
+    {
+      type: "welcome",
+      you: { id: ME.id, name: "tom" },
+      users: [{ id: ME.id, name: "tom" }],
+      online: 1,
+    },
   ];
   model = applyEvents(model, events).model;
   for (let i = 0; i < 30; i++) {

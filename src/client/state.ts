@@ -15,11 +15,11 @@ export interface Shown extends Message {
 
 /** What the UI has to show after a frame. */
 export type ClientEvent =
-  | { type: "welcome"; you: User; users: User[] }
+  | { type: "welcome"; you: User; users: User[]; online: number }
   | { type: "message"; message: Shown }
   | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
   | { type: "presence"; joined?: User; left?: User; online: number }
-  | { type: "users"; users: User[] }
+  | { type: "users"; users: User[]; online: number }
   | { type: "results"; total: number; messages: Shown[] }
   | { type: "ack"; requestRef: string; id: string }
   | { type: "error"; requestRef?: string; code: string; message: string }
@@ -30,7 +30,10 @@ export type ClientEvent =
 export class ClientState {
   me?: User;
   token?: string;
+  /** Who is online, as far as this client was told (all of them, unless the room is large). */
   readonly users = new Map<string, User>();
+  /** How many are online. */
+  online = 0;
   readonly messages = new Map<string, Shown>();
   readonly #refs = new Map<string, string>();
   readonly #refOf = new Map<string, string>();
@@ -47,7 +50,8 @@ export class ClientState {
         this.token = frame.token;
         this.users.clear();
         for (const user of frame.users) this.users.set(user.id, user);
-        return [{ type: "welcome", you: frame.you, users: frame.users }];
+        this.online = frame.online ?? frame.users.length;
+        return [{ type: "welcome", you: frame.you, users: frame.users, online: this.online }];
       case "message": {
         this.lastId = frame.id;
         if (this.messages.has(frame.id)) return []; // idempotent by id
@@ -74,11 +78,13 @@ export class ClientState {
       case "presence":
         if (frame.joined) this.users.set(frame.joined.id, frame.joined);
         if (frame.left) this.users.delete(frame.left.id);
+        this.online = frame.online;
         return [{ type: "presence", joined: frame.joined, left: frame.left, online: frame.online }];
       case "users":
         this.users.clear();
         for (const user of frame.users) this.users.set(user.id, user);
-        return [{ type: "users", users: frame.users }];
+        this.online = frame.online ?? frame.users.length;
+        return [{ type: "users", users: frame.users, online: this.online }];
       case "results":
         return [{
           type: "results",

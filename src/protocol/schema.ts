@@ -143,7 +143,10 @@ export const Welcome = z.object({
   type: z.literal("welcome"),
   you: User,
   token: z.string(),
+  /** Who is online (the first of them, in a large room: see `online`). */
   users: z.array(User),
+  /** How many are online in all. */
+  online: z.number().int().optional(),
   limits: Limits,
   server: z.object({ version: z.string() }),
 });
@@ -159,7 +162,13 @@ export const Presence = z.object({
   online: z.number().int(),
 });
 export const Ack = z.object({ type: z.literal("ack"), ref: Ref, id: MessageId, time: z.number() });
-export const Users = z.object({ type: z.literal("users"), ref: Ref, users: z.array(User) });
+export const Users = z.object({
+  type: z.literal("users"),
+  ref: Ref,
+  users: z.array(User),
+  /** How many are online in all (more than `users` lists in a very large room). */
+  online: z.number().int().optional(),
+});
 export const Results = z.object({
   type: z.literal("results"),
   ref: Ref,

@@ -52,6 +52,16 @@ export const MAX_PASSWORD_DELAY_MS = 30_000;
 /** Failures from an address are forgotten after this long without one. */
 export const PASSWORD_FAILURE_MEMORY_MS = 10 * 60_000;
 
+/**
+ * Up to this many online, each join and leave is announced by name to everyone. Beyond it,
+ * announcing each would cost n² on the wire for n joins, so everyone gets only the online count,
+ * at most once per PRESENCE_INTERVAL_MS; names come from `who`.
+ */
+export const PRESENCE_NAMES_LIMIT = 200;
+export const PRESENCE_INTERVAL_MS = 1_000;
+/** Most users listed in `welcome` and `users` (the frame cap bounds them anyway). */
+export const USERS_LIST_LIMIT = 1_000;
+
 /** Public history a newcomer is shown on joining. */
 export const HISTORY_ON_JOIN = 50;
 /** Most messages replayed on resume, or direct messages delivered on join. */
@@ -120,6 +130,8 @@ export class Hub {
   #batch: { peer: Peer; ref: string; quote?: Quote; message: NewMessage }[] = [];
   readonly #batchRefs = new Set<string>();
   readonly #defer: (fn: () => void) => void;
+  #countChanged = false;
+  #lastCount = 0;
   /** Deadlines of live temporary messages. */
   readonly #expiries = new ExpirySchedule();
 
@@ -153,6 +165,7 @@ export class Hub {
    * sweeper does, every second).
    */
   tick(now = this.#now()): void {
+    this.#sendCount(now);
     if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
       this.#lastPrune = now;
       this.#sendLimiter?.prune(now);
@@ -181,9 +194,19 @@ export class Hub {
     };
   }
 
-  /** Users online now, in the order they joined. */
-  users(): User[] {
-    return [...this.#online.values()].map((peer) => peer.user!);
+  /** Users online now, in the order they joined (at most `limit`). */
+  users(limit = Infinity): User[] {
+    const users: User[] = [];
+    for (const peer of this.#online.values()) {
+      if (users.length >= limit) break;
+      users.push(peer.user!);
+    }
+    return users;
+  }
+
+  /** How many are online. */
+  get online(): number {
+    return this.#online.size;
   }
 
   /** Handles one validated frame from `peer`. */
@@ -219,7 +242,12 @@ export class Hub {
       case "send":
         return this.#send(peer, user, frame);
       case "who":
-        return reply(peer, { type: "users", ref: frame.ref, users: this.users() });
+        return reply(peer, {
+          type: "users",
+          ref: frame.ref,
+          users: this.users(USERS_LIST_LIMIT),
+          online: this.#online.size,
+        });
       case "history": {
         const messages = this.#store.visibleBefore(user.id, frame.before, frame.limit);
         return reply(peer, {
@@ -243,7 +271,7 @@ export class Hub {
     this.#online.delete(user.id);
     this.#store.setLastSeq(user.id, this.#store.latestSeq());
     this.#log(`${user.id} left`);
-    this.#broadcast({ type: "presence", left: user, online: this.#online.size });
+    this.#announce({ type: "presence", left: user, online: this.#online.size });
   }
 
   /** Tells everyone the server is going away (after storing what was accepted). */
@@ -310,7 +338,8 @@ export class Hub {
       type: "welcome",
       you: user,
       token: token!,
-      users: this.users(),
+      users: this.users(Math.min(USERS_LIST_LIMIT, PRESENCE_NAMES_LIMIT)),
+      online: this.#online.size,
       limits: this.limits,
       server: { version: this.#version },
     });
@@ -319,7 +348,7 @@ export class Hub {
     }
     if (!previous) {
       this.#log(`${user.id} joined`);
-      this.#broadcast({ type: "presence", joined: user, online: this.#online.size }, peer);
+      this.#announce({ type: "presence", joined: user, online: this.#online.size }, peer);
     }
   }
 
@@ -545,6 +574,23 @@ export class Hub {
     // compare digests: equal length, constant time whatever the guess
     const digest = new TextEncoder().encode(hashToken(given));
     return timingSafeEqual(digest, this.#password);
+  }
+
+  /**
+   * A join or leave: by name while the room is small; in a large one only the count changes,
+   * and the tick sends it to everyone at most once per interval.
+   */
+  #announce(frame: ServerFrame & { type: "presence" }, except?: Peer): void {
+    if (this.#online.size <= PRESENCE_NAMES_LIMIT) return this.#broadcast(frame, except);
+    this.#countChanged = true;
+  }
+
+  /** Sends the online count if it changed (large rooms); called by tick. */
+  #sendCount(now: number): void {
+    if (!this.#countChanged || now - this.#lastCount < PRESENCE_INTERVAL_MS) return;
+    this.#countChanged = false;
+    this.#lastCount = now;
+    this.#broadcast({ type: "presence", online: this.#online.size });
   }
 
   #broadcast(frame: ServerFrame, except?: Peer): void {

@@ -27,6 +27,8 @@ export function quoteLine(m: Shown): string | undefined {
 }
 
 const list = (users: User[]) => users.map((u) => u.id).join(", ");
+const more = (online: number, users: User[]) =>
+  online > users.length ? ` and ${online - users.length} more` : "";
 
 /** One message as plain lines: `[ref] 12:01:02 tom_1234: text`, direct shown as `from -> to`. */
 export function plainMessage(m: Shown): string[] {
@@ -73,7 +75,11 @@ function resultsHeading(total: number, shown: number): string {
 export function plainLines(event: ClientEvent, tables = true): string[] {
   switch (event.type) {
     case "welcome":
-      return [`* you are ${event.you.id}; online (${event.users.length}): ${list(event.users)}`];
+      return [
+        `* you are ${event.you.id}; online (${event.online}): ${list(event.users)}${
+          more(event.online, event.users)
+        }`,
+      ];
     case "message":
       return plainMessage(event.message);
     case "deleted":
@@ -85,9 +91,9 @@ export function plainLines(event: ClientEvent, tables = true): string[] {
     case "presence":
       if (event.joined) return [`* ${event.joined.id} joined (${event.online} online)`];
       if (event.left) return [`* ${event.left.id} left (${event.online} online)`];
-      return [];
+      return [`* ${event.online} online`];
     case "users":
-      return [`* online (${event.users.length}): ${list(event.users)}`];
+      return [`* online (${event.online}): ${list(event.users)}${more(event.online, event.users)}`];
     case "results":
       if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
@@ -127,7 +133,7 @@ function jsonMessage(m: Shown) {
 export function jsonEvent(event: ClientEvent, users: () => User[]): Record<string, unknown> | null {
   switch (event.type) {
     case "welcome":
-      return { type: "welcome", you: event.you, users: event.users };
+      return { type: "welcome", you: event.you, users: event.users, online: event.online };
     case "message":
       return { type: "message", ...jsonMessage(event.message) };
     case "deleted":
@@ -141,7 +147,7 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
         users: users(),
       };
     case "users":
-      return { type: "users", users: event.users };
+      return { type: "users", users: event.users, online: event.online };
     case "results":
       return { type: "results", total: event.total, messages: event.messages.map(jsonMessage) };
     case "ack":

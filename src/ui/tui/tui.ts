@@ -244,7 +244,7 @@ class TuiController implements Ui {
       rows,
       now: Date.now(),
       server: this.#context.server,
-      online: this.#context.state.users.size,
+      online: this.#context.state.online,
       cache: this.#cache,
     });
     // the layout may have found the view back at the bottom: follow from here on
