@@ -130,6 +130,8 @@ export class Hub {
   #batch: { peer: Peer; ref: string; quote?: Quote; message: NewMessage }[] = [];
   readonly #batchRefs = new Set<string>();
   readonly #defer: (fn: () => void) => void;
+  /** Online ids by lower-cased name, for resolving `@name`. */
+  readonly #byName = new Map<string, Set<string>>();
   #countChanged = false;
   #lastCount = 0;
   /** Deadlines of live temporary messages. */
@@ -269,6 +271,7 @@ export class Hub {
     const user = peer.user;
     if (!user || this.#online.get(user.id) !== peer) return;
     this.#online.delete(user.id);
+    this.#byNameRemove(user);
     this.#store.setLastSeq(user.id, this.#store.latestSeq());
     this.#log(`${user.id} left`);
     this.#announce({ type: "presence", left: user, online: this.#online.size });
@@ -329,6 +332,7 @@ export class Hub {
     const previous = this.#online.get(user.id);
     peer.user = user;
     this.#online.set(user.id, peer);
+    this.#byNameAdd(user);
     if (previous) {
       // the same person on a new connection: the old one goes quietly, presence does not flicker
       previous.user = undefined;
@@ -399,7 +403,9 @@ export class Hub {
       quote = quoteOf(original);
       to = replyAudience(user.id, original);
     } else if (frame.to) {
-      const online = [...this.#online.values()].map((p) => p.user!);
+      // only the online users whose names were typed: a DM costs nothing per person online
+      const named = frame.to.flatMap((typed) => [...this.#byName.get(typed.toLowerCase()) ?? []]);
+      const online = [...new Set(named)].map((id) => this.#online.get(id)!.user!);
       const resolved = resolveRecipients(frame.to, online, (id) => this.#store.canonicalId(id));
       if (!resolved.ok) return fail(resolved.code, resolved.message);
       to = resolved.ids;
@@ -583,6 +589,20 @@ export class Hub {
   #announce(frame: ServerFrame & { type: "presence" }, except?: Peer): void {
     if (this.#online.size <= PRESENCE_NAMES_LIMIT) return this.#broadcast(frame, except);
     this.#countChanged = true;
+  }
+
+  #byNameAdd(user: User): void {
+    const key = user.name.toLowerCase();
+    const ids = this.#byName.get(key);
+    if (ids) ids.add(user.id);
+    else this.#byName.set(key, new Set([user.id]));
+  }
+
+  #byNameRemove(user: User): void {
+    const key = user.name.toLowerCase();
+    const ids = this.#byName.get(key);
+    ids?.delete(user.id);
+    if (ids?.size === 0) this.#byName.delete(key);
   }
 
   /** Sends the online count if it changed (large rooms); called by tick. */
