@@ -60,9 +60,12 @@ export class Connection {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const attempt = (async () => {
-        conn = await Deno.connectTls({
+        // TCP first, with Nagle off, then TLS over it: Deno.connectTls leaves Nagle on, which
+        // holds the first frame after the handshake for the server's delayed ACK (~40 ms)
+        const tcp = await Deno.connect({ hostname: options.host, port: options.port });
+        tcp.setNoDelay(true);
+        conn = await Deno.startTls(tcp, {
           hostname: options.host,
-          port: options.port,
           caCerts: options.caCerts,
           alpnProtocols: [ALPN],
         });

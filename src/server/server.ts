@@ -97,6 +97,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (open > perAddress || stopping) return void socket.destroy();
     byAddress.set(address, open);
     sockets.add(socket);
+    // small frames go out at once: Nagle would hold the welcome for the handshake's delayed ACK
+    socket.setNoDelay(true);
     socket.on("close", () => {
       sockets.delete(socket);
       const left = (byAddress.get(address) ?? 1) - 1;
