@@ -77,6 +77,12 @@ export interface Peer {
   send(frame: Uint8Array): void;
   /** Says goodbye and closes. */
   close(reason: string, message: string): void;
+  /**
+   * Sends a backlog as fast as the connection drains it, holding live frames until it is done,
+   * so a long replay neither trips the queue cap nor lets newer frames overtake older ones.
+   * Without it, the hub sends the backlog frame by frame.
+   */
+  replay?(frames: readonly ServerFrame[]): void;
   /** Set by the hub once `hello` succeeded. */
   user?: User;
   /** The peer's network address, for per-address limits (wrong passwords). */
@@ -251,12 +257,14 @@ export class Hub {
           online: this.#online.size,
         });
       case "history": {
+        // newest last; if they do not all fit in one frame, the newest ones are kept
         const messages = this.#store.visibleBefore(user.id, frame.before, frame.limit);
+        const fitting = fitInFrame(messages.reverse()).reverse();
         return reply(peer, {
           type: "results",
           ref: frame.ref,
           total: messages.length,
-          messages: messages.map((m) => toFrame(m, true)),
+          messages: fitting,
         });
       }
       case "delete":
@@ -347,9 +355,9 @@ export class Hub {
       limits: this.limits,
       server: { version: this.#version },
     });
-    for (const frame of this.#backlog(user.id, identity.lastSeq, hello.resume)) {
-      peer.send(encodeFrame(frame));
-    }
+    const backlog = this.#backlog(user.id, identity.lastSeq, hello.resume);
+    if (peer.replay) peer.replay(backlog);
+    else for (const frame of backlog) peer.send(encodeFrame(frame));
     if (!previous) {
       this.#log(`${user.id} joined`);
       this.#announce({ type: "presence", joined: user, online: this.#online.size }, peer);
@@ -515,12 +523,7 @@ export class Hub {
       (text) => pattern.matcher(text).find(),
       MAX_SEARCH_RESULTS,
     );
-    reply(peer, {
-      type: "results",
-      ref: frame.ref,
-      total,
-      messages: messages.map((m) => toFrame(m, true)),
-    });
+    reply(peer, { type: "results", ref: frame.ref, total, messages: fitInFrame(messages) });
   }
 
   /** Sends one encoded frame to everyone online who may see `message`. */
@@ -621,6 +624,39 @@ export class Hub {
 
 function reply(peer: Peer, frame: ServerFrame): void {
   peer.send(encodeFrame(frame));
+}
+
+/** Room kept in a results frame for its other fields. */
+const RESULTS_OVERHEAD = 512;
+
+/** As many of `messages` (in order) as fit in one results frame under the frame cap. */
+function fitInFrame(messages: readonly StoredMessage[]): Message[] {
+  const out: Message[] = [];
+  let bytes = RESULTS_OVERHEAD;
+  for (const m of messages) {
+    const frame = toFrame(m, true);
+    const size = utf8Length(JSON.stringify(frame)) + 1; // and its comma
+
+    if (bytes + size > MAX_FRAME_BYTES) break;
+    bytes += size;
+    out.push(frame);
+  }
+  return out;
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      bytes += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** A stored message as the `message` frame clients receive. */

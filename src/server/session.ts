@@ -31,6 +31,8 @@ export const MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 export const MAX_BAD_FRAMES = 5;
 /** Time a closing connection gets to drain its goodbye before it is cut. */
 export const CLOSE_DRAIN_MS = 5_000;
+/** How much of a backlog is queued at a time: the next piece goes when the socket has drained. */
+export const REPLAY_CHUNK_BYTES = 256 * 1024;
 
 export interface SessionLimits {
   handshakeTimeoutMs: number;
@@ -54,6 +56,10 @@ export class Session implements Peer {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #flushScheduled = false;
+  /** A backlog being sent as the socket drains, and the live frames held until it is done. */
+  #replay?: { frames: readonly ServerFrame[]; at: number };
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   #badFrames = 0;
   readonly #cutter = new FrameCutter(MAX_FRAME_BYTES);
   readonly #closed: Promise<void>;
@@ -75,7 +81,7 @@ export class Session implements Peer {
     socket.on("close", () => this.#abort());
     socket.on("end", () => this.#abort());
     socket.on("error", () => this.#abort());
-    socket.on("drain", () => this.#flush());
+    socket.on("drain", () => this.#replay ? this.#pumpReplay() : this.#flush());
   }
 
   /** Resolves when the connection is gone. */
@@ -114,7 +120,20 @@ export class Session implements Peer {
     if (!decoded.ok) return this.#bad(decoded.reason);
     const parsed = ClientFrame.safeParse(decoded.value);
     if (!parsed.success) return this.#bad(describeIssue(parsed.error), refOf(decoded.value));
-    this.hub.handle(this, parsed.data);
+    try {
+      this.hub.handle(this, parsed.data);
+    } catch (error) {
+      // a bug in serving one request must cost that request, never the server
+      console.error(`chat: internal error on ${this.remote}: ${(error as Error)?.message}`);
+      const frame: ServerFrame = {
+        type: "error",
+        code: ErrorCode.internal,
+        message: "the server failed on that request; it was not carried out",
+      };
+      const ref = refOf(decoded.value);
+      if (ref !== undefined) frame.ref = ref;
+      this.send(encodeFrame(frame));
+    }
     if (this.#phase === "hello" && this.user) {
       this.#phase = "ready";
       this.#deadline = this.now() + this.limits.idleTimeoutMs;
@@ -151,6 +170,13 @@ export class Session implements Peer {
 
   send(frame: Uint8Array): void {
     if (!this.#open) return;
+    if (this.#replay) {
+      // newer than the backlog still going out: it waits its turn
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+      if (this.#heldBytes > this.limits.maxQueueBytes) this.#abort();
+      return;
+    }
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
     if (this.#queuedBytes + this.socket.writableLength > this.limits.maxQueueBytes) {
@@ -161,6 +187,34 @@ export class Session implements Peer {
       this.#flushScheduled = true;
       queueMicrotask(() => this.#flush());
     }
+  }
+
+  replay(frames: readonly ServerFrame[]): void {
+    if (frames.length === 0 || !this.#open) return;
+    this.#replay = { frames, at: 0 };
+    this.#pumpReplay();
+  }
+
+  /** Queues the next piece of the backlog when the socket has room; at the end, the held frames. */
+  #pumpReplay(): void {
+    const replay = this.#replay;
+    if (!replay || !this.#open) return;
+    if (this.socket.writableNeedDrain) return; // "drain" calls again
+    let bytes = 0;
+    while (replay.at < replay.frames.length && bytes < REPLAY_CHUNK_BYTES) {
+      const frame = encodeFrame(replay.frames[replay.at++]);
+      this.#queue.push(frame);
+      this.#queuedBytes += frame.length;
+      bytes += frame.length;
+    }
+    if (replay.at >= replay.frames.length) {
+      this.#replay = undefined;
+      this.#queue.push(...this.#held);
+      this.#queuedBytes += this.#heldBytes;
+      this.#held = [];
+      this.#heldBytes = 0;
+    }
+    this.#flush();
   }
 
   /** Writes everything queued as one buffer, unless the socket is still draining the last one. */
@@ -183,6 +237,10 @@ export class Session implements Peer {
    */
   close(reason: string, message: string, code?: string): void {
     if (!this.#open) return;
+    // what is already queued goes first; the rest of a backlog and held frames are dropped
+    this.#replay = undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
     if (code) this.send(encodeFrame({ type: "error", code, message } satisfies ServerFrame));
     this.send(encodeFrame({ type: "goodbye", reason, message } satisfies ServerFrame));
     this.hub.disconnect(this);
@@ -197,6 +255,8 @@ export class Session implements Peer {
     this.#phase = "closed";
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#replay = undefined;
+    this.#held = [];
     this.socket.destroy();
     this.hub.disconnect(this);
     this.#resolveClosed();
