@@ -1010,3 +1010,20 @@ Deno.test("group commit: messages of one turn are stored in one transaction, the
   assert.deepEqual(texts, [0, 1, 2, 3, 4].flatMap((i) => [`tom ${i}`, `alice ${i}`]));
   assert.deepEqual(tom.of("ack").map((a) => a.ref), ["t0", "t1", "t2", "t3", "t4"]);
 });
+
+Deno.test("search: limited per address too, so new ids do not buy new bursts", () => {
+  const w = world();
+  let refused = 0;
+  for (let i = 0; i < 6; i++) {
+    const peer = Object.assign(new FakePeer(`s${i}`), { address: "10.9.9.9" });
+    w.say(peer, { type: "hello", name: `s${i}` });
+    for (let j = 0; j < 5; j++) w.say(peer, { type: "search", ref: `q${j}`, pattern: "x" });
+    refused += peer.of("error").filter((e) => e.code === "rate_limited").length;
+  }
+  // 30 searches from one address with a burst of 15: the rest are refused
+  assert.equal(refused, 15);
+  const elsewhere = Object.assign(new FakePeer("other"), { address: "10.9.9.10" });
+  w.say(elsewhere, { type: "hello", name: "other" });
+  w.say(elsewhere, { type: "search", ref: "q", pattern: "x" });
+  assert.equal(elsewhere.of("results").length, 1);
+});

@@ -43,6 +43,11 @@ export const DEFAULT_MAX_RATE = 10;
 /** Searches per minute per user (each one reads everything the user may see), and the burst. */
 export const SEARCHES_PER_MINUTE = 20;
 export const SEARCH_BURST = 5;
+/** Searches per minute from one address, whatever ids it uses, and the burst. */
+export const SEARCHES_PER_ADDRESS_PER_MINUTE = 60;
+export const SEARCH_ADDRESS_BURST = 15;
+const searchLimit = `${SEARCHES_PER_MINUTE} searches a minute`;
+const addressLimit = `${SEARCHES_PER_ADDRESS_PER_MINUTE} searches a minute from one address`;
 /** How often idle rate-limit buckets are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -129,6 +134,10 @@ export class Hub {
   readonly #passwordFailures = new Map<string, { count: number; last: number }>();
   readonly #sendLimiter?: RateLimiter;
   readonly #searchLimiter = new RateLimiter(SEARCHES_PER_MINUTE / 60, SEARCH_BURST);
+  readonly #searchByAddress = new RateLimiter(
+    SEARCHES_PER_ADDRESS_PER_MINUTE / 60,
+    SEARCH_ADDRESS_BURST,
+  );
   #lastPrune = 0;
   /** Online users by id; one peer per id (a newer login replaces an older one). */
   readonly #online = new Map<string, Peer>();
@@ -178,6 +187,7 @@ export class Hub {
       this.#lastPrune = now;
       this.#sendLimiter?.prune(now);
       this.#searchLimiter.prune(now);
+      this.#searchByAddress.prune(now);
       this.#store.forgetSentRefs(now - SENT_REF_TTL_MS);
     }
     const due = this.#expiries.due(now);
@@ -234,17 +244,19 @@ export class Hub {
     }
     if (
       (frame.type === "send" || frame.type === "delete") &&
-      !this.#allow(peer, user, frame.ref, this.#sendLimiter, `${this.#maxRate} messages a second`)
+      !this.#allow(
+        peer,
+        user.id,
+        frame.ref,
+        this.#sendLimiter,
+        `${this.#maxRate} messages a second`,
+      )
     ) return;
     if (
       frame.type === "search" &&
-      !this.#allow(
-        peer,
-        user,
-        frame.ref,
-        this.#searchLimiter,
-        `${SEARCHES_PER_MINUTE} searches a minute`,
-      )
+      // per user, and per address: a new id per connection must not buy a new burst of scans
+      !(this.#allow(peer, user.id, frame.ref, this.#searchLimiter, searchLimit) &&
+        this.#allow(peer, `@${peer.address}`, frame.ref, this.#searchByAddress, addressLimit))
     ) return;
     switch (frame.type) {
       case "send":
@@ -541,12 +553,12 @@ export class Hub {
   /** Rate limit: false (and the peer told, or cut when it keeps on) when over the limit. */
   #allow(
     peer: Peer,
-    user: User,
+    key: string,
     ref: string,
     limiter: RateLimiter | undefined,
     limit: string,
   ): boolean {
-    if (!limiter || limiter.take(user.id, this.#now())) {
+    if (!limiter || limiter.take(key, this.#now())) {
       peer.strikes = 0;
       return true;
     }
