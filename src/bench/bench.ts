@@ -1,6 +1,333 @@
-/** `chat bench`: see issue 6. Placeholder until the load generator lands. */
-import { UsageError } from "../cli/args.ts";
+/**
+ * `chat bench`: measures the server on this machine (issue 6, docs/BENCHMARKS.md).
+ *
+ * 1. Starts this program as `chat serve` on 127.0.0.1 with a temp db and certs (or uses
+ *    `--server`), with the rate limit off and room for every connection from one address.
+ * 2. Logs in the receivers and senders over real TLS, runs the load to the last delivery
+ *    (load.ts), reads the server's peak RSS, stops it.
+ * 3. With `--raw`, the same load against the bare forwarder (forwarder.ts); ours as a ratio.
+ * 4. With `--idle N`, N idle connections to a fresh server, and its RSS per connection.
+ * 5. A table on stdout, or one JSON line with `--json`. The temp dir is removed in every case.
+ */
+import { join } from "node:path";
+import Table from "cli-table3";
+import { BENCH_HELP, type BenchArgs, parseBenchArgs } from "../cli/args.ts";
+import { runForwarder } from "./forwarder.ts";
+import { type IdleResult, type LoadResult, Run, runIdle, runLoad, type Target } from "./load.ts";
+import { type Child, memoryOf, openFileLimit, startChild } from "./process.ts";
 
-export function runBench(_argv: string[]): Promise<number> {
-  throw new UsageError("chat bench is not built yet");
+/** Connections one server may get from the bench's single address. */
+const CONNECTIONS_PER_ADDRESS = 1_000_000;
+/** CPU other processes may take during the load (% of a core) before the figures are called noisy. */
+const NOISY_OTHERS_PCT = 25;
+/** Shortest load whose CPU share is reported. */
+const MIN_CPU_SECONDS = 1;
+/** Files the bench and the server need besides their connections. */
+const SPARE_FILES = 64;
+
+export async function runBench(argv: string[]): Promise<number> {
+  const args = parseBenchArgs(argv);
+  if (args.help) {
+    console.log(BENCH_HELP.trimEnd());
+    return 0;
+  }
+  if (args.forwarder) {
+    if (!args.certs) throw new Error("the forwarder needs --certs DIR");
+    return await runForwarder(args.port, args.certs);
+  }
+  await checkFileLimit(args);
+
+  const run = new Run();
+  const interrupt = () => run.fail(new Error("interrupted"));
+  Deno.addSignalListener("SIGINT", interrupt);
+  const dir = await Deno.makeTempDir({ prefix: "chat-bench-" });
+  const certs = join(dir, "certs");
+  const children = new Set<Child>();
+  const start = async (what: string, args: string[]) => {
+    run.note(`starting the ${what}`);
+    const child = await run.race(startChild(what, args, (child) => children.add(child)));
+    run.child = child;
+    return child;
+  };
+  const stop = async (child: Child) => {
+    run.child = undefined;
+    await child.stop();
+    children.delete(child);
+  };
+  const serve = (db: string) =>
+    start("server", [
+      "serve",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--db",
+      join(dir, db),
+      "--certs",
+      certs,
+      "--max-rate",
+      "0",
+      "--max-connections-per-address",
+      String(CONNECTIONS_PER_ADDRESS),
+      // thousands of handshakes queue up behind each other: give them time, not a timeout
+      "--handshake-timeout",
+      "60",
+      "--hello-timeout",
+      "60",
+    ]);
+  const local = async (port: number): Promise<Target> => ({
+    host: "127.0.0.1",
+    port,
+    caCerts: [await Deno.readTextFile(join(certs, "ca.pem"))],
+  });
+  const load = {
+    clients: args.clients,
+    senders: args.senders,
+    messages: args.messages,
+    rate: args.rate,
+    size: args.size,
+  };
+
+  try {
+    let ours: LoadResult;
+    let peak: number | null = null;
+    if (args.server) {
+      const target = { ...args.server, caCerts: await caFor(args) };
+      ours = await runLoad(target, { ...load, label: "chat" }, run);
+    } else {
+      const server = await serve("chat.db");
+      ours = await runLoad(
+        await local(server.port),
+        { ...load, label: "chat", pid: server.pid },
+        run,
+      );
+      peak = (await memoryOf(server.pid))?.peak ?? null;
+      await stop(server);
+    }
+
+    let raw: { result: LoadResult; peak: number | null } | undefined;
+    if (args.raw) {
+      const forwarder = await start("raw forwarder", [
+        "bench",
+        "--forwarder",
+        "--port",
+        "0",
+        "--certs",
+        certs,
+      ]);
+      const result = await runLoad(
+        await local(forwarder.port),
+        { ...load, label: "raw", pid: forwarder.pid },
+        run,
+      );
+      raw = { result, peak: (await memoryOf(forwarder.pid))?.peak ?? null };
+      await stop(forwarder);
+    }
+
+    let idle: IdleResult | undefined;
+    if (args.idle > 0) {
+      if (args.server) {
+        idle = await runIdle({ ...args.server, caCerts: await caFor(args) }, args.idle, run);
+      } else {
+        const server = await serve("idle.db");
+        idle = await runIdle(await local(server.port), args.idle, run, server.pid);
+        await stop(server);
+      }
+    }
+    run.close();
+
+    const report = figures(args, ours, peak, raw, idle);
+    const others = Math.max(report.other_cpu_pct ?? 0, report.raw_other_cpu_pct ?? 0);
+    if (others >= NOISY_OTHERS_PCT) {
+      console.error(
+        `chat bench: other processes took ${others} % of a core during the load; ` +
+          "the figures are lower than this machine can do",
+      );
+    }
+    console.log(args.json ? JSON.stringify(report) : table(args, report));
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", interrupt);
+    run.close();
+    await Promise.all([...children].map((child) => child.stop()));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The CA for --server: --ca FILE, else ./certs/ca.pem when present, else the system's roots. */
+async function caFor(args: BenchArgs): Promise<string[] | undefined> {
+  const file = args.ca ?? "certs/ca.pem";
+  try {
+    return [await Deno.readTextFile(file)];
+  } catch {
+    if (args.ca) throw new Error(`cannot read the CA certificate ${args.ca}`);
+    return undefined;
+  }
+}
+
+/** Refuses to start a run the open-file limit would break halfway. */
+async function checkFileLimit(args: BenchArgs): Promise<void> {
+  const limit = await openFileLimit();
+  const needed = Math.max(args.clients + args.senders, args.idle) + SPARE_FILES;
+  if (!limit || limit.soft >= needed) return;
+  const raise = limit.hard >= needed
+    ? `raise it with "ulimit -n ${needed}" and run it again`
+    : `the hard limit is ${limit.hard}, so ask for fewer connections or raise the hard limit`;
+  throw new Error(
+    `this run needs about ${needed} open files per process but the limit is ${limit.soft}; ${raise}`,
+  );
+}
+
+/** The final figures, named as the JSON line names them. */
+export interface Figures {
+  clients: number;
+  senders: number;
+  messages: number;
+  size: number;
+  rate: number;
+  delivered: number;
+  delivered_per_s: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  max_ms: number | null;
+  server_rss_mb: number | null;
+  persisted_per_s: number;
+  login_ms: number;
+  /** Bytes each client received while all of them joined: flat when presence is linear. */
+  join_bytes_per_client: number;
+  seconds: number;
+  sent_per_s: number;
+  server_cpu_pct: number | null;
+  load_cpu_pct: number | null;
+  /** CPU other processes took during the load, % of one core: above a few %, figures are noisy. */
+  other_cpu_pct: number | null;
+  raw_delivered_per_s?: number;
+  raw_p50_ms?: number | null;
+  raw_p99_ms?: number | null;
+  raw_max_ms?: number | null;
+  raw_rss_mb?: number | null;
+  raw_login_ms?: number;
+  raw_cpu_pct?: number | null;
+  raw_load_cpu_pct?: number | null;
+  raw_other_cpu_pct?: number | null;
+  ratio?: number;
+  idle?: number;
+  idle_login_ms?: number;
+  idle_join_bytes_per_connection?: number;
+  idle_rss_before_mb?: number | null;
+  idle_rss_after_mb?: number | null;
+  rss_per_idle_bytes?: number | null;
+}
+
+function figures(
+  args: BenchArgs,
+  ours: LoadResult,
+  peak: number | null,
+  raw: { result: LoadResult; peak: number | null } | undefined,
+  idle: IdleResult | undefined,
+): Figures {
+  const out: Figures = {
+    clients: args.clients,
+    senders: args.senders,
+    messages: args.messages,
+    size: args.size,
+    rate: args.rate,
+    delivered: ours.delivered,
+    delivered_per_s: Math.round(ours.deliveredPerS),
+    p50_ms: round(ours.latency?.p50, 2),
+    p99_ms: round(ours.latency?.p99, 2),
+    max_ms: round(ours.latency?.max, 2),
+    server_rss_mb: mb(peak),
+    persisted_per_s: Math.round(ours.persistedPerS),
+    login_ms: Math.round(ours.loginMs),
+    join_bytes_per_client: Math.round(ours.joinBytes / (args.clients + args.senders)),
+    seconds: round(ours.seconds, 3)!,
+    sent_per_s: Math.round(ours.sentPerS),
+    server_cpu_pct: pct(ours.serverCpuS, ours.seconds),
+    load_cpu_pct: pct(ours.loadCpuS, ours.seconds),
+    other_cpu_pct: pct(ours.otherCpuS, ours.seconds),
+  };
+  if (raw) {
+    const r = raw.result;
+    out.raw_delivered_per_s = Math.round(r.deliveredPerS);
+    out.raw_p50_ms = round(r.latency?.p50, 2);
+    out.raw_p99_ms = round(r.latency?.p99, 2);
+    out.raw_max_ms = round(r.latency?.max, 2);
+    out.raw_rss_mb = mb(raw.peak);
+    out.raw_login_ms = Math.round(r.loginMs);
+    out.raw_cpu_pct = pct(r.serverCpuS, r.seconds);
+    out.raw_load_cpu_pct = pct(r.loadCpuS, r.seconds);
+    out.raw_other_cpu_pct = pct(r.otherCpuS, r.seconds);
+    out.ratio = round(ours.deliveredPerS / r.deliveredPerS, 3)!;
+  }
+  if (idle) {
+    out.idle = idle.idle;
+    out.idle_login_ms = Math.round(idle.loginMs);
+    out.idle_join_bytes_per_connection = Math.round(idle.joinBytes / idle.idle);
+    out.idle_rss_before_mb = mb(idle.rssBefore);
+    out.idle_rss_after_mb = mb(idle.rssAfter);
+    out.rss_per_idle_bytes = idle.perConnection === null ? null : Math.round(idle.perConnection);
+  }
+  return out;
+}
+
+function round(value: number | undefined | null, digits: number): number | null {
+  if (value === undefined || value === null || !Number.isFinite(value)) return null;
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function mb(bytes: number | null): number | null {
+  return bytes === null ? null : round(bytes / (1024 * 1024), 1);
+}
+
+/** CPU time as a share of a core; null for a load too short for /proc's 10 ms ticks. */
+function pct(cpu: number | null, seconds: number): number | null {
+  return cpu === null || seconds < MIN_CPU_SECONDS ? null : Math.round((100 * cpu) / seconds);
+}
+
+function table(args: BenchArgs, f: Figures): string {
+  const withRaw = f.ratio !== undefined;
+  const t = new Table({
+    head: withRaw ? ["", "chat", "raw forwarder"] : ["", "chat"],
+    style: { head: [], border: [] },
+  });
+  const row = (name: string, ours: string, raw = "") =>
+    t.push(withRaw ? [name, ours, raw] : [name, ours]);
+  const num = (n: number | null | undefined) => (n == null ? "n/a" : n.toLocaleString("en-US"));
+  const ms = (n: number | null | undefined) => (n == null ? "n/a" : `${n.toFixed(2)} ms`);
+  const mib = (n: number | null | undefined) => (n == null ? "n/a" : `${n} MiB`);
+  const cpu = (n: number | null | undefined) => (n == null ? "n/a" : `${n} % of a core`);
+
+  const rate = f.rate > 0 ? `${num(f.rate)} messages/s` : "as fast as the server takes them";
+  const title = `${num(f.clients)} receivers, ${num(f.senders)} sender${
+    f.senders === 1 ? "" : "s"
+  }, ${num(f.messages)} messages of ${f.size} B, ${rate}`;
+  row(`login of ${num(f.clients)} clients`, `${num(f.login_ms)} ms`, `${num(f.raw_login_ms)} ms`);
+  row("bytes per client while all joined", num(f.join_bytes_per_client));
+  row("delivered messages", num(f.delivered), num(f.delivered));
+  row("delivered per second", num(f.delivered_per_s), num(f.raw_delivered_per_s));
+  if (withRaw) row("ratio to the raw forwarder", `${(f.ratio! * 100).toFixed(1)} %`, "100 %");
+  row("latency p50", ms(f.p50_ms), ms(f.raw_p50_ms));
+  row("latency p99", ms(f.p99_ms), ms(f.raw_p99_ms));
+  row("latency max", ms(f.max_ms), ms(f.raw_max_ms));
+  row("persisted per second (acks)", num(f.persisted_per_s), "(stores nothing)");
+  if (args.rate > 0) row("sent per second", num(f.sent_per_s));
+  row("server peak RSS", mib(f.server_rss_mb), mib(f.raw_rss_mb));
+  row("server CPU during the load", cpu(f.server_cpu_pct), cpu(f.raw_cpu_pct));
+  row("load generator CPU", cpu(f.load_cpu_pct), cpu(f.raw_load_cpu_pct));
+  row("other processes' CPU", cpu(f.other_cpu_pct), cpu(f.raw_other_cpu_pct));
+  if (f.idle !== undefined) {
+    row(`login of ${num(f.idle)} idle connections`, `${num(f.idle_login_ms)} ms`);
+    row(
+      "server RSS before → after them",
+      f.idle_rss_before_mb == null ? "n/a" : `${f.idle_rss_before_mb} → ${f.idle_rss_after_mb} MiB`,
+    );
+    row(
+      "RSS per idle connection",
+      f.rss_per_idle_bytes == null ? "n/a" : `${num(f.rss_per_idle_bytes)} B`,
+    );
+    row("bytes per idle connection while all joined", num(f.idle_join_bytes_per_connection));
+  }
+  return `${title}\n${t.toString()}`;
 }

@@ -1,0 +1,832 @@
+/**
+ * The load generator: many real TLS clients in this one process, kept lean because they share
+ * the machine with the server they measure.
+ *
+ * - Receivers say hello, then only walk frame boundaries and count `message` frames
+ *   ({@link FrameScanner}); a few of them, the probes, also parse each message to take its
+ *   latency from the send time written at the start of its text.
+ * - Senders write `send` frames in batches, one write per batch. With no rate they keep a
+ *   bounded window: unacknowledged sends per sender, and sends not yet delivered to the average
+ *   receiver, so the server is always busy and no queue grows without bound. With a rate they
+ *   follow a schedule, and the time written in each message is the time it was due (a stalled
+ *   server shows up as latency, not as a slower schedule).
+ * - Every wait is bounded: a phase that makes no progress for STALL_MS fails with a sentence.
+ */
+import { decodePayload, encodeFrame } from "../protocol/codec.ts";
+import { ALPN } from "../protocol/schema.ts";
+import { isCertificateError } from "../tls/trust.ts";
+import { cpuSecondsOf, machineBusySeconds, memoryOf } from "./process.ts";
+import { captureOf, FrameScanner, Kind } from "./scanner.ts";
+
+/** A phase that makes no progress for this long has failed. */
+export const STALL_MS = 10_000;
+/** Connections handshaking and logging in at once. */
+export const LOGIN_CONCURRENCY = 128;
+/** Probe receivers (they parse every message for its latency). */
+export const PROBES = 4;
+/** Frames the senders may have in flight in all (sent, not yet read by every receiver). */
+export const WINDOW_FRAMES = 256 * 1024;
+/** Bounds on the delivery window, in messages. */
+export const MIN_WINDOW = 8;
+export const MAX_WINDOW = 4096;
+/** Most `send` frames in one write. */
+export const MAX_BATCH = 256;
+/** How long a lost connection waits for news of the server's death before it is reported. */
+const LOST_GRACE_MS = 300;
+/** Every connection pings this often (the server cuts silent ones after 45 s by default). */
+export const PING_INTERVAL_MS = 10_000;
+/** Read buffer of an active client, and of an idle one while it logs in. */
+const ACTIVE_BUFFER = 64 * 1024;
+const IDLE_BUFFER = 4 * 1024;
+/** Idle connections read into one shared buffer once logged in: what they get is not looked at. */
+const DISCARD = new Uint8Array(64 * 1024);
+
+const PING = encodeFrame({ type: "ping" });
+const LOGIN_CAPTURE = captureOf([Kind.welcome, Kind.error, Kind.goodbye]);
+const QUIET_CAPTURE = captureOf([Kind.error, Kind.goodbye]);
+const PROBE_CAPTURE = captureOf([Kind.error, Kind.goodbye, Kind.message, Kind.send]);
+
+export interface Target {
+  host: string;
+  port: number;
+  caCerts?: string[];
+}
+
+/** Milliseconds on a clock every part of this process shares (and close to the wall clock). */
+export function clockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What the progress line and the stall watchdog look at while a phase runs. */
+export interface Stage {
+  /** A number that moves while the phase makes progress. */
+  progress(): number;
+  /** Whether the phase is waiting on the other side (no progress then is a stall). */
+  outstanding(): boolean;
+  /** The progress line. */
+  status(): string;
+  /** The sentence for a stall. */
+  stalled(): string;
+}
+
+/**
+ * One `chat bench` invocation: the first failure (every wait races it), the clients to close,
+ * the watchdog (stalls, a child that died) and the progress line on stderr.
+ */
+export class Run {
+  failure: Error | null = null;
+  readonly aborted: Promise<never>;
+  readonly clients = new Set<Client>();
+  /** The process being measured, checked by the watchdog. */
+  child?: { exited: boolean; exitMessage(): string };
+  #reject!: (error: Error) => void;
+  #stage?: Stage;
+  #last = -1;
+  #lastChange = 0;
+  #lastPrint = 0;
+  #timer: ReturnType<typeof setInterval>;
+  readonly #tty: boolean;
+  #shown = false;
+
+  constructor(readonly quiet = false) {
+    this.aborted = new Promise<never>((_, reject) => (this.#reject = reject));
+    this.aborted.catch(() => {});
+    this.#tty = Deno.stderr.isTerminal();
+    this.#timer = setInterval(() => this.#watch(), this.#tty ? 250 : 500);
+  }
+
+  fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.#reject(error);
+  }
+
+  /**
+   * A connection broke or was closed by the server: most often because the server died, which
+   * the watchdog learns a moment later; say that rather than "connection reset" when it is so.
+   */
+  lost(message: string): void {
+    if (this.failure) return;
+    setTimeout(() => {
+      this.fail(new Error(this.child?.exited ? this.child.exitMessage() : message));
+    }, LOST_GRACE_MS);
+  }
+
+  /** `promise`, unless the run fails first. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.aborted]);
+  }
+
+  /** Sets what the watchdog and the progress line follow (undefined: nothing). */
+  stage(stage: Stage | undefined): void {
+    this.#stage = stage;
+    this.#last = -1;
+    this.#lastChange = performance.now();
+    this.#lastPrint = 0;
+    if (stage) this.#print(stage.status(), true);
+  }
+
+  /** Writes a line of progress (kept on one updating line on a terminal). */
+  note(line: string): void {
+    this.#print(line, true);
+  }
+
+  #watch(): void {
+    if (this.child?.exited) return this.fail(new Error(this.child.exitMessage()));
+    const stage = this.#stage;
+    if (!stage) return;
+    const now = performance.now();
+    const value = stage.progress();
+    if (value !== this.#last) {
+      this.#last = value;
+      this.#lastChange = now;
+    } else if (stage.outstanding() && now - this.#lastChange > STALL_MS) {
+      return this.fail(new Error(stage.stalled()));
+    }
+    this.#print(stage.status(), false);
+  }
+
+  #print(line: string, now: boolean): void {
+    if (this.quiet) return;
+    const at = performance.now();
+    if (!this.#tty && !now && at - this.#lastPrint < 1000) return;
+    this.#lastPrint = at;
+    const text = this.#tty ? `\r\x1b[2K${line.slice(0, 200)}` : `${line}\n`;
+    this.#shown = this.#tty;
+    try {
+      Deno.stderr.writeSync(new TextEncoder().encode(text));
+    } catch { /* stderr gone */ }
+  }
+
+  /** Stops the watchdog, clears the progress line, closes every client left. */
+  close(): void {
+    clearInterval(this.#timer);
+    this.#stage = undefined;
+    if (this.#shown) {
+      try {
+        Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[2K"));
+      } catch { /* stderr gone */ }
+    }
+    for (const client of this.clients) client.close();
+  }
+}
+
+type Role = "receiver" | "probe" | "sender" | "idle";
+
+/** One TLS connection that said hello: its read loop runs until it is closed. */
+export class Client {
+  readonly scanner: FrameScanner;
+  /** Called after each chunk read (receivers: delivery progress; senders: acks). */
+  onChunk?: () => void;
+  /** Probes: latency of each message, milliseconds. */
+  latencies?: Samples;
+  /** Bytes received so far. */
+  bytes = 0;
+  #closing = false;
+  #buf: Uint8Array;
+  #discard = false;
+  #writing: Promise<unknown> = Promise.resolve();
+  #welcome: Promise<void>;
+  #welcomed!: () => void;
+  #now = 0;
+  #pinger?: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly conn: Deno.TlsConn,
+    readonly label: string,
+    readonly role: Role,
+    readonly run: Run,
+  ) {
+    this.#buf = new Uint8Array(role === "idle" ? IDLE_BUFFER : ACTIVE_BUFFER);
+    this.#welcome = new Promise((resolve) => (this.#welcomed = resolve));
+    this.scanner = new FrameScanner(LOGIN_CAPTURE, (kind, payload) => this.#frame(kind, payload));
+    run.clients.add(this);
+    void this.#loop();
+  }
+
+  /** Connects, says hello as `name`, resolves once welcomed. */
+  static async login(
+    target: Target,
+    name: string,
+    label: string,
+    role: Role,
+    run: Run,
+  ): Promise<Client> {
+    let conn: Deno.TlsConn | undefined;
+    try {
+      conn = await run.race(Deno.connectTls({
+        hostname: target.host,
+        port: target.port,
+        caCerts: target.caCerts,
+        alpnProtocols: [ALPN],
+      }));
+      await run.race(conn.handshake());
+    } catch (error) {
+      try {
+        conn?.close();
+      } catch { /* closed */ }
+      if (error === run.failure) throw error;
+      throw connectError(error, `${target.host}:${target.port}`);
+    }
+    const client = new Client(conn, label, role, run);
+    client.write(encodeFrame({ type: "hello", name }));
+    await run.race(client.#welcome);
+    return client;
+  }
+
+  /** Queues `bytes` after every earlier write; resolves once written. */
+  write(bytes: Uint8Array): Promise<unknown> {
+    this.#writing = this.#writing.then(() => writeAll(this.conn, bytes)).catch((error) => {
+      if (!this.#closing) {
+        this.run.fail(new Error(`cannot write to ${this.label}: ${(error as Error).message}`));
+      }
+    });
+    return this.#writing;
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#pinger);
+    this.run.clients.delete(this);
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+
+  async #loop(): Promise<void> {
+    const scanner = this.scanner;
+    const probe = this.role === "probe";
+    try {
+      for (;;) {
+        const buf = this.#discard ? DISCARD : this.#buf;
+        const n = await this.conn.read(buf);
+        if (n === null) break;
+        this.bytes += n;
+        if (this.#discard) continue;
+        if (probe) this.#now = clockMs();
+        scanner.push(buf, n);
+        this.onChunk?.();
+      }
+    } catch (error) {
+      if (!this.#closing) {
+        this.run.lost(`the connection of ${this.label} broke: ${(error as Error).message}`);
+      }
+      return;
+    }
+    if (!this.#closing) {
+      this.run.lost(`the server closed the connection of ${this.label}`);
+    }
+  }
+
+  #frame(kind: number, payload: Uint8Array): void {
+    if (kind === Kind.message || kind === Kind.send) {
+      const decoded = decodePayload(payload);
+      const text = decoded.ok ? (decoded.value as { text?: unknown }).text : undefined;
+      const sent = typeof text === "string" ? Number.parseFloat(text) : NaN;
+      if (Number.isFinite(sent)) this.latencies?.add(this.#now - sent);
+      return;
+    }
+    if (kind === Kind.welcome) {
+      this.scanner.capture = this.role === "probe" ? PROBE_CAPTURE : QUIET_CAPTURE;
+      if (this.role === "idle") this.#discard = true;
+      this.#pinger = setInterval(() => this.write(PING), PING_INTERVAL_MS);
+      this.#welcomed();
+      return;
+    }
+    const decoded = decodePayload(payload);
+    const frame = (decoded.ok ? decoded.value : {}) as { code?: string; message?: string };
+    const said = frame.message ?? "no reason given";
+    if (kind === Kind.goodbye) {
+      this.run.fail(new Error(`the server said goodbye to ${this.label}: ${said}`));
+    } else if (frame.code === "rate_limited") {
+      this.run.fail(
+        new Error(
+          `the server limits the rate of ${this.label} (${said}); start it with --max-rate 0`,
+        ),
+      );
+    } else {
+      this.run.fail(new Error(`the server refused a request of ${this.label}: ${said}`));
+    }
+  }
+}
+
+async function writeAll(conn: Deno.TlsConn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+}
+
+function connectError(error: unknown, where: string): Error {
+  if (isCertificateError(error)) {
+    return new Error(
+      `the certificate of ${where} is not trusted (${
+        (error as Error).message.replace(/^.*?: /, "")
+      }); pass --ca with its CA certificate`,
+    );
+  }
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return new Error(`cannot connect to ${where}: connection refused (is the server running?)`);
+  }
+  return new Error(`cannot connect to ${where}: ${(error as Error)?.message ?? String(error)}`);
+}
+
+/** Latency samples, milliseconds, in a growing Float64Array. */
+export class Samples {
+  #data = new Float64Array(1024);
+  #count = 0;
+
+  add(value: number): void {
+    if (this.#count === this.#data.length) {
+      const next = new Float64Array(this.#data.length * 2);
+      next.set(this.#data);
+      this.#data = next;
+    }
+    this.#data[this.#count++] = value;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The samples so far (a view, not a copy). */
+  data(): Float64Array {
+    return this.#data.subarray(0, this.#count);
+  }
+
+  /** p50, p99 and max (nearest rank); null with no samples. */
+  summary(): { p50: number; p99: number; max: number } | null {
+    return summarize([this.data()]);
+  }
+}
+
+/** Percentiles over several sample sets together. */
+export function summarize(sets: Float64Array[]): { p50: number; p99: number; max: number } | null {
+  const total = sets.reduce((n, s) => n + s.length, 0);
+  if (total === 0) return null;
+  const all = new Float64Array(total);
+  let at = 0;
+  for (const set of sets) {
+    all.set(set, at);
+    at += set.length;
+  }
+  all.sort();
+  const rank = (p: number) => all[Math.min(total - 1, Math.max(0, Math.ceil(p * total) - 1))];
+  return { p50: rank(0.5), p99: rank(0.99), max: all[total - 1] };
+}
+
+/**
+ * Logs in `count` clients, LOGIN_CONCURRENCY at a time; resolves with all of them, or rejects
+ * with the first failure (a stall included).
+ */
+export async function loginMany(
+  target: Target,
+  count: number,
+  run: Run,
+  make: (i: number) => { name: string; label: string; role: Role },
+  what: string,
+): Promise<{ clients: Client[]; ms: number }> {
+  const clients: Client[] = new Array(count);
+  let next = 0;
+  let done = 0;
+  const start = performance.now();
+  run.stage({
+    progress: () => done,
+    outstanding: () => done < count,
+    status: () => `${what}: ${done} of ${count} logged in`,
+    stalled: () =>
+      `logging in ${what} stalled: ${done} of ${count} logged in, none for ${STALL_MS / 1000} s`,
+  });
+  const worker = async () => {
+    while (next < count && !run.failure) {
+      const i = next++;
+      const { name, label, role } = make(i);
+      try {
+        clients[i] = await Client.login(target, name, label, role, run);
+      } catch (error) {
+        // a refused or reset connection is most often a server that just died: say so if it did
+        if (error !== run.failure) await sleep(LOST_GRACE_MS);
+        throw run.child?.exited ? new Error(run.child.exitMessage()) : error;
+      }
+      done++;
+    }
+  };
+  await run.race(
+    Promise.all(Array.from({ length: Math.min(LOGIN_CONCURRENCY, count) }, worker)),
+  );
+  return { clients, ms: performance.now() - start };
+}
+
+/** Waits until no frame has arrived for `quietMs` (at most `maxMs`): the presence storm is over. */
+export async function settle(clients: Client[], run: Run, quietMs = 300, maxMs = 10_000) {
+  const frames = () => clients.reduce((n, c) => n + c.scanner.frames, 0);
+  const end = performance.now() + maxMs;
+  let last = frames();
+  let since = performance.now();
+  while (performance.now() < end) {
+    await run.race(sleep(50));
+    const now = frames();
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) {
+      return;
+    }
+  }
+}
+
+export interface LoadOptions {
+  clients: number;
+  senders: number;
+  messages: number;
+  /** Messages per second in all; 0 = as fast as the server takes them. */
+  rate: number;
+  size: number;
+  /** What is measured, for the progress line ("chat", "raw"). */
+  label: string;
+  /** The measured server's process id, for its CPU time (none for --server). */
+  pid?: number;
+}
+
+export interface LoadResult {
+  loginMs: number;
+  /** Bytes the receivers and senders got while they all joined (welcomes, presence). */
+  joinBytes: number;
+  delivered: number;
+  acks: number;
+  /** Seconds from the first send to the last delivery. */
+  seconds: number;
+  deliveredPerS: number;
+  persistedPerS: number;
+  latency: { p50: number; p99: number; max: number } | null;
+  /** Messages per second the senders actually sent (with --rate: did the schedule hold). */
+  sentPerS: number;
+  /** CPU seconds used by this process (the load generator) during the load. */
+  loadCpuS: number | null;
+  /** CPU seconds used by the server during the load. */
+  serverCpuS: number | null;
+  /** CPU seconds other processes used during the load: they take it from the two measured. */
+  otherCpuS: number | null;
+}
+
+/** Logs in the receivers and senders, runs the load to the last delivery, closes them all. */
+export async function runLoad(target: Target, options: LoadOptions, run: Run): Promise<LoadResult> {
+  const { clients: n, senders: s } = options;
+  const probeEvery = Math.max(1, Math.floor(n / Math.min(PROBES, n)));
+  const isProbe = (i: number) => i % probeEvery === 0 && i / probeEvery < PROBES;
+  const receivers = await loginMany(
+    target,
+    n,
+    run,
+    (i) => ({
+      name: `bench-r${i}`,
+      label: `receiver ${i + 1}`,
+      role: isProbe(i) ? "probe" : "receiver",
+    }),
+    `${options.label}: receivers`,
+  );
+  const senders = await loginMany(
+    target,
+    s,
+    run,
+    (i) => ({ name: `bench-s${i}`, label: `sender ${i + 1}`, role: "sender" }),
+    `${options.label}: senders`,
+  );
+  const all = [...receivers.clients, ...senders.clients];
+  run.stage({
+    progress: () => 0,
+    outstanding: () => false,
+    status: () => `${options.label}: waiting for the joins to settle`,
+    stalled: () => "",
+  });
+  await settle(all, run);
+  const joinBytes = all.reduce((sum, client) => sum + client.bytes, 0);
+
+  const driver = new Driver(receivers.clients, senders.clients, options, run);
+  const cpuBefore = await cpuSecondsOf(Deno.pid);
+  const serverBefore = options.pid ? await cpuSecondsOf(options.pid) : null;
+  const machineBefore = await machineBusySeconds();
+  await driver.start();
+  const cpuAfter = await cpuSecondsOf(Deno.pid);
+  const serverAfter = options.pid ? await cpuSecondsOf(options.pid) : null;
+  const machineAfter = await machineBusySeconds();
+  const loadCpuS = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
+  const serverCpuS = serverBefore === null || serverAfter === null
+    ? null
+    : serverAfter - serverBefore;
+  for (const client of all) client.close();
+
+  const seconds = (driver.doneAt - driver.startedAt) / 1000;
+  const ackSeconds = (driver.ackedAt - driver.startedAt) / 1000;
+  const probes = receivers.clients.filter((c) => c.latencies);
+  return {
+    loginMs: receivers.ms,
+    joinBytes,
+    delivered: driver.delivered,
+    acks: driver.acked,
+    seconds,
+    deliveredPerS: driver.delivered / seconds,
+    persistedPerS: driver.acked / ackSeconds,
+    latency: probes.length ? summarizeClients(probes) : null,
+    sentPerS: driver.sent / ((driver.lastSendAt - driver.startedAt) / 1000 || seconds),
+    loadCpuS,
+    serverCpuS,
+    // what neither we nor the server used: other processes (the kernel's own work is small)
+    otherCpuS: machineBefore === null || machineAfter === null || loadCpuS === null ||
+        serverCpuS === null
+      ? null
+      : Math.max(0, machineAfter - machineBefore - loadCpuS - (serverCpuS ?? 0)),
+  };
+}
+
+function summarizeClients(probes: Client[]) {
+  return summarize(probes.map((p) => p.latencies!.data()));
+}
+
+/** Drives the senders and follows the receivers until every message reached every receiver. */
+class Driver {
+  delivered = 0;
+  acked = 0;
+  sent = 0;
+  startedAt = 0;
+  doneAt = 0;
+  ackedAt = 0;
+  lastSendAt = 0;
+  /** Set while some sender waits for deliveries to make room. */
+  blocked = false;
+  readonly window: number;
+  readonly #target: number;
+  readonly #senders: SenderState[];
+  #done!: () => void;
+  #ticker?: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly receivers: Client[],
+    senders: Client[],
+    readonly options: LoadOptions,
+    readonly run: Run,
+  ) {
+    const n = receivers.length;
+    this.window = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(WINDOW_FRAMES / n)));
+    this.#target = n * options.messages;
+    const perSenderWindow = Math.max(1, Math.ceil(this.window / senders.length));
+    this.#senders = senders.map((client, i) =>
+      new SenderState(
+        client,
+        i,
+        Math.floor(options.messages / senders.length) +
+          (i < options.messages % senders.length ? 1 : 0),
+        perSenderWindow,
+        this,
+      )
+    );
+    for (const receiver of receivers) {
+      receiver.scanner.delivered = 0;
+      if (receiver.role === "probe") receiver.latencies = new Samples();
+      let seen = 0;
+      receiver.onChunk = () => {
+        const now = receiver.scanner.delivered;
+        if (now === seen) return;
+        this.delivered += now - seen;
+        seen = now;
+        if (this.delivered >= this.#target && this.doneAt === 0) {
+          this.doneAt = performance.now();
+          this.#check();
+        }
+        if (this.blocked) this.unblock();
+      };
+    }
+  }
+
+  /** Messages that may still be sent before the average receiver catches up. */
+  get room(): number {
+    return this.window - (this.sent - Math.floor(this.delivered / this.receivers.length));
+  }
+
+  /** A sender received acks. */
+  acknowledged(count: number): void {
+    this.acked += count;
+    if (this.acked >= this.options.messages && this.ackedAt === 0) {
+      this.ackedAt = performance.now();
+      this.#check();
+    }
+  }
+
+  unblock(): void {
+    if (this.room <= 0) return;
+    this.blocked = false;
+    for (const sender of this.#senders) sender.pump();
+  }
+
+  #check(): void {
+    if (this.doneAt > 0 && this.ackedAt > 0) this.#done();
+  }
+
+  async start(): Promise<void> {
+    const { messages: m, rate, label } = this.options;
+    const target = this.#target;
+    const finished = new Promise<void>((resolve) => (this.#done = resolve));
+    this.run.stage({
+      progress: () => this.delivered + this.acked + this.sent,
+      outstanding: () =>
+        this.delivered < this.sent * this.receivers.length || this.acked < this.sent,
+      status: () => {
+        const seconds = (performance.now() - this.startedAt) / 1000;
+        const pct = Math.floor((100 * this.delivered) / target);
+        return `${label}: ${pct}% delivered (${this.delivered} of ${target}), ` +
+          `${this.acked} of ${m} acknowledged, ${rateText(this.delivered / seconds)}/s`;
+      },
+      stalled: () =>
+        `the run stalled: nothing was sent, delivered or acknowledged for ${
+          STALL_MS / 1000
+        } s (${this.delivered} of ${target} deliveries, ${this.acked} of ${m} acknowledgements)`,
+    });
+    this.startedAt = performance.now();
+    if (rate > 0) {
+      this.#ticker = setInterval(() => {
+        const due = Math.min(
+          m,
+          Math.floor(((performance.now() - this.startedAt) * rate) / 1000) + 1,
+        );
+        for (const sender of this.#senders) sender.due(due);
+      }, 1);
+    }
+    for (const sender of this.#senders) sender.due(rate > 0 ? 1 : m);
+    try {
+      await this.run.race(finished);
+    } finally {
+      clearInterval(this.#ticker);
+      this.run.stage(undefined);
+    }
+  }
+
+  /** The time written into a sender's message number `k` (counted over all senders). */
+  stamp(k: number): number {
+    return this.options.rate > 0 ? this.#origin + (k * 1000) / this.options.rate : clockMs();
+  }
+
+  get #origin(): number {
+    return performance.timeOrigin + this.startedAt;
+  }
+}
+
+const ENCODER = new TextEncoder();
+
+/** One sender's schedule, window and batch buffer. */
+class SenderState {
+  #sent = 0;
+  #acked = 0;
+  #due = 0;
+  #busy = false;
+  readonly #batch: Uint8Array;
+  readonly #pad: string;
+
+  constructor(
+    readonly client: Client,
+    readonly index: number,
+    readonly quota: number,
+    readonly window: number,
+    readonly driver: Driver,
+  ) {
+    const size = driver.options.size;
+    this.#pad = "x".repeat(size);
+    this.#batch = new Uint8Array(MAX_BATCH * (size + 96));
+    client.onChunk = () => {
+      const acks = client.scanner.acks;
+      if (acks === this.#acked) return;
+      driver.acknowledged(acks - this.#acked);
+      this.#acked = acks;
+      this.pump();
+    };
+  }
+
+  /** `total` messages (over all senders, in order) are due: this sender's share of them. */
+  due(total: number): void {
+    const senders = this.driver.options.senders;
+    const mine = Math.min(this.quota, Math.floor((total - this.index + senders - 1) / senders));
+    if (mine > this.#due) {
+      this.#due = mine;
+      this.pump();
+    }
+  }
+
+  pump(): void {
+    if (this.#busy) return;
+    const driver = this.driver;
+    const room = driver.room;
+    const count = Math.min(
+      MAX_BATCH,
+      this.#due - this.#sent,
+      this.window - (this.#sent - this.#acked),
+      room,
+    );
+    if (count <= 0) {
+      if (room <= 0 && this.#sent < this.#due) driver.blocked = true;
+      return;
+    }
+    const size = driver.options.size;
+    const senders = driver.options.senders;
+    let at = 0;
+    const now = driver.options.rate > 0 ? 0 : clockMs();
+    for (let j = 0; j < count; j++) {
+      const k = (this.#sent + j) * senders + this.index;
+      const stamp = (driver.options.rate > 0 ? driver.stamp(k) : now).toFixed(3);
+      const text = `${stamp} ${this.#pad.slice(0, size - stamp.length - 1)}`;
+      const json = `{"type":"send","ref":"${(this.#sent + j).toString(36)}","text":"${text}"}`;
+      const { written } = ENCODER.encodeInto(json, this.#batch.subarray(at + 4));
+      const b = this.#batch;
+      b[at] = written >>> 24;
+      b[at + 1] = (written >>> 16) & 0xff;
+      b[at + 2] = (written >>> 8) & 0xff;
+      b[at + 3] = written & 0xff;
+      at += 4 + written;
+    }
+    this.#sent += count;
+    driver.sent += count;
+    driver.lastSendAt = performance.now();
+    this.#busy = true;
+    this.client.write(this.#batch.subarray(0, at)).then(() => {
+      this.#busy = false;
+      this.pump();
+    });
+  }
+}
+
+function rateText(perSecond: number): string {
+  if (!Number.isFinite(perSecond)) return "0";
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k`;
+  return perSecond.toFixed(0);
+}
+
+export interface IdleResult {
+  idle: number;
+  loginMs: number;
+  /** Bytes the idle connections got while they all joined (welcomes, presence). */
+  joinBytes: number;
+  /** Server RSS before and after the idle connections logged in, bytes (null without a pid). */
+  rssBefore: number | null;
+  rssAfter: number | null;
+  /** (after − before) / idle, bytes. */
+  perConnection: number | null;
+}
+
+/**
+ * Logs in `count` connections that then only ping, waits for the server to go quiet, and
+ * measures its RSS before and after. Closes them before returning.
+ */
+export async function runIdle(
+  target: Target,
+  count: number,
+  run: Run,
+  pid?: number,
+): Promise<IdleResult> {
+  if (pid) await quiet(pid, run);
+  const before = pid ? (await memoryOf(pid))?.rss ?? null : null;
+  const { clients, ms } = await loginMany(
+    target,
+    count,
+    run,
+    (i) => ({ name: `bench-i${i}`, label: `idle connection ${i + 1}`, role: "idle" }),
+    "idle connections",
+  );
+  if (pid) {
+    run.stage({
+      progress: () => 0,
+      outstanding: () => false,
+      status: () => `idle connections: ${count} logged in, waiting for the server to go quiet`,
+      stalled: () => "",
+    });
+    await quiet(pid, run);
+  }
+  const after = pid ? (await memoryOf(pid))?.rss ?? null : null;
+  const joinBytes = clients.reduce((sum, client) => sum + client.bytes, 0);
+  run.stage(undefined);
+  for (const client of clients) client.close();
+  return {
+    idle: count,
+    loginMs: ms,
+    joinBytes,
+    rssBefore: before,
+    rssAfter: after,
+    perConnection: before === null || after === null ? null : (after - before) / count,
+  };
+}
+
+/** Waits (at most QUIET_MAX_MS) until the process used under 5 % of a core for half a second. */
+async function quiet(pid: number, run: Run): Promise<void> {
+  const end = performance.now() + QUIET_MAX_MS;
+  let last = await cpuSecondsOf(pid);
+  while (last !== null && performance.now() < end) {
+    await run.race(sleep(500));
+    const now = await cpuSecondsOf(pid);
+    if (now === null || now - last < 0.025) return;
+    last = now;
+  }
+}
+
+/** Longest wait for the server to go quiet before measuring its memory. */
+export const QUIET_MAX_MS = 60_000;

@@ -1,0 +1,182 @@
+/**
+ * `chat bench` with tiny numbers, from source and from the bundle: it starts its own server (and
+ * forwarder), every receiver gets every message, and the one JSON line carries every figure.
+ * No timing is asserted: the figures only have to be there and be numbers.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { childEnv, CONFIG, MAIN, makeTempDir, removeDir } from "./harness.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+async function bench(
+  args: string[],
+  how: { command?: string[]; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, ...rest] = how.command ?? [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--config",
+    CONFIG,
+    MAIN,
+  ];
+  const out = await new Deno.Command(command, {
+    args: [...rest, "bench", ...args],
+    cwd: how.cwd,
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+function oneJsonLine(stdout: string): Record<string, any> {
+  const lines = stdout.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stdout, got: ${stdout}`);
+  return JSON.parse(lines[0]);
+}
+
+function assertFigures(report: Record<string, unknown>, keys: string[]): void {
+  for (const key of keys) {
+    assert.equal(
+      typeof report[key],
+      "number",
+      `${key} should be a number in ${JSON.stringify(report)}`,
+    );
+    assert.ok((report[key] as number) >= 0, `${key} should not be negative`);
+  }
+}
+
+const FIGURES = [
+  "clients",
+  "messages",
+  "delivered",
+  "delivered_per_s",
+  "p50_ms",
+  "p99_ms",
+  "max_ms",
+  "server_rss_mb",
+  "persisted_per_s",
+  "login_ms",
+];
+
+async function tempDirs(): Promise<Set<string>> {
+  const dirs = new Set<string>();
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  for await (const entry of Deno.readDir(tmp)) {
+    if (entry.name.startsWith("chat-bench-")) dirs.add(entry.name);
+  }
+  return dirs;
+}
+
+Deno.test("chat bench delivers every message to every receiver and reports it as JSON", async () => {
+  const out = await bench(["--clients", "5", "--messages", "200", "--json"]);
+  assert.equal(out.code, 0, out.stderr);
+  const report = oneJsonLine(out.stdout);
+  assertFigures(report, FIGURES);
+  assert.equal(report.clients, 5);
+  assert.equal(report.messages, 200);
+  assert.equal(report.delivered, 5 * 200);
+  assert.ok(report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms);
+  assert.ok(report.server_rss_mb > 0);
+  assert.equal(report.ratio, undefined);
+});
+
+Deno.test("chat bench --raw --idle also measures the forwarder and idle connections", async () => {
+  const before = await tempDirs();
+  const out = await bench([
+    "--clients",
+    "5",
+    "--senders",
+    "2",
+    "--messages",
+    "200",
+    "--raw",
+    "--idle",
+    "5",
+    "--json",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const report = oneJsonLine(out.stdout);
+  assertFigures(report, [...FIGURES, "raw_delivered_per_s", "ratio", "idle"]);
+  assert.equal(report.delivered, 5 * 200);
+  assert.ok(report.ratio > 0);
+  assert.equal(report.idle, 5);
+  // memory can shrink while idle connections log in (a collection), so only its type is certain
+  assert.equal(typeof report.rss_per_idle_bytes, "number");
+  // its temp dir (db and certs) is gone
+  const after = await tempDirs();
+  assert.deepEqual([...after].filter((d) => !before.has(d)), []);
+});
+
+Deno.test("chat bench prints a table without --json and progress on stderr", async () => {
+  const out = await bench(["--clients", "3", "--messages", "50", "--rate", "500"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /delivered per second/);
+  assert.match(out.stdout, /latency p99/);
+  assert.match(out.stdout, /150/); // 3 receivers × 50 messages
+  assert.match(out.stderr, /starting the server/);
+});
+
+Deno.test("chat bench refuses bad options with one sentence and exit code 2", async () => {
+  for (
+    const args of [
+      ["--clients", "0"],
+      ["--size", "3"],
+      ["--rate", "fast"],
+      ["--ca", "ca.pem"],
+      ["--what"],
+    ]
+  ) {
+    const out = await bench(args);
+    assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+    const lines = out.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, out.stderr);
+    assert.match(lines[0], /^chat: .*\(see chat bench --help\)$/);
+  }
+});
+
+Deno.test("chat bench fails in one sentence when the server cannot be reached", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close(); // nothing listens there now
+  const out = await bench(["--server", `127.0.0.1:${port}`, "--clients", "1", "--messages", "1"]);
+  assert.equal(out.code, 1);
+  const last = out.stderr.trim().split("\n").at(-1)!;
+  assert.match(last, /^chat: cannot connect to 127\.0\.0\.1:\d+: connection refused/);
+});
+
+Deno.test("the bundle runs chat bench from a directory without deno.json", async () => {
+  const work = await makeTempDir("chat-bundle-bench-");
+  try {
+    const bundle = join(work, "chat.js");
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(ROOT, "src/main.ts")],
+      cwd: ROOT,
+      env: childEnv(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    const out = await bench(["--clients", "2", "--messages", "20", "--raw", "--json"], {
+      command: [Deno.execPath(), "run", "-A", bundle],
+      cwd: work,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    const report = oneJsonLine(out.stdout);
+    assert.equal(report.delivered, 2 * 20);
+    assert.ok(report.raw_delivered_per_s > 0);
+  } finally {
+    await removeDir(work);
+  }
+});
