@@ -31,14 +31,17 @@ class FakePeer implements Peer {
 
   send(bytes: Uint8Array): void {
     this.raw.push(bytes);
+    // one send carries whole frames: one, or a run of them shared by every recipient
     const cutter = new FrameCutter();
     const payloads = cutter.push(bytes);
-    assert.equal(payloads.length, 1, "one send is one whole frame");
-    assert.equal(cutter.pending, 0);
-    const value = JSON.parse(new TextDecoder().decode(payloads[0]));
-    const parsed = ServerFrame.safeParse(value);
-    assert.ok(parsed.success, `hub sent a frame the schema refuses: ${JSON.stringify(value)}`);
-    this.frames.push(parsed.data);
+    assert.ok(payloads.length >= 1, "a send carries at least one frame");
+    assert.equal(cutter.pending, 0, "a send carries whole frames only");
+    for (const payload of payloads) {
+      const value = JSON.parse(new TextDecoder().decode(payload));
+      const parsed = ServerFrame.safeParse(value);
+      assert.ok(parsed.success, `hub sent a frame the schema refuses: ${JSON.stringify(value)}`);
+      this.frames.push(parsed.data);
+    }
   }
 
   close(reason: string, message: string): void {
@@ -1009,6 +1012,10 @@ Deno.test("group commit: messages of one turn are stored in one transaction, the
   const texts = alice.of("message").map((m) => m.text);
   assert.deepEqual(texts, [0, 1, 2, 3, 4].flatMap((i) => [`tom ${i}`, `alice ${i}`]));
   assert.deepEqual(tom.of("ack").map((a) => a.ref), ["t0", "t1", "t2", "t3", "t4"]);
+  // the ten public messages went to everyone as one shared buffer: one send, the same bytes
+  assert.equal(alice.raw[0], tom.raw[0]);
+  assert.equal(alice.raw.filter((b) => b === alice.raw[0]).length, 1);
+  assert.equal(alice.frames.slice(0, 10).every((f) => f.type === "message"), true);
 });
 
 Deno.test("search: limited per address too, so new ids do not buy new bursts", () => {
@@ -1026,4 +1033,30 @@ Deno.test("search: limited per address too, so new ids do not buy new bursts", (
   w.say(elsewhere, { type: "hello", name: "other" });
   w.say(elsewhere, { type: "search", ref: "q", pattern: "x" });
   assert.equal(elsewhere.of("results").length, 1);
+});
+
+Deno.test("group commit: a DM between public runs keeps everyone's order; acks follow messages", () => {
+  const store = new SqliteStore(":memory:");
+  const deferred: (() => void)[] = [];
+  const hub = new Hub({
+    store,
+    version: "test",
+    maxRate: 0,
+    defer: (fn) => void deferred.push(fn),
+  });
+  const [tom, alice, bob] = ["tom", "alice", "bob"].map((name) => new FakePeer(name));
+  for (const peer of [tom, alice, bob]) {
+    hub.handle(peer, ClientFrame.parse({ type: "hello", name: peer.label }));
+  }
+  for (const peer of [tom, alice, bob]) peer.clear();
+  hub.handle(tom, ClientFrame.parse({ type: "send", ref: "1", text: "p1" }));
+  hub.handle(tom, ClientFrame.parse({ type: "send", ref: "2", text: "dm", to: ["alice"] }));
+  hub.handle(tom, ClientFrame.parse({ type: "send", ref: "3", text: "p2" }));
+  deferred.shift()!();
+  assert.deepEqual(alice.of("message").map((m) => m.text), ["p1", "dm", "p2"]);
+  assert.deepEqual(bob.of("message").map((m) => m.text), ["p1", "p2"]);
+  const seen = tom.frames.map((f) =>
+    f.type === "message" ? f.text : f.type === "ack" ? `ack${f.ref}` : f.type
+  );
+  assert.deepEqual(seen, ["p1", "ack1", "dm", "ack2", "p2", "ack3"]);
 });

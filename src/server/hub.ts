@@ -476,12 +476,37 @@ export class Hub {
       }
       return;
     }
+    // Consecutive public messages go out as one shared buffer to everyone: encoded once,
+    // concatenated once, one write per connection. Their acks follow the run, in order.
+    let run: Uint8Array[] = [];
+    let acks: number[] = [];
+    const endRun = () => {
+      if (run.length > 0) {
+        const shared = run.length === 1 ? run[0] : concatBytes(run);
+        for (const peer of this.#online.values()) peer.send(shared);
+      }
+      for (const i of acks) this.#ack(batch[i], stored[i]);
+      run = [];
+      acks = [];
+    };
     for (let i = 0; i < batch.length; i++) {
       const message = stored[i];
       if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
-      this.#deliver(message, encodeFrame(toFrame({ ...message, quote: batch[i].quote })));
-      reply(batch[i].peer, { type: "ack", ref: batch[i].ref, id: message.id, time: message.time });
+      const bytes = encodeFrame(toFrame({ ...message, quote: batch[i].quote }));
+      if (message.to === undefined) {
+        run.push(bytes);
+        acks.push(i);
+        continue;
+      }
+      endRun();
+      this.#deliver(message, bytes);
+      this.#ack(batch[i], message);
     }
+    endRun();
+  }
+
+  #ack(request: { peer: Peer; ref: string }, message: StoredMessage): void {
+    reply(request.peer, { type: "ack", ref: request.ref, id: message.id, time: message.time });
   }
 
   #delete(peer: Peer, user: User, frame: Delete): void {
@@ -652,6 +677,18 @@ function fitInFrame(messages: readonly StoredMessage[]): Message[] {
     if (bytes + size > MAX_FRAME_BYTES) break;
     bytes += size;
     out.push(frame);
+  }
+  return out;
+}
+
+function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
   }
   return out;
 }
