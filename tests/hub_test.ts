@@ -1060,3 +1060,23 @@ Deno.test("group commit: a DM between public runs keeps everyone's order; acks f
   );
   assert.deepEqual(seen, ["p1", "ack1", "dm", "ack2", "p2", "ack3"]);
 });
+
+Deno.test("send: a retry is acknowledged even when it would no longer pass (its @name left)", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const bob = w.join("bob");
+  w.say(tom, { type: "send", ref: "dm", to: ["bob"], text: "for bob" });
+  const first = tom.of("ack")[0];
+  w.hub.disconnect(bob);
+  tom.clear();
+  w.say(tom, { type: "send", ref: "dm", to: ["bob"], text: "for bob", retry: true });
+  assert.deepEqual(tom.frames.map((f) => f.type), ["ack"]);
+  assert.equal(tom.of("ack")[0].id, first.id);
+  // without the flag the same repeat is still caught at commit, never stored twice
+  w.say(tom, { type: "send", ref: "pub", text: "once" });
+  w.say(tom, { type: "send", ref: "pub", text: "once" });
+  const acks = tom.of("ack").filter((a) => a.ref === "pub");
+  assert.equal(acks.length, 2);
+  assert.equal(acks[0].id, acks[1].id);
+  assert.equal(tom.of("message").filter((m) => m.text === "once").length, 1);
+});

@@ -181,7 +181,10 @@ export class ChatClient {
       if (Date.now() - this.#lastHeard > idleTimeoutMs) conn.close();
       else conn.send({ type: "ping" });
     }, heartbeatMs);
-    for (const { frame } of this.#outbox.values()) conn.send(frame);
+    // what had no answer goes again, marked as a retry: the server acknowledges what it stored
+    for (const { frame } of this.#outbox.values()) {
+      conn.send(frame.type === "send" ? { ...frame, retry: true } : frame);
+    }
     this.#pump(conn);
   }
 

@@ -75,6 +75,8 @@ export const Send = z.object({
   replyTo: MessageId.optional(),
   /** Lifetime in seconds for a temporary message. */
   ttl: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS).optional(),
+  /** Set on a re-send after a reconnect: the server looks the ref up before anything else. */
+  retry: z.boolean().optional(),
 });
 export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
 export const Search = z.object({

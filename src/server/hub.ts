@@ -29,6 +29,7 @@ import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import {
+  type Inserted,
   type NewMessage,
   type Quote,
   quoteOf,
@@ -405,7 +406,9 @@ export class Hub {
     const fail = (code: string, message: string) =>
       reply(peer, { type: "error", ref: frame.ref, code, message });
     if (this.#batchRefs.has(`${user.id}\n${frame.ref}`)) return; // the same retry, this turn
-    const already = this.#store.sentRef(user.id, frame.ref);
+    // a re-send after a reconnect is looked up first, so it is acknowledged even if it would not
+    // pass again (a recipient named @bob who has left); any other repeat is caught at commit
+    const already = frame.retry ? this.#store.sentRef(user.id, frame.ref) : null;
     if (already !== null) {
       // a retry after a drop: it was stored (and fanned out) the first time; just acknowledge
       return reply(peer, { type: "ack", ref: frame.ref, id: already, time: this.#now() });
@@ -459,7 +462,7 @@ export class Hub {
     if (batch.length === 0) return;
     this.#batch = [];
     this.#batchRefs.clear();
-    let stored: StoredMessage[];
+    let stored: Inserted[];
     try {
       stored = this.#store.insertMessages(
         batch.map(({ message, ref }) => ({ message, clientRef: ref })),
@@ -485,12 +488,17 @@ export class Hub {
         const shared = run.length === 1 ? run[0] : concatBytes(run);
         for (const peer of this.#online.values()) peer.send(shared);
       }
-      for (const i of acks) this.#ack(batch[i], stored[i]);
+      for (const i of acks) this.#ack(batch[i], stored[i] as StoredMessage);
       run = [];
       acks = [];
     };
     for (let i = 0; i < batch.length; i++) {
       const message = stored[i];
+      if ("duplicateOf" in message) {
+        const { peer, ref } = batch[i];
+        reply(peer, { type: "ack", ref, id: message.duplicateOf, time: this.#now() });
+        continue;
+      }
       if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
       const bytes = encodeFrame(toFrame({ ...message, quote: batch[i].quote }));
       if (message.to === undefined) {

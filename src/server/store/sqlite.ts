@@ -6,6 +6,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type Identity,
+  type Inserted,
   type NewMessage,
   quoteOf,
   type Replay,
@@ -104,7 +105,7 @@ export class SqliteStore implements Store {
       ),
       tombstone: prepare("SELECT id, sender, purged FROM messages WHERE id = ?"),
       insertSentRef: prepare(
-        "INSERT INTO sent_refs (user_id, ref, message_id, time) VALUES (?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO sent_refs (user_id, ref, message_id, time) VALUES (?, ?, ?, ?)",
       ),
       sentRef: prepare("SELECT message_id FROM sent_refs WHERE user_id = ? AND ref = ?"),
       pruneSentRefs: prepare("DELETE FROM sent_refs WHERE time < ?"),
@@ -155,16 +156,29 @@ export class SqliteStore implements Store {
   }
 
   insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
-    return this.insertMessages([{ message, clientRef }])[0];
+    const [result] = this.insertMessages([{ message, clientRef }]);
+    if ("duplicateOf" in result) throw new Error(`request ${clientRef} was already stored`);
+    return result;
   }
 
-  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): StoredMessage[] {
-    const stored: StoredMessage[] = [];
+  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[] {
+    const stored: Inserted[] = [];
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       for (const { message, clientRef } of batch) {
         if (clientRef !== undefined) {
-          this.#q.insertSentRef.run(message.from, clientRef, message.id, message.time);
+          const claimed = this.#q.insertSentRef.run(
+            message.from,
+            clientRef,
+            message.id,
+            message.time,
+          );
+          if (claimed.changes === 0) {
+            // this user's request was stored before: the same message, not a new one
+            const row = this.#q.sentRef.get(message.from, clientRef)!;
+            stored.push({ duplicateOf: row.message_id as string });
+            continue;
+          }
         }
         const result = this.#q.insertMessage.run(
           message.id,

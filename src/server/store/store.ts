@@ -19,6 +19,9 @@ export interface StoredMessage {
   expiresAt?: number;
 }
 
+/** What storing one message of a batch came to: stored now, or stored before under that ref. */
+export type Inserted = StoredMessage | { duplicateOf: string };
+
 export interface Replay {
   messages: StoredMessage[];
   purged: { id: string; reason: "deleted" | "expired"; after: number }[];
@@ -54,8 +57,12 @@ export interface Store {
    * `clientRef`, remembers that the sender's request `clientRef` made it (see {@link sentRef}).
    */
   insertMessage(message: NewMessage, clientRef?: string): StoredMessage;
-  /** Persists many messages in one transaction (group commit), in order. All or none. */
-  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): StoredMessage[];
+  /**
+   * Persists many messages in one transaction (group commit), in order. All or none. An entry
+   * whose `clientRef` this sender already used is not stored again: its result names the
+   * message that was.
+   */
+  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[];
   /** The id of the message that `userId`'s request `ref` stored, if it did. */
   sentRef(userId: string, ref: string): string | null;
   /** Forgets request refs older than `before` (ms since epoch). */
