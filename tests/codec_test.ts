@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import {
+  concatFrames,
   type Decoded,
   decodePayload,
   encodeFrame,
@@ -323,4 +324,16 @@ Deno.test("frameEncoder: values through frameEncoder and back through the decode
       .pipeThrough(jsonDecoder()),
   );
   assert.deepEqual(out, values.map((value) => ({ ok: true, value })));
+});
+
+Deno.test("concatFrames: one buffer that cuts back into the same frames", () => {
+  const frames = [{ type: "ping" }, { type: "pong" }, { type: "bye" }].map((f) => encodeFrame(f));
+  const joined = concatFrames(frames);
+  assert.equal(joined.length, frames.reduce((n, f) => n + f.length, 0));
+  assert.deepEqual(concatFrames(frames, joined.length), joined);
+  const payloads = new FrameCutter().push(joined).map((p) =>
+    JSON.parse(new TextDecoder().decode(p))
+  );
+  assert.deepEqual(payloads, [{ type: "ping" }, { type: "pong" }, { type: "bye" }]);
+  assert.equal(concatFrames([]).length, 0);
 });

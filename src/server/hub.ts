@@ -8,7 +8,7 @@ import { timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { RE2JS } from "re2js";
 import { monotonicFactory } from "ulid";
-import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
+import { concatFrames, encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
 import {
   type ClientFrame,
   type Delete,
@@ -485,7 +485,7 @@ export class Hub {
     let acks: number[] = [];
     const endRun = () => {
       if (run.length > 0) {
-        const shared = run.length === 1 ? run[0] : concatBytes(run);
+        const shared = run.length === 1 ? run[0] : concatFrames(run);
         for (const peer of this.#online.values()) peer.send(shared);
       }
       for (const i of acks) this.#ack(batch[i], stored[i] as StoredMessage);
@@ -685,18 +685,6 @@ function fitInFrame(messages: readonly StoredMessage[]): Message[] {
     if (bytes + size > MAX_FRAME_BYTES) break;
     bytes += size;
     out.push(frame);
-  }
-  return out;
-}
-
-function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
   }
   return out;
 }

@@ -6,6 +6,7 @@
  */
 import type { TLSSocket } from "node:tls";
 import {
+  concatFrames,
   decodePayload,
   encodeFrame,
   FrameCutter,
@@ -16,6 +17,7 @@ import {
   ClientFrame,
   describeIssue,
   ErrorCode,
+  MAX_REF_LENGTH,
   type ServerFrame,
   type User,
 } from "../protocol/schema.ts";
@@ -224,7 +226,7 @@ export class Session implements Peer {
     if (this.socket.writableNeedDrain) return; // "drain" calls again, with more coalesced
     const batch = this.#queue.length === 1
       ? this.#queue[0]
-      : concat(this.#queue, this.#queuedBytes);
+      : concatFrames(this.#queue, this.#queuedBytes);
     this.#queue = [];
     this.#queuedBytes = 0;
     this.socket.write(batch);
@@ -265,15 +267,7 @@ export class Session implements Peer {
 
 function refOf(value: unknown): string | undefined {
   const ref = (value as { ref?: unknown } | null)?.ref;
-  return typeof ref === "string" && ref.length > 0 && ref.length <= 64 ? ref : undefined;
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return typeof ref === "string" && ref.length > 0 && ref.length <= MAX_REF_LENGTH
+    ? ref
+    : undefined;
 }
