@@ -942,7 +942,6 @@ Deno.test("resume: never replays others' DMs or deletions of them", () => {
   const tom = w.join("tom", {}, true);
   const token = welcomeOf(tom).token;
   const alice = w.join("alice");
-  const bob = w.join("bob");
   w.say(alice, { type: "send", ref: "p", text: "public" });
   const [pub] = messages(tom);
   w.hub.disconnect(tom);
@@ -954,7 +953,6 @@ Deno.test("resume: never replays others' DMs or deletions of them", () => {
   });
   const dm = messages(alice).at(-1)!;
   w.say(alice, { type: "delete", ref: "x", id: dm.id });
-  void bob;
   const back = w.join("tom", { token, resume: pub.id }, true);
   assert.deepEqual(back.frames.map((f) => f.type), ["welcome"]);
 });
