@@ -11,7 +11,7 @@
  */
 import { join } from "node:path";
 import Table from "cli-table3";
-import { BENCH_HELP, type BenchArgs, parseBenchArgs } from "../cli/args.ts";
+import { BENCH_HELP, type BenchArgs, parseBenchArgs, type RawTls } from "../cli/args.ts";
 import { runForwarder } from "./forwarder.ts";
 import { type IdleResult, type LoadResult, Run, runIdle, runLoad, type Target } from "./load.ts";
 import { type Child, memoryOf, openFileLimit, startChild } from "./process.ts";
@@ -33,7 +33,7 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   if (args.forwarder) {
     if (!args.certs) throw new Error("the forwarder needs --certs DIR");
-    return await runForwarder(args.port, args.certs);
+    return await runForwarder(args.port, args.certs, args.rawTls);
   }
   await checkFileLimit(args);
 
@@ -114,6 +114,8 @@ export async function runBench(argv: string[]): Promise<number> {
         "0",
         "--certs",
         certs,
+        "--raw-tls",
+        args.rawTls,
       ]);
       const result = await runLoad(
         await local(forwarder.port),
@@ -187,6 +189,8 @@ export interface Figures {
   rate: number;
   delivered: number;
   delivered_per_s: number;
+  /** Bytes the receivers read per delivered message. */
+  bytes_per_message: number;
   p50_ms: number | null;
   p99_ms: number | null;
   max_ms: number | null;
@@ -201,7 +205,10 @@ export interface Figures {
   load_cpu_pct: number | null;
   /** CPU other processes took during the load, % of one core: above a few %, figures are noisy. */
   other_cpu_pct: number | null;
+  /** The TLS stack of the raw forwarder: node (the server's) or deno (Deno.listenTls). */
+  raw_tls?: RawTls;
   raw_delivered_per_s?: number;
+  raw_bytes_per_message?: number;
   raw_p50_ms?: number | null;
   raw_p99_ms?: number | null;
   raw_max_ms?: number | null;
@@ -234,6 +241,7 @@ function figures(
     rate: args.rate,
     delivered: ours.delivered,
     delivered_per_s: Math.round(ours.deliveredPerS),
+    bytes_per_message: Math.round(ours.bytesPerDelivery),
     p50_ms: round(ours.latency?.p50, 2),
     p99_ms: round(ours.latency?.p99, 2),
     max_ms: round(ours.latency?.max, 2),
@@ -249,7 +257,9 @@ function figures(
   };
   if (raw) {
     const r = raw.result;
+    out.raw_tls = args.rawTls;
     out.raw_delivered_per_s = Math.round(r.deliveredPerS);
+    out.raw_bytes_per_message = Math.round(r.bytesPerDelivery);
     out.raw_p50_ms = round(r.latency?.p50, 2);
     out.raw_p99_ms = round(r.latency?.p99, 2);
     out.raw_max_ms = round(r.latency?.max, 2);
@@ -289,7 +299,9 @@ function pct(cpu: number | null, seconds: number): number | null {
 function table(args: BenchArgs, f: Figures): string {
   const withRaw = f.ratio !== undefined;
   const t = new Table({
-    head: withRaw ? ["", "chat", "raw forwarder"] : ["", "chat"],
+    head: withRaw
+      ? ["", "chat", f.raw_tls === "deno" ? "raw forwarder (Deno TLS)" : "raw forwarder"]
+      : ["", "chat"],
     style: { head: [], border: [] },
   });
   const row = (name: string, ours: string, raw = "") =>
@@ -307,6 +319,7 @@ function table(args: BenchArgs, f: Figures): string {
   row("bytes per client while all joined", num(f.join_bytes_per_client));
   row("delivered messages", num(f.delivered), num(f.delivered));
   row("delivered per second", num(f.delivered_per_s), num(f.raw_delivered_per_s));
+  row("bytes read per message", num(f.bytes_per_message), num(f.raw_bytes_per_message));
   if (withRaw) row("ratio to the raw forwarder", `${(f.ratio! * 100).toFixed(1)} %`, "100 %");
   row("latency p50", ms(f.p50_ms), ms(f.raw_p50_ms));
   row("latency p99", ms(f.p99_ms), ms(f.raw_p99_ms));

@@ -456,6 +456,11 @@ export interface LoadResult {
   /** Bytes the receivers and senders got while they all joined (welcomes, presence). */
   joinBytes: number;
   delivered: number;
+  /**
+   * Bytes the receivers read per message delivered (frames, pongs, TLS records' plaintext): what
+   * the load generator decrypts and walks, its main cost.
+   */
+  bytesPerDelivery: number;
   acks: number;
   /** Seconds from the first send to the last delivery. */
   seconds: number;
@@ -504,6 +509,7 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   });
   await settle(all, run);
   const joinBytes = all.reduce((sum, client) => sum + client.bytes, 0);
+  const receivedBefore = receivers.clients.reduce((sum, client) => sum + client.bytes, 0);
 
   const driver = new Driver(receivers.clients, senders.clients, options, run);
   const cpuBefore = await cpuSecondsOf(Deno.pid);
@@ -517,6 +523,8 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   const serverCpuS = serverBefore === null || serverAfter === null
     ? null
     : serverAfter - serverBefore;
+  const received = receivers.clients.reduce((sum, client) => sum + client.bytes, 0) -
+    receivedBefore;
   for (const client of all) client.close();
 
   const seconds = (driver.doneAt - driver.startedAt) / 1000;
@@ -526,6 +534,7 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
     loginMs: receivers.ms,
     joinBytes,
     delivered: driver.delivered,
+    bytesPerDelivery: driver.delivered > 0 ? received / driver.delivered : 0,
     acks: driver.acked,
     seconds,
     deliveredPerS: driver.delivered / seconds,

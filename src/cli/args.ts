@@ -272,11 +272,18 @@ Options:
   --ca FILE             trust this CA certificate for --server (default ./certs/ca.pem)
   --raw                 run the same load against a bare TLS forwarder (no parsing, no
                         storage) in the same run, and report ours as a ratio of it
+  --raw-tls node|deno   the forwarder's TLS stack: node (node:tls, the server's own; the
+                        default) or deno (Deno.listenTls, cheaper per write but unable to
+                        cut a connection that stalls its handshake, so the server cannot
+                        use it)
   --json                print one JSON line instead of a table
   -h, --help            show this help
 
 Progress goes to stderr, the report to stdout.
 `;
+
+/** The TLS stacks the raw forwarder can run on. */
+export type RawTls = "node" | "deno";
 
 export interface BenchArgs {
   clients: number;
@@ -289,6 +296,7 @@ export interface BenchArgs {
   server?: { host: string; port: number };
   ca?: string;
   raw: boolean;
+  rawTls: RawTls;
   json: boolean;
   help: boolean;
   /** Hidden: run the bare TLS forwarder that --raw measures, on `port` with the certs in `certs`. */
@@ -311,6 +319,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     server: { type: "string" },
     ca: { type: "string" },
     raw: { type: "boolean", default: false },
+    "raw-tls": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     forwarder: { type: "boolean", default: false },
@@ -334,6 +343,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (idle !== "0" && (!/^[0-9]{1,7}$/.test(idle) || Number(idle) > 1_000_000)) {
     throw new UsageError(`--idle must be a whole number from 0 to 1000000, not "${idle}"`);
   }
+  const rawTls = String(v["raw-tls"] ?? "node");
+  if (rawTls !== "node" && rawTls !== "deno") {
+    throw new UsageError(`--raw-tls must be node or deno, not "${rawTls}"`);
+  }
+  if (v["raw-tls"] !== undefined && !v.raw && !v.forwarder) {
+    throw new UsageError("--raw-tls goes with --raw (it picks the raw forwarder's TLS stack)");
+  }
   if (v.ca !== undefined && v.server === undefined) {
     throw new UsageError("--ca goes with --server (the bench's own server has its own CA)");
   }
@@ -347,6 +363,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     server: v.server === undefined ? undefined : parseServer(String(v.server)),
     ca: v.ca as string | undefined,
     raw: Boolean(v.raw),
+    rawTls,
     json: Boolean(v.json),
     help: Boolean(v.help),
     forwarder: Boolean(v.forwarder),

@@ -82,7 +82,7 @@ Deno.test("chat bench delivers every message to every receiver and reports it as
   const out = await bench(["--clients", "5", "--messages", "200", "--json"]);
   assert.equal(out.code, 0, out.stderr);
   const report = oneJsonLine(out.stdout);
-  assertFigures(report, FIGURES);
+  assertFigures(report, [...FIGURES, "bytes_per_message"]);
   assert.equal(report.clients, 5);
   assert.equal(report.messages, 200);
   assert.equal(report.delivered, 5 * 200);
@@ -107,15 +107,47 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
   ]);
   assert.equal(out.code, 0, out.stderr);
   const report = oneJsonLine(out.stdout);
-  assertFigures(report, [...FIGURES, "raw_delivered_per_s", "ratio", "idle"]);
+  assertFigures(report, [
+    ...FIGURES,
+    "raw_delivered_per_s",
+    "raw_bytes_per_message",
+    "ratio",
+    "idle",
+  ]);
   assert.equal(report.delivered, 5 * 200);
   assert.ok(report.ratio > 0);
+  assert.equal(report.raw_tls, "node");
+  // the forwarder passes the send frames on as they came; ours carry id, sender and time too
+  assert.ok(
+    report.raw_bytes_per_message > 100 && report.raw_bytes_per_message < report.bytes_per_message,
+  );
   assert.equal(report.idle, 5);
   // memory can shrink while idle connections log in (a collection), so only its type is certain
   assert.equal(typeof report.rss_per_idle_bytes, "number");
   // its temp dir (db and certs) is gone
   const after = await tempDirs();
   assert.deepEqual([...after].filter((d) => !before.has(d)), []);
+});
+
+Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", async () => {
+  const out = await bench([
+    "--clients",
+    "4",
+    "--senders",
+    "2",
+    "--messages",
+    "300",
+    "--raw",
+    "--raw-tls",
+    "deno",
+    "--json",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const report = oneJsonLine(out.stdout);
+  assertFigures(report, [...FIGURES, "raw_delivered_per_s", "raw_bytes_per_message", "ratio"]);
+  assert.equal(report.raw_tls, "deno");
+  assert.equal(report.delivered, 4 * 300);
+  assert.ok(report.raw_delivered_per_s > 0 && report.ratio > 0);
 });
 
 Deno.test("chat bench prints a table without --json and progress on stderr", async () => {
@@ -134,6 +166,8 @@ Deno.test("chat bench refuses bad options with one sentence and exit code 2", as
       ["--size", "3"],
       ["--rate", "fast"],
       ["--ca", "ca.pem"],
+      ["--raw", "--raw-tls", "openssl"],
+      ["--raw-tls", "deno"],
       ["--what"],
     ]
   ) {
