@@ -202,6 +202,11 @@ export interface Figures {
   seconds: number;
   sent_per_s: number;
   server_cpu_pct: number | null;
+  /**
+   * Server CPU time per delivered message, ns: what a delivery costs the server, a yardstick that
+   * holds when the load generator, not the server, sets the pace.
+   */
+  server_ns_per_delivery: number | null;
   load_cpu_pct: number | null;
   /** CPU other processes took during the load, % of one core: above a few %, figures are noisy. */
   other_cpu_pct: number | null;
@@ -215,6 +220,7 @@ export interface Figures {
   raw_rss_mb?: number | null;
   raw_login_ms?: number;
   raw_cpu_pct?: number | null;
+  raw_ns_per_delivery?: number | null;
   raw_load_cpu_pct?: number | null;
   raw_other_cpu_pct?: number | null;
   ratio?: number;
@@ -252,6 +258,7 @@ function figures(
     seconds: round(ours.seconds, 3)!,
     sent_per_s: Math.round(ours.sentPerS),
     server_cpu_pct: pct(ours.serverCpuS, ours.seconds),
+    server_ns_per_delivery: perDelivery(ours),
     load_cpu_pct: pct(ours.loadCpuS, ours.seconds),
     other_cpu_pct: pct(ours.otherCpuS, ours.seconds),
   };
@@ -266,6 +273,7 @@ function figures(
     out.raw_rss_mb = mb(raw.peak);
     out.raw_login_ms = Math.round(r.loginMs);
     out.raw_cpu_pct = pct(r.serverCpuS, r.seconds);
+    out.raw_ns_per_delivery = perDelivery(r);
     out.raw_load_cpu_pct = pct(r.loadCpuS, r.seconds);
     out.raw_other_cpu_pct = pct(r.otherCpuS, r.seconds);
     out.ratio = round(ours.deliveredPerS / r.deliveredPerS, 3)!;
@@ -291,6 +299,12 @@ function mb(bytes: number | null): number | null {
   return bytes === null ? null : round(bytes / (1024 * 1024), 1);
 }
 
+/** Server CPU per delivered message, ns; null when the CPU time is unknown or too coarse. */
+function perDelivery(r: LoadResult): number | null {
+  if (r.serverCpuS === null || r.seconds < MIN_CPU_SECONDS || r.delivered === 0) return null;
+  return Math.round((r.serverCpuS * 1e9) / r.delivered);
+}
+
 /** CPU time as a share of a core; null for a load too short for /proc's 10 ms ticks. */
 function pct(cpu: number | null, seconds: number): number | null {
   return cpu === null || seconds < MIN_CPU_SECONDS ? null : Math.round((100 * cpu) / seconds);
@@ -310,6 +324,7 @@ function table(args: BenchArgs, f: Figures): string {
   const ms = (n: number | null | undefined) => (n == null ? "n/a" : `${n.toFixed(2)} ms`);
   const mib = (n: number | null | undefined) => (n == null ? "n/a" : `${n} MiB`);
   const cpu = (n: number | null | undefined) => (n == null ? "n/a" : `${n} % of a core`);
+  const ns = (n: number | null | undefined) => (n == null ? "n/a" : `${num(n)} ns`);
 
   const rate = f.rate > 0 ? `${num(f.rate)} messages/s` : "as fast as the server takes them";
   const title = `${num(f.clients)} receivers, ${num(f.senders)} sender${
@@ -328,6 +343,7 @@ function table(args: BenchArgs, f: Figures): string {
   if (args.rate > 0) row("sent per second", num(f.sent_per_s));
   row("server peak RSS", mib(f.server_rss_mb), mib(f.raw_rss_mb));
   row("server CPU during the load", cpu(f.server_cpu_pct), cpu(f.raw_cpu_pct));
+  row("server CPU per delivered message", ns(f.server_ns_per_delivery), ns(f.raw_ns_per_delivery));
   row("load generator CPU", cpu(f.load_cpu_pct), cpu(f.raw_load_cpu_pct));
   row("other processes' CPU", cpu(f.other_cpu_pct), cpu(f.raw_other_cpu_pct));
   if (f.idle !== undefined) {

@@ -117,6 +117,11 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
   assert.equal(report.delivered, 5 * 200);
   assert.ok(report.ratio > 0);
   assert.equal(report.raw_tls, "node");
+  // server CPU per delivery needs a load of a second or more; a tiny one reports null
+  for (const key of ["server_ns_per_delivery", "raw_ns_per_delivery"]) {
+    assert.ok(key in report, `${key} missing from ${JSON.stringify(report)}`);
+    assert.ok(report[key] === null || report[key] > 0, `${key}: ${report[key]}`);
+  }
   // the forwarder passes the send frames on as they came; ours carry id, sender and time too
   assert.ok(
     report.raw_bytes_per_message > 100 && report.raw_bytes_per_message < report.bytes_per_message,
