@@ -86,6 +86,32 @@ Deno.test("encodeFrame: refuses a value whose JSON is over the cap", () => {
   });
 });
 
+Deno.test("encodeFrame: the cap counts UTF-8 bytes, not characters", () => {
+  // "é" is 2 bytes and "🎉" 4 (two UTF-16 units): the JSON strings are 2n + 2 and 4n + 2 bytes
+  assert.equal(encodeFrame("é".repeat(24), 50).length, HEADER_BYTES + 50);
+  assert.throws(() => encodeFrame("é".repeat(25), 50), (e: unknown) => {
+    assert.ok(e instanceof FrameTooLargeError);
+    assert.equal(e.length, 52);
+    return true;
+  });
+  assert.equal(encodeFrame("🎉".repeat(12), 50).length, HEADER_BYTES + 50);
+  assert.throws(() => encodeFrame("🎉".repeat(13), 50), FrameTooLargeError);
+  // a 3-byte character over the default cap, by far
+  assert.throws(() => encodeFrame("✓".repeat(30_000)), FrameTooLargeError);
+});
+
+Deno.test("encodeFrame: each frame is its own buffer, whatever is encoded after it", () => {
+  const big = encodeFrame({ text: "b".repeat(20_000) });
+  const small = encodeFrame({ text: "s" });
+  const again = encodeFrame({ text: "t".repeat(20_000) });
+  assert.deepEqual(JSON.parse(dec.decode(big.subarray(HEADER_BYTES))), {
+    text: "b".repeat(20_000),
+  });
+  assert.deepEqual(JSON.parse(dec.decode(small.subarray(HEADER_BYTES))), { text: "s" });
+  assert.equal(again.length, big.length);
+  assert.notEqual(big.buffer, again.buffer);
+});
+
 // ---- FrameCutter ------------------------------------------------------------------------------
 
 Deno.test("FrameCutter: one frame split byte by byte across many chunks", () => {
@@ -151,6 +177,25 @@ Deno.test("FrameCutter: payloads are copies, not views of the caller's buffer", 
   const [payload] = cutter.push(frame);
   frame.fill(0);
   assert.deepEqual(JSON.parse(dec.decode(payload)), { type: "x" });
+});
+
+Deno.test("FrameCutter: payloads survive the reuse of the read buffer and of held bytes", () => {
+  const values = Array.from(
+    { length: 9 },
+    (_, i) => ({ type: "send", i, text: "p".repeat(i * 50) }),
+  );
+  const stream = concat(...values.map((v) => encodeFrame(v)));
+  const cutter = new FrameCutter();
+  const read = new Uint8Array(333); // one read buffer, refilled like a socket's
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < stream.length; at += read.length) {
+    const n = Math.min(read.length, stream.length - at);
+    read.set(stream.subarray(at, at + n));
+    out.push(...cutter.push(read.subarray(0, n)));
+    read.fill(0xff); // the next read overwrites it
+  }
+  assert.deepEqual(out.map((p) => JSON.parse(dec.decode(p))), values);
+  assert.equal(cutter.pending, 0);
 });
 
 Deno.test("FrameCutter: zero-length payload is a frame of zero bytes", () => {

@@ -27,14 +27,27 @@ export class FrameTooLargeError extends Error {
 }
 
 const encoder = new TextEncoder();
+/** Where frames are encoded before being copied out at their exact size (one allocation each). */
+let scratch = new Uint8Array(HEADER_BYTES + 16 * 1024);
 
 /** Encodes one value as a complete frame (prefix + JSON). Encode once, send to many. */
 export function encodeFrame(value: unknown, max = MAX_FRAME_BYTES): Uint8Array {
-  const json = encoder.encode(JSON.stringify(value));
-  if (json.length > max) throw new FrameTooLargeError(json.length, max);
-  const frame = new Uint8Array(HEADER_BYTES + json.length);
-  new DataView(frame.buffer).setUint32(0, json.length, false);
-  frame.set(json, HEADER_BYTES);
+  const json = JSON.stringify(value);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; beyond what the cap allows, no room is made
+  const room = Math.min(json.length * 3, max + 1);
+  if (scratch.length < HEADER_BYTES + room) scratch = new Uint8Array(HEADER_BYTES + room);
+  const { read, written } = encoder.encodeInto(
+    json,
+    scratch.subarray(HEADER_BYTES, HEADER_BYTES + room),
+  );
+  if (read < json.length || written > max) {
+    throw new FrameTooLargeError(encoder.encode(json).length, max);
+  }
+  const frame = scratch.slice(0, HEADER_BYTES + written);
+  frame[0] = written >>> 24;
+  frame[1] = (written >>> 16) & 0xff;
+  frame[2] = (written >>> 8) & 0xff;
+  frame[3] = written & 0xff;
   return frame;
 }
 
@@ -98,16 +111,25 @@ export class FrameCutter {
       this.#append(chunk);
       input = this.#buf.subarray(this.#start, this.#end);
     }
+    // find the whole frames first, then copy them out in one piece: the payloads are views of
+    // that copy, so none of them pins a large shared read buffer, at one allocation per chunk
+    const ends: number[] = [];
     let offset = 0;
     while (input.length - offset >= HEADER_BYTES) {
-      const length = new DataView(input.buffer, input.byteOffset + offset, HEADER_BYTES)
-        .getUint32(0, false);
+      const length = ((input[offset] << 24) | (input[offset + 1] << 16) |
+        (input[offset + 2] << 8) | input[offset + 3]) >>> 0;
       if (length > this.max) throw new FrameTooLargeError(length, this.max);
       if (input.length - offset - HEADER_BYTES < length) break;
-      const begin = offset + HEADER_BYTES;
-      // slice (copy) so a payload never pins a large shared read buffer
-      out.push(input.slice(begin, begin + length));
-      offset = begin + length;
+      offset += HEADER_BYTES + length;
+      ends.push(offset);
+    }
+    if (ends.length > 0) {
+      const whole = input.slice(0, offset);
+      let at = 0;
+      for (const end of ends) {
+        out.push(whole.subarray(at + HEADER_BYTES, end));
+        at = end;
+      }
     }
     const rest = input.subarray(offset);
     if (this.pending > 0) {
