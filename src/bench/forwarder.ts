@@ -246,7 +246,7 @@ function listenDeno(port: number, pair: KeyPair, forwarder: Forwarder) {
     try {
       for (;;) {
         const n = await conn.read(buffer);
-        if (n === null || !forwarder.receive(peer, cutter, buffer.slice(0, n))) break;
+        if (n === null || !forwarder.receive(peer, cutter, buffer.subarray(0, n))) break;
       }
     } catch { /* the peer went away */ }
     close();
