@@ -14,6 +14,7 @@ import { runServe } from "./cli/serve.ts";
 import { PromptCancelled } from "./ui/ask.ts";
 import { runJoin } from "./client/run.ts";
 import { VERSION } from "./version.ts";
+import { sanitizeLine } from "./ui/sanitize.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -61,7 +62,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     // every expected failure is an Error with a readable message; never show a stack trace
     const message = error instanceof Error ? error.message : String(error);
-    console.error(`chat: ${message}`);
+    // it may quote the server (a refusal, a certificate's names): printed safe
+    console.error(`chat: ${sanitizeLine(message)}`);
     return 1;
   }
 }

@@ -17,7 +17,12 @@ import {
   type Model,
   removeItem,
 } from "../src/ui/tui/model.ts";
-import { composeScreen, paneHeight, type ScreenContext } from "../src/ui/tui/screen.ts";
+import {
+  composeScreen,
+  paneHeight,
+  panelScrollMax,
+  type ScreenContext,
+} from "../src/ui/tui/screen.ts";
 import { paintFrame } from "../src/ui/tui/paint.ts";
 import { styleFor } from "../src/ui/tui/style.ts";
 import type { Role } from "../src/ui/bubble.ts";
@@ -164,7 +169,53 @@ Deno.test("model: search results and the online list open a panel; a deletion le
   assert.ok(model.panel?.kind === "results" && model.panel.messages.length === 1);
   const users = [{ id: ME.id, name: "tom" }, { id: "alice_1111", name: "alice" }];
   model = applyEvents(model, [{ type: "users", users, online: users.length }]).model;
-  assert.deepEqual(model.panel, { kind: "who", users, scroll: 0 });
+  assert.deepEqual(model.panel, { kind: "who", users, online: users.length, scroll: 0 });
+});
+
+Deno.test("model: notices are made safe, whoever wrote their text", () => {
+  const evil = "bye\x1b]0;pwned\x07 now\x1b[2J\u202e";
+  let model = addNotice(modelWith(), `disconnected: ${evil}`, "error");
+  model = applyEvents(model, [{ type: "goodbye", reason: "x", message: evil }]).model;
+  model = applyEvents(model, [{ type: "error", code: "x", message: evil }]).model;
+  const texts = model.items.flatMap((i) => (i.kind === "notice" ? [i.text] : []));
+  assert.equal(texts.length, 3);
+  for (const text of texts) {
+    assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/, JSON.stringify(text));
+    assert.match(text, /bye now/);
+  }
+});
+
+Deno.test("model: a large room counts everyone online, not the first users it was sent", () => {
+  const users = Array.from({ length: 5 }, (_, i) => ({ id: `u${i}_0000`, name: `u${i}` }));
+  let model = applyEvents({ ...initialModel() }, [
+    { type: "welcome", you: users[0], users, online: 1500 },
+  ]).model;
+  const welcome = model.items.find((i) => i.kind === "notice");
+  assert.ok(welcome?.kind === "notice" && welcome.text.includes("1500 online"), welcome?.text);
+  model = applyEvents(model, [{ type: "users", users, online: 1500 }]).model;
+  const screen = composeScreen(model, ctx(80, 24));
+  const heading = screen.lines.map(lineText).find((l) => l.includes("Online ("));
+  assert.match(heading ?? "", /Online \(1500, first 5 shown\)/);
+});
+
+Deno.test('screen: the whole online list scrolls into view, "(you)" included', () => {
+  // 41 names: "(you)" widens every cell, so fewer fit a row and the list has more rows
+  const users = Array.from({ length: 41 }, (_, i) => ({
+    id: `user${String(i).padStart(2, "0")}_${1000 + i}`,
+    name: `user${i}`,
+  }));
+  const me = users[0];
+  const model: Model = {
+    ...initialModel(),
+    me,
+    panel: { kind: "who", users, online: users.length, scroll: 0 },
+  };
+  const [cols, rows] = [90, 24];
+  const max = panelScrollMax(model.panel!, cols, rows, me);
+  const scrolled = { ...model, panel: { ...model.panel!, scroll: max } } as Model;
+  const shown = composeScreen(scrolled, ctx(cols, rows)).lines.map(lineText).join("\n");
+  // the last name in sorted order is on screen at the end of the scroll
+  assert.match(shown, /user40_1040/);
 });
 
 Deno.test("model: items are bounded", () => {

@@ -4,6 +4,7 @@
  */
 import { jsonEvent, plainLines } from "./plain.ts";
 import type { Ui, UiContext, UiHandlers } from "./ui.ts";
+import { sanitize, sanitizeLine } from "./sanitize.ts";
 
 const encoder = new TextEncoder();
 
@@ -48,10 +49,11 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       emit(events.flatMap((e) => plainLines(e)), events.map((e) => jsonEvent(e, users)));
     },
     notice(text) {
-      emit(text.split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
+      // notices quote the server (refusals, goodbyes): no escape sequence reaches the terminal
+      emit(sanitize(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
     },
     localError(text) {
-      emit([`! ${text}`], [{ type: "error", code: "usage", message: text }]);
+      emit([`! ${sanitizeLine(text)}`], [{ type: "error", code: "usage", message: text }]);
     },
     status(status) {
       if (status.state === "reconnecting") {

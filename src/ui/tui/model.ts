@@ -7,7 +7,7 @@
 import type { ClientEvent, Shown } from "../../client/state.ts";
 import type { User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
-import { sanitizeLine } from "../sanitize.ts";
+import { sanitize, sanitizeLine } from "../sanitize.ts";
 import type { ConnectionStatus } from "../ui.ts";
 import { emptyInput, type InputState } from "./input.ts";
 import type { Anchor } from "./layout.ts";
@@ -23,7 +23,8 @@ export type Item =
 
 export type Panel =
   | { kind: "results"; pattern?: string; total: number; messages: Shown[]; scroll: number }
-  | { kind: "who"; users: User[]; scroll: number };
+  /** `online` counts everyone; `users` may be only the first of them, in a large room. */
+  | { kind: "who"; users: User[]; online: number; scroll: number };
 
 export interface Model {
   items: Item[];
@@ -64,7 +65,8 @@ function bounded(model: Model): Model {
 
 /** Adds a notice line (or several) to the pane. */
 export function addNotice(model: Model, text: string, role: NoticeRole = "notice"): Model {
-  const item: Item = { kind: "notice", key: `n${model.seq + 1}`, text, role };
+  // notices quote the server and other people (errors, goodbyes, names): made safe here, once
+  const item: Item = { kind: "notice", key: `n${model.seq + 1}`, text: sanitize(text), role };
   return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
 }
 
@@ -114,9 +116,8 @@ export function applyEvents(
       case "welcome": {
         const again = model.me !== undefined;
         model = { ...model, me: { id: event.you.id, name: event.you.name } };
-        const online = `${event.users.length} online${
-          event.users.length > 1 ? "" : " (only you, for now)"
-        }`;
+        const count = event.online ?? event.users.length;
+        const online = `${count} online${count > 1 ? "" : " (only you, for now)"}`;
         model = addNotice(
           model,
           again
@@ -148,13 +149,13 @@ export function applyEvents(
         if (event.joined) {
           model = addNotice(
             model,
-            `${sanitizeLine(event.joined.id)} joined · ${event.online} online`,
+            `${event.joined.id} joined · ${event.online} online`,
             "presence",
           );
         } else if (event.left) {
           model = addNotice(
             model,
-            `${sanitizeLine(event.left.id)} left · ${event.online} online`,
+            `${event.left.id} left · ${event.online} online`,
             "presence",
           );
         }
@@ -163,7 +164,10 @@ export function applyEvents(
         }
         break;
       case "users":
-        model = { ...model, panel: { kind: "who", users: event.users, scroll: 0 } };
+        model = {
+          ...model,
+          panel: { kind: "who", users: event.users, online: event.online, scroll: 0 },
+        };
         break;
       case "results":
         model = {

@@ -128,16 +128,22 @@ export function paneSource(
 }
 
 /** Rows the panel takes (0 when none is open). */
-export function panelHeight(panel: Panel | undefined, cols: number, rows: number): number {
+export function panelHeight(
+  panel: Panel | undefined,
+  cols: number,
+  rows: number,
+  me: Me | undefined,
+): number {
   if (!panel || rows < 6) return 0;
-  const wanted = 1 + panelContent(panel, cols, 0).length;
+  // the same lines as drawn ("(you)" widens the cells of the online list)
+  const wanted = 1 + panelContent(panel, cols, 0, me).length;
   const most = Math.max(2, Math.floor((rows - 2) * 0.4));
   return Math.min(wanted, most, rows - 3);
 }
 
 /** Rows the message pane takes. */
 export function paneHeight(model: Model, cols: number, rows: number): number {
-  return Math.max(0, rows - 2 - panelHeight(model.panel, cols, rows));
+  return Math.max(0, rows - 2 - panelHeight(model.panel, cols, rows, model.me));
 }
 
 const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
@@ -178,7 +184,10 @@ function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledL
 }
 
 function panelHeading(panel: Panel): string {
-  if (panel.kind === "who") return ` Online (${panel.users.length}) · Esc closes`;
+  if (panel.kind === "who") {
+    const shown = panel.users.length < panel.online ? `, first ${panel.users.length} shown` : "";
+    return ` Online (${panel.online}${shown}) · Esc closes`;
+  }
   const count = `${panel.total} result${panel.total === 1 ? "" : "s"}`;
   const shown = panel.messages.length < panel.total
     ? `, newest ${panel.messages.length} shown`
@@ -283,7 +292,7 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
     return { lines: [inputLine], cursor: { x: input.cursorX, y: 0 }, pane: { top: 0, height: 0 } };
   }
   const status = statusLine(model, ctx);
-  const panelH = panelHeight(model.panel, cols, rows);
+  const panelH = panelHeight(model.panel, cols, rows, model.me);
   const paneH = Math.max(0, rows - 2 - panelH);
   const source = paneSource(model.items, cols, model.me, ctx.now, ctx.cache);
   const view = layoutPane(source, paneH, model.anchor);
@@ -317,7 +326,12 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
 }
 
 /** How far a panel can scroll (for clamping its offset). */
-export function panelScrollMax(panel: Panel, cols: number, rows: number): number {
-  const h = panelHeight(panel, cols, rows);
-  return Math.max(0, panelContent(panel, cols, 0).length - (h - 1));
+export function panelScrollMax(
+  panel: Panel,
+  cols: number,
+  rows: number,
+  me: Me | undefined,
+): number {
+  const h = panelHeight(panel, cols, rows, me);
+  return Math.max(0, panelContent(panel, cols, 0, me).length - (h - 1));
 }

@@ -31,6 +31,7 @@ import {
 import { paintFrame } from "./paint.ts";
 import { openTerminal, type Terminal } from "./terminal.ts";
 import type { Frame, Mounted } from "./app.tsx";
+import { sanitizeLine } from "../sanitize.ts";
 
 /** Frames per second at most. */
 const MAX_FPS = 60;
@@ -212,7 +213,8 @@ class TuiController implements Ui {
   }
 
   #remember(text: string, role: NoticeRole): void {
-    this.#recent.push({ time: Date.now(), text, role });
+    // printed on the main screen when the UI ends: server text, so made safe like any other
+    this.#recent.push({ time: Date.now(), text: sanitizeLine(text), role });
     if (this.#recent.length > 20) this.#recent.shift();
   }
 
@@ -324,7 +326,7 @@ class TuiController implements Ui {
     const panel = this.#model.panel;
     if (!panel) return;
     const { cols, rows } = this.#size();
-    const max = panelScrollMax(panel, cols, rows);
+    const max = panelScrollMax(panel, cols, rows, this.#model.me);
     const scroll = Math.max(0, Math.min(max, panel.scroll + delta));
     this.#model = { ...this.#model, panel: { ...panel, scroll } };
   }
@@ -332,7 +334,7 @@ class TuiController implements Ui {
   #page(direction: -1 | 1): void {
     const { cols, rows } = this.#size();
     if (this.#model.panel) {
-      const h = panelHeight(this.#model.panel, cols, rows);
+      const h = panelHeight(this.#model.panel, cols, rows, this.#model.me);
       this.#scrollPanel(direction * Math.max(1, h - 2));
     } else {
       const h = paneHeight(this.#model, cols, rows);
@@ -413,7 +415,12 @@ class TuiController implements Ui {
         } else {
           this.#model = {
             ...this.#model,
-            panel: { kind: "who", users: [...this.#context.state.users.values()], scroll: 0 },
+            panel: {
+              kind: "who",
+              users: [...this.#context.state.users.values()],
+              online: this.#context.state.online,
+              scroll: 0,
+            },
           };
         }
         return;
