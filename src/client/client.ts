@@ -12,6 +12,12 @@ import type { ClientEvent, ClientState } from "./state.ts";
 /** First reconnect delay, and the most it grows to. */
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
+/**
+ * Bounds on the ping interval the server asks for: a server saying 0 must not make the client
+ * ping in a tight loop, nor one saying "a year" overflow the timer.
+ */
+export const MIN_HEARTBEAT_MS = 100;
+export const MAX_HEARTBEAT_MS = 3_600_000;
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
 const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye"]);
@@ -180,7 +186,7 @@ export class ChatClient {
       // a server silent for longer than its own idle limit is gone, even if TCP has not noticed
       if (Date.now() - this.#lastHeard > idleTimeoutMs) conn.close();
       else conn.send({ type: "ping" });
-    }, heartbeatMs);
+    }, Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, heartbeatMs)));
     // what had no answer goes again, marked as a retry: the server acknowledges what it stored
     for (const { frame } of this.#outbox.values()) {
       conn.send(frame.type === "send" ? { ...frame, retry: true } : frame);

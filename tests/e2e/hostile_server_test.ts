@@ -1,0 +1,132 @@
+/**
+ * `chat join` against a server that misbehaves on purpose (a fake one on 127.0.0.1 with real TLS
+ * and its own CA): its words must reach the terminal without escape sequences, and its limits
+ * must not make the client misbehave.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
+import { ensureServerCerts } from "../../src/tls/certs.ts";
+import { joinClient, makeTempDir, removeDir, runJoinRaw, WAIT_TIMEOUT_MS } from "./harness.ts";
+
+/** Escape sequences a hostile server might send: title, colour, screen clear, bidi override. */
+const EVIL = "no\x1b]0;pwned\x07 entry\x1b[31m\x1b[2J\u202e here";
+// deno-lint-ignore no-control-regex -- looking for control characters is the point
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/;
+
+type Reply = (frame: { type: string }, send: (value: unknown) => void) => void;
+
+/** A TLS server that answers each client frame with `reply`; counts what it got by type. */
+async function fakeServer(reply: Reply) {
+  const dir = await makeTempDir("chat-e2e-fake-");
+  const certs = await ensureServerCerts(join(dir, "certs"), ["127.0.0.1"]);
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: certs.certChainPem,
+    key: certs.keyPem,
+    alpnProtocols: ["chat/1"],
+  });
+  const received = new Map<string, number>();
+  const conns = new Set<Deno.TlsConn>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const cutter = new FrameCutter();
+        const buffer = new Uint8Array(16 * 1024);
+        const send = (value: unknown) => void conn.write(encodeFrame(value)).catch(() => {});
+        try {
+          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+            for (const payload of cutter.push(buffer.subarray(0, n))) {
+              const frame = JSON.parse(new TextDecoder().decode(payload));
+              received.set(frame.type, (received.get(frame.type) ?? 0) + 1);
+              reply(frame, send);
+            }
+          }
+        } catch { /* the client went away */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    caFile: join(dir, "certs", "ca.pem"),
+    received,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+      await removeDir(dir);
+    },
+  };
+}
+
+const welcome = (heartbeatMs: number) => ({
+  type: "welcome",
+  you: { id: "bob_1234", name: "bob" },
+  token: "t".repeat(43),
+  users: [{ id: "bob_1234", name: "bob" }],
+  online: 1,
+  limits: {
+    maxFrameBytes: 65536,
+    maxTextLength: 4000,
+    maxRecipients: 32,
+    heartbeatMs,
+    idleTimeoutMs: 60_000,
+  },
+  server: { version: "hostile" },
+});
+
+Deno.test("hostile server: its refusal is printed without escape sequences", async () => {
+  await using server = await fakeServer((frame, send) => {
+    if (frame.type === "hello") send({ type: "error", code: "nope", message: EVIL });
+  });
+  for (const mode of ["--plain", "--json"]) {
+    const out = await runJoinRaw([
+      mode,
+      "--name",
+      "bob",
+      "--server",
+      `127.0.0.1:${server.port}`,
+      "--ca",
+      server.caFile,
+    ]);
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(out.stderr, /the server refused to let you in: no.*entry/);
+    assert.doesNotMatch(out.stderr, CONTROL, JSON.stringify(out.stderr));
+    assert.doesNotMatch(out.stdout, CONTROL, JSON.stringify(out.stdout));
+  }
+});
+
+Deno.test("hostile server: a goodbye and errors in plain mode reach the terminal made safe", async () => {
+  await using server = await fakeServer((frame, send) => {
+    if (frame.type === "hello") {
+      send(welcome(10_000));
+      send({ type: "error", code: "odd", message: EVIL });
+      send({ type: "goodbye", reason: "bye", message: EVIL });
+    }
+  });
+  await using client = await joinClient(server, "bob", { mode: "plain" });
+  await client.waitForLine((l) => l.includes("disconnected by the server"), WAIT_TIMEOUT_MS);
+  const result = await client.end();
+  const printed = [...client.lines, result.stderr].join("\n");
+  assert.match(printed, /disconnected by the server: no.*entry/);
+  assert.doesNotMatch(printed, CONTROL, JSON.stringify(printed));
+});
+
+Deno.test("hostile server: a ping interval of 0 does not make the client ping in a loop", async () => {
+  await using server = await fakeServer((frame, send) => {
+    if (frame.type === "hello") send(welcome(0));
+  });
+  await using client = await joinClient(server, "bob", { mode: "json" });
+  await client.waitFor((e) => e.type === "welcome", WAIT_TIMEOUT_MS);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const pings = server.received.get("ping") ?? 0;
+  // MIN_HEARTBEAT_MS is 100: about 10 in a second, not thousands
+  assert.ok(pings >= 1 && pings <= 15, `${pings} pings in one second`);
+  await client.end();
+});
