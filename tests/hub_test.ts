@@ -600,6 +600,7 @@ Deno.test("password: wrong → bad_password and close, nothing issued", () => {
   assert.equal(peer.closed?.reason, "bad_password");
   assert.equal(peer.of("welcome").length, 0);
   assert.equal(w.store.canonicalId("tom_0001"), null, "no identity for a rejected login");
+  w.clock.t += 1000; // past that failure's delay
   const longer = new FakePeer("tom");
   w.say(longer, { type: "hello", name: "tom", password: "hunter2-and-more" });
   w.scheduled.shift()!.fn();
@@ -617,6 +618,7 @@ Deno.test("password: repeated failures from one address are answered ever more s
     const { fn, ms } = w.scheduled.shift()!;
     fn();
     assert.equal(peer.closed?.reason, "bad_password");
+    w.clock.t += ms; // the guesser waits its answer out before the next guess
     return ms;
   };
   assert.deepEqual([guess("10.0.0.1"), guess("10.0.0.1"), guess("10.0.0.1")], [1000, 2000, 4000]);
@@ -625,6 +627,36 @@ Deno.test("password: repeated failures from one address are answered ever more s
   assert.equal(guess("10.0.0.1"), 30_000, "capped");
   w.clock.t += 11 * 60_000;
   assert.equal(guess("10.0.0.1"), 1000, "forgotten after a quiet while");
+});
+
+Deno.test("password: until a wrong one's delay has passed, no password from that address is looked at", () => {
+  const w = world({ password: "hunter2" });
+  const from = (address: string) => Object.assign(new FakePeer("p"), { address });
+  const wrong = from("10.0.0.1");
+  w.say(wrong, { type: "hello", name: "eve", password: "guess" });
+  const { fn, ms } = w.scheduled.shift()!;
+  assert.equal(ms, 1000);
+  // the right password from the same address, before that delay is over: refused unchecked, at
+  // once, so hanging up early tells a guesser nothing
+  w.clock.t += 400;
+  const right = from("10.0.0.1");
+  w.say(right, { type: "hello", name: "tom", password: "hunter2" });
+  assert.equal(right.of("welcome").length, 0);
+  assert.equal(right.closed?.reason, "bad_password");
+  const [refusal] = right.of("error") as { code: string; message: string }[];
+  assert.equal(refusal.code, "bad_password");
+  assert.match(refusal.message, /too many wrong passwords from your address; try again in 1 s/);
+  assert.equal(w.scheduled.length, 0, "not counted as another failure");
+  // another address is not held up
+  const elsewhere = from("10.0.0.2");
+  w.say(elsewhere, { type: "hello", name: "ann", password: "hunter2" });
+  assert.equal(elsewhere.of("welcome").length, 1);
+  // once the delay has passed, the right password gets in from there too
+  fn();
+  w.clock.t += 600;
+  const later = from("10.0.0.1");
+  w.say(later, { type: "hello", name: "tom", password: "hunter2" });
+  assert.equal(later.of("welcome").length, 1);
 });
 
 Deno.test("password: a missing one is refused at once with a hint", () => {

@@ -52,11 +52,16 @@ const addressLimit = `${SEARCHES_PER_ADDRESS_PER_MINUTE} searches a minute from 
 /** How often idle rate-limit buckets are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
-/** Delay before a wrong password is answered; doubles with each failure from one address. */
+/**
+ * Delay before a wrong password is answered; doubles with each failure from one address. Until
+ * it has passed, no password from that address is looked at.
+ */
 export const PASSWORD_DELAY_MS = 1_000;
 export const MAX_PASSWORD_DELAY_MS = 30_000;
 /** Failures from an address are forgotten after this long without one. */
 export const PASSWORD_FAILURE_MEMORY_MS = 10 * 60_000;
+/** Addresses with failures remembered before the forgotten ones are swept out. */
+export const MAX_PASSWORD_ADDRESSES = 10_000;
 
 /**
  * Up to this many online, each join and leave is announced by name to everyone. Beyond it,
@@ -132,7 +137,10 @@ export class Hub {
   readonly #maxRate: number;
   readonly #later: (fn: () => void, ms: number) => void;
   /** Wrong passwords by address: how many, and the last one's time. */
-  readonly #passwordFailures = new Map<string, { count: number; last: number }>();
+  readonly #passwordFailures = new Map<
+    string,
+    { count: number; last: number; until: number }
+  >();
   readonly #sendLimiter?: RateLimiter;
   readonly #searchLimiter = new RateLimiter(SEARCHES_PER_MINUTE / 60, SEARCH_BURST);
   readonly #searchByAddress = new RateLimiter(
@@ -312,6 +320,19 @@ export class Hub {
         message: "this connection has already said hello",
       });
     }
+    const address = peer.address ?? "?";
+    const lockedFor = this.#password && hello.password !== undefined
+      ? this.#passwordLockout(address)
+      : 0;
+    if (lockedFor > 0) {
+      // after a wrong guess the address waits out its delay before any password is even looked
+      // at: answering a right one at once would tell a guesser who hangs up early
+      const message = `too many wrong passwords from your address; try again in ${
+        Math.ceil(lockedFor / 1000)
+      } s`;
+      reply(peer, { type: "error", code: ErrorCode.badPassword, message });
+      return peer.close("bad_password", message);
+    }
     if (this.#password && !this.#passwordMatches(hello.password)) {
       const missing = hello.password === undefined;
       const message = missing
@@ -324,7 +345,7 @@ export class Hub {
       if (missing) return refuse();
       // a wrong guess is answered slowly, and more slowly for each recent one from that address
       peer.refused = true;
-      return this.#later(refuse, this.#passwordDelay(peer.address ?? "?"));
+      return this.#later(refuse, this.#passwordDelay(address));
     }
     let identity = hello.token
       ? this.#store.identityByToken(hello.name, hashToken(hello.token))
@@ -610,17 +631,25 @@ export class Hub {
   }
 
   /** Records a wrong password from `address`; returns how long to wait before saying so. */
+  /** Records a wrong password from `address`; returns how long its answer (and lockout) lasts. */
   #passwordDelay(address: string): number {
     const now = this.#now();
     const prior = this.#passwordFailures.get(address);
     const count = prior && now - prior.last < PASSWORD_FAILURE_MEMORY_MS ? prior.count + 1 : 1;
-    this.#passwordFailures.set(address, { count, last: now });
-    if (this.#passwordFailures.size > 10_000) {
+    const delay = Math.min(MAX_PASSWORD_DELAY_MS, PASSWORD_DELAY_MS * 2 ** Math.min(count - 1, 20));
+    this.#passwordFailures.set(address, { count, last: now, until: now + delay });
+    if (this.#passwordFailures.size > MAX_PASSWORD_ADDRESSES) {
       for (const [key, entry] of this.#passwordFailures) {
         if (now - entry.last >= PASSWORD_FAILURE_MEMORY_MS) this.#passwordFailures.delete(key);
       }
     }
-    return Math.min(MAX_PASSWORD_DELAY_MS, PASSWORD_DELAY_MS * 2 ** Math.min(count - 1, 20));
+    return delay;
+  }
+
+  /** How long `address` must still wait before a password from it is looked at (0: none). */
+  #passwordLockout(address: string): number {
+    const entry = this.#passwordFailures.get(address);
+    return entry ? Math.max(0, entry.until - this.#now()) : 0;
   }
 
   #passwordMatches(given: string | undefined): boolean {

@@ -21,7 +21,7 @@ import {
   type ServerFrame,
   type User,
 } from "../protocol/schema.ts";
-import type { Hub, Peer } from "./hub.ts";
+import { type Hub, MAX_PASSWORD_DELAY_MS, type Peer } from "./hub.ts";
 
 /** Time allowed for the TLS handshake. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -164,6 +164,8 @@ export class Session implements Peer {
       case "closing":
         return this.#abort();
       case "hello":
+        // a delayed password refusal is on its way: the hub closes it, within its longest delay
+        if (this.refused && now < this.#deadline + MAX_PASSWORD_DELAY_MS) return;
         return this.close("timeout", "no hello in time; closing the connection");
       case "ready":
         return this.close("timeout", "no heartbeat in time; closing the connection");

@@ -501,3 +501,34 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
     await removeDir(secrets);
   }
 });
+
+Deno.test("limit: password: a refusal delayed past --hello-timeout still arrives as a wrong password, and the right one gets in once the delay is over", async () => {
+  const secrets = await makeTempDir("chat-e2e-secrets-");
+  try {
+    const right = join(secrets, "right.txt");
+    await Deno.writeTextFile(right, "correct horse battery\n");
+    await using server = await startServer({
+      args: ["--password-file", right, "--hello-timeout", "1"],
+    });
+    // the first wrong guess is answered after 1 s, the second after 2 s: past the hello timeout
+    // (what happens to guesses made while a delay runs: hub_test, with an injected clock)
+    for (const [i, wait] of [[1, 1_000], [2, 2_000]]) {
+      const guess = await rawClient(server.port, server.caFile);
+      await using _guess = guess;
+      await guess.sendFrame({ type: "hello", name: "guesser", password: `wrong ${i}` });
+      const refusal = await guess.frameWhere((f) => f.type === "error", wait + 5_000);
+      assert.equal(refusal?.code, "bad_password", JSON.stringify(guess.received));
+      assert.match(refusal.message, /wrong password/);
+      const goodbye = await guess.frameWhere((f) => f.type === "goodbye", 5_000);
+      assert.equal(goodbye?.reason, "bad_password", JSON.stringify(guess.received));
+      assert.equal(await guess.closed(3_000), true);
+    }
+    const rightful = await rawClient(server.port, server.caFile);
+    await using _rightful = rightful;
+    await rightful.sendFrame({ type: "hello", name: "tom", password: "correct horse battery" });
+    const welcome = await rightful.frameWhere((f) => f.type === "welcome" || f.type === "error");
+    assert.equal(welcome?.type, "welcome", JSON.stringify(rightful.received));
+  } finally {
+    await removeDir(secrets);
+  }
+});
