@@ -14,7 +14,9 @@ import {
   type Peer,
   PRESENCE_INTERVAL_MS,
   PRESENCE_NAMES_LIMIT,
+  REPLAY_LIMIT,
 } from "../src/server/hub.ts";
+import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 
 const T0 = 1_700_000_000_000;
@@ -967,6 +969,38 @@ Deno.test("resume: replays messages and deletions since the last seen id, in ord
     "message missed two",
     `deleted ${seen.id}`,
   ]);
+});
+
+Deno.test("resume: past REPLAY_LIMIT missed messages, the newest follow after a notice saying so", () => {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const token = welcomeOf(tom).token;
+  const alice = w.join("alice", {}, true);
+  const aliceId = welcomeOf(alice).you.id;
+  w.say(alice, { type: "send", ref: "seen", text: "seen before the drop" });
+  const [seen] = messages(tom);
+  w.hub.disconnect(tom);
+  // REPLAY_LIMIT + 2 missed, stored straight into the store (one transaction)
+  const missed = Array.from({ length: REPLAY_LIMIT + 2 }, (_, i) => ({
+    message: {
+      id: ulid(T0 + 1 + i),
+      from: aliceId,
+      text: `missed ${i}`,
+      time: T0 + 1 + i,
+    },
+  }));
+  w.store.insertMessages(missed);
+  const back = w.join("tom", { token, resume: seen.id }, true);
+  const [welcome, notice, ...rest] = back.frames;
+  assert.equal(welcome.type, "welcome");
+  assert.equal(notice.type, "error");
+  assert.equal(notice.code, "backlog_truncated");
+  assert.match(notice.message, new RegExp(`more than ${REPLAY_LIMIT} messages`));
+  assert.equal(rest.length, REPLAY_LIMIT);
+  assert.ok(rest.every((f) => f.type === "message"));
+  // the newest, in order: the client's next resume point is the newest message
+  assert.equal(rest[0].text, "missed 2");
+  assert.equal(rest.at(-1)?.text, `missed ${REPLAY_LIMIT + 1}`);
 });
 
 Deno.test("resume: never replays others' DMs or deletions of them", () => {

@@ -162,7 +162,7 @@ Deno.test(
 );
 
 Deno.test(
-  "directSince: DMs to or from the user after a seq, oldest first, limited",
+  "directSince: DMs to or from the user after a seq, oldest first, the newest when limited",
   withStore((store) => {
     const d1 = store.insertMessage(message("tom_0001", ["alice_1234"]));
     store.insertMessage(message("tom_0001")); // public: not a DM
@@ -171,24 +171,30 @@ Deno.test(
     const d3 = store.insertMessage(message("bob_1111", ["alice_1234", "carol_3333"]));
     assert.deepEqual(ids(store.directSince("alice_1234", 0, 10)), ids([d1, d2, d3]));
     assert.deepEqual(ids(store.directSince("alice_1234", d1.seq, 10)), ids([d2, d3]));
-    assert.deepEqual(ids(store.directSince("alice_1234", 0, 2)), ids([d1, d2]));
+    assert.deepEqual(ids(store.directSince("alice_1234", 0, 2)), ids([d2, d3]));
     assert.deepEqual(ids(store.directSince("alice_1234", d3.seq, 10)), []);
     assert.deepEqual(ids(store.directSince("zed_0000", 0, 10)), []);
   }),
 );
 
 Deno.test(
-  "visibleAfter: what the user may see after an id; null for an unknown id",
+  "replaySince: what the user may see after an id, the newest `limit` of it, and whether more was left out; null for an unknown id",
   withStore((store) => {
     const a = store.insertMessage(message("tom_0001"));
     const dmOther = store.insertMessage(message("bob_1111", ["carol_3333"]));
     const dmMine = store.insertMessage(message("bob_1111", ["alice_1234"]));
     const b = store.insertMessage(message("tom_0001"));
-    assert.deepEqual(ids(store.visibleAfter("alice_1234", a.id, 10)!), ids([dmMine, b]));
-    assert.deepEqual(ids(store.visibleAfter("carol_3333", a.id, 10)!), ids([dmOther, b]));
-    assert.deepEqual(ids(store.visibleAfter("alice_1234", a.id, 1)!), ids([dmMine]));
-    assert.deepEqual(store.visibleAfter("alice_1234", b.id, 10), []);
-    assert.equal(store.visibleAfter("alice_1234", mid(999_999), 10), null);
+    const replay = (user: string, id: string, limit: number) => {
+      const r = store.replaySince(user, id, limit)!;
+      return { ids: ids(r.messages), truncated: r.truncated };
+    };
+    assert.deepEqual(replay("alice_1234", a.id, 10), { ids: ids([dmMine, b]), truncated: false });
+    assert.deepEqual(replay("carol_3333", a.id, 10), { ids: ids([dmOther, b]), truncated: false });
+    assert.deepEqual(replay("alice_1234", a.id, 2), { ids: ids([dmMine, b]), truncated: false });
+    // more than the limit: the newest, oldest first, and said so
+    assert.deepEqual(replay("alice_1234", a.id, 1), { ids: ids([b]), truncated: true });
+    assert.deepEqual(replay("alice_1234", b.id, 10), { ids: [], truncated: false });
+    assert.equal(store.replaySince("alice_1234", mid(999_999), 10), null);
   }),
 );
 
@@ -218,7 +224,7 @@ Deno.test(
     const reads = [
       store.recentVisible(outsider, 100),
       store.directSince(outsider, 0, 100),
-      store.visibleAfter(outsider, before.id, 100)!,
+      store.replaySince(outsider, before.id, 100)!.messages,
       store.visibleBefore(outsider, after.id, 100),
       store.visibleBefore(outsider, undefined, 100),
     ];
@@ -298,7 +304,7 @@ Deno.test(
       const reads = [
         store.recentVisible(user, 100),
         store.directSince(user, 0, 100),
-        store.visibleAfter(user, before.id, 100)!,
+        store.replaySince(user, before.id, 100)!.messages,
         store.visibleBefore(user, after.id, 100),
         store.visibleBefore(user, undefined, 100),
         store.search(user, () => true, 100).messages,

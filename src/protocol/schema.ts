@@ -224,6 +224,8 @@ export const ErrorCode = {
   rateLimited: "rate_limited",
   full: "full",
   badPattern: "bad_pattern",
+  /** Not a refusal: a resume missed more than the server replays; the newest follow. */
+  backlogTruncated: "backlog_truncated",
   internal: "internal",
 } as const;
 

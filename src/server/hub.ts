@@ -406,6 +406,14 @@ export class Hub {
   #backlog(userId: string, lastSeq: number, resume?: string): ServerFrame[] {
     const replay = resume ? this.#store.replaySince(userId, resume, REPLAY_LIMIT) : null;
     if (replay) {
+      const notice: ServerFrame[] = replay.truncated
+        ? [{
+          type: "error",
+          code: ErrorCode.backlogTruncated,
+          message:
+            `you missed more than ${REPLAY_LIMIT} messages; only the newest ${REPLAY_LIMIT} follow`,
+        }]
+        : [];
       const events: { at: number; frame: ServerFrame }[] = [
         ...replay.messages.map((m) => ({ at: m.seq, frame: toFrame(m, true) as ServerFrame })),
         // a purge comes right after the newest message of its moment
@@ -414,7 +422,7 @@ export class Hub {
           frame: { type: "deleted", id: p.id, reason: p.reason } as ServerFrame,
         })),
       ];
-      return events.sort((a, b) => a.at - b.at).map((e) => e.frame);
+      return [...notice, ...events.sort((a, b) => a.at - b.at).map((e) => e.frame)];
     }
     const recent = this.#store.recentVisible(userId, HISTORY_ON_JOIN);
     const direct = this.#store.directSince(userId, lastSeq, REPLAY_LIMIT);

@@ -96,7 +96,7 @@ export class SqliteStore implements Store {
       directSince: prepare(
         `SELECT ${withQuote} JOIN audience a ON m.seq = a.seq
          WHERE a.user_id = :user AND a.seq > :after AND m.purged IS NULL
-         ORDER BY a.seq LIMIT :limit`,
+         ORDER BY a.seq DESC LIMIT :limit`,
       ),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
       purge: prepare(
@@ -114,15 +114,15 @@ export class SqliteStore implements Store {
          WHERE m.seq <= :after AND m.purged IS NOT NULL AND m.purged_after >= :after
            AND (m.recipients IS NULL OR EXISTS
              (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))
-         ORDER BY m.purged_after LIMIT :limit`,
+         ORDER BY m.purged_after DESC LIMIT :limit`,
       ),
       pendingExpiries: prepare(
         "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
       ),
       searchVisible: prepare(`SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC`),
       seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
-      visibleAfter: prepare(
-        `SELECT ${withQuote} WHERE m.seq > :after AND ${visible} ORDER BY m.seq LIMIT :limit`,
+      newestVisibleAfter: prepare(
+        `SELECT ${withQuote} WHERE m.seq > :after AND ${visible} ORDER BY m.seq DESC LIMIT :limit`,
       ),
       visibleBefore: prepare(
         `SELECT ${withQuote} WHERE m.seq < :before AND ${visible}
@@ -214,15 +214,9 @@ export class SqliteStore implements Store {
   }
 
   directSince(userId: string, afterSeq: number, limit: number): StoredMessage[] {
-    return this.#q.directSince.all({ user: userId, after: afterSeq, limit }).map(toMessage);
-  }
-
-  visibleAfter(userId: string, afterId: string, limit: number): StoredMessage[] | null {
-    const row = this.#q.seqOf.get(afterId);
-    if (!row) return null;
-    return this.#q.visibleAfter.all({ user: userId, after: row.seq as number, limit }).map(
-      toMessage,
-    );
+    // the newest of them when there are more: what is current matters most
+    return this.#q.directSince.all({ user: userId, after: afterSeq, limit }).map(toMessage)
+      .reverse();
   }
 
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[] {
@@ -275,13 +269,16 @@ export class SqliteStore implements Store {
     const row = this.#q.seqOf.get(afterId);
     if (!row) return null;
     const after = row.seq as number;
-    const messages = this.#q.visibleAfter.all({ user: userId, after, limit }).map(toMessage);
-    const purged = this.#q.purgedSince.all({ user: userId, after, limit }).map((r) => ({
+    // one more than asked for tells whether older ones were left out
+    const newest = this.#q.newestVisibleAfter.all({ user: userId, after, limit: limit + 1 });
+    const truncated = newest.length > limit;
+    const messages = newest.slice(0, limit).reverse().map(toMessage);
+    const purged = this.#q.purgedSince.all({ user: userId, after, limit }).reverse().map((r) => ({
       id: r.id as string,
       reason: r.purged as "deleted" | "expired",
       after: r.purged_after as number,
     }));
-    return { messages, purged };
+    return { messages, purged, truncated };
   }
 
   pendingExpiries(): { id: string; expiresAt: number }[] {

@@ -25,6 +25,8 @@ export type Inserted = StoredMessage | { duplicateOf: string };
 export interface Replay {
   messages: StoredMessage[];
   purged: { id: string; reason: "deleted" | "expired"; after: number }[];
+  /** More messages were missed than `limit`: `messages` are the newest of them. */
+  truncated: boolean;
 }
 
 export type Quote = { from: string; text: string } | { deleted: true };
@@ -72,17 +74,15 @@ export interface Store {
   /**
    * What `userId` missed after the message `afterId`: live messages after it, oldest first, and
    * purges of earlier messages they may see that happened since (`after` = the newest seq when
-   * purged). Null when `afterId` is unknown. At most `limit` of each.
+   * purged). Null when `afterId` is unknown. At most `limit` of each: the newest.
    */
   replaySince(userId: string, afterId: string, limit: number): Replay | null;
   /** One message by id, or null. */
   message(id: string): StoredMessage | null;
   /** The newest `limit` messages `userId` may see, oldest first. */
   recentVisible(userId: string, limit: number): StoredMessage[];
-  /** Direct messages to or from `userId` after sequence `afterSeq`, oldest first, at most `limit`. */
+  /** Direct messages to or from `userId` after sequence `afterSeq`, oldest first; the newest `limit`. */
   directSince(userId: string, afterSeq: number, limit: number): StoredMessage[];
-  /** Messages `userId` may see after the message `afterId`, oldest first, at most `limit`; null if that id is unknown. */
-  visibleAfter(userId: string, afterId: string, limit: number): StoredMessage[] | null;
   /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
   /**
