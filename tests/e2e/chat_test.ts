@@ -396,11 +396,9 @@ Deno.test("a client killed with SIGKILL leaves presence within a few seconds", a
   await using a = await joined(server, "alice");
   await using b = await joined(server, "bob");
   await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
-  const killedAt = Date.now();
   await b.kill();
   const left = await a.waitFor((e) => e.type === "presence" && e.left?.id === b.id, 5_000);
   assert.equal(left.online, 1);
-  assert.ok(Date.now() - killedAt < 5_000);
   await a.send("/who");
   const who = await a.waitFor((e) => e.type === "users");
   assert.deepEqual(who.users.map((u: { id: string }) => u.id), [a.id]);

@@ -183,6 +183,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
     assert.equal(acked.size, TOTAL, "every line was acknowledged");
     assert.deepEqual(texts, expected, "the database holds n-00001..n-10000 once each, in order");
     const byId = new Map(rows.map((r) => [r.id, r.text]));
+    assert.equal(seenText.size, TOTAL, "the sender saw every one of its messages come back");
     for (const [id, seen] of seenText) {
       assert.equal(byId.get(id), seen, `message ${id} as the sender saw it`);
     }
@@ -193,8 +194,6 @@ Deno.test("an acknowledged message survives kill -9", async () => {
       rows.map((r) => r.id),
       "the receiver's ids are the stored ids",
     );
-    assert.ok(Date.now() - started < 110_000, `the run took ${Date.now() - started} ms`);
-    assert.equal(reconnects.length, KILL_AT.length);
   } finally {
     if (server && !server.exited) await server.kill9().catch(() => {});
     await removeDir(dir);
