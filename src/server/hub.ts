@@ -152,7 +152,6 @@ export class Hub {
   readonly #online = new Map<string, Peer>();
   /** Messages accepted this turn, waiting for their group commit. */
   #batch: { peer: Peer; ref: string; quote?: Quote; message: NewMessage }[] = [];
-  readonly #batchRefs = new Set<string>();
   readonly #defer: (fn: () => void) => void;
   /** Online ids by lower-cased name, for resolving `@name`. */
   readonly #byName = new Map<string, Set<string>>();
@@ -229,11 +228,6 @@ export class Hub {
       users.push(peer.user!);
     }
     return users;
-  }
-
-  /** How many are online. */
-  get online(): number {
-    return this.#online.size;
   }
 
   /** Handles one validated frame from `peer`. */
@@ -434,7 +428,6 @@ export class Hub {
   #send(peer: Peer, user: User, frame: Send): void {
     const fail = (code: string, message: string) =>
       reply(peer, { type: "error", ref: frame.ref, code, message });
-    if (this.#batchRefs.has(`${user.id}\n${frame.ref}`)) return; // the same retry, this turn
     // a re-send after a reconnect is looked up first, so it is acknowledged even if it would not
     // pass again (a recipient named @bob who has left); any other repeat is caught at commit
     const already = frame.retry ? this.#store.sentRef(user.id, frame.ref) : null;
@@ -477,7 +470,6 @@ export class Hub {
         expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
       },
     });
-    this.#batchRefs.add(`${user.id}\n${frame.ref}`);
     if (this.#batch.length === 1) this.#defer(() => this.flush());
   }
 
@@ -490,7 +482,6 @@ export class Hub {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
-    this.#batchRefs.clear();
     let stored: Inserted[];
     try {
       stored = this.#store.insertMessages(
@@ -517,15 +508,14 @@ export class Hub {
         const shared = run.length === 1 ? run[0] : concatFrames(run);
         for (const peer of this.#online.values()) peer.send(shared);
       }
-      for (const i of acks) this.#ack(batch[i], stored[i] as StoredMessage);
+      for (const i of acks) this.#ack(batch[i], stored[i]);
       run = [];
       acks = [];
     };
     for (let i = 0; i < batch.length; i++) {
       const message = stored[i];
       if ("duplicateOf" in message) {
-        const { peer, ref } = batch[i];
-        reply(peer, { type: "ack", ref, id: message.duplicateOf, time: this.#now() });
+        acks.push(i); // stored before: acknowledged in its turn, with the first id
         continue;
       }
       if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
@@ -542,8 +532,11 @@ export class Hub {
     endRun();
   }
 
-  #ack(request: { peer: Peer; ref: string }, message: StoredMessage): void {
-    reply(request.peer, { type: "ack", ref: request.ref, id: message.id, time: message.time });
+  #ack(request: { peer: Peer; ref: string }, message: Inserted): void {
+    const ack = "duplicateOf" in message
+      ? { id: message.duplicateOf, time: this.#now() }
+      : { id: message.id, time: message.time };
+    reply(request.peer, { type: "ack", ref: request.ref, ...ack });
   }
 
   #delete(peer: Peer, user: User, frame: Delete): void {

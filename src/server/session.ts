@@ -232,7 +232,7 @@ export class Session implements Peer {
     this.#queue = [];
     this.#queuedBytes = 0;
     this.socket.write(batch);
-    if (this.#phase === "closing" && this.#queue.length === 0) this.socket.end();
+    if (this.#phase === "closing") this.socket.end(); // the goodbye was in that last write
   }
 
   /**

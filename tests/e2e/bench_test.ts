@@ -9,6 +9,8 @@ import { fileURLToPath } from "node:url";
 import { childEnv, CONFIG, MAIN, makeTempDir, removeDir } from "./harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** A bench run (or build) still going after this is killed: no test waits for ever. */
+const PROCESS_LIMIT_MS = 120_000;
 
 async function bench(
   args: string[],
@@ -30,6 +32,7 @@ async function bench(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
   }).output();
   return {
     code: out.code,
@@ -205,6 +208,7 @@ Deno.test("the bundle runs chat bench from a directory without deno.json", async
       clearEnv: true,
       stdout: "piped",
       stderr: "piped",
+      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
     }).output();
     assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
     const out = await bench(["--clients", "2", "--messages", "20", "--raw", "--json"], {

@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const env = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+/** Every process here is killed past this, so no step can wait for ever. */
+const PROCESS_LIMIT_MS = 90_000;
 
 Deno.test("the deno bundle runs serve and join from an empty directory", async () => {
   const work = await Deno.makeTempDir({ prefix: "chat-bundle-" });
@@ -18,6 +20,7 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
     env,
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
   }).output();
   assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
 
@@ -29,6 +32,8 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
     env,
     stdout: "piped",
     stderr: "piped",
+    // also what ends a read of its output that would otherwise wait for ever
+    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
   }).spawn();
   try {
     const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
@@ -53,6 +58,7 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
     }).spawn();
     const writer = client.stdin.getWriter();
     await writer.write(new TextEncoder().encode("hello from the bundle\n"));

@@ -59,6 +59,7 @@ class Tmux implements AsyncDisposable {
       clearEnv: true,
       stdout: "piped",
       stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
     }).output();
     if (!out.success) {
       throw new Error(`tmux ${args.join(" ")} failed: ${decoder.decode(out.stderr)}`);
