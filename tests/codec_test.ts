@@ -28,15 +28,7 @@ function rawFrame(payload: Uint8Array): Uint8Array {
   return frame;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]) => concatFrames(parts);
 
 /** A readable stream of these chunks. */
 function chunks(list: Uint8Array[]): ReadableStream<Uint8Array> {

@@ -839,8 +839,9 @@ tlsTest(
     let server: ReturnType<typeof startServer> | null = null;
     try {
       server = startServer(certs, "127.0.0.2");
-    } catch {
-      // No 127.0.0.2 on this system: skip this part.
+    } catch (error) {
+      // all of 127/8 is loopback on Linux, so there it must work; elsewhere it may not exist
+      if (Deno.build.os === "linux") throw error;
     }
     if (server) {
       try {

@@ -4,21 +4,11 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeFrame, HEADER_BYTES } from "../../src/protocol/codec.ts";
+import { concatFrames, encodeFrame, HEADER_BYTES } from "../../src/protocol/codec.ts";
 import { captureOf, FrameScanner, Kind, kindAt } from "../../src/bench/scanner.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A frame of these raw payload bytes (not necessarily JSON). */
 function rawFrame(payload: Uint8Array): Uint8Array {
@@ -47,7 +37,7 @@ Deno.test("the scanner counts messages and acks, and captures only what it is as
     assert.equal(kind, Kind.welcome);
     captured.push(dec.decode(payload));
   });
-  const bytes = concat([
+  const bytes = concatFrames([
     encodeFrame({ type: "welcome", you: { id: "a_0001" } }),
     encodeFrame({ type: "message", text: "one" }),
     encodeFrame({ type: "presence", online: 2 }),
@@ -86,7 +76,7 @@ Deno.test("however the stream is cut, the counts and captured payloads are the s
       fc.array(frameArb, { maxLength: 30 }),
       fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
       (frames, cuts) => {
-        const bytes = concat(frames);
+        const bytes = concatFrames(frames);
         // what each frame is, judged one whole frame at a time
         let delivered = 0;
         let acks = 0;

@@ -24,15 +24,7 @@ import {
   tcpClient,
 } from "./harness.ts";
 
-/** A frame with this exact payload (the length prefix is computed). */
-function framed(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length, false);
-  out.set(payload, HEADER_BYTES);
-  return out;
-}
-
-const utf8 = (text: string) => new TextEncoder().encode(text);
+import { framed, utf8 } from "./reliability_harness.ts";
 
 /** Sends a ping and expects the pong: the connection is still usable. */
 async function assertUsable(raw: RawClient): Promise<void> {

@@ -57,6 +57,10 @@ function assertFigures(report: Record<string, unknown>, keys: string[]): void {
     );
     assert.ok((report[key] as number) >= 0, `${key} should not be negative`);
   }
+  // a run delivers, stores and takes time: its rates cannot be 0
+  for (const key of ["delivered_per_s", "persisted_per_s"]) {
+    if (key in report) assert.ok((report[key] as number) > 0, `${key} is ${report[key]}`);
+  }
 }
 
 const FIGURES = [
@@ -163,7 +167,7 @@ Deno.test("chat bench prints a table without --json and progress on stderr", asy
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /delivered per second/);
   assert.match(out.stdout, /latency p99/);
-  assert.match(out.stdout, /150/); // 3 receivers × 50 messages
+  assert.match(out.stdout, /delivered messages\s*│\s*150\s/); // 3 receivers × 50 messages
   assert.match(out.stderr, /starting the server/);
 });
 

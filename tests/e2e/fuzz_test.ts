@@ -19,6 +19,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  concatFrames,
   decodePayload,
   encodeFrame,
   HEADER_BYTES,
@@ -36,7 +37,6 @@ import {
   startServer,
 } from "./harness.ts";
 import {
-  concatBytes,
   EventCursor,
   framed,
   FuzzConn,
@@ -456,7 +456,7 @@ async function play(
     figures.bad++;
     opening.push(encodeFrame({ type: "hello", name: "fuzz" }));
   }
-  await syncOrExplain("after hello", concatBytes(opening), opening.length);
+  await syncOrExplain("after hello", concatFrames(opening), opening.length);
   if (!c.heard.you) throw new Error(`no welcome after a valid hello: ${[...c.heard.errors]}`);
   userIds.add(c.heard.you.id);
 
@@ -481,7 +481,7 @@ async function play(
     }
     await syncOrExplain(
       `batch ${b} (${strikes} bad frames so far)`,
-      concatBytes(kept.map(framed)),
+      concatFrames(kept.map(framed)),
       kept.length,
     );
     for (const id of c.heard.acked.splice(0)) messageIds.add(id);
@@ -522,7 +522,7 @@ async function play(
       const needed = MAX_BAD_FRAMES - strikes;
       figures.bad += needed;
       await write(
-        concatBytes(Array.from({ length: needed }, (_, i) => framed(utf8(`{"type":"nope${i}"}`)))),
+        concatFrames(Array.from({ length: needed }, (_, i) => framed(utf8(`{"type":"nope${i}"}`)))),
         needed,
       );
       await expectClose("bad_frames");

@@ -628,7 +628,7 @@ class Inbox {
 }
 
 /** Writes every byte (`Conn.write` may write only part of a buffer). */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
@@ -657,8 +657,8 @@ function readLoop(
   })();
 }
 
-/** Connects over TLS with ALPN chat/1 and completes the handshake. */
-export async function rawClient(port: number, caFile: string): Promise<RawClient> {
+/** Connects to 127.0.0.1 over TLS with ALPN chat/1 and completes the handshake, bounded. */
+export async function connectTls(port: number, caFile: string): Promise<Deno.TlsConn> {
   const conn = await Deno.connectTls({
     hostname: "127.0.0.1",
     port,
@@ -671,6 +671,12 @@ export async function rawClient(port: number, caFile: string): Promise<RawClient
     conn.close();
     throw error;
   }
+  return conn;
+}
+
+/** Connects over TLS with ALPN chat/1 and completes the handshake. */
+export async function rawClient(port: number, caFile: string): Promise<RawClient> {
+  const conn = await connectTls(port, caFile);
   const inbox = new Inbox();
   const cutter = new FrameCutter();
   const decoder = new TextDecoder();

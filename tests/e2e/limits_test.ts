@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encodeFrame } from "../../src/protocol/codec.ts";
+import { concatFrames, encodeFrame } from "../../src/protocol/codec.ts";
 import { MAX_RATE_STRIKES, SEARCH_BURST } from "../../src/server/hub.ts";
 import { MAX_TEXT_LENGTH } from "../../src/protocol/schema.ts";
 import {
@@ -25,7 +25,7 @@ import {
   startServer,
   tcpClient,
 } from "./harness.ts";
-import { concatBytes, EventCursor, ManualConn, summary, waitUntil } from "./reliability_harness.ts";
+import { EventCursor, ManualConn, summary, waitUntil } from "./reliability_harness.ts";
 
 /** Asserts an error sentence on stderr: one line, no stack trace. */
 function assertOneSentence(stderr: string): void {
@@ -224,7 +224,7 @@ Deno.test("limit: a reader that never reads is cut at the queue cap; the others 
       for (let i = sent; i < sent + BATCH; i++) {
         frames.push(encodeFrame({ type: "send", ref: `f-${i}`, text: floodText(i) }));
       }
-      await flooder.sendBytes(concatBytes(frames));
+      await flooder.sendBytes(concatFrames(frames));
       sent += BATCH;
       follow();
     }
@@ -286,7 +286,7 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
   const { raw } = await rawJoined(server, "longwinded");
   await using _raw = raw;
   // 20 messages of the longest text allowed: any 17 of them make more than one frame can carry
-  await raw.sendBytes(concatBytes(
+  await raw.sendBytes(concatFrames(
     Array.from(
       { length: 20 },
       (_, i) =>
@@ -334,7 +334,7 @@ Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited,
   const { raw, welcome } = await rawJoined(server, "paster");
   await using _raw = raw;
   const sends = (prefix: string, n: number) =>
-    concatBytes(
+    concatFrames(
       Array.from(
         { length: n },
         (_, i) => encodeFrame({ type: "send", ref: `${prefix}${i}`, text: `${prefix} ${i}` }),
@@ -393,7 +393,7 @@ Deno.test("limit: more than 5 quick searches get rate_limited; other requests ar
   const { raw } = await rawJoined(server, "searcher");
   await using _raw = raw;
   const n = SEARCH_BURST + 2;
-  await raw.sendBytes(concatBytes(
+  await raw.sendBytes(concatFrames(
     Array.from(
       { length: n },
       (_, i) => encodeFrame({ type: "search", ref: `s${i}`, pattern: "x" }),

@@ -16,15 +16,17 @@
  */
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { encodeFrame, FrameCutter, HEADER_BYTES } from "../../src/protocol/codec.ts";
+import { concatFrames, encodeFrame, FrameCutter, HEADER_BYTES } from "../../src/protocol/codec.ts";
 import {
   type ChatEvent,
   type ClientHandle,
+  connectTls,
   delay,
   type ServerHandle,
   startServer,
   WAIT_TIMEOUT_MS,
   withTimeout,
+  writeAll,
 } from "./harness.ts";
 
 /** A port that was free a moment ago on 127.0.0.1 (bind port 0, read it, close). */
@@ -144,40 +146,6 @@ export function prefixOnly(length: number): Uint8Array {
 }
 
 export const utf8 = (text: string) => new TextEncoder().encode(text);
-
-/** Concatenates byte arrays. */
-export function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** Writes every byte (`Conn.write` may write only part of a buffer). */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-async function connectTls(port: number, caFile: string): Promise<Deno.TlsConn> {
-  const conn = await Deno.connectTls({
-    hostname: "127.0.0.1",
-    port,
-    caCerts: [await Deno.readTextFile(caFile)],
-    alpnProtocols: ["chat/1"],
-  });
-  try {
-    await withTimeout(conn.handshake(), WAIT_TIMEOUT_MS, "TLS handshake");
-  } catch (error) {
-    conn.close();
-    throw error;
-  }
-  return conn;
-}
 
 /**
  * A TLS connection that reads only when asked: `readFrame` pulls bytes until one frame is whole.
@@ -352,7 +320,7 @@ export class FuzzConn implements AsyncDisposable {
     const want = ++this.pings;
     const ping = encodeFrame({ type: "ping" });
     // one write: a small second write would wait for the peer's delayed ACK (Nagle)
-    if (!(await this.write(before ? concatBytes([before, ping]) : ping))) return false;
+    if (!(await this.write(before ? concatFrames([before, ping]) : ping))) return false;
     return await this.until(() => this.heard.pongs >= want || this.eof, timeoutMs) &&
       this.heard.pongs >= want;
   }
