@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FrameCutter } from "../src/protocol/codec.ts";
 import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
 import {
+  DEFAULT_MAX_RATE,
   HISTORY_ON_JOIN,
   Hub,
   MAX_RATE_STRIKES,
@@ -15,7 +16,12 @@ import {
   PRESENCE_INTERVAL_MS,
   PRESENCE_NAMES_LIMIT,
   REPLAY_LIMIT,
+  SENT_REF_TTL_MS,
+  USERS_LIST_LIMIT,
 } from "../src/server/hub.ts";
+import { burstFor } from "../src/server/rate.ts";
+import type { Inserted, NewMessage } from "../src/server/store/store.ts";
+import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 
@@ -78,7 +84,9 @@ interface World {
   say(peer: FakePeer, frame: Record<string, unknown>): void;
 }
 
-function world(options: { password?: string; maxRate?: number; store?: SqliteStore } = {}) {
+function world(
+  options: { password?: string; maxRate?: number | "default"; store?: SqliteStore } = {},
+) {
   const store = options.store ?? new SqliteStore(":memory:");
   const clock = { t: T0 };
   let n = 0;
@@ -90,7 +98,8 @@ function world(options: { password?: string; maxRate?: number; store?: SqliteSto
     store,
     version: "test",
     password: options.password,
-    maxRate: options.maxRate ?? 0,
+    // the tests of other things turn the rate limit off; "default" leaves the hub's own
+    maxRate: options.maxRate === "default" ? undefined : options.maxRate ?? 0,
     now: () => clock.t,
     digits: () => String(++n % 10000).padStart(4, "0"),
   });
@@ -1145,4 +1154,90 @@ Deno.test("send: a retry is acknowledged even when it would no longer pass (its 
   assert.equal(acks.length, 2);
   assert.equal(acks[0].id, acks[1].id);
   assert.equal(tom.of("message").filter((m) => m.text === "once").length, 1);
+});
+
+// ---- bounds with no other test ------------------------------------------------------------------
+
+Deno.test("rate limit: a hub given no --max-rate limits sends at DEFAULT_MAX_RATE", () => {
+  const w = world({ maxRate: "default" });
+  const tom = w.join("tom");
+  const burst = burstFor(DEFAULT_MAX_RATE);
+  for (let i = 0; i < burst; i++) w.say(tom, { type: "send", ref: `r${i}`, text: `m${i}` });
+  assert.equal(tom.of("ack").length, burst);
+  assert.equal(tom.of("error").length, 0);
+  w.say(tom, { type: "send", ref: "over", text: "one too many" });
+  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [["over", "rate_limited"]]);
+  // a second later, DEFAULT_MAX_RATE more may go
+  w.clock.t += 1000;
+  for (let i = 0; i < DEFAULT_MAX_RATE; i++) {
+    w.say(tom, { type: "send", ref: `later${i}`, text: "refilled" });
+  }
+  assert.equal(tom.of("ack").length, burst + DEFAULT_MAX_RATE);
+});
+
+Deno.test("who: the list stops at USERS_LIST_LIMIT; online counts everyone", () => {
+  const w = world();
+  const asker = w.join("asker");
+  for (let i = 0; i < USERS_LIST_LIMIT + 5; i++) w.join(`u${i}`);
+  asker.clear();
+  w.say(asker, { type: "who", ref: "w" });
+  const [users] = asker.of("users");
+  assert.equal(users.users.length, USERS_LIST_LIMIT);
+  assert.equal(users.online, USERS_LIST_LIMIT + 6);
+  assert.equal(new Set(users.users.map((u) => u.id)).size, USERS_LIST_LIMIT, "no one twice");
+});
+
+Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the full total", () => {
+  const w = world();
+  const tom = w.join("tom");
+  const n = MAX_SEARCH_RESULTS + 7;
+  for (let i = 0; i < n; i++) {
+    w.clock.t += 1;
+    w.say(tom, { type: "send", ref: `r${i}`, text: `needle ${i}` });
+  }
+  w.say(tom, { type: "send", ref: "other", text: "haystack" });
+  tom.clear();
+  w.say(tom, { type: "search", ref: "s", pattern: "needle" });
+  const [results] = tom.of("results");
+  assert.equal(results.total, n);
+  assert.equal(results.messages.length, MAX_SEARCH_RESULTS);
+  assert.equal(results.messages[0].text, `needle ${n - 1}`);
+});
+
+Deno.test("send: a store that fails costs those sends an error internal, and nothing is sent", () => {
+  const store = new SqliteStore(":memory:");
+  const w = world({ store });
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  const real = store.insertMessages.bind(store);
+  store.insertMessages = (_batch: readonly { message: NewMessage }[]): Inserted[] => {
+    throw new Error("disk I/O error");
+  };
+  w.say(tom, { type: "send", ref: "lost", text: "this cannot be stored" });
+  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [["lost", "internal"]]);
+  assert.equal(tom.of("ack").length, 0);
+  assert.equal(alice.of("message").length, 0, "nothing unstored is fanned out");
+  // and once the store works again, so does sending
+  store.insertMessages = real;
+  w.say(tom, { type: "send", ref: "next", text: "stored now" });
+  assert.equal(tom.of("ack").length, 1);
+  assert.equal(alice.of("message")[0].text, "stored now");
+});
+
+Deno.test("send: refs are remembered for SENT_REF_TTL_MS, then forgotten", () => {
+  const w = world();
+  const tom = w.join("tom");
+  w.say(tom, { type: "send", ref: "r", text: "first" });
+  const first = tom.of("ack")[0].id;
+  // within the window a retry is the same message
+  w.clock.t += SENT_REF_TTL_MS - 60_000;
+  w.hub.tick(w.clock.t);
+  w.say(tom, { type: "send", ref: "r", text: "first", retry: true });
+  assert.equal(tom.of("ack")[1].id, first);
+  // past it (and a prune), the ref means a new message
+  w.clock.t += 2 * 60_000 + 60_000;
+  w.hub.tick(w.clock.t);
+  w.say(tom, { type: "send", ref: "r", text: "second" });
+  const third = tom.of("ack")[2].id;
+  assert.notEqual(third, first);
 });
