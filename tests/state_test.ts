@@ -3,7 +3,12 @@
 // Run: deno test -A tests/state_test.ts
 
 import assert from "node:assert/strict";
-import { ClientState, MIN_REF_LENGTH } from "../src/client/state.ts";
+import {
+  ClientState,
+  MAX_KEPT_MESSAGES,
+  MAX_KEPT_RESULTS,
+  MIN_REF_LENGTH,
+} from "../src/client/state.ts";
 import type { Message, User } from "../src/protocol/schema.ts";
 
 const tom: User = { id: "tom_0001", name: "tom" };
@@ -317,4 +322,45 @@ Deno.test("apply ack, error, goodbye, pong", () => {
     { type: "goodbye", reason: "replaced", message: "bye" },
   ]);
   assert.deepEqual(state.apply({ type: "pong" }), []);
+});
+
+/** The n-th of many distinct ULIDs (a 5-character base32 tail from n). */
+function nth(n: number): string {
+  const digits = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  let tail = "";
+  for (let i = 0, v = n; i < 5; i++, v = Math.floor(v / 32)) tail = digits[v % 32] + tail;
+  return ulid(tail);
+}
+
+Deno.test("kept messages are bounded: the oldest and their refs are forgotten", () => {
+  const state = welcomed();
+  const extra = 5;
+  const refs: string[] = [];
+  for (let i = 0; i < MAX_KEPT_MESSAGES + extra; i++) {
+    const [event] = state.apply(msg(nth(i)));
+    assert.equal(event.type, "message");
+    if (event.type === "message") refs.push(event.message.ref);
+  }
+  assert.equal(state.messages.size, MAX_KEPT_MESSAGES);
+  for (let i = 0; i < extra; i++) {
+    assert.equal(state.messages.has(nth(i)), false);
+    assert.equal(state.resolveRef(refs[i])?.id === nth(i), false, `ref ${refs[i]} still works`);
+  }
+  assert.equal(state.resolveRef(refs.at(-1)!)?.id, nth(MAX_KEPT_MESSAGES + extra - 1));
+  assert.equal(state.resolveRef(refs[extra])?.id, nth(extra));
+  // a deletion of a forgotten message has nothing to take away
+  assert.deepEqual(state.apply({ type: "deleted", id: nth(0), reason: "deleted" }), []);
+});
+
+Deno.test("kept search results are bounded too", () => {
+  const state = welcomed();
+  const total = MAX_KEPT_RESULTS + 3;
+  const messages = Array.from({ length: total }, (_, i) => msg(nth(i)));
+  const [event] = state.apply({ type: "results", ref: "s", total, messages });
+  assert.equal(event.type, "results");
+  if (event.type !== "results") return;
+  const first = event.messages[0].ref;
+  const last = event.messages.at(-1)!.ref;
+  assert.equal(state.resolveRef(first), undefined, "the oldest result was forgotten");
+  assert.equal(state.resolveRef(last)?.id, nth(total - 1));
 });

@@ -27,6 +27,13 @@ export type ClientEvent =
   /** A message typed while disconnected: it goes out when the connection is back. */
   | { type: "pending"; text: string; to?: string[] };
 
+/**
+ * Messages (and search/history results) a client keeps, with their refs: a session left open for
+ * weeks on a busy server must not grow without end. The oldest go first; their refs stop working.
+ */
+export const MAX_KEPT_MESSAGES = 10_000;
+export const MAX_KEPT_RESULTS = 2_000;
+
 export class ClientState {
   me?: User;
   token?: string;
@@ -61,12 +68,14 @@ export class ClientState {
           if (original) shown.replyRef = original.ref;
         }
         this.messages.set(frame.id, shown);
+        this.#bound(this.messages, MAX_KEPT_MESSAGES);
         return [{ type: "message", message: shown }];
       }
       case "deleted": {
         const shown = this.messages.get(frame.id) ?? this.#found.get(frame.id);
         // a deletion of something never shown here, or shown as deleted already: nothing to say
         if (!shown) return [];
+        // its ref stays taken, so a ref typed from the screen never reaches a newer message
         this.messages.delete(frame.id);
         this.#found.delete(frame.id);
         // replies shown here stop quoting the text, as they would from the server's history
@@ -115,7 +124,22 @@ export class ClientState {
     if (known) return known;
     const shown: Shown = { ...m, ref: this.#refFor(m.id) };
     this.#found.set(m.id, shown);
+    this.#bound(this.#found, MAX_KEPT_RESULTS);
     return shown;
+  }
+
+  /** Forgets the oldest entries of `kept` beyond `max` (Maps keep insertion order). */
+  #bound(kept: Map<string, Shown>, max: number): void {
+    while (kept.size > max) this.#forget(kept.keys().next().value!);
+  }
+
+  /** Forgets a message wherever it is kept, and its ref. */
+  #forget(id: string): void {
+    this.messages.delete(id);
+    this.#found.delete(id);
+    const ref = this.#refOf.get(id);
+    if (ref !== undefined) this.#refs.delete(ref);
+    this.#refOf.delete(id);
   }
 
   /**
