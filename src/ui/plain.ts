@@ -68,11 +68,8 @@ function resultsHeading(total: number, shown: number): string {
   return shown < total ? `* ${count}, newest ${shown} shown` : `* ${count}`;
 }
 
-/**
- * The plain-mode lines for one event (possibly none). Search results come as a table, or as
- * message lines when `tables` is off (the interactive prompt).
- */
-export function plainLines(event: ClientEvent, tables = true): string[] {
+/** The plain-mode lines for one event (possibly none). Search results come as a table. */
+export function plainLines(event: ClientEvent): string[] {
   switch (event.type) {
     case "welcome":
       return [
@@ -98,9 +95,7 @@ export function plainLines(event: ClientEvent, tables = true): string[] {
       if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
         resultsHeading(event.total, event.messages.length),
-        ...(tables
-          ? resultsTable(event.messages).split("\n")
-          : event.messages.flatMap((m) => plainMessage(m))),
+        ...resultsTable(event.messages).split("\n"),
       ];
     case "ack":
       return [];

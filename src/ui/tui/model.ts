@@ -101,7 +101,7 @@ export interface ApplyOptions {
   /** The pattern of the last /search typed, to label its results. */
   lastSearch?: string;
   /** Who is online now, to keep an open online list current. */
-  users?: User[];
+  users?: () => User[];
 }
 
 /** Applies what the client reported. */
@@ -160,7 +160,11 @@ export function applyEvents(
           );
         }
         if (model.panel?.kind === "who" && options.users) {
-          model = { ...model, panel: { ...model.panel, users: options.users } };
+          // the list is copied only when it is on screen
+          model = {
+            ...model,
+            panel: { ...model.panel, users: options.users(), online: event.online },
+          };
         }
         break;
       case "users":

@@ -152,7 +152,7 @@ class TuiController implements Ui {
   show(events: ClientEvent[]): void {
     const applied = applyEvents(this.#model, events, {
       lastSearch: this.#lastSearch,
-      users: [...this.#context.state.users.values()],
+      users: () => [...this.#context.state.users.values()],
     });
     this.#model = applied.model;
     for (const event of events) {
