@@ -121,9 +121,10 @@ function parsePort(text: string, what: string): number {
 /** A positive number of seconds (decimals allowed, at most a day) → milliseconds. */
 function parseSeconds(text: string, what: string): number {
   const seconds = Number(text);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || seconds <= 0 || seconds > 86400) {
+  // at least a millisecond once in milliseconds: 0.0001 would round to "no time at all"
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || seconds < 0.001 || seconds > 86400) {
     throw new UsageError(
-      `${what} must be a number of seconds above 0 and at most 86400, not "${text}"`,
+      `${what} must be a number of seconds from 0.001 to 86400, not "${text}"`,
     );
   }
   return Math.round(seconds * 1000);
@@ -182,16 +183,11 @@ export function parseServeArgs(argv: string[]): ServeArgs {
 
 /** Splits HOST:PORT, [v6]:PORT or HOST (default port). */
 export function parseServer(text: string): { host: string; port: number } {
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(text);
-  if (bracketed) {
-    return {
-      host: bracketed[1],
-      port: bracketed[2] ? parsePort(bracketed[2], "--server") : DEFAULT_PORT,
-    };
-  }
-  const match = /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(text);
+  const match = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(text) ??
+    /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(text);
   if (!match) throw new UsageError(`--server must look like HOST:PORT, not "${text}"`);
   const port = match[2] ? parsePort(match[2], "--server") : DEFAULT_PORT;
+  // one rule for both spellings: a server to dial has a real port
   if (port === 0) throw new UsageError("--server needs a real port, not 0");
   return { host: match[1], port };
 }
