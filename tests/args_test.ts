@@ -299,7 +299,7 @@ Deno.test("join: --name refuses what is not a name, quoting it", () => {
     const message = assertRefused(join("--name", bad), "--name", bad);
     assert.match(message, /is not allowed: /);
   }
-  assert.match(usageError(join("--name", "bob_1234")), /four digits/);
+  assert.match(usageError(join("--name", "bob_1234")), /4 to 8 digits/);
 });
 
 Deno.test("join: --server accepts HOST, HOST:PORT and [v6]:PORT", () => {

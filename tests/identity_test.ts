@@ -1,12 +1,25 @@
-// Unit tests for src/server/identity.ts: ids (name_NNNN) and tokens.
+// Unit tests for src/server/identity.ts: ids (name_NNNN, growing a digit when crowded) and tokens.
 //
 // Run: deno test -A tests/identity_test.ts
 
 import assert from "node:assert/strict";
-import { hashToken, newToken, pickId, randomDigits } from "../src/server/identity.ts";
+import { ID_PATTERN } from "../src/protocol/schema.ts";
+import {
+  hashToken,
+  ID_TRIES_PER_LENGTH,
+  MAX_ID_DIGITS,
+  MIN_ID_DIGITS,
+  newToken,
+  pickId,
+  randomDigits,
+} from "../src/server/identity.ts";
 
-Deno.test("randomDigits: always four decimal digits", () => {
+Deno.test("randomDigits: four decimal digits by default, `count` when asked (4 to 8)", () => {
   for (let i = 0; i < 20_000; i++) assert.match(randomDigits(), /^[0-9]{4}$/);
+  for (let count = MIN_ID_DIGITS; count <= MAX_ID_DIGITS; count++) {
+    const shape = new RegExp(`^[0-9]{${count}}$`);
+    for (let i = 0; i < 2_000; i++) assert.match(randomDigits(count), shape);
+  }
 });
 
 Deno.test("randomDigits: 20k draws spread over many values", () => {
@@ -27,6 +40,16 @@ Deno.test("randomDigits: 20k draws spread over many values", () => {
   assert.ok(Math.max(...counts.values()) < 15);
 });
 
+Deno.test("randomDigits: 8 digits use the whole range (leading digits even)", () => {
+  const firsts = new Map<string, number>();
+  for (let i = 0; i < 20_000; i++) {
+    const d = randomDigits(8)[0];
+    firsts.set(d, (firsts.get(d) ?? 0) + 1);
+  }
+  assert.equal(firsts.size, 10);
+  for (const [digit, n] of firsts) assert.ok(n > 1_500 && n < 2_500, `${digit}: ${n}`);
+});
+
 Deno.test("pickId: the first free random id", () => {
   assert.equal(pickId("tom", () => false, () => "0042"), "tom_0042");
 });
@@ -42,31 +65,72 @@ Deno.test("pickId: a collision retries with new digits", () => {
   assert.deepEqual(asked, ["tom_1111", "tom_2222", "tom_3333"]);
 });
 
-Deno.test("pickId: a crowded name falls back to a scan from a random start", () => {
-  // the random draws keep hitting taken ids; only 0007 and 0500 are free
-  const free = new Set(["tom_0007", "tom_0500"]);
-  const id = pickId("tom", (id) => !free.has(id), () => "0400");
-  assert.equal(id, "tom_0500");
+Deno.test("pickId: a crowded name grows a digit: a few tries of 4 digits, then of 5, ...", () => {
+  const counts: number[] = [];
+  const asked: string[] = [];
+  const id = pickId("tom", (id) => {
+    asked.push(id);
+    return id.length < "tom_".length + 6; // every id of 4 and 5 digits is taken
+  }, (count) => {
+    counts.push(count);
+    return "7".repeat(count);
+  });
+  assert.equal(id, "tom_777777");
+  assert.deepEqual(counts, [
+    ...Array(ID_TRIES_PER_LENGTH).fill(4),
+    ...Array(ID_TRIES_PER_LENGTH).fill(5),
+    6,
+  ]);
+  assert.equal(asked.length, 2 * ID_TRIES_PER_LENGTH + 1, "one lookup per try, no scan");
 });
 
-Deno.test("pickId: the scan wraps around past 9999", () => {
-  const id = pickId("tom", (id) => id !== "tom_0003", () => "9998");
-  assert.equal(id, "tom_0003");
+Deno.test("pickId: all 10,000 four-digit ids of a name taken: a 5-digit one, fast, few lookups", () => {
+  const taken = new Set<string>();
+  for (let i = 0; i < 10_000; i++) taken.add(`tom_${String(i).padStart(4, "0")}`);
+  for (let run = 0; run < 100; run++) {
+    let lookups = 0;
+    const started = performance.now();
+    const id = pickId("tom", (id) => {
+      lookups++;
+      return taken.has(id);
+    });
+    const ms = performance.now() - started;
+    assert.match(id!, /^tom_[0-9]{5}$/);
+    // the 4-digit tries all fail, then nearly every 5-digit one succeeds at once
+    assert.ok(lookups <= 2 * ID_TRIES_PER_LENGTH, `${lookups} lookups`);
+    assert.ok(ms < 20, `${ms.toFixed(1)} ms`);
+    taken.add(id!);
+  }
 });
 
-Deno.test("pickId: all 10,000 ids taken gives null", () => {
-  let asked = 0;
+Deno.test("pickId: nothing free at any length gives null after a bounded number of lookups", () => {
+  let lookups = 0;
   const id = pickId("tom", () => {
-    asked++;
+    lookups++;
     return true;
-  }, randomDigits);
+  });
   assert.equal(id, null);
-  assert.ok(asked >= 10_000, "every id was tried");
+  assert.equal(lookups, ID_TRIES_PER_LENGTH * (MAX_ID_DIGITS - MIN_ID_DIGITS + 1));
 });
 
-Deno.test("pickId: ids have the name and four digits", () => {
+Deno.test("pickId: an injected () => string (the hub's tests) still works past 4 digits", () => {
+  // it ignores the count it is given: its 4 digits are used for 4, fresh ones beyond
+  const id = pickId("tom", (id) => /^tom_[0-9]{4}$/.test(id), () => "0001");
+  assert.match(id!, /^tom_[0-9]{5}$/);
+});
+
+Deno.test("pickId: ids have the name and four digits while the name is not crowded", () => {
   for (let i = 0; i < 100; i++) {
     assert.match(pickId("a.b-c_d", () => false)!, /^a\.b-c_d_[0-9]{4}$/);
+  }
+});
+
+Deno.test("pickId: every id it gives matches ID_PATTERN, at every length, for the longest name", () => {
+  const name = "x".repeat(24);
+  for (let digits = MIN_ID_DIGITS; digits <= MAX_ID_DIGITS; digits++) {
+    const id = pickId(name, (id) => id.length < name.length + 1 + digits);
+    assert.equal(id!.length, name.length + 1 + digits);
+    assert.match(id!, ID_PATTERN);
   }
 });
 

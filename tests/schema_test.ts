@@ -77,25 +77,40 @@ Deno.test("nameProblem: '.' and '..' are allowed characters (names never become 
   assert.notEqual(nameProblem("../etc"), null, "a slash is never allowed");
 });
 
-Deno.test("nameProblem: names shaped like ids are refused", () => {
-  for (const name of ["bob_1234", "a_0000", "x_b_9999"]) {
+Deno.test("nameProblem: names shaped like ids (name, '_', 4 to 8 digits) are refused", () => {
+  for (
+    const name of ["bob_1234", "a_0000", "x_b_9999", "bob_12345", "bob_1234567", "bob_12345678"]
+  ) {
     const problem = nameProblem(name);
     assert.notEqual(problem, null, name);
     assert.match(problem!, /id/);
+    assert.match(problem!, /4 to 8 digits/);
   }
   // near misses are names
-  for (const name of ["bob_123", "bob_12345", "bob1234", "bob-1234", "bob_12a4", "_1234x"]) {
+  for (
+    const name of ["bob_123", "bob_123456789", "bob1234", "bob-1234", "bob_12a4", "_1234x"]
+  ) {
     assert.equal(nameProblem(name), null, name);
   }
 });
 
-Deno.test("ID_PATTERN: name_NNNN", () => {
+Deno.test("ID_PATTERN: name, '_', 4 to 8 digits", () => {
   assert.ok(ID_PATTERN.test("tom_0001"));
+  assert.ok(ID_PATTERN.test("tom_00001"));
+  assert.ok(ID_PATTERN.test("tom_12345678"));
   assert.ok(ID_PATTERN.test("x".repeat(24) + "_9999"));
+  assert.ok(ID_PATTERN.test("x".repeat(24) + "_99999999"));
   assert.ok(!ID_PATTERN.test("x".repeat(25) + "_9999"));
   assert.ok(!ID_PATTERN.test("tom_001"));
+  assert.ok(!ID_PATTERN.test("tom_123456789"));
   assert.ok(!ID_PATTERN.test("tom"));
   assert.ok(!ID_PATTERN.test("_1234"));
+});
+
+Deno.test("send: the longest id (24 + '_' + 8 digits) is a valid recipient, one more is not", () => {
+  const longest = "x".repeat(24) + "_12345678";
+  accepts({ type: "send", ref: "r", text: "hi", to: [longest] });
+  refuses({ type: "send", ref: "r", text: "hi", to: [longest + "9"] });
 });
 
 // ---- client → server --------------------------------------------------------------------------
@@ -165,7 +180,7 @@ Deno.test("ClientFrame: refuses wrong shapes", () => {
     { type: "send", ref: "r", text: "x", to: ["bob smith"] },
     { type: "send", ref: "r", text: "x", to: ["@bob"] },
     { type: "send", ref: "r", text: "x", to: ["../x"] },
-    { type: "send", ref: "r", text: "x", to: ["x".repeat(30)] },
+    { type: "send", ref: "r", text: "x", to: ["x".repeat(34)] },
     { type: "send", ref: "r", text: "x", replyTo: "not-a-ulid" },
     { type: "delete", ref: "r" },
     { type: "delete", ref: "r", id: "123" },
@@ -249,6 +264,7 @@ Deno.test("ServerFrame: parses every frame the hub emits", () => {
     },
     message,
     { ...message, id: ULID2, to: ["alice_1234"], replyTo: ULID, expiresAt: 5, replay: true },
+    { ...message, from: "tom_12345678", to: ["alice_00042"] },
     { type: "deleted", id: ULID, reason: "deleted" },
     { type: "deleted", id: ULID, reason: "expired" },
     { type: "presence", joined: user, online: 2 },

@@ -496,7 +496,7 @@ export async function joinClient(
       }
       const line = await handle.waitForLine((l) => l.startsWith("* you are "), timeoutMs);
       const id = /^\* you are (\S+?);/.exec(line)![1];
-      return { id, name: id.replace(/_[0-9]{4}$/, "") };
+      return { id, name: id.replace(/_[0-9]{4,8}$/, "") };
     },
     end,
     async exitedWithin(timeoutMs: number) {
