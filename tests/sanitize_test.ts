@@ -4,7 +4,7 @@
 // Run: deno test -A tests/sanitize_test.ts
 
 import assert from "node:assert/strict";
-import { sanitize, sanitizeLine } from "../src/ui/sanitize.ts";
+import { safeJson, sanitize, sanitizeLine } from "../src/ui/sanitize.ts";
 
 /** No C0 (except \n), DEL, C1, ESC or bidi control survives. */
 function assertClean(text: string): void {
@@ -140,4 +140,53 @@ Deno.test("sanitizeLine: newlines become spaces", () => {
   assert.equal(sanitizeLine("\x1b[31mred\x1b[0m\nnext"), "red next");
   assert.equal(sanitizeLine("日本\n🎉"), "日本 🎉");
   assert.ok(!sanitizeLine("x\n\ny").includes("\n"));
+});
+
+/** Every control and bidi control a terminal acts on (the set sanitize strips), and U+2028/9. */
+function unsafeForJson(): string[] {
+  const out: string[] = [];
+  for (let c = 0x00; c <= 0x1f; c++) out.push(String.fromCharCode(c));
+  for (let c = 0x7f; c <= 0x9f; c++) out.push(String.fromCharCode(c));
+  for (const c of [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e]) {
+    out.push(String.fromCharCode(c));
+  }
+  for (const c of [0x2066, 0x2067, 0x2068, 0x2069, 0x2028, 0x2029]) {
+    out.push(String.fromCharCode(c));
+  }
+  return out;
+}
+
+Deno.test("safeJson: every C0/C1 control, DEL and bidi control is escaped as \\uXXXX", () => {
+  for (const ch of unsafeForJson()) {
+    const out = safeJson({ text: `x${ch}y` });
+    assert.ok(![...out].some((c) => unsafeForJson().includes(c)), JSON.stringify(out));
+    assert.deepEqual(JSON.parse(out), { text: `x${ch}y` }, "parses back to the same string");
+  }
+  assert.equal(safeJson("\u009b2J"), '"\\u009b2J"');
+  assert.equal(safeJson("\x7f"), '"\\u007f"');
+  assert.equal(safeJson("a\u202eb"), '"a\\u202eb"');
+  assert.equal(safeJson("\u2066"), '"\\u2066"');
+});
+
+Deno.test("safeJson: whatever sanitize would strip never reaches the output raw", () => {
+  // the same set, checked against sanitize: a character it strips is escaped here
+  for (let c = 0; c <= 0x2100; c++) {
+    const ch = String.fromCharCode(c);
+    if (ch === "\n" || ch === "\t" || sanitize(ch) === ch) continue;
+    assert.ok(!safeJson(ch).includes(ch), `U+${c.toString(16).padStart(4, "0")} left raw`);
+  }
+});
+
+Deno.test("safeJson: keys, nesting, backslashes and ordinary unicode come back intact", () => {
+  const value = {
+    "k\u0085": ["\\\u009b", { deep: "\\u202e is text, \u202e is not" }],
+    text: "日本 🎉 é\u200d",
+    n: 1,
+    t: true,
+    z: null,
+  };
+  const out = safeJson(value);
+  assert.deepEqual(JSON.parse(out), value);
+  assert.ok(out.includes("日本 🎉 é\u200d"), "ordinary text (and a joiner) is left as it is");
+  assert.ok(!out.includes("\n"), "one line");
 });

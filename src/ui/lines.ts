@@ -4,7 +4,7 @@
  */
 import { jsonEvent, plainLines } from "./plain.ts";
 import type { Ui, UiContext, UiHandlers } from "./ui.ts";
-import { sanitize, sanitizeLine } from "./sanitize.ts";
+import { safeJson, sanitize, sanitizeLine } from "./sanitize.ts";
 
 const encoder = new TextEncoder();
 
@@ -22,7 +22,7 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
   };
   const emit = (lines: string[], objects: (Record<string, unknown> | null)[]) => {
     if (mode === "json") {
-      write(objects.filter((o) => o !== null).map((o) => JSON.stringify(o) + "\n").join(""));
+      write(objects.filter((o) => o !== null).map((o) => safeJson(o) + "\n").join(""));
     } else {
       write(lines.map((l) => l + "\n").join(""));
     }

@@ -1,6 +1,7 @@
 /**
  * Line modes: `--plain` prints one readable line per event, `--json` one JSON object per line
- * (NDJSON). Text from other people is sanitized for plain output; JSON escapes it by itself.
+ * (NDJSON). Text from other people is sanitized for plain output; in JSON it is kept whole, and
+ * every control and bidi control is written as `\uXXXX` (safeJson, in lines.ts).
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";

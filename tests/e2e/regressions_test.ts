@@ -323,6 +323,36 @@ Deno.test("regression: escape sequences are not printed raw", async () => {
   }
 });
 
+/** Every character the NDJSON output must escape: C0, DEL, C1, and the Unicode bidi controls. */
+function everyControl(): string {
+  let out = "";
+  for (let c = 0x00; c <= 0x1f; c++) out += String.fromCharCode(c);
+  for (let c = 0x7f; c <= 0x9f; c++) out += String.fromCharCode(c);
+  return out + "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069";
+}
+
+Deno.test("regression: --json escapes every control and bidi character, and parses back exactly", async () => {
+  await using server = await startServer();
+  await using json = await joined(server, "jason");
+  const { raw } = await rawJoined(server, "mallory");
+  await using _ = raw;
+  // an 8-bit CSI that would clear the screen, a right-to-left override, and all the rest
+  const text = `a\u009b2J${everyControl()}z`;
+  await raw.sendFrame({ type: "send", ref: "r1", text });
+  const event = await json.waitFor(messageWith(text));
+  assert.equal(event.text, text, "the text parses back to exactly what was sent");
+  const line = json.lines.find((l) => l.includes('"type":"message"') && l.includes('"a\\u009b2J'));
+  assert.ok(line, `no message line with the escaped text:\n${json.lines.join("\n")}`);
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+  for (
+    const escaped of ["\\u007f", "\\u0085", "\\u009b", "\\u061c", "\\u200f", "\\u202e", "\\u2069"]
+  ) {
+    assert.ok(line.includes(escaped), `${escaped} in ${line}`);
+  }
+  assert.equal(JSON.parse(line).text, text);
+});
+
 Deno.test("regression: the client survives an error reply", async () => {
   await using server = await startServer();
   await using alice = await joined(server, "alice");
