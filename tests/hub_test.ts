@@ -12,11 +12,13 @@ import {
   HISTORY_ON_JOIN,
   Hub,
   MAX_RATE_STRIKES,
+  MAX_SESSIONS_PER_USER,
   type Peer,
   PRESENCE_INTERVAL_MS,
   PRESENCE_NAMES_LIMIT,
   REPLAY_LIMIT,
   SENT_REF_TTL_MS,
+  TOKEN_REUSE_GRACE_MS,
   USERS_LIST_LIMIT,
 } from "../src/server/hub.ts";
 import { burstFor } from "../src/server/rate.ts";
@@ -85,7 +87,14 @@ interface World {
 }
 
 function world(
-  options: { password?: string; maxRate?: number | "default"; store?: SqliteStore } = {},
+  options: {
+    password?: string;
+    maxRate?: number | "default";
+    store?: SqliteStore;
+    /** New ids per address per hour; the tests of other things turn the limit off. */
+    newIds?: number;
+    log?: (line: string) => void;
+  } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
   const clock = { t: T0 };
@@ -100,6 +109,8 @@ function world(
     password: options.password,
     // the tests of other things turn the rate limit off; "default" leaves the hub's own
     maxRate: options.maxRate === "default" ? undefined : options.maxRate ?? 0,
+    newIdsPerAddressPerHour: options.newIds ?? 0,
+    log: options.log,
     now: () => clock.t,
     digits: () => String(++n % 10000).padStart(4, "0"),
   });
@@ -347,14 +358,14 @@ Deno.test("send direct: only the sender and the recipients get it", () => {
   assert.equal(bob.of("results")[1].total, 0);
 });
 
-Deno.test("send direct: to several by id and name, any case, sender included once", () => {
+Deno.test("send direct: to several by id (any case) and name, sender included once", () => {
   const w = world();
   const tom = w.join("tom");
   const alice = w.join("alice");
   const bob = w.join("bob");
   const carol = w.join("carol");
   for (const peer of [tom, alice, bob]) peer.clear();
-  w.say(tom, { type: "send", ref: "r", text: "hi", to: ["ALICE_0002", "Bob", "tom_0001"] });
+  w.say(tom, { type: "send", ref: "r", text: "hi", to: ["ALICE_0002", "bob", "tom_0001"] });
   assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"], "no duplicate to self");
   assert.equal(messages(alice).length, 1);
   assert.equal(messages(bob).length, 1);
@@ -537,13 +548,110 @@ Deno.test("token: reclaims the id; a wrong token or none gives a new id", () => 
   w.hub.disconnect(tom);
   const back = w.join("tom", { token }, true);
   assert.equal(back.user!.id, "tom_0001");
-  assert.equal(welcomeOf(back).token, token, "the same token keeps working");
+  const rotated = welcomeOf(back).token;
+  assert.notEqual(rotated, token, "a token is replaced each time it is used");
   w.hub.disconnect(back);
+  const again = w.join("tom", { token: rotated }, true);
+  assert.equal(again.user!.id, "tom_0001", "the new token works");
+  w.hub.disconnect(again);
   const stranger = w.join("tom", { token: "not-the-token" }, true);
   assert.notEqual(stranger.user!.id, "tom_0001");
   assert.notEqual(welcomeOf(stranger).token, token);
   const noToken = w.join("tom");
   assert.notEqual(noToken.user!.id, "tom_0001");
+});
+
+Deno.test("token: a replaced token works once more within TOKEN_REUSE_GRACE_MS, as a second session; later never", () => {
+  const lines: string[] = [];
+  const w = world({ log: (line) => lines.push(line) });
+  const first = w.join("tom", {}, true);
+  const t0 = welcomeOf(first).token;
+  w.hub.disconnect(first);
+  // t0 is used and replaced by t1, whose welcome is then lost (or t0 was copied)
+  const second = w.join("tom", { token: t0 }, true);
+  const t1 = welcomeOf(second).token;
+  w.hub.disconnect(second);
+  w.clock.t += TOKEN_REUSE_GRACE_MS - 1;
+  const copy = w.join("tom", { token: t0 }, true);
+  assert.equal(copy.user!.id, "tom_0001", "within the grace the replaced token still works");
+  assert.match(lines.join("\n"), /replaced token of tom_0001 was presented again/);
+  w.say(copy, { type: "sessions", ref: "s" });
+  const [listed] = copy.of("sessions");
+  assert.equal(listed.sessions.length, 2, "it opened a second session");
+  assert.equal(listed.sessions.filter((s) => s.current).length, 1);
+  w.hub.disconnect(copy);
+  // t1 still works: both sessions go on
+  const owner = w.join("tom", { token: t1 }, true);
+  assert.equal(owner.user!.id, "tom_0001");
+  const t2 = welcomeOf(owner).token;
+  w.hub.disconnect(owner);
+  // t1 again, after the grace: refused, a new id instead
+  w.clock.t += TOKEN_REUSE_GRACE_MS + 1;
+  const late = w.join("tom", { token: t1 }, true);
+  assert.notEqual(late.user!.id, "tom_0001");
+  assert.match(lines.join("\n"), /an old token of tom_0001 was presented from \?; refused/);
+  w.hub.disconnect(late);
+  assert.equal(w.join("tom", { token: t2 }).user!.id, "tom_0001", "the current one works");
+});
+
+Deno.test("sessions: listed with when and where; logout_others revokes every other one", () => {
+  const w = world();
+  const laptop = w.join("tom", {}, true);
+  const t0 = welcomeOf(laptop).token;
+  w.hub.disconnect(laptop);
+  const phone = w.join("tom", { token: t0 }, true); // t0 → t1
+  const t1 = welcomeOf(phone).token;
+  w.hub.disconnect(phone);
+  w.clock.t += 1_000;
+  const thief = w.join("tom", { token: t0 }, true); // a copy of t0: a second session
+  const stolen = welcomeOf(thief).token;
+  // the owner comes back: the thief's connection is replaced
+  const owner = w.join("tom", { token: t1 }, true);
+  assert.equal(thief.closed?.reason, "replaced");
+  w.say(owner, { type: "sessions", ref: "list" });
+  const [listed] = owner.of("sessions");
+  assert.equal(listed.ref, "list");
+  assert.equal(listed.sessions.length, 2);
+  const current = listed.sessions.find((s) => s.current)!;
+  assert.equal(current.lastSeenAt, w.clock.t);
+  assert.ok(listed.sessions.every((s) => /^[0-9a-f]{12}$/.test(s.id)));
+  w.say(owner, { type: "logout_others", ref: "out" });
+  const [after] = owner.of("sessions").filter((f) => f.ref === "out");
+  assert.deepEqual(after.sessions.map((s) => s.id), [current.id]);
+  // the thief's token now gets nobody's id
+  const back = w.join("tom", { token: stolen }, true);
+  assert.notEqual(back.user!.id, "tom_0001");
+  // the owner's own token still works
+  w.hub.disconnect(owner);
+  const ownerToken = welcomeOf(owner).token;
+  assert.equal(w.join("tom", { token: ownerToken }).user!.id, "tom_0001");
+});
+
+Deno.test("sessions: at most MAX_SESSIONS_PER_USER, the least recently seen go first", () => {
+  const w = world();
+  const first = w.join("tom", {}, true);
+  let token = welcomeOf(first).token;
+  w.hub.disconnect(first);
+  const forks: string[] = [];
+  for (let i = 0; i < MAX_SESSIONS_PER_USER + 5; i++) {
+    w.clock.t += 1;
+    // the main session's token is used (and replaced); a copy of the old one opens another
+    const main = w.join("tom", { token }, true);
+    const replaced = token;
+    token = welcomeOf(main).token;
+    w.hub.disconnect(main);
+    const fork = w.join("tom", { token: replaced }, true);
+    assert.equal(fork.user!.id, "tom_0001");
+    forks.push(welcomeOf(fork).token);
+    w.hub.disconnect(fork);
+  }
+  const peer = w.join("tom", { token });
+  w.say(peer, { type: "sessions", ref: "s" });
+  assert.equal(peer.of("sessions")[0].sessions.length, MAX_SESSIONS_PER_USER);
+  w.hub.disconnect(peer);
+  // the oldest forks were dropped: their tokens get a new id; the newest still work
+  assert.notEqual(w.join("tom", { token: forks[0] }).user!.id, "tom_0001");
+  assert.equal(w.join("tom", { token: forks.at(-1)! }).user!.id, "tom_0001");
 });
 
 Deno.test("token: under another name it does not reclaim the id", () => {
@@ -1201,7 +1309,7 @@ Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the fu
   assert.equal(results.messages[0].text, `needle ${n - 1}`);
 });
 
-Deno.test("send: a store that fails costs those sends an error internal, and nothing is sent", () => {
+Deno.test("send: a store that fails costs those sends an error unavailable, and nothing is sent", () => {
   const store = new SqliteStore(":memory:");
   const w = world({ store });
   const tom = w.join("tom");
@@ -1211,7 +1319,7 @@ Deno.test("send: a store that fails costs those sends an error internal, and not
     throw new Error("disk I/O error");
   };
   w.say(tom, { type: "send", ref: "lost", text: "this cannot be stored" });
-  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [["lost", "internal"]]);
+  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [["lost", "unavailable"]]);
   assert.equal(tom.of("ack").length, 0);
   assert.equal(alice.of("message").length, 0, "nothing unstored is fanned out");
   // and once the store works again, so does sending

@@ -41,28 +41,54 @@ Deno.test("resolveRecipients: ids ignore case and come back as issued", () => {
   });
 });
 
-Deno.test("resolveRecipients: a bare name unique among those online", () => {
+Deno.test("resolveRecipients: a bare name exactly one online person has", () => {
   assert.deepEqual(resolveRecipients(["alice"], [tom, alice, bob1], everyone), {
     ok: true,
     ids: ["alice_1234"],
   });
-  assert.deepEqual(resolveRecipients(["ALICE"], [tom, alice, bob1], everyone), {
-    ok: true,
-    ids: ["alice_1234"],
-  });
-  assert.deepEqual(resolveRecipients(["tom"], [tom, alice], everyone), {
+  assert.deepEqual(resolveRecipients(["Tom"], [tom, alice], everyone), {
     ok: true,
     ids: ["Tom_0001"],
   });
+  // bob and Bob are both online: each name as typed is one person
+  assert.deepEqual(resolveRecipients(["bob"], [tom, bob1, bob2], everyone), {
+    ok: true,
+    ids: ["bob_1111"],
+  });
+  assert.deepEqual(resolveRecipients(["Bob"], [tom, bob1, bob2], everyone), {
+    ok: true,
+    ids: ["Bob_2222"],
+  });
+});
+
+Deno.test("resolveRecipients: a bare name matching only in another case is refused, naming the id", () => {
+  // @bob while bob is offline and BOB online: one letter's case from a DM to the wrong person
+  const shouting: User = { id: "BOB_1908", name: "BOB" };
+  for (
+    const [typed, online, id] of [
+      ["bob", [tom, shouting], "BOB_1908"],
+      ["ALICE", [tom, alice], "alice_1234"],
+      ["tom", [tom, alice], "Tom_0001"],
+    ] as const
+  ) {
+    const result = resolveRecipients([typed], online, everyone);
+    assert.equal(result.ok, false, typed);
+    if (!result.ok) {
+      assert.equal(result.code, "ambiguous_recipient");
+      assert.match(result.message, new RegExp(`named exactly ${typed}.*${id}`));
+    }
+  }
 });
 
 Deno.test("resolveRecipients: a bare name two online people share is ambiguous", () => {
-  const result = resolveRecipients(["bob"], [tom, bob1, bob2], everyone);
+  const twin: User = { id: "bob_2468", name: "bob" };
+  const result = resolveRecipients(["bob"], [tom, bob1, twin, bob2], everyone);
   assert.equal(result.ok, false);
   if (!result.ok) {
     assert.equal(result.code, "ambiguous_recipient");
     assert.match(result.message, /bob_1111/);
-    assert.match(result.message, /Bob_2222/);
+    assert.match(result.message, /bob_2468/);
+    assert.doesNotMatch(result.message, /Bob_2222/);
   }
 });
 
@@ -86,7 +112,7 @@ Deno.test("resolveRecipients: an id never issued is unknown", () => {
 
 Deno.test("resolveRecipients: duplicates collapse (id, name, other case)", () => {
   const result = resolveRecipients(
-    ["alice", "alice_1234", "ALICE_1234", "Alice", "tom", "Tom_0001"],
+    ["alice", "alice_1234", "ALICE_1234", "Tom", "Tom_0001"],
     [tom, alice],
     everyone,
   );
@@ -98,7 +124,7 @@ Deno.test("resolveRecipients: one bad entry fails the whole message", () => {
     const typed of [
       ["alice", "zed"],
       ["zed", "alice"],
-      ["alice_1234", "bob"], // bob is ambiguous
+      ["alice_1234", "BOB"], // nobody is named exactly BOB
       ["alice_1234", "nobody_0000"],
     ]
   ) {

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { type NewMessage, QUOTE_LENGTH, type StoredMessage } from "../src/server/store/store.ts";
+import { type NewMessage, QUOTE_LENGTH } from "../src/server/store/store.ts";
+import { Backlog, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
+import type { Message, ServerFrame } from "../src/protocol/schema.ts";
 
 /** Monotonic fake ULIDs: 26 Crockford chars, ordered by n. */
 function mid(n: number): string {
@@ -20,8 +22,54 @@ function message(from: string, to?: string[], text?: string): NewMessage {
   return m;
 }
 
-function ids(messages: StoredMessage[]): string[] {
+function ids(messages: { id: string }[]): string[] {
   return messages.map((m) => m.id);
+}
+
+/** Every frame of a backlog, read page by page as a connection would. */
+function drain(store: SqliteStore, user: string, plan: BacklogPlan): ServerFrame[] {
+  const backlog = new Backlog(store, user, plan);
+  const frames: ServerFrame[] = [];
+  for (let page = backlog.next(), n = 0; page && n < 10_000; page = backlog.next(), n++) {
+    frames.push(...page);
+  }
+  return frames;
+}
+
+const messagesOf = (frames: ServerFrame[]) =>
+  frames.filter((f): f is Message => f.type === "message");
+
+/** What a newcomer who has seen everything is shown: the newest `limit` they may see. */
+function recentVisible(store: SqliteStore, user: string, limit: number): Message[] {
+  const plan = planBacklog(store, user, {
+    resumeSeq: null,
+    lastSeq: store.latestSeq(),
+    recent: limit,
+    limit,
+  });
+  return messagesOf(drain(store, user, plan));
+}
+
+/** The direct messages to or from `user` after `afterSeq`, the newest `limit`, oldest first. */
+function directSince(store: SqliteStore, user: string, afterSeq: number, limit: number) {
+  const upto = store.latestSeq();
+  const from = store.newestStart(user, afterSeq, upto, limit, true) ?? afterSeq;
+  return messagesOf(drain(store, user, { segments: [{ after: from, upto, directOnly: true }] }));
+}
+
+/** What a resume from `id` replays: messages, and whether it was cut (null: unknown id). */
+function replaySince(store: SqliteStore, user: string, id: string, limit: number) {
+  const resumeSeq = store.seqOf(id);
+  if (resumeSeq === null) return null;
+  const frames = drain(
+    store,
+    user,
+    planBacklog(store, user, { resumeSeq, lastSeq: 0, recent: 0, limit }),
+  );
+  return {
+    messages: messagesOf(frames),
+    truncated: frames.some((f) => f.type === "error" && f.code === "backlog_truncated"),
+  };
 }
 
 function withStore(fn: (store: SqliteStore) => void): () => void {
@@ -139,7 +187,7 @@ Deno.test(
       store.insertMessage({ id: mid(1), from: "x_0001", to: ["y_0001"], text: "two", time: 2 })
     );
     assert.equal(store.message(mid(1))?.text, "one");
-    assert.deepEqual(store.directSince("y_0001", 0, 10), []);
+    assert.deepEqual(directSince(store, "y_0001", 0, 10), []);
     // the store is still usable (the transaction was rolled back)
     store.insertMessage({ id: mid(2), from: "tom_0001", text: "three", time: 3 });
     assert.equal(store.message(mid(2))?.text, "three");
@@ -153,11 +201,11 @@ Deno.test(
     const dm = store.insertMessage(message("tom_0001", ["alice_1234"]));
     const pub2 = store.insertMessage(message("bob_1111"));
     const dm2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
-    assert.deepEqual(ids(store.recentVisible("tom_0001", 10)), ids([pub1, dm, pub2]));
-    assert.deepEqual(ids(store.recentVisible("alice_1234", 10)), ids([pub1, dm, pub2, dm2]));
-    assert.deepEqual(ids(store.recentVisible("bob_1111", 10)), ids([pub1, pub2, dm2]));
-    assert.deepEqual(ids(store.recentVisible("carol_3333", 10)), ids([pub1, pub2]));
-    assert.deepEqual(ids(store.recentVisible("alice_1234", 2)), ids([pub2, dm2]));
+    assert.deepEqual(ids(recentVisible(store, "tom_0001", 10)), ids([pub1, dm, pub2]));
+    assert.deepEqual(ids(recentVisible(store, "alice_1234", 10)), ids([pub1, dm, pub2, dm2]));
+    assert.deepEqual(ids(recentVisible(store, "bob_1111", 10)), ids([pub1, pub2, dm2]));
+    assert.deepEqual(ids(recentVisible(store, "carol_3333", 10)), ids([pub1, pub2]));
+    assert.deepEqual(ids(recentVisible(store, "alice_1234", 2)), ids([pub2, dm2]));
   }),
 );
 
@@ -169,11 +217,11 @@ Deno.test(
     const d2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
     store.insertMessage(message("bob_1111", ["carol_3333"])); // not alice's
     const d3 = store.insertMessage(message("bob_1111", ["alice_1234", "carol_3333"]));
-    assert.deepEqual(ids(store.directSince("alice_1234", 0, 10)), ids([d1, d2, d3]));
-    assert.deepEqual(ids(store.directSince("alice_1234", d1.seq, 10)), ids([d2, d3]));
-    assert.deepEqual(ids(store.directSince("alice_1234", 0, 2)), ids([d2, d3]));
-    assert.deepEqual(ids(store.directSince("alice_1234", d3.seq, 10)), []);
-    assert.deepEqual(ids(store.directSince("zed_0000", 0, 10)), []);
+    assert.deepEqual(ids(directSince(store, "alice_1234", 0, 10)), ids([d1, d2, d3]));
+    assert.deepEqual(ids(directSince(store, "alice_1234", d1.seq, 10)), ids([d2, d3]));
+    assert.deepEqual(ids(directSince(store, "alice_1234", 0, 2)), ids([d2, d3]));
+    assert.deepEqual(ids(directSince(store, "alice_1234", d3.seq, 10)), []);
+    assert.deepEqual(ids(directSince(store, "zed_0000", 0, 10)), []);
   }),
 );
 
@@ -185,7 +233,7 @@ Deno.test(
     const dmMine = store.insertMessage(message("bob_1111", ["alice_1234"]));
     const b = store.insertMessage(message("tom_0001"));
     const replay = (user: string, id: string, limit: number) => {
-      const r = store.replaySince(user, id, limit)!;
+      const r = replaySince(store, user, id, limit)!;
       return { ids: ids(r.messages), truncated: r.truncated };
     };
     assert.deepEqual(replay("alice_1234", a.id, 10), { ids: ids([dmMine, b]), truncated: false });
@@ -194,7 +242,7 @@ Deno.test(
     // more than the limit: the newest, oldest first, and said so
     assert.deepEqual(replay("alice_1234", a.id, 1), { ids: ids([b]), truncated: true });
     assert.deepEqual(replay("alice_1234", b.id, 10), { ids: [], truncated: false });
-    assert.equal(store.replaySince("alice_1234", mid(999_999), 10), null);
+    assert.equal(replaySince(store, "alice_1234", mid(999_999), 10), null);
   }),
 );
 
@@ -222,9 +270,9 @@ Deno.test(
     const after = store.insertMessage(message("tom_0001"));
     const outsider = "eve_6666";
     const reads = [
-      store.recentVisible(outsider, 100),
-      store.directSince(outsider, 0, 100),
-      store.replaySince(outsider, before.id, 100)!.messages,
+      recentVisible(store, outsider, 100),
+      directSince(store, outsider, 0, 100),
+      replaySince(store, outsider, before.id, 100)!.messages,
       store.visibleBefore(outsider, after.id, 100),
       store.visibleBefore(outsider, undefined, 100),
     ];
@@ -239,7 +287,7 @@ Deno.test(
   "rows come back as plain objects that compare with deepEqual",
   withStore((store) => {
     const stored = store.insertMessage({ id: mid(1), from: "a_0001", text: "x", time: 5 });
-    const [row] = store.recentVisible("a_0001", 1);
+    const [row] = store.messagesAfter("a_0001", 0, stored.seq, 1);
     assert.deepEqual({ ...row }, {
       seq: stored.seq,
       id: mid(1),
@@ -277,7 +325,7 @@ Deno.test(
     store.purge([mid(1)], "deleted");
     const reads = [
       store.message(mid(2)),
-      ...store.recentVisible("bob_1111", 10),
+      ...recentVisible(store, "bob_1111", 10),
       ...store.visibleBefore("bob_1111", undefined, 10),
       ...store.search("bob_1111", () => true, 10).messages,
     ];
@@ -302,9 +350,9 @@ Deno.test(
     assert.deepEqual(purged[1].to, ["alice_1234"], "the audience comes back to notify");
     for (const user of ["tom_0001", "alice_1234"]) {
       const reads = [
-        store.recentVisible(user, 100),
-        store.directSince(user, 0, 100),
-        store.replaySince(user, before.id, 100)!.messages,
+        recentVisible(store, user, 100),
+        directSince(store, user, 0, 100),
+        replaySince(store, user, before.id, 100)!.messages,
         store.visibleBefore(user, after.id, 100),
         store.visibleBefore(user, undefined, 100),
         store.search(user, () => true, 100).messages,
@@ -406,8 +454,8 @@ Deno.test("SqliteStore: identities and history survive closing and reopening a f
     try {
       assert.equal(second.canonicalId("tom_0001"), "Tom_0001");
       assert.equal(second.identityByToken("Tom", "aaa")?.lastSeq, 1);
-      assert.deepEqual(ids(second.recentVisible("alice_1234", 10)), [pub.id, dm.id]);
-      assert.deepEqual(ids(second.recentVisible("bob_1111", 10)), [pub.id]);
+      assert.deepEqual(ids(recentVisible(second, "alice_1234", 10)), [pub.id, dm.id]);
+      assert.deepEqual(ids(recentVisible(second, "bob_1111", 10)), [pub.id]);
       assert.equal(second.latestSeq(), dm.seq);
       const next = second.insertMessage({ id: mid(3), from: "Tom_0001", text: "new", time: 3 });
       assert.ok(next.seq > dm.seq, "sequence numbers keep increasing after a reopen");

@@ -3,8 +3,18 @@
  * A usage mistake becomes a UsageError: one sentence on stderr, exit code 2.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { helpText } from "../client/commands.ts";
 import { nameProblem } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
+import {
+  ADDRESS_RATE_FACTOR,
+  DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
+  MAX_CONNECTIONS,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  OUTPUT_BUDGET_BYTES,
+} from "../server/limits.ts";
+
+const MIB = 1024 * 1024;
 
 export class UsageError extends Error {}
 
@@ -31,12 +41,21 @@ Options:
   --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one)
   --password-file FILE  require the password in FILE (or set CHAT_PASSWORD)
   --max-rate N          messages per second per user, sustained (0 = no limit)
+  --max-rate-per-address N
+                        messages per second from one address, whatever ids it uses
+                        (default ${ADDRESS_RATE_FACTOR} × --max-rate; 0 = no limit)
+  --max-new-ids-per-address N
+                        new ids issued to one address per hour (default ${DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
   --handshake-timeout S seconds a new connection has for its TLS handshake (default 10)
   --hello-timeout S     seconds from the handshake to the client's hello (default 10)
   --idle-timeout S      seconds of silence before a client is cut (default 45; clients ping
                         three times as often)
   --max-connections-per-address N
-                        open connections allowed from one address (default 32)
+                        connections from one address not logged in yet (default ${MAX_CONNECTIONS_PER_ADDRESS});
+                        one more closes the oldest of them; logged-in users do not count
+  --max-connections N   open connections on the whole server (default ${MAX_CONNECTIONS})
+  --output-budget MIB   output the server may hold for slow readers before it stops
+                        reading senders (default ${OUTPUT_BUDGET_BYTES / MIB})
   -h, --help            show this help
 `;
 
@@ -58,7 +77,8 @@ Options:
   -h, --help            show this help
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
-to send it only to those people. /help lists the commands.
+to send it only to those people. The commands (/help lists them too):
+${helpText().replace(/^/gm, "  ")}
 
 Keys in the full-screen client: Tab completes @ids and /commands; Up/Down recall
 what you typed; PgUp/PgDn or the mouse wheel scroll (Shift+drag selects text);
@@ -81,6 +101,11 @@ export interface ServeArgs {
   helloTimeoutMs: number;
   idleTimeoutMs: number;
   maxConnectionsPerAddress: number;
+  /** Undefined: ADDRESS_RATE_FACTOR × maxRate. */
+  maxRatePerAddress?: number;
+  newIdsPerAddressPerHour: number;
+  maxConnections: number;
+  outputBudgetBytes: number;
   help: boolean;
 }
 
@@ -138,6 +163,16 @@ function parseCount(text: string, what: string): number {
   return Number(text);
 }
 
+/** A whole number from 0 (no limit) to 1,000,000. */
+function parseLimit(text: string, what: string): number {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) > 1_000_000) {
+    throw new UsageError(
+      `${what} must be a whole number from 0 (no limit) to 1000000, not "${text}"`,
+    );
+  }
+  return Number(text);
+}
+
 export function parseServeArgs(argv: string[]): ServeArgs {
   const v = parse(argv, {
     host: { type: "string", default: "127.0.0.1" },
@@ -151,16 +186,26 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     "handshake-timeout": { type: "string", default: "10" },
     "hello-timeout": { type: "string", default: "10" },
     "idle-timeout": { type: "string", default: "45" },
-    "max-connections-per-address": { type: "string", default: "32" },
+    "max-connections-per-address": { type: "string", default: String(MAX_CONNECTIONS_PER_ADDRESS) },
+    "max-rate-per-address": { type: "string" },
+    "max-new-ids-per-address": {
+      type: "string",
+      default: String(DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR),
+    },
+    "max-connections": { type: "string", default: String(MAX_CONNECTIONS) },
+    "output-budget": { type: "string", default: String(OUTPUT_BUDGET_BYTES / MIB) },
     help: { type: "boolean", short: "h", default: false },
   });
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw new UsageError("--cert and --key go together");
   }
-  const maxRate = String(v["max-rate"]);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(maxRate)) {
-    throw new UsageError(`--max-rate must be a number of messages per second, not "${maxRate}"`);
-  }
+  const rate = (option: string) => {
+    const text = String(v[option]);
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) {
+      throw new UsageError(`--${option} must be a number of messages per second, not "${text}"`);
+    }
+    return Number(text);
+  };
   return {
     host: String(v.host),
     port: parsePort(String(v.port), "--port"),
@@ -169,7 +214,16 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     cert: v.cert as string | undefined,
     key: v.key as string | undefined,
     passwordFile: v["password-file"] as string | undefined,
-    maxRate: Number(maxRate),
+    maxRate: rate("max-rate"),
+    maxRatePerAddress: v["max-rate-per-address"] === undefined
+      ? undefined
+      : rate("max-rate-per-address"),
+    newIdsPerAddressPerHour: parseLimit(
+      String(v["max-new-ids-per-address"]),
+      "--max-new-ids-per-address",
+    ),
+    maxConnections: parseCount(String(v["max-connections"]), "--max-connections"),
+    outputBudgetBytes: parseCount(String(v["output-budget"]), "--output-budget") * MIB,
     handshakeTimeoutMs: parseSeconds(String(v["handshake-timeout"]), "--handshake-timeout"),
     helloTimeoutMs: parseSeconds(String(v["hello-timeout"]), "--hello-timeout"),
     idleTimeoutMs: parseSeconds(String(v["idle-timeout"]), "--idle-timeout"),
@@ -272,6 +326,12 @@ Options:
                         default) or deno (Deno.listenTls, cheaper per write but unable to
                         cut a connection that stalls its handshake, so the server cannot
                         use it)
+  --flood               each sender writes its messages as fast as its socket takes them,
+                        without waiting for acks or deliveries; reports the deliveries
+                        expected and arrived, the receivers the server cut (goodbye or a
+                        lost connection) and the acks. A cut receiver is not waited for;
+                        the run ends when every other one has every message, or when
+                        nothing has moved for a while (reported as stalled)
   --json                print one JSON line instead of a table
   -h, --help            show this help
 
@@ -293,6 +353,8 @@ export interface BenchArgs {
   ca?: string;
   raw: boolean;
   rawTls: RawTls;
+  /** Senders write as fast as their sockets take, with no window (see BENCH_HELP). */
+  flood: boolean;
   json: boolean;
   help: boolean;
   /** Hidden: run the bare TLS forwarder that --raw measures, on `port` with the certs in `certs`. */
@@ -316,6 +378,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     ca: { type: "string" },
     raw: { type: "boolean", default: false },
     "raw-tls": { type: "string" },
+    flood: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
     forwarder: { type: "boolean", default: false },
@@ -346,6 +409,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (v["raw-tls"] !== undefined && !v.raw && !v.forwarder) {
     throw new UsageError("--raw-tls goes with --raw (it picks the raw forwarder's TLS stack)");
   }
+  if (v.flood && Number(rate) > 0) {
+    throw new UsageError("--flood and --rate do not go together (a flood follows no schedule)");
+  }
+  if (v.flood && v.raw) {
+    // the forwarder bounds nothing it holds: a flood would only measure how much memory it takes
+    throw new UsageError("--flood does not go with --raw (the forwarder has no bound to measure)");
+  }
   if (v.ca !== undefined && v.server === undefined) {
     throw new UsageError("--ca goes with --server (the bench's own server has its own CA)");
   }
@@ -360,6 +430,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     ca: v.ca as string | undefined,
     raw: Boolean(v.raw),
     rawTls,
+    flood: Boolean(v.flood),
     json: Boolean(v.json),
     help: Boolean(v.help),
     forwarder: Boolean(v.forwarder),

@@ -38,6 +38,10 @@ export async function runServe(args: ServeArgs): Promise<number> {
       password,
       maxRate: args.maxRate,
       maxConnectionsPerAddress: args.maxConnectionsPerAddress,
+      maxConnections: args.maxConnections,
+      maxRatePerAddress: args.maxRatePerAddress,
+      newIdsPerAddressPerHour: args.newIdsPerAddressPerHour,
+      outputBudgetBytes: args.outputBudgetBytes,
       log,
       limits: {
         handshakeTimeoutMs: args.handshakeTimeoutMs,

@@ -29,8 +29,11 @@ export const MAX_HISTORY_LIMIT = 200;
 
 /** A display name: 1–24 of A-Z a-z 0-9 . _ - and not itself shaped like an id. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
-/** A user id: name, underscore, four digits. */
-export const ID_PATTERN = /^[A-Za-z0-9._-]{1,24}_[0-9]{4}$/;
+/**
+ * A user id: name, underscore, 4 to 8 digits (four until a name is crowded; then longer, so a
+ * name never runs out of ids).
+ */
+export const ID_PATTERN = /^[A-Za-z0-9._-]{1,24}_[0-9]{4,8}$/;
 /** A message id: a ULID. */
 export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -39,8 +42,8 @@ export function nameProblem(name: string): string | null {
   if (!NAME_PATTERN.test(name)) {
     return "a name is 1 to 24 characters of letters, digits, '.', '_' and '-'";
   }
-  if (/_[0-9]{4}$/.test(name)) {
-    return "a name may not end in '_' and four digits (that is how ids look)";
+  if (/_[0-9]{4,8}$/.test(name)) {
+    return "a name may not end in '_' and 4 to 8 digits (that is how ids look)";
   }
   return null;
 }
@@ -51,8 +54,11 @@ export const Name = z.string().refine((s) => nameProblem(s) === null, {
 export const UserId = z.string().regex(ID_PATTERN);
 export const MessageId = z.string().regex(ULID_PATTERN);
 export const Ref = z.string().min(1).max(MAX_REF_LENGTH);
-/** A recipient as typed: an exact id, or a bare name that the server resolves among those online. */
-export const Recipient = z.string().regex(/^[A-Za-z0-9._-]{1,29}$/);
+/**
+ * A recipient as typed: an exact id, or a bare name that the server resolves among those online.
+ * As long as the longest id: a 24-character name, '_' and 8 digits.
+ */
+export const Recipient = z.string().regex(/^[A-Za-z0-9._-]{1,33}$/);
 
 export const User = z.object({ id: UserId, name: z.string() });
 export type User = z.infer<typeof User>;
@@ -91,6 +97,10 @@ export const History = z.object({
   before: MessageId.optional(),
   limit: z.number().int().min(1).max(MAX_HISTORY_LIMIT),
 });
+/** Lists the sessions (devices holding a token) of the user on this connection. */
+export const ListSessions = z.object({ type: z.literal("sessions"), ref: Ref });
+/** Revokes every other session of this user: their tokens stop working, their connections end. */
+export const LogoutOthers = z.object({ type: z.literal("logout_others"), ref: Ref });
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -101,6 +111,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
   Search,
   Who,
   History,
+  ListSessions,
+  LogoutOthers,
   Ping,
   Bye,
 ]);
@@ -183,6 +195,24 @@ export const ErrorFrame = z.object({
   code: z.string(),
   message: z.string(),
 });
+/** One session: a device that holds a token for this id. */
+export const SessionInfo = z.object({
+  /** A short opaque handle (not the token). */
+  id: z.string(),
+  /** The session this connection uses. */
+  current: z.boolean(),
+  createdAt: z.number(),
+  lastSeenAt: z.number(),
+  /** The address it last connected from. */
+  address: z.string(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+/** The answer to `sessions` and to `logout_others` (then only the current one is left). */
+export const Sessions = z.object({
+  type: z.literal("sessions"),
+  ref: Ref,
+  sessions: z.array(SessionInfo),
+});
 export const Pong = z.object({ type: z.literal("pong") });
 /** The server is closing this connection on purpose (shutdown, replaced by a newer login). */
 export const Goodbye = z.object({
@@ -199,6 +229,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
   Ack,
   Users,
   Results,
+  Sessions,
   ErrorFrame,
   Pong,
   Goodbye,
@@ -226,6 +257,8 @@ export const ErrorCode = {
   badPattern: "bad_pattern",
   /** Not a refusal: a resume missed more than the server replays; the newest follow. */
   backlogTruncated: "backlog_truncated",
+  /** The server cannot do that just now (its database cannot be written); nothing was done. */
+  unavailable: "unavailable",
   internal: "internal",
 } as const;
 

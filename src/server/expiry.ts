@@ -33,10 +33,12 @@ export class ExpirySchedule {
     }
   }
 
-  /** Removes and returns the ids whose deadline is at or before `now`, earliest first. */
-  due(now: number): string[] {
+  /** Removes and returns the ids whose deadline is at or before `now`, earliest first (at most `max`). */
+  due(now: number, max = Infinity): string[] {
     const out: string[] = [];
-    while (this.#heap.length > 0 && this.#heap[0].at <= now) out.push(this.#pop().id);
+    while (out.length < max && this.#heap.length > 0 && this.#heap[0].at <= now) {
+      out.push(this.#pop().id);
+    }
     return out;
   }
 

@@ -4,7 +4,6 @@
  *
  * Every accepted message follows one path: validate → persist → encode once → fan out → ack.
  */
-import { timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
 import { RE2JS } from "re2js";
 import { monotonicFactory } from "ulid";
@@ -18,24 +17,32 @@ import {
   MAX_RECIPIENTS,
   MAX_SEARCH_RESULTS,
   MAX_TEXT_LENGTH,
-  type Message,
   type Search,
   type Send,
   type ServerFrame,
   type User,
 } from "../protocol/schema.ts";
+import { addressKey } from "./address.ts";
+import { ADDRESS_RATE_FACTOR, DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR } from "./limits.ts";
+import { Backlog, type BacklogSource, planBacklog } from "./backlog.ts";
 import { ExpirySchedule } from "./expiry.ts";
+import { fitInFrame, messagesInFrame, reply, toFrame } from "./frames.ts";
 import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
+import { PasswordGate } from "./password.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
+import { StoreHealth } from "./store/health.ts";
 import {
+  type Identity,
   type Inserted,
   type NewMessage,
   type Quote,
   quoteOf,
   type Store,
-  type StoredMessage,
+  type TokenMatch,
 } from "./store/store.ts";
+
+export { toFrame };
 
 /** Refusals in a row after which a flooding connection is cut. */
 export const MAX_RATE_STRIKES = 50;
@@ -52,16 +59,14 @@ const addressLimit = `${SEARCHES_PER_ADDRESS_PER_MINUTE} searches a minute from 
 /** How often idle rate-limit buckets are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
-/**
- * Delay before a wrong password is answered; doubles with each failure from one address. Until
- * it has passed, no password from that address is looked at.
- */
-export const PASSWORD_DELAY_MS = 1_000;
-export const MAX_PASSWORD_DELAY_MS = 30_000;
-/** Failures from an address are forgotten after this long without one. */
-export const PASSWORD_FAILURE_MEMORY_MS = 10 * 60_000;
-/** Addresses with failures remembered before the forgotten ones are swept out. */
-export const MAX_PASSWORD_ADDRESSES = 10_000;
+/** A token presented again this soon after it was rotated away makes a second session. */
+export const TOKEN_REUSE_GRACE_MS = 5 * 60_000;
+/** Sessions (devices) kept per id; the least recently seen go first. */
+export const MAX_SESSIONS_PER_USER = 10;
+/** Temporary messages expired per tick at most: a mass expiry is spread over several ticks. */
+export const EXPIRIES_PER_TICK = 1_000;
+/** After a store failure, how long until an expiry is tried again. */
+export const EXPIRY_RETRY_MS = 5_000;
 
 /**
  * Up to this many online, each join and leave is announced by name to everyone. Beyond it,
@@ -89,14 +94,17 @@ export interface Peer {
   /** Says goodbye and closes. */
   close(reason: string, message: string): void;
   /**
-   * Sends a backlog as fast as the connection drains it, holding live frames until it is done,
-   * so a long replay neither trips the queue cap nor lets newer frames overtake older ones.
-   * Without it, the hub sends the backlog frame by frame.
+   * Sends a backlog as fast as the connection drains it, reading it from `source` a page at a
+   * time and holding live frames until it is done, so a long replay neither trips the queue cap,
+   * nor sits in memory, nor lets newer frames overtake older ones. Without it, the hub sends the
+   * whole backlog at once.
    */
-  replay?(frames: readonly ServerFrame[]): void;
+  replay?(source: BacklogSource): void;
   /** Set by the hub once `hello` succeeded. */
   user?: User;
-  /** The peer's network address, for per-address limits (wrong passwords). */
+  /** The session (device) this connection logged in with. */
+  sessionId?: string;
+  /** The peer's network address, for the log and per-address limits. */
   address?: string;
   /** Set while a refusal is being delayed: nothing more is heard from this peer. */
   refused?: boolean;
@@ -111,6 +119,10 @@ export interface HubOptions {
   password?: string;
   /** Messages per second per user, sustained; 0 turns the limit off. */
   maxRate?: number;
+  /** Messages per second from one address, sustained (default ADDRESS_RATE_FACTOR × maxRate); 0: off. */
+  maxRatePerAddress?: number;
+  /** New ids per hour per address (default DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR); 0: no limit. */
+  newIdsPerAddressPerHour?: number;
   /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
   idleTimeoutMs?: number;
   now?: () => number;
@@ -130,18 +142,18 @@ export class Hub {
   readonly #now: () => number;
   readonly #digits: () => string;
   readonly #newId: (time: number) => string;
-  readonly #password?: Uint8Array;
+  readonly #password?: PasswordGate;
   readonly #log: (line: string) => void;
+  readonly #health: StoreHealth;
   readonly #version: string;
   readonly #idleTimeoutMs: number;
   readonly #maxRate: number;
+  readonly #maxRatePerAddress: number;
   readonly #later: (fn: () => void, ms: number) => void;
-  /** Wrong passwords by address: how many, and the last one's time. */
-  readonly #passwordFailures = new Map<
-    string,
-    { count: number; last: number; until: number }
-  >();
   readonly #sendLimiter?: RateLimiter;
+  readonly #sendByAddress?: RateLimiter;
+  readonly #newIdsByAddress?: RateLimiter;
+  readonly #newIdsPerHour: number;
   readonly #searchLimiter = new RateLimiter(SEARCHES_PER_MINUTE / 60, SEARCH_BURST);
   readonly #searchByAddress = new RateLimiter(
     SEARCHES_PER_ADDRESS_PER_MINUTE / 60,
@@ -166,16 +178,28 @@ export class Hub {
     this.#digits = options.digits ?? randomDigits;
     this.#newId = monotonicFactory();
     this.#log = options.log ?? (() => {});
+    this.#health = new StoreHealth(this.#log, this.#now);
     this.#version = options.version;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
     this.#maxRate = options.maxRate ?? DEFAULT_MAX_RATE;
+    this.#maxRatePerAddress = options.maxRatePerAddress ?? this.#maxRate * ADDRESS_RATE_FACTOR;
     this.#later = options.later ?? ((fn, ms) => void setTimeout(fn, ms));
     this.#defer = options.defer ?? ((fn) => void setImmediate(fn));
     if (this.#maxRate > 0) {
       this.#sendLimiter = new RateLimiter(this.#maxRate, burstFor(this.#maxRate));
     }
+    if (this.#maxRatePerAddress > 0) {
+      this.#sendByAddress = new RateLimiter(
+        this.#maxRatePerAddress,
+        burstFor(this.#maxRatePerAddress),
+      );
+    }
+    this.#newIdsPerHour = options.newIdsPerAddressPerHour ?? DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR;
+    if (this.#newIdsPerHour > 0) {
+      this.#newIdsByAddress = new RateLimiter(this.#newIdsPerHour / 3600, this.#newIdsPerHour);
+    }
     if (options.password !== undefined) {
-      this.#password = new TextEncoder().encode(hashToken(options.password));
+      this.#password = new PasswordGate(options.password, this.#now, this.#log);
     }
     for (const { id, expiresAt } of this.#store.pendingExpiries()) {
       this.#expiries.add(id, expiresAt);
@@ -185,22 +209,50 @@ export class Hub {
   }
 
   /**
-   * Expires every temporary message whose deadline has passed: purged from the store, then
-   * everyone who received it is told. Cheap when nothing is due; call it often (the server's
-   * sweeper does, every second).
+   * The periodic work, each part cheap when there is nothing to do: the online count for large
+   * rooms, forgetting idle rate-limit state, and expiring due temporary messages. The server
+   * calls it every EXPIRY_INTERVAL_MS. A failing store costs a retry later, never the server.
    */
   tick(now = this.#now()): void {
     this.#sendCount(now);
     if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
       this.#lastPrune = now;
-      this.#sendLimiter?.prune(now);
-      this.#searchLimiter.prune(now);
-      this.#searchByAddress.prune(now);
-      this.#store.forgetSentRefs(now - SENT_REF_TTL_MS);
+      this.#prune(now);
     }
-    const due = this.#expiries.due(now);
+    this.#expire(now);
+  }
+
+  #prune(now: number): void {
+    for (
+      const limiter of [
+        this.#sendLimiter,
+        this.#sendByAddress,
+        this.#newIdsByAddress,
+        this.#searchLimiter,
+        this.#searchByAddress,
+      ]
+    ) limiter?.prune(now);
+    try {
+      this.#store.forgetSentRefs(now - SENT_REF_TTL_MS);
+    } catch (error) {
+      this.#health.failed("forgetting old request refs", error); // tried again next time
+    }
+  }
+
+  /** Purges due temporary messages (at most EXPIRIES_PER_TICK) and tells their audience. */
+  #expire(now: number): void {
+    const due = this.#expiries.due(now, EXPIRIES_PER_TICK);
     if (due.length === 0) return;
-    for (const message of this.#store.purge(due, "expired")) {
+    let purged;
+    try {
+      purged = this.#store.purge(due, "expired");
+      this.#health.ok();
+    } catch (error) {
+      this.#health.failed("expiring temporary messages", error);
+      for (const id of due) this.#expiries.add(id, now + EXPIRY_RETRY_MS);
+      return;
+    }
+    for (const message of purged) {
       this.#deliver(message, encodeFrame({ type: "deleted", id: message.id, reason: "expired" }));
     }
   }
@@ -247,34 +299,45 @@ export class Hub {
     }
     if (
       (frame.type === "send" || frame.type === "delete") &&
-      !this.#allow(
+      // per user, and per address: new ids must not buy new bursts
+      !(this.#allow(
         peer,
         user.id,
         frame.ref,
         this.#sendLimiter,
         `${this.#maxRate} messages a second`,
-      )
+      ) &&
+        this.#allow(
+          peer,
+          `@${this.#addressOf(peer)}`,
+          frame.ref,
+          this.#sendByAddress,
+          `${this.#maxRatePerAddress} messages a second from one address`,
+        ))
     ) return;
     if (
       frame.type === "search" &&
       // per user, and per address: a new id per connection must not buy a new burst of scans
       !(this.#allow(peer, user.id, frame.ref, this.#searchLimiter, searchLimit) &&
-        this.#allow(peer, `@${peer.address}`, frame.ref, this.#searchByAddress, addressLimit))
+        this.#allow(
+          peer,
+          `@${this.#addressOf(peer)}`,
+          frame.ref,
+          this.#searchByAddress,
+          addressLimit,
+        ))
     ) return;
     switch (frame.type) {
       case "send":
         return this.#send(peer, user, frame);
-      case "who":
-        return reply(peer, {
-          type: "users",
-          ref: frame.ref,
-          users: this.users(USERS_LIST_LIMIT),
-          online: this.#online.size,
-        });
+      case "who": {
+        const users = fitInFrame(this.users(USERS_LIST_LIMIT));
+        return reply(peer, { type: "users", ref: frame.ref, users, online: this.#online.size });
+      }
       case "history": {
         // newest last; if they do not all fit in one frame, the newest ones are kept
         const messages = this.#store.visibleBefore(user.id, frame.before, frame.limit);
-        const fitting = fitInFrame(messages.reverse()).reverse();
+        const fitting = messagesInFrame(messages.reverse()).reverse();
         return reply(peer, {
           type: "results",
           ref: frame.ref,
@@ -286,6 +349,10 @@ export class Hub {
         return this.#delete(peer, user, frame);
       case "search":
         return this.#search(peer, user, frame);
+      case "sessions":
+        return this.#sessions(peer, user, frame.ref);
+      case "logout_others":
+        return this.#logoutOthers(peer, user, frame.ref);
     }
   }
 
@@ -295,7 +362,12 @@ export class Hub {
     if (!user || this.#online.get(user.id) !== peer) return;
     this.#online.delete(user.id);
     this.#byNameRemove(user);
-    this.#store.setLastSeq(user.id, this.#store.latestSeq());
+    try {
+      this.#store.setLastSeq(user.id, this.#store.latestSeq());
+    } catch (error) {
+      // only costs them a repeat of direct messages they had seen, on their next join
+      this.#health.failed("recording where a leaving user was", error);
+    }
     this.#log(`${user.id} left`);
     this.#announce({ type: "presence", left: user, online: this.#online.size });
   }
@@ -314,59 +386,46 @@ export class Hub {
         message: "this connection has already said hello",
       });
     }
-    const address = peer.address ?? "?";
-    const lockedFor = this.#password && hello.password !== undefined
-      ? this.#passwordLockout(address)
-      : 0;
-    if (lockedFor > 0) {
-      // after a wrong guess the address waits out its delay before any password is even looked
-      // at: answering a right one at once would tell a guesser who hangs up early
-      const message = `too many wrong passwords from your address; try again in ${
-        Math.ceil(lockedFor / 1000)
-      } s`;
-      reply(peer, { type: "error", code: ErrorCode.badPassword, message });
-      return peer.close("bad_password", message);
+    const shown = peer.address ?? "?";
+    const refuse = (code: string, reason: string, message: string) => {
+      reply(peer, { type: "error", code, message });
+      peer.close(reason, message);
+    };
+    let match: TokenMatch | null = null;
+    try {
+      match = hello.token ? this.#tokenMatch(hello.name, hello.token, shown) : null;
+    } catch (error) {
+      this.#log(`could not look up a token: ${(error as Error).message}`);
+      return refuse(
+        ErrorCode.unavailable,
+        "unavailable",
+        "the server cannot read its database just now; try again shortly",
+      );
     }
-    if (this.#password && !this.#passwordMatches(hello.password)) {
-      const missing = hello.password === undefined;
-      const message = missing
-        ? "this server needs a password (--password-file or CHAT_PASSWORD)"
-        : "wrong password";
-      const refuse = () => {
-        reply(peer, { type: "error", code: ErrorCode.badPassword, message });
-        peer.close("bad_password", message);
-      };
-      if (missing) return refuse();
-      // a wrong guess is answered slowly, and more slowly for each recent one from that address
-      peer.refused = true;
-      return this.#later(refuse, this.#passwordDelay(address));
-    }
-    let identity = hello.token
-      ? this.#store.identityByToken(hello.name, hashToken(hello.token))
-      : null;
-    let token = hello.token;
-    if (!identity) {
-      const id = pickId(hello.name, (id) => this.#store.canonicalId(id) !== null, this.#digits);
-      if (id === null) {
-        reply(peer, {
-          type: "error",
-          code: ErrorCode.full,
-          message: `every id for the name ${hello.name} has been issued; pick another name`,
-        });
-        return peer.close("full", "no id left for that name");
+    if (this.#password) {
+      const verdict = this.#password.check(
+        hello.password,
+        this.#addressOf(peer),
+        shown,
+        match !== null,
+      );
+      if (!verdict.ok) {
+        const { message, delayMs } = verdict;
+        if (delayMs === 0) return refuse(ErrorCode.badPassword, "bad_password", message);
+        // a wrong guess is answered slowly, and more slowly for each recent one from that address
+        peer.refused = true;
+        return this.#later(() => refuse(ErrorCode.badPassword, "bad_password", message), delayMs);
       }
-      token = newToken();
-      this.#store.createIdentity({
-        id,
-        name: hello.name,
-        tokenHash: hashToken(token),
-        createdAt: this.#now(),
-      });
-      identity = { id, name: hello.name, tokenHash: "", createdAt: this.#now(), lastSeq: 0 };
     }
+    const admitted = match
+      ? this.#returning(peer, match, hello.token!)
+      : this.#newcomer(peer, hello);
+    if ("refusal" in admitted) return refuse(admitted.code, admitted.reason, admitted.refusal);
+    const { identity, token, sessionId } = admitted;
     const user: User = { id: identity.id, name: identity.name };
     const previous = this.#online.get(user.id);
     peer.user = user;
+    peer.sessionId = sessionId;
     this.#online.set(user.id, peer);
     this.#byNameAdd(user);
     if (previous) {
@@ -377,15 +436,13 @@ export class Hub {
     reply(peer, {
       type: "welcome",
       you: user,
-      token: token!,
+      token,
       users: this.users(Math.min(USERS_LIST_LIMIT, PRESENCE_NAMES_LIMIT)),
       online: this.#online.size,
       limits: this.limits,
       server: { version: this.#version },
     });
-    const backlog = this.#backlog(user.id, identity.lastSeq, hello.resume);
-    if (peer.replay) peer.replay(backlog);
-    else for (const frame of backlog) peer.send(encodeFrame(frame));
+    this.#sendBacklog(peer, user.id, identity.lastSeq, hello.resume);
     if (!previous) {
       this.#log(`${user.id} joined`);
       this.#announce({ type: "presence", joined: user, online: this.#online.size }, peer);
@@ -393,36 +450,124 @@ export class Hub {
   }
 
   /**
-   * What a joining user is shown. Resuming: every message after the one they saw last and every
-   * deletion or expiry since, in the order they happened. Otherwise: recent history plus the
-   * direct messages that came while they were away.
+   * What a token proves. Its session's current token: that session. The token it replaced,
+   * presented again soon after (a lost welcome, or a copy in other hands): a second session, so
+   * both show in `sessions` and the owner can revoke the other. Older than that: nothing.
    */
-  #backlog(userId: string, lastSeq: number, resume?: string): ServerFrame[] {
-    const replay = resume ? this.#store.replaySince(userId, resume, REPLAY_LIMIT) : null;
-    if (replay) {
-      const notice: ServerFrame[] = replay.truncated
-        ? [{
-          type: "error",
-          code: ErrorCode.backlogTruncated,
-          message:
-            `you missed more than ${REPLAY_LIMIT} messages; only the newest ${REPLAY_LIMIT} follow`,
-        }]
-        : [];
-      const events: { at: number; frame: ServerFrame }[] = [
-        ...replay.messages.map((m) => ({ at: m.seq, frame: toFrame(m, true) as ServerFrame })),
-        // a purge comes right after the newest message of its moment
-        ...replay.purged.map((p) => ({
-          at: p.after + 0.5,
-          frame: { type: "deleted", id: p.id, reason: p.reason } as ServerFrame,
-        })),
-      ];
-      return [...notice, ...events.sort((a, b) => a.at - b.at).map((e) => e.frame)];
+  #tokenMatch(name: string, token: string, shown: string): TokenMatch | null {
+    const match = this.#store.sessionByToken(name, hashToken(token));
+    if (!match?.previous) return match;
+    if (match.rotatedAt !== null && this.#now() - match.rotatedAt <= TOKEN_REUSE_GRACE_MS) {
+      this.#log(
+        `a replaced token of ${match.identity.id} was presented again from ${shown}; ` +
+          "it opens a second session",
+      );
+      return match;
     }
-    const recent = this.#store.recentVisible(userId, HISTORY_ON_JOIN);
-    const direct = this.#store.directSince(userId, lastSeq, REPLAY_LIMIT);
-    const bySeq = new Map<number, StoredMessage>();
-    for (const m of [...direct, ...recent]) bySeq.set(m.seq, m);
-    return [...bySeq.values()].sort((a, b) => a.seq - b.seq).map((m) => toFrame(m, true));
+    this.#log(`an old token of ${match.identity.id} was presented from ${shown}; refused`);
+    return null;
+  }
+
+  /** A valid token: the same id, and the token rotated (or the session forked). */
+  #returning(peer: Peer, match: TokenMatch, presented: string): Admitted {
+    const token = newToken();
+    const now = this.#now();
+    const address = peer.address ?? "";
+    try {
+      const sessionId = match.previous
+        ? this.#store.createSession(
+          match.identity.id,
+          hashToken(token),
+          now,
+          address,
+          MAX_SESSIONS_PER_USER,
+        )
+        : (this.#store.rotateSession(
+          match.session.id,
+          hashToken(presented),
+          hashToken(token),
+          now,
+          address,
+        ),
+          match.session.id);
+      this.#health.ok();
+      return { identity: match.identity, token, sessionId };
+    } catch (error) {
+      // the store cannot take a new token now: the one presented stays good
+      this.#health.failed("rotating a token", error);
+      return { identity: match.identity, token: presented, sessionId: match.session.id };
+    }
+  }
+
+  /** No valid token: a new id, within the address's allowance of new ids. */
+  #newcomer(peer: Peer, hello: Hello): Admitted {
+    if (this.#newIdsByAddress && !this.#newIdsByAddress.take(this.#addressOf(peer), this.#now())) {
+      return {
+        code: ErrorCode.rateLimited,
+        reason: "too_many_ids",
+        refusal: `too many new ids from your address (at most ${this.#newIdsPerHour} an hour); ` +
+          "join again from the account that has your id, or try again later",
+      };
+    }
+    const id = pickId(hello.name, (id) => this.#store.canonicalId(id) !== null, this.#digits);
+    if (id === null) {
+      return {
+        code: ErrorCode.full,
+        reason: "full",
+        refusal: `every id for the name ${hello.name} has been issued; pick another name`,
+      };
+    }
+    const token = newToken();
+    const createdAt = this.#now();
+    try {
+      const sessionId = this.#store.createIdentity(
+        { id, name: hello.name, tokenHash: hashToken(token), createdAt },
+        peer.address ?? "",
+      );
+      this.#health.ok();
+      return {
+        identity: { id, name: hello.name, tokenHash: "", createdAt, lastSeq: 0 },
+        token,
+        sessionId,
+      };
+    } catch (error) {
+      this.#health.failed("issuing a new id", error);
+      return {
+        code: ErrorCode.unavailable,
+        reason: "unavailable",
+        refusal: "the server cannot issue new ids just now (it cannot write to its database); " +
+          "try again later",
+      };
+    }
+  }
+
+  /** The backlog of a user who just joined, read page by page as their connection drains. */
+  #sendBacklog(peer: Peer, userId: string, lastSeq: number, resume?: string): void {
+    let backlog: Backlog;
+    try {
+      const resumeSeq = resume ? this.#store.seqOf(resume) : null;
+      backlog = new Backlog(
+        this.#store,
+        userId,
+        planBacklog(this.#store, userId, {
+          resumeSeq,
+          lastSeq,
+          recent: HISTORY_ON_JOIN,
+          limit: REPLAY_LIMIT,
+        }),
+      );
+    } catch (error) {
+      this.#log(`could not read the backlog of ${userId}: ${(error as Error).message}`);
+      return reply(peer, {
+        type: "error",
+        code: ErrorCode.unavailable,
+        message: "the server could not read your history just now; it goes on without it",
+      });
+    }
+    if (peer.replay) return peer.replay(backlog);
+    for (let frames = backlog.next(); frames; frames = backlog.next()) {
+      for (const frame of frames) peer.send(encodeFrame(frame));
+    }
   }
 
   #send(peer: Peer, user: User, frame: Send): void {
@@ -487,14 +632,16 @@ export class Hub {
       stored = this.#store.insertMessages(
         batch.map(({ message, ref }) => ({ message, clientRef: ref })),
       );
+      this.#health.ok();
     } catch (error) {
-      this.#log(`could not store ${batch.length} message(s): ${(error as Error).message}`);
+      this.#health.failed(`storing ${batch.length} message(s)`, error);
       for (const { peer, ref } of batch) {
         reply(peer, {
           type: "error",
           ref,
-          code: ErrorCode.internal,
-          message: "the server could not store that message; nothing was sent",
+          code: ErrorCode.unavailable,
+          message:
+            "the server could not store that message (it cannot write to its database); nothing was sent",
         });
       }
       return;
@@ -562,8 +709,22 @@ export class Hub {
         message: "only its author can delete a message",
       });
     }
-    for (const purged of this.#store.purge([message.id], "deleted")) {
-      this.#deliver(purged, encodeFrame({ type: "deleted", id: purged.id, reason: "deleted" }));
+    let purged;
+    try {
+      purged = this.#store.purge([message.id], "deleted");
+      this.#health.ok();
+    } catch (error) {
+      this.#health.failed("deleting a message", error);
+      return reply(peer, {
+        type: "error",
+        ref: frame.ref,
+        code: ErrorCode.unavailable,
+        message:
+          "the server could not delete that message (it cannot write to its database); try again later",
+      });
+    }
+    for (const gone of purged) {
+      this.#deliver(gone, encodeFrame({ type: "deleted", id: gone.id, reason: "deleted" }));
     }
     reply(peer, { type: "ack", ref: frame.ref, id: message.id, time: this.#now() });
   }
@@ -590,7 +751,36 @@ export class Hub {
       (text) => pattern.matcher(text).find(),
       MAX_SEARCH_RESULTS,
     );
-    reply(peer, { type: "results", ref: frame.ref, total, messages: fitInFrame(messages) });
+    reply(peer, { type: "results", ref: frame.ref, total, messages: messagesInFrame(messages) });
+  }
+
+  #sessions(peer: Peer, user: User, ref: string): void {
+    const sessions = this.#store.sessions(user.id).map((s) => ({
+      id: s.id,
+      current: s.id === peer.sessionId,
+      createdAt: s.createdAt,
+      lastSeenAt: s.lastSeenAt,
+      address: s.address,
+    }));
+    reply(peer, { type: "sessions", ref, sessions: fitInFrame(sessions) });
+  }
+
+  #logoutOthers(peer: Peer, user: User, ref: string): void {
+    if (peer.sessionId === undefined) return this.#sessions(peer, user, ref);
+    try {
+      const revoked = this.#store.revokeOtherSessions(user.id, peer.sessionId);
+      this.#health.ok();
+      this.#log(`${user.id} revoked ${revoked} other session(s) from ${peer.address ?? "?"}`);
+    } catch (error) {
+      this.#health.failed("revoking sessions", error);
+      return reply(peer, {
+        type: "error",
+        ref,
+        code: ErrorCode.unavailable,
+        message: "the server could not revoke your other sessions just now; try again later",
+      });
+    }
+    this.#sessions(peer, user, ref);
   }
 
   /** Sends one encoded frame to everyone online who may see `message`. */
@@ -603,6 +793,11 @@ export class Hub {
     for (const id of message.to) {
       if (id !== message.from) this.#online.get(id)?.send(bytes);
     }
+  }
+
+  /** The key a peer's per-address limits count under (IPv6: its /64). */
+  #addressOf(peer: Peer): string {
+    return addressKey(peer.address);
   }
 
   /** Rate limit: false (and the peer told, or cut when it keeps on) when over the limit. */
@@ -619,6 +814,8 @@ export class Hub {
     }
     peer.strikes = (peer.strikes ?? 0) + 1;
     if (peer.strikes >= MAX_RATE_STRIKES) {
+      // what it sent before the flood is stored and acknowledged before it is cut
+      this.flush();
       peer.close("flood", "too many messages too fast; disconnected");
       return false;
     }
@@ -629,35 +826,6 @@ export class Hub {
       message: `slow down: at most ${limit}; that request was refused`,
     });
     return false;
-  }
-
-  /** Records a wrong password from `address`; returns how long to wait before saying so. */
-  /** Records a wrong password from `address`; returns how long its answer (and lockout) lasts. */
-  #passwordDelay(address: string): number {
-    const now = this.#now();
-    const prior = this.#passwordFailures.get(address);
-    const count = prior && now - prior.last < PASSWORD_FAILURE_MEMORY_MS ? prior.count + 1 : 1;
-    const delay = Math.min(MAX_PASSWORD_DELAY_MS, PASSWORD_DELAY_MS * 2 ** Math.min(count - 1, 20));
-    this.#passwordFailures.set(address, { count, last: now, until: now + delay });
-    if (this.#passwordFailures.size > MAX_PASSWORD_ADDRESSES) {
-      for (const [key, entry] of this.#passwordFailures) {
-        if (now - entry.last >= PASSWORD_FAILURE_MEMORY_MS) this.#passwordFailures.delete(key);
-      }
-    }
-    return delay;
-  }
-
-  /** How long `address` must still wait before a password from it is looked at (0: none). */
-  #passwordLockout(address: string): number {
-    const entry = this.#passwordFailures.get(address);
-    return entry ? Math.max(0, entry.until - this.#now()) : 0;
-  }
-
-  #passwordMatches(given: string | undefined): boolean {
-    if (given === undefined || !this.#password) return false;
-    // compare digests: equal length, constant time whatever the guess
-    const digest = new TextEncoder().encode(hashToken(given));
-    return timingSafeEqual(digest, this.#password);
   }
 
   /**
@@ -697,50 +865,7 @@ export class Hub {
   }
 }
 
-function reply(peer: Peer, frame: ServerFrame): void {
-  peer.send(encodeFrame(frame));
-}
-
-/** Room kept in a results frame for its other fields. */
-const RESULTS_OVERHEAD = 512;
-
-/** As many of `messages` (in order) as fit in one results frame under the frame cap. */
-function fitInFrame(messages: readonly StoredMessage[]): Message[] {
-  const out: Message[] = [];
-  let bytes = RESULTS_OVERHEAD;
-  for (const m of messages) {
-    const frame = toFrame(m, true);
-    const size = utf8Length(JSON.stringify(frame)) + 1; // and its comma
-
-    if (bytes + size > MAX_FRAME_BYTES) break;
-    bytes += size;
-    out.push(frame);
-  }
-  return out;
-}
-
-/** The UTF-8 length of a string, without encoding it. */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff) {
-      bytes += 4; // a surrogate pair: one 4-byte character
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-/** A stored message as the `message` frame clients receive. */
-export function toFrame(m: StoredMessage, replay = false): Message {
-  const frame: Message = { type: "message", id: m.id, from: m.from, text: m.text, time: m.time };
-  if (m.to) frame.to = m.to;
-  if (m.replyTo) frame.replyTo = m.replyTo;
-  if (m.quote) frame.quote = m.quote;
-  if (m.expiresAt) frame.expiresAt = m.expiresAt;
-  if (replay) frame.replay = true;
-  return frame;
-}
+/** How a `hello` was admitted, or why not. */
+type Admitted =
+  | { identity: Identity; token: string; sessionId: string }
+  | { code: string; reason: string; refusal: string };

@@ -19,6 +19,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether a token is there to take (without taking it). */
+  available(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= 1;
+  }
+
   /** Whether the bucket is back to a full burst (then it may be forgotten: a new one is the same). */
   full(now: number): boolean {
     this.#refill(now);
@@ -50,6 +56,11 @@ export class RateLimiter {
     let bucket = this.#buckets.get(key);
     if (!bucket) this.#buckets.set(key, bucket = new TokenBucket(this.rate, this.burst, now));
     return bucket.take(now);
+  }
+
+  /** Whether `key` has a token to take (without taking it). */
+  available(key: string, now: number): boolean {
+    return this.#buckets.get(key)?.available(now) ?? true;
   }
 
   prune(now: number): void {

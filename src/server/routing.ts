@@ -13,9 +13,12 @@ export type Resolution =
   };
 
 /**
- * Resolves recipients as typed (`alice_1234` or `bob`) to ids, ignoring case.
- * - an id resolves when that id was ever issued (offline people get it on their next join);
- * - a bare name resolves when exactly one online user has it.
+ * Resolves recipients as typed (`alice_1234` or `bob`) to ids.
+ * - an id resolves when that id was ever issued, ignoring case (ids are unique ignoring case;
+ *   offline people get it on their next join);
+ * - a bare name resolves when exactly one online user has exactly that name. One who has it in
+ *   another case only (`@bob` when only BOB is online) is not guessed at: a message meant for an
+ *   offline bob must not reach BOB. The refusal names the id to write instead.
  * Duplicates collapse. Any unknown or ambiguous entry fails the whole message: nothing is sent.
  */
 export function resolveRecipients(
@@ -23,12 +26,12 @@ export function resolveRecipients(
   online: Iterable<User>,
   canonicalId: (id: string) => string | null,
 ): Resolution {
-  const byName = new Map<string, string[]>();
+  const byName = new Map<string, User[]>();
   for (const user of online) {
     const key = user.name.toLowerCase();
-    const ids = byName.get(key);
-    if (ids) ids.push(user.id);
-    else byName.set(key, [user.id]);
+    const users = byName.get(key);
+    if (users) users.push(user);
+    else byName.set(key, [user]);
   }
   const ids = new Set<string>();
   for (const entry of typed) {
@@ -37,7 +40,8 @@ export function resolveRecipients(
       ids.add(id);
       continue;
     }
-    const named = byName.get(entry.toLowerCase()) ?? [];
+    const folded = byName.get(entry.toLowerCase()) ?? [];
+    const named = folded.filter((user) => user.name === entry).map((user) => user.id);
     if (named.length === 1) {
       ids.add(named[0]);
     } else if (named.length > 1) {
@@ -45,6 +49,14 @@ export function resolveRecipients(
         ok: false,
         code: "ambiguous_recipient",
         message: `@${entry} is ambiguous: ${named.join(", ")} are online; use the full id`,
+      };
+    } else if (folded.length > 0) {
+      const others = folded.map((user) => user.id).join(", ");
+      return {
+        ok: false,
+        code: "ambiguous_recipient",
+        message: `nobody online is named exactly ${entry} (${others} differ in case); ` +
+          "write the full id if you mean them",
       };
     } else {
       return {

@@ -11,7 +11,12 @@ import { createServer, type TLSSocket } from "node:tls";
 import type { Socket } from "node:net";
 import { ALPN } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
+import { addressKey } from "./address.ts";
+import { OutputBudget } from "./budget.ts";
+import { MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, OUTPUT_BUDGET_BYTES } from "./limits.ts";
 import { Hub, IDLE_TIMEOUT_MS } from "./hub.ts";
+
+export { MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS };
 import {
   HANDSHAKE_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
@@ -26,8 +31,6 @@ import type { Store } from "./store/store.ts";
 export const SWEEP_INTERVAL_MS = 1_000;
 /** How often due temporary messages are expired: a tick with nothing due is one comparison. */
 export const EXPIRY_INTERVAL_MS = 250;
-/** Open connections (handshaking or not) allowed from one address. */
-export const MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 export interface ServerOptions {
   hostname: string;
@@ -38,14 +41,24 @@ export interface ServerOptions {
   password?: string;
   /** Messages per second per user, sustained; 0 turns the limit off. */
   maxRate?: number;
-  /** Open connections allowed from one address (default MAX_CONNECTIONS_PER_ADDRESS). */
+  /** Connections not yet logged in allowed from one address (default MAX_CONNECTIONS_PER_ADDRESS). */
   maxConnectionsPerAddress?: number;
+  /** Open connections on the whole server (default MAX_CONNECTIONS). */
+  maxConnections?: number;
+  /** Messages per second from one address (default: 5 × maxRate); 0 turns it off. */
+  maxRatePerAddress?: number;
+  /** New ids per hour per address (default in hub.ts); 0 turns it off. */
+  newIdsPerAddressPerHour?: number;
+  /** Output bytes the whole server may hold before senders are paused (default OUTPUT_BUDGET_BYTES). */
+  outputBudgetBytes?: number;
   limits?: Partial<SessionLimits>;
   log?: (line: string) => void;
 }
 
 export interface RunningServer {
   hub: Hub;
+  /** The server-wide output budget (for tests and figures). */
+  budget: OutputBudget;
   addr: Deno.NetAddr;
   /** Tells clients, stops accepting, lets queues drain briefly, closes the store. */
   shutdown(message?: string): Promise<void>;
@@ -64,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...options.limits,
   };
   const perAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
+  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const log = options.log ?? (() => {});
   const hub = new Hub({
     store: options.store,
@@ -71,12 +85,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     password: options.password,
     idleTimeoutMs: limits.idleTimeoutMs,
     maxRate: options.maxRate,
+    maxRatePerAddress: options.maxRatePerAddress,
+    newIdsPerAddressPerHour: options.newIdsPerAddressPerHour,
     log,
   });
+  const budget = new OutputBudget(options.outputBudgetBytes ?? OUTPUT_BUDGET_BYTES);
   let stopping = false;
   const sessions = new Set<Session>();
   const sockets = new Set<Socket>();
-  const byAddress = new Map<string, number>();
+  /** Connections not logged in yet, by address key, oldest first; keyed by "address:port". */
+  const pending = new Map<string, Map<string, Socket>>();
+  const unpend = (key: string, remote: string) => {
+    const waiting = pending.get(key);
+    if (!waiting?.delete(remote)) return;
+    if (waiting.size === 0) pending.delete(key);
+  };
 
   const server = createServer({
     cert: options.certChainPem,
@@ -86,24 +109,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     handshakeTimeout: limits.handshakeTimeoutMs,
   }, (socket: TLSSocket) => {
     if (stopping) return void socket.destroy();
-    const session = new Session(socket, hub, limits, Date.now);
+    const key = addressKey(socket.remoteAddress);
+    const session = new Session(
+      socket,
+      hub,
+      limits,
+      Date.now,
+      budget,
+      () => unpend(key, session.remote),
+    );
     sessions.add(session);
     session.closed.then(() => sessions.delete(session));
   });
-  // every TCP connection, before TLS: count it against its address, refuse past the limit
+  // every TCP connection, before TLS: the server-wide cap, then its address's pending ones
   server.on("connection", (socket: Socket) => {
-    const address = socket.remoteAddress ?? "?";
-    const open = (byAddress.get(address) ?? 0) + 1;
-    if (open > perAddress || stopping) return void socket.destroy();
-    byAddress.set(address, open);
+    if (stopping || sockets.size >= maxConnections) return void socket.destroy();
+    const key = addressKey(socket.remoteAddress);
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    let waiting = pending.get(key);
+    if (!waiting) pending.set(key, waiting = new Map());
+    if (waiting.size >= perAddress) {
+      // the oldest not-yet-logged-in connection of that address makes room
+      const [oldestRemote, oldest] = waiting.entries().next().value!;
+      waiting.delete(oldestRemote);
+      oldest.destroy();
+    }
+    waiting.set(remote, socket);
     sockets.add(socket);
     // small frames go out at once: Nagle would hold the welcome for the handshake's delayed ACK
     socket.setNoDelay(true);
     socket.on("close", () => {
       sockets.delete(socket);
-      const left = (byAddress.get(address) ?? 1) - 1;
-      if (left <= 0) byAddress.delete(address);
-      else byAddress.set(address, left);
+      unpend(key, remote);
     });
   });
   // not TLS, a handshake timeout, a refused certificate: nothing to say to it, just let it go
@@ -122,6 +159,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const session of sessions) session.checkDeadline(now);
+    const cut = budget.enforce(sessions);
+    if (cut > 0) {
+      log(`output over budget for too long: cut the ${cut} connection(s) that held the most`);
+    }
   }, SWEEP_INTERVAL_MS);
   const expirer = setInterval(() => hub.tick(), EXPIRY_INTERVAL_MS);
 
@@ -129,6 +170,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const done = new Promise<void>((resolve) => (finished = resolve));
   return {
     hub,
+    budget,
     addr: { transport: "tcp", hostname: bound.address, port: bound.port },
     finished: done,
     async shutdown(message = "the server is shutting down") {

@@ -21,7 +21,10 @@ import {
   type ServerFrame,
   type User,
 } from "../protocol/schema.ts";
-import { type Hub, MAX_PASSWORD_DELAY_MS, type Peer } from "./hub.ts";
+import type { BacklogSource } from "./backlog.ts";
+import type { BudgetMember, OutputBudget } from "./budget.ts";
+import type { Hub, Peer } from "./hub.ts";
+import { MAX_PASSWORD_DELAY_MS } from "./password.ts";
 
 /** Time allowed for the TLS handshake. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -46,8 +49,9 @@ export interface SessionLimits {
 
 type Phase = "hello" | "ready" | "closing" | "closed";
 
-export class Session implements Peer {
+export class Session implements Peer, BudgetMember {
   user?: User;
+  sessionId?: string;
   strikes?: number;
   refused?: boolean;
   readonly address?: string;
@@ -59,9 +63,11 @@ export class Session implements Peer {
   #queuedBytes = 0;
   #flushScheduled = false;
   /** A backlog being sent as the socket drains, and the live frames held until it is done. */
-  #replay?: { frames: readonly ServerFrame[]; at: number };
+  #replay?: BacklogSource;
   #held: Uint8Array[] = [];
   #heldBytes = 0;
+  /** Bytes handed to the socket that it has not flushed yet. */
+  #inFlight = 0;
   #badFrames = 0;
   readonly #cutter = new FrameCutter(MAX_FRAME_BYTES);
   readonly #closed: Promise<void>;
@@ -72,6 +78,9 @@ export class Session implements Peer {
     readonly hub: Hub,
     readonly limits: SessionLimits,
     readonly now: () => number,
+    readonly budget: OutputBudget,
+    /** Called once when `hello` has succeeded. */
+    readonly onReady: () => void = () => {},
   ) {
     this.address = socket.remoteAddress;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -89,6 +98,31 @@ export class Session implements Peer {
   /** Resolves when the connection is gone. */
   get closed(): Promise<void> {
     return this.#closed;
+  }
+
+  /** Output this connection holds: queued, held behind a replay, or not yet flushed. */
+  get heldBytes(): number {
+    return this.#queuedBytes + this.#heldBytes + this.#inFlight;
+  }
+
+  /** Whether it has said hello and is not closing. */
+  get ready(): boolean {
+    return this.#phase === "ready";
+  }
+
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.#open) return;
+    // its silence while it was not read was ours, not its own
+    if (this.#phase === "ready") this.#deadline = this.now() + this.limits.idleTimeoutMs;
+    this.socket.resume();
+  }
+
+  cut(): void {
+    this.#abort();
   }
 
   get #open(): boolean {
@@ -124,6 +158,10 @@ export class Session implements Peer {
     if (!parsed.success) return this.#bad(describeIssue(parsed.error), refOf(decoded.value));
     try {
       this.hub.handle(this, parsed.data);
+      // it makes output for others while the server is over its budget: read it no further
+      // until the backlog drains (TCP then slows the sender; nobody is cut for it)
+      const type = parsed.data.type;
+      if ((type === "send" || type === "delete") && this.budget.over) this.budget.pause(this);
     } catch (error) {
       // a bug in serving one request must cost that request, never the server
       console.error(`chat: internal error on ${this.remote}: ${(error as Error)?.message}`);
@@ -139,6 +177,7 @@ export class Session implements Peer {
     if (this.#phase === "hello" && this.user) {
       this.#phase = "ready";
       this.#deadline = this.now() + this.limits.idleTimeoutMs;
+      this.onReady();
     }
   }
 
@@ -168,6 +207,7 @@ export class Session implements Peer {
         if (this.refused && now < this.#deadline + MAX_PASSWORD_DELAY_MS) return;
         return this.close("timeout", "no hello in time; closing the connection");
       case "ready":
+        if (this.budget.isPaused(this)) return; // not read, so its pings are not seen yet
         return this.close("timeout", "no heartbeat in time; closing the connection");
     }
   }
@@ -178,12 +218,12 @@ export class Session implements Peer {
       // newer than the backlog still going out: it waits its turn
       this.#held.push(frame);
       this.#heldBytes += frame.length;
-      if (this.#heldBytes > this.limits.maxQueueBytes) this.#abort();
+      this.budget.change(frame.length);
+      if (this.heldBytes > this.limits.maxQueueBytes) this.#abort();
       return;
     }
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.length;
-    if (this.#queuedBytes + this.socket.writableLength > this.limits.maxQueueBytes) {
+    this.#enqueue(frame);
+    if (this.#queuedBytes + this.#inFlight > this.limits.maxQueueBytes) {
       // a reader this slow would hold memory and everyone's latency hostage; it can resume
       return this.#abort();
     }
@@ -193,32 +233,57 @@ export class Session implements Peer {
     }
   }
 
-  replay(frames: readonly ServerFrame[]): void {
-    if (frames.length === 0 || !this.#open) return;
-    this.#replay = { frames, at: 0 };
+  replay(source: BacklogSource): void {
+    if (!this.#open) return;
+    this.#replay = source;
     this.#pumpReplay();
   }
 
-  /** Queues the next piece of the backlog when the socket has room; at the end, the held frames. */
+  /**
+   * Queues the next pages of the backlog when the socket has room, reading them from the store
+   * only then; at the end, the frames held meanwhile.
+   */
   #pumpReplay(): void {
     const replay = this.#replay;
     if (!replay || !this.#open) return;
     if (this.socket.writableNeedDrain) return; // "drain" calls again
     let bytes = 0;
-    while (replay.at < replay.frames.length && bytes < REPLAY_CHUNK_BYTES) {
-      const frame = encodeFrame(replay.frames[replay.at++]);
-      this.#queue.push(frame);
-      this.#queuedBytes += frame.length;
-      bytes += frame.length;
-    }
-    if (replay.at >= replay.frames.length) {
-      this.#replay = undefined;
-      this.#queue.push(...this.#held);
-      this.#queuedBytes += this.#heldBytes;
-      this.#held = [];
-      this.#heldBytes = 0;
+    while (bytes < REPLAY_CHUNK_BYTES) {
+      let frames: ServerFrame[] | null;
+      try {
+        frames = replay.next();
+      } catch (error) {
+        console.error(
+          `chat: could not read a backlog for ${this.remote}: ${(error as Error)?.message}`,
+        );
+        return this.close(
+          "unavailable",
+          "the server could not read your history; join again later",
+          ErrorCode.unavailable,
+        );
+      }
+      if (frames === null) {
+        this.#replay = undefined;
+        const held = this.#held;
+        this.budget.change(-this.#heldBytes);
+        this.#held = [];
+        this.#heldBytes = 0;
+        for (const frame of held) this.#enqueue(frame);
+        break;
+      }
+      for (const frame of frames) {
+        const encoded = encodeFrame(frame);
+        this.#enqueue(encoded);
+        bytes += encoded.length;
+      }
     }
     this.#flush();
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    this.budget.change(frame.length);
   }
 
   /** Writes everything queued as one buffer, unless the socket is still draining the last one. */
@@ -230,8 +295,10 @@ export class Session implements Peer {
       ? this.#queue[0]
       : concatFrames(this.#queue, this.#queuedBytes);
     this.#queue = [];
+    // from queued to in flight until the socket has flushed it
     this.#queuedBytes = 0;
-    this.socket.write(batch);
+    this.#inFlight += batch.length;
+    this.socket.write(batch, () => this.#flushed(batch.length));
     if (this.#phase === "closing") this.socket.end(); // the goodbye was in that last write
   }
 
@@ -243,6 +310,7 @@ export class Session implements Peer {
     if (!this.#open) return;
     // what is already queued goes first; the rest of a backlog and held frames are dropped
     this.#replay = undefined;
+    this.budget.change(-this.#heldBytes);
     this.#held = [];
     this.#heldBytes = 0;
     if (code) this.send(encodeFrame({ type: "error", code, message } satisfies ServerFrame));
@@ -254,13 +322,24 @@ export class Session implements Peer {
     this.#flush();
   }
 
+  /** The socket flushed a write of `bytes`. */
+  #flushed(bytes: number): void {
+    if (this.#phase === "closed") return; // #abort took everything out already
+    this.#inFlight -= bytes;
+    this.budget.change(-bytes);
+  }
+
   #abort(): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
+    this.budget.change(-this.heldBytes);
+    this.budget.forget(this);
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#inFlight = 0;
     this.#replay = undefined;
     this.#held = [];
+    this.#heldBytes = 0;
     this.socket.destroy();
     this.hub.disconnect(this);
     this.#resolveClosed();

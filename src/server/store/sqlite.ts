@@ -8,10 +8,13 @@ import {
   type Identity,
   type Inserted,
   type NewMessage,
+  type Purge,
+  type PurgeRange,
   quoteOf,
-  type Replay,
+  type Session,
   type Store,
   type StoredMessage,
+  type TokenMatch,
 } from "./store.ts";
 
 const SCHEMA = `
@@ -23,6 +26,20 @@ CREATE TABLE IF NOT EXISTS identities (
   last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS identities_by_token ON identities(token_hash);
+-- one row per device holding a token for an id; the token rotates on every use
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL COLLATE NOCASE,
+  token_hash TEXT NOT NULL,        -- SHA-256 of the token handed out last
+  prev_hash TEXT,                  -- of the token presented to get it (accepted once more, briefly)
+  rotated_at INTEGER,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  address TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions(token_hash);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id, last_seen_at);
+CREATE INDEX IF NOT EXISTS sessions_by_prev ON sessions(prev_hash) WHERE prev_hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL UNIQUE,
@@ -56,10 +73,27 @@ CREATE TABLE IF NOT EXISTS audience (
 
 type Row = Record<string, unknown>;
 
+/**
+ * SQL condition: message `m` is live and user `:user` may see it (public, or a direct message
+ * whose audience includes them). Exported so the search worker applies exactly this rule.
+ */
+export const VISIBLE_TO_USER = `m.purged IS NULL AND (m.recipients IS NULL OR EXISTS
+  (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
+
+/**
+ * Columns and FROM for reading messages `m`: every message read carries what a reply needs to
+ * quote, the original's author and text, or that it was purged (its text is gone, so nothing
+ * can leak through a quote). Read rows with {@link toMessage}.
+ */
+export const MESSAGE_WITH_QUOTE = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
+  FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
+
 /** Opens (creating if needed) the database at `path`; ":memory:" works for tests. */
 export class SqliteStore implements Store {
   #db: DatabaseSync;
   #q: Record<string, StatementSync>;
+  /** A purge's WAL checkpoint did not finish; retried after each write. */
+  #checkpointOwed = false;
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -70,34 +104,44 @@ export class SqliteStore implements Store {
     // freed content is overwritten with zeros, so a purged text is not left in free pages
     this.#db.exec("PRAGMA secure_delete = ON");
     this.#db.exec(SCHEMA);
-    const visible = `m.purged IS NULL AND (m.recipients IS NULL OR EXISTS
-      (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
+    migrateSessions(this.#db);
+    const visible = VISIBLE_TO_USER;
     const prepare = (sql: string) => this.#db.prepare(sql);
-    // every message read carries what a reply needs to quote: the original's author and text,
-    // or that it was purged (its text is gone, so nothing can leak through a quote)
-    const withQuote = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
-      FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
+    const withQuote = MESSAGE_WITH_QUOTE;
     this.#q = {
       canonicalId: prepare("SELECT id FROM identities WHERE id = ?"),
       createIdentity: prepare(
         "INSERT INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
       ),
       identity: prepare("SELECT * FROM identities WHERE id = ?"),
-      identityByToken: prepare("SELECT * FROM identities WHERE token_hash = ? AND name = ?"),
+      sessionByToken: prepare(
+        `SELECT s.id AS s_id, s.token_hash AS s_hash, s.rotated_at, s.created_at AS s_created,
+           s.last_seen_at, s.address, i.*
+         FROM sessions s JOIN identities i ON i.id = s.user_id
+         WHERE (s.token_hash = :hash OR s.prev_hash = :hash) AND i.name = :name`,
+      ),
+      createSession: prepare(
+        `INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, address)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      trimSessions: prepare(
+        `DELETE FROM sessions WHERE user_id = :user AND id NOT IN
+           (SELECT id FROM sessions WHERE user_id = :user ORDER BY last_seen_at DESC LIMIT :keep)`,
+      ),
+      rotateSession: prepare(
+        `UPDATE sessions SET prev_hash = :presented, token_hash = :hash, rotated_at = :now,
+           last_seen_at = :now, address = :address WHERE id = :id`,
+      ),
+      sessions: prepare(
+        "SELECT * FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC",
+      ),
+      revokeOthers: prepare("DELETE FROM sessions WHERE user_id = ? AND id != ?"),
       setLastSeq: prepare("UPDATE identities SET last_seq = ? WHERE id = ?"),
       insertMessage: prepare(
         `INSERT INTO messages (id, sender, recipients, text, time, reply_to, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
-      recentVisible: prepare(
-        `SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC LIMIT :limit`,
-      ),
-      directSince: prepare(
-        `SELECT ${withQuote} JOIN audience a ON m.seq = a.seq
-         WHERE a.user_id = :user AND a.seq > :after AND m.purged IS NULL
-         ORDER BY a.seq DESC LIMIT :limit`,
-      ),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
       purge: prepare(
         `UPDATE messages SET text = '', purged = ?,
@@ -109,20 +153,36 @@ export class SqliteStore implements Store {
       ),
       sentRef: prepare("SELECT message_id FROM sent_refs WHERE user_id = ? AND ref = ?"),
       pruneSentRefs: prepare("DELETE FROM sent_refs WHERE time < ?"),
-      purgedSince: prepare(
-        `SELECT m.id, m.purged, m.purged_after FROM messages m
-         WHERE m.seq <= :after AND m.purged IS NOT NULL AND m.purged_after >= :after
-           AND (m.recipients IS NULL OR EXISTS
+      purgesAfter: prepare(
+        `SELECT m.id, m.seq, m.purged, m.purged_after FROM messages m
+         WHERE m.purged_after >= :since AND m.purged_after <= :upto AND m.seq <= :atOrBefore
+           AND (m.purged_after > :fromAfter OR (m.purged_after = :fromAfter AND m.seq > :fromSeq))
+           AND m.purged IS NOT NULL AND (m.recipients IS NULL OR EXISTS
              (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))
-         ORDER BY m.purged_after DESC LIMIT :limit`,
+         ORDER BY m.purged_after, m.seq LIMIT :limit`,
       ),
       pendingExpiries: prepare(
         "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
       ),
       searchVisible: prepare(`SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC`),
       seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
-      newestVisibleAfter: prepare(
-        `SELECT ${withQuote} WHERE m.seq > :after AND ${visible} ORDER BY m.seq DESC LIMIT :limit`,
+      visibleAfter: prepare(
+        `SELECT ${withQuote} WHERE m.seq > :after AND m.seq <= :upto AND ${visible}
+         ORDER BY m.seq LIMIT :limit`,
+      ),
+      directAfter: prepare(
+        `SELECT ${withQuote} JOIN audience a ON m.seq = a.seq
+         WHERE a.user_id = :user AND a.seq > :after AND a.seq <= :upto AND m.purged IS NULL
+         ORDER BY a.seq LIMIT :limit`,
+      ),
+      visibleStart: prepare(
+        `SELECT m.seq FROM messages m WHERE m.seq > :after AND m.seq <= :upto AND ${visible}
+         ORDER BY m.seq DESC LIMIT 1 OFFSET :keep`,
+      ),
+      directStart: prepare(
+        `SELECT a.seq FROM audience a JOIN messages m ON m.seq = a.seq
+         WHERE a.user_id = :user AND a.seq > :after AND a.seq <= :upto AND m.purged IS NULL
+         ORDER BY a.seq DESC LIMIT 1 OFFSET :keep`,
       ),
       visibleBefore: prepare(
         `SELECT ${withQuote} WHERE m.seq < :before AND ${visible}
@@ -137,8 +197,89 @@ export class SqliteStore implements Store {
     return row ? row.id as string : null;
   }
 
-  createIdentity(identity: Omit<Identity, "lastSeq">): void {
-    this.#q.createIdentity.run(identity.id, identity.name, identity.tokenHash, identity.createdAt);
+  createIdentity(identity: Omit<Identity, "lastSeq">, address = ""): string {
+    return this.#transaction(() => {
+      const { id, name, tokenHash, createdAt } = identity;
+      this.#q.createIdentity.run(id, name, tokenHash, createdAt);
+      const session = newSessionId();
+      this.#q.createSession.run(session, id, tokenHash, createdAt, createdAt, address);
+      return session;
+    });
+  }
+
+  sessionByToken(name: string, tokenHash: string): TokenMatch | null {
+    const row = this.#q.sessionByToken.get({ hash: tokenHash, name });
+    if (!row) return null;
+    return {
+      identity: toIdentity(row),
+      session: {
+        id: row.s_id as string,
+        userId: row.id as string,
+        createdAt: row.s_created as number,
+        lastSeenAt: row.last_seen_at as number,
+        address: row.address as string,
+      },
+      previous: row.s_hash !== tokenHash,
+      rotatedAt: row.rotated_at as number | null,
+    };
+  }
+
+  rotateSession(
+    sessionId: string,
+    presentedHash: string,
+    tokenHash: string,
+    now: number,
+    address: string,
+  ): void {
+    this.#q.rotateSession.run({
+      id: sessionId,
+      presented: presentedHash,
+      hash: tokenHash,
+      now,
+      address,
+    });
+  }
+
+  createSession(
+    userId: string,
+    tokenHash: string,
+    now: number,
+    address: string,
+    keep: number,
+  ): string {
+    return this.#transaction(() => {
+      const session = newSessionId();
+      this.#q.createSession.run(session, userId, tokenHash, now, now, address);
+      this.#q.trimSessions.run({ user: userId, keep });
+      return session;
+    });
+  }
+
+  sessions(userId: string): Session[] {
+    return this.#q.sessions.all(userId).map((row) => ({
+      id: row.id as string,
+      userId: row.user_id as string,
+      createdAt: row.created_at as number,
+      lastSeenAt: row.last_seen_at as number,
+      address: row.address as string,
+    }));
+  }
+
+  revokeOtherSessions(userId: string, keepSessionId: string): number {
+    return Number(this.#q.revokeOthers.run(userId, keepSessionId).changes);
+  }
+
+  /** Runs `fn` in one write transaction. */
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#rollback();
+      throw error;
+    }
   }
 
   identity(id: string): Identity | null {
@@ -147,8 +288,8 @@ export class SqliteStore implements Store {
   }
 
   identityByToken(name: string, tokenHash: string): Identity | null {
-    const row = this.#q.identityByToken.get(tokenHash, name);
-    return row ? toIdentity(row) : null;
+    const match = this.sessionByToken(name, tokenHash);
+    return match && !match.previous ? match.identity : null;
   }
 
   setLastSeq(id: string, seq: number): void {
@@ -197,9 +338,10 @@ export class SqliteStore implements Store {
         stored.push({ ...message, seq });
       }
       this.#db.exec("COMMIT");
+      this.#truncateWal();
       return stored;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      this.#rollback();
       throw error;
     }
   }
@@ -209,14 +351,49 @@ export class SqliteStore implements Store {
     return row ? toMessage(row) : null;
   }
 
-  recentVisible(userId: string, limit: number): StoredMessage[] {
-    return this.#q.recentVisible.all({ user: userId, limit }).map(toMessage).reverse();
+  seqOf(id: string): number | null {
+    const row = this.#q.seqOf.get(id);
+    return row ? row.seq as number : null;
   }
 
-  directSince(userId: string, afterSeq: number, limit: number): StoredMessage[] {
-    // the newest of them when there are more: what is current matters most
-    return this.#q.directSince.all({ user: userId, after: afterSeq, limit }).map(toMessage)
-      .reverse();
+  messagesAfter(
+    userId: string,
+    after: number,
+    upto: number,
+    limit: number,
+    directOnly = false,
+  ): StoredMessage[] {
+    const query = directOnly ? this.#q.directAfter : this.#q.visibleAfter;
+    return query.all({ user: userId, after, upto, limit }).map(toMessage);
+  }
+
+  newestStart(
+    userId: string,
+    after: number,
+    upto: number,
+    keep: number,
+    directOnly = false,
+  ): number | null {
+    const query = directOnly ? this.#q.directStart : this.#q.visibleStart;
+    const row = query.get({ user: userId, after, upto, keep });
+    return row ? row.seq as number : null;
+  }
+
+  purgesAfter(userId: string, range: PurgeRange, limit: number): Purge[] {
+    return this.#q.purgesAfter.all({
+      user: userId,
+      since: range.since,
+      upto: range.upto,
+      atOrBefore: range.atOrBefore,
+      fromAfter: range.from?.after ?? -1,
+      fromSeq: range.from?.seq ?? -1,
+      limit,
+    }).map((r) => ({
+      id: r.id as string,
+      seq: r.seq as number,
+      reason: r.purged as "deleted" | "expired",
+      after: r.purged_after as number,
+    }));
   }
 
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[] {
@@ -241,12 +418,35 @@ export class SqliteStore implements Store {
       }
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
+      this.#rollback();
       throw error;
     }
     // the WAL still holds the old page images: fold it into the database and empty it
-    if (purged.length > 0) this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (purged.length > 0) this.#checkpointOwed = true;
+    this.#truncateWal();
     return purged;
+  }
+
+  /**
+   * Folds the WAL into the database and empties it, so purged text leaves no old page image
+   * behind. The purge is committed whatever happens here: a checkpoint that cannot finish
+   * (a reader holds an old snapshot, the disk is full) is owed, and retried after the next
+   * write until it succeeds.
+   */
+  #truncateWal(): void {
+    if (!this.#checkpointOwed) return;
+    try {
+      const row = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as Row;
+      // busy = 1: a reader kept it from finishing; the WAL still holds the pages
+      if (row.busy === 0) this.#checkpointOwed = false;
+    } catch {
+      // stays owed
+    }
+  }
+
+  /** Undoes an open transaction. SQLite has already rolled back after some failures (a full disk). */
+  #rollback(): void {
+    if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
   }
 
   sentRef(userId: string, ref: string): string | null {
@@ -263,22 +463,6 @@ export class SqliteStore implements Store {
     return row
       ? { id: row.id as string, from: row.sender as string, purged: row.purged !== null }
       : null;
-  }
-
-  replaySince(userId: string, afterId: string, limit: number): Replay | null {
-    const row = this.#q.seqOf.get(afterId);
-    if (!row) return null;
-    const after = row.seq as number;
-    // one more than asked for tells whether older ones were left out
-    const newest = this.#q.newestVisibleAfter.all({ user: userId, after, limit: limit + 1 });
-    const truncated = newest.length > limit;
-    const messages = newest.slice(0, limit).reverse().map(toMessage);
-    const purged = this.#q.purgedSince.all({ user: userId, after, limit }).reverse().map((r) => ({
-      id: r.id as string,
-      reason: r.purged as "deleted" | "expired",
-      after: r.purged_after as number,
-    }));
-    return { messages, purged, truncated };
   }
 
   pendingExpiries(): { id: string; expiresAt: number }[] {
@@ -312,6 +496,22 @@ export class SqliteStore implements Store {
   }
 }
 
+/** A short random handle for a session (never the token). */
+function newSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Databases from before sessions: each id's token becomes its one session. */
+function migrateSessions(db: DatabaseSync): void {
+  const sessions = db.prepare("SELECT COUNT(*) AS n FROM sessions").get() as Row;
+  if ((sessions.n as number) > 0) return;
+  db.exec(
+    `INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at)
+     SELECT lower(hex(randomblob(6))), id, token_hash, created_at, created_at FROM identities`,
+  );
+}
+
 function toIdentity(row: Row): Identity {
   return {
     id: row.id as string,
@@ -322,7 +522,8 @@ function toIdentity(row: Row): Identity {
   };
 }
 
-function toMessage(row: Row): StoredMessage {
+/** A row read with {@link MESSAGE_WITH_QUOTE} as a message, quote included. */
+export function toMessage(row: Row): StoredMessage {
   const message: StoredMessage = {
     seq: row.seq as number,
     id: row.id as string,

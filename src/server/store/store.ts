@@ -22,11 +22,21 @@ export interface StoredMessage {
 /** What storing one message of a batch came to: stored now, or stored before under that ref. */
 export type Inserted = StoredMessage | { duplicateOf: string };
 
-export interface Replay {
-  messages: StoredMessage[];
-  purged: { id: string; reason: "deleted" | "expired"; after: number }[];
-  /** More messages were missed than `limit`: `messages` are the newest of them. */
-  truncated: boolean;
+/** A purge as a resume replays it: `after` is the newest seq when it happened (it goes right after that message). */
+export interface Purge {
+  id: string;
+  seq: number;
+  reason: "deleted" | "expired";
+  after: number;
+}
+
+/** Which purges a resume replays: of messages at or before `atOrBefore`, done in [since, upto]. */
+export interface PurgeRange {
+  atOrBefore: number;
+  since: number;
+  upto: number;
+  /** Keyset: only purges ordered after this one (by `after`, then `seq`). */
+  from?: { after: number; seq: number };
 }
 
 export type Quote = { from: string; text: string } | { deleted: true };
@@ -45,13 +55,57 @@ export interface Identity {
   lastSeq: number;
 }
 
+/** A device holding a token for an id. */
+export interface Session {
+  /** A short random handle, shown to the user (never the token). */
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Where it last connected from. */
+  address: string;
+}
+
+/** A token presented with `hello`, and what it matched. */
+export interface TokenMatch {
+  identity: Identity;
+  session: Session;
+  /** It was the token presented before the last rotation, not the current one. */
+  previous: boolean;
+  /** When the session's token last rotated (null: never). */
+  rotatedAt: number | null;
+}
+
 export interface Store {
   /** The id as issued, when `id` matches an issued id ignoring case; null when never issued. */
   canonicalId(id: string): string | null;
-  createIdentity(identity: Omit<Identity, "lastSeq">): void;
+  /** Issues an id with its first session (token `tokenHash`); returns the session's id. */
+  createIdentity(identity: Omit<Identity, "lastSeq">, address?: string): string;
   identity(id: string): Identity | null;
-  /** The identity of `name` whose token hashes to `tokenHash`, if any. */
+  /** The identity of `name` whose current token hashes to `tokenHash`, if any. */
   identityByToken(name: string, tokenHash: string): Identity | null;
+  /** The session of an id of `name` whose current or previous token hashes to `tokenHash`. */
+  sessionByToken(name: string, tokenHash: string): TokenMatch | null;
+  /** A session's token was used: the presented one becomes its previous, `tokenHash` current. */
+  rotateSession(
+    sessionId: string,
+    presentedHash: string,
+    tokenHash: string,
+    now: number,
+    address: string,
+  ): void;
+  /** A new session for `userId`; the least recently seen beyond `keep` are dropped. */
+  createSession(
+    userId: string,
+    tokenHash: string,
+    now: number,
+    address: string,
+    keep: number,
+  ): string;
+  /** `userId`'s sessions, most recently seen first. */
+  sessions(userId: string): Session[];
+  /** Drops every session of `userId` but one; returns how many went. */
+  revokeOtherSessions(userId: string, keepSessionId: string): number;
   setLastSeq(id: string, seq: number): void;
 
   /**
@@ -71,18 +125,34 @@ export interface Store {
   forgetSentRefs(before: number): void;
   /** Who wrote a message and whether it is purged, even after its text is gone; null if never. */
   tombstone(id: string): { id: string; from: string; purged: boolean } | null;
+  /** The sequence number of message `id` (live or purged), or null when unknown. */
+  seqOf(id: string): number | null;
   /**
-   * What `userId` missed after the message `afterId`: live messages after it, oldest first, and
-   * purges of earlier messages they may see that happened since (`after` = the newest seq when
-   * purged). Null when `afterId` is unknown. At most `limit` of each: the newest.
+   * Live messages `userId` may see with seq in (after, upto], oldest first, at most `limit`;
+   * with `directOnly`, only direct messages to or from them. Backlogs are read in such pages.
    */
-  replaySince(userId: string, afterId: string, limit: number): Replay | null;
+  messagesAfter(
+    userId: string,
+    after: number,
+    upto: number,
+    limit: number,
+    directOnly?: boolean,
+  ): StoredMessage[];
+  /**
+   * Where the newest `keep` of those messages begin: the seq s such that (s, upto] holds exactly
+   * them; null when (after, upto] holds no more than `keep`.
+   */
+  newestStart(
+    userId: string,
+    after: number,
+    upto: number,
+    keep: number,
+    directOnly?: boolean,
+  ): number | null;
+  /** Purges in `range` of messages `userId` may see, ordered by `after` then seq, at most `limit`. */
+  purgesAfter(userId: string, range: PurgeRange, limit: number): Purge[];
   /** One message by id, or null. */
   message(id: string): StoredMessage | null;
-  /** The newest `limit` messages `userId` may see, oldest first. */
-  recentVisible(userId: string, limit: number): StoredMessage[];
-  /** Direct messages to or from `userId` after sequence `afterSeq`, oldest first; the newest `limit`. */
-  directSince(userId: string, afterSeq: number, limit: number): StoredMessage[];
   /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
   /**

@@ -1,0 +1,109 @@
+/**
+ * The server-wide budget for output waiting to be written (queued, held behind a replay, or
+ * handed to a socket and not yet flushed), and flow control around it, as InspIRCd and ngircd do:
+ *
+ * - above the high watermark, a connection that sends a message stops being read (TCP then slows
+ *   the sender down) until the total has drained below the low watermark;
+ * - if it stays above the high watermark for OVER_BUDGET_CUT_MS anyway, the connections holding
+ *   the most are cut until it is below the low one: by then every reader that keeps up has had
+ *   time to drain, so those are the readers that do not (they can resume).
+ *
+ * The per-connection cap still cuts one slow reader among fast ones at once; this bounds the
+ * memory that all of them together can hold when everyone is behind.
+ */
+
+import { OUTPUT_BUDGET_BYTES } from "./limits.ts";
+
+/** Producers are read again once the total is below this share of the budget. */
+export const OUTPUT_RESUME_SHARE = 0.5;
+/** Over budget for this long although producers are paused: the biggest holders are cut. */
+export const OVER_BUDGET_CUT_MS = 3_000;
+
+/** What the budget needs of a connection. */
+export interface BudgetMember {
+  /** Bytes it holds now (counted in the budget). */
+  readonly heldBytes: number;
+  /** Stops reading from the socket. */
+  pauseReading(): void;
+  /** Reads from the socket again. */
+  resumeReading(): void;
+  /** Cuts the connection (a reader that does not keep up). */
+  cut(): void;
+}
+
+export class OutputBudget {
+  readonly high: number;
+  readonly low: number;
+  #total = 0;
+  readonly #paused = new Set<BudgetMember>();
+  #overSince: number | null = null;
+
+  constructor(bytes = OUTPUT_BUDGET_BYTES, readonly now: () => number = Date.now) {
+    this.high = bytes;
+    this.low = Math.floor(bytes * OUTPUT_RESUME_SHARE);
+  }
+
+  /** Bytes held by every connection together. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Connections not being read because of the budget. */
+  get pausedCount(): number {
+    return this.#paused.size;
+  }
+
+  get over(): boolean {
+    return this.#total > this.high;
+  }
+
+  /** A connection now holds `delta` more bytes (negative: fewer). */
+  change(delta: number): void {
+    this.#total += delta;
+    if (this.#total > this.high) {
+      this.#overSince ??= this.now();
+    } else if (this.#total <= this.low) {
+      this.#overSince = null;
+      if (this.#paused.size > 0) this.#resumeAll();
+    }
+  }
+
+  /** `member` produced output for others while over budget: stop reading it for now. */
+  pause(member: BudgetMember): void {
+    if (this.#paused.has(member)) return;
+    this.#paused.add(member);
+    member.pauseReading();
+  }
+
+  isPaused(member: BudgetMember): boolean {
+    return this.#paused.has(member);
+  }
+
+  /** `member` is gone (its bytes must already have been taken out with `change`). */
+  forget(member: BudgetMember): void {
+    this.#paused.delete(member);
+  }
+
+  /**
+   * Called now and then (the server's sweeper): over budget for too long, cuts the biggest
+   * holders among `members` until the total is below the low watermark. Returns how many.
+   */
+  enforce(members: Iterable<BudgetMember>): number {
+    if (this.#overSince === null || this.now() - this.#overSince < OVER_BUDGET_CUT_MS) return 0;
+    const biggest = [...members].filter((m) => m.heldBytes > 0)
+      .sort((a, b) => b.heldBytes - a.heldBytes);
+    let cut = 0;
+    for (const member of biggest) {
+      if (this.#total <= this.low) break;
+      member.cut(); // takes its bytes out of the total
+      cut++;
+    }
+    return cut;
+  }
+
+  #resumeAll(): void {
+    const paused = [...this.#paused];
+    this.#paused.clear();
+    for (const member of paused) member.resumeReading();
+  }
+}

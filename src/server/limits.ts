@@ -1,0 +1,19 @@
+/**
+ * Server defaults that the command line offers to change, in a module with no imports, so that
+ * the help text (src/cli/args.ts) names the very numbers the server uses without loading it.
+ */
+
+/** New ids issued per hour to one address (IPv6: one /64), by default; the burst is the same. */
+export const DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR = 60;
+/** By default, one address may send this many times the per-user rate (many people behind one NAT). */
+export const ADDRESS_RATE_FACTOR = 5;
+/**
+ * Connections from one address (IPv6: one /64) that have not logged in yet. One more evicts the
+ * oldest of them, so idle sockets cannot lock out the people behind that address; logged-in
+ * connections do not count (there is one per user).
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 32;
+/** Open connections on the whole server, logged in or not; more are closed at once. */
+export const MAX_CONNECTIONS = 20_000;
+/** Output bytes the whole server may hold before producers are paused. */
+export const OUTPUT_BUDGET_BYTES = 32 * 1024 * 1024;
