@@ -9,6 +9,8 @@ import { FrameCutter } from "../src/protocol/codec.ts";
 import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
 import {
   DEFAULT_MAX_RATE,
+  EXPIRIES_PER_TICK,
+  EXPIRY_RETRY_MS,
   HISTORY_ON_JOIN,
   Hub,
   MAX_RATE_STRIKES,
@@ -22,6 +24,7 @@ import {
   USERS_LIST_LIMIT,
 } from "../src/server/hub.ts";
 import { burstFor } from "../src/server/rate.ts";
+import { PASSWORD_GUESS_BURST } from "../src/server/password.ts";
 import type { Inserted, NewMessage } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
@@ -1345,4 +1348,199 @@ Deno.test("send: refs are remembered for SENT_REF_TTL_MS, then forgotten", () =>
   w.say(tom, { type: "send", ref: "r", text: "second" });
   const third = tom.of("ack")[2].id;
   assert.notEqual(third, first);
+});
+
+// ---- issue 10: limits that identities cannot dodge, a store that fails ------------------------
+
+Deno.test("who: 1,002 online with 24-character names: a list cut to fit one frame, never an error", () => {
+  const w = world();
+  const asker = w.join("asker");
+  for (let i = 0; i < 1_001; i++) w.join(`n${String(i).padStart(23, "x")}`);
+  asker.clear();
+  w.say(asker, { type: "who", ref: "w".repeat(64) });
+  const [users] = asker.of("users");
+  assert.ok(users, `no users frame: ${JSON.stringify(asker.frames.slice(0, 1))}`);
+  assert.equal(users.online, 1_002);
+  assert.ok(users.users.length > 500 && users.users.length < 1_002, `${users.users.length}`);
+  assert.ok(asker.raw[0].length <= 65_536 + 4, "under the frame cap");
+});
+
+Deno.test("hello: new ids per address are limited per hour; returning users and other addresses are not", () => {
+  const w = world({ newIds: 3 });
+  const from = (address: string, name: string, extra = {}) => {
+    const peer = Object.assign(new FakePeer(name), { address });
+    w.say(peer, { type: "hello", name, ...extra });
+    return peer;
+  };
+  const first = from("10.0.0.1", "a");
+  const { token } = welcomeOf(first);
+  from("10.0.0.1", "b");
+  from("10.0.0.1", "c");
+  const fourth = from("10.0.0.1", "d");
+  assert.equal(fourth.of("welcome").length, 0);
+  assert.equal(fourth.of("error")[0].code, "rate_limited");
+  assert.match(
+    fourth.of("error")[0].message,
+    /too many new ids from your address \(at most 3 an hour\)/,
+  );
+  assert.equal(fourth.closed?.reason, "too_many_ids");
+  assert.equal(w.store.canonicalId("d_0004"), null, "nothing issued");
+  // an IPv6 neighbour in the same /64 shares the allowance
+  assert.equal(from("2001:db8::1", "e").of("welcome").length, 1);
+  for (const n of ["f", "g"]) from("2001:db8::2", n);
+  assert.equal(from("2001:db8::3", "h").closed?.reason, "too_many_ids");
+  // the one with a token comes back; another address is not affected
+  w.hub.disconnect(first);
+  assert.equal(from("10.0.0.1", "a", { token }).of("welcome").length, 1);
+  assert.equal(from("10.0.0.9", "z").of("welcome").length, 1);
+  // an hour later there is room again (one id a 20 minutes: 3 an hour)
+  w.clock.t += 20 * 60_000;
+  assert.equal(from("10.0.0.1", "late").of("welcome").length, 1);
+});
+
+Deno.test("send: limited per address too, so new ids do not buy new bursts", () => {
+  const w = world({ maxRate: 1 });
+  // per address: 5 a second, a burst of max(20, 25) = 25
+  const peers = Array.from(
+    { length: 5 },
+    (_, i) => Object.assign(w.join(`p${i}`), { address: "10.0.0.1" }),
+  );
+  let acked = 0;
+  let limited = 0;
+  for (const peer of peers) {
+    for (let j = 0; j < 10; j++) w.say(peer, { type: "send", ref: `r${j}`, text: "x" });
+    acked += peer.of("ack").length;
+    limited += peer.of("error").filter((e) => e.code === "rate_limited").length;
+  }
+  assert.equal(acked, 25, "the address's burst, not 5 users' bursts of 20");
+  assert.equal(limited, 25);
+  assert.match(
+    peers[4].of("error")[0].message,
+    /at most 5 messages a second from one address/,
+  );
+  const elsewhere = Object.assign(w.join("q"), { address: "10.0.0.2" });
+  w.say(elsewhere, { type: "send", ref: "r", text: "x" });
+  assert.equal(elsewhere.of("ack").length, 1, "another address is not held back");
+});
+
+Deno.test("flood: a sender cut for flooding gets the acks of what was stored first", () => {
+  const w = world({ maxRate: 1 });
+  // group commit is deferred, as in the server: the sends wait for the end of the turn
+  const store = w.store;
+  const flooder = w.join("flood");
+  for (let i = 0; i < 20 + MAX_RATE_STRIKES; i++) {
+    w.say(flooder, { type: "send", ref: `r${i}`, text: `m${i}` });
+  }
+  assert.equal(flooder.closed?.reason, "flood");
+  const acks = flooder.of("ack");
+  assert.equal(acks.length, 20, "every message within the burst is acknowledged");
+  assert.equal(store.latestSeq(), 20);
+});
+
+Deno.test("store failure: an expiry that cannot be stored is retried later, not lost; the cause is logged once, the recovery too", () => {
+  const lines: string[] = [];
+  const store = new SqliteStore(":memory:");
+  const w = world({ store, log: (line) => lines.push(line) });
+  const tom = w.join("tom");
+  w.say(tom, { type: "send", ref: "t", text: "soon gone", ttl: 1 });
+  const purge = store.purge.bind(store);
+  store.purge = () => {
+    throw new Error("database or disk is full");
+  };
+  w.clock.t += 1_000;
+  w.hub.tick();
+  w.clock.t += EXPIRY_RETRY_MS - 1;
+  w.hub.tick(); // not yet due again
+  w.clock.t += 1;
+  w.hub.tick(); // retried, fails again
+  assert.equal(w.hub.pendingExpiries, 1, "still scheduled");
+  const failures = lines.filter((l) => /disk is full/.test(l));
+  assert.equal(failures.length, 1, `logged once: ${lines.join("\n")}`);
+  assert.match(failures[0], /failed while expiring temporary messages: database or disk is full/);
+  assert.equal(tom.of("deleted").length, 0);
+  store.purge = purge;
+  w.hub.tick();
+  assert.equal(tom.of("deleted").length, 0, "not before its retry time");
+  w.clock.t += EXPIRY_RETRY_MS;
+  w.hub.tick();
+  assert.equal(tom.of("deleted").length, 1, "expired once the store works again");
+  assert.equal(w.hub.pendingExpiries, 0);
+  assert.match(lines.at(-1)!, /works again \(2 write\(s\) refused over 10 s\)/);
+});
+
+Deno.test("store failure: a user leaving while the disk is full leaves presence; nothing throws", () => {
+  const store = new SqliteStore(":memory:");
+  const w = world({ store });
+  const tom = w.join("tom");
+  const alice = w.join("alice");
+  store.setLastSeq = () => {
+    throw new Error("database or disk is full");
+  };
+  w.hub.disconnect(tom);
+  assert.equal(alice.of("presence").at(-1)?.left?.id, tom.user!.id);
+  assert.deepEqual(w.hub.users().map((u) => u.id), [alice.user!.id]);
+});
+
+Deno.test("store failure: a newcomer is refused with error unavailable; a returning user still gets in", () => {
+  const store = new SqliteStore(":memory:");
+  const w = world({ store });
+  const tom = w.join("tom", {}, true);
+  const { token } = welcomeOf(tom);
+  w.hub.disconnect(tom);
+  const full = () => {
+    throw new Error("database or disk is full");
+  };
+  store.createIdentity = full;
+  store.rotateSession = full;
+  const stranger = new FakePeer("eve");
+  w.say(stranger, { type: "hello", name: "eve" });
+  assert.equal(stranger.of("error")[0].code, "unavailable");
+  assert.match(stranger.of("error")[0].message, /cannot issue new ids just now/);
+  assert.equal(stranger.closed?.reason, "unavailable");
+  const back = w.join("tom", { token }, true);
+  assert.equal(back.user!.id, "tom_0001");
+  assert.equal(welcomeOf(back).token, token, "the token could not rotate, so it stays good");
+});
+
+Deno.test("expiry: a mass expiry is spread over ticks, EXPIRIES_PER_TICK at a time", () => {
+  const w = world();
+  const tom = w.join("tom");
+  for (let i = 0; i < EXPIRIES_PER_TICK + 10; i++) {
+    w.say(tom, { type: "send", ref: `t${i}`, text: "x", ttl: 1 });
+  }
+  tom.clear();
+  w.clock.t += 1_000;
+  w.hub.tick();
+  assert.equal(tom.of("deleted").length, EXPIRIES_PER_TICK);
+  w.hub.tick();
+  assert.equal(tom.of("deleted").length, EXPIRIES_PER_TICK + 10);
+});
+
+Deno.test("password: a server-wide ceiling on wrong guesses checked; returning users are exempt; every failure is logged", () => {
+  const lines: string[] = [];
+  const w = world({ password: "hunter2", log: (line) => lines.push(line) });
+  const regular = w.join("tom", { password: "hunter2" }, true);
+  const { token } = welcomeOf(regular);
+  w.hub.disconnect(regular);
+  // many addresses, one wrong guess each: the first PASSWORD_GUESS_BURST are checked
+  const guess = (i: number, password = "guess") => {
+    const peer = Object.assign(new FakePeer("g"), { address: `10.1.${i >> 8}.${i & 255}` });
+    w.say(peer, { type: "hello", name: "eve", password });
+    w.scheduled.splice(0).forEach(({ fn }) => fn());
+    return peer;
+  };
+  for (let i = 0; i < PASSWORD_GUESS_BURST; i++) guess(i);
+  assert.equal(lines.filter((l) => /^wrong password from 10\.1\./.test(l)).length, 10);
+  const over = guess(100);
+  assert.match(over.of("error")[0].message, /too many wrong passwords on this server just now/);
+  assert.equal(guess(101, "hunter2").of("welcome").length, 0, "unchecked, even the right one");
+  assert.equal(lines.filter((l) => /newcomers are refused unchecked/.test(l)).length, 1);
+  // the returning user is not locked out by strangers guessing
+  const back = Object.assign(new FakePeer("tom"), { address: "10.9.9.9" });
+  w.say(back, { type: "hello", name: "tom", password: "hunter2", token });
+  assert.equal(back.of("welcome").length, 1);
+  // at 30 a minute, two seconds later one more is checked
+  w.clock.t += 2_000;
+  const checked = guess(102, "hunter2");
+  assert.equal(checked.of("welcome").length, 1);
 });

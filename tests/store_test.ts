@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import { type NewMessage, QUOTE_LENGTH } from "../src/server/store/store.ts";
-import { Backlog, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
+import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
 import type { Message, ServerFrame } from "../src/protocol/schema.ts";
 
 /** Monotonic fake ULIDs: 26 Crockford chars, ordered by n. */
@@ -21,6 +21,8 @@ function message(from: string, to?: string[], text?: string): NewMessage {
   if (to) m.to = to;
   return m;
 }
+
+type StoredMessageLike = { id: string; seq: number };
 
 function ids(messages: { id: string }[]): string[] {
   return messages.map((m) => m.id);
@@ -472,3 +474,108 @@ Deno.test("SqliteStore: close is idempotent", () => {
   store.close();
   store.close();
 });
+
+// ---- backlogs read page by page ---------------------------------------------------------------
+
+Deno.test(
+  "backlog: a resume over many pages replays messages and purges in the order they happened, each once",
+  withStore((store) => {
+    // a reproducible mix: public and direct messages, purges of earlier ones along the way
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const live: StoredMessageLike[] = [];
+    const events: { at: number; what: string }[] = [];
+    const early = Array.from({ length: 150 }, () => store.insertMessage(message("tom_0001")));
+    const resumeFrom = store.insertMessage(message("tom_0001"));
+    live.push(...early);
+    // every purge of a message at or before the resume point comes in the replay, after the
+    // message that was newest when it happened; messages purged after the resume point do not
+    for (let i = 0; i < BACKLOG_PAGE * 5; i++) {
+      const to = random() < 0.3 ? ["alice_1234"] : random() < 0.1 ? ["bob_1111"] : undefined;
+      const m = store.insertMessage(message("tom_0001", to));
+      live.push(m);
+      if (!to || to[0] === "alice_1234") events.push({ at: m.seq, what: `m:${m.id}` });
+      if (random() < 0.4) {
+        const victim = live.splice(Math.floor(random() * live.length), 1)[0];
+        store.purge([victim.id], random() < 0.5 ? "deleted" : "expired");
+        if (victim.seq <= resumeFrom.seq) {
+          events.push({ at: m.seq + 0.5, what: `d:${victim.id}` });
+        } else {
+          const i = events.findIndex((e) => e.what === `m:${victim.id}`);
+          if (i >= 0) events.splice(i, 1);
+        }
+      }
+    }
+    // purging the resume point's own message too, with nothing newer since
+    store.purge([resumeFrom.id], "deleted");
+    events.push({ at: store.latestSeq() + 0.5, what: `d:${resumeFrom.id}` });
+    const frames = drain(
+      store,
+      "alice_1234",
+      planBacklog(store, "alice_1234", {
+        resumeSeq: resumeFrom.seq,
+        lastSeq: 0,
+        recent: 0,
+        limit: 10_000,
+      }),
+    );
+    const got = frames.map((f) =>
+      f.type === "message" ? `m:${f.id}` : f.type === "deleted" ? `d:${f.id}` : f.type
+    );
+    assert.deepEqual(got, events.sort((a, b) => a.at - b.at).map((e) => e.what));
+    assert.ok(got.length > BACKLOG_PAGE * 3, `${got.length} events: several pages`);
+  }),
+);
+
+Deno.test(
+  "backlog: a newcomer's direct messages from while away come before the recent history, over many pages",
+  withStore((store) => {
+    const dms = Array.from(
+      { length: BACKLOG_PAGE * 2 + 3 },
+      () => store.insertMessage(message("bob_1111", ["alice_1234"])),
+    );
+    const noise = Array.from({ length: 300 }, () => store.insertMessage(message("tom_0001")));
+    const frames = drain(
+      store,
+      "alice_1234",
+      planBacklog(store, "alice_1234", { resumeSeq: null, lastSeq: 0, recent: 50, limit: 100 }),
+    );
+    assert.deepEqual(
+      ids(messagesOf(frames)),
+      ids([...dms.slice(-100), ...noise.slice(-50)]),
+      "the newest 100 DMs, then the newest 50 of everything",
+    );
+  }),
+);
+
+Deno.test(
+  "backlog: holds one page, however long the backlog (messages are read as it is drained)",
+  withStore((store) => {
+    for (let i = 0; i < 1_000; i++) store.insertMessage(message("tom_0001"));
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (key !== "messagesAfter") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (...args: Parameters<SqliteStore["messagesAfter"]>) => {
+          reads++;
+          const page = target.messagesAfter(...args);
+          assert.ok(page.length <= BACKLOG_PAGE);
+          return page;
+        };
+      },
+    });
+    const backlog = new Backlog(counting, "alice_1234", {
+      segments: [{ after: 0, upto: store.latestSeq(), directOnly: false }],
+    });
+    assert.equal(reads, 0, "nothing is read before the first page is asked for");
+    backlog.next();
+    assert.equal(reads, 1);
+    let frames = 1;
+    while (backlog.next()) frames++;
+    assert.equal(frames, Math.ceil(1_000 / BACKLOG_PAGE));
+    assert.equal(reads, Math.ceil(1_000 / BACKLOG_PAGE), "one read a page");
+  }),
+);

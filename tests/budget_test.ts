@@ -1,0 +1,89 @@
+// Unit tests for src/server/budget.ts: the server-wide output budget and flow control around it,
+// with fake connections and an injected clock.
+//
+// Run: deno test -A tests/budget_test.ts
+
+import assert from "node:assert/strict";
+import { type BudgetMember, OutputBudget, OVER_BUDGET_CUT_MS } from "../src/server/budget.ts";
+
+class FakeMember implements BudgetMember {
+  heldBytes = 0;
+  reading = true;
+  wasCut = false;
+  constructor(readonly budget: OutputBudget) {}
+  hold(bytes: number): void {
+    this.heldBytes += bytes;
+    this.budget.change(bytes);
+  }
+  pauseReading(): void {
+    this.reading = false;
+  }
+  resumeReading(): void {
+    this.reading = true;
+  }
+  cut(): void {
+    this.wasCut = true;
+    this.budget.change(-this.heldBytes);
+    this.heldBytes = 0;
+    this.budget.forget(this);
+  }
+}
+
+Deno.test("budget: a producer is paused only over the high watermark, resumed below the low one", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t);
+  assert.equal(budget.low, 500);
+  const sender = new FakeMember(budget);
+  const reader = new FakeMember(budget);
+  reader.hold(1000);
+  assert.equal(budget.over, false, "at the watermark is not over it");
+  reader.hold(1);
+  assert.equal(budget.over, true);
+  budget.pause(sender);
+  budget.pause(sender); // twice is once
+  assert.equal(sender.reading, false);
+  assert.equal(budget.pausedCount, 1);
+  reader.hold(-400); // 601: still above the low watermark
+  assert.equal(sender.reading, false, "not resumed between the watermarks");
+  reader.hold(-101); // 500
+  assert.equal(sender.reading, true, "resumed at the low watermark");
+  assert.equal(budget.pausedCount, 0);
+  assert.equal(budget.total, 500);
+});
+
+Deno.test("budget: over it for OVER_BUDGET_CUT_MS, the biggest holders are cut until below the low watermark", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t);
+  const members = [100, 700, 50, 400].map((bytes) => {
+    const m = new FakeMember(budget);
+    m.hold(bytes);
+    return m;
+  });
+  const sender = new FakeMember(budget);
+  budget.pause(sender);
+  assert.equal(budget.enforce(members), 0, "nobody is cut at once");
+  clock.t += OVER_BUDGET_CUT_MS - 1;
+  assert.equal(budget.enforce(members), 0, "nor before the time is up");
+  clock.t += 1;
+  // 1,250 held: cutting the 700 leaves 550, still above 500; the 400 goes too
+  assert.equal(budget.enforce(members), 2);
+  assert.deepEqual(members.map((m) => m.wasCut), [false, true, false, true]);
+  assert.equal(budget.total, 150);
+  assert.equal(sender.reading, true, "the producer reads again");
+  clock.t += OVER_BUDGET_CUT_MS * 10;
+  assert.equal(budget.enforce(members), 0, "under budget nothing more is cut");
+});
+
+Deno.test("budget: dipping below the low watermark restarts the clock", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t);
+  const m = new FakeMember(budget);
+  m.hold(1500);
+  clock.t += OVER_BUDGET_CUT_MS - 10;
+  m.hold(-1100); // 400: drained
+  m.hold(1100); // over again, from now
+  clock.t += 20;
+  assert.equal(budget.enforce([m]), 0);
+  clock.t += OVER_BUDGET_CUT_MS;
+  assert.equal(budget.enforce([m]), 1);
+});
