@@ -56,7 +56,7 @@ Deno.test("limit: --max-connections-per-address 3: logged-in users do not count;
   await using first = await tcpClient(server.port);
   await delay(50);
   await using second = await tcpClient(server.port);
-  await using third = await tcpClient(server.port);
+  await using _third = await tcpClient(server.port);
   await delay(100);
   await using fourth = await tcpClient(server.port);
   assert.equal(await first.closed(3_000), true, "the oldest pending connection was closed");
