@@ -12,6 +12,7 @@ import {
   addMessage,
   addNotice,
   applyEvents,
+  applyStatus,
   initialModel,
   MAX_ITEMS,
   type Model,
@@ -322,6 +323,21 @@ Deno.test("screen: a panel for search results sits above the status line, closab
   assert.ok(screen.panel.height <= Math.floor(22 * 0.4));
   const closed = plain({ ...results, panel: undefined }, 80, 24);
   assert.equal(closed.screen.panel, undefined);
+});
+
+Deno.test("model: a reconnect that fails says why in the pane, once for a run of the same reason", () => {
+  const why = "cannot connect to h:1: the server closed the connection during the TLS handshake";
+  const notices = (m: Model) => m.items.filter((i) => i.kind === "notice" && i.text.includes(why));
+  let model = applyStatus(busyModel(), { state: "reconnecting", retryAt: NOW, attempt: 1 });
+  assert.equal(notices(model).length, 0, "right after the drop there is no reason yet");
+  model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt: 2, reason: why });
+  model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt: 3, reason: why });
+  assert.equal(notices(model).length, 1);
+  assert.equal(model.status.state === "reconnecting" && model.status.attempt, 3);
+  model = applyStatus(model, { state: "connected" });
+  model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt: 1 });
+  model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt: 2, reason: why });
+  assert.equal(notices(model).length, 2, "a later outage says it again");
 });
 
 Deno.test("screen: reflows when the size changes (bubble widths follow the columns)", () => {

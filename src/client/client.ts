@@ -236,12 +236,15 @@ export class ChatClient {
 
   async #reconnect(): Promise<void> {
     const random = this.options.random ?? Math.random;
+    /** Why the last attempt failed, for the next notice. */
+    let reason: string | undefined;
     for (let attempt = 0; !this.#closing; attempt++) {
       const delay = backoffDelay(attempt, random);
       this.options.onStatus({
         state: "reconnecting",
         retryAt: Date.now() + delay,
         attempt: attempt + 1,
+        ...(reason ? { reason } : {}),
       });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -265,6 +268,7 @@ export class ChatClient {
           this.options.onStatus({ state: "offline" });
           return this.#end({ code: 1, message: error.message });
         }
+        reason = error instanceof Error ? error.message : String(error);
       }
     }
   }

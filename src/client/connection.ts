@@ -10,7 +10,7 @@ import {
   MAX_FRAME_BYTES,
 } from "../protocol/codec.ts";
 import { ALPN, type ClientFrame, ServerFrame } from "../protocol/schema.ts";
-import { isCertificateError } from "../tls/trust.ts";
+import { handshakeDropped, isCertificateError } from "../tls/trust.ts";
 
 /** Time allowed for TCP connect plus the TLS handshake. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -57,12 +57,14 @@ export class Connection {
   static async open(options: ConnectOptions): Promise<Connection> {
     const where = `${options.host}:${options.port}`;
     let conn: Deno.TlsConn | undefined;
+    let tcpConnected = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const attempt = (async () => {
         // TCP first, with Nagle off, then TLS over it: Deno.connectTls leaves Nagle on, which
         // holds the first frame after the handshake for the server's delayed ACK (~40 ms)
         const tcp = await Deno.connect({ hostname: options.host, port: options.port });
+        tcpConnected = true;
         tcp.setNoDelay(true);
         conn = await Deno.startTls(tcp, {
           hostname: options.host,
@@ -86,7 +88,7 @@ export class Connection {
       try {
         conn?.close();
       } catch { /* already closed */ }
-      throw toConnectError(error, where);
+      throw toConnectError(error, where, tcpConnected);
     } finally {
       clearTimeout(timer);
     }
@@ -123,8 +125,19 @@ export class Connection {
   }
 }
 
-function toConnectError(error: unknown, where: string): ConnectError {
+/** How a hang-up shows in Deno (an EOF where the server's TLS hello should be, or a reset). */
+const HANG_UPS = [
+  Deno.errors.UnexpectedEof,
+  Deno.errors.ConnectionReset,
+  Deno.errors.ConnectionAborted,
+  Deno.errors.BrokenPipe,
+];
+
+function toConnectError(error: unknown, where: string, tcpConnected: boolean): ConnectError {
   if (error instanceof ConnectError) return error;
+  if (tcpConnected && HANG_UPS.some((kind) => error instanceof kind)) {
+    return new ConnectError(handshakeDropped(where));
+  }
   if (isCertificateError(error)) {
     return new ConnectError(
       `the certificate of ${where} is not trusted (${

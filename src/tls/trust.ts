@@ -340,13 +340,13 @@ export function fetchServerChain(
     socket.once("error", (e: Error & { code?: string }) =>
       finish(
         new TrustError(
-          `cannot reach ${label} to check its certificate: ${describeNetError(e)}`,
+          // a reset after TCP connected is the server hanging up mid-handshake
+          e.code === "ECONNRESET"
+            ? handshakeDropped(label)
+            : `cannot reach ${label} to check its certificate: ${describeNetError(e)}`,
         ),
       ));
-    socket.once(
-      "close",
-      () => finish(new TrustError(`${label} closed the connection during the TLS handshake`)),
-    );
+    socket.once("close", () => finish(new TrustError(handshakeDropped(label))));
   });
 }
 
@@ -417,6 +417,17 @@ function collectChain(
     cur = cur.issuerCertificate;
   }
   return out;
+}
+
+/**
+ * What to say when the server hangs up after TCP connected but before TLS completed. A chat
+ * server does that to an address over its connection cap, and when overloaded; a bare "unexpected
+ * end of file" would leave the person guessing.
+ */
+export function handshakeDropped(label: string): string {
+  return `cannot connect to ${label}: the server closed the connection during the TLS handshake; ` +
+    "it may be refusing connections from your address (too many open) or be overloaded, " +
+    "so try again shortly";
 }
 
 function describeNetError(e: Error & { code?: string }): string {

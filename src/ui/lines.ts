@@ -2,7 +2,7 @@
  * The line modes' UI: input lines from stdin, one line (plain) or one JSON object (NDJSON) per
  * event on stdout, written in order through one writer.
  */
-import { jsonEvent, plainLines } from "./plain.ts";
+import { jsonEvent, jsonStatus, plainLines, plainStatus } from "./plain.ts";
 import type { Ui, UiContext, UiHandlers } from "./ui.ts";
 import { safeJson, sanitize, sanitizeLine } from "./sanitize.ts";
 
@@ -56,19 +56,7 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       emit([`! ${sanitizeLine(text)}`], [{ type: "error", code: "usage", message: text }]);
     },
     status(status) {
-      if (status.state === "reconnecting") {
-        const seconds = Math.max(0, Math.round((status.retryAt - Date.now()) / 1000));
-        emit([`* connection lost; reconnecting in ${seconds} s (attempt ${status.attempt})`], [
-          {
-            type: "status",
-            state: "reconnecting",
-            retryAt: status.retryAt,
-            attempt: status.attempt,
-          },
-        ]);
-      } else {
-        emit([`* ${status.state}`], [{ type: "status", state: status.state }]);
-      }
+      emit([plainStatus(status)], [jsonStatus(status)]);
     },
     async stop() {
       await writing;

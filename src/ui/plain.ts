@@ -7,6 +7,7 @@ import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
 import type { User } from "../protocol/schema.ts";
 import { sanitize, sanitizeLine } from "./sanitize.ts";
+import type { ConnectionStatus } from "./ui.ts";
 
 /** HH:MM:SS in local time. */
 export function clock(time: number): string {
@@ -155,4 +156,24 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
     case "pending":
       return { type: "pending", text: event.text, to: event.to ?? [] };
   }
+}
+
+/** The plain line for a change of the connection's state. */
+export function plainStatus(status: ConnectionStatus, now = Date.now()): string {
+  if (status.state !== "reconnecting") return `* ${status.state}`;
+  const seconds = Math.max(0, Math.round((status.retryAt - now) / 1000));
+  const why = status.reason ? `; the last attempt failed: ${sanitizeLine(status.reason)}` : "";
+  return `* connection lost; reconnecting in ${seconds} s (attempt ${status.attempt})${why}`;
+}
+
+/** The NDJSON object for a change of the connection's state. */
+export function jsonStatus(status: ConnectionStatus): Record<string, unknown> {
+  if (status.state !== "reconnecting") return { type: "status", state: status.state };
+  return {
+    type: "status",
+    state: "reconnecting",
+    retryAt: status.retryAt,
+    attempt: status.attempt,
+    ...(status.reason ? { reason: status.reason } : {}),
+  };
 }

@@ -4,7 +4,8 @@ import type { ClientEvent, ClientState } from "../client/state.ts";
 /** How the connection stands, for a status line. */
 export type ConnectionStatus =
   | { state: "connected" }
-  | { state: "reconnecting"; retryAt: number; attempt: number }
+  /** `reason`: why the last attempt failed (none on the first, right after the drop). */
+  | { state: "reconnecting"; retryAt: number; attempt: number; reason?: string }
   | { state: "offline" };
 
 /** What every UI is given to draw from. */

@@ -7,14 +7,26 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { ensureServerCerts } from "../../src/tls/certs.ts";
-import { joinClient, makeTempDir, removeDir, runJoinRaw, WAIT_TIMEOUT_MS } from "./harness.ts";
+import {
+  joinClient,
+  makeTempDir,
+  removeDir,
+  runJoinRaw,
+  WAIT_TIMEOUT_MS,
+  writeAll,
+} from "./harness.ts";
 
 /** Escape sequences a hostile server might send: title, colour, screen clear, bidi override. */
 const EVIL = "no\x1b]0;pwned\x07 entry\x1b[31m\x1b[2J\u202e here";
 // deno-lint-ignore no-control-regex -- looking for control characters is the point
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/;
 
-type Reply = (frame: { type: string }, send: (value: unknown) => void) => void;
+type Reply = (
+  frame: { type: string; token?: string },
+  send: (value: unknown) => Promise<void>,
+  /** Hangs up on this client. */
+  close: () => void,
+) => void;
 
 /** A TLS server that answers each client frame with `reply`; counts what it got by type. */
 async function fakeServer(reply: Reply) {
@@ -35,13 +47,18 @@ async function fakeServer(reply: Reply) {
       (async () => {
         const cutter = new FrameCutter();
         const buffer = new Uint8Array(16 * 1024);
-        const send = (value: unknown) => void conn.write(encodeFrame(value)).catch(() => {});
+        const send = (value: unknown) => writeAll(conn, encodeFrame(value)).catch(() => {});
+        const close = () => {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        };
         try {
           for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
             for (const payload of cutter.push(buffer.subarray(0, n))) {
               const frame = JSON.parse(new TextDecoder().decode(payload));
               received.set(frame.type, (received.get(frame.type) ?? 0) + 1);
-              reply(frame, send);
+              reply(frame, send, close);
             }
           }
         } catch { /* the client went away */ }
@@ -65,10 +82,10 @@ async function fakeServer(reply: Reply) {
   };
 }
 
-const welcome = (heartbeatMs: number) => ({
+const welcome = (heartbeatMs: number, token = "t".repeat(43)) => ({
   type: "welcome",
   you: { id: "bob_1234", name: "bob" },
-  token: "t".repeat(43),
+  token,
   users: [{ id: "bob_1234", name: "bob" }],
   online: 1,
   limits: {
@@ -129,4 +146,106 @@ Deno.test("hostile server: a ping interval of 0 does not make the client ping in
   // MIN_HEARTBEAT_MS is 100: about 10 in a second, not thousands
   assert.ok(pings >= 1 && pings <= 15, `${pings} pings in one second`);
   await client.end();
+});
+
+/** A TCP listener on 127.0.0.1 that hangs up at once (as a server at its per-address cap does). */
+function dropping() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepted++;
+      conn.close();
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    get accepted() {
+      return accepted;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving;
+    },
+  };
+}
+
+const HANDSHAKE_DROPPED =
+  /the server closed the connection during the TLS handshake; it may be refusing connections from your address/;
+
+Deno.test("a server that hangs up during the TLS handshake: one sentence that says so, exit 1", async () => {
+  await using server = dropping();
+  const state = await makeTempDir("chat-e2e-state-");
+  try {
+    const env = { XDG_STATE_HOME: state };
+    const where = ["--server", `127.0.0.1:${server.port}`];
+    for (const mode of ["--plain", "--json"]) {
+      const out = await runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
+      assert.equal(out.code, 1, out.stderr);
+      assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+      assert.match(out.stderr, HANDSHAKE_DROPPED);
+      assert.doesNotMatch(out.stderr, /unexpected end of file/);
+    }
+    // first contact with --fingerprint probes the certificate first: the same sentence
+    const fingerprint = `SHA256:${"A".repeat(43)}`;
+    const probed = await runJoinRaw(
+      ["--plain", "--name", "bob", ...where, "--fingerprint", fingerprint],
+      { cwd: state, env },
+    );
+    assert.equal(probed.code, 1, probed.stderr);
+    assert.match(probed.stderr, HANDSHAKE_DROPPED);
+    assert.ok(server.accepted >= 3);
+  } finally {
+    await removeDir(state);
+  }
+});
+
+Deno.test("reconnecting to a server that hangs up during the TLS handshake: the notice says so", async () => {
+  // the first connection goes through to a fake chat server, which welcomes, then hangs up;
+  // every later one is closed at once, as a server at its per-address cap does
+  await using chat = await fakeServer((frame, send, close) => {
+    if (frame.type === "hello") send(welcome(10_000)).then(close);
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const piping: Promise<unknown>[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      if (connections++ > 0) {
+        conn.close();
+        continue;
+      }
+      const upstream = await Deno.connect({ hostname: "127.0.0.1", port: chat.port });
+      piping.push(
+        conn.readable.pipeTo(upstream.writable).catch(() => {}),
+        upstream.readable.pipeTo(conn.writable).catch(() => {}),
+      );
+    }
+  })().catch(() => {});
+  try {
+    for (const mode of ["plain", "json"] as const) {
+      connections = 0;
+      await using client = await joinClient(
+        { port: listener.addr.port, caFile: chat.caFile },
+        "bob",
+        {
+          mode,
+        },
+      );
+      if (mode === "plain") {
+        const line = await client.waitForLine((l) => HANDSHAKE_DROPPED.test(l));
+        assert.match(line, /^\* connection lost; reconnecting in \d+ s \(attempt \d+\)/);
+      } else {
+        const status = await client.waitFor((e) =>
+          e.type === "status" && HANDSHAKE_DROPPED.test(e.reason ?? "")
+        );
+        assert.equal(status.state, "reconnecting");
+      }
+      await client.kill();
+    }
+  } finally {
+    listener.close();
+    await serving;
+    await Promise.all(piping);
+  }
 });

@@ -104,6 +104,17 @@ export interface ApplyOptions {
   users?: () => User[];
 }
 
+/**
+ * A new connection state. The status line has no room for why a reconnect attempt failed, so
+ * the reason goes to the pane, once for a run of attempts failing the same way.
+ */
+export function applyStatus(model: Model, status: ConnectionStatus): Model {
+  const said = model.status.state === "reconnecting" ? model.status.reason : undefined;
+  const next = { ...model, status };
+  if (status.state !== "reconnecting" || !status.reason || status.reason === said) return next;
+  return addNotice(next, `reconnecting: ${status.reason}`, "error");
+}
+
 /** Applies what the client reported. */
 export function applyEvents(
   model: Model,

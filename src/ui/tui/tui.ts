@@ -18,7 +18,14 @@ import type { ConnectionStatus, Ui, UiContext, UiHandlers } from "../ui.ts";
 import type { Key } from "./keys.ts";
 import { type EditKind, type InputAction, type InputContext, inputReducer } from "./input.ts";
 import { scrollPane } from "./layout.ts";
-import { addNotice, applyEvents, initialModel, type Model, type NoticeRole } from "./model.ts";
+import {
+  addNotice,
+  applyEvents,
+  applyStatus,
+  initialModel,
+  type Model,
+  type NoticeRole,
+} from "./model.ts";
 import {
   BlockCache,
   composeScreen,
@@ -180,7 +187,11 @@ class TuiController implements Ui {
   }
 
   status(status: ConnectionStatus): void {
-    this.#model = { ...this.#model, status };
+    const before = this.#model.seq;
+    this.#model = applyStatus(this.#model, status);
+    if (this.#model.seq > before && status.state === "reconnecting" && status.reason) {
+      this.#remember(status.reason, "error");
+    }
     this.#changed();
   }
 

@@ -1,0 +1,201 @@
+// Unit tests for src/client/client.ts (reconnects, token rotation) against a fake connection, and
+// for src/client/connection.ts against a fake TCP listener on 127.0.0.1 that drops the connection
+// during the TLS handshake.
+//
+// Run: deno test -A tests/client_test.ts
+
+import assert from "node:assert/strict";
+import { ChatClient } from "../src/client/client.ts";
+import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
+import { type ClientEvent, ClientState } from "../src/client/state.ts";
+import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
+import type { ConnectionStatus } from "../src/ui/ui.ts";
+
+const HANDSHAKE_DROPPED = /the server closed the connection during the TLS handshake/;
+
+function welcome(token: string): Welcome {
+  return {
+    type: "welcome",
+    you: { id: "tom_0001", name: "tom" },
+    token,
+    users: [{ id: "tom_0001", name: "tom" }],
+    online: 1,
+    limits: {
+      maxFrameBytes: 65536,
+      maxTextLength: 4000,
+      maxRecipients: 32,
+      heartbeatMs: 60_000,
+      idleTimeoutMs: 180_000,
+    },
+    server: { version: "fake" },
+  };
+}
+
+/** Stands in for a Connection: frames the test pushes are read; what the client sends is kept. */
+class FakeConnection {
+  readonly sent: ClientFrame[] = [];
+  #queue: Incoming[] = [];
+  #ended = false;
+  #wake?: () => void;
+
+  constructor(readonly answer: (frame: ClientFrame, conn: FakeConnection) => void) {}
+
+  push(frame: ServerFrame): void {
+    this.#queue.push({ frame });
+    this.#wake?.();
+  }
+
+  /** The server hangs up. */
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+
+  send(frame: ClientFrame): void {
+    this.sent.push(frame);
+    this.answer(frame, this);
+  }
+
+  async read(): Promise<Incoming | null> {
+    while (this.#queue.length === 0 && !this.#ended) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    return this.#queue.shift() ?? null;
+  }
+
+  close(): void {
+    this.end();
+  }
+}
+
+interface Harness {
+  client: ChatClient;
+  statuses: ConnectionStatus[];
+  events: ClientEvent[];
+  welcomes: string[];
+  connects: number;
+}
+
+/** A client whose `connect` is answered, in turn, by `opens` (a ConnectError is thrown). */
+function harness(opens: (FakeConnection | ConnectError)[], token?: string): Harness {
+  const h: Harness = {
+    statuses: [],
+    events: [],
+    welcomes: [],
+    connects: 0,
+    client: undefined as unknown as ChatClient,
+  };
+  h.client = new ChatClient({
+    name: "tom",
+    token,
+    state: new ClientState(),
+    connect() {
+      const next = opens[h.connects++];
+      if (!next) return Promise.reject(new ConnectError("no more fake connections"));
+      if (next instanceof ConnectError) return Promise.reject(next);
+      return Promise.resolve(next as unknown as Connection);
+    },
+    onEvents: (events) => h.events.push(...events),
+    onStatus: (status) => h.statuses.push(status),
+    onWelcome: (w) => void h.welcomes.push(w.token),
+    random: () => 0, // the shortest backoff: 250 ms, then 500 ms
+  });
+  return h;
+}
+
+/** A connection that welcomes a hello with `token`. */
+const welcoming = (token: string) =>
+  new FakeConnection((frame, conn) => {
+    if (frame.type === "hello") conn.push(welcome(token));
+  });
+
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("client: a reconnect notice says why the last attempt failed", async () => {
+  const first = welcoming("t1");
+  const dropped = new ConnectError(
+    "cannot connect to x:1: the server closed the connection during the TLS handshake; …",
+  );
+  const h = harness([first, dropped, welcoming("t2")]);
+  await h.client.start();
+  first.end();
+  await until(() => h.welcomes.length === 2, "the second welcome");
+  const reconnecting = h.statuses.filter((s) => s.state === "reconnecting");
+  assert.equal(reconnecting.length, 2);
+  // the first retry follows a dropped connection; the second one follows a failed attempt
+  assert.equal(reconnecting[0].state === "reconnecting" && reconnecting[0].reason, undefined);
+  assert.ok(reconnecting[1].state === "reconnecting");
+  assert.match(reconnecting[1].reason ?? "", HANDSHAKE_DROPPED);
+  assert.deepEqual(h.statuses.at(-1), { state: "connected" });
+  h.client.close();
+});
+
+Deno.test("client: each welcome's new token is saved and presented at the next hello", async () => {
+  const first = welcoming("t1");
+  const second = welcoming("t2");
+  const h = harness([first, second], "t0");
+  await h.client.start();
+  first.end();
+  await until(() => h.welcomes.length === 2, "the second welcome");
+  assert.deepEqual(h.welcomes, ["t1", "t2"]);
+  const hellos = [first, second].map((c) => c.sent.find((f) => f.type === "hello"));
+  assert.deepEqual(hellos.map((f) => f?.type === "hello" && f.token), ["t0", "t1"]);
+  h.client.close();
+});
+
+// ---- Connection.open against a server that hangs up during the TLS handshake -----------------
+
+/** A TCP listener on 127.0.0.1 that accepts each connection and closes it after `afterMs`. */
+function dropping(afterMs: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      if (afterMs === 0) conn.close();
+      else {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          conn.close();
+        }, afterMs);
+        timers.add(timer);
+      }
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving;
+      for (const timer of timers) clearTimeout(timer);
+    },
+  };
+}
+
+for (const afterMs of [0, 50]) {
+  Deno.test(`connection: a server that closes ${afterMs ? "after 50 ms" : "at once"} gets one clear sentence`, async () => {
+    await using server = dropping(afterMs);
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(
+        Connection.open({ host: "127.0.0.1", port: server.port }),
+        (error) => {
+          assert.ok(error instanceof ConnectError, String(error));
+          assert.match(
+            error.message,
+            new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${server.port}: `),
+          );
+          assert.match(error.message, HANDSHAKE_DROPPED);
+          assert.match(error.message, /refusing connections from your address|overloaded/);
+          assert.doesNotMatch(error.message, /unexpected end of file/);
+          assert.ok(!error.certificate && !error.refused);
+          return true;
+        },
+      );
+    }
+  });
+}
