@@ -254,6 +254,15 @@ Deno.test("isForMe: a direct message to me or a mention of my name or id; not my
   assert.ok(!isForMe(message({ text: "tom" }), undefined));
 });
 
+Deno.test("isForMe: ids of 5 to 8 digits: mine is a mention, a longer one is someone else", () => {
+  const long = { id: "tom_12345678", name: "tom" };
+  assert.ok(isForMe(message({ text: "ping @tom_12345678!" }), long));
+  // tom_1234 is not tom_12345, nor tom_12345 tom_12345678
+  assert.ok(!isForMe(message({ text: "ask tom_12345" }), ME));
+  assert.ok(!isForMe(message({ text: "@tom_12345 hi" }), long));
+  assert.ok(!isForMe(message({ text: "@tom_123456789 hi" }), long));
+});
+
 Deno.test("bubble: a mention of me stands out (its own segment)", () => {
   const lines = renderBubble(message({ text: "hi @tom and all" }), {
     width: 40,

@@ -1,11 +1,11 @@
-// Unit tests for src/client/client.ts (reconnects, token rotation) against a fake connection, and
-// for src/client/connection.ts against a fake TCP listener on 127.0.0.1 that drops the connection
-// during the TLS handshake.
+// Unit tests for src/client/client.ts (reconnects, final goodbyes, token rotation, which request
+// a list of sessions answers) against a fake connection, and for src/client/connection.ts against
+// a fake TCP listener on 127.0.0.1 that drops the connection during the TLS handshake.
 //
 // Run: deno test -A tests/client_test.ts
 
 import assert from "node:assert/strict";
-import { ChatClient } from "../src/client/client.ts";
+import { ChatClient, REVOKED_MESSAGE } from "../src/client/client.ts";
 import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
 import { type ClientEvent, ClientState } from "../src/client/state.ts";
 import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
@@ -73,6 +73,7 @@ interface Harness {
   statuses: ConnectionStatus[];
   events: ClientEvent[];
   welcomes: string[];
+  revoked: number;
   connects: number;
 }
 
@@ -82,6 +83,7 @@ function harness(opens: (FakeConnection | ConnectError)[], token?: string): Harn
     statuses: [],
     events: [],
     welcomes: [],
+    revoked: 0,
     connects: 0,
     client: undefined as unknown as ChatClient,
   };
@@ -98,6 +100,7 @@ function harness(opens: (FakeConnection | ConnectError)[], token?: string): Harn
     onEvents: (events) => h.events.push(...events),
     onStatus: (status) => h.statuses.push(status),
     onWelcome: (w) => void h.welcomes.push(w.token),
+    onRevoked: () => void h.revoked++,
     random: () => 0, // the shortest backoff: 250 ms, then 500 ms
   });
   return h;
@@ -146,6 +149,60 @@ Deno.test("client: each welcome's new token is saved and presented at the next h
   assert.deepEqual(h.welcomes, ["t1", "t2"]);
   const hellos = [first, second].map((c) => c.sent.find((f) => f.type === "hello"));
   assert.deepEqual(hellos.map((f) => f?.type === "hello" && f.token), ["t0", "t1"]);
+  h.client.close();
+});
+
+Deno.test("client: goodbye revoked is final, forgets the token, and says why in one sentence", async () => {
+  const first = welcoming("t1");
+  const h = harness([first, welcoming("t2")]);
+  await h.client.start();
+  first.push({ type: "goodbye", reason: "revoked", message: "signed out from another device" });
+  first.end();
+  const ending = await h.client.ended;
+  assert.equal(ending.code, 1);
+  assert.equal(ending.message, REVOKED_MESSAGE);
+  assert.equal(REVOKED_MESSAGE.split(/[.!?] /).length, 1, "one sentence");
+  assert.equal(h.revoked, 1);
+  assert.equal(h.connects, 1, "no reconnect");
+  assert.deepEqual(h.statuses.at(-1), { state: "offline" });
+});
+
+Deno.test("client: a hello refused as revoked forgets the token too", async () => {
+  const refusing = new FakeConnection((frame, conn) => {
+    if (frame.type === "hello") {
+      conn.push({ type: "goodbye", reason: "revoked", message: "that token was revoked" });
+      conn.end();
+    }
+  });
+  const h = harness([refusing], "old");
+  await assert.rejects(h.client.start(), (error) => {
+    assert.ok(error instanceof ConnectError && error.refused);
+    assert.equal(error.code, "revoked");
+    assert.equal(error.message, REVOKED_MESSAGE);
+    return true;
+  });
+  assert.equal(h.revoked, 1);
+});
+
+Deno.test("client: the list of sessions says whether it answers /logout-others", async () => {
+  const sessions = [
+    { id: "s1", current: true, createdAt: 1, lastSeenAt: 2, address: "127.0.0.1" },
+  ];
+  const conn = new FakeConnection((frame, c) => {
+    if (frame.type === "hello") c.push(welcome("t1"));
+    if (frame.type === "sessions" || frame.type === "logout_others") {
+      c.push({ type: "sessions", ref: frame.ref, sessions });
+    }
+  });
+  const h = harness([conn]);
+  await h.client.start();
+  await h.client.request({ type: "sessions" });
+  await h.client.request({ type: "logout_others" });
+  const shown = h.events.filter((e) => e.type === "sessions");
+  assert.deepEqual(shown, [
+    { type: "sessions", sessions, loggedOutOthers: false },
+    { type: "sessions", sessions, loggedOutOthers: true },
+  ]);
   h.client.close();
 });
 

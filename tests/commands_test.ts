@@ -14,6 +14,7 @@ import {
   parseInput,
   splitRecipients,
 } from "../src/client/commands.ts";
+import { JOIN_HELP } from "../src/cli/args.ts";
 
 function assertUsage(intent: Intent, pattern?: RegExp): void {
   assert.equal(intent.kind, "usage", `expected usage, got ${JSON.stringify(intent)}`);
@@ -174,6 +175,34 @@ Deno.test("parseInput: /who, /help, /exit, .exit and aliases", () => {
   assert.deepEqual(parseInput("  /EXIT  "), { kind: "exit" });
 });
 
+Deno.test("parseInput: /sessions and /logout-others (a hyphen in a command word)", () => {
+  assert.deepEqual(parseInput("/sessions"), { kind: "sessions" });
+  assert.deepEqual(parseInput("  /SESSIONS  "), { kind: "sessions" });
+  assert.deepEqual(parseInput("/logout-others"), { kind: "logoutOthers" });
+  assert.deepEqual(parseInput("/Logout-Others"), { kind: "logoutOthers" });
+  // it cannot be undone: anything after it is a slip, refused with the usage
+  assertUsage(parseInput("/logout-others now"), /usage: \/logout-others/);
+  // not commands: a dotted spelling, a part of the word, a stray hyphen
+  assert.deepEqual(parseInput(".sessions"), { kind: "send", text: ".sessions" });
+  assertUsage(parseInput("/logout"), /unknown command \/logout;/);
+  assertUsage(parseInput("/logout-"), /unknown command/);
+  assertUsage(parseInput("/-others"), /unknown command/);
+});
+
+Deno.test("parseInput: ids of 5 to 8 digits are recipients like any other", () => {
+  assert.deepEqual(parseInput("@tom_12345 @ann_12345678 hi"), {
+    kind: "send",
+    to: ["tom_12345", "ann_12345678"],
+    text: "hi",
+  });
+  assert.deepEqual(parseInput("/temp 5m @tom_12345678 soon gone"), {
+    kind: "temp",
+    ttl: 300,
+    to: ["tom_12345678"],
+    text: "soon gone",
+  });
+});
+
 Deno.test("parseInput: an unknown /command is a usage error, never sent", () => {
   assertUsage(parseInput("/foo"), /unknown command \/foo/);
   assertUsage(parseInput("/foo bar baz"), /unknown command \/foo/);
@@ -233,6 +262,24 @@ Deno.test("helpText lists every command in COMMANDS with its usage and help", ()
   assert.match(text, /@id/);
 });
 
+Deno.test("helpText(80): no line over 80 columns; every command still there", () => {
+  const text = helpText(78);
+  for (const line of text.split("\n")) assert.ok(line.length <= 78, line);
+  const flat = text.replace(/\s+/g, " ");
+  for (const command of COMMANDS) {
+    assert.ok(text.includes(command.usage), `${command.name} usage missing`);
+    assert.ok(flat.includes(command.help), `${command.name} help missing`);
+  }
+});
+
+Deno.test("chat join --help lists the commands from the table, /sessions and /logout-others too", () => {
+  for (const command of COMMANDS) assert.ok(JOIN_HELP.includes(command.usage), command.name);
+  assert.match(JOIN_HELP, /\/sessions +list where you are signed in/);
+  assert.match(JOIN_HELP, /\/logout-others +sign out all your other sessions/);
+  // the table is indented by two: still within 80 columns
+  assert.ok(JOIN_HELP.includes(helpText(78).replace(/^/gm, "  ")));
+});
+
 Deno.test("findCommand: names and aliases, any case", () => {
   for (const command of COMMANDS) {
     assert.equal(findCommand(command.name), command);
@@ -243,7 +290,19 @@ Deno.test("findCommand: names and aliases, any case", () => {
 });
 
 Deno.test("COMMANDS: the design's commands are all there", () => {
-  for (const name of ["reply", "delete", "temp", "search", "who", "help", "exit"]) {
+  for (
+    const name of [
+      "reply",
+      "delete",
+      "temp",
+      "search",
+      "who",
+      "sessions",
+      "logout-others",
+      "help",
+      "exit",
+    ]
+  ) {
     assert.ok(findCommand(name), name);
   }
 });

@@ -1,9 +1,107 @@
-// Unit tests for src/ui/plain.ts: the line modes' rendering of connection states.
+// Unit tests for src/ui/plain.ts: the line modes' rendering of sessions and connection states.
 //
 // Run: deno test -A tests/plain_test.ts
 
 import assert from "node:assert/strict";
-import { jsonStatus, plainStatus } from "../src/ui/plain.ts";
+import type { ClientEvent } from "../src/client/state.ts";
+import type { SessionInfo } from "../src/protocol/schema.ts";
+import {
+  dateTime,
+  jsonEvent,
+  jsonStatus,
+  plainLines,
+  plainStatus,
+  sessionLine,
+  sortSessions,
+} from "../src/ui/plain.ts";
+import { safeJson } from "../src/ui/sanitize.ts";
+
+/** Local time, so the expectations hold in any time zone. */
+const T1 = new Date(2025, 0, 2, 9, 5, 7).getTime();
+const T2 = new Date(2025, 0, 3, 18, 30, 0).getTime();
+const T3 = new Date(2025, 0, 4, 7, 0, 59).getTime();
+
+const here: SessionInfo = {
+  id: "s-here",
+  current: true,
+  createdAt: T1,
+  lastSeenAt: T1,
+  address: "127.0.0.1",
+};
+const laptop: SessionInfo = {
+  id: "s-laptop",
+  current: false,
+  createdAt: T1,
+  lastSeenAt: T2,
+  address: "10.0.0.2",
+};
+const phone: SessionInfo = {
+  id: "s-phone",
+  current: false,
+  createdAt: T2,
+  lastSeenAt: T3,
+  address: "::1",
+};
+
+const listed = (sessions: SessionInfo[], loggedOutOthers = false): ClientEvent => ({
+  type: "sessions",
+  sessions,
+  loggedOutOthers,
+});
+
+// deno-lint-ignore no-control-regex -- looking for control characters is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+Deno.test("dateTime: local date and time; an impossible time is 'unknown', not a crash", () => {
+  assert.equal(dateTime(T1), "2025-01-02 09:05:07");
+  assert.equal(dateTime(8.64e15 + 1), "unknown");
+  assert.equal(dateTime(Number.NaN), "unknown");
+});
+
+Deno.test("sortSessions: this device first, then the most recently seen", () => {
+  assert.deepEqual(sortSessions([laptop, here, phone]).map((s) => s.id), [
+    "s-here",
+    "s-phone",
+    "s-laptop",
+  ]);
+});
+
+Deno.test("plain: /sessions lists each session with when it was created, last seen, from where", () => {
+  assert.deepEqual(plainLines(listed([laptop, here, phone])), [
+    "* your sessions (3); /logout-others signs out all but this one:",
+    "  [s-here] created 2025-01-02 09:05:07 · last seen 2025-01-02 09:05:07 · from 127.0.0.1 · this device",
+    "  [s-phone] created 2025-01-03 18:30:00 · last seen 2025-01-04 07:00:59 · from ::1",
+    "  [s-laptop] created 2025-01-02 09:05:07 · last seen 2025-01-03 18:30:00 · from 10.0.0.2",
+  ]);
+});
+
+Deno.test("plain: /logout-others says the others were signed out and lists what is left", () => {
+  assert.deepEqual(plainLines(listed([here], true)), [
+    "* signed out every other session; 1 left:",
+    "  [s-here] created 2025-01-02 09:05:07 · last seen 2025-01-02 09:05:07 · from 127.0.0.1 · this device",
+  ]);
+});
+
+Deno.test("plain: a hostile server's session id and address reach the terminal made safe", () => {
+  const evil = { ...laptop, id: "x\x1b]0;pwned\x07\u202e", address: "1.2.3.4\x1b[2J\x9b31m\n" };
+  const lines = plainLines(listed([evil]));
+  for (const line of lines) assert.doesNotMatch(line, CONTROL, JSON.stringify(line));
+  assert.ok(!lines.join("").includes("pwned"));
+  assert.match(sessionLine(evil), /^\[x\] created .* from 1\.2\.3\.4 ?$/);
+});
+
+Deno.test("json: sessions as objects, sorted, with loggedOutOthers; safe to print", () => {
+  const event = jsonEvent(listed([laptop, here], true), () => []);
+  assert.deepEqual(event, {
+    type: "sessions",
+    sessions: [here, laptop],
+    loggedOutOthers: true,
+  });
+  const evil = { ...laptop, address: "a\u202eb\x9b2J" };
+  const line = safeJson(jsonEvent(listed([evil]), () => []));
+  assert.doesNotMatch(line, CONTROL);
+  assert.equal(JSON.parse(line).sessions[0].address, evil.address);
+});
 
 Deno.test("status: a reconnect notice carries the last attempt's reason (plain and json)", () => {
   const now = 1_000_000;

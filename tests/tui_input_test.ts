@@ -16,6 +16,7 @@ import {
   inputView,
 } from "../src/ui/tui/input.ts";
 import { lineText } from "../src/ui/bubble.ts";
+import { COMMANDS } from "../src/client/commands.ts";
 
 // ---- keys --------------------------------------------------------------------------------------
 
@@ -245,6 +246,27 @@ Deno.test("completion: /commands from the table, only at the start of the line",
   // mid-line: completes the word before the cursor, keeps the rest
   const mid = run(typed("@bo hello", 3), { type: "complete" });
   assert.equal(mid.text, "@bob_3333 hello");
+});
+
+Deno.test("completion: /sessions and /logout-others come from the command table", () => {
+  const real: InputContext = {
+    ...context,
+    commands: COMMANDS.flatMap((c) => [c.name, ...c.aliases]),
+  };
+  const complete = (text: string) =>
+    inputReducer(typed(text), { type: "complete" }, real).state.text;
+  assert.equal(complete("/log"), "/logout-others ");
+  assert.equal(complete("/logout-o"), "/logout-others ");
+  assert.equal(complete("/ses"), "/sessions ");
+});
+
+Deno.test("completion: ids of 5 to 8 digits complete like 4-digit ones", () => {
+  const long: InputContext = { ...context, users: ["zoe_12345", "zed_12345678", "zed_0042"] };
+  const complete = (text: string) =>
+    inputReducer(typed(text), { type: "complete" }, long).state.text;
+  assert.equal(complete("@zo"), "@zoe_12345 ");
+  assert.equal(complete("@zed_1"), "@zed_12345678 ");
+  assert.deepEqual(completionsFor("@zed", 4, long).candidates, ["@zed_0042", "@zed_12345678"]);
 });
 
 Deno.test("paste: several lines become one message's text; too long is refused whole", () => {

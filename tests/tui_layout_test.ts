@@ -325,6 +325,67 @@ Deno.test("screen: a panel for search results sits above the status line, closab
   assert.equal(closed.screen.panel, undefined);
 });
 
+const SESSIONS = [
+  {
+    id: "s-laptop",
+    current: false,
+    createdAt: NOW - 86_400_000,
+    lastSeenAt: NOW - 3_600_000,
+    address: "10.0.0.2",
+  },
+  { id: "s-here", current: true, createdAt: NOW - 60_000, lastSeenAt: NOW, address: "127.0.0.1" },
+];
+
+Deno.test("model and screen: /sessions opens a panel listing them, this device first", () => {
+  const model = applyEvents(busyModel(), [
+    { type: "sessions", sessions: SESSIONS, loggedOutOthers: false },
+  ]).model;
+  assert.deepEqual(model.panel, {
+    kind: "sessions",
+    sessions: SESSIONS,
+    loggedOutOthers: false,
+    scroll: 0,
+  });
+  const { text, screen } = plain(model, 120, 24);
+  assert.ok(screen.panel);
+  assert.match(
+    text[screen.panel.top],
+    /^ Your sessions \(2\); \/logout-others signs out .*Esc closes/,
+  );
+  assert.match(
+    text[screen.panel.top + 1],
+    /^ \[s-here\] created .* from 127\.0\.0\.1 · this device/,
+  );
+  assert.match(
+    text[screen.panel.top + 2],
+    /^ \[s-laptop\] created .* last seen .* from 10\.0\.0\.2$/,
+  );
+  // narrow: cut to fit, never wider
+  for (const line of plain(model, 30, 12).text) assert.ok(textWidth(line) <= 30, line);
+});
+
+Deno.test("model: /logout-others leaves a notice and the list of what is left", () => {
+  const model = applyEvents(busyModel(), [
+    { type: "sessions", sessions: [SESSIONS[1]], loggedOutOthers: true },
+  ]).model;
+  const last = model.items.at(-1);
+  assert.ok(last?.kind === "notice" && /signed out every other session/.test(last.text));
+  const { text, screen } = plain(model, 120, 24);
+  assert.match(text[screen.panel!.top], /^ Signed out every other session; 1 left · Esc closes/);
+});
+
+Deno.test("screen: a hostile server's session fields are made safe in the panel", () => {
+  const evil = { ...SESSIONS[0], id: "e\x1b]0;pwned\x07\u202e", address: "1.2.3.4\x1b[2J\x9b31m" };
+  const model = applyEvents(busyModel(), [
+    { type: "sessions", sessions: [evil], loggedOutOthers: false },
+  ]).model;
+  const shown = plain(model, 120, 24).text.join("\n");
+  // deno-lint-ignore no-control-regex -- looking for control characters is the point
+  assert.doesNotMatch(shown, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+  assert.ok(!shown.includes("pwned"));
+  assert.match(shown, /\[e\] created .* from 1\.2\.3\.4/);
+});
+
 Deno.test("model: a reconnect that fails says why in the pane, once for a run of the same reason", () => {
   const why = "cannot connect to h:1: the server closed the connection during the TLS handshake";
   const notices = (m: Model) => m.items.filter((i) => i.kind === "notice" && i.text.includes(why));

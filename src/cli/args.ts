@@ -78,7 +78,7 @@ Options:
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
 to send it only to those people. The commands (/help lists them too):
-${helpText().replace(/^/gm, "  ")}
+${helpText(78).replace(/^/gm, "  ")}
 
 Keys in the full-screen client: Tab completes @ids and /commands; Up/Down recall
 what you typed; PgUp/PgDn or the mouse wheel scroll (Shift+drag selects text);

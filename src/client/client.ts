@@ -20,7 +20,12 @@ export const MIN_HEARTBEAT_MS = 100;
 export const MAX_HEARTBEAT_MS = 3_600_000;
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
-const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye"]);
+const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked"]);
+
+/** Said when this device's token was revoked (by /logout-others on another one). */
+export const REVOKED_MESSAGE =
+  "this device was signed out from another of your devices (/logout-others), so its saved " +
+  "token for this server is forgotten and joining again gives you a new id";
 
 /** The delay before reconnect attempt `attempt` (0-based): exponential, capped, "equal jitter". */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
@@ -44,8 +49,10 @@ export interface ChatClientOptions {
   /** Everything that happened, for the UI. */
   onEvents(events: ClientEvent[]): void;
   onStatus(status: ConnectionStatus): void;
-  /** A welcome arrived (first or after a reconnect): remember the token. */
+  /** A welcome arrived (first or after a reconnect): remember its token, new each time. */
   onWelcome(welcome: Welcome): void | Promise<void>;
+  /** The server revoked this client's token: forget the saved one. */
+  onRevoked?(): void | Promise<void>;
   random?: () => number;
 }
 
@@ -164,6 +171,10 @@ export class ChatClient {
       if (frame.type === "error" || frame.type === "goodbye") {
         conn.close();
         const code = frame.type === "error" ? frame.code : frame.reason;
+        if (code === "revoked") {
+          await this.options.onRevoked?.();
+          throw new ConnectError(REVOKED_MESSAGE, false, true, code);
+        }
         throw new ConnectError(
           `the server refused to let you in: ${frame.message}`,
           false,
@@ -212,7 +223,11 @@ export class ChatClient {
       if (frame.type === "goodbye") {
         goodbye = frame.reason;
       }
-      this.options.onEvents(this.options.state.apply(frame));
+      // what the frame answers, so a list of sessions can say it follows a /logout-others
+      const asked = "ref" in frame && frame.ref !== undefined
+        ? this.#outbox.get(frame.ref)?.frame.type
+        : undefined;
+      this.options.onEvents(this.options.state.apply(frame, asked));
       this.#settle(frame);
     }
     if (this.#conn !== conn) return; // closed on purpose
@@ -220,6 +235,10 @@ export class ChatClient {
     if (this.#closing) return;
     if (goodbye && FINAL_GOODBYES.has(goodbye)) {
       this.options.onStatus({ state: "offline" });
+      if (goodbye === "revoked") {
+        await this.options.onRevoked?.();
+        return this.#end({ code: 1, message: REVOKED_MESSAGE });
+      }
       // the goodbye itself was shown as an event
       return this.#end({ code: goodbye === "bye" ? 0 : 1 });
     }

@@ -12,6 +12,8 @@ export type Intent =
   | { kind: "temp"; ttl: number; text: string; to?: string[] }
   | { kind: "search"; pattern: string }
   | { kind: "who" }
+  | { kind: "sessions" }
+  | { kind: "logoutOthers" }
   | { kind: "help" }
   | { kind: "exit" }
   | { kind: "usage"; message: string };
@@ -137,6 +139,23 @@ export const COMMANDS: Command[] = [
     parse: () => ({ kind: "who" }),
   },
   {
+    name: "sessions",
+    aliases: [],
+    usage: "/sessions",
+    help: "list where you are signed in: each session's start, last use and address",
+    parse: () => ({ kind: "sessions" }),
+  },
+  {
+    name: "logout-others",
+    aliases: [],
+    usage: "/logout-others",
+    help: "sign out all your other sessions (their tokens stop working)",
+    // it cannot be undone: a stray word after it is more likely a slip than a wish
+    parse(args) {
+      return args.trim() === "" ? { kind: "logoutOthers" } : usage(this);
+    },
+  },
+  {
     name: "help",
     aliases: ["?"],
     usage: "/help",
@@ -169,7 +188,8 @@ export function parseInput(line: string): Intent {
   const trimmed = line.trim();
   if (trimmed === "") return { kind: "none" };
   if (trimmed.startsWith("//")) return { kind: "send", text: trimmed.slice(1) };
-  const match = /^([/.])([A-Za-z?]+)(?:\s+([\s\S]*))?$/.exec(trimmed);
+  // command words may have inner hyphens (/logout-others)
+  const match = /^([/.])([A-Za-z?]+(?:-[A-Za-z]+)*)(?:\s+([\s\S]*))?$/.exec(trimmed);
   if (match) {
     const [, sigil, word, args] = match;
     if (sigil === "/") {
@@ -187,13 +207,25 @@ export function parseInput(line: string): Intent {
   return directOrPublic(trimmed, "a message");
 }
 
-/** The /help text, from the table. */
-export function helpText(): string {
+/**
+ * The /help text, from the table: usage, then what it does, wrapped under itself so no line is
+ * longer than `columns` (where it can be: `chat join --help` asks for 80).
+ */
+export function helpText(columns = Infinity): string {
   const rows: [string, string][] = [
     ["text", "send to everyone"],
     ["@id [@id ...] text", "send only to those people (@name: the one person online so named)"],
     ...COMMANDS.map((c): [string, string] => [c.usage, c.help]),
   ];
   const width = Math.max(...rows.map(([usage]) => usage.length));
-  return rows.map(([usage, help]) => `${usage.padEnd(width)}  ${help}`).join("\n");
+  const room = Math.max(20, columns - width - 2);
+  return rows.map(([usage, help]) => {
+    const lines = [""];
+    for (const word of help.split(" ")) {
+      const last = lines.length - 1;
+      if (lines[last] && lines[last].length + 1 + word.length > room) lines.push(word);
+      else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+    }
+    return lines.map((line, i) => `${(i === 0 ? usage : "").padEnd(width)}  ${line}`).join("\n");
+  }).join("\n");
 }

@@ -20,7 +20,8 @@ import { ChatClient } from "./client.ts";
 import { helpText, type Intent, parseInput } from "./commands.ts";
 import { ConnectError, Connection } from "./connection.ts";
 import { type ClientEvent, ClientState } from "./state.ts";
-import { loadToken, saveToken } from "./tokens.ts";
+import { describeIoError } from "../tls/files.ts";
+import { forgetToken, loadToken, reportingSaves, saveToken } from "./tokens.ts";
 
 /** Longest wait, at the end of stdin, for the server to answer what was sent (reconnects included). */
 export const DRAIN_TIMEOUT_MS = 30_000;
@@ -66,11 +67,17 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   const mode = args.mode === "interactive" && !interactive ? "plain" : args.mode;
   const state = new ClientState();
 
-  // until the UI exists (after the first welcome), events wait here
+  // until the UI exists (after the first welcome), events and notices wait here
   const early: ClientEvent[] = [];
+  const earlyNotices: string[] = [];
   let show: (events: ClientEvent[]) => void = (events) => void early.push(...events);
   let status = (_status: ConnectionStatus) => {};
-  let notice = (_text: string) => {};
+  let notice: (text: string) => void = (text) => void earlyNotices.push(text);
+  // the server sends a new token with every welcome and the old one stops working: each is saved
+  const save = reportingSaves(
+    (identity) => saveToken(stateDir, server, name, identity),
+    (message) => notice(message),
+  );
   const makeClient = (password: string | undefined) =>
     new ChatClient({
       name,
@@ -80,10 +87,15 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       connect,
       onEvents: (events) => show(events),
       onStatus: (next) => status(next),
-      onWelcome: (welcome) =>
-        saveToken(stateDir, server, name, { id: welcome.you.id, token: welcome.token }).catch(
-          () => notice("could not save your id token; you will get a new id next time"),
-        ),
+      onWelcome: (welcome) => save({ id: welcome.you.id, token: welcome.token }),
+      onRevoked: async () => {
+        // the token this client holds now (the last welcome's, or the saved one if none came)
+        const revoked = state.token ?? saved?.token;
+        if (revoked === undefined) return;
+        await forgetToken(stateDir, server, name, revoked).catch((error) =>
+          notice(`could not forget the revoked token in ${stateDir} (${describeIoError(error)})`)
+        );
+      },
     });
   let client = makeClient(password);
   try {
@@ -108,6 +120,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   status = (next) => ui.status(next);
   notice = (text) => ui.notice(text);
   ui.show(early.splice(0));
+  for (const text of earlyNotices.splice(0)) ui.notice(text);
 
   /** What the server would refuse anyway, said before sending. */
   const problem = (text: string, to?: string[]) =>
@@ -133,6 +146,10 @@ export async function runJoin(args: JoinArgs): Promise<number> {
         return void leave(EXIT_DRAIN_MS);
       case "who":
         return void client.request({ type: "who" });
+      case "sessions":
+        return void client.request({ type: "sessions" });
+      case "logoutOthers":
+        return void client.request({ type: "logout_others" });
       case "search":
         return void client.request({ type: "search", pattern: intent.pattern });
       case "send":

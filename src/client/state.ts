@@ -2,7 +2,7 @@
  * What a client knows: who it is, who is online, and the messages it has been shown, each with
  * a short ref a person can type. Pure: frames in, events out; no I/O, no clock.
  */
-import type { Message, ServerFrame, User } from "../protocol/schema.ts";
+import type { ClientFrame, Message, ServerFrame, SessionInfo, User } from "../protocol/schema.ts";
 
 /** Shortest ref handed out. */
 export const MIN_REF_LENGTH = 4;
@@ -21,6 +21,8 @@ export type ClientEvent =
   | { type: "presence"; joined?: User; left?: User; online: number }
   | { type: "users"; users: User[]; online: number }
   | { type: "results"; total: number; messages: Shown[] }
+  /** This user's sessions; `loggedOutOthers` when it answers /logout-others (the ones left). */
+  | { type: "sessions"; sessions: SessionInfo[]; loggedOutOthers: boolean }
   | { type: "ack"; requestRef: string; id: string }
   | { type: "error"; requestRef?: string; code: string; message: string }
   | { type: "goodbye"; reason: string; message: string }
@@ -49,8 +51,11 @@ export class ClientState {
   /** Id of the last message frame received (frames come in the server's order), for resuming. */
   lastId?: string;
 
-  /** Applies one server frame; returns what to show (nothing for a duplicate). */
-  apply(frame: ServerFrame): ClientEvent[] {
+  /**
+   * Applies one server frame; returns what to show (nothing for a duplicate). `asked` is the
+   * type of the request the frame answers, when it answers one.
+   */
+  apply(frame: ServerFrame, asked?: ClientFrame["type"]): ClientEvent[] {
     switch (frame.type) {
       case "welcome":
         this.me = frame.you;
@@ -99,6 +104,12 @@ export class ClientState {
           type: "results",
           total: frame.total,
           messages: frame.messages.map((m) => this.#remember(m)),
+        }];
+      case "sessions":
+        return [{
+          type: "sessions",
+          sessions: frame.sessions,
+          loggedOutOthers: asked === "logout_others",
         }];
       case "ack":
         return [{ type: "ack", requestRef: frame.ref, id: frame.id }];

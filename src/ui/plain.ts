@@ -5,7 +5,7 @@
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import type { User } from "../protocol/schema.ts";
+import type { SessionInfo, User } from "../protocol/schema.ts";
 import { sanitize, sanitizeLine } from "./sanitize.ts";
 import type { ConnectionStatus } from "./ui.ts";
 
@@ -14,6 +14,37 @@ export function clock(time: number): string {
   const d = new Date(time);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0"))
     .join(":");
+}
+
+/** YYYY-MM-DD HH:MM:SS in local time; "unknown" for a time no date can hold. */
+export function dateTime(time: number): string {
+  const d = new Date(time);
+  if (Number.isNaN(d.getTime())) return "unknown";
+  const date = [d.getFullYear(), d.getMonth() + 1, d.getDate()]
+    .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0")).join("-");
+  return `${date} ${clock(time)}`;
+}
+
+/** Sessions as listed: this device first, then the most recently seen. */
+export function sortSessions(sessions: SessionInfo[]): SessionInfo[] {
+  return [...sessions].sort((a, b) =>
+    Number(b.current) - Number(a.current) || b.lastSeenAt - a.lastSeenAt
+  );
+}
+
+/** One session: `[id] created … · last seen … · from ADDRESS · this device` (server text made safe). */
+export function sessionLine(s: SessionInfo): string {
+  const here = s.current ? " · this device" : "";
+  return `[${sanitizeLine(s.id)}] created ${dateTime(s.createdAt)} · last seen ${
+    dateTime(s.lastSeenAt)
+  } · from ${sanitizeLine(s.address)}${here}`;
+}
+
+/** The heading of a list of sessions. */
+export function sessionsHeading(count: number, loggedOutOthers: boolean): string {
+  return loggedOutOthers
+    ? `signed out every other session; ${count} left`
+    : `your sessions (${count}); /logout-others signs out all but this one`;
 }
 
 function firstLine(text: string, max = 60): string {
@@ -99,6 +130,11 @@ export function plainLines(event: ClientEvent): string[] {
         resultsHeading(event.total, event.messages.length),
         ...resultsTable(event.messages).split("\n"),
       ];
+    case "sessions":
+      return [
+        `* ${sessionsHeading(event.sessions.length, event.loggedOutOthers)}:`,
+        ...sortSessions(event.sessions).map((s) => `  ${sessionLine(s)}`),
+      ];
     case "ack":
       return [];
     case "error":
@@ -147,6 +183,18 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
       return { type: "users", users: event.users, online: event.online };
     case "results":
       return { type: "results", total: event.total, messages: event.messages.map(jsonMessage) };
+    case "sessions":
+      return {
+        type: "sessions",
+        sessions: sortSessions(event.sessions).map((s) => ({
+          id: s.id,
+          current: s.current,
+          createdAt: s.createdAt,
+          lastSeenAt: s.lastSeenAt,
+          address: s.address,
+        })),
+        loggedOutOthers: event.loggedOutOthers,
+      };
     case "ack":
       return { type: "ack", id: event.id };
     case "error":

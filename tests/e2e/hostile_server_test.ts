@@ -249,3 +249,99 @@ Deno.test("reconnecting to a server that hangs up during the TLS handshake: the 
     await Promise.all(piping);
   }
 });
+
+/** Every token saved anywhere in the client's tokens file. */
+async function savedTokens(stateDir: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(stateDir, "chat", "tokens.json"));
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  const walk = (value: unknown) => {
+    if (typeof value !== "object" || value === null) return;
+    const record = value as Record<string, unknown>;
+    if (typeof record.token === "string") found.push(record.token);
+    else Object.values(record).forEach(walk);
+  };
+  walk(JSON.parse(text));
+  return found;
+}
+
+/** A fake server whose n-th welcome carries the token `tok-n`; it hangs up after the first. */
+function rotating(hellos: (string | undefined)[]) {
+  return fakeServer((frame, send, close) => {
+    if (frame.type !== "hello") return;
+    hellos.push(frame.token);
+    const sent = send(welcome(10_000, `tok-${hellos.length}`));
+    if (hellos.length === 1) sent.then(close);
+  });
+}
+
+Deno.test("tokens rotate: each welcome's token is saved, and the next hello presents it", async () => {
+  const hellos: (string | undefined)[] = [];
+  await using server = await rotating(hellos);
+  await using client = await joinClient(server, "bob", { mode: "plain" });
+  // the hang-up after the first welcome makes it reconnect: a second welcome
+  const end = Date.now() + WAIT_TIMEOUT_MS;
+  while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
+    assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(hellos.slice(0, 2), [undefined, "tok-1"]);
+  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  while (!(await savedTokens(client.stateDir)).includes("tok-2") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(await savedTokens(client.stateDir), ["tok-2"]);
+  await client.kill();
+});
+
+Deno.test("tokens rotate: a save that fails is reported once, not at every welcome", async () => {
+  const hellos: (string | undefined)[] = [];
+  await using server = await rotating(hellos);
+  const state = await makeTempDir("chat-e2e-state-");
+  try {
+    // a directory where the tokens file should be: every save fails
+    await Deno.mkdir(join(state, "chat", "tokens.json"), { recursive: true });
+    await using client = await joinClient(server, "bob", { mode: "plain", stateDir: state });
+    await client.waitForLine((l) => l.startsWith("* you are"));
+    const end = Date.now() + WAIT_TIMEOUT_MS;
+    while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
+      assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const result = await client.end();
+    const reports = result.stdout.split("\n").filter((l) => l.includes("could not save your id"));
+    assert.equal(reports.length, 1, result.stdout);
+    assert.match(reports[0], /the next chat join will get a new id, not bob_1234/);
+  } finally {
+    await removeDir(state);
+  }
+});
+
+Deno.test("goodbye revoked: no reconnect, one sentence, and the saved token is forgotten", async () => {
+  let hellos = 0;
+  await using server = await fakeServer((frame, send, close) => {
+    if (frame.type !== "hello") return;
+    hellos++;
+    void (async () => {
+      await send(welcome(10_000, "tok-revoked"));
+      // after the welcome was saved: signed out from another device
+      await new Promise((r) => setTimeout(r, 300));
+      await send({ type: "goodbye", reason: "revoked", message: "signed out elsewhere" });
+      close();
+    })();
+  });
+  await using client = await joinClient(server, "bob", { mode: "plain" });
+  await client.waitForLine((l) => l.startsWith("* you are"));
+  assert.equal(await client.exitedWithin(WAIT_TIMEOUT_MS), 1);
+  const result = await client.end();
+  const printed = result.stdout + result.stderr;
+  assert.match(printed, /this device was signed out from another of your devices/);
+  assert.match(printed, /joining again gives you a new id/);
+  assert.doesNotMatch(printed, /reconnecting/);
+  assert.equal(hellos, 1, "no reconnect");
+  assert.deepEqual(await savedTokens(client.stateDir), [], "the revoked token is forgotten");
+});

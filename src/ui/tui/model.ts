@@ -1,11 +1,11 @@
 /**
  * What the full-screen UI shows, as plain data, and the pure steps that change it: client
  * events in, items (bubbles and notices) out; deletions and expiries take the bubble away in
- * place (no marker: a purged message leaves no trace); search results and the online list go
- * to a closable panel.
+ * place (no marker: a purged message leaves no trace); search results, the online list and the
+ * list of sessions go to a closable panel.
  */
 import type { ClientEvent, Shown } from "../../client/state.ts";
-import type { User } from "../../protocol/schema.ts";
+import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { sanitize, sanitizeLine } from "../sanitize.ts";
 import type { ConnectionStatus } from "../ui.ts";
@@ -24,7 +24,9 @@ export type Item =
 export type Panel =
   | { kind: "results"; pattern?: string; total: number; messages: Shown[]; scroll: number }
   /** `online` counts everyone; `users` may be only the first of them, in a large room. */
-  | { kind: "who"; users: User[]; online: number; scroll: number };
+  | { kind: "who"; users: User[]; online: number; scroll: number }
+  /** This user's sessions; `loggedOutOthers` when it is what /logout-others left. */
+  | { kind: "sessions"; sessions: SessionInfo[]; loggedOutOthers: boolean; scroll: number };
 
 export interface Model {
   items: Item[];
@@ -192,6 +194,20 @@ export function applyEvents(
             pattern: options.lastSearch,
             total: event.total,
             messages: event.messages,
+            scroll: 0,
+          },
+        };
+        break;
+      case "sessions":
+        if (event.loggedOutOthers) {
+          model = addNotice(model, "signed out every other session of yours", "notice");
+        }
+        model = {
+          ...model,
+          panel: {
+            kind: "sessions",
+            sessions: event.sessions,
+            loggedOutOthers: event.loggedOutOthers,
             scroll: 0,
           },
         };

@@ -1,6 +1,6 @@
 /**
  * The whole screen from the model, pure: the message pane (bubbles and notices), an optional
- * panel (search results or the online list), the status line and the input line, each as
+ * panel (search results, the online list or your sessions), the status line and the input line, each as
  * styled lines no wider than the terminal, plus where the cursor goes.
  *
  * ```
@@ -25,7 +25,7 @@ import {
   visible,
   wrapText,
 } from "../bubble.ts";
-import { clock } from "../plain.ts";
+import { clock, sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
 import { sanitizeLine } from "../sanitize.ts";
 import { inputView } from "./input.ts";
 import { type Anchor, layoutPane, type PaneSource } from "./layout.ts";
@@ -171,6 +171,12 @@ function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledL
     const newestFirst = [...panel.messages].sort((a, b) => (a.id < b.id ? 1 : -1));
     return newestFirst.map((m) => resultLine(m, me, cols, now));
   }
+  if (panel.kind === "sessions") {
+    // sessionLine makes the server's text safe; visible() drops what has no width
+    return sortSessions(panel.sessions).map((s) => [
+      { text: ` ${truncate(visible(sessionLine(s)), cols - 1)}`, role: "panel" },
+    ]);
+  }
   const ids = panel.users.map((u) => visible(sanitizeLine(u.id))).sort();
   const labels = ids.map((id) => (id === me?.id ? `${id} (you)` : id));
   const cell = Math.max(...labels.map(textWidth), 1) + 3;
@@ -187,6 +193,10 @@ function panelHeading(panel: Panel): string {
   if (panel.kind === "who") {
     const shown = panel.users.length < panel.online ? `, first ${panel.users.length} shown` : "";
     return ` Online (${panel.online}${shown}) · Esc closes`;
+  }
+  if (panel.kind === "sessions") {
+    const heading = sessionsHeading(panel.sessions.length, panel.loggedOutOthers);
+    return ` ${heading[0].toUpperCase()}${heading.slice(1)} · Esc closes`;
   }
   const count = `${panel.total} result${panel.total === 1 ? "" : "s"}`;
   const shown = panel.messages.length < panel.total
