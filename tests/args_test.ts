@@ -69,8 +69,45 @@ Deno.test("serve: defaults", () => {
     helloTimeoutMs: 10_000,
     idleTimeoutMs: 45_000,
     maxConnectionsPerAddress: 32,
+    maxRatePerAddress: undefined,
+    newIdsPerAddressPerHour: 60,
+    maxConnections: 20_000,
+    outputBudgetBytes: 32 * 1024 * 1024,
     help: false,
   });
+});
+
+Deno.test("serve: the per-address and server-wide limits", () => {
+  const args = parseServeArgs([
+    "--max-rate-per-address",
+    "2.5",
+    "--max-new-ids-per-address",
+    "0",
+    "--max-connections",
+    "7",
+    "--output-budget",
+    "4",
+  ]);
+  assert.equal(args.maxRatePerAddress, 2.5);
+  assert.equal(args.newIdsPerAddressPerHour, 0, "0 turns it off");
+  assert.equal(args.maxConnections, 7);
+  assert.equal(args.outputBudgetBytes, 4 * 1024 * 1024);
+  assert.equal(
+    usageError(() => parseServeArgs(["--max-rate-per-address", "fast"])),
+    '--max-rate-per-address must be a number of messages per second, not "fast"',
+  );
+  assert.equal(
+    usageError(() => parseServeArgs(["--max-new-ids-per-address", "1e3"])),
+    '--max-new-ids-per-address must be a whole number from 0 (no limit) to 1000000, not "1e3"',
+  );
+  assert.equal(
+    usageError(() => parseServeArgs(["--max-connections", "0"])),
+    '--max-connections must be a whole number from 1 to 1000000, not "0"',
+  );
+  assert.equal(
+    usageError(() => parseServeArgs(["--output-budget", "0"])),
+    '--output-budget must be a whole number from 1 to 1000000, not "0"',
+  );
 });
 
 Deno.test("serve: every option is read", () => {
@@ -363,6 +400,7 @@ Deno.test("bench: defaults", () => {
     ca: undefined,
     raw: false,
     rawTls: "node",
+    flood: false,
     json: false,
     help: false,
     forwarder: false,
@@ -473,6 +511,21 @@ Deno.test("bench: --raw-tls picks node or deno, and only with --raw", () => {
     "--raw-tls goes with --raw (it picks the raw forwarder's TLS stack)",
   );
   assertRefused(bench("--raw-tls", "node"), "--raw");
+});
+
+Deno.test("bench: --flood goes with neither --rate nor --raw", () => {
+  assert.equal(parseBenchArgs(["--flood"]).flood, true);
+  assert.equal(parseBenchArgs(["--flood", "--rate", "0"]).flood, true);
+  assert.equal(parseBenchArgs(["--flood", "--idle", "5", "--server", "h:1"]).flood, true);
+  assert.equal(
+    usageError(bench("--flood", "--rate", "100")),
+    "--flood and --rate do not go together (a flood follows no schedule)",
+  );
+  assert.equal(
+    usageError(bench("--flood", "--raw")),
+    "--flood does not go with --raw (the forwarder has no bound to measure)",
+  );
+  assertRefused(bench("--flood=yes"), "--flood");
 });
 
 Deno.test("bench: --ca goes with --server", () => {
