@@ -621,9 +621,13 @@ Deno.test("sessions: listed with when and where; logout_others revokes every oth
   w.say(owner, { type: "logout_others", ref: "out" });
   const [after] = owner.of("sessions").filter((f) => f.ref === "out");
   assert.deepEqual(after.sessions.map((s) => s.id), [current.id]);
-  // the thief's token now gets nobody's id
-  const back = w.join("tom", { token: stolen }, true);
-  assert.notEqual(back.user!.id, "tom_0001");
+  // the thief's token is refused, and told why
+  const back = new FakePeer("thief");
+  w.say(back, { type: "hello", name: "tom", token: stolen });
+  assert.equal(back.of("welcome").length, 0);
+  assert.equal(back.of("error")[0].code, "revoked");
+  assert.match(back.of("error")[0].message, /signed out from another session/);
+  assert.equal(back.closed?.reason, "revoked");
   // the owner's own token still works
   w.hub.disconnect(owner);
   const ownerToken = welcomeOf(owner).token;

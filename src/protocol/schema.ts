@@ -257,6 +257,8 @@ export const ErrorCode = {
   badPattern: "bad_pattern",
   /** Not a refusal: a resume missed more than the server replays; the newest follow. */
   backlogTruncated: "backlog_truncated",
+  /** The token presented was revoked by `logout_others` from another session. */
+  revoked: "revoked",
   /** The server cannot do that just now (its database cannot be written); nothing was done. */
   unavailable: "unavailable",
   internal: "internal",

@@ -394,6 +394,15 @@ export class Hub {
     let match: TokenMatch | null = null;
     try {
       match = hello.token ? this.#tokenMatch(hello.name, hello.token, shown) : null;
+      if (match?.revoked) {
+        this.#log(`a revoked token of ${match.identity.id} was presented from ${shown}; refused`);
+        return refuse(
+          ErrorCode.revoked,
+          "revoked",
+          "this device was signed out from another session (logout-others); " +
+            "join again to get a new id",
+        );
+      }
     } catch (error) {
       this.#log(`could not look up a token: ${(error as Error).message}`);
       return refuse(
@@ -768,7 +777,7 @@ export class Hub {
   #logoutOthers(peer: Peer, user: User, ref: string): void {
     if (peer.sessionId === undefined) return this.#sessions(peer, user, ref);
     try {
-      const revoked = this.#store.revokeOtherSessions(user.id, peer.sessionId);
+      const revoked = this.#store.revokeOtherSessions(user.id, peer.sessionId, this.#now());
       this.#health.ok();
       this.#log(`${user.id} revoked ${revoked} other session(s) from ${peer.address ?? "?"}`);
     } catch (error) {

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   rotated_at INTEGER,
   created_at INTEGER NOT NULL,
   last_seen_at INTEGER NOT NULL,
-  address TEXT NOT NULL DEFAULT ''
+  address TEXT NOT NULL DEFAULT '',
+  revoked_at INTEGER              -- set by logout_others: its tokens are refused, and said so
 );
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions(token_hash);
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions(user_id, last_seen_at);
@@ -116,7 +117,7 @@ export class SqliteStore implements Store {
       identity: prepare("SELECT * FROM identities WHERE id = ?"),
       sessionByToken: prepare(
         `SELECT s.id AS s_id, s.token_hash AS s_hash, s.rotated_at, s.created_at AS s_created,
-           s.last_seen_at, s.address, i.*
+           s.last_seen_at, s.address, s.revoked_at, i.*
          FROM sessions s JOIN identities i ON i.id = s.user_id
          WHERE (s.token_hash = :hash OR s.prev_hash = :hash) AND i.name = :name`,
       ),
@@ -133,9 +134,12 @@ export class SqliteStore implements Store {
            last_seen_at = :now, address = :address WHERE id = :id`,
       ),
       sessions: prepare(
-        "SELECT * FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC, created_at DESC",
+        `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL
+         ORDER BY last_seen_at DESC, created_at DESC`,
       ),
-      revokeOthers: prepare("DELETE FROM sessions WHERE user_id = ? AND id != ?"),
+      revokeOthers: prepare(
+        `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL`,
+      ),
       setLastSeq: prepare("UPDATE identities SET last_seq = ? WHERE id = ?"),
       insertMessage: prepare(
         `INSERT INTO messages (id, sender, recipients, text, time, reply_to, expires_at)
@@ -221,6 +225,7 @@ export class SqliteStore implements Store {
       },
       previous: row.s_hash !== tokenHash,
       rotatedAt: row.rotated_at as number | null,
+      revoked: row.revoked_at !== null,
     };
   }
 
@@ -265,8 +270,8 @@ export class SqliteStore implements Store {
     }));
   }
 
-  revokeOtherSessions(userId: string, keepSessionId: string): number {
-    return Number(this.#q.revokeOthers.run(userId, keepSessionId).changes);
+  revokeOtherSessions(userId: string, keepSessionId: string, now: number): number {
+    return Number(this.#q.revokeOthers.run(now, userId, keepSessionId).changes);
   }
 
   /** Runs `fn` in one write transaction. */

@@ -74,6 +74,8 @@ export interface TokenMatch {
   previous: boolean;
   /** When the session's token last rotated (null: never). */
   rotatedAt: number | null;
+  /** The session was revoked (`logout_others` from another one). */
+  revoked: boolean;
 }
 
 export interface Store {
@@ -102,10 +104,13 @@ export interface Store {
     address: string,
     keep: number,
   ): string;
-  /** `userId`'s sessions, most recently seen first. */
+  /** `userId`'s sessions not revoked, most recently seen first. */
   sessions(userId: string): Session[];
-  /** Drops every session of `userId` but one; returns how many went. */
-  revokeOtherSessions(userId: string, keepSessionId: string): number;
+  /**
+   * Revokes every session of `userId` but one: their tokens are refused from now on (and said
+   * to be revoked; the rows go with the least recently seen). Returns how many.
+   */
+  revokeOtherSessions(userId: string, keepSessionId: string, now: number): number;
   setLastSeq(id: string, seq: number): void;
 
   /**
