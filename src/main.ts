@@ -15,6 +15,7 @@ import { PromptCancelled } from "./ui/ask.ts";
 import { runJoin } from "./client/run.ts";
 import { VERSION } from "./version.ts";
 import { sanitizeLine } from "./ui/sanitize.ts";
+import { isSearchWorker, runSearchWorker } from "./server/search/worker_main.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -73,6 +74,9 @@ function print(text: string): number {
   return 0;
 }
 
-if (import.meta.main) {
+if (isSearchWorker()) {
+  // the single-file bundle started as the server's search worker (server/search/): no CLI here
+  runSearchWorker();
+} else if (import.meta.main) {
   Deno.exit(await main(Deno.args));
 }

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { WorkerSearcher } from "../../src/server/search/mod.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const env = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
@@ -68,6 +69,49 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
     assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
     assert.match(stdout, /you are Bundled_\d{4}/);
     assert.match(stdout, /Bundled_\d{4}: hello from the bundle/);
+
+    // search through the bundled server, once that message is stored (it was acknowledged)
+    const searching = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", bundle, "join", "--name", "Seeker", "--server", `127.0.0.1:${port}`],
+      cwd: empty,
+      env: { ...env, XDG_STATE_HOME: join(work, "state") },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
+    }).spawn();
+    const input = searching.stdin.getWriter();
+    await input.write(new TextEncoder().encode("/search FROM the bund\n"));
+    await input.close();
+    const found = await searching.output();
+    const results = new TextDecoder().decode(found.stdout);
+    assert.equal(found.code, 0, new TextDecoder().decode(found.stderr));
+    assert.match(results, /\* 1 result\b/);
+    assert.match(results, /hello from the bundle/);
+
+    // the bundle started as the search worker (it has no worker file beside it) searches the
+    // server's database on a connection of its own
+    const searcher = new WorkerSearcher(join(empty, "chat.db"), {
+      workerUrl: pathToFileURL(bundle),
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const outcome = await Promise.race([
+        searcher.search({ userId: "anyone_0001", pattern: "from THE bundle$", limit: 5 }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("the bundled search worker is silent")),
+            20_000,
+          );
+        }),
+      ]);
+      assert.ok(outcome.ok, JSON.stringify(outcome));
+      assert.equal(outcome.total, 1);
+      assert.equal(outcome.messages[0].text, "hello from the bundle");
+    } finally {
+      clearTimeout(timer);
+      searcher.close();
+    }
   } finally {
     server.kill("SIGTERM");
     await server.status;

@@ -1,0 +1,46 @@
+/** Searching off the event loop: see searcher.ts for the interface, pattern.ts for the rules. */
+import type { Store } from "../store/store.ts";
+import { InlineSearcher } from "./inline.ts";
+import type { Searcher } from "./searcher.ts";
+import { isInMemoryDatabase, WorkerSearcher } from "./worker_searcher.ts";
+
+export {
+  ALREADY_SEARCHING,
+  MAX_PENDING_SEARCHES,
+  SEARCH_TIME_BUDGET_MS,
+  type Searcher,
+  type SearchOutcome,
+  type SearchRequest,
+  timeoutOutcome,
+  TOO_MANY_SEARCHES,
+} from "./searcher.ts";
+export {
+  type CompiledPattern,
+  compilePattern,
+  containsAll,
+  foldForPrefilter,
+  MAX_PATTERN_PROGRAM_SIZE,
+  requiredLiterals,
+  type SearchPattern,
+} from "./pattern.ts";
+export { InlineSearcher } from "./inline.ts";
+export {
+  isInMemoryDatabase,
+  WATCHDOG_GRACE_MS,
+  WORKER_START_TIMEOUT_MS,
+  WorkerSearcher,
+  type WorkerSearcherOptions,
+} from "./worker_searcher.ts";
+export { SCAN_PAGE_ROWS } from "./scan.ts";
+export { isSearchWorker, runSearchWorker, SEARCH_WORKER_NAME } from "./worker_main.ts";
+
+/**
+ * The searcher for `store`, whose database is `dbPath`: a worker on that file, its results read
+ * again through `store` so that none purged meanwhile is returned; or, for an in-memory database
+ * (which a worker cannot open), an InlineSearcher. Close it before the store.
+ */
+export function searcherFor(store: Store, dbPath: string): Searcher {
+  return isInMemoryDatabase(dbPath)
+    ? new InlineSearcher(store)
+    : new WorkerSearcher(dbPath, { recheck: (id) => store.message(id) });
+}
