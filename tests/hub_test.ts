@@ -25,6 +25,7 @@ import {
 } from "../src/server/hub.ts";
 import { burstFor } from "../src/server/rate.ts";
 import { PASSWORD_GUESS_BURST } from "../src/server/password.ts";
+import type { Searcher, SearchOutcome } from "../src/server/search/searcher.ts";
 import type { Inserted, NewMessage } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
@@ -87,6 +88,8 @@ interface World {
   join(name: string, extra?: Record<string, unknown>, keep?: boolean): FakePeer;
   /** Sends a raw client frame through the schema, as the session does. */
   say(peer: FakePeer, frame: Record<string, unknown>): void;
+  /** Lets answers that come later (searches) arrive. */
+  settle(): Promise<void>;
 }
 
 function world(
@@ -97,6 +100,7 @@ function world(
     /** New ids per address per hour; the tests of other things turn the limit off. */
     newIds?: number;
     log?: (line: string) => void;
+    searcher?: Searcher;
   } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
@@ -113,6 +117,7 @@ function world(
     // the tests of other things turn the rate limit off; "default" leaves the hub's own
     maxRate: options.maxRate === "default" ? undefined : options.maxRate ?? 0,
     newIdsPerAddressPerHour: options.newIds ?? 0,
+    searcher: options.searcher,
     log: options.log,
     now: () => clock.t,
     digits: () => String(++n % 10000).padStart(4, "0"),
@@ -128,6 +133,7 @@ function world(
     clock,
     scheduled,
     say,
+    settle: () => new Promise((resolve) => setTimeout(resolve, 0)),
     join(name, extra = {}, keep = false) {
       const peer = new FakePeer(name);
       say(peer, { type: "hello", name, ...extra });
@@ -258,7 +264,7 @@ Deno.test("disconnect: a peer that never said hello leaves no trace", () => {
 
 // ---- before hello -----------------------------------------------------------------------------
 
-Deno.test("before hello: send, who, history are refused with not_ready; ping works", () => {
+Deno.test("before hello: send, who, history are refused with not_ready; ping works", async () => {
   const w = world();
   const tom = w.join("tom");
   const anon = new FakePeer("anon");
@@ -266,6 +272,7 @@ Deno.test("before hello: send, who, history are refused with not_ready; ping wor
   w.say(anon, { type: "who", ref: "r2" });
   w.say(anon, { type: "history", ref: "r3", limit: 10 });
   w.say(anon, { type: "search", ref: "r4", pattern: "x" });
+  await w.settle();
   w.say(anon, { type: "delete", ref: "r5", id: "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E" });
   const errors = anon.of("error");
   assert.equal(errors.length, 5);
@@ -339,7 +346,7 @@ Deno.test("send: forged from/time/id are ignored; from is the peer's id", () => 
   assert.notEqual(message.id, "01J9ZQ3V5W8X2Y4Z6A7B8C9D0E");
 });
 
-Deno.test("send direct: only the sender and the recipients get it", () => {
+Deno.test("send direct: only the sender and the recipients get it", async () => {
   const w = world();
   const tom = w.join("tom");
   const alice = w.join("alice");
@@ -358,6 +365,7 @@ Deno.test("send direct: only the sender and the recipients get it", () => {
   w.say(bob, { type: "history", ref: "h", limit: 50 });
   assert.deepEqual(bob.of("results")[0].messages, []);
   w.say(bob, { type: "search", ref: "s", pattern: "psst" });
+  await w.settle();
   assert.equal(bob.of("results")[1].total, 0);
 });
 
@@ -863,7 +871,7 @@ Deno.test("history: pages backwards through what the user may see", () => {
 
 // ---- delete -----------------------------------------------------------------------------------
 
-Deno.test("delete: the author deletes for everyone; the text is purged", () => {
+Deno.test("delete: the author deletes for everyone; the text is purged", async () => {
   const w = world();
   const tom = w.join("tom");
   const alice = w.join("alice");
@@ -880,6 +888,7 @@ Deno.test("delete: the author deletes for everyone; the text is purged", () => {
   w.say(alice, { type: "history", ref: "h", limit: 50 });
   assert.deepEqual((alice.last() as { messages: unknown[] }).messages, []);
   w.say(alice, { type: "search", ref: "s", pattern: "oops" });
+  await w.settle();
   assert.equal((alice.last() as { total: number }).total, 0);
   // the author retrying the delete (say after a reconnect) is acknowledged, nothing is sent
   alice.clear();
@@ -990,7 +999,7 @@ Deno.test("temp: pending expiries survive a restart; overdue ones go at start-up
 
 // ---- search -----------------------------------------------------------------------------------
 
-Deno.test("search: case-insensitive regex over what the user may see", () => {
+Deno.test("search: case-insensitive regex over what the user may see", async () => {
   const w = world();
   const tom = w.join("tom");
   const alice = w.join("alice");
@@ -999,24 +1008,28 @@ Deno.test("search: case-insensitive regex over what the user may see", () => {
   w.say(tom, { type: "send", ref: "2", text: "hello secret", to: ["alice"] });
   w.say(tom, { type: "send", ref: "3", text: "goodbye" });
   w.say(alice, { type: "search", ref: "s", pattern: "^hel+o" });
+  await w.settle();
   const forAlice = alice.last() as Extract<ServerFrame, { type: "results" }>;
   assert.equal(forAlice.ref, "s");
   assert.equal(forAlice.total, 2);
   assert.deepEqual(forAlice.messages.map((m) => m.text).sort(), ["Hello World", "hello secret"]);
   w.say(eve, { type: "search", ref: "s", pattern: "HELLO" });
+  await w.settle();
   const forEve = eve.last() as Extract<ServerFrame, { type: "results" }>;
   assert.equal(forEve.total, 1);
   assert.deepEqual(forEve.messages.map((m) => m.text), ["Hello World"]);
 });
 
-Deno.test("search: an invalid pattern is a bad_pattern error; a catastrophic one is fast", () => {
+Deno.test("search: an invalid pattern is a bad_pattern error; a catastrophic one is fast", async () => {
   const w = world();
   const tom = w.join("tom");
   w.say(tom, { type: "send", ref: "1", text: "a".repeat(3000) + "!" });
   w.say(tom, { type: "search", ref: "s", pattern: "(unclosed" });
+  await w.settle();
   assert.equal((tom.last() as { code: string }).code, "bad_pattern");
   const start = performance.now();
   w.say(tom, { type: "search", ref: "s2", pattern: "(a+)+$b" });
+  await w.settle();
   assert.ok(performance.now() - start < 2000, "RE2: no catastrophic backtracking");
   assert.equal(tom.last().type, "results");
 });
@@ -1144,7 +1157,7 @@ Deno.test("resume: never replays others' DMs or deletions of them", () => {
   assert.deepEqual(back.frames.map((f) => f.type), ["welcome"]);
 });
 
-Deno.test("send: a retried ref is acknowledged with the first id and stored once", () => {
+Deno.test("send: a retried ref is acknowledged with the first id and stored once", async () => {
   const w = world();
   const tom = w.join("tom");
   const alice = w.join("alice");
@@ -1156,6 +1169,7 @@ Deno.test("send: a retried ref is acknowledged with the first id and stored once
   assert.equal(second.id, first.id);
   assert.deepEqual(alice.frames, [], "a retry is not fanned out again");
   w.say(alice, { type: "search", ref: "s", pattern: "only once" });
+  await w.settle();
   assert.equal((alice.last() as { total: number }).total, 1);
   // refs are per user: the same ref from someone else is a new message
   w.say(alice, { type: "send", ref: "same", text: "alice's own" });
@@ -1205,13 +1219,14 @@ Deno.test("group commit: messages of one turn are stored in one transaction, the
   assert.equal(alice.frames.slice(0, 10).every((f) => f.type === "message"), true);
 });
 
-Deno.test("search: limited per address too, so new ids do not buy new bursts", () => {
+Deno.test("search: limited per address too, so new ids do not buy new bursts", async () => {
   const w = world();
   let refused = 0;
   for (let i = 0; i < 6; i++) {
     const peer = Object.assign(new FakePeer(`s${i}`), { address: "10.9.9.9" });
     w.say(peer, { type: "hello", name: `s${i}` });
     for (let j = 0; j < 5; j++) w.say(peer, { type: "search", ref: `q${j}`, pattern: "x" });
+    await w.settle();
     refused += peer.of("error").filter((e) => e.code === "rate_limited").length;
   }
   // 30 searches from one address with a burst of 15: the rest are refused
@@ -1219,6 +1234,7 @@ Deno.test("search: limited per address too, so new ids do not buy new bursts", (
   const elsewhere = Object.assign(new FakePeer("other"), { address: "10.9.9.10" });
   w.say(elsewhere, { type: "hello", name: "other" });
   w.say(elsewhere, { type: "search", ref: "q", pattern: "x" });
+  await w.settle();
   assert.equal(elsewhere.of("results").length, 1);
 });
 
@@ -1299,7 +1315,7 @@ Deno.test("who: the list stops at USERS_LIST_LIMIT; online counts everyone", () 
   assert.equal(new Set(users.users.map((u) => u.id)).size, USERS_LIST_LIMIT, "no one twice");
 });
 
-Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the full total", () => {
+Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the full total", async () => {
   const w = world();
   const tom = w.join("tom");
   const n = MAX_SEARCH_RESULTS + 7;
@@ -1310,6 +1326,7 @@ Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the fu
   w.say(tom, { type: "send", ref: "other", text: "haystack" });
   tom.clear();
   w.say(tom, { type: "search", ref: "s", pattern: "needle" });
+  await w.settle();
   const [results] = tom.of("results");
   assert.equal(results.total, n);
   assert.equal(results.messages.length, MAX_SEARCH_RESULTS);
@@ -1547,4 +1564,31 @@ Deno.test("password: a server-wide ceiling on wrong guesses checked; returning u
   w.clock.t += 2_000;
   const checked = guess(102, "hunter2");
   assert.equal(checked.of("welcome").length, 1);
+});
+
+Deno.test("search: the searcher's refusals reach the client as errors with its code; a failure is internal", async () => {
+  const answers: (SearchOutcome | Error)[] = [
+    { ok: false, code: "busy", message: "the server is busy with other searches" },
+    { ok: false, code: "search_timeout", message: "that search took longer than 3 s" },
+    new Error("worker died"),
+  ];
+  const lines: string[] = [];
+  const searcher: Searcher = {
+    search: () => {
+      const answer = answers.shift()!;
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+    },
+    close() {},
+  };
+  const w = world({ searcher, log: (line) => lines.push(line) });
+  const tom = w.join("tom");
+  for (const ref of ["a", "b", "c"]) w.say(tom, { type: "search", ref, pattern: "x" });
+  assert.equal(tom.frames.length, 0, "the answers come when the searcher is done");
+  await w.settle();
+  assert.deepEqual(tom.of("error").map((e) => [e.ref, e.code]), [
+    ["a", "busy"],
+    ["b", "search_timeout"],
+    ["c", "internal"],
+  ]);
+  assert.match(lines.join("\n"), /a search failed: worker died/);
 });

@@ -1,6 +1,7 @@
 /** `chat serve`: certificates, store, listener, banner, and a clean stop on SIGINT/SIGTERM. */
 import { startServer } from "../server/server.ts";
 import { SqliteStore } from "../server/store/sqlite.ts";
+import { searcherFor } from "../server/search/mod.ts";
 import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
 import { readPassword, type ServeArgs } from "./args.ts";
 import { clock } from "../ui/plain.ts";
@@ -27,6 +28,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
   }
 
   const log = (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  const searcher = searcherFor(store, args.db);
   let server;
   try {
     server = await startServer({
@@ -35,6 +37,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       certChainPem: certs.certChainPem,
       keyPem: certs.keyPem,
       store,
+      searcher,
       password,
       maxRate: args.maxRate,
       maxConnectionsPerAddress: args.maxConnectionsPerAddress,
@@ -50,6 +53,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       },
     });
   } catch (error) {
+    searcher.close();
     store.close();
     const code = (error as { code?: string }).code;
     if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {

@@ -255,6 +255,10 @@ export const ErrorCode = {
   rateLimited: "rate_limited",
   full: "full",
   badPattern: "bad_pattern",
+  /** A search ran out of its time budget and was stopped. */
+  searchTimeout: "search_timeout",
+  /** The server is busy with other searches, or this user's last one is still running. */
+  busy: "busy",
   /** Not a refusal: a resume missed more than the server replays; the newest follow. */
   backlogTruncated: "backlog_truncated",
   /** The token presented was revoked by `logout_others` from another session. */

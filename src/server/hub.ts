@@ -5,7 +5,6 @@
  * Every accepted message follows one path: validate → persist → encode once → fan out → ack.
  */
 import { setImmediate } from "node:timers";
-import { RE2JS } from "re2js";
 import { monotonicFactory } from "ulid";
 import { concatFrames, encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
 import {
@@ -30,6 +29,8 @@ import { fitInFrame, messagesInFrame, reply, toFrame } from "./frames.ts";
 import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
 import { PasswordGate } from "./password.ts";
+import { InlineSearcher } from "./search/inline.ts";
+import type { Searcher } from "./search/searcher.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import { StoreHealth } from "./store/health.ts";
 import {
@@ -114,6 +115,8 @@ export interface Peer {
 
 export interface HubOptions {
   store: Store;
+  /** Runs searches (default: on this thread, for in-memory stores; the server uses a worker). */
+  searcher?: Searcher;
   version: string;
   /** The server password, when one is set. */
   password?: string;
@@ -139,6 +142,7 @@ export interface HubOptions {
 
 export class Hub {
   readonly #store: Store;
+  readonly #searcher: Searcher;
   readonly #now: () => number;
   readonly #digits: () => string;
   readonly #newId: (time: number) => string;
@@ -174,6 +178,7 @@ export class Hub {
 
   constructor(options: HubOptions) {
     this.#store = options.store;
+    this.#searcher = options.searcher ?? new InlineSearcher(options.store);
     this.#now = options.now ?? Date.now;
     this.#digits = options.digits ?? randomDigits;
     this.#newId = monotonicFactory();
@@ -738,29 +743,29 @@ export class Hub {
     reply(peer, { type: "ack", ref: frame.ref, id: message.id, time: this.#now() });
   }
 
+  /**
+   * Search runs off the event loop (a worker with its own connection to the database): the
+   * answer comes when it is done, and the searcher keeps its own bounds (pattern size, time,
+   * one at a time per user, a short queue).
+   */
   #search(peer: Peer, user: User, frame: Search): void {
-    let pattern: RE2JS;
-    try {
-      // RE2: linear time in the text, whatever the pattern
-      pattern = RE2JS.compile(frame.pattern, RE2JS.CASE_INSENSITIVE);
-    } catch (error) {
-      const why = (error as Error).message.replace("(?i)", "").replace(
-        /^error parsing regexp: /,
-        "",
-      );
-      return reply(peer, {
+    const request = { userId: user.id, pattern: frame.pattern, limit: MAX_SEARCH_RESULTS };
+    this.#searcher.search(request).then((outcome) => {
+      if (!outcome.ok) {
+        const { code, message } = outcome;
+        return reply(peer, { type: "error", ref: frame.ref, code, message });
+      }
+      const messages = messagesInFrame(outcome.messages);
+      reply(peer, { type: "results", ref: frame.ref, total: outcome.total, messages });
+    }, (error) => {
+      this.#log(`a search failed: ${(error as Error)?.message}`);
+      reply(peer, {
         type: "error",
         ref: frame.ref,
-        code: ErrorCode.badPattern,
-        message: `that pattern is not a valid regular expression: ${why}`,
+        code: ErrorCode.internal,
+        message: "the server failed on that search; try again later",
       });
-    }
-    const { total, messages } = this.#store.search(
-      user.id,
-      (text) => pattern.matcher(text).find(),
-      MAX_SEARCH_RESULTS,
-    );
-    reply(peer, { type: "results", ref: frame.ref, total, messages: messagesInFrame(messages) });
+    });
   }
 
   #sessions(peer: Peer, user: User, ref: string): void {

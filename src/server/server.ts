@@ -26,6 +26,7 @@ import {
   type SessionLimits,
 } from "./session.ts";
 import type { Store } from "./store/store.ts";
+import type { Searcher } from "./search/searcher.ts";
 
 /** How often deadlines (hello, idle, drain) are checked. */
 export const SWEEP_INTERVAL_MS = 1_000;
@@ -38,6 +39,8 @@ export interface ServerOptions {
   certChainPem: string;
   keyPem: string;
   store: Store;
+  /** Runs searches off the event loop (search/mod.ts searcherFor); closed before the store. */
+  searcher?: Searcher;
   password?: string;
   /** Messages per second per user, sustained; 0 turns the limit off. */
   maxRate?: number;
@@ -81,6 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = options.log ?? (() => {});
   const hub = new Hub({
     store: options.store,
+    searcher: options.searcher,
     version: VERSION,
     password: options.password,
     idleTimeoutMs: limits.idleTimeoutMs,
@@ -186,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const socket of sockets) socket.destroy();
       clearInterval(sweeper);
       clearInterval(expirer);
+      options.searcher?.close();
       options.store.close();
       finished();
       return done;
