@@ -10,6 +10,8 @@ import {
   ALREADY_SEARCHING,
   compilePattern,
   MAX_PATTERN_PROGRAM_SIZE,
+  MAX_PENDING_SEARCHES,
+  MAX_SEARCHES_PER_USER,
   SEARCH_TIME_BUDGET_MS,
   type SearchOutcome,
   TOO_MANY_SEARCHES,
@@ -183,7 +185,7 @@ Deno.test("search under load: off the event loop, prefiltered, bounded in time a
     assert.ok(purgeMs < 1_000, `a purge took ${purgeMs.toFixed(0)} ms`);
     assert.equal((await Deno.stat(`${path}-wal`)).size, 0, "the WAL was checkpointed and emptied");
 
-    // (d) one search per user, at most MAX_PENDING_SEARCHES waiting behind the running one
+    // (d) MAX_SEARCHES_PER_USER per user, at most MAX_PENDING_SEARCHES waiting behind the running one
     await withTimeout(
       queueing.search({ userId: "warm", pattern: "zzz", limit: 1 }),
       WAIT_MS,
@@ -193,11 +195,24 @@ Deno.test("search under load: off the event loop, prefiltered, bounded in time a
     const running = queueing.search({ userId: "ann_0001", ...worst });
     const refusal = (userId: string) =>
       withTimeout(queueing.search({ userId, ...worst }), WAIT_MS, "a refusal");
-    assert.deepEqual(await refusal("ann_0001"), ALREADY_SEARCHING);
-    const waiting = Array.from(
-      { length: 8 },
-      (_, i) => queueing.search({ userId: `q${i}`, ...worst }),
+    const anns = Array.from(
+      { length: MAX_SEARCHES_PER_USER - 1 },
+      () => queueing.search({ userId: "ann_0001", ...worst }),
     );
+    assert.deepEqual(await refusal("ann_0001"), ALREADY_SEARCHING);
+    const bad = await withTimeout(
+      queueing.search({ userId: "ann_0001", pattern: "(unclosed", limit: 1 }),
+      WAIT_MS,
+      "a bad pattern",
+    );
+    assert.equal(code(bad), "bad_pattern", "a bad pattern is refused before the queue");
+    const waiting = [
+      ...anns,
+      ...Array.from(
+        { length: MAX_PENDING_SEARCHES - anns.length },
+        (_, i) => queueing.search({ userId: `q${i}`, ...worst }),
+      ),
+    ];
     assert.deepEqual(await refusal("late"), TOO_MANY_SEARCHES);
     const settled = await withTimeout(Promise.all([running, ...waiting]), WAIT_MS, "the queue");
     assert.deepEqual(settled.map(code), new Array(9).fill("search_timeout"));

@@ -7,6 +7,7 @@ import { isInMemoryDatabase, WorkerSearcher } from "./worker_searcher.ts";
 export {
   ALREADY_SEARCHING,
   MAX_PENDING_SEARCHES,
+  MAX_SEARCHES_PER_USER,
   SEARCH_TIME_BUDGET_MS,
   type Searcher,
   type SearchOutcome,

@@ -39,10 +39,17 @@ export function timeoutOutcome(budgetMs: number): SearchOutcome {
   };
 }
 
+/**
+ * Searches one user may have queued or running: a script may send a few in a row, but nobody
+ * fills the server's queue alone.
+ */
+export const MAX_SEARCHES_PER_USER = 3;
+
 export const ALREADY_SEARCHING: SearchOutcome = {
   ok: false,
   code: "busy",
-  message: "you already have a search under way; wait for its results before starting another",
+  message: `you already have ${MAX_SEARCHES_PER_USER} searches under way; ` +
+    "wait for their results before starting another",
 };
 
 export const TOO_MANY_SEARCHES: SearchOutcome = {

@@ -11,6 +11,7 @@ import type { StoredMessage } from "../store/store.ts";
 import {
   ALREADY_SEARCHING,
   MAX_PENDING_SEARCHES,
+  MAX_SEARCHES_PER_USER,
   SEARCH_TIME_BUDGET_MS,
   type Searcher,
   type SearchOutcome,
@@ -18,6 +19,7 @@ import {
   timeoutOutcome,
   TOO_MANY_SEARCHES,
 } from "./searcher.ts";
+import { compilePattern } from "./pattern.ts";
 import { type FromSearchWorker, SEARCH_WORKER_NAME, type ToSearchWorker } from "./worker_main.ts";
 
 /** How long past the time budget the worker may take to answer before it is terminated. */
@@ -57,8 +59,8 @@ export class WorkerSearcher implements Searcher {
   #watchdog: ReturnType<typeof setTimeout> | undefined;
   readonly #waiting: Job[] = [];
   #running: Job | null = null;
-  /** Users with a search waiting or running. */
-  readonly #users = new Set<string>();
+  /** Searches waiting or running, by user. */
+  readonly #users = new Map<string, number>();
   #nextId = 1;
   #closed = false;
 
@@ -80,10 +82,14 @@ export class WorkerSearcher implements Searcher {
    */
   search(request: SearchRequest): Promise<SearchOutcome> {
     if (this.#closed) return Promise.reject(new Error("the searcher is closed"));
-    if (this.#users.has(request.userId)) return Promise.resolve(ALREADY_SEARCHING);
+    // a pattern that cannot run is refused here, at once, without taking a place in the queue
+    const compiled = compilePattern(request.pattern);
+    if (!compiled.ok) return Promise.resolve(compiled);
+    const mine = this.#users.get(request.userId) ?? 0;
+    if (mine >= MAX_SEARCHES_PER_USER) return Promise.resolve(ALREADY_SEARCHING);
     if (this.#waiting.length >= MAX_PENDING_SEARCHES) return Promise.resolve(TOO_MANY_SEARCHES);
     return new Promise((resolve, reject) => {
-      this.#users.add(request.userId);
+      this.#users.set(request.userId, mine + 1);
       this.#waiting.push({ id: this.#nextId++, request, resolve, reject });
       this.#pump();
     });
@@ -191,14 +197,21 @@ export class WorkerSearcher implements Searcher {
   #finish(job: Job, settle: (job: Job) => void): void {
     clearTimeout(this.#watchdog);
     this.#running = null;
-    this.#users.delete(job.request.userId);
+    this.#forget(job.request.userId);
     settle(job);
     this.#pump();
   }
 
+  /** One search of `userId` is over. */
+  #forget(userId: string): void {
+    const left = (this.#users.get(userId) ?? 1) - 1;
+    if (left > 0) this.#users.set(userId, left);
+    else this.#users.delete(userId);
+  }
+
   #failWaiting(error: Error): void {
     for (const job of this.#waiting.splice(0)) {
-      this.#users.delete(job.request.userId);
+      this.#forget(job.request.userId);
       job.reject(error);
     }
   }
