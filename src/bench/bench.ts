@@ -2,9 +2,11 @@
  * `chat bench`: measures the server on this machine (issue 6, docs/BENCHMARKS.md).
  *
  * 1. Starts this program as `chat serve` on 127.0.0.1 with a temp db and certs (or uses
- *    `--server`), with the rate limit off and room for every connection from one address.
+ *    `--server`), with the rate limits off (per user and per address) and room for every
+ *    connection and new id from one address.
  * 2. Logs in the receivers and senders over real TLS, runs the load to the last delivery
- *    (load.ts), reads the server's peak RSS, stops it.
+ *    (load.ts; with `--flood`, to the last delivery to a receiver not cut, or a stall), reads
+ *    the server's peak RSS, stops it.
  * 3. With `--raw`, the same load against the bare forwarder (forwarder.ts); ours as a ratio.
  * 4. With `--idle N`, N idle connections to a fresh server, and its RSS per connection.
  * 5. A table on stdout, or one JSON line with `--json`. The temp dir is removed in every case.
@@ -13,8 +15,17 @@ import { join } from "node:path";
 import Table from "cli-table3";
 import { BENCH_HELP, type BenchArgs, parseBenchArgs, type RawTls } from "../cli/args.ts";
 import { runForwarder } from "./forwarder.ts";
-import { type IdleResult, type LoadResult, Run, runIdle, runLoad, type Target } from "./load.ts";
+import {
+  type IdleResult,
+  type LoadResult,
+  Run,
+  runIdle,
+  runLoad,
+  STALL_MS,
+  type Target,
+} from "./load.ts";
 import { type Child, memoryOf, openFileLimit, startChild } from "./process.ts";
+import { sanitizeLine } from "../ui/sanitize.ts";
 
 /** Connections one server may get from the bench's single address. */
 const CONNECTIONS_PER_ADDRESS = 1_000_000;
@@ -69,6 +80,11 @@ export async function runBench(argv: string[]): Promise<number> {
       "0",
       "--max-connections-per-address",
       String(CONNECTIONS_PER_ADDRESS),
+      // every client comes from 127.0.0.1 with a new name: no per-address limits either
+      "--max-rate-per-address",
+      "0",
+      "--max-new-ids-per-address",
+      "0",
       // thousands of handshakes queue up behind each other: give them time, not a timeout
       "--handshake-timeout",
       "60",
@@ -86,6 +102,7 @@ export async function runBench(argv: string[]): Promise<number> {
     messages: args.messages,
     rate: args.rate,
     size: args.size,
+    flood: args.flood,
   };
 
   try {
@@ -101,7 +118,9 @@ export async function runBench(argv: string[]): Promise<number> {
         { ...load, label: "chat", pid: server.pid },
         run,
       );
-      peak = (await memoryOf(server.pid))?.peak ?? null;
+      // VmHWM is the kernel's own peak; the samples taken during the load stand in for it
+      // only if the server died before this reading
+      peak = (await memoryOf(server.pid))?.peak ?? ours.serverPeak;
       await stop(server);
     }
 
@@ -140,6 +159,19 @@ export async function runBench(argv: string[]): Promise<number> {
 
     const report = figures(args, ours, peak, raw, idle);
     const others = Math.max(report.other_cpu_pct ?? 0, report.raw_other_cpu_pct ?? 0);
+    if (ours.flood?.firstError) {
+      console.error(
+        `chat bench: the server sent ${report.errors} error(s) during the flood; the first: ` +
+          sanitizeLine(ours.flood.firstError),
+      );
+    }
+    if (report.stalled) {
+      const why = report.senders_cut === args.senders ? " (the server had cut every sender)" : "";
+      console.error(
+        `chat bench: the flood stalled: nothing moved for ${STALL_MS / 1000} s${why}; ` +
+          `${report.delivered} of ${report.expected} deliveries arrived`,
+      );
+    }
     if (others >= NOISY_OTHERS_PCT) {
       console.error(
         `chat bench: other processes took ${others} % of a core during the load; ` +
@@ -224,6 +256,27 @@ export interface Figures {
   raw_load_cpu_pct?: number | null;
   raw_other_cpu_pct?: number | null;
   ratio?: number;
+  /** --flood: senders wrote without waiting; what arrived, and whom the server cut. */
+  flood?: true;
+  /** Deliveries a flood should make: clients × messages. */
+  expected?: number;
+  /** Send frames written, and acks the senders received. */
+  sent?: number;
+  acks?: number;
+  /** Receivers the server cut (goodbye or a lost connection), and of them those told goodbye. */
+  receivers_cut?: number;
+  receivers_cut_goodbye?: number;
+  /** Seconds from the first send to the first receiver cut. */
+  first_cut_s?: number | null;
+  senders_cut?: number;
+  /** `error` frames the server sent to the flood's clients (refused sends, reasons for a cut). */
+  errors?: number;
+  /** Some receiver was not cut, and every one not cut got every message (senders: every ack). */
+  complete?: boolean;
+  /** The flood ended because nothing moved for STALL_MS. */
+  stalled?: boolean;
+  /** Server RSS (VmRSS) when the load ended, before the clients left. */
+  server_rss_end_mb?: number | null;
   idle?: number;
   idle_login_ms?: number;
   idle_join_bytes_per_connection?: number;
@@ -257,11 +310,26 @@ function figures(
     join_bytes_per_client: Math.round(ours.joinBytes / (args.clients + args.senders)),
     seconds: round(ours.seconds, 3)!,
     sent_per_s: Math.round(ours.sentPerS),
-    server_cpu_pct: pct(ours.serverCpuS, ours.seconds),
+    server_cpu_pct: pct(ours.serverCpuS, ours.cpuWindowS),
     server_ns_per_delivery: perDelivery(ours),
-    load_cpu_pct: pct(ours.loadCpuS, ours.seconds),
-    other_cpu_pct: pct(ours.otherCpuS, ours.seconds),
+    load_cpu_pct: pct(ours.loadCpuS, ours.cpuWindowS),
+    other_cpu_pct: pct(ours.otherCpuS, ours.cpuWindowS),
   };
+  if (ours.flood) {
+    const f = ours.flood;
+    out.flood = true;
+    out.expected = args.clients * args.messages;
+    out.sent = f.sent;
+    out.acks = ours.acks;
+    out.receivers_cut = f.receiversCut;
+    out.receivers_cut_goodbye = f.receiversCutWithGoodbye;
+    out.first_cut_s = round(f.firstCutS, 3);
+    out.senders_cut = f.sendersCut;
+    out.errors = f.errors;
+    out.complete = f.complete;
+    out.stalled = f.stalled;
+    out.server_rss_end_mb = mb(ours.serverRssEnd);
+  }
   if (raw) {
     const r = raw.result;
     out.raw_tls = args.rawTls;
@@ -272,10 +340,10 @@ function figures(
     out.raw_max_ms = round(r.latency?.max, 2);
     out.raw_rss_mb = mb(raw.peak);
     out.raw_login_ms = Math.round(r.loginMs);
-    out.raw_cpu_pct = pct(r.serverCpuS, r.seconds);
+    out.raw_cpu_pct = pct(r.serverCpuS, r.cpuWindowS);
     out.raw_ns_per_delivery = perDelivery(r);
-    out.raw_load_cpu_pct = pct(r.loadCpuS, r.seconds);
-    out.raw_other_cpu_pct = pct(r.otherCpuS, r.seconds);
+    out.raw_load_cpu_pct = pct(r.loadCpuS, r.cpuWindowS);
+    out.raw_other_cpu_pct = pct(r.otherCpuS, r.cpuWindowS);
     out.ratio = round(ours.deliveredPerS / r.deliveredPerS, 3)!;
   }
   if (idle) {
@@ -326,13 +394,36 @@ function table(args: BenchArgs, f: Figures): string {
   const cpu = (n: number | null | undefined) => (n == null ? "n/a" : `${n} % of a core`);
   const ns = (n: number | null | undefined) => (n == null ? "n/a" : `${num(n)} ns`);
 
-  const rate = f.rate > 0 ? `${num(f.rate)} messages/s` : "as fast as the server takes them";
+  const rate = f.flood
+    ? "flooded (no wait for acks)"
+    : f.rate > 0
+    ? `${num(f.rate)} messages/s`
+    : "as fast as the server takes them";
   const title = `${num(f.clients)} receivers, ${num(f.senders)} sender${
     f.senders === 1 ? "" : "s"
   }, ${num(f.messages)} messages of ${f.size} B, ${rate}`;
   row(`login of ${num(f.clients)} clients`, `${num(f.login_ms)} ms`, `${num(f.raw_login_ms)} ms`);
   row("bytes per client while all joined", num(f.join_bytes_per_client));
-  row("delivered messages", num(f.delivered), num(f.delivered));
+  if (f.flood) {
+    row("deliveries arrived of expected", `${num(f.delivered)} of ${num(f.expected)}`);
+    row(
+      "receivers cut (of them told goodbye)",
+      `${num(f.receivers_cut)} (${num(f.receivers_cut_goodbye)})`,
+    );
+    if (f.first_cut_s != null) row("first receiver cut after", `${f.first_cut_s} s`);
+    if (f.senders_cut) row("senders cut", num(f.senders_cut));
+    if (f.errors) row("errors from the server", num(f.errors));
+    row("sent, acknowledged", `${num(f.sent)}, ${num(f.acks)}`);
+    row("sent per second", num(f.sent_per_s));
+    const end = f.complete
+      ? "every receiver not cut got everything"
+      : f.stalled
+      ? `stalled: nothing moved for ${STALL_MS / 1000} s`
+      : "every receiver was cut";
+    row("run ended", end);
+  } else {
+    row("delivered messages", num(f.delivered), num(f.delivered));
+  }
   row("delivered per second", num(f.delivered_per_s), num(f.raw_delivered_per_s));
   row("bytes read per message", num(f.bytes_per_message), num(f.raw_bytes_per_message));
   if (withRaw) row("ratio to the raw forwarder", `${(f.ratio! * 100).toFixed(1)} %`, "100 %");
@@ -342,6 +433,7 @@ function table(args: BenchArgs, f: Figures): string {
   row("persisted per second (acks)", num(f.persisted_per_s), "(stores nothing)");
   if (args.rate > 0) row("sent per second", num(f.sent_per_s));
   row("server peak RSS", mib(f.server_rss_mb), mib(f.raw_rss_mb));
+  if (f.flood) row("server RSS when the load ended", mib(f.server_rss_end_mb));
   row("server CPU during the load", cpu(f.server_cpu_pct), cpu(f.raw_cpu_pct));
   row("server CPU per delivered message", ns(f.server_ns_per_delivery), ns(f.raw_ns_per_delivery));
   row("load generator CPU", cpu(f.load_cpu_pct), cpu(f.raw_load_cpu_pct));

@@ -9,7 +9,10 @@
  *   bounded window: unacknowledged sends per sender, and sends not yet delivered to the average
  *   receiver, so the server is always busy and no queue grows without bound. With a rate they
  *   follow a schedule, and the time written in each message is the time it was due (a stalled
- *   server shows up as latency, not as a slower schedule).
+ *   server shows up as latency, not as a slower schedule). With `flood` they write as fast as
+ *   their sockets take, with no window: what the server does with more than it can pass on
+ *   (queue, cut, push back) is then the measurement, so a connection it cuts is counted, and a
+ *   run that stops moving ends (stalled) instead of failing.
  * - Every wait is bounded: a phase that makes no progress for STALL_MS fails with a sentence.
  */
 import { decodePayload, encodeFrame } from "../protocol/codec.ts";
@@ -18,8 +21,10 @@ import { isCertificateError } from "../tls/trust.ts";
 import { cpuSecondsOf, machineBusySeconds, memoryOf } from "./process.ts";
 import { captureOf, FrameScanner, Kind } from "./scanner.ts";
 
-/** A phase that makes no progress for this long has failed. */
+/** A phase that makes no progress for this long has failed (a flood run: has ended). */
 export const STALL_MS = 10_000;
+/** How often a flood run looks for a stall. */
+const STALL_CHECK_MS = 250;
 /** Connections handshaking and logging in at once. */
 export const LOGIN_CONCURRENCY = 128;
 /** Probe receivers (they parse every message for its latency). */
@@ -177,6 +182,9 @@ export class Run {
 
 type Role = "receiver" | "probe" | "sender" | "idle";
 
+/** How the server cut a connection: it said goodbye, or the connection broke or ended. */
+export type Cut = "goodbye" | "lost";
+
 /** One TLS connection that said hello: its read loop runs until it is closed. */
 export class Client {
   readonly scanner: FrameScanner;
@@ -186,6 +194,18 @@ export class Client {
   latencies?: Samples;
   /** Bytes received so far. */
   bytes = 0;
+  /**
+   * Set by a flood run: the server cutting this connection is then a figure, not a failure.
+   * Called once; the connection is closed first.
+   */
+  onCut?: (how: Cut) => void;
+  /** How the server cut this connection, once it has (with onCut set). */
+  cut: Cut | null = null;
+  /**
+   * Set by a flood run: an `error` from the server (a refused send, the reason before a goodbye)
+   * is counted, not a failure; a rate limit still is one (the server is not set up to measure).
+   */
+  onError?: (said: string) => void;
   #closing = false;
   #buf: Uint8Array;
   #discard = false;
@@ -241,11 +261,22 @@ export class Client {
   /** Queues `bytes` after every earlier write; resolves once written. */
   write(bytes: Uint8Array): Promise<unknown> {
     this.#writing = this.#writing.then(() => writeAll(this.conn, bytes)).catch((error) => {
-      if (!this.#closing) {
+      if (!this.#closing && !this.#cutBy("lost")) {
         this.run.fail(new Error(`cannot write to ${this.label}: ${(error as Error).message}`));
       }
     });
     return this.#writing;
+  }
+
+  /** Counts a cut when a flood run asked for it (true), else leaves it to be a failure. */
+  #cutBy(how: Cut): boolean {
+    if (!this.onCut) return false;
+    if (this.cut === null && !this.#closing) {
+      this.cut = how;
+      this.close();
+      this.onCut(how);
+    }
+    return true;
   }
 
   close(): void {
@@ -273,12 +304,12 @@ export class Client {
         this.onChunk?.();
       }
     } catch (error) {
-      if (!this.#closing) {
+      if (!this.#closing && !this.#cutBy("lost")) {
         this.run.lost(`the connection of ${this.label} broke: ${(error as Error).message}`);
       }
       return;
     }
-    if (!this.#closing) {
+    if (!this.#closing && !this.#cutBy("lost")) {
       this.run.lost(`the server closed the connection of ${this.label}`);
     }
   }
@@ -302,13 +333,17 @@ export class Client {
     const frame = (decoded.ok ? decoded.value : {}) as { code?: string; message?: string };
     const said = frame.message ?? "no reason given";
     if (kind === Kind.goodbye) {
+      if (this.#cutBy("goodbye")) return;
       this.run.fail(new Error(`the server said goodbye to ${this.label}: ${said}`));
     } else if (frame.code === "rate_limited") {
       this.run.fail(
         new Error(
-          `the server limits the rate of ${this.label} (${said}); start it with --max-rate 0`,
+          `the server limits the rate of ${this.label} (${said}); start it with --max-rate 0 ` +
+            "--max-rate-per-address 0 --max-new-ids-per-address 0",
         ),
       );
+    } else if (this.onError) {
+      this.onError(`${frame.code ?? "error"}: ${said}`);
     } else {
       this.run.fail(new Error(`the server refused a request of ${this.label}: ${said}`));
     }
@@ -445,10 +480,37 @@ export interface LoadOptions {
   /** Messages per second in all; 0 = as fast as the server takes them. */
   rate: number;
   size: number;
+  /**
+   * Senders write as fast as their sockets take, with no window; a receiver or sender the server
+   * cuts is counted, not a failure; no progress for STALL_MS ends the run (stalled), not fails it.
+   */
+  flood?: boolean;
   /** What is measured, for the progress line ("chat", "raw"). */
   label: string;
-  /** The measured server's process id, for its CPU time (none for --server). */
+  /** The measured server's process id, for its CPU time and memory (none for --server). */
   pid?: number;
+}
+
+/** What a flood run adds to the figures. */
+export interface FloodResult {
+  /** Send frames the senders wrote. */
+  sent: number;
+  /** Receivers the server cut (goodbye or a lost connection), and of them those told goodbye. */
+  receiversCut: number;
+  receiversCutWithGoodbye: number;
+  /** Seconds from the first send to the first receiver cut; null when none was. */
+  firstCutS: number | null;
+  sendersCut: number;
+  /** `error` frames the server sent to receivers and senders, and the first of them. */
+  errors: number;
+  firstError: string | null;
+  /**
+   * Some receiver was not cut, every one not cut got every message, and every sender not cut
+   * every ack (false when the server cut every receiver: nobody got everything).
+   */
+  complete: boolean;
+  /** The run ended because nothing moved for STALL_MS. */
+  stalled: boolean;
 }
 
 export interface LoadResult {
@@ -464,6 +526,8 @@ export interface LoadResult {
   acks: number;
   /** Seconds from the first send to the last delivery. */
   seconds: number;
+  /** Seconds over which the CPU times were taken (a stalled flood: to its last movement). */
+  cpuWindowS: number;
   deliveredPerS: number;
   persistedPerS: number;
   latency: { p50: number; p99: number; max: number } | null;
@@ -475,6 +539,46 @@ export interface LoadResult {
   serverCpuS: number | null;
   /** CPU seconds other processes used during the load: they take it from the two measured. */
   otherCpuS: number | null;
+  /** The server's peak RSS (VmHWM) as last read during or right after the load, bytes. */
+  serverPeak: number | null;
+  /** The server's RSS (VmRSS) when the load ended, before the clients left, bytes. */
+  serverRssEnd: number | null;
+  flood?: FloodResult;
+}
+
+/** How often the server's memory is read during the load. */
+export const MEMORY_SAMPLE_MS = 250;
+
+/**
+ * Reads a process's memory every MEMORY_SAMPLE_MS while a load runs, so a peak is known even
+ * when the process dies before the end (the kernel's VmHWM dies with it).
+ */
+class MemorySampler {
+  peak: number | null = null;
+  rss: number | null = null;
+  #reading = false;
+  #timer: ReturnType<typeof setInterval>;
+
+  constructor(readonly pid: number) {
+    this.#timer = setInterval(() => {
+      if (this.#reading) return;
+      this.#reading = true;
+      void this.#read().finally(() => (this.#reading = false));
+    }, MEMORY_SAMPLE_MS);
+  }
+
+  async #read(): Promise<void> {
+    const memory = await memoryOf(this.pid);
+    if (!memory) return;
+    this.peak = Math.max(this.peak ?? 0, memory.peak);
+    this.rss = memory.rss;
+  }
+
+  /** Stops sampling after one last reading. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#read();
+  }
 }
 
 /** Logs in the receivers and senders, runs the load to the last delivery, closes them all. */
@@ -512,23 +616,39 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   const receivedBefore = receivers.clients.reduce((sum, client) => sum + client.bytes, 0);
 
   const driver = new Driver(receivers.clients, senders.clients, options, run);
-  const cpuBefore = await cpuSecondsOf(Deno.pid);
-  const serverBefore = options.pid ? await cpuSecondsOf(options.pid) : null;
-  const machineBefore = await machineBusySeconds();
-  await driver.start();
-  const cpuAfter = await cpuSecondsOf(Deno.pid);
-  const serverAfter = options.pid ? await cpuSecondsOf(options.pid) : null;
-  const machineAfter = await machineBusySeconds();
-  const loadCpuS = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
-  const serverCpuS = serverBefore === null || serverAfter === null
-    ? null
-    : serverAfter - serverBefore;
+  const memory = options.pid ? new MemorySampler(options.pid) : undefined;
+  const before = await cpuTimes(options.pid);
+  // a stalled flood's CPU is counted to its last movement, not through the wait for the stall
+  let moved: CpuTimes | undefined;
+  let reading = false;
+  driver.onMoved = () => {
+    if (reading) return;
+    reading = true;
+    void cpuTimes(options.pid).then((times) => (moved = times)).finally(() => (reading = false));
+  };
+  try {
+    await driver.start();
+  } finally {
+    await memory?.stop();
+  }
+  const after = driver.stalled && moved ? moved : await cpuTimes(options.pid);
+  const cpuWindowS = (after.at - before.at) / 1000;
+  const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+  const loadCpuS = minus(after.load, before.load);
+  const serverCpuS = minus(after.server, before.server);
+  const machineCpuS = minus(after.machine, before.machine);
   const received = receivers.clients.reduce((sum, client) => sum + client.bytes, 0) -
     receivedBefore;
   for (const client of all) client.close();
+  if (driver.receiversCut + driver.sendersCut > 0 && run.child) {
+    // everyone cut at once is most often a server that died: say that, not "all cut"
+    await run.race(sleep(LOST_GRACE_MS));
+    if (run.child.exited) throw new Error(run.child.exitMessage());
+  }
 
   const seconds = (driver.doneAt - driver.startedAt) / 1000;
   const ackSeconds = (driver.ackedAt - driver.startedAt) / 1000;
+  const sendSeconds = (driver.lastSendAt - driver.startedAt) / 1000;
   const probes = receivers.clients.filter((c) => c.latencies);
   return {
     loginMs: receivers.ms,
@@ -537,40 +657,100 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
     bytesPerDelivery: driver.delivered > 0 ? received / driver.delivered : 0,
     acks: driver.acked,
     seconds,
-    deliveredPerS: driver.delivered / seconds,
-    persistedPerS: driver.acked / ackSeconds,
+    cpuWindowS,
+    deliveredPerS: perSecond(driver.delivered, seconds),
+    persistedPerS: perSecond(driver.acked, ackSeconds),
     latency: probes.length ? summarizeClients(probes) : null,
-    sentPerS: driver.sent / ((driver.lastSendAt - driver.startedAt) / 1000 || seconds),
+    sentPerS: perSecond(driver.sent, sendSeconds || seconds),
     loadCpuS,
     serverCpuS,
     // what neither we nor the server used: other processes (the kernel's own work is small)
-    otherCpuS: machineBefore === null || machineAfter === null || loadCpuS === null ||
-        serverCpuS === null
+    otherCpuS: machineCpuS === null || loadCpuS === null || serverCpuS === null
       ? null
-      : Math.max(0, machineAfter - machineBefore - loadCpuS - (serverCpuS ?? 0)),
+      : Math.max(0, machineCpuS - loadCpuS - serverCpuS),
+    serverPeak: memory?.peak ?? null,
+    serverRssEnd: memory?.rss ?? null,
+    flood: options.flood
+      ? {
+        sent: driver.sent,
+        receiversCut: driver.receiversCut,
+        receiversCutWithGoodbye: driver.receiversCutWithGoodbye,
+        firstCutS: driver.firstCutAt > 0 ? (driver.firstCutAt - driver.startedAt) / 1000 : null,
+        sendersCut: driver.sendersCut,
+        errors: driver.errors,
+        firstError: driver.firstError,
+        complete: driver.complete,
+        stalled: driver.stalled,
+      }
+      : undefined,
   };
+}
+
+/** CPU seconds used so far by this process, the server (when known) and the whole machine. */
+interface CpuTimes {
+  /** performance.now() when they were read. */
+  at: number;
+  load: number | null;
+  server: number | null;
+  machine: number | null;
+}
+
+async function cpuTimes(pid: number | undefined): Promise<CpuTimes> {
+  const at = performance.now();
+  const [load, server, machine] = await Promise.all([
+    cpuSecondsOf(Deno.pid),
+    pid ? cpuSecondsOf(pid) : null,
+    machineBusySeconds(),
+  ]);
+  return { at, load, server, machine };
+}
+
+/** `count` per second over `seconds`; 0 when no time passed (nothing arrived in a flood). */
+function perSecond(count: number, seconds: number): number {
+  return seconds > 0 ? count / seconds : 0;
 }
 
 function summarizeClients(probes: Client[]) {
   return summarize(probes.map((p) => p.latencies!.data()));
 }
 
-/** Drives the senders and follows the receivers until every message reached every receiver. */
+/**
+ * Drives the senders and follows the receivers until every message reached every receiver (in a
+ * flood: every receiver the server did not cut, or until nothing moves for STALL_MS).
+ */
 class Driver {
   delivered = 0;
   acked = 0;
   sent = 0;
   startedAt = 0;
+  /** The last delivery (paced runs: the one that completed the target). */
   doneAt = 0;
+  /** The last acknowledgement (paced runs: the one that completed them). */
   ackedAt = 0;
   lastSendAt = 0;
   /** Set while some sender waits for deliveries to make room. */
   blocked = false;
+  /** Flood runs: connections the server cut, and when the first receiver was (0: none). */
+  receiversCut = 0;
+  receiversCutWithGoodbye = 0;
+  sendersCut = 0;
+  firstCutAt = 0;
+  /** Flood runs: `error` frames the server sent, and the first of them. */
+  errors = 0;
+  firstError: string | null = null;
+  /** Flood runs: how the run ended. */
+  complete = false;
+  stalled = false;
+  /** Flood runs: called (at most every STALL_CHECK_MS) when something moved since last time. */
+  onMoved?: () => void;
   readonly window: number;
   readonly #target: number;
   readonly #senders: SenderState[];
+  /** Flood runs: receivers not cut that have every message. */
+  #filled = 0;
   #done!: () => void;
   #ticker?: ReturnType<typeof setInterval>;
+  #stallTimer?: ReturnType<typeof setInterval>;
 
   constructor(
     readonly receivers: Client[],
@@ -579,15 +759,15 @@ class Driver {
     readonly run: Run,
   ) {
     const n = receivers.length;
+    const m = options.messages;
     this.window = Math.max(MIN_WINDOW, Math.min(MAX_WINDOW, Math.floor(WINDOW_FRAMES / n)));
-    this.#target = n * options.messages;
+    this.#target = n * m;
     const perSenderWindow = Math.max(1, Math.ceil(this.window / senders.length));
     this.#senders = senders.map((client, i) =>
       new SenderState(
         client,
         i,
-        Math.floor(options.messages / senders.length) +
-          (i < options.messages % senders.length ? 1 : 0),
+        Math.floor(m / senders.length) + (i < m % senders.length ? 1 : 0),
         perSenderWindow,
         this,
       )
@@ -600,13 +780,29 @@ class Driver {
         const now = receiver.scanner.delivered;
         if (now === seen) return;
         this.delivered += now - seen;
-        seen = now;
-        if (this.delivered >= this.#target && this.doneAt === 0) {
+        if (options.flood) {
+          this.doneAt = performance.now();
+          if (seen < m && now >= m && receiver.cut === null) {
+            this.#filled++;
+            this.#check();
+          }
+        } else if (this.delivered >= this.#target && this.doneAt === 0) {
           this.doneAt = performance.now();
           this.#check();
         }
+        seen = now;
         if (this.blocked) this.unblock();
       };
+      if (options.flood) {
+        receiver.onError = (said) => this.error(receiver, said);
+        receiver.onCut = (how) => {
+          this.receiversCut++;
+          if (how === "goodbye") this.receiversCutWithGoodbye++;
+          if (this.firstCutAt === 0) this.firstCutAt = performance.now();
+          if (seen >= m) this.#filled--; // it had everything, but it is no longer waited for
+          this.#check();
+        };
+      }
     }
   }
 
@@ -618,10 +814,25 @@ class Driver {
   /** A sender received acks. */
   acknowledged(count: number): void {
     this.acked += count;
-    if (this.acked >= this.options.messages && this.ackedAt === 0) {
+    if (this.options.flood) {
+      this.ackedAt = performance.now();
+      this.#check();
+    } else if (this.acked >= this.options.messages && this.ackedAt === 0) {
       this.ackedAt = performance.now();
       this.#check();
     }
+  }
+
+  /** The server sent an `error` to a client during a flood. */
+  error(client: Client, said: string): void {
+    this.errors++;
+    this.firstError ??= `${client.label}: ${said}`;
+  }
+
+  /** A flood sender was cut by the server. */
+  senderCut(): void {
+    this.sendersCut++;
+    this.#check();
   }
 
   unblock(): void {
@@ -631,22 +842,35 @@ class Driver {
   }
 
   #check(): void {
-    if (this.doneAt > 0 && this.ackedAt > 0) this.#done();
+    if (!this.options.flood) {
+      if (this.doneAt > 0 && this.ackedAt > 0) this.#done();
+      return;
+    }
+    const receiversDone = this.#filled + this.receiversCut === this.receivers.length;
+    if (receiversDone && this.#senders.every((sender) => sender.finished)) {
+      this.complete = this.#filled > 0;
+      this.#done();
+    }
   }
 
   async start(): Promise<void> {
-    const { messages: m, rate, label } = this.options;
+    const { messages: m, rate, label, flood } = this.options;
     const target = this.#target;
     const finished = new Promise<void>((resolve) => (this.#done = resolve));
+    const progress = () =>
+      this.delivered + this.acked + this.sent + this.receiversCut + this.sendersCut;
     this.run.stage({
-      progress: () => this.delivered + this.acked + this.sent,
+      progress,
+      // a flood watches for stalls itself: one ends the run, it does not fail it
       outstanding: () =>
-        this.delivered < this.sent * this.receivers.length || this.acked < this.sent,
+        !flood &&
+        (this.delivered < this.sent * this.receivers.length || this.acked < this.sent),
       status: () => {
         const seconds = (performance.now() - this.startedAt) / 1000;
         const pct = Math.floor((100 * this.delivered) / target);
+        const cut = flood ? `, ${this.receiversCut} receivers cut` : "";
         return `${label}: ${pct}% delivered (${this.delivered} of ${target}), ` +
-          `${this.acked} of ${m} acknowledged, ${rateText(this.delivered / seconds)}/s`;
+          `${this.acked} of ${m} acknowledged${cut}, ${rateText(this.delivered / seconds)}/s`;
       },
       stalled: () =>
         `the run stalled: nothing was sent, delivered or acknowledged for ${
@@ -654,6 +878,21 @@ class Driver {
         } s (${this.delivered} of ${target} deliveries, ${this.acked} of ${m} acknowledgements)`,
     });
     this.startedAt = performance.now();
+    if (flood) {
+      let last = -1;
+      let lastChange = this.startedAt;
+      this.#stallTimer = setInterval(() => {
+        const now = performance.now();
+        if (progress() !== last) {
+          last = progress();
+          lastChange = now;
+          this.onMoved?.();
+        } else if (now - lastChange > STALL_MS) {
+          this.stalled = true;
+          this.#done();
+        }
+      }, STALL_CHECK_MS);
+    }
     if (rate > 0) {
       this.#ticker = setInterval(() => {
         const due = Math.min(
@@ -668,6 +907,7 @@ class Driver {
       await this.run.race(finished);
     } finally {
       clearInterval(this.#ticker);
+      clearInterval(this.#stallTimer);
       this.run.stage(undefined);
     }
   }
@@ -706,10 +946,20 @@ class SenderState {
     client.onChunk = () => {
       const acks = client.scanner.acks;
       if (acks === this.#acked) return;
-      driver.acknowledged(acks - this.#acked);
-      this.#acked = acks;
+      const count = acks - this.#acked;
+      this.#acked = acks; // before the driver looks at whether this sender is finished
+      driver.acknowledged(count);
       this.pump();
     };
+    if (driver.options.flood) {
+      client.onCut = () => driver.senderCut();
+      client.onError = (said) => driver.error(client, said);
+    }
+  }
+
+  /** Flood runs: cut, or every message written and acknowledged. */
+  get finished(): boolean {
+    return this.client.cut !== null || (this.#sent === this.quota && this.#acked >= this.#sent);
   }
 
   /** `total` messages (over all senders, in order) are due: this sender's share of them. */
@@ -723,13 +973,15 @@ class SenderState {
   }
 
   pump(): void {
-    if (this.#busy) return;
+    if (this.#busy || this.client.cut !== null) return;
     const driver = this.driver;
-    const room = driver.room;
+    const flood = driver.options.flood;
+    // a flood has no window: the socket's own pace is the only limit
+    const room = flood ? MAX_BATCH : driver.room;
     const count = Math.min(
       MAX_BATCH,
       this.#due - this.#sent,
-      this.window - (this.#sent - this.#acked),
+      flood ? MAX_BATCH : this.window - (this.#sent - this.#acked),
       room,
     );
     if (count <= 0) {
@@ -759,6 +1011,8 @@ class SenderState {
     this.#busy = true;
     this.client.write(this.#batch.subarray(0, at)).then(() => {
       this.#busy = false;
+      // a flood's sends are over when the socket took the last of them
+      if (flood) driver.lastSendAt = performance.now();
       this.pump();
     });
   }

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
+import { ensureServerCerts } from "../../src/tls/certs.ts";
 import { childEnv, CONFIG, MAIN, makeTempDir, removeDir } from "./harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -180,6 +182,8 @@ Deno.test("chat bench refuses bad options with one sentence and exit code 2", as
       ["--ca", "ca.pem"],
       ["--raw", "--raw-tls", "openssl"],
       ["--raw-tls", "deno"],
+      ["--flood", "--rate", "100"],
+      ["--flood", "--raw"],
       ["--what"],
     ]
   ) {
@@ -189,6 +193,170 @@ Deno.test("chat bench refuses bad options with one sentence and exit code 2", as
     assert.equal(lines.length, 1, out.stderr);
     assert.match(lines[0], /^chat: .*\(see chat bench --help\)$/);
   }
+});
+
+/** The figures a flood adds; the counts among them are checked one by one. */
+const FLOOD_FIGURES = [
+  "expected",
+  "errors",
+  "sent",
+  "acks",
+  "receivers_cut",
+  "receivers_cut_goodbye",
+  "senders_cut",
+  "sent_per_s",
+];
+
+Deno.test("chat bench --flood: every receiver gets every message, nobody is cut", async () => {
+  const out = await bench(["--flood", "--clients", "20", "--messages", "2000", "--json"]);
+  assert.equal(out.code, 0, out.stderr);
+  const report = oneJsonLine(out.stdout);
+  assertFigures(report, [...FIGURES, ...FLOOD_FIGURES, "server_rss_end_mb"]);
+  assert.equal(report.flood, true);
+  assert.equal(report.expected, 20 * 2000);
+  assert.equal(report.delivered, 20 * 2000);
+  assert.equal(report.sent, 2000);
+  assert.equal(report.acks, 2000);
+  assert.equal(report.receivers_cut, 0);
+  assert.equal(report.receivers_cut_goodbye, 0);
+  assert.equal(report.first_cut_s, null);
+  assert.equal(report.senders_cut, 0);
+  assert.equal(report.errors, 0);
+  assert.equal(report.complete, true);
+  assert.equal(report.stalled, false);
+  // read during the load and after it: the peak holds the RSS at its end
+  assert.ok(report.server_rss_end_mb > 0 && report.server_rss_end_mb <= report.server_rss_mb);
+});
+
+/**
+ * A fake server on real TLS for a flood: welcomes everyone, acknowledges each send and passes it
+ * on to every receiver; once `cutAfter` messages went out it says why (an error) and goodbye to
+ * receiver bench-r1, and drops bench-r2 without a word. The bench must count both and still end without a stall.
+ */
+async function cuttingServer(cutAfter: number) {
+  const dir = await makeTempDir("chat-e2e-bench-fake-");
+  const certs = await ensureServerCerts(join(dir, "certs"), ["127.0.0.1"]);
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: certs.certChainPem,
+    key: certs.keyPem,
+    alpnProtocols: ["chat/1"],
+  });
+  type Peer = { conn: Deno.TlsConn; writing: Promise<unknown>; gone: boolean };
+  const receivers = new Map<string, Peer>();
+  const write = (peer: Peer, frames: Uint8Array[]) => {
+    if (peer.gone || frames.length === 0) return;
+    const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const frame of frames) {
+      bytes.set(frame, at);
+      at += frame.length;
+    }
+    peer.writing = peer.writing.then(async () => {
+      for (let done = 0; done < bytes.length;) done += await peer.conn.write(bytes.subarray(done));
+    }).catch(() => (peer.gone = true));
+  };
+  const cut = (name: string, goodbye: boolean) => {
+    const peer = receivers.get(name)!;
+    if (goodbye) {
+      // as the server's close does: the reason as an error, then goodbye
+      write(peer, [
+        encodeFrame({ type: "error", code: "test_cut", message: "you are too slow" }),
+        encodeFrame({ type: "goodbye", reason: "test", message: "cut" }),
+      ]);
+    }
+    peer.writing = peer.writing.then(() => peer.conn.close()).catch(() => {});
+    peer.gone = true;
+  };
+  const conns = new Set<Deno.TlsConn>();
+  let forwarded = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const me: Peer = { conn, writing: Promise.resolve(), gone: false };
+        const cutter = new FrameCutter();
+        const buffer = new Uint8Array(64 * 1024);
+        try {
+          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+            const acks: Uint8Array[] = [];
+            const messages: Uint8Array[] = [];
+            for (const payload of cutter.push(buffer.subarray(0, n))) {
+              const frame = JSON.parse(new TextDecoder().decode(payload));
+              if (frame.type === "hello") {
+                if (frame.name.startsWith("bench-r")) receivers.set(frame.name, me);
+                write(me, [encodeFrame({ type: "welcome" })]);
+              } else if (frame.type === "send") {
+                acks.push(encodeFrame({ type: "ack", ref: frame.ref }));
+                messages.push(encodeFrame({ type: "message", text: frame.text }));
+              }
+            }
+            for (const message of messages) {
+              for (const peer of receivers.values()) write(peer, [message]);
+              if (++forwarded === cutAfter) {
+                cut("bench-r1", true);
+                cut("bench-r2", false);
+              }
+            }
+            write(me, acks);
+          }
+        } catch { /* the client went away */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    caFile: join(dir, "certs", "ca.pem"),
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+      await removeDir(dir);
+    },
+  };
+}
+
+Deno.test("chat bench --flood counts the receivers the server cuts, and still ends", async () => {
+  const [clients, messages, cutAfter] = [6, 1000, 100];
+  await using server = await cuttingServer(cutAfter);
+  const out = await bench([
+    "--flood",
+    "--server",
+    `127.0.0.1:${server.port}`,
+    "--ca",
+    server.caFile,
+    "--clients",
+    String(clients),
+    "--messages",
+    String(messages),
+    "--json",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  const report = oneJsonLine(out.stdout);
+  assertFigures(report, [...FIGURES.filter((f) => f !== "server_rss_mb"), ...FLOOD_FIGURES]);
+  assert.equal(report.expected, clients * messages);
+  assert.equal(report.receivers_cut, 2);
+  assert.equal(report.receivers_cut_goodbye, 1);
+  assert.equal(report.senders_cut, 0);
+  assert.equal(report.errors, 1);
+  assert.match(out.stderr, /1 error\(s\) during the flood; the first: receiver 2: test_cut: you/);
+  assert.equal(typeof report.first_cut_s, "number");
+  // the four left got everything; the two cut got at most what came before the cut
+  const survivors = (clients - 2) * messages;
+  assert.ok(
+    report.delivered >= survivors && report.delivered <= survivors + 2 * cutAfter,
+    `delivered ${report.delivered}`,
+  );
+  assert.equal(report.acks, messages);
+  assert.equal(report.complete, true);
+  assert.equal(report.stalled, false);
+  // a server the bench did not start has no memory figures
+  assert.equal(report.server_rss_mb, null);
 });
 
 Deno.test("chat bench fails in one sentence when the server cannot be reached", async () => {
