@@ -31,7 +31,7 @@ class FakeMember implements BudgetMember {
 
 Deno.test("budget: a producer is paused only over the high watermark, resumed below the low one", () => {
   const clock = { t: 0 };
-  const budget = new OutputBudget(1000, () => clock.t);
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
   assert.equal(budget.low, 500);
   const sender = new FakeMember(budget);
   const reader = new FakeMember(budget);
@@ -53,7 +53,7 @@ Deno.test("budget: a producer is paused only over the high watermark, resumed be
 
 Deno.test("budget: over it for OVER_BUDGET_CUT_MS, the biggest holders are cut until below the low watermark", () => {
   const clock = { t: 0 };
-  const budget = new OutputBudget(1000, () => clock.t);
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
   const members = [100, 700, 50, 400].map((bytes) => {
     const m = new FakeMember(budget);
     m.hold(bytes);
@@ -74,16 +74,61 @@ Deno.test("budget: over it for OVER_BUDGET_CUT_MS, the biggest holders are cut u
   assert.equal(budget.enforce(members), 0, "under budget nothing more is cut");
 });
 
-Deno.test("budget: dipping below the low watermark restarts the clock", () => {
+Deno.test("budget: dipping below the high watermark restarts the clock when nobody is paused", () => {
   const clock = { t: 0 };
-  const budget = new OutputBudget(1000, () => clock.t);
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
   const m = new FakeMember(budget);
   m.hold(1500);
   clock.t += OVER_BUDGET_CUT_MS - 10;
-  m.hold(-1100); // 400: drained
-  m.hold(1100); // over again, from now
+  m.hold(-600); // 900: under the high watermark
+  m.hold(600); // over again, from now
   clock.t += 20;
   assert.equal(budget.enforce([m]), 0);
   clock.t += OVER_BUDGET_CUT_MS;
   assert.equal(budget.enforce([m]), 1);
+});
+
+Deno.test("budget: readers that hold more than the low watermark and do not drain cannot keep a producer paused", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
+  const stuck = [new FakeMember(budget), new FakeMember(budget)];
+  const fast = new FakeMember(budget);
+  const sender = new FakeMember(budget);
+  stuck[0].hold(450);
+  stuck[1].hold(400);
+  fast.hold(200); // 1,050: over
+  budget.pause(sender);
+  fast.hold(-200); // 850: under the high watermark, above the low one: still paused
+  assert.equal(sender.reading, false);
+  clock.t += OVER_BUDGET_CUT_MS;
+  // the stuck readers are cut, biggest first, until the total is under the low watermark
+  assert.equal(budget.enforce([...stuck, fast, sender]), 1);
+  assert.deepEqual(stuck.map((m) => m.wasCut), [true, false]);
+  assert.equal(sender.reading, true, "the producer reads again");
+});
+
+Deno.test("budget: a producer paused and resumed over and over is never a reason to cut", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
+  const reader = new FakeMember(budget);
+  const sender = new FakeMember(budget);
+  for (let i = 0; i < 100; i++) {
+    reader.hold(1001 - reader.heldBytes); // over
+    budget.pause(sender);
+    clock.t += 100;
+    reader.hold(-reader.heldBytes); // drained
+    assert.equal(budget.enforce([reader, sender]), 0);
+  }
+});
+
+Deno.test("budget: producers are resumed after the work that freed the budget, not in the middle of it", async () => {
+  const budget = new OutputBudget(1000);
+  const sender = new FakeMember(budget);
+  const reader = new FakeMember(budget);
+  reader.hold(1001);
+  budget.pause(sender);
+  reader.hold(-1001);
+  assert.equal(sender.reading, false, "not yet: the fan-out that freed it is still running");
+  await Promise.resolve();
+  assert.equal(sender.reading, true);
 });

@@ -85,6 +85,8 @@ export async function runBench(argv: string[]): Promise<number> {
       "0",
       "--max-new-ids-per-address",
       "0",
+      "--max-connections",
+      String(CONNECTIONS_PER_ADDRESS),
       // thousands of handshakes queue up behind each other: give them time, not a timeout
       "--handshake-timeout",
       "60",

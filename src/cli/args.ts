@@ -318,7 +318,9 @@ Options:
   --size BYTES          length of each message's text (default 100)
   --idle N              also log in N idle connections to a fresh server and report its
                         memory per connection
-  --server HOST:PORT    measure a running server instead (start it with --max-rate 0)
+  --server HOST:PORT    measure a running server instead (start it with --max-rate 0
+                        --max-rate-per-address 0 --max-new-ids-per-address 0, and
+                        --max-connections-per-address and --max-connections above N)
   --ca FILE             trust this CA certificate for --server (default ./certs/ca.pem)
   --raw                 run the same load against a bare TLS forwarder (no parsing, no
                         storage) in the same run, and report ours as a ratio of it

@@ -4,9 +4,10 @@
  *
  * - above the high watermark, a connection that sends a message stops being read (TCP then slows
  *   the sender down) until the total has drained below the low watermark;
- * - if it stays above the high watermark for OVER_BUDGET_CUT_MS anyway, the connections holding
- *   the most are cut until it is below the low one: by then every reader that keeps up has had
- *   time to drain, so those are the readers that do not (they can resume).
+ * - if producers stay paused for OVER_BUDGET_CUT_MS (the total does not drain below the low
+ *   watermark), or the total stays above the high one that long, the connections holding the
+ *   most are cut until it is below the low one: by then every reader that keeps up has had time
+ *   to drain, so those are the readers that do not (they can resume).
  *
  * The per-connection cap still cuts one slow reader among fast ones at once; this bounds the
  * memory that all of them together can hold when everyone is behind.
@@ -16,7 +17,7 @@ import { OUTPUT_BUDGET_BYTES } from "./limits.ts";
 
 /** Producers are read again once the total is below this share of the budget. */
 export const OUTPUT_RESUME_SHARE = 0.5;
-/** Over budget for this long although producers are paused: the biggest holders are cut. */
+/** Producers paused, or the budget over, for this long: the biggest holders are cut. */
 export const OVER_BUDGET_CUT_MS = 3_000;
 
 /** What the budget needs of a connection. */
@@ -37,8 +38,18 @@ export class OutputBudget {
   #total = 0;
   readonly #paused = new Set<BudgetMember>();
   #overSince: number | null = null;
+  #pausedSince: number | null = null;
 
-  constructor(bytes = OUTPUT_BUDGET_BYTES, readonly now: () => number = Date.now) {
+  /**
+   * `defer` runs the resumption of paused producers after the current work (a microtask by
+   * default): a resumed connection handles the frames it had left unread, and that must not
+   * happen in the middle of whatever freed the budget (a group commit's fan-out).
+   */
+  constructor(
+    bytes = OUTPUT_BUDGET_BYTES,
+    readonly now: () => number = Date.now,
+    readonly defer: (fn: () => void) => void = queueMicrotask,
+  ) {
     this.high = bytes;
     this.low = Math.floor(bytes * OUTPUT_RESUME_SHARE);
   }
@@ -62,15 +73,16 @@ export class OutputBudget {
     this.#total += delta;
     if (this.#total > this.high) {
       this.#overSince ??= this.now();
-    } else if (this.#total <= this.low) {
+    } else {
       this.#overSince = null;
-      if (this.#paused.size > 0) this.#resumeAll();
+      if (this.#total <= this.low && this.#paused.size > 0) this.#resumeAll();
     }
   }
 
   /** `member` produced output for others while over budget: stop reading it for now. */
   pause(member: BudgetMember): void {
     if (this.#paused.has(member)) return;
+    if (this.#paused.size === 0) this.#pausedSince = this.now();
     this.#paused.add(member);
     member.pauseReading();
   }
@@ -82,14 +94,17 @@ export class OutputBudget {
   /** `member` is gone (its bytes must already have been taken out with `change`). */
   forget(member: BudgetMember): void {
     this.#paused.delete(member);
+    if (this.#paused.size === 0) this.#pausedSince = null;
   }
 
   /**
-   * Called now and then (the server's sweeper): over budget for too long, cuts the biggest
-   * holders among `members` until the total is below the low watermark. Returns how many.
+   * Called now and then (the server's sweeper): producers paused, or the total over the high
+   * watermark, for too long: cuts the biggest holders among `members` until the total is below
+   * the low watermark. Returns how many.
    */
   enforce(members: Iterable<BudgetMember>): number {
-    if (this.#overSince === null || this.now() - this.#overSince < OVER_BUDGET_CUT_MS) return 0;
+    const since = Math.min(this.#overSince ?? Infinity, this.#pausedSince ?? Infinity);
+    if (this.now() - since < OVER_BUDGET_CUT_MS) return 0;
     const biggest = [...members].filter((m) => m.heldBytes > 0)
       .sort((a, b) => b.heldBytes - a.heldBytes);
     let cut = 0;
@@ -104,6 +119,9 @@ export class OutputBudget {
   #resumeAll(): void {
     const paused = [...this.#paused];
     this.#paused.clear();
-    for (const member of paused) member.resumeReading();
+    this.#pausedSince = null;
+    this.defer(() => {
+      for (const member of paused) member.resumeReading();
+    });
   }
 }

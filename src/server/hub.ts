@@ -57,6 +57,8 @@ export const SEARCHES_PER_ADDRESS_PER_MINUTE = 60;
 export const SEARCH_ADDRESS_BURST = 15;
 const searchLimit = `${SEARCHES_PER_MINUTE} searches a minute`;
 const addressLimit = `${SEARCHES_PER_ADDRESS_PER_MINUTE} searches a minute from one address`;
+/** What a `message` frame adds to its text: id, sender, time and the JSON around them. */
+const FRAME_FIELDS_BYTES = 160;
 /** How often idle rate-limit buckets are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -117,6 +119,11 @@ export interface HubOptions {
   store: Store;
   /** Runs searches (default: on this thread, for in-memory stores; the server uses a worker). */
   searcher?: Searcher;
+  /**
+   * The server-wide output budget: messages accepted but not yet fanned out count in it at what
+   * they will cost, so senders are paused within the turn that would overfill it.
+   */
+  budget?: { change(delta: number): void };
   version: string;
   /** The server password, when one is set. */
   password?: string;
@@ -168,6 +175,9 @@ export class Hub {
   readonly #online = new Map<string, Peer>();
   /** Messages accepted this turn, waiting for their group commit. */
   #batch: { peer: Peer; ref: string; quote?: Quote; message: NewMessage }[] = [];
+  /** What fanning out the batch will cost (bytes), as told to the budget. */
+  #batchCost = 0;
+  readonly #budget?: { change(delta: number): void };
   readonly #defer: (fn: () => void) => void;
   /** Online ids by lower-cased name, for resolving `@name`. */
   readonly #byName = new Map<string, Set<string>>();
@@ -179,6 +189,7 @@ export class Hub {
   constructor(options: HubOptions) {
     this.#store = options.store;
     this.#searcher = options.searcher ?? new InlineSearcher(options.store);
+    this.#budget = options.budget;
     this.#now = options.now ?? Date.now;
     this.#digits = options.digits ?? randomDigits;
     this.#newId = monotonicFactory();
@@ -629,6 +640,11 @@ export class Hub {
         expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
       },
     });
+    // a frame is about its text plus its fields; public ones go to everyone online
+    const cost = (frame.text.length + FRAME_FIELDS_BYTES) *
+      (to ? to.length + 1 : this.#online.size);
+    this.#batchCost += cost;
+    this.#budget?.change(cost);
     if (this.#batch.length === 1) this.#defer(() => this.flush());
   }
 
@@ -641,6 +657,11 @@ export class Hub {
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
+    // from now on the connections' queues hold what it costs (reset first: the budget may resume
+    // a sender at once, and what it sends then belongs to the next batch)
+    const cost = this.#batchCost;
+    this.#batchCost = 0;
+    this.#budget?.change(-cost);
     let stored: Inserted[];
     try {
       stored = this.#store.insertMessages(

@@ -82,8 +82,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const perAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const log = options.log ?? (() => {});
+  const budget = new OutputBudget(options.outputBudgetBytes ?? OUTPUT_BUDGET_BYTES);
   const hub = new Hub({
     store: options.store,
+    budget,
     searcher: options.searcher,
     version: VERSION,
     password: options.password,
@@ -93,7 +95,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     newIdsPerAddressPerHour: options.newIdsPerAddressPerHour,
     log,
   });
-  const budget = new OutputBudget(options.outputBudgetBytes ?? OUTPUT_BUDGET_BYTES);
   let stopping = false;
   const sessions = new Set<Session>();
   const sockets = new Set<Socket>();
