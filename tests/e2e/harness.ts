@@ -177,6 +177,8 @@ export interface ServerOptions {
 
 export interface ServerHandle extends AsyncDisposable {
   port: number;
+  /** The pid of the `chat serve` process (for /proc/PID/status: its memory). */
+  pid: number;
   dir: string;
   /** `DIR/certs/ca.pem`, for `join --ca`. */
   caFile: string;
@@ -277,6 +279,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
 
   return {
     port,
+    pid: child.pid,
     dir,
     caFile: join(dir, "certs", "ca.pem"),
     fingerprint,
