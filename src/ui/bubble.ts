@@ -16,7 +16,7 @@
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
 import { clock } from "./plain.ts";
-import { sanitize, sanitizeLine } from "./sanitize.ts";
+import { sanitizeKeepingTabs, sanitizeLine } from "./sanitize.ts";
 
 /** What a segment of a line is; the style layer picks colours by it. */
 export type Role =
@@ -40,12 +40,21 @@ export type Role =
   | "statusGood"
   | "statusBad"
   | "input"
-  | "hint";
+  | "hint"
+  | "link";
 
 /** A run of text of one role. */
 export interface Seg {
   text: string;
   role: Role;
+  /**
+   * Placed at the column the segments before it add up to, by absolute cursor position, with
+   * the rest of the line: terminals disagree about the width of some glyphs, and a bubble's right
+   * border must not move with them.
+   */
+  pin?: boolean;
+  /** An http(s) URL this text links to (an OSC 8 hyperlink); the text may be cut, the link not. */
+  link?: string;
 }
 
 /** One terminal line: segments side by side. */
@@ -63,9 +72,24 @@ export function graphemes(text: string): string[] {
   return Array.from(segmenter.segment(text), (s) => s.segment);
 }
 
-/** Columns one grapheme takes in a terminal. */
+/**
+ * Code points that make terminals disagree about a grapheme's width: emoji modifiers (skin
+ * tones), the zero-width joiner of ZWJ sequences, variation selectors, the keycap mark and
+ * regional indicators (flags). tmux 3.3a draws 👍🏽 in 4 cells, string-width says 2, xterm.js 2.
+ */
+const DISPUTED = /[\u200d\ufe0e\ufe0f\u20e3\u{1f3fb}-\u{1f3ff}\u{1f1e6}-\u{1f1ff}]/u;
+
+/**
+ * Columns one grapheme takes in a terminal. For the sequences terminals disagree on, the most
+ * any of them takes (its code points drawn one by one): a line then may look shorter than
+ * counted on some terminals, never longer, and borders are placed by column anyway (`pin`).
+ */
 export function cellWidth(grapheme: string): number {
-  return stringWidth(grapheme);
+  const width = stringWidth(grapheme);
+  if (grapheme.length < 2 || !DISPUTED.test(grapheme)) return width;
+  let each = 0;
+  for (const codePoint of grapheme) each += stringWidth(codePoint);
+  return Math.max(width, each);
 }
 
 /** Columns a text takes, grapheme by grapheme (as Ink lays text out). */
@@ -81,7 +105,34 @@ export function textWidth(text: string): number {
  * shift everything after them.
  */
 export function visible(text: string): string {
-  return graphemes(text).filter((g) => cellWidth(g) > 0).join("");
+  // a tab has no width of its own: it is expanded where its column is known (expandTabs)
+  return graphemes(text).filter((g) => g === "\t" || cellWidth(g) > 0).join("");
+}
+
+/** Tab stops every this many columns, as terminals have them. */
+export const TAB_SIZE = 8;
+
+/** Columns a tab takes when it starts at column `col`. */
+export function tabWidth(col: number): number {
+  return TAB_SIZE - (col % TAB_SIZE);
+}
+
+/** Tabs become spaces up to the next tab stop (columns counted from the start of `line`). */
+export function expandTabs(line: string): string {
+  if (!line.includes("\t")) return line;
+  let out = "";
+  let col = 0;
+  for (const g of graphemes(line)) {
+    if (g === "\t") {
+      const n = tabWidth(col);
+      out += " ".repeat(n);
+      col += n;
+    } else {
+      out += g;
+      col += cellWidth(g);
+    }
+  }
+  return out;
 }
 
 const spaces = (n: number) => " ".repeat(Math.max(0, n));
@@ -126,51 +177,111 @@ function breakWord(word: string, width: number): string[] {
   return pieces;
 }
 
+/** A piece of a wrapped line: text, or a link shown as `text` (the URL, cut when too wide). */
+export interface Piece {
+  text: string;
+  link?: string;
+}
+
 /**
- * Word-wraps one line of text (no newlines) to `width` columns. Runs of spaces between words
- * stay; a wrapped line starts at its word; a word wider than a line is broken across lines.
+ * The http(s) URL a word starts with, and the punctuation after it (a sentence's full stop, a
+ * closing bracket that opened before the URL); undefined when the word is not one.
  */
-export function wrapLine(text: string, width: number): string[] {
+export function urlIn(word: string): { url: string; rest: string } | undefined {
+  if (!/^https?:\/\/[^/\s]/i.test(word)) return undefined;
+  let url = word;
+  for (;;) {
+    const last = url[url.length - 1];
+    const unbalanced = last === ")" && url.split("(").length < url.split(")").length;
+    if (!/[.,;:!?'"\]]/.test(last) && !unbalanced) break;
+    url = url.slice(0, -1);
+  }
+  return { url, rest: word.slice(url.length) };
+}
+
+/**
+ * The target of an OSC 8 hyperlink for a URL as shown, or undefined when it cannot safely be
+ * one: http(s) only, no control character, space or bidi control inside (anything non-ASCII is
+ * percent-encoded, so the sequence holds printable ASCII alone).
+ */
+export function linkTarget(url: string): string | undefined {
+  if (!/^https?:\/\/[^/\s]/i.test(url)) return undefined;
+  let target: string;
+  try {
+    target = url.replace(/[^\x21-\x7e]/gu, (ch) => encodeURIComponent(ch));
+  } catch {
+    return undefined; // a lone surrogate
+  }
+  // deno-lint-ignore no-control-regex -- a link must not carry a control character
+  return /^[\x21-\x7e]+$/.test(target) && !/[\x00-\x20\x7f]/.test(target) ? target : undefined;
+}
+
+/**
+ * Word-wraps one line of text (no newlines) to `width` columns, as pieces. Runs of spaces
+ * between words stay; a wrapped line starts at its word; a word wider than a line is broken
+ * across lines — except a URL, which is never split: it starts its own line and, if it is wider
+ * than a line, is shown cut ("…") while its link keeps it whole.
+ */
+export function wrapPieces(text: string, width: number): Piece[][] {
   width = Math.max(1, width);
-  const lines: string[] = [];
-  let line = "";
+  const lines: Piece[][] = [];
+  let line: Piece[] = [];
   let used = 0;
+  const breakLine = () => {
+    const last = line[line.length - 1];
+    if (last && !last.link) last.text = last.text.trimEnd();
+    lines.push(line.filter((p) => p.text !== ""));
+    line = [];
+    used = 0;
+  };
+  const add = (piece: Piece, w: number) => {
+    const last = line[line.length - 1];
+    if (last && !last.link && !piece.link) last.text += piece.text;
+    else line.push({ ...piece });
+    used += w;
+  };
   for (const token of text.match(/ +|[^ ]+/g) ?? []) {
     const w = textWidth(token);
     if (token.startsWith(" ")) {
-      if (used + w <= width) {
-        line += token;
-        used += w;
-      } else if (used > 0) {
-        // spaces at a break are where the line ends
-        lines.push(line.trimEnd());
-        line = "";
-        used = 0;
+      if (used + w <= width) add({ text: token }, w);
+      else if (used > 0) breakLine(); // spaces at a break are where the line ends
+      continue;
+    }
+    const found = urlIn(token);
+    const link = found && linkTarget(found.url);
+    if (found && link) {
+      const shown = truncate(found.url, width);
+      const urlWidth = textWidth(shown);
+      if (used > 0 && used + urlWidth > width) breakLine();
+      add({ text: shown, link }, urlWidth);
+      if (found.rest !== "") {
+        const restWidth = textWidth(found.rest);
+        if (used + restWidth > width) breakLine();
+        add({ text: found.rest }, restWidth);
       }
       continue;
     }
     if (used + w <= width) {
-      line += token;
-      used += w;
+      add({ text: token }, w);
       continue;
     }
-    if (used > 0) {
-      lines.push(line.trimEnd());
-      line = "";
-      used = 0;
-    }
+    if (used > 0) breakLine();
     if (w <= width) {
-      line = token;
-      used = w;
+      add({ text: token }, w);
       continue;
     }
     const pieces = breakWord(token, width);
-    lines.push(...pieces.slice(0, -1));
-    line = pieces[pieces.length - 1];
-    used = textWidth(line);
+    for (const piece of pieces.slice(0, -1)) lines.push([{ text: piece }]);
+    const lastPiece = pieces[pieces.length - 1];
+    add({ text: lastPiece }, textWidth(lastPiece));
   }
-  lines.push(line.trimEnd());
+  breakLine();
   return lines;
+}
+
+/** {@link wrapPieces} as plain strings (links shown as their text). */
+export function wrapLine(text: string, width: number): string[] {
+  return wrapPieces(text, width).map((line) => line.map((p) => p.text).join(""));
 }
 
 /** Wraps a text that may hold newlines; every line is at most `width` columns. */
@@ -222,6 +333,28 @@ function withMentions(text: string, me: Me | undefined): StyledLine {
   }
   if (last < text.length) out.push({ text: text.slice(last), role: "text" });
   return out;
+}
+
+/** A wrapped line's pieces as segments: links as links, mentions of me marked (not in mine). */
+export function pieceSegments(pieces: Piece[], me: Me | undefined, mine: boolean): StyledLine {
+  return pieces.flatMap((p): StyledLine =>
+    p.link
+      ? [{ text: p.text, role: "link", link: p.link }]
+      : mine
+      ? [{ text: p.text, role: "text" }]
+      : withMentions(p.text, me)
+  );
+}
+
+/**
+ * The lines of a message's text as shown: made safe, tabs expanded to tab stops, what has no
+ * width dropped, blank lines at either end trimmed.
+ */
+export function shownLines(text: string): string[] {
+  const source = sanitizeKeepingTabs(text).split("\n").map((l) => visible(expandTabs(l)));
+  while (source.length > 1 && source[source.length - 1].trim() === "") source.pop();
+  while (source.length > 1 && source[0].trim() === "") source.shift();
+  return source;
 }
 
 export interface BubbleOptions {
@@ -301,9 +434,7 @@ export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {
   const width = Math.max(1, Math.floor(options.width));
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
-  const source = sanitize(m.text).split("\n").map(visible);
-  while (source.length > 1 && source[source.length - 1].trim() === "") source.pop();
-  while (source.length > 1 && source[0].trim() === "") source.shift();
+  const source = shownLines(m.text);
   const meta = metaParts(m, me, options.now, mine);
   const quote = quoteText(m, me);
 
@@ -311,34 +442,42 @@ export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {
     // too narrow for borders: the text, wrapped, then who and when
     const lines: StyledLine[] = [];
     if (quote) lines.push([{ text: truncate(quote, width), role: "quote" }]);
-    for (const line of source.flatMap((l) => wrapLine(l, width))) {
-      lines.push([{ text: line, role: "text" }]);
+    for (const pieces of source.flatMap((l) => wrapPieces(l, width))) {
+      lines.push(pieceSegments(pieces, me, mine));
     }
     return [...lines, ...joinParts(meta, width)];
   }
 
   const innerMax = innerWidthFor(width);
-  const body = source.flatMap((line) => wrapLine(line, innerMax));
-  let inner = Math.max(1, ...body.map(textWidth));
+  const body = source.flatMap((line) => wrapPieces(line, innerMax));
+  const bodyWidth = (pieces: Piece[]) => pieces.reduce((n, p) => n + textWidth(p.text), 0);
+  let inner = Math.max(1, ...body.map(bodyWidth));
   if (quote) inner = Math.max(inner, Math.min(innerMax, textWidth(quote)));
   const left = mine ? width - (inner + 4) : 0;
   const indent = (line: StyledLine): StyledLine =>
     left > 0 ? [{ text: spaces(left), role: "text" }, ...line] : line;
   const border = (text: string): Seg => ({ text, role: mine ? "mine" : "border" });
+  // the right border is pinned to its column: a glyph a terminal draws wider or narrower than
+  // counted moves the text beside it, never the border
   const inside = (content: StyledLine, w: number): StyledLine =>
-    indent([border("│ "), ...content, { text: spaces(inner - w), role: "text" }, border(" │")]);
+    indent([
+      border("│ "),
+      ...content,
+      { text: spaces(inner - w), role: "text" },
+      { ...border(" │"), pin: true },
+    ]);
+  const edge = (left: string, right: string): StyledLine =>
+    indent([border(`${left}${"─".repeat(inner + 2)}`), { ...border(right), pin: true }]);
 
-  const lines: StyledLine[] = [indent([border(`╭${"─".repeat(inner + 2)}╮`)])];
+  const lines: StyledLine[] = [edge("╭", "╮")];
   if (quote) {
     const text = truncate(quote, inner);
     lines.push(inside([{ text, role: "quote" }], textWidth(text)));
   }
-  for (const line of body) {
-    lines.push(
-      inside(mine ? [{ text: line, role: "text" }] : withMentions(line, me), textWidth(line)),
-    );
+  for (const pieces of body) {
+    lines.push(inside(pieceSegments(pieces, me, mine), bodyWidth(pieces)));
   }
-  lines.push(indent([border(`╰${"─".repeat(inner + 2)}╯`)]));
+  lines.push(edge("╰", "╯"));
 
   // the line under the bubble: from its left edge for others, to its right edge for mine
   for (const line of joinParts(meta, width - 1)) {

@@ -17,7 +17,15 @@ const JSON_UNSAFE = new RegExp(`[${BEYOND_C0}\\u2028\\u2029]`, "g");
 
 /** Removes escape sequences and control characters; keeps tabs (as spaces) and newlines. */
 export function sanitize(text: string): string {
-  return text.replace(ESCAPE_SEQUENCE, "").replace(CONTROL, "").replace(/\t/g, "    ");
+  return sanitizeKeepingTabs(text).replace(/\t/g, "    ");
+}
+
+/**
+ * Like {@link sanitize}, but tabs stay tabs, for a caller that expands them to tab stops where it
+ * knows the columns (bubble.ts expandTabs), so pasted columns line up.
+ */
+export function sanitizeKeepingTabs(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, "").replace(CONTROL, "");
 }
 
 /** Like {@link sanitize}, on one line: newlines become spaces. */

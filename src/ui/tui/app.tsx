@@ -11,11 +11,17 @@ import type { StyledLine } from "../bubble.ts";
 import { styleFor } from "./style.ts";
 
 export interface Frame {
+  /** Each row from its first column up to its pinned tail, if it has one. */
   lines: StyledLine[];
+  /** Each row's pinned tail (empty when none), rendered as rows after `lines`. */
+  tails: StyledLine[];
   cols: number;
   rows: number;
   color: boolean;
 }
+
+/** OSC 8: `text` as a hyperlink to `url` (made safe by bubble.ts linkTarget). */
+const hyperlink = (url: string, text: string) => `\x1b]8;;${url}\x07${text}\x1b]8;;\x07`;
 
 /** Where the screen comes from: a store React subscribes to. */
 export interface FrameSource {
@@ -27,7 +33,11 @@ const Row = memo(function Row({ line, color }: { line: StyledLine; color: boolea
   if (line.length === 0) return <Text></Text>;
   return (
     <Text wrap="truncate-end">
-      {line.map((seg, i) => <Text key={i} {...styleFor(seg.role, color)}>{seg.text}</Text>)}
+      {line.map((seg, i) => (
+        <Text key={i} {...styleFor(seg.role, color)}>
+          {seg.link ? hyperlink(seg.link, seg.text) : seg.text}
+        </Text>
+      ))}
     </Text>
   );
 }, (a, b) => a.color === b.color && sameLine(a.line, b.line));
@@ -35,14 +45,18 @@ const Row = memo(function Row({ line, color }: { line: StyledLine; color: boolea
 function sameLine(a: StyledLine, b: StyledLine): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
-  return a.every((seg, i) => seg.text === b[i].text && seg.role === b[i].role);
+  return a.every((seg, i) =>
+    seg.text === b[i].text && seg.role === b[i].role && seg.link === b[i].link
+  );
 }
 
 function Screen({ source }: { source: FrameSource }) {
   const frame = useSyncExternalStore(source.subscribe, source.frame);
+  // the tails come after the rows, one per row: paint.ts places each at its column
+  const rows = [...frame.lines, ...frame.tails];
   return (
-    <Box flexDirection="column" width={frame.cols} height={frame.rows} overflow="hidden">
-      {frame.lines.map((line, i) => (
+    <Box flexDirection="column" width={frame.cols} height={rows.length} overflow="hidden">
+      {rows.map((line, i) => (
         <Box key={i} height={1} flexShrink={0}>
           <Row line={line} color={frame.color} />
         </Box>
@@ -65,7 +79,7 @@ class FrameSink extends EventEmitter {
     return this.size().cols;
   }
   get rows(): number {
-    return this.size().rows;
+    return this.size().rows * 2; // rows, then their tails
   }
   write(data: string, callback?: () => void): boolean {
     if (!this.closed) this.onFrame(data);

@@ -206,6 +206,24 @@ function panelHeading(panel: Panel): string {
   return ` Search${what}: ${count}${shown} · refs work in /reply · Esc closes`;
 }
 
+/** A row cut where its first pinned segment starts: the head from column 0, the tail at `col`. */
+export interface SplitRow {
+  head: StyledLine;
+  tail: StyledLine;
+  /** The tail's column (counted), and the column after it. */
+  col: number;
+  end: number;
+}
+
+/** Splits a row at its first pinned segment (see Seg.pin); a row without one is all head. */
+export function splitPinned(line: StyledLine): SplitRow {
+  const at = line.findIndex((seg) => seg.pin);
+  const head = at < 0 ? line : line.slice(0, at);
+  const tail = at < 0 ? [] : line.slice(at);
+  const col = head.reduce((n, s) => n + textWidth(s.text), 0);
+  return { head, tail, col, end: col + tail.reduce((n, s) => n + textWidth(s.text), 0) };
+}
+
 /** Cuts a styled line to `width` columns. */
 export function fit(line: StyledLine, width: number): StyledLine {
   const out: StyledLine = [];
@@ -217,7 +235,7 @@ export function fit(line: StyledLine, width: number): StyledLine {
       out.push(seg);
       used += w;
     } else {
-      out.push({ text: truncate(seg.text, width - used), role: seg.role });
+      out.push({ ...seg, text: truncate(seg.text, width - used) });
       break;
     }
   }

@@ -1,6 +1,7 @@
 /**
  * Colours and attributes by role: the one place that decides how things look. Without colour
- * (`--no-color`, NO_COLOR) only attributes that are not colours remain (bold, inverse).
+ * (`--no-color`, NO_COLOR: the same, as no-color.org says) only attributes that are not colours
+ * remain (bold, underline, inverse).
  */
 import type { Role } from "../bubble.ts";
 
@@ -37,6 +38,7 @@ const COLOURED: Record<Role, TextStyle> = {
   statusBad: { inverse: true, color: "red", bold: true },
   input: {},
   hint: { color: "gray" },
+  link: { color: "blue", underline: true },
 };
 
 const PLAIN: Partial<Record<Role, TextStyle>> = {
@@ -48,6 +50,7 @@ const PLAIN: Partial<Record<Role, TextStyle>> = {
   status: { inverse: true },
   statusGood: { inverse: true },
   statusBad: { inverse: true, bold: true },
+  link: { underline: true },
 };
 
 /** How a role looks, with or without colour. */

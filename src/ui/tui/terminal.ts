@@ -8,11 +8,17 @@
 import { decodeKeys, type Key } from "./keys.ts";
 
 const CSI = "\x1b[";
-/** Alternate screen (saving the cursor), bracketed paste, mouse buttons (for the wheel) in SGR. */
+/**
+ * Alternate screen (saving the cursor), bracketed paste, mouse buttons (for the wheel) in SGR,
+ * and autowrap off: a row the terminal finds wider than counted (a glyph it draws wider) is cut
+ * at the right edge instead of wrapping onto the next row or, on the last row, scrolling the
+ * whole screen.
+ */
 export const ENTER_SEQUENCE =
-  `${CSI}?1049h${CSI}?2004h${CSI}?1000h${CSI}?1006h${CSI}?25l${CSI}H${CSI}2J`;
-/** Every mode above turned off, attributes reset, the cursor shown, the main screen back. */
-export const LEAVE_SEQUENCE = `${CSI}0m${CSI}?1006l${CSI}?1000l${CSI}?2004l${CSI}?25h${CSI}?1049l`;
+  `${CSI}?1049h${CSI}?2004h${CSI}?1000h${CSI}?1006h${CSI}?7l${CSI}?25l${CSI}H${CSI}2J`;
+/** Every mode above turned off (autowrap back on), attributes reset, the cursor shown, the main screen back. */
+export const LEAVE_SEQUENCE =
+  `${CSI}0m${CSI}?7h${CSI}?1006l${CSI}?1000l${CSI}?2004l${CSI}?25h${CSI}?1049l`;
 
 /** How long a lone ESC waits for the rest of a sequence before it counts as the Escape key. */
 const ESC_WAIT_MS = 40;

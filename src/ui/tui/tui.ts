@@ -34,8 +34,10 @@ import {
   panelScrollMax,
   paneSource,
   type Screen,
+  splitPinned,
+  type SplitRow,
 } from "./screen.ts";
-import { paintFrame } from "./paint.ts";
+import { paintFrame, type PaintRow } from "./paint.ts";
 import { openTerminal, type Terminal } from "./terminal.ts";
 import type { Frame, Mounted } from "./app.tsx";
 import { sanitizeLine } from "../sanitize.ts";
@@ -74,27 +76,39 @@ const KEY_ACTIONS: Record<string, EditKind> = {
 };
 
 /**
- * Loads the Ink side. Ink's colour detection (chalk's supports-color) and Ink itself read CI
- * variables once, when they load, and then turn colours off / draw only a final frame, as if
- * writing a CI log. This UI only runs with a person at a terminal, so they load without them.
+ * Loads the Ink side. Ink's colour detection (chalk's supports-color) and Ink itself read the
+ * environment and the arguments once, when they load: CI variables make Ink draw only a final
+ * frame and chalk drop colours, and `--no-color` among the arguments makes chalk drop every
+ * attribute too (bold, underline, inverse), unlike NO_COLOR. Whether to colour is decided in
+ * style.ts alone, so they load with the CI variables hidden and FORCE_COLOR set, which
+ * supports-color puts before the arguments.
  */
 async function loadApp(): Promise<typeof import("./app.tsx")> {
-  const hidden = new Map<string, string>();
+  const saved = new Map<string, string | undefined>();
+  const set = (name: string, value: string | undefined) => {
+    if (!saved.has(name)) saved.set(name, Deno.env.get(name));
+    if (value === undefined) Deno.env.delete(name);
+    else Deno.env.set(name, value);
+  };
   try {
     for (const name of ["CI", "CONTINUOUS_INTEGRATION"]) {
-      const value = Deno.env.get(name);
-      if (value !== undefined) {
-        hidden.set(name, value);
-        Deno.env.delete(name);
-      }
+      if (Deno.env.get(name) !== undefined) set(name, undefined);
     }
+    set("FORCE_COLOR", "1");
   } catch {
     // no permission to touch the environment: colours may then be off under CI=true
   }
   try {
     return await import("./app.tsx");
   } finally {
-    for (const [name, value] of hidden) Deno.env.set(name, value);
+    for (const [name, value] of saved) {
+      try {
+        if (value === undefined) Deno.env.delete(name);
+        else Deno.env.set(name, value);
+      } catch {
+        // as above
+      }
+    }
   }
 }
 
@@ -115,7 +129,8 @@ class TuiController implements Ui {
   #listeners = new Set<() => void>();
   #scheduled?: ReturnType<typeof setTimeout>;
   #lastPaint = 0;
-  #painted?: string[];
+  #painted?: PaintRow[];
+  #split: SplitRow[] = [];
   #ticker?: ReturnType<typeof setInterval>;
   #lastBell = 0;
   #lastSearch?: string;
@@ -125,7 +140,7 @@ class TuiController implements Ui {
 
   constructor(context: UiContext) {
     this.#context = context;
-    this.#frame = { lines: [], cols: 80, rows: 24, color: context.color };
+    this.#frame = { lines: [], tails: [], cols: 80, rows: 24, color: context.color };
   }
 
   // ---- Ui -------------------------------------------------------------------------------------
@@ -265,7 +280,14 @@ class TuiController implements Ui {
       this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
     }
     this.#screen = screen;
-    this.#frame = { lines: screen.lines, cols, rows, color: this.#context.color };
+    this.#split = screen.lines.map(splitPinned);
+    this.#frame = {
+      lines: this.#split.map((row) => row.head),
+      tails: this.#split.map((row) => row.tail),
+      cols,
+      rows,
+      color: this.#context.color,
+    };
     return screen;
   }
 
@@ -276,11 +298,21 @@ class TuiController implements Ui {
     for (const listener of [...this.#listeners]) listener();
   }
 
-  #paint(rows: string[]): void {
+  /** Ink's frame: the rows, then each row's pinned tail (see app.tsx). */
+  #paint(drawn: string[]): void {
     if (this.#stopped || !this.#terminal?.open) return;
-    const screen = this.#screen;
-    const text = paintFrame(this.#painted, rows, this.#frame.rows, screen?.cursor);
-    this.#painted = rows;
+    const { rows, cols } = this.#frame;
+    const next = Array.from({ length: rows }, (_, i): PaintRow => {
+      const split = this.#split[i];
+      return split?.tail.length
+        ? {
+          text: drawn[i] ?? "",
+          tail: { col: split.col, text: drawn[rows + i] ?? "", end: split.end },
+        }
+        : { text: drawn[i] ?? "" };
+    });
+    const text = paintFrame(this.#painted, next, rows, this.#screen?.cursor, cols);
+    this.#painted = next;
     this.#terminal.write(text);
   }
 
