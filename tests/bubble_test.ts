@@ -4,7 +4,7 @@
 // Run: deno test -A tests/bubble_test.ts
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "./deps.ts";
 import type { Shown } from "../src/client/state.ts";
 import {
   graphemes,

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import fc from "fast-check";
+import { fc } from "./deps.ts";
 import { RE2JS } from "re2js";
 import {
   compilePattern,

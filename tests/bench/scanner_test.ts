@@ -3,7 +3,7 @@
 // Run: deno test -A tests/bench/scanner_test.ts
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "../deps.ts";
 import { concatFrames, encodeFrame, HEADER_BYTES } from "../../src/protocol/codec.ts";
 import { captureOf, FrameScanner, Kind, kindAt } from "../../src/bench/scanner.ts";
 

@@ -17,7 +17,7 @@
 // Run: deno test -A --parallel tests/e2e/fuzz_test.ts
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "../deps.ts";
 import {
   concatFrames,
   decodePayload,

@@ -7,7 +7,7 @@
  *
  * Every wait is bounded; disposing kills the client (SIGKILL after EXIT_TIMEOUT_MS at most).
  */
-import xterm from "@xterm/headless";
+import { xterm } from "../deps.ts";
 import { CONFIG, delay, EXIT_TIMEOUT_MS, MAIN, makeTempDir, removeDir } from "./harness.ts";
 
 const encoder = new TextEncoder();
