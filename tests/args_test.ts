@@ -68,7 +68,7 @@ Deno.test("serve: defaults", () => {
     handshakeTimeoutMs: 10_000,
     helloTimeoutMs: 10_000,
     idleTimeoutMs: 45_000,
-    maxConnectionsPerAddress: 32,
+    maxConnectionsPerAddress: 128,
     maxRatePerAddress: undefined,
     newIdsPerAddressPerHour: 60,
     maxConnections: 20_000,

@@ -4,16 +4,26 @@
 // Run: deno test -A tests/budget_test.ts
 
 import assert from "node:assert/strict";
-import { type BudgetMember, OutputBudget, OVER_BUDGET_CUT_MS } from "../src/server/budget.ts";
+import {
+  type BudgetMember,
+  OutputBudget,
+  OVER_BUDGET_CUT_MS,
+  STALLED_CUT_MS,
+} from "../src/server/budget.ts";
 
 class FakeMember implements BudgetMember {
   heldBytes = 0;
   reading = true;
   wasCut = false;
+  /** How long it has not drained (ms). */
+  stalled = 0;
   constructor(readonly budget: OutputBudget) {}
   hold(bytes: number): void {
     this.heldBytes += bytes;
     this.budget.change(bytes);
+  }
+  stalledFor(_now: number): number {
+    return this.heldBytes > 0 ? this.stalled : 0;
   }
   pauseReading(): void {
     this.reading = false;
@@ -131,4 +141,36 @@ Deno.test("budget: producers are resumed after the work that freed the budget, n
   assert.equal(sender.reading, false, "not yet: the fan-out that freed it is still running");
   await Promise.resolve();
   assert.equal(sender.reading, true);
+});
+
+Deno.test("budget: over it, readers that have stopped reading are cut at once, biggest first; the others are left alone", () => {
+  const clock = { t: 0 };
+  const budget = new OutputBudget(1000, () => clock.t, (fn) => fn());
+  const stuck = [300, 500, 100].map((bytes) => {
+    const m = new FakeMember(budget);
+    m.hold(bytes);
+    m.stalled = STALLED_CUT_MS;
+    return m;
+  });
+  const slow = new FakeMember(budget);
+  slow.hold(400);
+  slow.stalled = STALLED_CUT_MS - 1; // draining, slowly
+  const sender = new FakeMember(budget);
+  const cuts: number[] = [];
+  budget.onCut = (count) => cuts.push(count);
+  budget.members = () => [...stuck, slow, sender];
+  budget.pause(sender); // over: 1,300 held; the pause looks at once
+  assert.deepEqual(stuck.map((m) => m.wasCut), [true, true, false], "500, then 300");
+  assert.equal(slow.wasCut, false, "a reader that moves is not cut for being slow");
+  assert.deepEqual(cuts, [2]);
+  assert.equal(budget.total, 500);
+  assert.equal(sender.reading, true);
+});
+
+Deno.test("budget: under it, nobody is cut, stalled or not", () => {
+  const budget = new OutputBudget(1000, () => 0, (fn) => fn());
+  const m = new FakeMember(budget);
+  m.hold(900);
+  m.stalled = STALLED_CUT_MS * 100;
+  assert.equal(budget.enforce([m]), 0);
 });

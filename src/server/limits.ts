@@ -8,11 +8,12 @@ export const DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR = 60;
 /** By default, one address may send this many times the per-user rate (many people behind one NAT). */
 export const ADDRESS_RATE_FACTOR = 5;
 /**
- * Connections from one address (IPv6: one /64) that have not logged in yet. One more evicts the
- * oldest of them, so idle sockets cannot lock out the people behind that address; logged-in
- * connections do not count (there is one per user).
+ * Connections from one address (IPv6: one /64) that have not logged in yet: room for an office
+ * behind one NAT reconnecting at once. One more pushes out a silent or stalled one (pending.ts),
+ * so idle sockets cannot lock out the people behind that address; logged-in connections do not
+ * count (there is one per user).
  */
-export const MAX_CONNECTIONS_PER_ADDRESS = 32;
+export const MAX_CONNECTIONS_PER_ADDRESS = 128;
 /** Open connections on the whole server, logged in or not; more are closed at once. */
 export const MAX_CONNECTIONS = 20_000;
 /** Output bytes the whole server may hold before producers are paused. */

@@ -13,6 +13,7 @@ import { ALPN } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { addressKey } from "./address.ts";
 import { OutputBudget } from "./budget.ts";
+import { PendingConnections } from "./pending.ts";
 import { MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, OUTPUT_BUDGET_BYTES } from "./limits.ts";
 import { Hub, IDLE_TIMEOUT_MS } from "./hub.ts";
 
@@ -97,14 +98,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   let stopping = false;
   const sessions = new Set<Session>();
+  budget.members = () => sessions;
+  budget.onCut = (count, tooLong) =>
+    log(
+      tooLong
+        ? `output over budget for too long: cut the ${count} connection(s) that held the most`
+        : `output over budget: cut ${count} connection(s) that had stopped reading`,
+    );
   const sockets = new Set<Socket>();
-  /** Connections not logged in yet, by address key, oldest first; keyed by "address:port". */
-  const pending = new Map<string, Map<string, Socket>>();
-  const unpend = (key: string, remote: string) => {
-    const waiting = pending.get(key);
-    if (!waiting?.delete(remote)) return;
-    if (waiting.size === 0) pending.delete(key);
-  };
+  const pending = new PendingConnections<Socket>(perAddress);
 
   const server = createServer({
     cert: options.certChainPem,
@@ -121,7 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       limits,
       Date.now,
       budget,
-      () => unpend(key, session.remote),
+      () => pending.remove(key, session.remote),
     );
     sessions.add(session);
     session.closed.then(() => sessions.delete(session));
@@ -131,21 +133,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (stopping || sockets.size >= maxConnections) return void socket.destroy();
     const key = addressKey(socket.remoteAddress);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    let waiting = pending.get(key);
-    if (!waiting) pending.set(key, waiting = new Map());
-    if (waiting.size >= perAddress) {
-      // the oldest not-yet-logged-in connection of that address makes room
-      const [oldestRemote, oldest] = waiting.entries().next().value!;
-      waiting.delete(oldestRemote);
-      oldest.destroy();
-    }
-    waiting.set(remote, socket);
+    // another of that address's not-yet-logged-in connections may make room (see pending.ts)
+    if (!pending.admit(key, remote, socket)) return void socket.destroy();
     sockets.add(socket);
     // small frames go out at once: Nagle would hold the welcome for the handshake's delayed ACK
     socket.setNoDelay(true);
     socket.on("close", () => {
       sockets.delete(socket);
-      unpend(key, remote);
+      pending.remove(key, remote);
     });
   });
   // not TLS, a handshake timeout, a refused certificate: nothing to say to it, just let it go
@@ -164,10 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sweeper = setInterval(() => {
     const now = Date.now();
     for (const session of sessions) session.checkDeadline(now);
-    const cut = budget.enforce(sessions);
-    if (cut > 0) {
-      log(`output over budget for too long: cut the ${cut} connection(s) that held the most`);
-    }
+    budget.enforce();
   }, SWEEP_INTERVAL_MS);
   const expirer = setInterval(() => hub.tick(), EXPIRY_INTERVAL_MS);
 

@@ -80,6 +80,16 @@ export class Session implements Peer, BudgetMember {
   #heldBytes = 0;
   /** Bytes handed to the socket that it has not flushed yet. */
   #inFlight = 0;
+  /**
+   * Of what it holds, the bytes counted in the server's budget: all but its own backlog's pages,
+   * which are read from the store only as it drains (a reader that never reads holds one page)
+   * and so must not pause anyone else's sending.
+   */
+  #counted = 0;
+  /** Backlog frames: not counted. */
+  readonly #selfPaced = new WeakSet<Uint8Array>();
+  /** Since when it has held counted bytes without the socket flushing any (null: holds none). */
+  #waitingSince: number | null = null;
   #badFrames = 0;
   /** Frames of a read not handled yet: reading was paused in the middle of it. */
   #unread: Uint8Array[] = [];
@@ -117,8 +127,27 @@ export class Session implements Peer, BudgetMember {
   }
 
   /** Output this connection holds: queued, held behind a replay, or not yet flushed. */
-  get heldBytes(): number {
+  get #pending(): number {
     return this.#queuedBytes + this.#heldBytes + this.#inFlight;
+  }
+
+  /** What it holds that counts in the server's budget. */
+  get heldBytes(): number {
+    return this.#counted;
+  }
+
+  /** How long it has held counted output without the socket taking any (0: it is not). */
+  stalledFor(now: number): number {
+    return this.#waitingSince === null ? 0 : now - this.#waitingSince;
+  }
+
+  /** Counts `delta` bytes in (or out of) the server's budget. */
+  #count(delta: number): void {
+    if (delta === 0) return;
+    if (this.#counted === 0 && delta > 0) this.#waitingSince = this.now();
+    this.#counted += delta;
+    if (this.#counted === 0) this.#waitingSince = null;
+    this.budget.change(delta);
   }
 
   /** Whether it has said hello and is not closing. */
@@ -201,7 +230,7 @@ export class Session implements Peer, BudgetMember {
       const type = parsed.data.type;
       if (type === "send" || type === "delete") {
         if (this.budget.over) this.budget.pause(this);
-        if (this.heldBytes > SENDER_PAUSE_BYTES && !this.#behind) {
+        if (this.#pending > SENDER_PAUSE_BYTES && !this.#behind) {
           this.#behind = true;
           this.socket.pause();
         }
@@ -262,8 +291,8 @@ export class Session implements Peer, BudgetMember {
       // newer than the backlog still going out: it waits its turn
       this.#held.push(frame);
       this.#heldBytes += frame.length;
-      this.budget.change(frame.length);
-      if (this.heldBytes > this.limits.maxQueueBytes) this.#abort();
+      this.#count(frame.length);
+      if (this.#pending > this.limits.maxQueueBytes) this.#abort();
       return;
     }
     this.#enqueue(frame);
@@ -312,7 +341,7 @@ export class Session implements Peer, BudgetMember {
       if (frames === null) {
         this.#replay = undefined;
         const held = this.#held;
-        this.budget.change(-this.#heldBytes);
+        this.#count(-this.#heldBytes);
         this.#held = [];
         this.#heldBytes = 0;
         for (const frame of held) this.#enqueue(frame);
@@ -320,17 +349,19 @@ export class Session implements Peer, BudgetMember {
       }
       for (const frame of frames) {
         const encoded = encodeFrame(frame);
-        this.#enqueue(encoded);
+        this.#enqueue(encoded, false);
         bytes += encoded.length;
       }
     }
     this.#flush();
   }
 
-  #enqueue(frame: Uint8Array): void {
+  /** Queues a frame; `counted`: in the server's budget (all but backlog pages). */
+  #enqueue(frame: Uint8Array, counted = true): void {
     this.#queue.push(frame);
     this.#queuedBytes += frame.length;
-    this.budget.change(frame.length);
+    if (counted) this.#count(frame.length);
+    else this.#selfPaced.add(frame);
   }
 
   /** Writes everything queued as one buffer, unless the socket is still draining the last one. */
@@ -341,18 +372,21 @@ export class Session implements Peer, BudgetMember {
     // whole frames up to MAX_WRITE_BYTES (at least one), the rest after the drain
     let count = 0;
     let bytes = 0;
+    let counted = 0;
     while (
       count < this.#queue.length &&
       (count === 0 || bytes + this.#queue[count].length <= MAX_WRITE_BYTES)
     ) {
-      bytes += this.#queue[count++].length;
+      const frame = this.#queue[count++];
+      bytes += frame.length;
+      if (!this.#selfPaced.has(frame)) counted += frame.length;
     }
     const batch = count === 1 ? this.#queue[0] : concatFrames(this.#queue.slice(0, count), bytes);
     this.#queue = count === this.#queue.length ? [] : this.#queue.slice(count);
     // from queued to in flight until the socket has flushed it
     this.#queuedBytes -= bytes;
     this.#inFlight += batch.length;
-    this.socket.write(batch, () => this.#flushed(batch.length));
+    this.socket.write(batch, () => this.#flushed(bytes, counted));
     if (this.#queue.length > 0) {
       // more is queued: "drain" calls again, or, if the socket still has room, the next turn
       if (!this.socket.writableNeedDrain) this.#scheduleFlush();
@@ -367,7 +401,7 @@ export class Session implements Peer, BudgetMember {
     if (!this.#open) return;
     // what is already queued goes first; the rest of a backlog and held frames are dropped
     this.#replay = undefined;
-    this.budget.change(-this.#heldBytes);
+    this.#count(-this.#heldBytes);
     this.#held = [];
     this.#heldBytes = 0;
     if (code) this.send(encodeFrame({ type: "error", code, message } satisfies ServerFrame));
@@ -379,12 +413,13 @@ export class Session implements Peer, BudgetMember {
     this.#flush();
   }
 
-  /** The socket flushed a write of `bytes`. */
-  #flushed(bytes: number): void {
+  /** The socket flushed a write of `bytes`, `counted` of them in the budget. */
+  #flushed(bytes: number, counted: number): void {
     if (this.#phase === "closed") return; // #abort took everything out already
     this.#inFlight -= bytes;
-    this.budget.change(-bytes);
-    if (this.#behind && this.heldBytes <= SENDER_PAUSE_BYTES / 2) {
+    this.#count(-counted);
+    if (this.#counted > 0) this.#waitingSince = this.now(); // it moves
+    if (this.#behind && this.#pending <= SENDER_PAUSE_BYTES / 2) {
       this.#behind = false;
       this.resumeReading();
     }
@@ -393,7 +428,7 @@ export class Session implements Peer, BudgetMember {
   #abort(): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
-    this.budget.change(-this.heldBytes);
+    this.#count(-this.#counted);
     this.budget.forget(this);
     this.#queue = [];
     this.#queuedBytes = 0;
