@@ -139,12 +139,23 @@ Deno.test("parseInput: /temp units 2h and 1d, and the 1s..7d bounds", () => {
   assertUsage(parseInput("/temp 0s x"), /1s to 7d/);
   assertUsage(parseInput("/temp 8d x"), /1s to 7d/);
   assertUsage(parseInput("/temp 604801s x"), /1s to 7d/);
-  // a bare number is text, not a duration: "/temp 3 little pigs" is about pigs
-  assert.deepEqual(temp(parseInput("/temp 3 little pigs")), {
+  // a bare number is a duration without its unit: refused with the likely meaning, never taken
+  // as text with the default time (it was: "/temp 5 text" sent "5 text" for 60 s)
+  assertUsage(parseInput("/temp 5 text"), /did you mean \/temp 5s …\?/);
+  assertUsage(parseInput("/temp 3 little pigs"), /\/temp 60s 3 …/);
+  assertUsage(parseInput("/temp 5"), /did you mean \/temp 5s/);
+  // the way to send a number: the time first
+  assert.deepEqual(temp(parseInput("/temp 60s 3 little pigs")), {
     ttl: 60,
     text: "3 little pigs",
     to: undefined,
   });
+  // "3." is not a number: text
+  assert.equal(temp(parseInput("/temp 3. is a number")).text, "3. is a number");
+});
+
+Deno.test("parseInput: /reconnect", () => {
+  assert.deepEqual(parseInput("/reconnect"), { kind: "reconnect" });
 });
 
 Deno.test("parseInput: /temp 10x text is refused", () => {

@@ -9,6 +9,13 @@ import type { ConnectionStatus } from "../ui/ui.ts";
 import { ConnectError, type Connection } from "./connection.ts";
 import type { ClientEvent, ClientState } from "./state.ts";
 
+/**
+ * How long a "someone left" is held before it is shown: a server shutting down closes its
+ * connections one by one, so each client would hear everyone leave just before its own goodbye.
+ * Held, they are dropped when that goodbye (or the end of the connection) comes first.
+ */
+export const PRESENCE_LEFT_HOLD_MS = 500;
+
 /** First reconnect delay, and the most it grows to. */
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
@@ -38,6 +45,9 @@ export type Request = ClientFrame extends infer F
   ? F extends { ref: string } ? Omit<F, "ref"> : never
   : never;
 
+/** A message as sent (and as kept in the outbox on disk until the server answers it). */
+export type SendFrame = Extract<ClientFrame, { type: "send" }>;
+
 export interface ChatClientOptions {
   name: string;
   password?: string;
@@ -53,12 +63,18 @@ export interface ChatClientOptions {
   onWelcome(welcome: Welcome): void | Promise<void>;
   /** The server revoked this client's token: forget the saved one. */
   onRevoked?(): void | Promise<void>;
+  /**
+   * The messages not answered yet changed while they matter: while disconnected, or while some
+   * are kept on disk. The caller saves {@link ChatClient.unsent} (the outbox on disk).
+   */
+  onUnsent?(): void;
   random?: () => number;
 }
 
 interface Outgoing {
   frame: ClientFrame & { ref: string };
-  settle: () => void;
+  /** Called with the frame that answered (ack, error, results, ...). */
+  settle: (answer: ServerFrame) => void;
 }
 
 /** Why the client stopped for good. */
@@ -78,7 +94,10 @@ export class ChatClient {
   #token?: string;
   #lastHeard = 0;
   #heartbeat?: ReturnType<typeof setInterval>;
+  /** Set while waiting out a reconnect delay: ends the wait (to retry now, or to stop). */
   #wake?: () => void;
+  /** Whether the outbox on disk may hold messages (then every change is reported). */
+  #unsentKept = false;
   #end!: (ending: Ending) => void;
   /** Resolves when the client has stopped for good. */
   readonly ended: Promise<Ending>;
@@ -105,17 +124,54 @@ export class ChatClient {
     return welcome;
   }
 
-  /** Sends a request now, or as soon as the connection is back; answered once. */
-  request(request: Request): Promise<void> {
+  /**
+   * Sends a request now, or as soon as the connection is back; resolves with the frame that
+   * answered it (an ack, an error, results, ...).
+   */
+  request(request: Request): Promise<ServerFrame> {
     const ref = `${this.#prefix}-${++this.#counter}`;
-    const frame = { ...request, ref } as ClientFrame & { ref: string };
-    return new Promise<void>((settle) => {
-      this.#outbox.set(ref, { frame, settle });
+    return this.#queue({ ...request, ref } as ClientFrame & { ref: string }, true);
+  }
+
+  /**
+   * Sends messages kept from an earlier run (the outbox on disk) with their own refs, marked as
+   * retries: the server acknowledges one it stored already instead of storing it twice.
+   */
+  resend(frames: SendFrame[]): Promise<ServerFrame>[] {
+    this.#unsentKept ||= frames.length > 0;
+    return frames.map((frame) => this.#queue({ ...frame, retry: true }, false));
+  }
+
+  /** Messages not answered yet, oldest first, as they would be kept on disk. */
+  unsent(): SendFrame[] {
+    return [...this.#outbox.values()].flatMap(({ frame }) => frame.type === "send" ? [frame] : []);
+  }
+
+  /** Whether the outbox on disk may hold messages (the caller has saved {@link unsent}). */
+  set unsentKept(kept: boolean) {
+    this.#unsentKept = kept;
+  }
+
+  #queue(frame: ClientFrame & { ref: string }, fresh: boolean): Promise<ServerFrame> {
+    return new Promise<ServerFrame>((settle) => {
+      this.#outbox.set(frame.ref, { frame, settle });
       if (this.#conn) this.#conn.send(frame);
-      else if (frame.type === "send") {
+      else if (frame.type === "send" && fresh) {
         this.options.onEvents([{ type: "pending", text: frame.text, to: frame.to }]);
       }
+      if (frame.type === "send" && (!this.#conn || this.#unsentKept)) this.options.onUnsent?.();
     });
+  }
+
+  /**
+   * Ends the wait before the next reconnect attempt, so it starts now. `connected`: nothing to
+   * do; `busy`: an attempt is under way already.
+   */
+  reconnectNow(): "retrying" | "connected" | "busy" {
+    if (this.#conn) return "connected";
+    if (!this.#wake) return "busy";
+    this.#wake();
+    return "retrying";
   }
 
   /** Waits until every request was answered (true) or `timeoutMs` passed / the client ended (false). */
@@ -125,8 +181,8 @@ export class ChatClient {
       [...this.#outbox.values()].map((o) =>
         new Promise<void>((resolve) => {
           const settle = o.settle;
-          o.settle = () => {
-            settle();
+          o.settle = (answer) => {
+            settle(answer);
             resolve();
           };
         })
@@ -146,6 +202,7 @@ export class ChatClient {
     if (this.#closing) return;
     this.#closing = true;
     this.#wake?.();
+    this.#wake = undefined;
     this.#conn?.send({ type: "bye" });
     this.#detach();
     this.#end({ code: 0 });
@@ -208,28 +265,48 @@ export class ChatClient {
   #detach(): void {
     clearInterval(this.#heartbeat);
     this.#conn?.close();
+    const lost = this.#conn !== undefined && !this.#closing;
     this.#conn = undefined;
+    // messages in flight when the connection went are now waiting: the outbox on disk gets them
+    if (lost && this.unsent().length > 0) this.options.onUnsent?.();
   }
 
   async #pump(conn: Connection): Promise<void> {
     let goodbye: string | undefined;
+    // "left" frames held back (PRESENCE_LEFT_HOLD_MS), in order; any other frame releases them
+    const held: ServerFrame[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const release = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      for (const frame of held.splice(0)) this.#deliver(frame);
+    };
+    const drop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      held.length = 0;
+    };
     for (let incoming = await conn.read(); incoming; incoming = await conn.read()) {
       this.#lastHeard = Date.now();
       if (!("frame" in incoming)) {
+        release();
         this.options.onEvents([{ type: "error", code: "bad_frame", message: incoming.bad }]);
         continue;
       }
       const frame = incoming.frame;
+      if (frame.type === "presence" && frame.left && !frame.joined) {
+        held.push(frame);
+        timer ??= setTimeout(release, PRESENCE_LEFT_HOLD_MS);
+        continue;
+      }
       if (frame.type === "goodbye") {
         goodbye = frame.reason;
-      }
-      // what the frame answers, so a list of sessions can say it follows a /logout-others
-      const asked = "ref" in frame && frame.ref !== undefined
-        ? this.#outbox.get(frame.ref)?.frame.type
-        : undefined;
-      this.options.onEvents(this.options.state.apply(frame, asked));
-      this.#settle(frame);
+        drop(); // everyone "leaving" just before a shutdown is the shutdown, not news
+      } else release();
+      this.#deliver(frame);
     }
+    // the welcome after a reconnect brings who is online; what was held is moot
+    drop();
     if (this.#conn !== conn) return; // closed on purpose
     this.#detach();
     if (this.#closing) return;
@@ -245,12 +322,23 @@ export class ChatClient {
     this.#reconnect();
   }
 
+  /** Applies one frame and shows what it changed; settles the request it answers. */
+  #deliver(frame: ServerFrame): void {
+    // what the frame answers, so a list of sessions can say it follows a /logout-others
+    const asked = "ref" in frame && frame.ref !== undefined
+      ? this.#outbox.get(frame.ref)?.frame.type
+      : undefined;
+    this.options.onEvents(this.options.state.apply(frame, asked));
+    this.#settle(frame);
+  }
+
   #settle(frame: ServerFrame): void {
     if (!("ref" in frame) || frame.ref === undefined) return;
     const outgoing = this.#outbox.get(frame.ref);
     if (!outgoing) return;
     this.#outbox.delete(frame.ref);
-    outgoing.settle();
+    outgoing.settle(frame);
+    if (outgoing.frame.type === "send" && this.#unsentKept) this.options.onUnsent?.();
   }
 
   async #reconnect(): Promise<void> {
@@ -272,7 +360,9 @@ export class ChatClient {
           resolve();
         };
       });
+      this.#wake = undefined;
       if (this.#closing) return;
+      this.options.onStatus({ state: "connecting", attempt: attempt + 1 });
       let conn: Connection | undefined;
       try {
         conn = await this.options.connect();

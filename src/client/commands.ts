@@ -3,6 +3,7 @@
  * so /help and completion come from it. Nothing here does I/O.
  */
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "../protocol/schema.ts";
+import { twoColumns } from "../ui/keymap.ts";
 
 export type Intent =
   | { kind: "none" }
@@ -14,6 +15,7 @@ export type Intent =
   | { kind: "who" }
   | { kind: "sessions" }
   | { kind: "logoutOthers" }
+  | { kind: "reconnect" }
   | { kind: "help" }
   | { kind: "exit" }
   | { kind: "usage"; message: string };
@@ -99,7 +101,15 @@ export const COMMANDS: Command[] = [
       let rest = args.trim();
       let ttl = DEFAULT_TEMP_SECONDS;
       const first = /^(\S+)\s*/.exec(rest);
-      // a word of digits and letters only (5m, 90x) is meant as a duration; "3" or "3." is text
+      // a bare number is a duration missing its unit, not text: said, never guessed
+      if (first && /^[0-9]+$/.test(first[1])) {
+        return {
+          kind: "usage",
+          message: `a duration needs a unit: did you mean /temp ${first[1]}s …? ` +
+            `(to send a number, give the time first: /temp ${DEFAULT_TEMP_SECONDS}s ${first[1]} …)`,
+        };
+      }
+      // a word of digits and letters only (5m, 90x) is meant as a duration; "3." is text
       if (first && /^[0-9]+[A-Za-z]+$/.test(first[1])) {
         const seconds = parseDuration(first[1]);
         if (seconds === null) {
@@ -156,6 +166,13 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: "reconnect",
+    aliases: [],
+    usage: "/reconnect",
+    help: "while disconnected, try to connect again now instead of waiting (Ctrl+R too)",
+    parse: () => ({ kind: "reconnect" }),
+  },
+  {
     name: "help",
     aliases: ["?"],
     usage: "/help",
@@ -209,23 +226,12 @@ export function parseInput(line: string): Intent {
 
 /**
  * The /help text, from the table: usage, then what it does, wrapped under itself so no line is
- * longer than `columns` (where it can be: `chat join --help` asks for 80).
+ * longer than `columns` (where it can be: `chat join --help` asks for 80, the TUI its width).
  */
 export function helpText(columns = Infinity): string {
-  const rows: [string, string][] = [
+  return twoColumns([
     ["text", "send to everyone"],
     ["@id [@id ...] text", "send only to those people (@name: the one person online so named)"],
     ...COMMANDS.map((c): [string, string] => [c.usage, c.help]),
-  ];
-  const width = Math.max(...rows.map(([usage]) => usage.length));
-  const room = Math.max(20, columns - width - 2);
-  return rows.map(([usage, help]) => {
-    const lines = [""];
-    for (const word of help.split(" ")) {
-      const last = lines.length - 1;
-      if (lines[last] && lines[last].length + 1 + word.length > room) lines.push(word);
-      else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
-    }
-    return lines.map((line, i) => `${(i === 0 ? usage : "").padEnd(width)}  ${line}`).join("\n");
-  }).join("\n");
+  ], columns);
 }

@@ -12,12 +12,13 @@ import {
   resolveTrust,
   type TrustOptions,
 } from "../tls/trust.ts";
-import { MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../protocol/schema.ts";
+import { ID_PATTERN, MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../protocol/schema.ts";
 import { askName, askPassword, canPrompt } from "../ui/ask.ts";
 import { chooseUi } from "../ui/choose.ts";
 import type { ConnectionStatus, Ui } from "../ui/ui.ts";
-import { ChatClient } from "./client.ts";
-import { helpText, type Intent, parseInput } from "./commands.ts";
+import { ChatClient, type SendFrame } from "./client.ts";
+import { loadOutbox, MAX_OUTBOX_MESSAGES, outboxWriter, saveOutbox } from "./outbox.ts";
+import { type Intent, parseInput } from "./commands.ts";
 import { ConnectError, Connection } from "./connection.ts";
 import { type ClientEvent, ClientState } from "./state.ts";
 import { describeIoError } from "../tls/files.ts";
@@ -25,8 +26,14 @@ import { forgetToken, loadToken, reportingSaves, saveToken } from "./tokens.ts";
 
 /** Longest wait, at the end of stdin, for the server to answer what was sent (reconnects included). */
 export const DRAIN_TIMEOUT_MS = 30_000;
-/** Longest wait on /exit or Ctrl+C in the interactive client: a person is waiting. */
+/**
+ * Longest wait on /exit or Ctrl+C in the interactive client, while connected: a person is
+ * waiting. Disconnected, it does not wait at all: what is unsent is kept on disk (outbox.ts).
+ */
 export const EXIT_DRAIN_MS = 3_000;
+
+/** "N message(s)". */
+const messages = (n: number) => `${n} message${n === 1 ? "" : "s"}`;
 
 /** Runs the client; resolves to the process exit code. */
 export async function runJoin(args: JoinArgs): Promise<number> {
@@ -73,6 +80,8 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   let show: (events: ClientEvent[]) => void = (events) => void early.push(...events);
   let status = (_status: ConnectionStatus) => {};
   let notice: (text: string) => void = (text) => void earlyNotices.push(text);
+  // the outbox on disk, once the first welcome says which id this is (see outbox.ts)
+  let keepUnsent: () => void = () => {};
   // the server sends a new token with every welcome and the old one stops working: each is saved
   const save = reportingSaves(
     (identity) => saveToken(stateDir, server, name, identity),
@@ -88,6 +97,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       onEvents: (events) => show(events),
       onStatus: (next) => status(next),
       onWelcome: (welcome) => save({ id: welcome.you.id, token: welcome.token }),
+      onUnsent: () => keepUnsent(),
       onRevoked: async () => {
         // the token this client holds now (the last welcome's, or the saved one if none came)
         const revoked = state.token ?? saved?.token;
@@ -98,8 +108,9 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       },
     });
   let client = makeClient(password);
+  let welcome;
   try {
-    await client.start(); // throws ConnectError: cannot connect, not trusted, or refused
+    welcome = await client.start(); // throws ConnectError: cannot connect, not trusted, or refused
   } catch (error) {
     // the server wants a password we were not given: a person is asked for it, once
     const needsPassword = error instanceof ConnectError && error.code === "bad_password" &&
@@ -107,12 +118,32 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     if (!needsPassword) throw error;
     password = await askPassword();
     client = makeClient(password);
-    await client.start();
+    welcome = await client.start();
+  }
+  const id = welcome.you.id;
+  const where = `${args.host}:${args.port}`;
+  const writer = outboxWriter(
+    (frames) => saveOutbox(stateDir, server, id, frames),
+    (message) => notice(message),
+  );
+  keepUnsent = () => {
+    const unsent = client.unsent();
+    writer.save(unsent);
+    client.unsentKept = unsent.length > 0;
+  };
+  // what was typed before an earlier run ended unsent goes out now, once (retries, same refs)
+  const kept = await loadOutbox(stateDir, server, id).catch((error) => {
+    notice(`could not read the unsent messages kept in ${stateDir} (${describeIoError(error)})`);
+    return [] as SendFrame[];
+  });
+  if (kept.length > 0) {
+    notice(`sending ${messages(kept.length)} typed before you left last time`);
+    client.resend(kept);
   }
 
   const ui: Ui = chooseUi(mode, {
     state,
-    server: `${args.host}:${args.port}`,
+    server: where,
     bell: args.bell,
     color: args.color,
   });
@@ -130,6 +161,33 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       ? `a direct message goes to at most ${MAX_RECIPIENTS} people; this one names ${to.length}`
       : undefined;
 
+  /** Recipients that are exact ids of people not online: the message waits for them. */
+  const waitingFor = (to: string[] | undefined): string[] => {
+    // only a complete list of who is online can say who is not (a large room sends the first)
+    if (!to || state.users.size < state.online) return [];
+    const online = new Set([...state.users.keys()].map((u) => u.toLowerCase()));
+    return to.filter((r) => ID_PATTERN.test(r) && !online.has(r.toLowerCase()));
+  };
+
+  /** Sends a message, or refuses it when disconnected with the outbox full. */
+  const send = (frame: Omit<SendFrame, "ref">) => {
+    if (!client.connected && client.unsent().length >= MAX_OUTBOX_MESSAGES) {
+      return ui.localError(
+        `not sent: you are not connected, and ${MAX_OUTBOX_MESSAGES} messages (the most kept) ` +
+          "are waiting to be sent already",
+      );
+    }
+    client.request(frame).then((answer) => {
+      const waiting = answer.type === "ack" ? waitingFor(frame.to) : [];
+      if (waiting.length > 0) {
+        ui.notice(
+          `${waiting.join(", ")} ${waiting.length === 1 ? "is" : "are"} not online: ` +
+            "the message waits on the server and reaches them when they join",
+        );
+      }
+    });
+  };
+
   const act = (intent: Intent) => {
     if ("text" in intent) {
       const refusal = problem(intent.text, "to" in intent ? intent.to : undefined);
@@ -141,9 +199,15 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       case "usage":
         return ui.localError(intent.message);
       case "help":
-        return ui.notice(helpText());
+        return ui.help();
       case "exit":
         return void leave(EXIT_DRAIN_MS);
+      case "reconnect": {
+        const outcome = client.reconnectNow();
+        if (outcome === "connected") return ui.notice("already connected");
+        if (outcome === "busy") return ui.notice("connecting already");
+        return;
+      }
       case "who":
         return void client.request({ type: "who" });
       case "sessions":
@@ -153,31 +217,52 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       case "search":
         return void client.request({ type: "search", pattern: intent.pattern });
       case "send":
-        return void client.request({ type: "send", text: intent.text, to: intent.to });
+        return send({ type: "send", text: intent.text, to: intent.to });
       case "temp":
-        return void client.request({
-          type: "send",
-          text: intent.text,
-          to: intent.to,
-          ttl: intent.ttl,
-        });
+        return send({ type: "send", text: intent.text, to: intent.to, ttl: intent.ttl });
       case "reply":
       case "delete": {
         const target = state.resolveRef(intent.ref);
         if (!target) return ui.localError(`no message with the ref ${intent.ref} is shown here`);
-        if (intent.kind === "delete") return void client.request({ type: "delete", id: target.id });
-        return void client.request({ type: "send", text: intent.text, replyTo: target.id });
+        if (intent.kind === "reply") {
+          return send({ type: "send", text: intent.text, replyTo: target.id });
+        }
+        client.request({ type: "delete", id: target.id }).then((answer) => {
+          if (answer.type === "ack") ui.notice(`deleted the message #${target.ref}`);
+        });
+        return;
       }
     }
   };
 
   let leaving: Promise<void> | undefined;
   let code = 0;
-  /** Waits (bounded) for the server to answer what was sent, then says goodbye. */
+  /** Said after the UI is gone (a person's terminal) or as the last notices (line modes). */
+  const farewell: string[] = [];
+  /**
+   * Waits (bounded) for the server to answer what was sent, then says goodbye. A person leaving
+   * while disconnected does not wait: the messages not sent yet are kept on disk and go out on
+   * the next join; the last words say how many.
+   */
   const leave = (drainMs: number) =>
     leaving ??= (async () => {
-      if (!(await client.drain(drainMs)) && client.unanswered > 0) {
-        ui.notice(
+      if (client.unsent().length > 0) keepUnsent(); // kept even if the wait below is cut short
+      const wait = mode !== "interactive" || client.connected;
+      const answered = wait ? await client.drain(drainMs) : client.unanswered === 0;
+      const unsent = client.unsent();
+      writer.save(unsent);
+      const saved = await writer.flush();
+      if (unsent.length > 0) {
+        farewell.push(
+          saved
+            ? `${messages(unsent.length)} not sent yet: ${
+              unsent.length === 1 ? "it goes" : "they go"
+            } out the next time you join as ${id} on ${where}`
+            : `${messages(unsent.length)} could not be sent, nor kept on disk`,
+        );
+        if (!saved || mode !== "interactive") code = 1;
+      } else if (!answered && client.unanswered > 0 && mode !== "interactive") {
+        farewell.push(
           `${client.unanswered} request(s) were not acknowledged by the server before leaving`,
         );
         code = 1;
@@ -192,7 +277,18 @@ export async function runJoin(args: JoinArgs): Promise<number> {
 
   const ending = await client.ended;
   await leaving;
+  if (!leaving) {
+    // the client stopped on its own (refused, signed out): what was unsent stays on disk
+    const unsent = client.unsent();
+    writer.save(unsent);
+    if (unsent.length > 0 && await writer.flush()) {
+      farewell.push(`${messages(unsent.length)} not sent yet: kept for the next join as ${id}`);
+    }
+  }
   if (ending.message) ui.notice(ending.message);
+  if (mode !== "interactive") { for (const text of farewell) ui.notice(text); }
   await ui.stop();
+  // after the full-screen UI has given the terminal back, where the person can read it
+  if (mode === "interactive") { for (const text of farewell) console.error(`* ${text}`); }
   return ending.code !== 0 ? ending.code : code;
 }

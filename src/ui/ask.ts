@@ -49,6 +49,8 @@ export async function askName(): Promise<string> {
     input({
       message: "Your name in the chat:",
       validate: (value: string) => nameProblem(value.trim()) ?? true,
+      // a refused name is cleared, so what is typed next is a new name, not appended to it
+      theme: { validationFailureMode: "clear" },
     })
   );
   return name.trim();

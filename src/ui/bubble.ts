@@ -423,6 +423,78 @@ function widthOf(line: StyledLine): number {
   return line.reduce((sum, s) => sum + textWidth(s.text), 0);
 }
 
+/** Stands for the head of a line while its text is wrapped (one column, never in a message's text: private use). */
+const PLACEHOLDER = "\ue000";
+
+/** Below this many columns for the text, wrapped lines of the lines layout are not indented. */
+const MIN_INDENTED_TEXT = 20;
+
+/**
+ * One message as one line (more when it wraps), as in irssi: `12:43 #ref <alice> text`, a direct
+ * message as `<alice → bob_1234>`, a reply's quote on a line above, a temporary message's time
+ * left after it. No borders or padding inside the text, so a selection copies the message as it
+ * was written; wrapped lines are indented under the text, and a URL is never split (see
+ * wrapPieces) and is a link.
+ */
+export function renderLine(m: Shown, options: BubbleOptions): StyledLine[] {
+  const width = Math.max(1, Math.floor(options.width));
+  const me = options.me;
+  const mine = me !== undefined && m.from === me.id;
+  const name = (id: string) => visible(sanitizeLine(id));
+  const who = m.to && m.to.length > 0
+    ? `<${name(m.from)} → ${m.to.map(name).join(", ")}>`
+    : `<${name(m.from)}>`;
+  const head: StyledLine = [
+    { text: `${clock(m.time).slice(0, 5)} `, role: "meta" },
+    { text: `#${m.ref} `, role: "ref" },
+    { text: who, role: mine ? "mine" : m.to?.length ? "direct" : "sender" },
+    { text: " ", role: "text" },
+  ];
+  const headWidth = widthOf(head);
+  const indent = width - headWidth >= MIN_INDENTED_TEXT ? headWidth : 0;
+  const lines: StyledLine[] = [];
+  const quote = quoteText(m, me);
+  if (quote) lines.push([{ text: truncate(`${spaces(indent)}${quote}`, width), role: "quote" }]);
+  const temp = m.expiresAt !== undefined ? ` (${timeLeft(m.expiresAt - options.now)})` : "";
+  const body = shownLines(m.text).flatMap((line, i) => {
+    // the first line starts after the head: a placeholder as wide as the head (less the indent
+    // every line has) is wrapped with it, then taken out again
+    const lead = i === 0 && headWidth < width ? headWidth - indent : 0;
+    if (lead === 0) return wrapPieces(line, width - indent);
+    const wrapped = wrapPieces(`${PLACEHOLDER.repeat(lead - 1)} ${line}`, width - indent);
+    wrapped[0] = wrapped[0].map((p, n) => (n === 0 ? { ...p, text: p.text.slice(lead) } : p))
+      .filter((p) => p.text !== "");
+    return wrapped;
+  });
+  const [first = [], ...rest] = headWidth < width ? body : [[], ...body];
+  lines.push(
+    fitHead(head, width, indent === 0 && first.length === 0 ? [] : pieceSegments(first, me, mine)),
+  );
+  for (const pieces of rest) {
+    lines.push([{ text: spaces(indent), role: "text" }, ...pieceSegments(pieces, me, mine)]);
+  }
+  if (temp) {
+    const last = lines[lines.length - 1];
+    if (widthOf(last) + textWidth(temp) <= width) last.push({ text: temp, role: "temp" });
+    else lines.push([{ text: truncate(`${spaces(indent)}${temp.trim()}`, width), role: "temp" }]);
+  }
+  return lines;
+}
+
+/** The head of a line, cut to `width` when even it is too wide, then the text after it. */
+function fitHead(head: StyledLine, width: number, text: StyledLine): StyledLine {
+  if (widthOf(head) <= width) return [...head, ...text];
+  const out: StyledLine = [];
+  let used = 0;
+  for (const seg of head) {
+    const shown = truncate(seg.text, width - used);
+    if (shown !== "") out.push({ ...seg, text: shown });
+    used += textWidth(shown);
+    if (used >= width) break;
+  }
+  return out;
+}
+
 /**
  * One message as a speech bubble: others' on the left, mine on the right; a reply's quote at
  * the top inside; under it the sender, Public or Direct (with the recipients), the time, the

@@ -2,6 +2,7 @@
  * The line modes' UI: input lines from stdin, one line (plain) or one JSON object (NDJSON) per
  * event on stdout, written in order through one writer.
  */
+import { helpText } from "../client/commands.ts";
 import { jsonEvent, jsonStatus, plainLines, plainStatus } from "./plain.ts";
 import type { Ui, UiContext, UiHandlers } from "./ui.ts";
 import { safeJson, sanitize, sanitizeLine } from "./sanitize.ts";
@@ -52,10 +53,15 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       // notices quote the server (refusals, goodbyes): no escape sequence reaches the terminal
       emit(sanitize(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
     },
+    help() {
+      this.notice(helpText());
+    },
     localError(text) {
       emit([`! ${sanitizeLine(text)}`], [{ type: "error", code: "usage", message: text }]);
     },
     status(status) {
+      // an attempt starting is noise in a log: its outcome (connected, or the next retry) is said
+      if (status.state === "connecting") return;
       emit([plainStatus(status)], [jsonStatus(status)]);
     },
     async stop() {

@@ -52,18 +52,21 @@ function firstLine(text: string, max = 60): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
-/** What a reply shows of its original: `[ref] author: first line`, or that it was deleted. */
+/** What a reply shows of its original: `#ref author: first line`, or that it was deleted. */
 export function quoteLine(m: Shown): string | undefined {
   if (!m.replyTo) return undefined;
   if (!m.quote || "deleted" in m.quote) return "(a deleted message)";
-  return `${m.replyRef ? `[${m.replyRef}] ` : ""}${m.quote.from}: ${firstLine(m.quote.text)}`;
+  return `${m.replyRef ? `#${m.replyRef} ` : ""}${m.quote.from}: ${firstLine(m.quote.text)}`;
 }
 
 const list = (users: User[]) => users.map((u) => u.id).join(", ");
 const more = (online: number, users: User[]) =>
   online > users.length ? ` and ${online - users.length} more` : "";
 
-/** One message as plain lines: `[ref] 12:01:02 tom_1234: text`, direct shown as `from -> to`. */
+/**
+ * One message as plain lines: `#ref 12:01:02 tom_1234: text`, direct shown as `from -> to`. The
+ * ref is written as the full-screen UI writes it, `#ref`, and typed either way in /reply.
+ */
 export function plainMessage(m: Shown): string[] {
   const audience = m.to ? ` -> ${m.to.join(", ")}` : "";
   const temp = m.expiresAt ? ` (temporary, until ${clock(m.expiresAt)})` : "";
@@ -71,7 +74,7 @@ export function plainMessage(m: Shown): string[] {
   const lines: string[] = [];
   const quote = quoteLine(m);
   if (quote) lines.push(`  > ${quote}`);
-  lines.push(`[${m.ref}] ${clock(m.time)} ${m.from}${audience}: ${first}${temp}`);
+  lines.push(`#${m.ref} ${clock(m.time)} ${m.from}${audience}: ${first}${temp}`);
   for (const line of rest) lines.push(`    ${line}`);
   return lines;
 }
@@ -114,7 +117,7 @@ export function plainLines(event: ClientEvent): string[] {
       return plainMessage(event.message);
     case "deleted":
       return [
-        `* message ${event.ref ? `[${event.ref}]` : event.id} was ${
+        `* message ${event.ref ? `#${event.ref}` : event.id} was ${
           event.reason === "expired" ? "expired" : "deleted"
         }`,
       ];

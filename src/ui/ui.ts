@@ -6,6 +6,8 @@ export type ConnectionStatus =
   | { state: "connected" }
   /** `reason`: why the last attempt failed (none on the first, right after the drop). */
   | { state: "reconnecting"; retryAt: number; attempt: number; reason?: string }
+  /** A reconnect attempt is under way (the line modes say nothing of it). */
+  | { state: "connecting"; attempt: number }
   | { state: "offline" };
 
 /** What every UI is given to draw from. */
@@ -16,9 +18,14 @@ export interface UiContext {
   server: string;
   /** Ring the terminal bell on a direct message or a mention (`--no-bell` turns it off). */
   bell: boolean;
-  /** Use colours (off with `--no-color` or NO_COLOR). */
+  /** Use colours (off with `--no-color` or NO_COLOR; bold, underline and inverse stay). */
   color: boolean;
+  /** How the full-screen UI shows messages at first: speech bubbles, or one line each. */
+  layout?: Layout;
 }
+
+/** Speech bubbles, or one line per message as in irssi (`12:43 #ref <alice> text`). */
+export type Layout = "bubbles" | "lines";
 
 export interface UiHandlers {
   /** One line the person typed (or one line of stdin). */
@@ -36,6 +43,8 @@ export interface Ui {
   notice(text: string): void;
   /** A mistake of the person's, caught before anything was sent. */
   localError(text: string): void;
+  /** The commands (and, on a terminal, the keys): /help. */
+  help(): void;
   /** The connection's state changed. */
   status(status: ConnectionStatus): void;
   /** Stops reading, flushes output, restores the terminal. */

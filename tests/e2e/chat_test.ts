@@ -413,17 +413,17 @@ Deno.test("--plain prints one line per message and no escape sequences from othe
 
   await a.send("plain hello");
   const line = await p.waitForLine((l) => l.endsWith("plain hello"));
-  assert.match(line, new RegExp(`^\\[[0-9a-z]{4,}\\] \\d\\d:\\d\\d:\\d\\d ${a.id}: plain hello$`));
+  assert.match(line, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id}: plain hello$`));
 
   const hostile = "\u001b[2J\u001b]0;pwned\u0007red";
   await a.send(hostile);
   await a.waitFor(messageWith(hostile)); // the json client receives the text as sent
   const red = await p.waitForLine((l) => l.endsWith("red") && l.includes(a.id));
-  assert.match(red, new RegExp(`^\\[[0-9a-z]{4,}\\] \\d\\d:\\d\\d:\\d\\d ${a.id}: red$`));
+  assert.match(red, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id}: red$`));
 
   await a.send(`@${me.id} plain direct`);
   const dm = await p.waitForLine((l) => l.endsWith("plain direct"));
-  assert.match(dm, new RegExp(`^\\[[0-9a-z]{4,}\\] \\d\\d:\\d\\d:\\d\\d ${a.id} -> ${me.id}: `));
+  assert.match(dm, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id} -> ${me.id}: `));
 
   const result = await p.end();
   assert.equal(result.code, 0, result.stderr);

@@ -12,8 +12,8 @@
  * const { submit } = inputReducer(state, { type: "submit" }, context);
  * ```
  */
-import { graphemes, type StyledLine, textWidth, visible } from "../bubble.ts";
-import { sanitize } from "../sanitize.ts";
+import { graphemes, type StyledLine, tabWidth, textWidth, visible } from "../bubble.ts";
+import { sanitize, sanitizeKeepingTabs } from "../sanitize.ts";
 
 /** Lines kept in the history. */
 export const HISTORY_LIMIT = 500;
@@ -228,8 +228,9 @@ export function inputReducer(
       return { state: clean ? insert(state, clean) : state };
     }
     case "paste": {
-      const clean = sanitize(action.text.replace(/\r\n?/g, "\n")).split("\n").map(visible)
-        .join("\n").replace(/\n+$/, "");
+      // tabs stay tabs (pasted columns line up, on screen and for the people who get them)
+      const clean = sanitizeKeepingTabs(action.text.replace(/\r\n?/g, "\n")).split("\n")
+        .map(visible).join("\n").replace(/\n+$/, "");
       if (clean === "") return { state };
       const total = text.length + clean.length;
       if (total > context.maxLength) {
@@ -333,9 +334,14 @@ export function inputReducer(
   }
 }
 
+/** Shown at an edge of the input line when text is hidden beyond it. */
+export const MORE_MARK = "…";
+
 /**
- * The input line as shown in `width` columns after a prompt: a line break shows as "↵", and
- * the view slides sideways to keep the cursor in sight. Returns the line and the cursor's column.
+ * The input line as shown in `width` columns after a prompt: a line break shows as "↵", a tab
+ * as spaces to the next tab stop, and when the text is wider than the line the view slides
+ * sideways to keep the cursor in sight, with a "…" at the edge where text is hidden. Returns the
+ * line and the cursor's column.
  */
 export function inputView(
   state: InputState,
@@ -347,32 +353,55 @@ export function inputView(
   // cells: [shown text, width, index in state.text where the grapheme starts]
   const cells: { text: string; width: number; at: number; newline: boolean }[] = [];
   let at = 0;
+  let col = 0;
   for (const g of graphemes(state.text)) {
     const newline = g === "\n" || g === "\r\n";
-    const shown = newline ? "↵" : g;
-    cells.push({ text: shown, width: textWidth(shown), at, newline });
+    const shown = newline ? "↵" : g === "\t" ? " ".repeat(tabWidth(col)) : g;
+    const w = textWidth(shown);
+    cells.push({ text: shown, width: w, at, newline });
     at += g.length;
+    col += w;
   }
+  const total = col;
   let cursorCol = 0;
   for (const cell of cells) if (cell.at < state.cursor) cursorCol += cell.width;
-  // keep the cursor inside: scroll so that it sits at the right edge when past it
-  const start = Math.max(0, cursorCol - room + 1);
+  // keep the cursor inside (it needs a cell of its own after the text): scroll so that it sits
+  // at the right edge when past it; a mark takes a cell at each edge where text is hidden
+  const fit = (left: boolean, right: boolean) => {
+    const avail = room - (left ? 1 : 0) - (right ? 1 : 0);
+    const start = Math.max(0, cursorCol - avail + 1);
+    return { left, avail, start, ok: (start > 0) === left && (start + avail < total) === right };
+  };
+  const marks = room > 3
+    ? [fit(false, false), fit(false, true), fit(true, false), fit(true, true)].find((f) => f.ok)
+    : undefined;
+  const { left, avail, start } = marks ?? { ...fit(false, false), left: false };
   const line: StyledLine = [{ text: prompt, role: "hint" }];
-  let col = 0;
+  if (left) line.push({ text: MORE_MARK, role: "hint" });
+  let pos = 0;
   let used = 0;
   let shownFrom = -1;
+  let hiddenAfter = false;
   for (const cell of cells) {
-    const from = col;
-    col += cell.width;
+    const from = pos;
+    pos += cell.width;
     if (from < start) continue;
-    if (used + cell.width > room) break;
+    if (used + cell.width > avail) {
+      hiddenAfter = true;
+      break;
+    }
     if (shownFrom < 0) shownFrom = from;
     const role = cell.newline ? "hint" : "input";
     const last = line[line.length - 1];
-    if (last.role === role) last.text += cell.text;
-    else line.push({ text: cell.text, role });
+    if (last.role === role && last !== line[0] && !(left && last === line[1])) {
+      last.text += cell.text;
+    } else line.push({ text: cell.text, role });
     used += cell.width;
   }
+  if (hiddenAfter) {
+    line.push({ text: " ".repeat(Math.max(0, avail - used)), role: "input" });
+    line.push({ text: MORE_MARK, role: "hint" });
+  }
   if (shownFrom < 0) shownFrom = cursorCol;
-  return { line, cursorX: promptWidth + cursorCol - shownFrom };
+  return { line, cursorX: promptWidth + (left ? 1 : 0) + cursorCol - shownFrom };
 }

@@ -93,6 +93,9 @@ const LETTER_KEYS: Record<string, KeyName> = {
   S: "f4",
 };
 
+/** The Alt+letter keys the UI has (input.ts: word moves and deletes); others are Esc, then text. */
+export const ALT_LETTERS = new Set(["b", "d", "f"]);
+
 function key(name: KeyName, modifier = 1): Key {
   const bits = Math.max(0, modifier - 1);
   const k: Key = { kind: "key", name };
@@ -136,11 +139,12 @@ const CONTROL_RUN = /^[^\x00-\x1f\x7f-\x9f]+/;
  */
 export function decodeKeys(input: string, final = false): Decoded {
   const keys: Key[] = [];
-  // A burst of typed text with a line break inside (not just at its end) was pasted by a
-  // terminal without bracketed paste: one paste (not sent until Enter), never a flood of lines.
+  // A burst of typed text with a line break or a tab inside (not just a line break at its end)
+  // was pasted by a terminal without bracketed paste: one paste (not sent until Enter), never a
+  // flood of lines, and its tabs are text, not completion. A Tab key comes alone.
   if (!input.includes("\x1b")) {
     const inner = input.replace(/[\r\n]+$/, "");
-    if (/[\r\n]/.test(inner) && PRINTABLE.test(inner)) return { keys: [pasted(inner)], rest: "" };
+    if (/[\r\n\t]/.test(inner) && PRINTABLE.test(inner)) return { keys: [pasted(inner)], rest: "" };
   }
   let i = 0;
   while (i < input.length) {
@@ -202,14 +206,20 @@ export function decodeKeys(input: string, final = false): Decoded {
       i += 1;
       continue;
     }
-    // Alt+key
+    // Alt+key, for the Alt keys the UI has; ESC and any other character in one read is the
+    // Escape key and then that character (Esc pressed, then "/search …", arriving together): a
+    // character is never swallowed as an Alt key that does nothing
     const nextCode = next.charCodeAt(0);
     if (nextCode === 0x7f || nextCode === 0x08) {
       keys.push({ kind: "key", name: "alt+backspace", alt: true });
     } else if (nextCode === 0x0d) {
       keys.push({ kind: "key", name: "alt+enter", alt: true });
-    } else if (nextCode >= 0x20) {
-      keys.push({ kind: "key", name: `alt+${next.toLowerCase()}` as KeyName, alt: true });
+    } else if (ALT_LETTERS.has(next)) {
+      keys.push({ kind: "key", name: `alt+${next}` as KeyName, alt: true });
+    } else {
+      keys.push(key("escape"));
+      i += 1;
+      continue;
     }
     i += 2;
   }

@@ -8,7 +8,8 @@ import type { ClientEvent, Shown } from "../../client/state.ts";
 import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { sanitize, sanitizeLine } from "../sanitize.ts";
-import type { ConnectionStatus } from "../ui.ts";
+import { QUIT_CONFIRM_MS } from "../keymap.ts";
+import type { ConnectionStatus, Layout } from "../ui.ts";
 import { emptyInput, type InputState } from "./input.ts";
 import type { Anchor } from "./layout.ts";
 
@@ -19,7 +20,9 @@ export type NoticeRole = "notice" | "presence" | "error";
 
 export type Item =
   | { kind: "message"; key: string; message: Shown }
-  | { kind: "notice"; key: string; text: string; role: NoticeRole };
+  | { kind: "notice"; key: string; text: string; role: NoticeRole }
+  /** The commands and keys, laid out for the pane's width when drawn (so they reflow). */
+  | { kind: "help"; key: string };
 
 export type Panel =
   | { kind: "results"; pattern?: string; total: number; messages: Shown[]; scroll: number }
@@ -42,19 +45,50 @@ export interface Model {
   me?: Me;
   /** Set once the person asked to leave (the client is finishing up). */
   leaving: boolean;
+  /** Speech bubbles or one line per message (F3 switches). */
+  layout: Layout;
+  /** When Ctrl+C was pressed with a line typed: a second one within QUIT_CONFIRM_MS leaves. */
+  quitArmedAt?: number;
   /** Counter for notice keys. */
   seq: number;
 }
 
-export function initialModel(): Model {
+export function initialModel(layout: Layout = "bubbles"): Model {
   return {
     items: [],
     unseen: 0,
     status: { state: "connected" },
     input: emptyInput(),
     leaving: false,
+    layout,
     seq: 0,
   };
+}
+
+/** The hint after a first Ctrl+C with a line typed. */
+export const QUIT_HINT = `Ctrl+C again within ${
+  QUIT_CONFIRM_MS / 1000
+} s leaves (the line you typed is not sent)`;
+
+/**
+ * Ctrl+C: leaves at once on an empty line; with a line typed, only when pressed again within
+ * QUIT_CONFIRM_MS (the first one says so), so a half-typed message is not lost to a slip.
+ */
+export function pressCtrlC(model: Model, now: number): { model: Model; quit: boolean } {
+  const armed = model.quitArmedAt !== undefined && now - model.quitArmedAt <= QUIT_CONFIRM_MS;
+  if (model.input.text.trim() === "" || armed) {
+    return { model: { ...model, quitArmedAt: undefined }, quit: true };
+  }
+  return {
+    model: { ...model, quitArmedAt: now, hint: { text: QUIT_HINT, error: true } },
+    quit: false,
+  };
+}
+
+/** Adds the commands and keys to the pane (/help). */
+export function addHelp(model: Model): Model {
+  const item: Item = { kind: "help", key: `n${model.seq + 1}` };
+  return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
 }
 
 function bounded(model: Model): Model {

@@ -17,6 +17,7 @@ import {
   type Me,
   padEnd,
   renderBubble,
+  renderLine,
   type Seg,
   type StyledLine,
   textWidth,
@@ -25,6 +26,9 @@ import {
   visible,
   wrapText,
 } from "../bubble.ts";
+import { helpText } from "../../client/commands.ts";
+import { keysText } from "../keymap.ts";
+import type { Layout } from "../ui.ts";
 import { clock, sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
 import { sanitizeLine } from "../sanitize.ts";
 import { inputView } from "./input.ts";
@@ -74,17 +78,38 @@ export class BlockCache {
 
 const NOTICE_PREFIX = { notice: "* ", presence: "· ", error: "! " } as const;
 
-/** The lines of one item in a pane `width` columns wide (a blank line above each bubble). */
+/** The lines of /help: the commands, then the keys, each wrapped under its own column. */
+function helpLines(width: number): StyledLine[] {
+  const room = Math.max(1, width - 3);
+  const text = `Commands:\n${helpText(room)}\n\nKeys:\n${keysText(room)}`;
+  // wrapped again only where even the two columns cannot fit (a very narrow pane)
+  return text.split("\n").flatMap((line) => line.length <= room ? [line] : wrapText(line, room))
+    .map((line, i): StyledLine => [
+      { text: i === 0 ? " * " : "   ", role: "notice" },
+      { text: line, role: "notice" },
+    ]);
+}
+
+/**
+ * The lines of one item in a pane `width` columns wide: a message as a bubble (a blank line
+ * above it) or as one line (see renderLine), a notice wrapped under its first word.
+ */
 export function itemLines(
   item: Item,
   width: number,
   me: Me | undefined,
   now: number,
+  layout: Layout = "bubbles",
 ): StyledLine[] {
   if (item.kind === "message") {
+    if (layout === "lines") {
+      const lines = renderLine(item.message, { width: Math.max(1, width - 1), me, now });
+      return lines.map((line): StyledLine => [{ text: " ", role: "text" }, ...line]);
+    }
     const bubble = renderBubble(item.message, { width: Math.max(1, width - 2), me, now });
     return [[], ...bubble.map((line): StyledLine => [{ text: " ", role: "text" }, ...line])];
   }
+  if (item.kind === "help") return helpLines(width);
   const prefix = NOTICE_PREFIX[item.role];
   const room = Math.max(1, width - 1 - prefix.length);
   const text = item.text.split("\n").map(visible).join("\n");
@@ -94,12 +119,18 @@ export function itemLines(
   ]);
 }
 
-function signature(item: Item, width: number, me: Me | undefined, now: number): string {
-  if (item.kind === "notice") return `${width}`;
+function signature(
+  item: Item,
+  width: number,
+  me: Me | undefined,
+  now: number,
+  layout: Layout,
+): string {
+  if (item.kind !== "message") return `${width}`;
   const m = item.message;
   const quote = m.quote && "deleted" in m.quote ? "gone" : "";
   const left = m.expiresAt !== undefined ? timeLeft(m.expiresAt - now) : "";
-  return `${width}|${me?.id ?? ""}|${quote}|${m.replyRef ?? ""}|${left}`;
+  return `${layout}|${width}|${me?.id ?? ""}|${quote}|${m.replyRef ?? ""}|${left}`;
 }
 
 /** The pane's items as a layout source for a pane `width` columns wide. */
@@ -109,6 +140,7 @@ export function paneSource(
   me: Me | undefined,
   now: number,
   cache = new BlockCache(),
+  layout: Layout = "bubbles",
 ): PaneSource {
   let index: Map<string, number> | undefined;
   return {
@@ -117,8 +149,8 @@ export function paneSource(
     lines: (i) =>
       cache.get(
         items[i].key,
-        signature(items[i], width, me, now),
-        () => itemLines(items[i], width, me, now),
+        signature(items[i], width, me, now, layout),
+        () => itemLines(items[i], width, me, now, layout),
       ),
     indexOf(key) {
       index ??= new Map(items.map((item, i) => [item.key, i]));
@@ -143,7 +175,8 @@ export function panelHeight(
 
 /** Rows the message pane takes. */
 export function paneHeight(model: Model, cols: number, rows: number): number {
-  return Math.max(0, rows - 2 - panelHeight(model.panel, cols, rows, model.me));
+  const hint = rows >= 6 ? hintRows(model, cols).length : 0;
+  return Math.max(0, rows - 2 - hint - panelHeight(model.panel, cols, rows - hint, model.me));
 }
 
 const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
@@ -189,10 +222,12 @@ function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledL
   return lines;
 }
 
-function panelHeading(panel: Panel): string {
+function panelHeading(panel: Panel, connected: boolean): string {
   if (panel.kind === "who") {
     const shown = panel.users.length < panel.online ? `, first ${panel.users.length} shown` : "";
-    return ` Online (${panel.online}${shown}) · Esc closes`;
+    // while disconnected nobody says who left or came: the list is as it was
+    const stale = connected ? "" : " as of the last connection";
+    return ` Online (${panel.online}${shown})${stale} · Esc closes`;
   }
   if (panel.kind === "sessions") {
     const heading = sessionsHeading(panel.sessions.length, panel.loggedOutOthers);
@@ -254,6 +289,7 @@ function statusText(model: Model, now: number): Seg {
   const s = model.status;
   if (s.state === "connected") return { text: "connected", role: "statusGood" };
   if (s.state === "offline") return { text: "offline", role: "statusBad" };
+  if (s.state === "connecting") return { text: "connecting…", role: "statusBad" };
   const seconds = Math.max(0, Math.ceil((s.retryAt - now) / 1000));
   return {
     text: seconds > 0 ? `reconnecting in ${seconds} s` : "reconnecting…",
@@ -267,31 +303,87 @@ export const KEY_HINTS = [
   "PgUp/PgDn · F2 who · Ctrl+C quit",
   "F2 who · Ctrl+C quit",
 ];
+/** At the right of the status line while waiting to reconnect. */
+export const RETRY_HINT = "Ctrl+R retries now";
 
-function statusLine(model: Model, ctx: ScreenContext): StyledLine {
-  const left: StyledLine = [
-    { text: ` ${model.me ? visible(sanitizeLine(model.me.id)) : "…"}`, role: "status" },
-    { text: ` · ${ctx.server} · ${ctx.online} online · `, role: "status" },
-    statusText(model, ctx.now),
-    { text: " ", role: "status" },
-  ];
-  const used = left.reduce((n, s) => n + textWidth(s.text), 0);
-  const room = ctx.cols - used - 1;
+/** A hint longer than this share of the columns gets rows of its own above the status line. */
+const HINT_SHARE = 0.5;
+/** Rows a long hint takes at most (wrapped at words; cut with … past them). */
+export const MAX_HINT_ROWS = 3;
+
+/** The rows a long hint takes above the status line (none when it fits on the status line). */
+export function hintRows(model: Model, cols: number): StyledLine[] {
   const hint = model.hint;
-  if (hint) {
-    const role = hint.error ? "statusBad" : "status";
-    if (room < Math.min(30, textWidth(hint.text))) {
-      // a hint matters more than the server's name
-      return bar([{ text: ` ${hint.text}`, role }], ctx.cols, "status");
-    }
-    const shown = truncate(hint.text, room);
-    const gap = " ".repeat(Math.max(0, room - textWidth(shown)));
-    return bar([...left, { text: gap, role: "status" }, { text: shown, role }], ctx.cols, "status");
+  if (!hint || cols < 4 || textWidth(hint.text) <= Math.floor(cols * HINT_SHARE) - 2) return [];
+  const role = hint.error ? "statusBad" : "status";
+  let lines = wrapText(hint.text, cols - 2);
+  if (lines.length > MAX_HINT_ROWS) {
+    lines = lines.slice(0, MAX_HINT_ROWS);
+    lines[MAX_HINT_ROWS - 1] = truncate(`${lines[MAX_HINT_ROWS - 1]} …`, cols - 2);
   }
-  const keys = KEY_HINTS.find((k) => textWidth(k) <= room);
-  if (!keys) return bar(left, ctx.cols, "status");
-  const gap = " ".repeat(room - textWidth(keys));
-  return bar([...left, { text: gap + keys, role: "status" }], ctx.cols, "status");
+  return lines.map((line) => bar([{ text: ` ${line}`, role }], cols, role));
+}
+
+/** A part of the status line; the lowest `keep` goes first when the columns run out. */
+interface Field {
+  segs: StyledLine;
+  keep: number;
+}
+
+/**
+ * The status line, from fields that are dropped whole when the columns run out — the key hints
+ * first, then the server, who is online, and my id; the connection's state (and a short hint)
+ * stay. A word is never cut in the middle unless even the state alone does not fit.
+ */
+function statusLine(model: Model, ctx: ScreenContext): StyledLine {
+  const connected = model.status.state === "connected" && !model.leaving;
+  const online = `${ctx.online} online${connected ? "" : " (stale)"}`;
+  const state = statusText(model, ctx.now);
+  const hint = model.hint && hintRows(model, ctx.cols).length === 0 ? model.hint : undefined;
+  const left: Field[] = [
+    {
+      segs: [{ text: model.me ? visible(sanitizeLine(model.me.id)) : "…", role: "status" }],
+      keep: 3,
+    },
+    { segs: [{ text: ctx.server, role: "status" }], keep: 1 },
+    { segs: [{ text: online, role: "status" }], keep: 2 },
+    { segs: [state], keep: 9 },
+  ];
+  const right: Field | undefined = hint
+    ? { segs: [{ text: hint.text, role: hint.error ? "statusBad" : "status" }], keep: 8 }
+    : model.status.state === "reconnecting" && !model.leaving
+    ? { segs: [{ text: RETRY_HINT, role: "status" }], keep: 4 }
+    : undefined;
+  const widthOf = (f: Field) => f.segs.reduce((n, s) => n + textWidth(s.text), 0);
+  const total = (fields: Field[], r: Field | undefined) =>
+    1 + fields.reduce((n, f, i) => n + widthOf(f) + (i > 0 ? 3 : 0), 0) + 1 +
+    (r ? widthOf(r) + 1 : 0);
+  let fields = left;
+  let tail = right;
+  // drop the least wanted field until what is left fits
+  while (total(fields, tail) > ctx.cols) {
+    const candidates = [...fields, ...(tail ? [tail] : [])].filter((f) => f !== left[3]);
+    if (candidates.length === 0) break;
+    const least = candidates.reduce((a, b) => (b.keep < a.keep ? b : a));
+    if (least === tail) tail = undefined;
+    else fields = fields.filter((f) => f !== least);
+  }
+  const line: StyledLine = [{ text: " ", role: "status" }];
+  fields.forEach((f, i) => {
+    if (i > 0) line.push({ text: " · ", role: "status" });
+    line.push(...f.segs);
+  });
+  line.push({ text: " ", role: "status" });
+  const used = line.reduce((n, s) => n + textWidth(s.text), 0);
+  const room = ctx.cols - used - 1;
+  const end = tail?.segs ??
+    (connected ? KEY_HINTS.filter((k) => textWidth(k) <= room).slice(0, 1) : [])
+      .map((text): Seg => ({ text, role: "status" }));
+  const endWidth = end.reduce((n, s) => n + textWidth(s.text), 0);
+  if (end.length > 0 && endWidth <= room) {
+    line.push({ text: " ".repeat(room - endWidth), role: "status" }, ...end);
+  }
+  return bar(line, ctx.cols, "status");
 }
 
 function marker(model: Model, cols: number): StyledLine {
@@ -320,9 +412,11 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
     return { lines: [inputLine], cursor: { x: input.cursorX, y: 0 }, pane: { top: 0, height: 0 } };
   }
   const status = statusLine(model, ctx);
-  const panelH = panelHeight(model.panel, cols, rows, model.me);
-  const paneH = Math.max(0, rows - 2 - panelH);
-  const source = paneSource(model.items, cols, model.me, ctx.now, ctx.cache);
+  // a long hint takes rows of its own above the status line, wrapped (when there are rows)
+  const hint = rows >= 6 ? hintRows(model, cols) : [];
+  const panelH = panelHeight(model.panel, cols, rows - hint.length, model.me);
+  const paneH = Math.max(0, rows - 2 - hint.length - panelH);
+  const source = paneSource(model.items, cols, model.me, ctx.now, ctx.cache, model.layout);
   const view = layoutPane(source, paneH, model.anchor);
   const pane = view.rows.map((line) => fit(line, cols));
   if (view.anchor && paneH > 0) pane[paneH - 1] = marker(model, cols);
@@ -334,7 +428,7 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
     const room = panelH - 1;
     const scroll = Math.max(0, Math.min(model.panel.scroll, content.length - room));
     const more = content.length - room - scroll;
-    let heading = panelHeading(model.panel);
+    let heading = panelHeading(model.panel, model.status.state === "connected");
     if (scroll > 0 || more > 0) {
       heading += ` · PgUp/PgDn (${scroll + 1}–${scroll + room} of ${content.length})`;
     }
@@ -343,7 +437,7 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
     while (lines.length < paneH + panelH) lines.push([]);
     panel = { top: paneH, height: panelH };
   }
-  lines.push(status, inputLine);
+  lines.push(...hint, status, inputLine);
   return {
     lines,
     cursor: { x: Math.min(cols - 1, input.cursorX), y: rows - 1 },

@@ -19,13 +19,16 @@ import type { Key } from "./keys.ts";
 import { type EditKind, type InputAction, type InputContext, inputReducer } from "./input.ts";
 import { scrollPane } from "./layout.ts";
 import {
+  addHelp,
   addNotice,
   applyEvents,
   applyStatus,
   initialModel,
   type Model,
   type NoticeRole,
+  pressCtrlC,
 } from "./model.ts";
+import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import {
   BlockCache,
   composeScreen,
@@ -119,7 +122,7 @@ export function tuiUi(context: UiContext): Ui {
 
 class TuiController implements Ui {
   #context: UiContext;
-  #model: Model = initialModel();
+  #model: Model;
   #handlers?: UiHandlers;
   #terminal?: Terminal;
   #mounted?: Mounted;
@@ -140,6 +143,7 @@ class TuiController implements Ui {
 
   constructor(context: UiContext) {
     this.#context = context;
+    this.#model = initialModel(context.layout);
     this.#frame = { lines: [], tails: [], cols: 80, rows: 24, color: context.color };
   }
 
@@ -192,6 +196,11 @@ class TuiController implements Ui {
   notice(text: string): void {
     this.#model = addNotice(this.#model, text, "notice");
     this.#remember(text, "notice");
+    this.#changed();
+  }
+
+  help(): void {
+    this.#model = addHelp(this.#model);
     this.#changed();
   }
 
@@ -317,6 +326,12 @@ class TuiController implements Ui {
   }
 
   #tick(): void {
+    const armed = this.#model.quitArmedAt;
+    if (armed !== undefined && Date.now() - armed > QUIT_CONFIRM_MS) {
+      // the first Ctrl+C has lapsed: its hint goes with it
+      this.#model = { ...this.#model, quitArmedAt: undefined, hint: undefined };
+      this.#changed();
+    }
     const m = this.#model;
     const counting = m.status.state === "reconnecting" ||
       m.items.some((i) => i.kind === "message" && i.message.expiresAt !== undefined);
@@ -360,7 +375,14 @@ class TuiController implements Ui {
   #scroll(delta: number): void {
     const { cols, rows } = this.#size();
     const height = paneHeight(this.#model, cols, rows);
-    const source = paneSource(this.#model.items, cols, this.#model.me, Date.now(), this.#cache);
+    const source = paneSource(
+      this.#model.items,
+      cols,
+      this.#model.me,
+      Date.now(),
+      this.#cache,
+      this.#model.layout,
+    );
     const anchor = scrollPane(source, height, this.#model.anchor, delta);
     this.#model = { ...this.#model, anchor, unseen: anchor ? this.#model.unseen : 0 };
   }
@@ -402,6 +424,11 @@ class TuiController implements Ui {
     if (this.#stopped) return;
     const hadHint = this.#model.hint;
     if (hadHint) this.#model = { ...this.#model, hint: undefined };
+    // any other key ends a first Ctrl+C's wait for the second
+    const ctrlC = key.kind === "key" && key.name === "ctrl+c";
+    if (!ctrlC && this.#model.quitArmedAt !== undefined) {
+      this.#model = { ...this.#model, quitArmedAt: undefined };
+    }
     switch (key.kind) {
       case "text":
         this.#edit({ type: "insert", text: key.text });
@@ -443,8 +470,21 @@ class TuiController implements Ui {
         return this.#page(-1);
       case "pageDown":
         return this.#page(1);
-      case "ctrl+c":
-        return this.#end();
+      case "ctrl+c": {
+        if (this.#model.leaving) return this.#end();
+        const pressed = pressCtrlC(this.#model, Date.now());
+        this.#model = pressed.model;
+        return pressed.quit ? this.#end() : undefined;
+      }
+      case "ctrl+r":
+        // the same as typing /reconnect, without touching the line being typed
+        return this.#handlers?.onLine("/reconnect");
+      case "f3": {
+        const layout = this.#model.layout === "bubbles" ? "lines" : "bubbles";
+        // the anchor's line numbers belong to the old layout: follow the newest again
+        this.#model = { ...this.#model, layout, anchor: undefined, unseen: 0 };
+        return;
+      }
       case "ctrl+d":
         if (this.#model.input.text === "") return this.#end();
         return this.#edit({ type: "delete" });

@@ -1,0 +1,72 @@
+/**
+ * The keys of the full-screen client, as a table: /help, `chat join --help` and the README list
+ * them from here (tests/keymap_test.ts checks the README and that the UI handles each one).
+ * Pure data: the line modes and the argument parser load it without loading the UI.
+ */
+
+export interface Binding {
+  /** As a person reads them. */
+  keys: string;
+  /** The key names the UI receives for them (keys.ts), for the test that each one is handled. */
+  names: string[];
+  help: string;
+}
+
+/** How long a first Ctrl+C, with a line typed, waits for the second that leaves. */
+export const QUIT_CONFIRM_MS = 2_000;
+
+export const KEY_BINDINGS: Binding[] = [
+  { keys: "Enter", names: ["enter"], help: "send the line" },
+  { keys: "Alt+Enter", names: ["alt+enter"], help: "a new line in the same message" },
+  {
+    keys: "Tab, Shift+Tab",
+    names: ["tab"],
+    help: "complete @ids and /commands; again for the next one (a pasted tab stays text)",
+  },
+  { keys: "Up, Down", names: ["up", "down"], help: "recall what you typed before" },
+  {
+    keys: "Ctrl+U, Ctrl+K, Ctrl+W",
+    names: ["ctrl+u", "ctrl+k", "ctrl+w"],
+    help: "delete to the start of the line, to its end, the word before the cursor",
+  },
+  {
+    keys: "PgUp, PgDn, wheel",
+    names: ["pageUp", "pageDown"],
+    help: "scroll the messages (Shift+drag selects text)",
+  },
+  { keys: "Esc", names: ["escape"], help: "close a panel, or jump to the newest messages" },
+  { keys: "F2", names: ["f2"], help: "who is online" },
+  { keys: "F3", names: ["f3"], help: "bubbles, or one line per message (like --layout lines)" },
+  { keys: "Ctrl+R", names: ["ctrl+r"], help: "reconnect now, while disconnected (or /reconnect)" },
+  { keys: "Ctrl+L", names: ["ctrl+l"], help: "draw the screen again" },
+  {
+    keys: "Ctrl+C",
+    names: ["ctrl+c"],
+    help: `leave (with a line typed: press it twice within ${QUIT_CONFIRM_MS / 1000} s)`,
+  },
+  { keys: "Ctrl+D", names: ["ctrl+d"], help: "leave, on an empty line" },
+];
+
+/**
+ * Rows of `[left, right]` as two columns, the right one wrapped at words under itself so that
+ * no line is longer than `columns` (where it can be: the right column keeps 20 at least).
+ */
+export function twoColumns(rows: [string, string][], columns = Infinity): string {
+  const width = Math.max(...rows.map(([left]) => left.length));
+  const room = Math.max(20, columns - width - 2);
+  return rows.map(([left, right]) => {
+    const lines = [""];
+    for (const word of right.split(" ")) {
+      const last = lines.length - 1;
+      if (lines[last] && lines[last].length + 1 + word.length > room) lines.push(word);
+      else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+    }
+    return lines.map((line, i) => `${(i === 0 ? left : "").padEnd(width)}  ${line}`.trimEnd())
+      .join("\n");
+  }).join("\n");
+}
+
+/** The keys as two columns (see {@link twoColumns}). */
+export function keysText(columns = Infinity): string {
+  return twoColumns(KEY_BINDINGS.map((b) => [b.keys, b.help]), columns);
+}
