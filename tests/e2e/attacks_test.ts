@@ -87,6 +87,13 @@ const IDLE_MAX_OPENS = 50_000;
  */
 const IDLE_NEWCOMERS = 5;
 const IDLE_ATTEMPTS = 3;
+/**
+ * Attempts a newcomer may need when the idle sockets churn through a cap of 32 at ~5,000 a
+ * second: one that has not yet sent its ClientHello when 31 more arrive (~6 ms) is pushed out.
+ * Measured 2 – 8 failed attempts in 5 newcomers (up to ~60 % of attempts); a real client retries
+ * with backoff. 20 makes a spurious failure about 1 in 25,000.
+ */
+const IDLE_CHURN_ATTEMPTS = 20;
 const IDLE_LOGIN_MS = 5_000;
 
 /** Online users for `who` (the issue's), logging in this many at a time. */
@@ -925,10 +932,10 @@ function holdOpen(
   })).then(() => {});
 }
 
-Deno.test(`attack 6: ${IDLE_TCP} idle TCP and ${IDLE_TLS} idle TLS sockets from 127.0.0.1, re-opened as they are dropped, lock nobody out: a user logged in before keeps chatting, new users log in`, async () => {
-  // the default cap: the idle sockets overflow it only with a lower one (attack 6b and
-  // tests/pending_test.ts push them out under churn)
-  await using server = await startServer();
+async function idleSocketsAttack(cap: number | undefined, attempts: number): Promise<void> {
+  await using server = await startServer({
+    args: cap === undefined ? [] : ["--max-connections-per-address", String(cap)],
+  });
   await using resident = await Light.hello(server, { name: "resident" }, { messages: true });
   await using friend = await Light.hello(server, { name: "friend" }, { messages: true });
   const stop = { done: false };
@@ -954,7 +961,7 @@ Deno.test(`attack 6: ${IDLE_TCP} idle TCP and ${IDLE_TLS} idle TLS sockets from 
           newcomer = await Light.hello(server, { name: `newcomer${i}` }, { messages: true });
         } catch (error) {
           failures.push(`newcomer ${i}, attempt ${attempt}: ${String(error).slice(0, 80)}`);
-          if (attempt >= IDLE_ATTEMPTS) break;
+          if (attempt >= attempts) break;
           await delay(100);
           continue;
         }
@@ -984,7 +991,9 @@ Deno.test(`attack 6: ${IDLE_TCP} idle TCP and ${IDLE_TLS} idle TLS sockets from 
       `messages meanwhile: slowest ${Math.max(...trips).toFixed(0)} ms; ${failures.length} ` +
       `failed attempts${failures.length ? `, e.g. ${failures[0]}` : ""}`,
   );
-  assert.ok(tcp.dropped + tls.dropped > 0, "the server did drop idle sockets");
+  if (cap !== undefined) {
+    assert.ok(tcp.dropped + tls.dropped > 0, "the server did push idle sockets out");
+  }
   assert.equal(resident.goodbye, undefined);
   assert.equal(resident.eof, false, "the resident was never cut");
   assert.ok(Math.max(...trips) < 5_000, "the resident's messages went through");
@@ -993,9 +1002,17 @@ Deno.test(`attack 6: ${IDLE_TCP} idle TCP and ${IDLE_TLS} idle TLS sockets from 
     IDLE_NEWCOMERS,
     `only ${logins.length} of ${IDLE_NEWCOMERS} new users got in, in ${
       logins.length + failures.length
-    } attempts (at most ${IDLE_ATTEMPTS} each); the others were closed before their welcome`,
+    } attempts (at most ${attempts} each); the others were closed before their welcome`,
   );
   assert.ok(Math.max(...logins) < IDLE_LOGIN_MS, `a newcomer took ${Math.max(...logins)} ms`);
+}
+
+Deno.test(`attack 6: ${IDLE_TCP} idle TCP and ${IDLE_TLS} idle TLS sockets from 127.0.0.1, re-opened as they are dropped, lock nobody out: a user logged in before keeps chatting, new users log in`, async () => {
+  await idleSocketsAttack(undefined, IDLE_ATTEMPTS);
+});
+
+Deno.test(`attack 6c: the same with --max-connections-per-address 32, so that the idle sockets are pushed out thousands of times a second: newcomers still get in within ${IDLE_CHURN_ATTEMPTS} attempts`, async () => {
+  await idleSocketsAttack(32, IDLE_CHURN_ATTEMPTS);
 });
 
 Deno.test("attack 6b: --max-connections-per-address 3: a 4th pending connection closes the oldest pending one, never a logged-in one", async () => {
