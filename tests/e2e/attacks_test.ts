@@ -526,6 +526,81 @@ Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} m
   assert.ok((await roundTripMs(listener, bystander, "after")) < 5_000);
 });
 
+// ---- 1b. worst-case searches over a big history ------------------------------------------------
+
+/** `size` pseudo-random letters a–y and spaces (a fixed seed: the same every run). */
+function randomLetters(size: number): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxy     ";
+  let state = 12345;
+  let out = "";
+  for (let i = 0; i < size; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    out += alphabet[state % alphabet.length];
+  }
+  return out;
+}
+
+/** Patterns at the compiled-size cap with no literal to skip texts by (RE2 on every text). */
+const WORST_SEARCHES = ["[a-m].{295}[0-9]", "\\b(\\w*\\s*){49}[0-9]", "[a-m].{295}[0-9]"];
+/** A bystander's message p99 while they run (the issue's bound). */
+const SEARCH_BYSTANDER_P99_MS = 200;
+
+Deno.test(`attack 1b: ${WORST_SEARCHES.length} worst-case searches over ${REPLAY_HISTORY} messages of ${REPLAY_TEXT_LENGTH} characters: each ends (results, or search_timeout), and a bystander's messages arrive with p99 < ${SEARCH_BYSTANDER_P99_MS} ms`, async () => {
+  await using server = await startServer({ args: ["--max-rate", "0"] });
+  await using writer = await Light.hello(server, { name: "historian" });
+  // letters and spaces in no pattern (what makes RE2 work hardest), no digit: nothing matches
+  const pool = randomLetters(REPLAY_TEXT_LENGTH * 2);
+  const text = (i: number) => pool.slice(i % REPLAY_TEXT_LENGTH).slice(0, REPLAY_TEXT_LENGTH);
+  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
+  const BATCH = 100;
+  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
+    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
+    await writer.sendBytes(sends("h", sent, BATCH, text));
+  }
+  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+  await using searcher = await Light.hello(server, { name: "searcher" });
+  await using bystander = await Light.hello(server, { name: "bystander" }, { messages: true });
+  await using listener = await Light.hello(server, { name: "listener" }, { messages: true });
+  for (let i = 0; i < 3; i++) await roundTripMs(bystander, listener, `warm-${i}`);
+
+  // three searches at once from one user (inside its burst), then the bystander is timed
+  const refs = WORST_SEARCHES.map((_, i) => `worst-${i}`);
+  await searcher.sendBytes(
+    concatFrames(
+      WORST_SEARCHES.map((pattern, i) => encodeFrame({ type: "search", ref: refs[i], pattern })),
+    ),
+  );
+  const started = performance.now();
+  const trips: number[] = [];
+  const answered = () => refs.every((ref) => searcher.frames.some((f) => f.ref === ref));
+  // each may run its whole time budget, one after another: bounded by 3 × (3 s + the watchdog)
+  const deadline = Date.now() + 20_000;
+  for (let i = 0; Date.now() < deadline && (!answered() || trips.length < 20); i++) {
+    trips.push(await roundTripMs(bystander, listener, `during-${i}`));
+    await delay(20);
+  }
+  const searchMs = performance.now() - started;
+  const answers = refs.map((ref) => searcher.frames.find((f) => f.ref === ref));
+  trips.sort((a, b) => a - b);
+  const p99 = trips[Math.min(trips.length - 1, Math.floor(trips.length * 0.99))];
+  console.log(
+    `worst-case searches: answered in ${Math.round(searchMs)} ms as ${
+      answers.map((a) => a?.type === "results" ? `results(${a.total})` : a?.code).join(", ")
+    }; bystander round trips n=${trips.length}, p50 ${
+      Math.round(trips[Math.floor(trips.length / 2)])
+    } ms, p99 ${Math.round(p99)} ms, max ${Math.round(trips.at(-1)!)} ms`,
+  );
+  assert.ok(answered(), "every search was answered");
+  for (const answer of answers) {
+    assert.ok(
+      answer.type === "results" || ["search_timeout", "busy"].includes(answer.code),
+      JSON.stringify(answer).slice(0, 200),
+    );
+  }
+  assert.ok(p99 < SEARCH_BYSTANDER_P99_MS, `bystander p99 ${Math.round(p99)} ms`);
+  assert.equal(server.exited, false, serverState(server));
+});
+
 // ---- 2. a full disk ----------------------------------------------------------------------------
 
 const isRoot = Deno.uid() === 0;
