@@ -1,16 +1,20 @@
 /**
- * The one entrypoint: `chat serve`, `chat join`, `chat --help`, `chat --version`.
+ * The one entrypoint: `chat serve`, `chat join`, `chat check`, `chat bench`, `chat --help`,
+ * `chat --version`.
  * Every failure ends as one sentence on stderr and an exit code: 2 for usage, 1 otherwise.
  */
 import {
+  CHECK_HELP,
   JOIN_HELP,
   MAIN_HELP,
+  parseCheckArgs,
   parseJoinArgs,
   parseServeArgs,
   SERVE_HELP,
   UsageError,
 } from "./cli/args.ts";
 import { runServe } from "./cli/serve.ts";
+import { runCheck } from "./cli/check.ts";
 import { PromptCancelled } from "./ui/ask.ts";
 import { runJoin } from "./client/run.ts";
 import { VERSION } from "./version.ts";
@@ -31,6 +35,11 @@ export async function main(argv: string[]): Promise<number> {
         if (args.help) return print(JOIN_HELP);
         return await runJoin(args);
       }
+      case "check": {
+        const args = parseCheckArgs(rest);
+        if (args.help) return print(CHECK_HELP);
+        return await runCheck(args);
+      }
       case "bench": {
         // loaded on demand: the load generator is not needed to chat
         const { runBench } = await import("./bench/bench.ts");
@@ -48,12 +57,12 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
       default:
         throw new UsageError(
-          `unknown command "${command}"; the commands are serve, join and bench`,
+          `unknown command "${command}"; the commands are serve, join, check and bench`,
         );
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const sub = ["join", "serve", "bench"].includes(command ?? "") ? `${command} ` : "";
+      const sub = ["join", "serve", "check", "bench"].includes(command ?? "") ? `${command} ` : "";
       console.error(`chat: ${error.message} (see chat ${sub}--help)`);
       return 2;
     }

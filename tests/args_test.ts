@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import {
   MIN_BENCH_SIZE,
   parseBenchArgs,
+  parseCheckArgs,
   parseJoinArgs,
   parseServeArgs,
   parseServer,
+  SERVE_HELP,
   UsageError,
 } from "../src/cli/args.ts";
 import { MAX_TEXT_LENGTH } from "../src/protocol/schema.ts";
@@ -73,8 +75,70 @@ Deno.test("serve: defaults", () => {
     newIdsPerAddressPerHour: 60,
     maxConnections: 20_000,
     outputBudgetBytes: 32 * 1024 * 1024,
+    logFormat: "text",
     help: false,
   });
+});
+
+Deno.test("serve: CHAT_HOST, CHAT_PORT, CHAT_DB, CHAT_CERTS, CHAT_LOG_FORMAT set defaults; flags win", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
+  const vars = {
+    CHAT_HOST: "0.0.0.0",
+    CHAT_PORT: "7000",
+    CHAT_DB: "/var/lib/chat/chat.db",
+    CHAT_CERTS: "/var/lib/chat/certs",
+    CHAT_LOG_FORMAT: "json",
+  };
+  const fromEnv = parseServeArgs([], env(vars));
+  assert.equal(fromEnv.host, "0.0.0.0");
+  assert.equal(fromEnv.port, 7000);
+  assert.equal(fromEnv.db, "/var/lib/chat/chat.db");
+  assert.equal(fromEnv.certs, "/var/lib/chat/certs");
+  assert.equal(fromEnv.logFormat, "json");
+  const flags = parseServeArgs(
+    ["--host", "::1", "--port", "0", "--db", "a.db", "--certs", "c", "--log-format", "text"],
+    env(vars),
+  );
+  assert.deepEqual(
+    [flags.host, flags.port, flags.db, flags.certs, flags.logFormat],
+    ["::1", 0, "a.db", "c", "text"],
+  );
+  // an empty variable is no setting
+  assert.equal(parseServeArgs([], env({ CHAT_PORT: "" })).port, DEFAULT_PORT);
+  // a bad value names the variable it came from, or the flag
+  assertRefused(() => parseServeArgs([], env({ CHAT_PORT: "http" })), "CHAT_PORT", "http");
+  assertRefused(
+    () => parseServeArgs([], env({ CHAT_LOG_FORMAT: "xml" })),
+    "CHAT_LOG_FORMAT",
+    "xml",
+  );
+  assertRefused(serve("--log-format", "yaml"), "--log-format", "yaml");
+  assert.equal(parseServeArgs(["--port", "1"], env({ CHAT_PORT: "http" })).port, 1);
+});
+
+Deno.test("serve --help names every variable it reads", () => {
+  for (const name of ["CHAT_HOST", "CHAT_PORT", "CHAT_DB", "CHAT_CERTS", "CHAT_LOG_FORMAT"]) {
+    assert.match(SERVE_HELP, new RegExp(name));
+  }
+});
+
+Deno.test("check: defaults follow the server's environment; errors", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
+  const plain = parseCheckArgs([], env({}));
+  assert.deepEqual(
+    [plain.host, plain.port, plain.localCa, plain.timeoutMs],
+    ["localhost", DEFAULT_PORT, "certs/ca.pem", 5_000],
+  );
+  const beside = parseCheckArgs([], env({ CHAT_PORT: "7100", CHAT_CERTS: "/srv/certs" }));
+  assert.deepEqual([beside.port, beside.localCa], [7100, "/srv/certs/ca.pem"]);
+  const given = parseCheckArgs(
+    ["--server", "[::1]:9", "--ca", "ca.pem", "--timeout", "0.5"],
+    env({ CHAT_PORT: "7100" }),
+  );
+  assert.deepEqual([given.host, given.port, given.ca, given.timeoutMs], ["::1", 9, "ca.pem", 500]);
+  assertRefused(() => parseCheckArgs(["--timeout", "soon"]), "--timeout", "soon");
+  assertRefused(() => parseCheckArgs(["--server", "a:b:c"]), "--server", "a:b:c");
+  usageError(() => parseCheckArgs(["--ca", "x", "--fingerprint", "y"]));
 });
 
 Deno.test("serve: the per-address and server-wide limits", () => {

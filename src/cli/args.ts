@@ -2,7 +2,8 @@
  * Argument parsing and help text for every subcommand (node:util parseArgs, strict).
  * A usage mistake becomes a UsageError: one sentence on stderr, exit code 2.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { helpText } from "../client/commands.ts";
 import { nameProblem } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
@@ -13,8 +14,28 @@ import {
   MAX_CONNECTIONS_PER_ADDRESS,
   OUTPUT_BUDGET_BYTES,
 } from "../server/limits.ts";
+import {
+  BENCH_OPTIONS,
+  CHECK_OPTIONS,
+  DEFAULT_CERTS,
+  DEFAULT_CHECK_TIMEOUT_S,
+  DEFAULT_DB,
+  DEFAULT_HOST,
+  DEFAULT_LOG_FORMAT,
+  DEFAULT_SERVER,
+  ENV,
+  JOIN_OPTIONS,
+  LOG_FORMATS,
+  type LogFormat,
+  MIB,
+  type OptionTable,
+  SERVE_OPTIONS,
+} from "./options.ts";
 
-const MIB = 1024 * 1024;
+/** Reads one environment variable; an empty value counts as unset. */
+export type Env = (name: string) => string | undefined;
+/** The process environment (needs the launcher's --allow-env for each name read). */
+export const processEnv: Env = (name) => Deno.env.get(name) || undefined;
 
 export class UsageError extends Error {}
 
@@ -23,8 +44,9 @@ export const MAIN_HELP = `chat ${VERSION} — a secure terminal chat
 Usage:
   chat serve [options]          run a chat server
   chat join --name NAME [...]   join a chat server
+  chat check [--server HOST:PORT] is a server up? (exit 0 yes, 1 no; for health checks)
   chat bench [options]          measure throughput and latency on this machine
-  chat --help | chat serve --help | chat join --help | chat --version
+  chat --help | chat COMMAND --help | chat --version
 `;
 
 export const SERVE_HELP = `Usage: chat serve [options]
@@ -34,12 +56,17 @@ certificate authority and server certificate in the certs directory, and prints
 the CA fingerprint and a join command to hand to others.
 
 Options:
-  --host HOST           address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --host HOST           address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 for all)
   --port N              port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
-  --db FILE             history database (default ./chat.db)
-  --certs DIR           where the generated CA and server certificate live (default ./certs)
-  --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one)
-  --password-file FILE  require the password in FILE (or set CHAT_PASSWORD)
+  --db FILE             history database (default ./${DEFAULT_DB}; created mode 0600)
+  --certs DIR           where the generated CA and server certificate live (default
+                        ./${DEFAULT_CERTS}; created mode 0700)
+  --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one);
+                        SIGHUP reads them again (a renewed certificate, nobody dropped)
+  --password-file FILE  require the password in FILE (or set ${ENV.password})
+  --log-format FORMAT   ${
+  LOG_FORMATS.join(" or ")
+} (one JSON object a line) (default ${DEFAULT_LOG_FORMAT})
   --max-rate N          messages per second per user, sustained (0 = no limit)
   --max-rate-per-address N
                         messages per second from one address, whatever ids it uses
@@ -57,6 +84,11 @@ Options:
   --output-budget MIB   output the server may hold for slow readers before it stops
                         reading senders (default ${OUTPUT_BUDGET_BYTES / MIB})
   -h, --help            show this help
+
+Environment (an option given on the command line wins):
+  ${ENV.host}, ${ENV.port}, ${ENV.db}, ${ENV.certs}, ${ENV.logFormat}
+                        --host, --port, --db, --certs, --log-format
+  ${ENV.password}         the password, when there is no --password-file
 `;
 
 export const JOIN_HELP = `Usage: chat join [--name NAME] [options]
@@ -65,7 +97,7 @@ Joins a chat server over TLS. The server gives you an id like tom_1234.
 
 Options:
   --name NAME           your name: 1-24 letters, digits, '.', '_' or '-'
-  --server HOST:PORT    the server (default localhost:${DEFAULT_PORT})
+  --server HOST:PORT    the server (default ${DEFAULT_SERVER})
   --ca FILE             trust this CA certificate for the server
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it;
                         pinned on first contact, checked on every later one
@@ -106,6 +138,7 @@ export interface ServeArgs {
   newIdsPerAddressPerHour: number;
   maxConnections: number;
   outputBudgetBytes: number;
+  logFormat: LogFormat;
   help: boolean;
 }
 
@@ -124,7 +157,7 @@ export interface JoinArgs {
 
 function parse(
   argv: string[],
-  options: NonNullable<ParseArgsConfig["options"]>,
+  options: OptionTable,
 ): Record<string, string | boolean | undefined> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false })
@@ -173,29 +206,23 @@ function parseLimit(text: string, what: string): number {
   return Number(text);
 }
 
-export function parseServeArgs(argv: string[]): ServeArgs {
-  const v = parse(argv, {
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: String(DEFAULT_PORT) },
-    db: { type: "string", default: "chat.db" },
-    certs: { type: "string", default: "certs" },
-    cert: { type: "string" },
-    key: { type: "string" },
-    "password-file": { type: "string" },
-    "max-rate": { type: "string", default: "10" },
-    "handshake-timeout": { type: "string", default: "10" },
-    "hello-timeout": { type: "string", default: "10" },
-    "idle-timeout": { type: "string", default: "45" },
-    "max-connections-per-address": { type: "string", default: String(MAX_CONNECTIONS_PER_ADDRESS) },
-    "max-rate-per-address": { type: "string" },
-    "max-new-ids-per-address": {
-      type: "string",
-      default: String(DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR),
-    },
-    "max-connections": { type: "string", default: String(MAX_CONNECTIONS) },
-    "output-budget": { type: "string", default: String(OUTPUT_BUDGET_BYTES / MIB) },
-    help: { type: "boolean", short: "h", default: false },
-  });
+export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs {
+  const v = parse(argv, SERVE_OPTIONS);
+  /** The flag, else its environment variable, else the default; `what` names the source in errors. */
+  const pick = (flag: string, variable: string, fallback: string) => {
+    if (v[flag] !== undefined) return { text: String(v[flag]), what: `--${flag}` };
+    const value = env(variable);
+    return value === undefined
+      ? { text: fallback, what: `--${flag}` }
+      : { text: value, what: variable };
+  };
+  const port = pick("port", ENV.port, String(DEFAULT_PORT));
+  const logFormat = pick("log-format", ENV.logFormat, DEFAULT_LOG_FORMAT);
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat.text)) {
+    throw new UsageError(
+      `${logFormat.what} must be ${LOG_FORMATS.join(" or ")}, not "${logFormat.text}"`,
+    );
+  }
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw new UsageError("--cert and --key go together");
   }
@@ -207,10 +234,11 @@ export function parseServeArgs(argv: string[]): ServeArgs {
     return Number(text);
   };
   return {
-    host: String(v.host),
-    port: parsePort(String(v.port), "--port"),
-    db: String(v.db),
-    certs: String(v.certs),
+    host: pick("host", ENV.host, DEFAULT_HOST).text,
+    port: parsePort(port.text, port.what),
+    db: pick("db", ENV.db, DEFAULT_DB).text,
+    certs: pick("certs", ENV.certs, DEFAULT_CERTS).text,
+    logFormat: logFormat.text as LogFormat,
     cert: v.cert as string | undefined,
     key: v.key as string | undefined,
     passwordFile: v["password-file"] as string | undefined,
@@ -246,19 +274,8 @@ export function parseServer(text: string): { host: string; port: number } {
   return { host: match[1], port };
 }
 
-export function parseJoinArgs(argv: string[]): JoinArgs {
-  const v = parse(argv, {
-    name: { type: "string" },
-    server: { type: "string", default: `localhost:${DEFAULT_PORT}` },
-    ca: { type: "string" },
-    fingerprint: { type: "string" },
-    "password-file": { type: "string" },
-    plain: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    "no-bell": { type: "boolean", default: false },
-    "no-color": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  });
+export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
+  const v = parse(argv, JOIN_OPTIONS);
   if (v.plain && v.json) throw new UsageError("choose one of --plain and --json");
   const name = v.name as string | undefined;
   if (name !== undefined) {
@@ -276,13 +293,70 @@ export function parseJoinArgs(argv: string[]): JoinArgs {
     mode: v.json ? "json" : v.plain ? "plain" : "interactive",
     bell: !v["no-bell"],
     // NO_COLOR (any non-empty value) turns colours off, as https://no-color.org asks
-    color: !v["no-color"] && !Deno.env.get("NO_COLOR"),
+    color: !v["no-color"] && !env("NO_COLOR"),
+    help: Boolean(v.help),
+  };
+}
+
+// ---- chat check ------------------------------------------------------------------------------
+
+export const CHECK_HELP =
+  `Usage: chat check [--server HOST:PORT] [--ca FILE | --fingerprint SHA256:...]
+
+Checks that a chat server answers: connects, completes TLS (verifying the server as
+chat join does), and exchanges a protocol ping without logging in. Prints the server's
+version and the round-trip time; exits 0 when it answered, 1 when it did not. Made for
+health checks (systemd, containers): see docs/DEPLOY.md.
+
+Options:
+  --server HOST:PORT    the server (default localhost, on ${ENV.port} or ${DEFAULT_PORT})
+  --ca FILE             trust this CA certificate (default: a pinned one, else
+                        ${ENV.certs}/ca.pem or ./${DEFAULT_CERTS}/ca.pem, else the system roots)
+  --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it
+                        (checked, not pinned)
+  --timeout S           seconds allowed for the whole check (default ${DEFAULT_CHECK_TIMEOUT_S})
+  -h, --help            show this help
+`;
+
+export interface CheckArgs {
+  host: string;
+  port: number;
+  ca?: string;
+  fingerprint?: string;
+  /** The CA of a server started beside this check (CHAT_CERTS or ./certs), trusted when present. */
+  localCa: string;
+  timeoutMs: number;
+  help: boolean;
+}
+
+export function parseCheckArgs(argv: string[], env: Env = processEnv): CheckArgs {
+  const v = parse(argv, CHECK_OPTIONS);
+  if (v.ca !== undefined && v.fingerprint !== undefined) {
+    throw new UsageError("choose one of --ca and --fingerprint");
+  }
+  // beside the server it checks (a container, a systemd unit), it finds it as the server found
+  // its own settings
+  const port = env(ENV.port);
+  const server = v.server === undefined
+    ? `localhost:${port === undefined ? DEFAULT_PORT : parsePort(port, ENV.port)}`
+    : String(v.server);
+  const { host, port: serverPort } = parseServer(server);
+  return {
+    host,
+    port: serverPort,
+    ca: v.ca as string | undefined,
+    fingerprint: v.fingerprint as string | undefined,
+    localCa: join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"),
+    timeoutMs: parseSeconds(String(v.timeout), "--timeout"),
     help: Boolean(v.help),
   };
 }
 
 /** Reads a password from FILE (first line) or the CHAT_PASSWORD variable. */
-export async function readPassword(file: string | undefined): Promise<string | undefined> {
+export async function readPassword(
+  file: string | undefined,
+  env: Env = processEnv,
+): Promise<string | undefined> {
   if (file !== undefined) {
     let text: string;
     try {
@@ -294,8 +368,7 @@ export async function readPassword(file: string | undefined): Promise<string | u
     if (password === "") throw new UsageError(`the password file ${file} is empty`);
     return password;
   }
-  const env = Deno.env.get("CHAT_PASSWORD");
-  return env === undefined || env === "" ? undefined : env;
+  return env(ENV.password);
 }
 
 // ---- chat bench ------------------------------------------------------------------------------
@@ -369,24 +442,7 @@ export interface BenchArgs {
 export const MIN_BENCH_SIZE = 24;
 
 export function parseBenchArgs(argv: string[]): BenchArgs {
-  const v = parse(argv, {
-    clients: { type: "string", default: "100" },
-    senders: { type: "string", default: "1" },
-    messages: { type: "string", default: "10000" },
-    rate: { type: "string", default: "0" },
-    size: { type: "string", default: "100" },
-    idle: { type: "string", default: "0" },
-    server: { type: "string" },
-    ca: { type: "string" },
-    raw: { type: "boolean", default: false },
-    "raw-tls": { type: "string" },
-    flood: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-    forwarder: { type: "boolean", default: false },
-    port: { type: "string", default: "0" },
-    certs: { type: "string" },
-  });
+  const v = parse(argv, BENCH_OPTIONS);
   const rate = String(v.rate);
   if (!/^[0-9]{1,9}(\.[0-9]+)?$/.test(rate)) {
     throw new UsageError(`--rate must be a number of messages per second, not "${rate}"`);

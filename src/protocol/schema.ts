@@ -213,7 +213,11 @@ export const Sessions = z.object({
   ref: Ref,
   sessions: z.array(SessionInfo),
 });
-export const Pong = z.object({ type: z.literal("pong") });
+/** `server` is sent only to a connection not logged in: a health check learns the version. */
+export const Pong = z.object({
+  type: z.literal("pong"),
+  server: z.object({ version: z.string() }).optional(),
+});
 /** The server is closing this connection on purpose (shutdown, replaced by a newer login). */
 export const Goodbye = z.object({
   type: z.literal("goodbye"),

@@ -301,7 +301,13 @@ export class Hub {
   /** Handles one validated frame from `peer`. */
   handle(peer: Peer, frame: ClientFrame): void {
     if (peer.refused) return;
-    if (frame.type === "ping") return reply(peer, { type: "pong" });
+    if (frame.type === "ping") {
+      // before hello it is a health check (chat check): say which server this is
+      return reply(
+        peer,
+        peer.user ? { type: "pong" } : { type: "pong", server: { version: this.#version } },
+      );
+    }
     if (frame.type === "hello") return this.#hello(peer, frame);
     if (frame.type === "bye") return peer.close("bye", "goodbye");
     const user = peer.user;

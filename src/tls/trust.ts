@@ -47,6 +47,7 @@ import {
   writeFileAtomic,
 } from "./files.ts";
 import { compactIp, nameCovers, parseHost, parseIp, unbracket } from "./names.ts";
+import { defaultStateDirFrom } from "../cli/options.ts";
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -60,6 +61,11 @@ export interface TrustOptions {
   fingerprint?: string;
   /** Directory of the pins file, e.g. `~/.local/state/chat` (see {@link defaultStateDir}). */
   stateDir: string;
+  /**
+   * False: a first contact through `--fingerprint` is checked but not pinned (`chat check`, a
+   * health check, leaves no state behind). Default true.
+   */
+  keepPin?: boolean;
   /** Defaults to `./certs/ca.pem`, relative to the working directory. */
   localCaFile?: string;
   /** Bound on the first-contact probe (connect + handshake); default {@link PROBE_TIMEOUT_MS}. */
@@ -120,19 +126,16 @@ export function pinKey(host: string, port: number): string {
  * `~/.local/state/chat` (`%LOCALAPPDATA%\chat` on Windows).
  */
 export function defaultStateDir(): string {
-  const xdg = Deno.env.get("XDG_STATE_HOME");
-  if (xdg) return join(xdg, "chat");
-  if (Deno.build.os === "windows") {
-    const local = Deno.env.get("LOCALAPPDATA");
-    if (local) return join(local, "chat");
-  }
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) {
+  const dir = defaultStateDirFrom(
+    (name) => Deno.env.get(name) || undefined,
+    Deno.build.os === "windows",
+  );
+  if (!dir) {
     throw new TrustError(
       "cannot find a home directory to keep pinned servers in; set XDG_STATE_HOME",
     );
   }
-  return join(home, ".local", "state", "chat");
+  return dir;
 }
 
 /**
@@ -213,6 +216,9 @@ export async function resolveTrust(opts: TrustOptions): Promise<Trust> {
   // 3. --fingerprint, first contact.
   if (wanted) {
     const pem = await probeAndMatch(opts, wanted, label);
+    if (opts.keepPin === false) {
+      return { caCerts: [pem], source: "fingerprint", fingerprint: wanted };
+    }
     await savePin(opts.stateDir, key, {
       ca: pem,
       fingerprint: wanted,

@@ -1,0 +1,141 @@
+/**
+ * The options of every subcommand, their defaults and the environment variables that set them,
+ * in one module with no dependencies: args.ts parses with these tables, and the launchers
+ * (src/launch/) read the same tables to grant each run the permissions it needs, without loading
+ * the program.
+ */
+import type { ParseArgsConfig } from "node:util";
+import { join } from "node:path";
+import { DEFAULT_PORT } from "../version.ts";
+import {
+  DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
+  MAX_CONNECTIONS,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  OUTPUT_BUDGET_BYTES,
+} from "../server/limits.ts";
+
+export type OptionTable = NonNullable<ParseArgsConfig["options"]>;
+
+export const MIB = 1024 * 1024;
+
+/** Where `chat serve` listens unless told otherwise: this machine only. */
+export const DEFAULT_HOST = "127.0.0.1";
+/** History database, relative to the working directory. */
+export const DEFAULT_DB = "chat.db";
+/** Generated CA and server certificate, relative to the working directory. */
+export const DEFAULT_CERTS = "certs";
+/** How `chat serve` writes its log lines. */
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
+export const DEFAULT_LOG_FORMAT: LogFormat = "text";
+/** Seconds `chat check` waits for the whole exchange. */
+export const DEFAULT_CHECK_TIMEOUT_S = 5;
+
+/**
+ * Environment variables read by the chat (and so allowed by the launchers). A flag given on the
+ * command line wins over its variable.
+ */
+export const ENV = {
+  host: "CHAT_HOST",
+  port: "CHAT_PORT",
+  db: "CHAT_DB",
+  certs: "CHAT_CERTS",
+  logFormat: "CHAT_LOG_FORMAT",
+  password: "CHAT_PASSWORD",
+  /**
+   * Set by the launchers (src/launch/): how a person runs chat where this server was started
+   * (`chat`, or the `deno task` form of a checkout), for the join command the banner prints.
+   */
+  command: "CHAT_COMMAND",
+} as const;
+
+/**
+ * `chat serve`. The options an environment variable may set (host, port, db, certs, log-format)
+ * have no parser default: args.ts needs to see whether the flag was given.
+ */
+export const SERVE_OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  db: { type: "string" },
+  certs: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  "password-file": { type: "string" },
+  "log-format": { type: "string" },
+  "max-rate": { type: "string", default: "10" },
+  "handshake-timeout": { type: "string", default: "10" },
+  "hello-timeout": { type: "string", default: "10" },
+  "idle-timeout": { type: "string", default: "45" },
+  "max-connections-per-address": { type: "string", default: String(MAX_CONNECTIONS_PER_ADDRESS) },
+  "max-rate-per-address": { type: "string" },
+  "max-new-ids-per-address": {
+    type: "string",
+    default: String(DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR),
+  },
+  "max-connections": { type: "string", default: String(MAX_CONNECTIONS) },
+  "output-budget": { type: "string", default: String(OUTPUT_BUDGET_BYTES / MIB) },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies OptionTable;
+
+/** The server `chat join` and `chat check` dial when none is given. */
+export const DEFAULT_SERVER = `localhost:${DEFAULT_PORT}`;
+
+export const JOIN_OPTIONS = {
+  name: { type: "string" },
+  server: { type: "string", default: DEFAULT_SERVER },
+  ca: { type: "string" },
+  fingerprint: { type: "string" },
+  "password-file": { type: "string" },
+  plain: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  "no-bell": { type: "boolean", default: false },
+  "no-color": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies OptionTable;
+
+/** `chat check`: --server defaults to localhost on CHAT_PORT (see args.ts). */
+export const CHECK_OPTIONS = {
+  server: { type: "string" },
+  ca: { type: "string" },
+  fingerprint: { type: "string" },
+  timeout: { type: "string", default: String(DEFAULT_CHECK_TIMEOUT_S) },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies OptionTable;
+
+export const BENCH_OPTIONS = {
+  clients: { type: "string", default: "100" },
+  senders: { type: "string", default: "1" },
+  messages: { type: "string", default: "10000" },
+  rate: { type: "string", default: "0" },
+  size: { type: "string", default: "100" },
+  idle: { type: "string", default: "0" },
+  server: { type: "string" },
+  ca: { type: "string" },
+  raw: { type: "boolean", default: false },
+  "raw-tls": { type: "string" },
+  flood: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  forwarder: { type: "boolean", default: false },
+  port: { type: "string", default: "0" },
+  certs: { type: "string" },
+} satisfies OptionTable;
+
+/** Variables that say where a user's state (tokens, pins) lives. */
+export const STATE_DIR_ENV = ["XDG_STATE_HOME", "LOCALAPPDATA", "HOME", "USERPROFILE"];
+
+/**
+ * The per-user state directory: `$XDG_STATE_HOME/chat`, else `~/.local/state/chat`
+ * (`%LOCALAPPDATA%\chat` on Windows); undefined without a home directory.
+ */
+export function defaultStateDirFrom(
+  env: (name: string) => string | undefined,
+  windows: boolean,
+): string | undefined {
+  const xdg = env("XDG_STATE_HOME");
+  if (xdg) return join(xdg, "chat");
+  const local = windows ? env("LOCALAPPDATA") : undefined;
+  if (local) return join(local, "chat");
+  const home = env("HOME") || env("USERPROFILE");
+  return home ? join(home, ".local", "state", "chat") : undefined;
+}
