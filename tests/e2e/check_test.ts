@@ -9,7 +9,9 @@ import { makeTempDir, removeDir, runChat, startServer } from "./harness.ts";
 import { VERSION } from "../../src/version.ts";
 
 const OK = new RegExp(
-  `^ok: chat ${VERSION.replaceAll(".", "\\.")} at (127\\.0\\.0\\.1|localhost):\\d+, round trip [0-9.]+ ms`,
+  `^ok: chat ${
+    VERSION.replaceAll(".", "\\.")
+  } at (127\\.0\\.0\\.1|localhost):\\d+, round trip [0-9.]+ ms`,
 );
 
 /** One sentence on stderr, no stack trace. */
