@@ -3,7 +3,8 @@ import { startServer } from "../server/server.ts";
 import { SqliteStore } from "../server/store/sqlite.ts";
 import { searcherFor } from "../server/search/mod.ts";
 import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
-import { readPassword, type ServeArgs } from "./args.ts";
+import { processEnv, readPassword, type ServeArgs } from "./args.ts";
+import { chatCommand } from "./command.ts";
 import { clock } from "../ui/plain.ts";
 
 /** A failure that stops the server from starting, worded for the person at the keyboard. */
@@ -76,7 +77,9 @@ export async function runServe(args: ServeArgs): Promise<number> {
   console.log(`listening on ${server.addr.hostname}:${port}`);
   console.log(`CA fingerprint: ${certs.caFingerprint}`);
   console.log(
-    `join with: chat join --server ${target} --fingerprint ${certs.caFingerprint} --name YOUR_NAME`,
+    `join with: ${
+      chatCommand(processEnv)
+    } join --server ${target} --fingerprint ${certs.caFingerprint} --name YOUR_NAME`,
   );
 
   const stop = () => void server.shutdown();

@@ -17,10 +17,14 @@
  */
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
+import { permissionFlags } from "../../src/cli/permissions.ts";
 
 /** Absolute path of the entrypoint under test. */
 export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+/** The program's sources (its search worker reads them at run time). */
+export const SRC = fileURLToPath(new URL("../../src", import.meta.url));
 /** The project's deno.json, passed explicitly so a child may run from any working directory. */
 export const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
@@ -36,6 +40,26 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   const env = Deno.env.toObject();
   delete env.RUST_BACKTRACE;
   return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/**
+ * The permissions the launchers grant `chat ARGV...` (src/cli/permissions.ts) instead of -A, so
+ * every end-to-end test runs the program as users do: a permission the code needs and the
+ * launchers forget fails here.
+ */
+export function chatPermissions(
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): string[] {
+  const env = opts.env ?? childEnv();
+  return permissionFlags(argv, {
+    cwd: opts.cwd ?? Deno.cwd(),
+    env: (name) => env[name],
+    program: [SRC],
+    deno: Deno.execPath(),
+    tmpDir: tmpdir(),
+    windows: Deno.build.os === "windows",
+  });
 }
 
 /** A fresh temp dir (the caller removes it, e.g. with {@link removeDir}). */
@@ -198,25 +222,22 @@ export interface ServerHandle extends AsyncDisposable {
 export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? await makeTempDir("chat-e2e-server-");
+  const argv = [
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--db",
+    join(dir, "chat.db"),
+    "--certs",
+    join(dir, "certs"),
+    ...(opts.args ?? []),
+  ];
+  const env = childEnv(opts.env);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      CONFIG,
-      MAIN,
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--db",
-      join(dir, "chat.db"),
-      "--certs",
-      join(dir, "certs"),
-      ...(opts.args ?? []),
-    ],
-    env: childEnv(opts.env),
+    args: ["run", ...chatPermissions(argv, { env }), "--config", CONFIG, MAIN, ...argv],
+    env,
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -362,9 +383,17 @@ export async function runChat(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<ClientResult> {
+  const env = childEnv(opts.env);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", CONFIG, MAIN, ...args],
-    env: childEnv(opts.env),
+    args: [
+      "run",
+      ...chatPermissions(args, { cwd: opts.cwd, env }),
+      "--config",
+      CONFIG,
+      MAIN,
+      ...args,
+    ],
+    env,
     clearEnv: true,
     cwd: opts.cwd,
     stdin: "null",
@@ -388,23 +417,27 @@ export async function joinClient(
   const ownsState = opts.stateDir === undefined;
   const stateDir = opts.stateDir ?? await makeTempDir("chat-e2e-state-");
   const mode = opts.mode ?? "json";
+  const argv = [
+    "join",
+    `--${mode}`,
+    "--name",
+    name,
+    "--server",
+    `127.0.0.1:${server.port}`,
+    ...(opts.noCa ? [] : ["--ca", server.caFile]),
+    ...(opts.extraArgs ?? []),
+  ];
+  const env = childEnv({ XDG_STATE_HOME: stateDir, ...opts.env });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-A",
+      ...chatPermissions(argv, { cwd: opts.cwd, env }),
       "--config",
       CONFIG,
       MAIN,
-      "join",
-      `--${mode}`,
-      "--name",
-      name,
-      "--server",
-      `127.0.0.1:${server.port}`,
-      ...(opts.noCa ? [] : ["--ca", server.caFile]),
-      ...(opts.extraArgs ?? []),
+      ...argv,
     ],
-    env: childEnv({ XDG_STATE_HOME: stateDir, ...opts.env }),
+    env,
     clearEnv: true,
     cwd: opts.cwd,
     stdin: "piped",

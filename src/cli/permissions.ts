@@ -1,0 +1,239 @@
+/**
+ * The Deno permissions each run of `chat` needs, computed from its command line and environment
+ * before the program starts, so the launchers (src/launch/) grant exactly those instead of -A:
+ *
+ * - `serve`: listen on its --host; read and write its database (and -wal, -shm, -journal) and its
+ *   certificate directory, or only read --cert/--key; read --password-file and the program itself
+ *   (the search worker is the program started again); its own environment variables; the
+ *   machine's name only for a wildcard --host (it goes into the certificate).
+ * - `join`: connect to its --server; read --ca, --password-file and ./certs/ca.pem; read and write
+ *   its state directory (tokens, pins); the environment (the terminal UI's libraries probe it).
+ * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
+ * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
+ *   executable, read, write of the temporary directory, net on 127.0.0.1 and its --server.
+ * - anything else (--help, --version, a mistake): nothing.
+ *
+ * Option names and defaults come from options.ts, as args.ts parses them; a path the program
+ * opens that is not granted here fails the end-to-end tests, which run through these flags.
+ *
+ * @example
+ * ```ts
+ * const flags = permissionFlags(["serve", "--port", "0"], {
+ *   cwd: "/srv/chat", env: (n) => Deno.env.get(n), program: ["/opt/chat/chat.js"],
+ *   deno: Deno.execPath(), tmpDir: "/tmp", windows: false,
+ * });
+ * // ["--no-prompt", "--allow-net=127.0.0.1", "--allow-read=...", ...]
+ * ```
+ */
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import {
+  BENCH_OPTIONS,
+  CHECK_OPTIONS,
+  DEFAULT_CERTS,
+  DEFAULT_DB,
+  DEFAULT_HOST,
+  DEFAULT_SERVER,
+  defaultStateDirFrom,
+  ENV,
+  JOIN_OPTIONS,
+  type OptionTable,
+  SERVE_OPTIONS,
+  STATE_DIR_ENV,
+} from "./options.ts";
+import { DEFAULT_PORT } from "../version.ts";
+
+export interface LaunchContext {
+  /** Where the program will run: relative paths on its command line are relative to this. */
+  cwd: string;
+  env: (name: string) => string | undefined;
+  /** What the program reads of itself at run time: the bundle, or the source directory. */
+  program: string[];
+  /** The Deno executable (`chat bench` starts servers with it). */
+  deno: string;
+  /** The system's temporary directory (`chat bench` keeps its servers' files there). */
+  tmpDir: string;
+  windows: boolean;
+}
+
+/** Variables `chat serve` reads. */
+export const SERVE_ENV = [
+  ENV.host,
+  ENV.port,
+  ENV.db,
+  ENV.certs,
+  ENV.logFormat,
+  ENV.password,
+  ENV.command,
+];
+/** Variables `chat check` reads: where the server beside it listens, and where pins are kept. */
+export const CHECK_ENV = [ENV.port, ENV.certs, ...STATE_DIR_ENV];
+
+/** The deno run flags for `chat ARGV...`; never throws (a bad command line gets few permissions). */
+export function permissionFlags(argv: string[], context: LaunchContext): string[] {
+  const [command, ...rest] = argv;
+  const flags = new Flags(context);
+  switch (command) {
+    case "serve":
+      serveFlags(flags, options(rest, SERVE_OPTIONS), context);
+      break;
+    case "join":
+      joinFlags(flags, options(rest, JOIN_OPTIONS), context);
+      break;
+    case "check":
+      checkFlags(flags, options(rest, CHECK_OPTIONS), context);
+      break;
+    case "bench":
+      benchFlags(flags, options(rest, BENCH_OPTIONS), context);
+      break;
+  }
+  return flags.toArgs();
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** The same parse as args.ts, but lenient: mistakes are args.ts's to report. */
+function options(argv: string[], table: OptionTable): Values {
+  try {
+    return parseArgs({ args: argv, options: table, strict: false, allowPositionals: true })
+      .values as Values;
+  } catch {
+    return {};
+  }
+}
+
+function text(value: string | boolean | undefined): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function serveFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  const env = (name: string) => context.env(name) || undefined;
+  const host = text(v.host) ?? env(ENV.host) ?? DEFAULT_HOST;
+  flags.net(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
+  if (host === "0.0.0.0" || host === "::" || host === "[::]") flags.sys("hostname");
+  const db = text(v.db) ?? env(ENV.db) ?? DEFAULT_DB;
+  // SQLite's companions: the write-ahead log, its index, and a rollback journal
+  for (const file of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) flags.readWrite(file);
+  const cert = text(v.cert);
+  const key = text(v.key);
+  if (cert !== undefined || key !== undefined) {
+    if (cert) flags.read(cert);
+    if (key) flags.read(key);
+  } else {
+    flags.readWrite(text(v.certs) ?? env(ENV.certs) ?? DEFAULT_CERTS);
+  }
+  const passwordFile = text(v["password-file"]);
+  if (passwordFile) flags.read(passwordFile);
+  for (const path of context.program) flags.read(path);
+  flags.env(...SERVE_ENV);
+}
+
+function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  flags.net(server(text(v.server) ?? DEFAULT_SERVER));
+  const ca = text(v.ca);
+  if (ca) flags.read(ca);
+  const passwordFile = text(v["password-file"]);
+  if (passwordFile) flags.read(passwordFile);
+  flags.read(join(DEFAULT_CERTS, "ca.pem"));
+  const state = defaultStateDirFrom(context.env, context.windows);
+  if (state) flags.readWrite(state);
+  for (const path of context.program) flags.read(path);
+  // Ink and its colour detection read many variables (CI, TERM, COLORTERM, FORCE_COLOR, …) and
+  // list the environment to look for CI_* ones
+  flags.allEnv();
+}
+
+function checkFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  const env = (name: string) => context.env(name) || undefined;
+  const port = env(ENV.port) ?? String(DEFAULT_PORT);
+  flags.net(server(text(v.server) ?? `localhost:${port}`));
+  const ca = text(v.ca);
+  if (ca) flags.read(ca);
+  flags.read(join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"));
+  const state = defaultStateDirFrom(context.env, context.windows);
+  if (state) flags.read(state);
+  flags.env(...CHECK_ENV);
+}
+
+function benchFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  flags.net("127.0.0.1");
+  const target = text(v.server);
+  if (target) flags.net(server(target));
+  flags.run(context.deno);
+  // /proc (memory and CPU of the servers it starts), their files, its --ca, the program
+  flags.allRead();
+  flags.readWrite(context.tmpDir);
+  flags.allEnv();
+}
+
+/** HOST:PORT as --allow-net takes it (IPv6 in brackets); a bad one is args.ts's to refuse. */
+function server(value: string): string {
+  const match = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(value) ??
+    /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(value);
+  if (!match) return "0.0.0.0:0"; // grants nothing useful; the parse error comes first
+  const host = match[1].includes(":") ? `[${match[1]}]` : match[1];
+  return `${host}:${match[2] ?? DEFAULT_PORT}`;
+}
+
+/** Collects grants, resolving paths against the program's working directory. */
+class Flags {
+  #net = new Set<string>();
+  #read = new Set<string>();
+  #write = new Set<string>();
+  #env = new Set<string>();
+  #sys = new Set<string>();
+  #run = new Set<string>();
+  #allRead = false;
+  #allEnv = false;
+
+  constructor(readonly context: LaunchContext) {}
+
+  #path(path: string): string {
+    return resolve(this.context.cwd, path);
+  }
+
+  net(host: string): void {
+    this.#net.add(host);
+  }
+  read(path: string): void {
+    this.#read.add(this.#path(path));
+  }
+  readWrite(path: string): void {
+    this.read(path);
+    this.#write.add(this.#path(path));
+  }
+  allRead(): void {
+    this.#allRead = true;
+  }
+  env(...names: string[]): void {
+    for (const name of names) this.#env.add(name);
+  }
+  allEnv(): void {
+    this.#allEnv = true;
+  }
+  sys(name: string): void {
+    this.#sys.add(name);
+  }
+  run(program: string): void {
+    this.#run.add(program);
+  }
+
+  toArgs(): string[] {
+    // a permission missing here must fail, not ask whoever sits at the terminal
+    const args = ["--no-prompt"];
+    const list = (flag: string, values: Set<string>) => {
+      // a comma inside a path would split it: such a path is left ungranted (and fails loudly)
+      const usable = [...values].filter((v) => !v.includes(","));
+      if (usable.length > 0) args.push(`${flag}=${usable.join(",")}`);
+    };
+    list("--allow-net", this.#net);
+    if (this.#allRead) args.push("--allow-read");
+    else list("--allow-read", this.#read);
+    list("--allow-write", this.#write);
+    if (this.#allEnv) args.push("--allow-env");
+    else list("--allow-env", this.#env);
+    list("--allow-sys", this.#sys);
+    list("--allow-run", this.#run);
+    return args;
+  }
+}

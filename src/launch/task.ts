@@ -1,0 +1,22 @@
+/**
+ * `deno task chat`: runs src/main.ts from this checkout with the permissions of the subcommand
+ * (launch.ts), in the directory the task was started from (deno task itself runs in the
+ * checkout; INIT_CWD is where the person was).
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import process from "node:process";
+import { launch, shellQuote } from "./launch.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const config = join(root, "deno.json");
+
+launch({
+  deno: process.execPath,
+  runFlags: ["--config", config],
+  program: join(root, "src", "main.ts"),
+  programFiles: [join(root, "src")],
+  // works from any directory, as printed
+  command: `deno task --config ${shellQuote(config)} chat`,
+  cwd: process.env.INIT_CWD || process.cwd(),
+}, process.argv.slice(2));
