@@ -10,11 +10,14 @@ import {
   graphemes,
   isForMe,
   lineText,
+  linkTarget,
   renderBubble,
+  renderLine,
   type StyledLine,
   textWidth,
   timeLeft,
   truncate,
+  urlIn,
   wrapLine,
 } from "../src/ui/bubble.ts";
 import { clock } from "../src/ui/plain.ts";
@@ -274,4 +277,86 @@ Deno.test("bubble: a mention of me stands out (its own segment)", () => {
   });
   const mention = lines.flat().find((s) => s.role === "mention");
   assert.equal(mention?.text, "@tom");
+});
+
+// ---- issue 13 ----------------------------------------------------------------------------------
+
+Deno.test("bubble: pasted tabs line up at tab stops inside the bubble", () => {
+  const lines = bubble({ text: "name\tqty\tprice\nwidget\t3\t9.50" }, 60);
+  assertShape(lines, 60);
+  assert.deepEqual(inside(lines), ["name    qty     price", "widget  3       9.50"]);
+});
+
+Deno.test("bubble: a URL is one link, never split across rows; cut with … when too wide", () => {
+  const url = "https://example.com/" + "segment/".repeat(20);
+  const rendered = renderBubble(message({ text: `see ${url}.` }), { width: 40, me: ME, now: TIME });
+  const links = rendered.flatMap((line) => line.filter((s) => s.link));
+  assert.equal(links.length, 1);
+  assert.equal(links[0].link, url); // the full URL, without the sentence's full stop
+  assert.ok(links[0].text.endsWith("…"));
+  assert.equal(links[0].role, "link");
+  // short enough: shown whole, on one row
+  const short = renderBubble(message({ text: "go to https://example.com/a?b=1 now" }), {
+    width: 60,
+    me: ME,
+    now: TIME,
+  }).flatMap((line) => line.filter((s) => s.link));
+  assert.deepEqual(short.map((s) => [s.text, s.link]), [[
+    "https://example.com/a?b=1",
+    "https://example.com/a?b=1",
+  ]]);
+});
+
+Deno.test("links: only http(s), nothing but printable ASCII in the target", () => {
+  assert.equal(linkTarget("https://example.com/ok"), "https://example.com/ok");
+  assert.equal(linkTarget("javascript:alert(1)"), undefined);
+  assert.equal(linkTarget("file:///etc/passwd"), undefined);
+  assert.equal(linkTarget("https://exämple.com/é"), "https://ex%C3%A4mple.com/%C3%A9");
+  assert.equal(linkTarget("https://a.b/\x07\x1b]8;;x"), "https://a.b/%07%1B]8;;x");
+  assert.equal(linkTarget("https://a.b/\u202e"), "https://a.b/%E2%80%AE");
+  assert.deepEqual(urlIn("(https://en.wikipedia.org/wiki/Tab_(key))."), undefined);
+  assert.deepEqual(urlIn("https://en.wikipedia.org/wiki/Tab_(key))."), {
+    url: "https://en.wikipedia.org/wiki/Tab_(key)",
+    rest: ").",
+  });
+  // escape sequences in the text never reach a link: the text is made safe first
+  const hostile = renderBubble(message({ text: "https://a.b/\x1b]8;;evil\x07x" }), {
+    width: 60,
+    now: TIME,
+  }).flatMap((line) => line.filter((s) => s.link));
+  for (const seg of hostile) {
+    // deno-lint-ignore no-control-regex -- no control character may be inside
+    assert.ok(!/[\x00-\x1f\x7f-\x9f]/.test(seg.link! + seg.text), JSON.stringify(seg));
+  }
+});
+
+Deno.test("widths: sequences terminals disagree on count as their widest", () => {
+  assert.equal(textWidth("👍🏽"), 4); // tmux 3.3a draws it in 4
+  assert.equal(textWidth("👨‍👩‍👧"), 6);
+  assert.equal(textWidth("❤️"), 2);
+  assert.equal(textWidth("中"), 2);
+  assert.equal(textWidth("a"), 1);
+  // a bubble's right border is pinned to its column
+  const lines = renderBubble(message({ text: "👍🏽 ok" }), { width: 40, me: ME, now: TIME });
+  const pinned = lines.filter((line) => line.some((s) => s.pin));
+  assert.equal(pinned.length, 3);
+  for (const line of pinned) assert.match(line.find((s) => s.pin)!.text, /[│╮╯]$/);
+});
+
+Deno.test("renderLine: irssi-like, wrapped under the text, a reply's quote above", () => {
+  const lines = renderLine(
+    message({
+      text: "a longer message that wraps under its own text column nicely",
+      to: ["tom_1234"],
+      replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ9",
+      quote: { from: "tom_1234", text: "the original" },
+    }),
+    { width: 60, me: ME, now: TIME },
+  ).map(lineText);
+  const clockText = clock(TIME).slice(0, 5);
+  assert.equal(lines[0].trim(), "> you: the original");
+  assert.ok(lines[1].startsWith(`${clockText} #yz0 <alice_1111 → tom_1234> a longer`), lines[1]);
+  const column = lines[1].indexOf("a longer");
+  for (const line of lines.slice(2)) assert.equal(line.search(/\S/), column, lines.join("\n"));
+  for (const line of lines) assert.ok(textWidth(line) <= 60);
 });

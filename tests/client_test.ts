@@ -5,7 +5,7 @@
 // Run: deno test -A tests/client_test.ts
 
 import assert from "node:assert/strict";
-import { ChatClient, REVOKED_MESSAGE } from "../src/client/client.ts";
+import { ChatClient, PRESENCE_LEFT_HOLD_MS, REVOKED_MESSAGE } from "../src/client/client.ts";
 import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
 import { type ClientEvent, ClientState } from "../src/client/state.ts";
 import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
@@ -256,3 +256,111 @@ for (const afterMs of [0, 50]) {
     }
   });
 }
+
+// ---- issue 13: the outbox, retrying at once, a shutdown's "left" lines --------------------------
+
+Deno.test("client: kept messages go out with their own refs, as retries, and are answered once", async () => {
+  const conn = new FakeConnection((frame, c) => {
+    if (frame.type === "hello") c.push(welcome("t1"));
+    // the server stored p-1 in an earlier run: a retry of it is acknowledged with the first id
+    if (frame.type === "send") {
+      c.push({ type: "ack", ref: frame.ref, id: "01JABCDEFGHJKMNPQRSTVWXYZ0", time: 1 });
+    }
+  });
+  const h = harness([conn]);
+  await h.client.start();
+  const answers = h.client.resend([
+    { type: "send", ref: "old-1", text: "unsent words" },
+    { type: "send", ref: "old-2", text: "and more", to: ["ann_0002"] },
+  ]);
+  const answered = await Promise.all(answers);
+  assert.deepEqual(answered.map((a) => a.type), ["ack", "ack"]);
+  const sends = conn.sent.filter((f) => f.type === "send");
+  assert.deepEqual(sends, [
+    { type: "send", ref: "old-1", text: "unsent words", retry: true },
+    { type: "send", ref: "old-2", text: "and more", to: ["ann_0002"], retry: true },
+  ]);
+  assert.deepEqual(h.client.unsent(), []);
+  h.client.close();
+});
+
+Deno.test("client: messages typed while disconnected are unsent, reported, and resent as retries", async () => {
+  const first = welcoming("t1");
+  // the second connection welcomes but never answers a send: it stays unsent
+  const second = new FakeConnection((frame, c) => {
+    if (frame.type === "hello") c.push(welcome("t2"));
+  });
+  const changes: number[] = [];
+  const h = harness([first, new ConnectError("down"), second]);
+  (h.client.options as { onUnsent?: () => void }).onUnsent = () =>
+    changes.push(h.client.unsent().length);
+  await h.client.start();
+  first.end();
+  await until(() => h.statuses.some((s) => s.state === "reconnecting"), "the drop");
+  void h.client.request({ type: "send", text: "typed offline" });
+  assert.equal(h.client.unsent().length, 1);
+  assert.ok(changes.length > 0, "the outbox was told");
+  assert.equal(h.events.filter((e) => e.type === "pending").length, 1);
+  await until(() => h.welcomes.length === 2, "the reconnect");
+  const resent = second.sent.filter((f) => f.type === "send");
+  assert.equal(resent.length, 1);
+  assert.ok(resent[0].type === "send" && resent[0].retry === true);
+  h.client.close();
+});
+
+Deno.test("client: reconnectNow ends the wait before the next attempt", async () => {
+  const first = welcoming("t1");
+  const h = harness([first, welcoming("t2")]);
+  // a long backoff: without reconnectNow the second welcome would take 30 s
+  (h.client.options as { random?: () => number }).random = () => 1;
+  await h.client.start();
+  assert.equal(h.client.reconnectNow(), "connected");
+  first.end();
+  await until(() => h.statuses.at(-1)?.state === "reconnecting", "the drop");
+  const started = Date.now();
+  assert.equal(h.client.reconnectNow(), "retrying");
+  await until(() => h.welcomes.length === 2, "the reconnect", 2_000);
+  assert.ok(Date.now() - started < 1_000);
+  assert.ok(h.statuses.some((s) => s.state === "connecting"));
+  h.client.close();
+});
+
+Deno.test("client: 'left' frames just before a goodbye are not shown; others are, in order", async () => {
+  const conn = welcoming("t1");
+  const h = harness([conn, welcoming("t2")]);
+  await h.client.start();
+  const ann = { id: "ann_0002", name: "ann" };
+  const bob = { id: "bob_0003", name: "bob" };
+  conn.push({ type: "presence", joined: ann, online: 2 });
+  conn.push({ type: "presence", left: ann, online: 1 });
+  // a frame after a held "left" lets it through first, in order
+  conn.push({ type: "presence", joined: bob, online: 2 });
+  await until(() => h.events.filter((e) => e.type === "presence").length === 3, "presence");
+  assert.deepEqual(
+    h.events.filter((e) => e.type === "presence").map((e) =>
+      e.type === "presence" && (e.joined ? `+${e.joined.id}` : `-${e.left?.id}`)
+    ),
+    ["+ann_0002", "-ann_0002", "+bob_0003"],
+  );
+  // a shutdown: everyone leaves, then the goodbye
+  conn.push({ type: "presence", left: bob, online: 1 });
+  conn.push({ type: "goodbye", reason: "shutdown", message: "the server is shutting down" });
+  conn.end();
+  await until(() => h.welcomes.length === 2, "the reconnect");
+  assert.equal(h.events.filter((e) => e.type === "presence").length, 3, "no 'left' shown");
+  assert.ok(h.events.some((e) => e.type === "goodbye"));
+  h.client.close();
+});
+
+Deno.test("client: a 'left' with nothing after it is shown once PRESENCE_LEFT_HOLD_MS passed", async () => {
+  const conn = welcoming("t1");
+  const h = harness([conn]);
+  await h.client.start();
+  conn.push({ type: "presence", left: { id: "ann_0002", name: "ann" }, online: 1 });
+  await until(
+    () => h.events.some((e) => e.type === "presence"),
+    "the held presence",
+    PRESENCE_LEFT_HOLD_MS + 2_000,
+  );
+  h.client.close();
+});

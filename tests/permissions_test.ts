@@ -114,7 +114,7 @@ Deno.test("every option is known to be a path or not, so a new one cannot slip b
       "max-connections",
       "output-budget",
     ],
-    join: ["name", "server", "fingerprint"],
+    join: ["name", "server", "fingerprint", "layout"],
     check: ["server", "fingerprint", "timeout"],
   };
   const tables = { serve: SERVE_OPTIONS, join: JOIN_OPTIONS, check: CHECK_OPTIONS };

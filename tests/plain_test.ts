@@ -123,3 +123,25 @@ Deno.test("status: a reconnect notice carries the last attempt's reason (plain a
   assert.equal(plainStatus({ state: "connected" }), "* connected");
   assert.deepEqual(jsonStatus({ state: "offline" }), { type: "status", state: "offline" });
 });
+
+Deno.test("plain: refs are written #ref, as the full-screen UI writes them", () => {
+  const message = {
+    type: "message" as const,
+    id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+    ref: "q3sf",
+    from: "alice_1111",
+    text: "hi",
+    time: T1,
+    replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ1",
+    replyRef: "ab12",
+    quote: { from: "bob_2222", text: "question" },
+  };
+  const lines = plainLines({ type: "message", message });
+  assert.deepEqual(lines, ["  > #ab12 bob_2222: question", "#q3sf 09:05:07 alice_1111: hi"]);
+  assert.deepEqual(
+    plainLines({ type: "deleted", id: message.id, ref: "q3sf", reason: "deleted" }),
+    [
+      "* message #q3sf was deleted",
+    ],
+  );
+});

@@ -295,3 +295,57 @@ Deno.test("inputView: the cursor column counts wide characters; the view slides 
   const lines = inputView(typed("a\nb"), 30);
   assert.equal(lineText(lines.line), "› a↵b");
 });
+
+// ---- issue 13: tabs pasted without bracketed paste, Esc and a character in one read, marks ----
+
+Deno.test("keys: a burst with a tab inside is a paste (kept as text), a Tab alone is the key", () => {
+  // a terminal without bracketed paste delivers a pasted row of a table in one read
+  assert.deepEqual(decodeKeys("name\tqty\tprice").keys, [
+    { kind: "paste", text: "name\tqty\tprice" },
+  ]);
+  assert.deepEqual(decodeKeys("\t").keys, [k("tab")]);
+  assert.deepEqual(decodeKeys("@al\t").keys, [{ kind: "paste", text: "@al\t" }]);
+});
+
+Deno.test("paste: tabs stay tabs in the line (bracketed or not) and show at tab stops", () => {
+  const pasted = run(emptyInput(), { type: "paste", text: "name\tqty\tprice" });
+  assert.equal(pasted.text, "name\tqty\tprice");
+  const { submit } = inputReducer(pasted, { type: "submit" }, context);
+  assert.equal(submit, "name\tqty\tprice");
+  assert.equal(lineText(inputView(pasted, 40).line), "› name    qty     price");
+});
+
+Deno.test("keys: Esc and a character in one read is Escape, then the character — never Alt+/", () => {
+  assert.deepEqual(decodeKeys("\x1b/search foo").keys, [
+    k("escape"),
+    { kind: "text", text: "/search foo" },
+  ]);
+  assert.deepEqual(decodeKeys("\x1b.temp").keys, [k("escape"), { kind: "text", text: ".temp" }]);
+  // the Alt keys the line has still work
+  assert.deepEqual(decodeKeys("\x1bb\x1bd\x1bf").keys, [
+    k("alt+b", { alt: true }),
+    k("alt+d", { alt: true }),
+    k("alt+f", { alt: true }),
+  ]);
+  // and the line typed after Esc is sent as the command it is
+  const state = run(emptyInput(), { type: "insert", text: "/search foo" });
+  assert.equal(inputReducer(state, { type: "submit" }, context).submit, "/search foo");
+});
+
+Deno.test("inputView: a … marks each edge beyond which text is hidden", () => {
+  const text = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const atStart = inputView(typed(text, 0), 20);
+  assert.equal(lineText(atStart.line), "› abcdefghijklmnopq…");
+  assert.equal(atStart.cursorX, 2);
+  const inside = inputView(typed(text, 25), 20);
+  assert.match(lineText(inside.line), /^› …[a-z0-9]+…$/);
+  assert.equal(textWidthOf(inside.line), 20);
+  const atEnd = inputView(typed(text), 20);
+  assert.match(lineText(atEnd.line), /^› …[a-z0-9]+$/);
+  assert.ok(lineText(atEnd.line).endsWith("6789"));
+  assert.equal(atEnd.cursorX, 19);
+  // nothing hidden, no mark
+  assert.equal(lineText(inputView(typed("short"), 20).line), "› short");
+});
+
+const textWidthOf = (line: { text: string }[]) => line.reduce((n, s) => n + [...s.text].length, 0);

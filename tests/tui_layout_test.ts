@@ -16,15 +16,22 @@ import {
   initialModel,
   MAX_ITEMS,
   type Model,
+  pressCtrlC,
+  QUIT_HINT,
   removeItem,
 } from "../src/ui/tui/model.ts";
+import { KEY_BINDINGS, QUIT_CONFIRM_MS } from "../src/ui/keymap.ts";
 import {
   composeScreen,
+  itemLines,
+  KEY_HINTS,
   paneHeight,
   panelScrollMax,
+  RETRY_HINT,
   type ScreenContext,
 } from "../src/ui/tui/screen.ts";
 import { paintFrame } from "../src/ui/tui/paint.ts";
+import { ENTER_SEQUENCE, LEAVE_SEQUENCE } from "../src/ui/tui/terminal.ts";
 import { styleFor } from "../src/ui/tui/style.ts";
 import type { Role } from "../src/ui/bubble.ts";
 
@@ -459,4 +466,167 @@ Deno.test("style: without colour no role has a colour (only bold, underline, inv
     assert.equal(style.dimColor, undefined, role);
   }
   assert.equal(styleFor("border", true).color, "cyan");
+});
+
+// ---- issue 13 ----------------------------------------------------------------------------------
+
+const statusRow = (model: Model, cols: number, rowsCount = 12) => {
+  const { text } = plain(model, cols, rowsCount);
+  return text[rowsCount - 2];
+};
+const reconnecting = (model: Model, inSeconds: number): Model =>
+  applyStatus(model, { state: "reconnecting", retryAt: NOW + inSeconds * 1000, attempt: 3 });
+
+Deno.test("status: narrow, whole fields are dropped — no word is ever cut", () => {
+  const model = busyModel();
+  for (const cols of [30, 40, 50, 60, 80, 100, 160]) {
+    for (const m of [model, reconnecting(model, 11), { ...model, leaving: true }]) {
+      const row = statusRow(m, cols);
+      assert.ok(!row.includes("…") || row.includes("leaving…"), `${cols}: ${row}`);
+      assert.match(row, /connected|reconnecting in 11 s|leaving…/, `${cols}: ${row}`);
+      // what is shown of a field is all of it
+      for (const part of row.trim().split(/ · |\s{2,}/)) {
+        assert.ok(
+          [
+            "tom_1234",
+            "127.0.0.1:7777",
+            "3 online",
+            "3 online (stale)",
+            "connected",
+            "reconnecting in 11 s",
+            "leaving…",
+            RETRY_HINT,
+            ...KEY_HINTS.flatMap((k) => [k, ...k.split(" · ")]),
+          ].includes(part.trim()),
+          `${cols}: "${part}" in ${row}`,
+        );
+      }
+    }
+  }
+  assert.match(statusRow(model, 50), /^ tom_1234 · 127\.0\.0\.1:7777 · 3 online · connected/);
+  assert.match(statusRow(reconnecting(model, 11), 60), /reconnecting in 11 s/);
+});
+
+Deno.test("status: while disconnected the online count says it is stale, and Ctrl+R retries", () => {
+  const model = reconnecting(busyModel(), 9);
+  const row = statusRow(model, 100);
+  assert.match(row, /3 online \(stale\) · reconnecting in 9 s/);
+  assert.ok(row.trimEnd().endsWith(RETRY_HINT), row);
+  assert.match(statusRow(busyModel(), 100), /3 online · connected/);
+  const connecting = applyStatus(model, { state: "connecting", attempt: 4 });
+  assert.match(statusRow(connecting, 100), /3 online \(stale\) · connecting…/);
+  // the online list says so too
+  const who = {
+    ...model,
+    panel: { kind: "who" as const, users: [{ id: "tom_1234", name: "tom" }], online: 3, scroll: 0 },
+  };
+  assert.ok(plain(who, 100, 24).text.some((l) => l.includes("as of the last connection")));
+});
+
+Deno.test("hint: a long one wraps at words on rows above the status line, never cut", () => {
+  const hint = "paste refused: 5000 characters, a message holds 4000; split it into two or more";
+  const model = { ...busyModel(), hint: { text: hint, error: true } };
+  for (const cols of [40, 60, 100]) {
+    const { text } = plain(model, cols, 20);
+    const status = text.findIndex((l) => l.includes("tom_1234 ·") || / connected/.test(l));
+    const above = text.slice(0, status).filter((l) => l.startsWith(" ") && l.trim() !== "");
+    const joined = text.slice(status - 3, status).join(" ").replace(/\s+/g, " ").trim();
+    assert.ok(joined.includes(hint), `${cols}:\n${text.join("\n")}`);
+    assert.ok(above.length > 0);
+    for (const line of text) assert.ok(textWidth(line) <= cols);
+  }
+  // a short one stays on the status line
+  const short = { ...busyModel(), hint: { text: "no match", error: false } };
+  assert.ok(statusRow(short, 80).trimEnd().endsWith("no match"));
+  assert.equal(paneHeight(short, 80, 24), 22);
+  assert.ok(paneHeight(model, 60, 24) < 22);
+});
+
+Deno.test("help: the commands and keys wrap under their own column at the pane's width", () => {
+  for (const cols of [50, 60, 100]) {
+    const lines = itemLines({ kind: "help", key: "h" }, cols, ME, NOW).map(lineText);
+    for (const line of lines) assert.ok(textWidth(line) <= cols, `${cols}: ${line}`);
+    // a wrapped help line starts under the help column, not at column 3
+    const column = lines.find((l) => l.includes("/reply REF text"))!.indexOf("reply to");
+    const after = lines.slice(lines.findIndex((l) => l.includes("/reply REF text")) + 1);
+    const continuation = after.find((l) => !/^ {3}\S/.test(l) && l.trim() !== "");
+    if (continuation) {
+      assert.equal(continuation.search(/\S/), column, `${cols}:\n${lines.join("\n")}`);
+    }
+    for (const b of KEY_BINDINGS) assert.ok(lines.some((l) => l.includes(b.keys)), b.keys);
+  }
+});
+
+Deno.test("ctrl+c: with a line typed, only a second press within 2 s leaves (clock injected)", () => {
+  const empty = busyModel();
+  assert.equal(pressCtrlC(empty, NOW).quit, true);
+  const typing = { ...empty, input: { ...empty.input, text: "half typed", cursor: 10 } };
+  const first = pressCtrlC(typing, NOW);
+  assert.equal(first.quit, false);
+  assert.equal(first.model.hint?.text, QUIT_HINT);
+  assert.equal(pressCtrlC(first.model, NOW + QUIT_CONFIRM_MS).quit, true);
+  // too late: it asks again
+  const late = pressCtrlC(first.model, NOW + QUIT_CONFIRM_MS + 1);
+  assert.equal(late.quit, false);
+  assert.equal(pressCtrlC(late.model, NOW + QUIT_CONFIRM_MS + 500).quit, true);
+});
+
+Deno.test("lines layout: one line per message, `HH:MM #ref <from> text`, no borders", () => {
+  const model = { ...modelWith(msg({ text: "hello there" }), msg({ from: ME.id, text: "mine" })) };
+  const lines = plain({ ...model, layout: "lines" }, 80, 10).text;
+  assert.ok(
+    lines.some((l) => /^ \d\d:\d\d #w\d+ <alice_1111> hello there$/.test(l)),
+    lines.join("\n"),
+  );
+  assert.ok(lines.some((l) => /^ \d\d:\d\d #w\d+ <tom_1234> mine$/.test(l)), lines.join("\n"));
+  assert.ok(!lines.some((l) => /[│╭╰]/.test(l)));
+  // back to bubbles: the same items, drawn anew
+  assert.ok(plain({ ...model, layout: "bubbles" }, 80, 10).text.some((l) => l.includes("╭")));
+});
+
+Deno.test("model: a reconnect's failure is said once, an attempt under way in between or not", () => {
+  let model = busyModel();
+  const count = () => model.items.filter((i) => i.kind === "notice" && i.role === "error").length;
+  model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt: 1 });
+  for (let attempt = 2; attempt < 6; attempt++) {
+    model = applyStatus(model, { state: "connecting", attempt });
+    model = applyStatus(model, { state: "reconnecting", retryAt: NOW, attempt, reason: "refused" });
+  }
+  assert.equal(count(), 1);
+});
+
+Deno.test("paint: a pinned tail is placed at its column, then the rest of the row cleared", () => {
+  const out = paintFrame(
+    undefined,
+    [{ text: "│ 👍🏽", tail: { col: 10, text: "│", end: 11 } }],
+    1,
+    undefined,
+    40,
+  );
+  assert.ok(
+    out.includes("\x1b[1;1H\x1b[0m\x1b[2K│ 👍🏽\x1b[0m\x1b[1;11H│\x1b[0m\x1b[K"),
+    JSON.stringify(out),
+  );
+  // a tail that ends at the last column is not followed by an erase (it would eat the last cell)
+  const full = paintFrame(
+    undefined,
+    [{ text: "x", tail: { col: 39, text: "│", end: 40 } }],
+    1,
+    undefined,
+    40,
+  );
+  assert.ok(!full.includes("\x1b[K"));
+  // unchanged rows, tails included, are not written again
+  const row = { text: "a", tail: { col: 5, text: "│", end: 6 } };
+  assert.ok(!paintFrame([row], [{ ...row }], 1, undefined, 40).includes("1;1H"));
+  assert.ok(
+    paintFrame([row], [{ ...row, tail: { ...row.tail, col: 6 } }], 1, undefined, 40).includes(
+      "1;1H",
+    ),
+  );
+});
+
+Deno.test("terminal: autowrap is off while the UI runs and back on after", () => {
+  assert.ok(ENTER_SEQUENCE.includes("\x1b[?7l"));
+  assert.ok(LEAVE_SEQUENCE.includes("\x1b[?7h"));
 });

@@ -5,6 +5,9 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { helpText } from "../client/commands.ts";
+import { MAX_OUTBOX_MESSAGES } from "../client/outbox.ts";
+import { keysText } from "../ui/keymap.ts";
+import type { Layout } from "../ui/ui.ts";
 import { nameProblem } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
 import {
@@ -25,6 +28,7 @@ import {
   DEFAULT_SERVER,
   ENV,
   JOIN_OPTIONS,
+  LAYOUTS,
   LOG_FORMATS,
   type LogFormat,
   MIB,
@@ -105,17 +109,22 @@ Options:
   --plain               one line per event on stdout; input lines from stdin
   --json                like --plain, but one JSON object per line (NDJSON)
   --no-bell             no terminal bell on direct messages and mentions
-  --no-color            no colours (NO_COLOR does the same)
+  --no-color            no colours (NO_COLOR does the same); bold, underline and
+                        inverse stay
+  --layout bubbles|lines  speech bubbles (the default), or one line per message
+                        (\`12:43 #ref <alice> text\`, easy to copy); F3 switches
   -h, --help            show this help
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
 to send it only to those people. The commands (/help lists them too):
 ${helpText(78).replace(/^/gm, "  ")}
 
-Keys in the full-screen client: Tab completes @ids and /commands; Up/Down recall
-what you typed; PgUp/PgDn or the mouse wheel scroll (Shift+drag selects text);
-F2 shows who is online; Esc closes a panel or jumps to the newest messages;
-Alt+Enter starts a new line; Ctrl+C or Ctrl+D (on an empty line) leaves.
+Keys in the full-screen client (/help lists them too):
+${keysText(78).replace(/^/gm, "  ")}
+
+Messages typed while disconnected are sent when the connection is back; if you
+leave first, they are kept (at most ${MAX_OUTBOX_MESSAGES}, in outbox.json beside tokens.json)
+and sent on your next join as the same id.
 Without a terminal (or with --plain/--json) the client reads lines from stdin.
 When --name is missing at a terminal, the client asks for it.
 `;
@@ -152,6 +161,7 @@ export interface JoinArgs {
   mode: "interactive" | "plain" | "json";
   bell: boolean;
   color: boolean;
+  layout: Layout;
   help: boolean;
 }
 
@@ -277,6 +287,8 @@ export function parseServer(text: string): { host: string; port: number } {
 export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
   const v = parse(argv, JOIN_OPTIONS);
   if (v.plain && v.json) throw new UsageError("choose one of --plain and --json");
+  const layout = LAYOUTS.find((l) => l === v.layout);
+  if (!layout) throw new UsageError(`--layout must be bubbles or lines, not "${v.layout}"`);
   const name = v.name as string | undefined;
   if (name !== undefined) {
     const problem = nameProblem(name);
@@ -294,6 +306,7 @@ export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
     bell: !v["no-bell"],
     // NO_COLOR (any non-empty value) turns colours off, as https://no-color.org asks
     color: !v["no-color"] && !env("NO_COLOR"),
+    layout,
     help: Boolean(v.help),
   };
 }

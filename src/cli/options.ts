@@ -80,6 +80,11 @@ export const SERVE_OPTIONS = {
 /** The server `chat join` and `chat check` dial when none is given. */
 export const DEFAULT_SERVER = `localhost:${DEFAULT_PORT}`;
 
+/** How the full-screen client shows messages at first (F3 switches): speech bubbles. */
+export const DEFAULT_LAYOUT = "bubbles";
+/** `--layout`'s values: speech bubbles, or one line per message as in irssi. */
+export const LAYOUTS = ["bubbles", "lines"] as const;
+
 export const JOIN_OPTIONS = {
   name: { type: "string" },
   server: { type: "string", default: DEFAULT_SERVER },
@@ -90,6 +95,7 @@ export const JOIN_OPTIONS = {
   json: { type: "boolean", default: false },
   "no-bell": { type: "boolean", default: false },
   "no-color": { type: "boolean", default: false },
+  layout: { type: "string", default: DEFAULT_LAYOUT },
   help: { type: "boolean", short: "h", default: false },
 } satisfies OptionTable;
 

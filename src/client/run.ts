@@ -146,6 +146,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     server: where,
     bell: args.bell,
     color: args.color,
+    layout: args.layout,
   });
   show = (events) => ui.show(events);
   status = (next) => ui.status(next);

@@ -47,6 +47,8 @@ export interface Model {
   leaving: boolean;
   /** Speech bubbles or one line per message (F3 switches). */
   layout: Layout;
+  /** Why the last reconnect attempt failed, said once for a run of the same reason. */
+  lastFailure?: string;
   /** When Ctrl+C was pressed with a line typed: a second one within QUIT_CONFIRM_MS leaves. */
   quitArmedAt?: number;
   /** Counter for notice keys. */
@@ -145,10 +147,15 @@ export interface ApplyOptions {
  * the reason goes to the pane, once for a run of attempts failing the same way.
  */
 export function applyStatus(model: Model, status: ConnectionStatus): Model {
-  const said = model.status.state === "reconnecting" ? model.status.reason : undefined;
-  const next = { ...model, status };
+  // an attempt under way ("connecting") comes between two failures: it does not end the run
+  const said = status.state === "connected" ? undefined : model.lastFailure;
+  const next = { ...model, status, lastFailure: said };
   if (status.state !== "reconnecting" || !status.reason || status.reason === said) return next;
-  return addNotice(next, `reconnecting: ${status.reason}`, "error");
+  return addNotice(
+    { ...next, lastFailure: status.reason },
+    `reconnecting: ${status.reason}`,
+    "error",
+  );
 }
 
 /** Applies what the client reported. */
