@@ -1,4 +1,7 @@
-/** `chat serve`: certificates, store, listener, banner, and a clean stop on SIGINT/SIGTERM. */
+/**
+ * `chat serve`: certificates, store, listener, banner, a clean stop on SIGINT/SIGTERM, and the
+ * certificate read again on SIGHUP.
+ */
 import { startServer } from "../server/server.ts";
 import { SqliteStore } from "../server/store/sqlite.ts";
 import { searcherFor } from "../server/search/mod.ts";
@@ -85,9 +88,26 @@ export async function runServe(args: ServeArgs): Promise<number> {
   const stop = () => void server.shutdown();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP: read the certificate again (a renewed one, or the certs directory's, renewed when
+  // due) for new connections; those open keep theirs, and a bad one leaves the old in place
+  const where = args.cert && args.key ? `${args.cert} and ${args.key}` : `${args.certs}/`;
+  const reload = async () => {
+    try {
+      const next = args.cert && args.key
+        ? await loadServerCerts(args.cert, args.key)
+        : await ensureServerCerts(args.certs, [advertised]);
+      server.setCertificate(next.certChainPem, next.keyPem);
+      log(`certificate reloaded from ${where} (SIGHUP); open connections keep theirs`);
+    } catch (error) {
+      log(`certificate not reloaded, the previous one stays: ${(error as Error).message}`);
+    }
+  };
+  const hangup = () => void reload();
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", hangup);
   await server.finished;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", hangup);
   console.log("server stopped");
   return 0;
 }

@@ -68,6 +68,11 @@ export interface RunningServer {
   shutdown(message?: string): Promise<void>;
   /** Resolves when the server has shut down. */
   finished: Promise<void>;
+  /**
+   * Serves this certificate chain and key to new connections from now on; connections already
+   * open keep theirs (a renewed certificate, nobody dropped). Throws if node:tls refuses them.
+   */
+  setCertificate(certChainPem: string, keyPem: string): void;
 }
 
 /** Starts listening; resolves once the port is bound (rejects with the listen error). */
@@ -170,6 +175,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     budget,
     addr: { transport: "tcp", hostname: bound.address, port: bound.port },
     finished: done,
+    setCertificate(certChainPem, keyPem) {
+      server.setSecureContext({ cert: certChainPem, key: keyPem, minVersion: "TLSv1.2" });
+    },
     async shutdown(message = "the server is shutting down") {
       if (stopping) return done;
       stopping = true;
