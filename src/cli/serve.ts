@@ -4,6 +4,7 @@
  */
 import { startServer } from "../server/server.ts";
 import { SqliteStore } from "../server/store/sqlite.ts";
+import { databaseFiles, looseFiles } from "../server/store/files.ts";
 import { searcherFor } from "../server/search/mod.ts";
 import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
 import { processEnv, readPassword, type ServeArgs } from "./args.ts";
@@ -22,6 +23,11 @@ export async function runServe(args: ServeArgs): Promise<number> {
     ? await loadServerCerts(args.cert, args.key)
     : await ensureServerCerts(args.certs, [advertised]);
 
+  // looser modes than owner-only on what exists already: said once, at start, left as they are
+  const loose = looseFiles([
+    ...databaseFiles(args.db),
+    ...(args.cert && args.key ? [] : [args.certs]),
+  ]);
   let store: SqliteStore;
   try {
     store = new SqliteStore(args.db);
@@ -32,6 +38,14 @@ export async function runServe(args: ServeArgs): Promise<number> {
   }
 
   const log = (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  for (const { path, mode } of loose) {
+    log(
+      `warning: ${path} has mode ${mode.toString(8).padStart(4, "0")}, so other users of this ` +
+        `machine may read it (direct messages, keys); chmod ${
+          path === args.certs ? "700" : "600"
+        } it`,
+    );
+  }
   const searcher = searcherFor(store, args.db);
   let server;
   try {

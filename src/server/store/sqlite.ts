@@ -16,6 +16,7 @@ import {
   type StoredMessage,
   type TokenMatch,
 } from "./store.ts";
+import { createPrivateDatabase } from "./files.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS identities (
@@ -97,6 +98,8 @@ export class SqliteStore implements Store {
   #checkpointOwed = false;
 
   constructor(path: string) {
+    // owner-only from the first byte: it holds direct messages (its -wal and -shm follow it)
+    createPrivateDatabase(path);
     this.#db = new DatabaseSync(path);
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
