@@ -10,7 +10,8 @@
  *   its state directory (tokens, pins); the environment (the terminal UI's libraries probe it).
  * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
- *   executable, read, write of the temporary directory, net on 127.0.0.1 and its --server.
+ *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
+ *   directory, net on 127.0.0.1 and its --server.
  * - anything else (--help, --version, a mistake): nothing.
  *
  * Option names and defaults come from options.ts, as args.ts parses them; a path the program
@@ -160,6 +161,8 @@ function benchFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const target = text(v.server);
   if (target) flags.net(server(target));
   flags.run(context.deno);
+  // Deno reads /proc only under -A: bench/process.ts has cat read it
+  flags.run("cat");
   // /proc (memory and CPU of the servers it starts), their files, its --ca, the program
   flags.allRead();
   flags.readWrite(context.tmpDir);
