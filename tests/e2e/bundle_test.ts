@@ -5,10 +5,24 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { tmpdir } from "node:os";
 import { WorkerSearcher } from "../../src/server/search/mod.ts";
+import { permissionFlags } from "../../src/cli/permissions.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const env = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
+/** The permissions the npm package's launcher grants `chat ARGV` run from `cwd` (not -A). */
+function granted(argv: string[], cwd: string, bundle: string, extra: Record<string, string> = {}) {
+  const all: Record<string, string> = { ...Deno.env.toObject(), ...env, ...extra };
+  return permissionFlags(argv, {
+    cwd,
+    env: (name) => all[name],
+    program: [bundle],
+    deno: Deno.execPath(),
+    tmpDir: tmpdir(),
+    windows: Deno.build.os === "windows",
+  });
+}
 /** Every process here is killed past this, so no step can wait for ever. */
 const PROCESS_LIMIT_MS = 90_000;
 
@@ -28,7 +42,14 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
   const empty = join(work, "empty");
   await Deno.mkdir(empty);
   const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", bundle, "serve", "--port", "0"],
+    args: [
+      "run",
+      ...granted(["serve", "--port", "0"], empty, bundle),
+      bundle,
+      "serve",
+      "--port",
+      "0",
+    ],
     cwd: empty,
     env,
     stdout: "piped",
@@ -52,8 +73,14 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
       while (!(await reader.read()).done) { /* drain */ }
     })().catch(() => {});
 
+    const joinBundled = ["join", "--name", "Bundled", "--server", `127.0.0.1:${port}`];
     const client = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", bundle, "join", "--name", "Bundled", "--server", `127.0.0.1:${port}`],
+      args: [
+        "run",
+        ...granted(joinBundled, empty, bundle, { XDG_STATE_HOME: join(work, "state") }),
+        bundle,
+        ...joinBundled,
+      ],
       cwd: empty, // ./certs/ca.pem here is the server's CA
       env: { ...env, XDG_STATE_HOME: join(work, "state") },
       stdin: "piped",
@@ -71,8 +98,14 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
     assert.match(stdout, /Bundled_\d{4}: hello from the bundle/);
 
     // search through the bundled server, once that message is stored (it was acknowledged)
+    const joinSeeker = ["join", "--name", "Seeker", "--server", `127.0.0.1:${port}`];
     const searching = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", bundle, "join", "--name", "Seeker", "--server", `127.0.0.1:${port}`],
+      args: [
+        "run",
+        ...granted(joinSeeker, empty, bundle, { XDG_STATE_HOME: join(work, "state") }),
+        bundle,
+        ...joinSeeker,
+      ],
       cwd: empty,
       env: { ...env, XDG_STATE_HOME: join(work, "state") },
       stdin: "piped",
@@ -113,7 +146,9 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
       searcher.close();
     }
   } finally {
-    server.kill("SIGTERM");
+    try {
+      server.kill("SIGTERM");
+    } catch { /* it exited already: the assertion that failed says why */ }
     await server.status;
     await server.stderr.cancel().catch(() => {});
     await Deno.remove(work, { recursive: true });
