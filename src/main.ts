@@ -70,6 +70,14 @@ export async function main(argv: string[]): Promise<number> {
       console.error("chat: cancelled at the prompt");
       return 1;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      // the launcher grants each command what it needs (cli/permissions.ts): this is our bug
+      console.error(
+        `chat: ${error.message.replace(/, run again with.*$/, "")}, which this command was not ` +
+          "granted; please report it",
+      );
+      return 1;
+    }
     // every expected failure is an Error with a readable message; never show a stack trace
     const message = error instanceof Error ? error.message : String(error);
     // it may quote the server (a refusal, a certificate's names): printed safe
