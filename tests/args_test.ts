@@ -76,6 +76,7 @@ Deno.test("serve: defaults", () => {
     maxConnections: 20_000,
     outputBudgetBytes: 32 * 1024 * 1024,
     logFormat: "text",
+    logLevel: "info",
     help: false,
   });
 });

@@ -104,6 +104,7 @@ Deno.test("every option is known to be a path or not, so a new one cannot slip b
       "host",
       "port",
       "log-format",
+      "log-level",
       "max-rate",
       "handshake-timeout",
       "hello-timeout",

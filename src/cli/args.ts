@@ -25,12 +25,15 @@ import {
   DEFAULT_DB,
   DEFAULT_HOST,
   DEFAULT_LOG_FORMAT,
+  DEFAULT_LOG_LEVEL,
   DEFAULT_SERVER,
   ENV,
   JOIN_OPTIONS,
   LAYOUTS,
   LOG_FORMATS,
+  LOG_LEVELS,
   type LogFormat,
+  type LogLevel,
   MIB,
   type OptionTable,
   SERVE_OPTIONS,
@@ -70,7 +73,11 @@ Options:
   --password-file FILE  require the password in FILE (or set ${ENV.password})
   --log-format FORMAT   ${
   LOG_FORMATS.join(" or ")
-} (one JSON object a line) (default ${DEFAULT_LOG_FORMAT})
+} (one JSON object a line) (default ${DEFAULT_LOG_FORMAT}); lines are dated,
+                        with a level, and never hold message text, tokens or passwords
+  --log-level LEVEL     ${
+  LOG_LEVELS.join(", ")
+} (default ${DEFAULT_LOG_LEVEL}; debug adds every connection)
   --max-rate N          messages per second per user, sustained (0 = no limit)
   --max-rate-per-address N
                         messages per second from one address, whatever ids it uses
@@ -83,15 +90,16 @@ Options:
                         three times as often)
   --max-connections-per-address N
                         connections from one address not logged in yet (default ${MAX_CONNECTIONS_PER_ADDRESS});
-                        one more closes the oldest of them; logged-in users do not count
+                        one more pushes out a silent or stalled one; logged-in users
+                        do not count
   --max-connections N   open connections on the whole server (default ${MAX_CONNECTIONS})
   --output-budget MIB   output the server may hold for slow readers before it stops
                         reading senders (default ${OUTPUT_BUDGET_BYTES / MIB})
   -h, --help            show this help
 
 Environment (an option given on the command line wins):
-  ${ENV.host}, ${ENV.port}, ${ENV.db}, ${ENV.certs}, ${ENV.logFormat}
-                        --host, --port, --db, --certs, --log-format
+  ${ENV.host}, ${ENV.port}, ${ENV.db}, ${ENV.certs}, ${ENV.logFormat}, ${ENV.logLevel}
+                        --host, --port, --db, --certs, --log-format, --log-level
   ${ENV.password}         the password, when there is no --password-file
 `;
 
@@ -148,6 +156,7 @@ export interface ServeArgs {
   maxConnections: number;
   outputBudgetBytes: number;
   logFormat: LogFormat;
+  logLevel: LogLevel;
   help: boolean;
 }
 
@@ -233,6 +242,12 @@ export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs
       `${logFormat.what} must be ${LOG_FORMATS.join(" or ")}, not "${logFormat.text}"`,
     );
   }
+  const logLevel = pick("log-level", ENV.logLevel, DEFAULT_LOG_LEVEL);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel.text)) {
+    throw new UsageError(
+      `${logLevel.what} must be one of ${LOG_LEVELS.join(", ")}, not "${logLevel.text}"`,
+    );
+  }
   if ((v.cert === undefined) !== (v.key === undefined)) {
     throw new UsageError("--cert and --key go together");
   }
@@ -249,6 +264,7 @@ export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs
     db: pick("db", ENV.db, DEFAULT_DB).text,
     certs: pick("certs", ENV.certs, DEFAULT_CERTS).text,
     logFormat: logFormat.text as LogFormat,
+    logLevel: logLevel.text as LogLevel,
     cert: v.cert as string | undefined,
     key: v.key as string | undefined,
     passwordFile: v["password-file"] as string | undefined,

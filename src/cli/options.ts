@@ -24,10 +24,15 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_DB = "chat.db";
 /** Generated CA and server certificate, relative to the working directory. */
 export const DEFAULT_CERTS = "certs";
-/** How `chat serve` writes its log lines. */
-export const LOG_FORMATS = ["text", "json"] as const;
-export type LogFormat = typeof LOG_FORMATS[number];
-export const DEFAULT_LOG_FORMAT: LogFormat = "text";
+/** How `chat serve` writes its log lines, and which (the server's own definitions). */
+export {
+  DEFAULT_LOG_FORMAT,
+  DEFAULT_LOG_LEVEL,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+} from "../server/log.ts";
 /** Seconds `chat check` waits for the whole exchange. */
 export const DEFAULT_CHECK_TIMEOUT_S = 5;
 
@@ -41,6 +46,7 @@ export const ENV = {
   db: "CHAT_DB",
   certs: "CHAT_CERTS",
   logFormat: "CHAT_LOG_FORMAT",
+  logLevel: "CHAT_LOG_LEVEL",
   password: "CHAT_PASSWORD",
   /**
    * Set by the launchers (src/launch/): how a person runs chat where this server was started
@@ -62,6 +68,7 @@ export const SERVE_OPTIONS = {
   key: { type: "string" },
   "password-file": { type: "string" },
   "log-format": { type: "string" },
+  "log-level": { type: "string" },
   "max-rate": { type: "string", default: "10" },
   "handshake-timeout": { type: "string", default: "10" },
   "hello-timeout": { type: "string", default: "10" },

@@ -64,6 +64,7 @@ export const SERVE_ENV = [
   ENV.db,
   ENV.certs,
   ENV.logFormat,
+  ENV.logLevel,
   ENV.password,
   ENV.command,
 ];

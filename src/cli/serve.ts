@@ -9,7 +9,8 @@ import { searcherFor } from "../server/search/mod.ts";
 import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
 import { processEnv, readPassword, type ServeArgs } from "./args.ts";
 import { chatCommand } from "./command.ts";
-import { clock } from "../ui/plain.ts";
+import { Logger } from "../server/log.ts";
+import { VERSION } from "../version.ts";
 
 /** A failure that stops the server from starting, worded for the person at the keyboard. */
 export class ServeError extends Error {}
@@ -37,10 +38,10 @@ export async function runServe(args: ServeArgs): Promise<number> {
     );
   }
 
-  const log = (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  const log = new Logger({ format: args.logFormat, level: args.logLevel });
   for (const { path, mode } of loose) {
-    log(
-      `warning: ${path} has mode ${mode.toString(8).padStart(4, "0")}, so other users of this ` +
+    log.warn(
+      `${path} has mode ${mode.toString(8).padStart(4, "0")}, so other users of this ` +
         `machine may read it (direct messages, keys); chmod ${
           path === args.certs ? "700" : "600"
         } it`,
@@ -89,15 +90,27 @@ export async function runServe(args: ServeArgs): Promise<number> {
 
   const port = server.addr.port;
   const target = advertised.includes(":") ? `[${advertised}]:${port}` : `${advertised}:${port}`;
-  if (certs.issued?.ca) console.log(`created a new certificate authority in ${args.certs}/`);
-  console.log(`chat server, history in ${args.db}${password ? ", password required" : ""}`);
-  console.log(`listening on ${server.addr.hostname}:${port}`);
-  console.log(`CA fingerprint: ${certs.caFingerprint}`);
-  console.log(
-    `join with: ${
-      chatCommand(processEnv)
-    } join --server ${target} --fingerprint ${certs.caFingerprint} --name YOUR_NAME`,
-  );
+  const join = `${
+    chatCommand(processEnv)
+  } join --server ${target} --fingerprint ${certs.caFingerprint} --name YOUR_NAME`;
+  if (args.logFormat === "text") {
+    // for the person who started it: what others need
+    if (certs.issued?.ca) console.log(`created a new certificate authority in ${args.certs}/`);
+    console.log(`chat server, history in ${args.db}${password ? ", password required" : ""}`);
+    console.log(`listening on ${server.addr.hostname}:${port}`);
+    console.log(`CA fingerprint: ${certs.caFingerprint}`);
+    console.log(`join with: ${join}`);
+  }
+  log.info("listening", {
+    version: VERSION,
+    address: server.addr.hostname,
+    port,
+    db: args.db,
+    password: password !== undefined,
+    fingerprint: certs.caFingerprint,
+    newCa: certs.issued?.ca === true,
+    join,
+  });
 
   const stop = () => void server.shutdown();
   Deno.addSignalListener("SIGINT", stop);
@@ -111,9 +124,12 @@ export async function runServe(args: ServeArgs): Promise<number> {
         ? await loadServerCerts(args.cert, args.key)
         : await ensureServerCerts(args.certs, [advertised]);
       server.setCertificate(next.certChainPem, next.keyPem);
-      log(`certificate reloaded from ${where} (SIGHUP); open connections keep theirs`);
+      log.info("certificate reloaded (SIGHUP); open connections keep theirs", { from: where });
     } catch (error) {
-      log(`certificate not reloaded, the previous one stays: ${(error as Error).message}`);
+      log.error("certificate not reloaded, the previous one stays", {
+        from: where,
+        cause: (error as Error).message,
+      });
     }
   };
   const hangup = () => void reload();
@@ -122,6 +138,6 @@ export async function runServe(args: ServeArgs): Promise<number> {
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", hangup);
-  console.log("server stopped");
+  log.info("stopped");
   return 0;
 }

@@ -28,6 +28,8 @@ import { ExpirySchedule } from "./expiry.ts";
 import { fitInFrame, messagesInFrame, reply, toFrame } from "./frames.ts";
 import { burstFor, RateLimiter } from "./rate.ts";
 import { hashToken, newToken, pickId, randomDigits } from "./identity.ts";
+import { type Log, silentLog } from "./log.ts";
+import * as metrics from "./metrics.ts";
 import { PasswordGate } from "./password.ts";
 import { InlineSearcher } from "./search/inline.ts";
 import type { Searcher } from "./search/searcher.ts";
@@ -144,7 +146,7 @@ export interface HubOptions {
   /** Runs `fn` after `ms` (setTimeout by default; tests pass a fake). */
   later?: (fn: () => void, ms: number) => void;
   digits?: () => string;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 export class Hub {
@@ -154,7 +156,7 @@ export class Hub {
   readonly #digits: () => string;
   readonly #newId: (time: number) => string;
   readonly #password?: PasswordGate;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #health: StoreHealth;
   readonly #version: string;
   readonly #idleTimeoutMs: number;
@@ -193,7 +195,7 @@ export class Hub {
     this.#now = options.now ?? Date.now;
     this.#digits = options.digits ?? randomDigits;
     this.#newId = monotonicFactory();
-    this.#log = options.log ?? (() => {});
+    this.#log = options.log ?? silentLog;
     this.#health = new StoreHealth(this.#log, this.#now);
     this.#version = options.version;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -270,6 +272,10 @@ export class Hub {
     }
     for (const message of purged) {
       this.#deliver(message, encodeFrame({ type: "deleted", id: message.id, reason: "expired" }));
+    }
+    if (purged.length > 0) {
+      metrics.expiryPurges.add(purged.length);
+      this.#log.info("expired", { count: purged.length });
     }
   }
 
@@ -378,8 +384,8 @@ export class Hub {
     }
   }
 
-  /** A connection ended (closed, broken or timed out): it leaves presence at once. */
-  disconnect(peer: Peer): void {
+  /** A connection ended (closed, broken or timed out, `reason`): it leaves presence at once. */
+  disconnect(peer: Peer, reason?: string): void {
     const user = peer.user;
     if (!user || this.#online.get(user.id) !== peer) return;
     this.#online.delete(user.id);
@@ -390,7 +396,7 @@ export class Hub {
       // only costs them a repeat of direct messages they had seen, on their next join
       this.#health.failed("recording where a leaving user was", error);
     }
-    this.#log(`${user.id} left`);
+    this.#log.info("left", { id: user.id, reason });
     this.#announce({ type: "presence", left: user, online: this.#online.size });
   }
 
@@ -417,7 +423,10 @@ export class Hub {
     try {
       match = hello.token ? this.#tokenMatch(hello.name, hello.token, shown) : null;
       if (match?.revoked) {
-        this.#log(`a revoked token of ${match.identity.id} was presented from ${shown}; refused`);
+        this.#log.warn("a revoked token was presented; refused", {
+          id: match.identity.id,
+          address: shown,
+        });
         return refuse(
           ErrorCode.revoked,
           "revoked",
@@ -426,7 +435,7 @@ export class Hub {
         );
       }
     } catch (error) {
-      this.#log(`could not look up a token: ${(error as Error).message}`);
+      this.#log.error("could not look up a token", { cause: (error as Error).message });
       return refuse(
         ErrorCode.unavailable,
         "unavailable",
@@ -473,9 +482,14 @@ export class Hub {
       limits: this.limits,
       server: { version: this.#version },
     });
+    metrics.logins.add(1, { kind: match ? "returning" : "new" });
     this.#sendBacklog(peer, user.id, identity.lastSeq, hello.resume);
     if (!previous) {
-      this.#log(`${user.id} joined`);
+      this.#log.info("joined", {
+        id: user.id,
+        address: peer.address,
+        kind: match ? "returning" : "new",
+      });
       this.#announce({ type: "presence", joined: user, online: this.#online.size }, peer);
     }
   }
@@ -489,13 +503,16 @@ export class Hub {
     const match = this.#store.sessionByToken(name, hashToken(token));
     if (!match?.previous) return match;
     if (match.rotatedAt !== null && this.#now() - match.rotatedAt <= TOKEN_REUSE_GRACE_MS) {
-      this.#log(
-        `a replaced token of ${match.identity.id} was presented again from ${shown}; ` +
-          "it opens a second session",
-      );
+      this.#log.warn("a replaced token was presented again; it opens a second session", {
+        id: match.identity.id,
+        address: shown,
+      });
       return match;
     }
-    this.#log(`an old token of ${match.identity.id} was presented from ${shown}; refused`);
+    this.#log.warn("an old token was presented; refused", {
+      id: match.identity.id,
+      address: shown,
+    });
     return null;
   }
 
@@ -533,6 +550,7 @@ export class Hub {
   /** No valid token: a new id, within the address's allowance of new ids. */
   #newcomer(peer: Peer, hello: Hello): Admitted {
     if (this.#newIdsByAddress && !this.#newIdsByAddress.take(this.#addressOf(peer), this.#now())) {
+      this.#refused("too_many_ids", peer);
       return {
         code: ErrorCode.rateLimited,
         reason: "too_many_ids",
@@ -588,7 +606,10 @@ export class Hub {
         }),
       );
     } catch (error) {
-      this.#log(`could not read the backlog of ${userId}: ${(error as Error).message}`);
+      this.#log.error("could not read a backlog", {
+        id: userId,
+        cause: (error as Error).message,
+      });
       return reply(peer, {
         type: "error",
         code: ErrorCode.unavailable,
@@ -669,11 +690,14 @@ export class Hub {
     this.#batchCost = 0;
     this.#budget?.change(-cost);
     let stored: Inserted[];
+    const started = performance.now();
     try {
       stored = this.#store.insertMessages(
         batch.map(({ message, ref }) => ({ message, clientRef: ref })),
       );
       this.#health.ok();
+      metrics.groupCommitTime.record(performance.now() - started);
+      metrics.groupCommitSize.record(batch.length);
     } catch (error) {
       this.#health.failed(`storing ${batch.length} message(s)`, error);
       for (const { peer, ref } of batch) {
@@ -689,12 +713,16 @@ export class Hub {
     }
     // Consecutive public messages go out as one shared buffer to everyone: encoded once,
     // concatenated once, one write per connection. Their acks follow the run, in order.
+    const fanOut = performance.now();
+    let delivered = 0;
+    let fresh = 0;
     let run: Uint8Array[] = [];
     let acks: number[] = [];
     const endRun = () => {
       if (run.length > 0) {
         const shared = run.length === 1 ? run[0] : concatFrames(run);
         for (const peer of this.#online.values()) peer.send(shared);
+        delivered += run.length * this.#online.size;
       }
       for (const i of acks) this.#ack(batch[i], stored[i]);
       run = [];
@@ -706,6 +734,7 @@ export class Hub {
         acks.push(i); // stored before: acknowledged in its turn, with the first id
         continue;
       }
+      fresh++;
       if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
       const bytes = encodeFrame(toFrame({ ...message, quote: batch[i].quote }));
       if (message.to === undefined) {
@@ -714,10 +743,13 @@ export class Hub {
         continue;
       }
       endRun();
-      this.#deliver(message, bytes);
+      delivered += this.#deliver(message, bytes);
       this.#ack(batch[i], message);
     }
     endRun();
+    metrics.messagesStored.add(fresh);
+    metrics.deliveries.add(delivered);
+    metrics.fanOutTime.record(performance.now() - fanOut);
   }
 
   #ack(request: { peer: Peer; ref: string }, message: Inserted): void {
@@ -785,7 +817,7 @@ export class Hub {
       const messages = messagesInFrame(outcome.messages);
       reply(peer, { type: "results", ref: frame.ref, total: outcome.total, messages });
     }, (error) => {
-      this.#log(`a search failed: ${(error as Error)?.message}`);
+      this.#log.error("a search failed", { cause: (error as Error)?.message });
       reply(peer, {
         type: "error",
         ref: frame.ref,
@@ -811,7 +843,7 @@ export class Hub {
     try {
       const revoked = this.#store.revokeOtherSessions(user.id, peer.sessionId, this.#now());
       this.#health.ok();
-      this.#log(`${user.id} revoked ${revoked} other session(s) from ${peer.address ?? "?"}`);
+      this.#log.info("sessions revoked", { id: user.id, count: revoked, address: peer.address });
     } catch (error) {
       this.#health.failed("revoking sessions", error);
       return reply(peer, {
@@ -824,16 +856,27 @@ export class Hub {
     this.#sessions(peer, user, ref);
   }
 
-  /** Sends one encoded frame to everyone online who may see `message`. */
-  #deliver(message: { from: string; to?: readonly string[] }, bytes: Uint8Array): void {
+  /** Sends one encoded frame to everyone online who may see `message`; returns to how many. */
+  #deliver(message: { from: string; to?: readonly string[] }, bytes: Uint8Array): number {
     if (message.to === undefined) {
       for (const peer of this.#online.values()) peer.send(bytes);
-      return;
+      return this.#online.size;
     }
-    this.#online.get(message.from)?.send(bytes);
-    for (const id of message.to) {
-      if (id !== message.from) this.#online.get(id)?.send(bytes);
+    let count = 0;
+    for (const id of new Set([message.from, ...message.to])) {
+      const peer = this.#online.get(id);
+      if (peer) {
+        peer.send(bytes);
+        count++;
+      }
     }
+    return count;
+  }
+
+  /** A refusal a client can cause at will: counted (metric, log summary), not a line each. */
+  #refused(reason: string, peer: Peer): void {
+    metrics.refused(reason);
+    this.#log.count(reason, this.#addressOf(peer));
   }
 
   /** The key a peer's per-address limits count under (IPv6: its /64). */
@@ -857,9 +900,12 @@ export class Hub {
     if (peer.strikes >= MAX_RATE_STRIKES) {
       // what it sent before the flood is stored and acknowledged before it is cut
       this.flush();
+      metrics.refused("flood");
+      this.#log.warn("cut for flooding", { id: peer.user?.id, address: peer.address });
       peer.close("flood", "too many messages too fast; disconnected");
       return false;
     }
+    this.#refused("rate_limited", peer);
     reply(peer, {
       type: "error",
       ref,

@@ -8,6 +8,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { hashToken } from "./identity.ts";
+import type { Log } from "./log.ts";
 import { TokenBucket } from "./rate.ts";
 
 /**
@@ -32,13 +33,13 @@ export type PasswordVerdict =
 export class PasswordGate {
   readonly #digest: Uint8Array;
   readonly #now: () => number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   /** Wrong passwords by address: how many, the last one's time, and until when it is locked. */
   readonly #failures = new Map<string, { count: number; last: number; until: number }>();
   readonly #guesses: TokenBucket;
   #ceilingLogged = false;
 
-  constructor(password: string, now: () => number, log: (line: string) => void) {
+  constructor(password: string, now: () => number, log: Log) {
     this.#digest = new TextEncoder().encode(hashToken(password));
     this.#now = now;
     this.#log = log;
@@ -79,7 +80,7 @@ export class PasswordGate {
     if (!returning && !this.#guesses.available(now)) {
       if (!this.#ceilingLogged) {
         this.#ceilingLogged = true;
-        this.#log(
+        this.#log.warn(
           `more than ${PASSWORD_GUESSES_PER_MINUTE} wrong passwords a minute: passwords from ` +
             "newcomers are refused unchecked for now (returning users are not affected)",
         );
@@ -93,7 +94,7 @@ export class PasswordGate {
     if (this.#matches(given)) return { ok: true };
     this.#guesses.take(now); // every wrong guess counts toward the ceiling, whoever sends it
     const delayMs = this.#recordFailure(address, now);
-    this.#log(`wrong password from ${shown}`);
+    this.#log.warn("wrong password", { address: shown });
     return { ok: false, message: "wrong password", delayMs };
   }
 

@@ -26,7 +26,12 @@ export class PendingConnections<S extends PendingSocket = PendingSocket> {
   /** By address key, then by "address:port", oldest first, with when it came. */
   readonly #byAddress = new Map<string, Map<string, { socket: S; since: number }>>();
 
-  constructor(readonly perAddress: number, readonly now: () => number = Date.now) {}
+  constructor(
+    readonly perAddress: number,
+    readonly now: () => number = Date.now,
+    /** Told when one is pushed out to make room (for the log and metrics). */
+    readonly onPushOut: (key: string) => void = () => {},
+  ) {}
 
   /**
    * A new connection from `key`: admitted (true), possibly after pushing out another, or not
@@ -43,6 +48,7 @@ export class PendingConnections<S extends PendingSocket = PendingSocket> {
       }
       waiting.get(victim)!.socket.destroy();
       waiting.delete(victim);
+      this.onPushOut(key);
     }
     waiting.set(remote, { socket, since: this.now() });
     return true;

@@ -13,6 +13,8 @@ import { ALPN } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { addressKey } from "./address.ts";
 import { OutputBudget } from "./budget.ts";
+import { type Log, silentLog, SUMMARY_INTERVAL_MS } from "./log.ts";
+import * as metrics from "./metrics.ts";
 import { PendingConnections } from "./pending.ts";
 import { MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS, OUTPUT_BUDGET_BYTES } from "./limits.ts";
 import { Hub, IDLE_TIMEOUT_MS } from "./hub.ts";
@@ -28,6 +30,9 @@ import {
 } from "./session.ts";
 import type { Store } from "./store/store.ts";
 import type { Searcher } from "./search/searcher.ts";
+
+/** Error codes of a connection closed during its TLS handshake (not a TLS error). */
+const CLOSED_CODES = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED", "ECONNABORTED"]);
 
 /** How often deadlines (hello, idle, drain) are checked. */
 export const SWEEP_INTERVAL_MS = 1_000;
@@ -56,7 +61,7 @@ export interface ServerOptions {
   /** Output bytes the whole server may hold before senders are paused (default OUTPUT_BUDGET_BYTES). */
   outputBudgetBytes?: number;
   limits?: Partial<SessionLimits>;
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 export interface RunningServer {
@@ -87,7 +92,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const perAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
-  const log = options.log ?? (() => {});
+  const log = options.log ?? silentLog;
+  /** A refusal a client can cause at will: a metric, and a count in the log's next summary. */
+  const refuse = (reason: string, address?: string) => {
+    metrics.refused(reason);
+    log.count(reason, address);
+  };
   const budget = new OutputBudget(options.outputBudgetBytes ?? OUTPUT_BUDGET_BYTES);
   const hub = new Hub({
     store: options.store,
@@ -105,13 +115,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const sessions = new Set<Session>();
   budget.members = () => sessions;
   budget.onCut = (count, tooLong) =>
-    log(
+    log.warn(
       tooLong
-        ? `output over budget for too long: cut the ${count} connection(s) that held the most`
-        : `output over budget: cut ${count} connection(s) that had stopped reading`,
+        ? "output over budget for too long: cut the connections that held the most"
+        : "output over budget: cut connections that had stopped reading",
+      { count },
     );
   const sockets = new Set<Socket>();
-  const pending = new PendingConnections<Socket>(perAddress);
+  const pending = new PendingConnections<Socket>(
+    perAddress,
+    Date.now,
+    (key) => refuse("pending_pushed_out", key),
+  );
 
   const server = createServer({
     cert: options.certChainPem,
@@ -129,27 +144,46 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       Date.now,
       budget,
       () => pending.remove(key, session.remote),
+      log,
     );
     sessions.add(session);
     session.closed.then(() => sessions.delete(session));
   });
   // every TCP connection, before TLS: the server-wide cap, then its address's pending ones
   server.on("connection", (socket: Socket) => {
-    if (stopping || sockets.size >= maxConnections) return void socket.destroy();
+    if (stopping) return void socket.destroy();
     const key = addressKey(socket.remoteAddress);
+    if (sockets.size >= maxConnections) {
+      refuse("server_full", key);
+      return void socket.destroy();
+    }
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     // another of that address's not-yet-logged-in connections may make room (see pending.ts)
-    if (!pending.admit(key, remote, socket)) return void socket.destroy();
+    if (!pending.admit(key, remote, socket)) {
+      refuse("pending_refused", key);
+      return void socket.destroy();
+    }
+    log.debug("connection", { address: socket.remoteAddress });
+    metrics.connectionsOpen.add(1);
     sockets.add(socket);
     // small frames go out at once: Nagle would hold the welcome for the handshake's delayed ACK
     socket.setNoDelay(true);
     socket.on("close", () => {
+      metrics.connectionsOpen.add(-1);
       sockets.delete(socket);
       pending.remove(key, remote);
     });
   });
   // not TLS, a handshake timeout, a refused certificate: nothing to say to it, just let it go
-  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => socket.destroy());
+  server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
+    const code = (error as { code?: string }).code ?? "";
+    // a socket closed during its handshake (by the peer, or pushed out by us) is no TLS error
+    if (!CLOSED_CODES.has(code)) {
+      const reason = code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "tls_error";
+      refuse(reason, addressKey(socket.remoteAddress));
+    }
+    socket.destroy();
+  });
   server.on("error", () => {});
 
   await new Promise<void>((resolve, reject) => {
@@ -166,6 +200,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     for (const session of sessions) session.checkDeadline(now);
     budget.enforce();
   }, SWEEP_INTERVAL_MS);
+  const summaries = setInterval(() => log.summarize?.(), SUMMARY_INTERVAL_MS);
   const expirer = setInterval(() => hub.tick(), EXPIRY_INTERVAL_MS);
 
   let finished!: () => void;
@@ -191,6 +226,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       for (const socket of sockets) socket.destroy();
       clearInterval(sweeper);
       clearInterval(expirer);
+      clearInterval(summaries);
+      log.summarize?.();
       options.searcher?.close();
       options.store.close();
       finished();

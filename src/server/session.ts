@@ -24,6 +24,8 @@ import {
 import type { BacklogSource } from "./backlog.ts";
 import type { BudgetMember, OutputBudget } from "./budget.ts";
 import type { Hub, Peer } from "./hub.ts";
+import { type Log, silentLog } from "./log.ts";
+import * as metrics from "./metrics.ts";
 import { MAX_PASSWORD_DELAY_MS } from "./password.ts";
 
 /** Time allowed for the TLS handshake. */
@@ -107,6 +109,7 @@ export class Session implements Peer, BudgetMember {
     readonly budget: OutputBudget,
     /** Called once when `hello` has succeeded. */
     readonly onReady: () => void = () => {},
+    readonly log: Log = silentLog,
   ) {
     this.address = socket.remoteAddress;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -115,9 +118,9 @@ export class Session implements Peer, BudgetMember {
     socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
     // the peer went away (cleanly or not): leave presence now, without waiting for anything
-    socket.on("close", () => this.#abort());
-    socket.on("end", () => this.#abort());
-    socket.on("error", () => this.#abort());
+    socket.on("close", () => this.#abort("closed"));
+    socket.on("end", () => this.#abort("closed"));
+    socket.on("error", () => this.#abort("connection error"));
     socket.on("drain", () => this.#replay ? this.#pumpReplay() : this.#flush());
   }
 
@@ -176,7 +179,8 @@ export class Session implements Peer, BudgetMember {
   }
 
   cut(): void {
-    this.#abort();
+    this.#refused("over_budget");
+    this.#abort("over_budget");
   }
 
   get #open(): boolean {
@@ -192,6 +196,7 @@ export class Session implements Peer, BudgetMember {
       if (!(error instanceof FrameTooLargeError)) throw error;
       // after a bad length there is no next frame to find: say why, then go
       this.socket.pause();
+      this.#refused("frame_too_large");
       return this.close(
         "frame_too_large",
         `${error.message}; closing the connection`,
@@ -237,7 +242,11 @@ export class Session implements Peer, BudgetMember {
       }
     } catch (error) {
       // a bug in serving one request must cost that request, never the server
-      console.error(`chat: internal error on ${this.remote}: ${(error as Error)?.message}`);
+      this.log.error("internal error serving a request", {
+        address: this.address,
+        id: this.user?.id,
+        cause: (error as Error)?.message,
+      });
       const frame: ServerFrame = {
         type: "error",
         code: ErrorCode.internal,
@@ -258,6 +267,7 @@ export class Session implements Peer, BudgetMember {
   #bad(reason: string, ref?: string): void {
     this.#badFrames++;
     if (this.#badFrames >= this.limits.maxBadFrames) {
+      this.#refused("bad_frames");
       return this.close(
         "bad_frames",
         `${reason}; too many bad frames, closing the connection`,
@@ -274,10 +284,11 @@ export class Session implements Peer, BudgetMember {
     if (this.#phase === "closed" || now < this.#deadline) return;
     switch (this.#phase) {
       case "closing":
-        return this.#abort();
+        return this.#abort("closed");
       case "hello":
         // a delayed password refusal is on its way: the hub closes it, within its longest delay
         if (this.refused && now < this.#deadline + MAX_PASSWORD_DELAY_MS) return;
+        this.#refused("hello_timeout");
         return this.close("timeout", "no hello in time; closing the connection");
       case "ready":
         if (this.#paused) return; // not read, so its pings are not seen yet
@@ -292,13 +303,13 @@ export class Session implements Peer, BudgetMember {
       this.#held.push(frame);
       this.#heldBytes += frame.length;
       this.#count(frame.length);
-      if (this.#pending > this.limits.maxQueueBytes) this.#abort();
+      if (this.#pending > this.limits.maxQueueBytes) this.#cutSlowReader();
       return;
     }
     this.#enqueue(frame);
     if (this.#queuedBytes + this.#inFlight > this.limits.maxQueueBytes) {
       // a reader this slow would hold memory and everyone's latency hostage; it can resume
-      return this.#abort();
+      return this.#cutSlowReader();
     }
     this.#scheduleFlush();
   }
@@ -329,9 +340,10 @@ export class Session implements Peer, BudgetMember {
       try {
         frames = replay.next();
       } catch (error) {
-        console.error(
-          `chat: could not read a backlog for ${this.remote}: ${(error as Error)?.message}`,
-        );
+        this.log.error("could not read a backlog", {
+          id: this.user?.id,
+          cause: (error as Error)?.message,
+        });
         return this.close(
           "unavailable",
           "the server could not read your history; join again later",
@@ -387,6 +399,7 @@ export class Session implements Peer, BudgetMember {
     this.#queuedBytes -= bytes;
     this.#inFlight += batch.length;
     this.socket.write(batch, () => this.#flushed(bytes, counted));
+    metrics.bytesOut.add(bytes);
     if (this.#queue.length > 0) {
       // more is queued: "drain" calls again, or, if the socket still has room, the next turn
       if (!this.socket.writableNeedDrain) this.#scheduleFlush();
@@ -406,7 +419,7 @@ export class Session implements Peer, BudgetMember {
     this.#heldBytes = 0;
     if (code) this.send(encodeFrame({ type: "error", code, message } satisfies ServerFrame));
     this.send(encodeFrame({ type: "goodbye", reason, message } satisfies ServerFrame));
-    this.hub.disconnect(this);
+    this.hub.disconnect(this, reason);
     if (!this.#open) return;
     this.#phase = "closing";
     this.#deadline = this.now() + CLOSE_DRAIN_MS;
@@ -425,7 +438,19 @@ export class Session implements Peer, BudgetMember {
     }
   }
 
-  #abort(): void {
+  /** Its queue passed its cap: cut (it can resume), and counted. */
+  #cutSlowReader(): void {
+    this.#refused("slow_reader");
+    this.#abort("slow_reader");
+  }
+
+  /** A refusal or cut a client can cause at will: a metric and a count in the log's summary. */
+  #refused(reason: string): void {
+    metrics.refused(reason);
+    this.log.count(reason, this.address);
+  }
+
+  #abort(reason: string): void {
     if (this.#phase === "closed") return;
     this.#phase = "closed";
     this.#count(-this.#counted);
@@ -437,7 +462,7 @@ export class Session implements Peer, BudgetMember {
     this.#held = [];
     this.#heldBytes = 0;
     this.socket.destroy();
-    this.hub.disconnect(this);
+    this.hub.disconnect(this, reason);
     this.#resolveClosed();
   }
 }

@@ -36,6 +36,17 @@ export const WAIT_TIMEOUT_MS = 10_000;
 export const EXIT_TIMEOUT_MS = 15_000;
 
 /** The environment of every child: ours, without RUST_BACKTRACE, with NO_COLOR=1. */
+/** A `--log-format json` line as an object, or undefined when it is not one. */
+// deno-lint-ignore no-explicit-any
+export function jsonLogEntry(line: string): Record<string, any> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env = Deno.env.toObject();
   delete env.RUST_BACKTRACE;
@@ -281,6 +292,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
       if (listening && fp) {
         port = Number(listening[1]);
         fingerprint = fp[1];
+        break;
+      }
+      // with --log-format json there is no banner: the "listening" entry says the same
+      const entry = out.lines.map(jsonLogEntry).find((e) => e?.msg === "listening");
+      if (entry) {
+        port = Number(entry.port);
+        fingerprint = String(entry.fingerprint);
         break;
       }
       if (out.ended || Date.now() >= end) {

@@ -2,11 +2,13 @@
  * Whether the store is failing, told to the operator once when it starts and once when it ends:
  * a full disk refuses every write, and a line per refused message would bury the cause.
  */
+import type { Log } from "../log.ts";
+
 export class StoreHealth {
   #failing?: { since: number; refused: number };
 
   constructor(
-    readonly log: (line: string) => void,
+    readonly log: Log,
     readonly now: () => number = Date.now,
   ) {}
 
@@ -22,9 +24,10 @@ export class StoreHealth {
     }
     this.#failing = { since: this.now(), refused: 1 };
     const cause = error instanceof Error ? error.message : String(error);
-    this.log(
-      `the history database failed while ${what}: ${cause}; ` +
+    this.log.error(
+      `the history database failed while ${what}; ` +
         "writes are refused (reads and connections go on) until it works again",
+      { cause },
     );
   }
 
@@ -34,8 +37,6 @@ export class StoreHealth {
     const { since, refused } = this.#failing;
     this.#failing = undefined;
     const seconds = Math.round((this.now() - since) / 1000);
-    this.log(
-      `the history database works again (${refused} write(s) refused over ${seconds} s)`,
-    );
+    this.log.info("the history database works again", { refused, seconds });
   }
 }
