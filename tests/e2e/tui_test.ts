@@ -8,11 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { freePort, startServerOn } from "./reliability_harness.ts";
 import {
+  chatPermissions,
   CONFIG,
   delay,
+  joinClient,
   MAIN,
   makeTempDir,
+  messageWith,
   removeDir,
   type ServerHandle,
   startServer,
@@ -46,7 +50,7 @@ class Tmux implements AsyncDisposable {
   readonly socket = `chat-tui-${crypto.randomUUID().slice(0, 8)}`;
   #dirs: string[] = [];
 
-  constructor(readonly server: ServerHandle) {}
+  constructor(public server: ServerHandle) {}
 
   async tmux(...args: string[]): Promise<string> {
     const env = Deno.env.toObject();
@@ -67,28 +71,41 @@ class Tmux implements AsyncDisposable {
     return decoder.decode(out.stdout);
   }
 
-  /** The shell command that runs `chat join` for `name` (CI=true set on purpose: see below). */
-  async joinCommand(name: string, extra: string[] = []): Promise<string> {
+  /** A state dir (XDG_STATE_HOME) for a client, removed with the tmux server. */
+  async stateDir(): Promise<string> {
     const state = await makeTempDir("chat-tui-state-");
     this.#dirs.push(state);
-    const args = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--config",
-      CONFIG,
-      MAIN,
+    return state;
+  }
+
+  /**
+   * The shell command that runs `chat join` for `name` (CI=true set on purpose: see below),
+   * with the permissions the launchers grant. `name` undefined: no --name (the client asks).
+   */
+  async joinCommand(
+    name: string | undefined,
+    extra: string[] = [],
+    state?: string,
+    env: Record<string, string> = {},
+  ): Promise<string> {
+    state ??= await this.stateDir();
+    const argv = [
       "join",
-      "--name",
-      name,
+      ...(name === undefined ? [] : ["--name", name]),
       "--server",
       `127.0.0.1:${this.server.port}`,
       "--ca",
       this.server.caFile,
       ...extra,
     ];
+    const childEnv = { ...Deno.env.toObject(), XDG_STATE_HOME: state, CI: "true", ...env };
+    const flags = chatPermissions(argv, { env: childEnv });
+    const args = [Deno.execPath(), "run", ...flags, "--config", CONFIG, MAIN, ...argv];
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(" ");
     // Ink draws only a final frame when it thinks it runs in CI; the UI must not care
-    return `env -u RUST_BACKTRACE CI=true XDG_STATE_HOME=${q(state)} ${args.map(q).join(" ")}`;
+    return `env -u RUST_BACKTRACE -u NO_COLOR CI=true XDG_STATE_HOME=${q(state)} ${vars} ${
+      args.map(q).join(" ")
+    }`;
   }
 
   /** Starts a session running `command` in a cols×rows window. */
@@ -108,8 +125,17 @@ class Tmux implements AsyncDisposable {
   }
 
   /** Starts a client in its own session and waits for its status line. */
-  async join(session: string, name: string, cols = 100, rows = 30): Promise<Screen> {
-    await this.open(session, await this.joinCommand(name), cols, rows);
+  async join(
+    session: string,
+    name: string,
+    cols = 100,
+    rows = 30,
+    extra: string[] = [],
+    state?: string,
+  ): Promise<Screen> {
+    // the exit code is printed when the client ends (the session stays: remain-on-exit)
+    const command = `${await this.joinCommand(name, extra, state)}; echo "exit=$?"`;
+    await this.open(session, `sh -c ${q(command)}`, cols, rows);
     const screen = new Screen(this, session);
     const status = await screen.waitFor(
       (text) => new RegExp(`${name}_\\d{4} · 127\\.0\\.0\\.1:\\d+ · \\d+ online`).test(text),
@@ -433,5 +459,265 @@ Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it 
     } finally {
       await removeDir(dir);
     }
+  });
+});
+
+// ---- issue 13 ----------------------------------------------------------------------------------
+
+/** The status line (the row above the input line). */
+const statusOf = (lines: string[]) => {
+  const rows = lines.at(-1) === "" ? lines.slice(0, -1) : lines; // capture's last newline
+  return rows[rows.length - 2] ?? "";
+};
+
+Deno.test("tui: what is typed while the server is down survives Ctrl+C and goes out once on the next join", async () => {
+  await tmuxAvailable();
+  const dir = await makeTempDir("chat-tui-outbox-");
+  const port = freePort();
+  try {
+    let server = await startServerOn(dir, port);
+    await using tmux = new Tmux(server);
+    const state = await tmux.stateDir();
+    const alice = await tmux.join("alice", "alice", 60, 20, [], state);
+    await server.stop("SIGTERM");
+    await alice.waitFor((t) => /reconnecting|connecting…/.test(t), SHOW_TIMEOUT_MS, "the drop");
+
+    await alice.type("unsent words");
+    await alice.waitFor(
+      (t) => t.includes("will send when reconnected"),
+      SHOW_TIMEOUT_MS,
+      "pending",
+    );
+    // a half-typed line: the first Ctrl+C asks, it does not leave
+    await alice.keys("-l", "half typed");
+    await alice.keys("C-c");
+    await alice.waitFor((t) => t.includes("Ctrl+C again within 2 s"), SHOW_TIMEOUT_MS, "the ask");
+    await delay(300);
+    assert.ok(!/exit=/.test(await alice.text()));
+    const pressed = Date.now();
+    await alice.keys("C-c");
+    const left = await alice.waitFor((t) => /exit=\d+/.test(t), SHOW_TIMEOUT_MS, "the exit");
+    // no wait for a server that is not there, and no message lost: it is said how many
+    assert.ok(Date.now() - pressed < 3_000, `took ${Date.now() - pressed} ms`);
+    assert.match(left, /exit=0/);
+    assert.match(
+      left.replace(/\n\s*/g, " "),
+      /1 message not sent yet: it goes out the next time you join as alice_\d{4} on 127\.0\.0\.1:/,
+    );
+    const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", "outbox.json")));
+    const [frames] = Object.values(kept).flatMap((byId) => Object.values(byId as object));
+    assert.deepEqual(frames.map((f: { text: string }) => f.text), ["unsent words"]);
+    assert.equal((await Deno.stat(join(state, "chat", "outbox.json"))).mode! & 0o777, 0o600);
+
+    server = await startServerOn(dir, port);
+    tmux.server = server;
+    await using bob = await joinClient(server, "bob");
+    await tmux.tmux("kill-session", "-t", "=alice");
+    const again = await tmux.join("alice2", "alice", 60, 20, [], state);
+    assert.equal(again.id, alice.id);
+    await again.waitFor((t) => t.includes("│ unsent words │"), SHOW_TIMEOUT_MS, "the kept message");
+    await bob.waitFor(messageWith("unsent words"));
+    // once: a third join sends nothing again, and the server stored it once
+    await tmux.tmux("kill-session", "-t", "=alice2");
+    await tmux.join("alice3", "alice", 60, 20, [], state);
+    await delay(1_000);
+    assert.equal(
+      bob.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
+      1,
+    );
+    const history = await joinClient(server, "carol");
+    const seen = await history.waitFor((e) => e.type === "message" && e.text === "unsent words");
+    assert.ok(seen.replay);
+    await delay(500);
+    assert.equal(
+      history.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
+      1,
+    );
+    await history[Symbol.asyncDispose]();
+    await server[Symbol.asyncDispose]();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+Deno.test("tui: a shutdown shows no one leaving; Ctrl+R reconnects at once; the count says stale", async () => {
+  await tmuxAvailable();
+  const dir = await makeTempDir("chat-tui-reconnect-");
+  const port = freePort();
+  try {
+    let server = await startServerOn(dir, port);
+    await using tmux = new Tmux(server);
+    const alice = await tmux.join("alice", "alice", 100, 24);
+    const bob = await tmux.join("bob", "bob", 100, 24);
+    const carol = await tmux.join("carol", "carol", 100, 24);
+    await alice.waitFor((t) => t.includes(`${carol.id} joined`), SHOW_TIMEOUT_MS, "carol");
+    await server.stop("SIGTERM");
+    for (const screen of [alice, bob, carol]) {
+      const text = await screen.waitFor(
+        (t) => t.includes("disconnected by the server"),
+        SHOW_TIMEOUT_MS,
+        "the goodbye",
+      );
+      await delay(800); // past the time a held "left" would be shown
+      const now = await screen.text();
+      assert.ok(!/ left · \d+ online/.test(now), `${screen.session}:\n${now}\n${text}`);
+      assert.match(statusOf(await screen.lines()), /3 online \(stale\)/);
+    }
+    // let the backoff grow past a few seconds, then bring the server back and retry by hand
+    await delay(6_000);
+    server = await startServerOn(dir, port);
+    tmux.server = server;
+    const status = statusOf(await alice.lines());
+    const wait = Number(/reconnecting in (\d+) s/.exec(status)?.[1] ?? "0");
+    await alice.keys("C-r");
+    const started = Date.now();
+    await alice.waitFor(
+      (_, lines) => / · connected/.test(statusOf(lines)),
+      SHOW_TIMEOUT_MS,
+      "back",
+    );
+    const took = Date.now() - started;
+    assert.ok(
+      took < Math.max(2_500, wait * 1000 - 1_000),
+      `Ctrl+R took ${took} ms (wait was ${wait} s)`,
+    );
+    await server[Symbol.asyncDispose]();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+Deno.test("tui: --no-color keeps bold and inverse (as NO_COLOR does); no colour either way", async () => {
+  await withTmux(async (tmux) => {
+    await tmux.open("flag", `sh -c ${q(await tmux.joinCommand("flag", ["--no-color"]))}`, 80, 20);
+    await tmux.open(
+      "env",
+      `sh -c ${q(await tmux.joinCommand("envy", [], undefined, { NO_COLOR: "1" }))}`,
+      80,
+      20,
+    );
+    for (const [session, name] of [["flag", "flag"], ["env", "envy"]]) {
+      const screen = new Screen(tmux, session);
+      await screen.waitFor((t) => new RegExp(`${name}_\\d{4} · `).test(t), START_TIMEOUT_MS, name);
+      const styled = await tmux.tmux("capture-pane", "-e", "-p", "-t", screen.target);
+      const statusRow = styled.split("\n").find((l) =>
+        l.includes(`${name}_`) && l.includes("127.0.0.1")
+      )!;
+      // the status line in inverse video, whatever the flag; no foreground or background colour
+      assert.match(statusRow, /\x1b\[[0-9;]*7[0-9;]*m/, `${session}: ${JSON.stringify(statusRow)}`);
+      assert.doesNotMatch(styled, /\x1b\[[0-9;]*(3[0-7]|9[0-7]|4[0-7])m/, `${session}: colour`);
+    }
+  });
+});
+
+Deno.test("tui: Esc then /search in one write runs the search; a pasted table keeps its tabs", async () => {
+  await withTmux(async (tmux) => {
+    const alice = await tmux.join("alice", "alice", 100, 24);
+    const bob = await tmux.join("bob", "bob", 100, 24);
+    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    // one send-keys: tmux writes Escape and the text together
+    await alice.keys("Escape", "/search nothing-here-xyz", "Enter");
+    await alice.waitFor(
+      (t) => t.includes("Search for nothing-here-xyz"),
+      SHOW_TIMEOUT_MS,
+      "search",
+    );
+    assert.ok(!(await bob.text()).includes("search nothing-here-xyz"), "sent as a message");
+    // a row of a table, pasted without bracketed paste: tabs stay, aligned at tab stops
+    await alice.keys("-l", "name\tqty\tprice");
+    await alice.keys("Enter");
+    await bob.waitFor((t) => t.includes("│ name    qty     price │"), SHOW_TIMEOUT_MS, "the table");
+  });
+});
+
+Deno.test("tui: at 50 and 60 columns the status keeps whole words, /help wraps under itself, hidden input is marked", async () => {
+  await withTmux(async (tmux) => {
+    const alice = await tmux.join("alice", "alice", 60, 70);
+    await alice.type("/help");
+    const help = await alice.waitFor((t) => t.includes("Ctrl+D"), SHOW_TIMEOUT_MS, "the help");
+    const lines = help.split("\n");
+    const row = lines.findIndex((l) => l.includes("/search PATTERN"));
+    const column = lines[row].indexOf("search everything");
+    assert.equal(lines[row + 1].search(/\S/), column, help); // the wrapped half under its start
+    for (const line of lines) assert.ok([...line].length <= 60);
+    await alice.keys("-l", "x".repeat(30) + " " + "y".repeat(40));
+    await alice.waitFor(
+      (_, l) => /^› …y+$/.test(l[l.length - 2] ?? "") || /^› …/.test(l.at(-2) ?? ""),
+      SHOW_TIMEOUT_MS,
+      "the mark",
+    );
+    await alice.keys("Home");
+    await alice.waitFor(
+      (_, l) => /^› x+.*…$/.test(l.filter((x) => x.startsWith("›"))[0] ?? ""),
+      SHOW_TIMEOUT_MS,
+      "the right mark",
+    );
+    await alice.keys("C-u");
+    await tmux.tmux("resize-window", "-t", alice.target, "-x", "50", "-y", "20");
+    // the UI draws 50 columns anew; its status line is whole words, the state kept
+    const narrow = await alice.waitFor(
+      (_, l) => l.length <= 21 && / · connected/.test(statusOf(l)),
+      SHOW_TIMEOUT_MS,
+      "50 columns",
+    );
+    const status = statusOf(narrow.split("\n"));
+    assert.ok(!status.includes("…"), status);
+    assert.match(status, /connected/);
+  });
+});
+
+Deno.test("tui: --layout lines, F3 switches; a DM to someone offline says it waits; a deletion is confirmed", async () => {
+  await withTmux(async (tmux) => {
+    const alice = await tmux.join("alice", "alice", 100, 24, ["--layout", "lines"]);
+    await alice.type("hello https://example.com/path?q=1 there");
+    const line = await alice.waitFor(
+      (t) => /\d\d:\d\d #\w+ <alice_\d{4}> hello https:\/\/example\.com\/path\?q=1 there/.test(t),
+      SHOW_TIMEOUT_MS,
+      "the message as one line",
+    );
+    assert.ok(!line.includes("╭"), line);
+    const ref = /\d\d:\d\d #(\w+) <alice/.exec(line)![1];
+    await alice.keys("F3");
+    await alice.waitFor(
+      (t) => t.includes("╭") && t.includes("│ hello https://example.com"),
+      SHOW_TIMEOUT_MS,
+      "bubbles",
+    );
+    // bob comes and goes: his id is known to the server, and he is offline
+    const bob = await tmux.join("bob", "bob", 100, 24);
+    await tmux.tmux("send-keys", "-t", bob.target, "C-d");
+    await alice.waitFor((t) => t.includes(`${bob.id} left`), SHOW_TIMEOUT_MS, "bob leaving");
+    await alice.type(`@${bob.id} are you there?`);
+    await alice.waitFor(
+      (t) => t.includes(`${bob.id} is not online: the message waits on the server`),
+      SHOW_TIMEOUT_MS,
+      "the waiting notice",
+    );
+    await alice.type(`/delete ${ref}`);
+    await alice.waitFor(
+      (t) => t.includes(`deleted the message #${ref}`),
+      SHOW_TIMEOUT_MS,
+      "the confirmation",
+    );
+  });
+});
+
+Deno.test("tui: the name prompt clears a refused name, so the next one is not appended to it", async () => {
+  await withTmux(async (tmux) => {
+    await tmux.open("ask", `sh -c ${q(await tmux.joinCommand(undefined))}`, 80, 20);
+    const screen = new Screen(tmux, "ask");
+    await screen.waitFor(
+      (t) => t.includes("Your name in the chat"),
+      START_TIMEOUT_MS,
+      "the prompt",
+    );
+    await screen.type("bad name!");
+    await screen.waitFor((t) => /letters|allowed|may/i.test(t), SHOW_TIMEOUT_MS, "the refusal");
+    await screen.type("alice");
+    await screen.waitFor(
+      (t) => /alice_\d{4} · 127\.0\.0\.1/.test(t),
+      START_TIMEOUT_MS,
+      "joined as alice",
+    );
   });
 });
