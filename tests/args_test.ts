@@ -128,10 +128,16 @@ Deno.test("check: defaults follow the server's environment; errors", () => {
   const plain = parseCheckArgs([], env({}));
   assert.deepEqual(
     [plain.host, plain.port, plain.localCa, plain.timeoutMs],
-    ["localhost", DEFAULT_PORT, "certs/ca.pem", 5_000],
+    ["127.0.0.1", DEFAULT_PORT, "certs/ca.pem", 5_000],
   );
   const beside = parseCheckArgs([], env({ CHAT_PORT: "7100", CHAT_CERTS: "/srv/certs" }));
   assert.deepEqual([beside.port, beside.localCa], [7100, "/srv/certs/ca.pem"]);
+  // a wildcard is dialled on loopback, a given address as it is
+  const hosts = [["0.0.0.0", "127.0.0.1"], ["::", "::1"], ["10.1.2.3", "10.1.2.3"], ["::1", "::1"]];
+  for (const [host, dialled] of hosts) {
+    assert.equal(parseCheckArgs([], env({ CHAT_HOST: host })).host, dialled, host);
+  }
+  assertRefused(() => parseCheckArgs([], env({ CHAT_PORT: "x" })), "CHAT_PORT", "x");
   const given = parseCheckArgs(
     ["--server", "[::1]:9", "--ca", "ca.pem", "--timeout", "0.5"],
     env({ CHAT_PORT: "7100" }),

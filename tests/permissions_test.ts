@@ -81,7 +81,8 @@ Deno.test("join: its server only, its state directory, the CA files it may read"
 
 Deno.test("check: reads, never writes", () => {
   const g = grants(["check"], { CHAT_PORT: "7100", CHAT_CERTS: "/srv/certs", HOME: "/root" });
-  assert.deepEqual(g.get("--allow-net"), ["localhost:7100"]);
+  assert.deepEqual(g.get("--allow-net"), ["127.0.0.1:7100"]);
+  assert.deepEqual(grants(["check"], { CHAT_HOST: "::" }).get("--allow-net"), ["[::1]:7777"]);
   assert.ok(g.get("--allow-read")!.includes("/srv/certs/ca.pem"));
   assert.ok(!g.has("--allow-write"));
 });

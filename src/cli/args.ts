@@ -30,6 +30,7 @@ import {
   ENV,
   JOIN_OPTIONS,
   LAYOUTS,
+  localServer,
   LOG_FORMATS,
   LOG_LEVELS,
   type LogFormat,
@@ -338,7 +339,8 @@ version and the round-trip time; exits 0 when it answered, 1 when it did not. Ma
 health checks (systemd, containers): see docs/DEPLOY.md.
 
 Options:
-  --server HOST:PORT    the server (default localhost, on ${ENV.port} or ${DEFAULT_PORT})
+  --server HOST:PORT    the server (default: the one started beside it, at ${ENV.host}
+                        and ${ENV.port}; ${DEFAULT_HOST}:${DEFAULT_PORT} without them)
   --ca FILE             trust this CA certificate (default: a pinned one, else
                         ${ENV.certs}/ca.pem or ./${DEFAULT_CERTS}/ca.pem, else the system roots)
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it
@@ -366,9 +368,8 @@ export function parseCheckArgs(argv: string[], env: Env = processEnv): CheckArgs
   // beside the server it checks (a container, a systemd unit), it finds it as the server found
   // its own settings
   const port = env(ENV.port);
-  const server = v.server === undefined
-    ? `localhost:${port === undefined ? DEFAULT_PORT : parsePort(port, ENV.port)}`
-    : String(v.server);
+  if (port !== undefined) parsePort(port, ENV.port);
+  const server = v.server === undefined ? localServer(env) : String(v.server);
   const { host, port: serverPort } = parseServer(server);
   return {
     host,

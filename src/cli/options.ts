@@ -152,3 +152,15 @@ export function defaultStateDirFrom(
   const home = env("HOME") || env("USERPROFILE");
   return home ? join(home, ".local", "state", "chat") : undefined;
 }
+
+/**
+ * The server `chat check` dials when given none: the one started beside it, at its CHAT_HOST (a
+ * wildcard address is reached on loopback) and CHAT_PORT. Not "localhost", which may resolve to
+ * ::1 first while the server listens on IPv4 only.
+ */
+export function localServer(env: (name: string) => string | undefined): string {
+  const host = env(ENV.host) || DEFAULT_HOST;
+  const port = env(ENV.port) || String(DEFAULT_PORT);
+  const dial = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
+  return `${dial.includes(":") && !dial.startsWith("[") ? `[${dial}]` : dial}:${port}`;
+}

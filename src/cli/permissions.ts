@@ -38,6 +38,7 @@ import {
   defaultStateDirFrom,
   ENV,
   JOIN_OPTIONS,
+  localServer,
   type OptionTable,
   SERVE_OPTIONS,
   STATE_DIR_ENV,
@@ -69,7 +70,7 @@ export const SERVE_ENV = [
   ENV.command,
 ];
 /** Variables `chat check` reads: where the server beside it listens, and where pins are kept. */
-export const CHECK_ENV = [ENV.port, ENV.certs, ...STATE_DIR_ENV];
+export const CHECK_ENV = [ENV.host, ENV.port, ENV.certs, ...STATE_DIR_ENV];
 
 /** The deno run flags for `chat ARGV...`; never throws (a bad command line gets few permissions). */
 export function permissionFlags(argv: string[], context: LaunchContext): string[] {
@@ -147,8 +148,7 @@ function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
 
 function checkFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const env = (name: string) => context.env(name) || undefined;
-  const port = env(ENV.port) ?? String(DEFAULT_PORT);
-  flags.net(server(text(v.server) ?? `localhost:${port}`));
+  flags.net(server(text(v.server) ?? localServer(env)));
   const ca = text(v.ca);
   if (ca) flags.read(ca);
   flags.read(join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"));
