@@ -4,7 +4,9 @@
  * compiled; and what Linux says about them in /proc (memory, CPU time, open-file limit).
  */
 import { dirname, join } from "node:path";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
+import { permissionFlags } from "../cli/permissions.ts";
 
 /** Time a child gets to print its `listening on` line. */
 export const START_TIMEOUT_MS = 30_000;
@@ -15,15 +17,35 @@ const TAIL_LINES = 20;
 
 /**
  * The command line that runs this program with `args`: the executable itself when compiled,
- * else `deno run -A [--config deno.json] MAIN args` (the config found by walking up from the
- * main module, so source runs get their import map; the bundle needs none).
+ * else `deno run PERMISSIONS [--config deno.json] MAIN args` (the config found by walking up from
+ * the main module, so source runs get their import map; the bundle needs none).
  */
 export function selfCommand(args: string[]): string[] {
   if (Deno.build.standalone) return [Deno.execPath(), ...args];
   const main = Deno.mainModule;
   const config = main.startsWith("file:") ? findConfig(dirname(fileURLToPath(main))) : undefined;
   const path = main.startsWith("file:") ? fileURLToPath(main) : main;
-  return [Deno.execPath(), "run", "-A", ...(config ? ["--config", config] : []), path, ...args];
+  // a server runs with what the launchers grant `chat serve`, as in production; the forwarder
+  // is the bench's own
+  const permissions = args[0] === "serve"
+    ? permissionFlags(args, {
+      cwd: Deno.cwd(),
+      env: (name) => Deno.env.get(name),
+      // the search worker reads the program: the bundle, or the sources beside main.ts
+      program: [config ? dirname(path) : path],
+      deno: Deno.execPath(),
+      tmpDir: tmpdir(),
+      windows: Deno.build.os === "windows",
+    })
+    : ["-A"];
+  return [
+    Deno.execPath(),
+    "run",
+    ...permissions,
+    ...(config ? ["--config", config] : []),
+    path,
+    ...args,
+  ];
 }
 
 function findConfig(start: string): string | undefined {
