@@ -41,12 +41,12 @@ launch({
 
 /** `chat` when that name on the PATH is this launcher; else this launcher's full path. */
 function commandName(): string {
+  // npm's chat.cmd there is a wrapper, not a link to compare: its bin directory is on the PATH
+  if (process.platform === "win32") return "chat";
   const self = realpath(process.argv[1] ?? bin);
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
-    for (const name of process.platform === "win32" ? ["chat.cmd"] : ["chat"]) {
-      if (realpath(join(dir, name)) === self) return "chat";
-    }
+    if (realpath(join(dir, "chat")) === self) return "chat";
   }
   return shellQuote(process.argv[1] ?? bin);
 }
