@@ -24,6 +24,8 @@ import { type ClientEvent, ClientState } from "./state.ts";
 import { describeIoError } from "../tls/files.ts";
 import { forgetToken, loadToken, reportingSaves, saveToken } from "./tokens.ts";
 
+/** How often a script's input, held back by a full outbox, looks for room again. */
+const OUTBOX_WAIT_MS = 100;
 /** Longest wait, at the end of stdin, for the server to answer what was sent (reconnects included). */
 export const DRAIN_TIMEOUT_MS = 30_000;
 /**
@@ -170,9 +172,22 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     return to.filter((r) => ID_PATTERN.test(r) && !online.has(r.toLowerCase()));
   };
 
-  /** Sends a message, or refuses it when disconnected with the outbox full. */
-  const send = (frame: Omit<SendFrame, "ref">) => {
-    if (!client.connected && client.unsent().length >= MAX_OUTBOX_MESSAGES) {
+  let over = false;
+  client.ended.then(() => (over = true));
+  /** No room for another unsent message: disconnected, with the outbox full. */
+  const outboxFull = () => !client.connected && client.unsent().length >= MAX_OUTBOX_MESSAGES;
+
+  /**
+   * Sends a message. Disconnected with the outbox full, a person is told it was not sent; a
+   * script's input is not read further until there is room (nothing it wrote is dropped).
+   */
+  const send = async (frame: Omit<SendFrame, "ref">) => {
+    if (outboxFull() && mode !== "interactive") {
+      while (outboxFull() && !over) {
+        await new Promise((resolve) => setTimeout(resolve, OUTBOX_WAIT_MS));
+      }
+    }
+    if (outboxFull()) {
       return ui.localError(
         `not sent: you are not connected, and ${MAX_OUTBOX_MESSAGES} messages (the most kept) ` +
           "are waiting to be sent already",

@@ -37,12 +37,13 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
           for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
             const parts = (rest + chunk).split("\n");
             rest = parts.pop()!;
-            for (const line of parts) handlers.onLine(line.replace(/\r$/, ""));
+            // one at a time: a line that must wait (the outbox is full) holds back the rest
+            for (const line of parts) await handlers.onLine(line.replace(/\r$/, ""));
           }
         } catch {
           // stdin closed under us: same as its end
         }
-        if (rest !== "") handlers.onLine(rest);
+        if (rest !== "") await handlers.onLine(rest);
         handlers.onEnd();
       })();
     },

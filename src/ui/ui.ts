@@ -29,7 +29,7 @@ export type Layout = "bubbles" | "lines";
 
 export interface UiHandlers {
   /** One line the person typed (or one line of stdin). */
-  onLine(line: string): void;
+  onLine(line: string): void | Promise<void>;
   /** The input ended: Ctrl+D, Ctrl+C, or the end of stdin. */
   onEnd(): void;
 }

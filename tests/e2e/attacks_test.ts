@@ -42,10 +42,16 @@ const REPLAY_RSS_GROWTH_MB = 300;
  * 2,990-3,885 ms with 100 (see the report).
  */
 const BYSTANDER_MS = 100;
+/**
+ * No single one may take longer than this: the bug stalled every sender for 3 s; a busy machine
+ * (the whole suite in parallel on two cores) delays single round trips by up to ~200 ms.
+ */
+const BYSTANDER_WORST_MS = 1_000;
 
 /** The unthrottled sender's receivers and messages (the issue's 200 receivers). */
 const FLOOD_RECEIVERS = 200;
-const FLOOD_MESSAGES = 20_000;
+/** 1,600,000 deliveries: the budget fills after ~300 messages, so this is well past it. */
+const FLOOD_MESSAGES = 8_000;
 const FLOOD_TEXT_LENGTH = 500;
 /**
  * Bound on the server's peak RSS (VmHWM) during the flood. Measured on 85906e9, where the
@@ -53,8 +59,11 @@ const FLOOD_TEXT_LENGTH = 500;
  * with half again as margin. On 7423a74: 597-1,490 MB, with everyone cut or not.
  */
 const FLOOD_PEAK_RSS_MB = 400;
-/** Time allowed for the 4,000,000 deliveries. Measured on 85906e9: 8.5-12.2 s. */
-const FLOOD_DELIVERY_MS = 30_000;
+/**
+ * Time allowed for the deliveries. Measured 8.5-12.2 s for 4,000,000 alone on 85906e9; the whole
+ * suite beside it made 20,000 messages miss 30 s.
+ */
+const FLOOD_DELIVERY_MS = 60_000;
 /** The flood has ended when no delivery has moved for this long. */
 const FLOOD_STALL_MS = 5_000;
 
@@ -433,7 +442,7 @@ async function roundTripMs(sender: Light, receiver: Light, label: string): Promi
 
 // ---- 1. replay memory --------------------------------------------------------------------------
 
-Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} messages that never read: RSS grows < ${REPLAY_RSS_GROWTH_MB} MB, a bystander's ping and message stay < ${BYSTANDER_MS} ms`, async () => {
+Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} messages that never read: RSS grows < ${REPLAY_RSS_GROWTH_MB} MB, a bystander's ping and message take < ${BYSTANDER_MS} ms (median), none ${BYSTANDER_WORST_MS} ms`, async () => {
   await using server = await startServer({
     args: [
       "--max-rate",
@@ -517,8 +526,11 @@ Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} m
   }
   assert.ok(growth < REPLAY_RSS_GROWTH_MB, `RSS grew ${growth.toFixed(0)} MB`);
   assert.equal(server.exited, false, serverState(server));
-  const slowest = Math.max(...latencies);
-  assert.ok(slowest < BYSTANDER_MS, `the bystander waited ${Math.round(slowest)} ms`);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  assert.ok(median < BYSTANDER_MS, `the bystander waited ${Math.round(median)} ms (median)`);
+  const slowest = sorted.at(-1)!;
+  assert.ok(slowest < BYSTANDER_WORST_MS, `the bystander waited ${Math.round(slowest)} ms`);
   // nobody else was cut, and the server still serves after they are gone
   assert.equal(bystander.goodbye, undefined);
   assert.equal(listener.goodbye, undefined);

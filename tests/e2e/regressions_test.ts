@@ -281,7 +281,7 @@ Deno.test("regression: a username is never a file path", async () => {
     });
     assert.equal((await pinned.end()).code, 0);
     const files = listFiles(state).sort();
-    assert.deepEqual(files, ["chat/known_servers.json", "chat/tokens.json"]);
+    assert.deepEqual(files, ["chat/known_servers.json", "chat/outbox.json", "chat/tokens.json"]);
     assert.deepEqual(listFiles(cwd), [], "nothing written in the working directory");
     const tokens = await Deno.readTextFile(join(state, "chat", "tokens.json"));
     assert.ok(tokens.includes(bob.id), "the name is a key inside the file");

@@ -369,7 +369,7 @@ class TuiController implements Ui {
     }
     // sending takes the view back to the newest messages
     this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
-    this.#handlers?.onLine(line);
+    void this.#handlers?.onLine(line);
   }
 
   #scroll(delta: number): void {
@@ -478,7 +478,7 @@ class TuiController implements Ui {
       }
       case "ctrl+r":
         // the same as typing /reconnect, without touching the line being typed
-        return this.#handlers?.onLine("/reconnect");
+        return void this.#handlers?.onLine("/reconnect");
       case "f3": {
         const layout = this.#model.layout === "bubbles" ? "lines" : "bubbles";
         // the anchor's line numbers belong to the old layout: follow the newest again
