@@ -561,6 +561,8 @@ Deno.test("tui: a shutdown shows no one leaving; Ctrl+R reconnects at once; the 
       await delay(800); // past the time a held "left" would be shown
       const now = await screen.text();
       assert.ok(!/ left · \d+ online/.test(now), `${screen.session}:\n${now}\n${text}`);
+    }
+    for (const screen of [alice, bob, carol]) {
       assert.match(statusOf(await screen.lines()), /3 online \(stale\)/);
     }
     // let the backoff grow past a few seconds, then bring the server back and retry by hand
