@@ -97,7 +97,7 @@ Deno.test("the npm package installs with npm and runs serve, join, check and --v
     server.child.kill("SIGTERM");
     const status = await within(server.child.status, WAIT_MS, "the server's exit");
     assert.equal(status.code, 0, server.out.text + server.err.text);
-    assert.match(server.out.text, /server stopped/);
+    assert.match(server.out.text, /\bstopped\b/);
     // nothing was downloaded: no Download line anywhere
     for (const text of [server.err.text, sender.stderr, version.stderr]) {
       assert.doesNotMatch(text, /Download|Initialize/);
