@@ -85,3 +85,48 @@ for (const cols of [60, 160]) {
     }
   });
 }
+
+Deno.test("xterm: a URL in a message is one OSC 8 link on one row, in both layouts; nothing else is", async () => {
+  await using server = await startServer();
+  const rows = 24;
+  for (const layout of ["bubbles", "lines"]) {
+    await using alice = await PtyClient.start({
+      cols: 60,
+      rows,
+      args: [
+        "--name",
+        "alice",
+        "--server",
+        `127.0.0.1:${server.port}`,
+        "--ca",
+        server.caFile,
+        "--layout",
+        layout,
+      ],
+    });
+    await alice.waitFor((r) => / · connected/.test(r[rows - 2]), START_TIMEOUT_MS, "alice");
+    await using bob = await joinClient(server, `bob${layout}`);
+    const long = `https://example.com/${"segment/".repeat(12)}end?q=1`;
+    await bob.send(`see https://example.com/a?b=1 and ${long}. javascript:alert(1) ftp://x.y/z`);
+    const screen = await alice.waitFor(
+      (r) => r.some((l) => l.includes("https://example.com/a?b=1")),
+      SHOW_TIMEOUT_MS,
+      "the message",
+    );
+    // the link's start, then its text (Ink may put colour codes between them)
+    const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const linked = (url: string, text: string) =>
+      new RegExp(`\x1b\\]8;;${esc(url)}\x07(?:\x1b\\[[0-9;]*m)*${esc(text)}`).test(alice.raw);
+    assert.ok(linked("https://example.com/a?b=1", "https://example.com/a?b=1"), "the short link");
+    // the long one: one row, cut with …, the link whole (and without the sentence's full stop)
+    const cut = screen.find((l) => l.includes("https://example.com/segment/"))!;
+    assert.match(cut, /https:\/\/example\.com\/segment\/\S*…/, screen.join("\n"));
+    assert.equal(screen.filter((l) => l.includes("segment/")).length, 1, screen.join("\n"));
+    assert.ok(alice.raw.includes(`\x1b]8;;${long}\x07`), "the long link");
+    // only http(s) become links, and every link the client wrote is one of those two
+    // deno-lint-ignore no-control-regex -- reading OSC 8 sequences is the point
+    const targets = [...alice.raw.matchAll(/\x1b\]8;;([^\x07]*)\x07/g)].map((m) => m[1])
+      .filter((t) => t !== "");
+    assert.deepEqual([...new Set(targets)].sort(), [long, "https://example.com/a?b=1"].sort());
+  }
+});
