@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, startServerOn } from "./reliability_harness.ts";
+import { textWidth } from "../../src/ui/bubble.ts";
 import {
   chatPermissions,
   CONFIG,
@@ -721,5 +722,34 @@ Deno.test("tui: the name prompt clears a refused name, so the next one is not ap
       START_TIMEOUT_MS,
       "joined as alice",
     );
+  });
+});
+
+Deno.test("tui: 👍🏽 × 14 at 60 columns (4 cells each in tmux) leaves the status line and the bubble whole", async () => {
+  await withTmux(async (tmux) => {
+    const alice = await tmux.join("alice", "alice", 60, 20);
+    const bob = await tmux.join("bob", "bob", 100, 24);
+    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    const thumbs = "👍🏽".repeat(14);
+    await alice.keys("-l", `thumbs ${thumbs}`);
+    // typed, not sent: the input line is wider than the window, the status line above stays
+    await alice.waitFor((t) => t.includes("👍🏽👍🏽👍🏽"), SHOW_TIMEOUT_MS, "the input line");
+    await delay(300); // a frame that spilled would have scrolled the screen by now
+    assert.match(statusOf(await alice.lines()), new RegExp(`^ ${alice.id} · 127\\.0\\.0\\.1:\\d+`));
+    await alice.keys("Enter");
+    for (const screen of [alice, bob]) {
+      const text = await screen.waitFor(
+        (t) => t.includes("│ thumbs") && (t.match(/👍🏽/g)?.length ?? 0) === 14,
+        SHOW_TIMEOUT_MS,
+        "the bubble",
+      );
+      const lines = text.replace(/\n$/, "").split("\n");
+      assert.match(statusOf(lines), new RegExp(`^ ${screen.id} · 127\\.0\\.0\\.1:\\d+ · 2 online`));
+      const box = bubbleAround(lines, "thumbs");
+      // every row of the bubble ends in the same column (widths as tmux draws them)
+      const ends = box.map((l) => textWidth(l.trimEnd()));
+      assert.equal(new Set(ends).size, 1, `${screen.session}:\n${box.join("\n")}`);
+      assert.ok(box.slice(1, -1).every((l) => l.trimEnd().endsWith("│")), box.join("\n"));
+    }
   });
 });
