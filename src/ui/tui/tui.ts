@@ -54,6 +54,43 @@ const BELL_GAP_MS = 1000;
 /** Notices shown again on the main screen when the client stops on its own (not asked to). */
 const LAST_WORDS_MS = 10_000;
 
+/** The named keys the UI acts on (KEY_ACTIONS and #named's cases): the key list is checked against it. */
+export const HANDLED_KEYS: ReadonlySet<string> = new Set([
+  "enter",
+  "alt+enter",
+  "tab",
+  "pageUp",
+  "pageDown",
+  "ctrl+c",
+  "ctrl+r",
+  "ctrl+d",
+  "ctrl+l",
+  "f2",
+  "f3",
+  "escape",
+  "backspace",
+  "delete",
+  "left",
+  "right",
+  "home",
+  "end",
+  "up",
+  "down",
+  "ctrl+a",
+  "ctrl+e",
+  "ctrl+b",
+  "ctrl+f",
+  "ctrl+p",
+  "ctrl+n",
+  "ctrl+u",
+  "ctrl+k",
+  "ctrl+w",
+  "alt+backspace",
+  "alt+d",
+  "alt+b",
+  "alt+f",
+]);
+
 const KEY_ACTIONS: Record<string, EditKind> = {
   backspace: "backspace",
   delete: "delete",
