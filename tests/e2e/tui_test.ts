@@ -607,7 +607,9 @@ Deno.test("tui: --no-color keeps bold and inverse (as NO_COLOR does); no colour 
         l.includes(`${name}_`) && l.includes("127.0.0.1")
       )!;
       // the status line in inverse video, whatever the flag; no foreground or background colour
+      // deno-lint-ignore no-control-regex -- looking for SGR sequences is the point
       assert.match(statusRow, /\x1b\[[0-9;]*7[0-9;]*m/, `${session}: ${JSON.stringify(statusRow)}`);
+      // deno-lint-ignore no-control-regex -- likewise
       assert.doesNotMatch(styled, /\x1b\[[0-9;]*(3[0-7]|9[0-7]|4[0-7])m/, `${session}: colour`);
     }
   });
