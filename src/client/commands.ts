@@ -176,7 +176,7 @@ export const COMMANDS: Command[] = [
     name: "help",
     aliases: ["?"],
     usage: "/help",
-    help: "list the commands",
+    help: "list the commands (and, in the full-screen client, the keys)",
     parse: () => ({ kind: "help" }),
   },
   {
