@@ -364,3 +364,25 @@ Deno.test("client: a 'left' with nothing after it is shown once PRESENCE_LEFT_HO
   );
   h.client.close();
 });
+
+Deno.test("client: the backoff starts again from the first delay after a successful connection", async () => {
+  const first = welcoming("t1");
+  const second = welcoming("t2");
+  const h = harness([
+    first,
+    new ConnectError("down"),
+    new ConnectError("down"),
+    second,
+    welcoming("t3"),
+  ]);
+  await h.client.start();
+  first.end();
+  await until(() => h.welcomes.length === 2, "the reconnect after two failures");
+  const before = h.statuses.filter((s) => s.state === "reconnecting").map((s) => s.attempt);
+  assert.deepEqual(before, [1, 2, 3]); // 250, 500, 1000 ms with random() = 0
+  second.end();
+  await until(() => h.welcomes.length === 3, "the next reconnect");
+  const after = h.statuses.filter((s) => s.state === "reconnecting").map((s) => s.attempt);
+  assert.deepEqual(after, [1, 2, 3, 1], "attempt 1 again: the shortest delay");
+  h.client.close();
+});
