@@ -101,15 +101,16 @@ export async function runServe(args: ServeArgs): Promise<number> {
     console.log(`CA fingerprint: ${certs.caFingerprint}`);
     console.log(`join with: ${join}`);
   }
+  // the banner above says the rest to a person; a JSON log carries it all in this entry
+  const detail = args.logFormat === "json"
+    ? { db: args.db, fingerprint: certs.caFingerprint, newCa: certs.issued?.ca === true, join }
+    : {};
   log.info("listening", {
     version: VERSION,
     address: server.addr.hostname,
     port,
-    db: args.db,
     password: password !== undefined,
-    fingerprint: certs.caFingerprint,
-    newCa: certs.issued?.ca === true,
-    join,
+    ...detail,
   });
 
   const stop = () => void server.shutdown();
