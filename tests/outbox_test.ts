@@ -102,3 +102,8 @@ Deno.test("outboxWriter: one save at a time, the newest wins, a failure reported
   assert.equal(reports.length, 1);
   assert.match(reports[0], /could not keep unsent messages on disk \(permission denied\)/);
 });
+
+Deno.test("outbox: the README states the bound this code keeps", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.match(readme.replace(/\s+/g, " "), new RegExp(`at most ${MAX_OUTBOX_MESSAGES} messages`));
+});
