@@ -27,7 +27,7 @@ import { burstFor } from "../src/server/rate.ts";
 import { PASSWORD_GUESS_BURST } from "../src/server/password.ts";
 import { Logger } from "../src/server/log.ts";
 import type { Searcher, SearchOutcome } from "../src/server/search/searcher.ts";
-import type { Inserted, NewMessage } from "../src/server/store/store.ts";
+import type { Write, Written } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
@@ -1188,10 +1188,10 @@ Deno.test("send: a retried ref is acknowledged with the first id and stored once
 Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
   const store = new SqliteStore(":memory:");
   const calls: number[] = [];
-  const insertMessages = store.insertMessages.bind(store);
-  store.insertMessages = (batch) => {
-    calls.push(batch.length);
-    return insertMessages(batch);
+  const commit = store.commit.bind(store);
+  store.commit = (writes) => {
+    calls.push(writes.length);
+    return commit(writes);
   };
   const deferred: (() => void)[] = [];
   const hub = new Hub({
@@ -1347,8 +1347,8 @@ Deno.test("send: a store that fails costs those sends an error unavailable, and 
   const w = world({ store });
   const tom = w.join("tom");
   const alice = w.join("alice");
-  const real = store.insertMessages.bind(store);
-  store.insertMessages = (_batch: readonly { message: NewMessage }[]): Inserted[] => {
+  const real = store.commit.bind(store);
+  store.commit = (_writes: readonly Write[]): Written[] => {
     throw new Error("disk I/O error");
   };
   w.say(tom, { type: "send", ref: "lost", text: "this cannot be stored" });
@@ -1356,7 +1356,7 @@ Deno.test("send: a store that fails costs those sends an error unavailable, and 
   assert.equal(tom.of("ack").length, 0);
   assert.equal(alice.of("message").length, 0, "nothing unstored is fanned out");
   // and once the store works again, so does sending
-  store.insertMessages = real;
+  store.commit = real;
   w.say(tom, { type: "send", ref: "next", text: "stored now" });
   assert.equal(tom.of("ack").length, 1);
   assert.equal(alice.of("message")[0].text, "stored now");
@@ -1473,8 +1473,8 @@ Deno.test("store failure: an expiry that cannot be stored is retried later, not 
   const w = world({ store, log: (line) => lines.push(line) });
   const tom = w.join("tom");
   w.say(tom, { type: "send", ref: "t", text: "soon gone", ttl: 1 });
-  const purge = store.purge.bind(store);
-  store.purge = () => {
+  const commit = store.commit.bind(store);
+  store.commit = () => {
     throw new Error("database or disk is full");
   };
   w.clock.t += 1_000;
@@ -1491,7 +1491,7 @@ Deno.test("store failure: an expiry that cannot be stored is retried later, not 
     /ERROR the history database failed while expiring temporary messages; .* cause="database or disk is full"/,
   );
   assert.equal(tom.of("deleted").length, 0);
-  store.purge = purge;
+  store.commit = commit;
   w.hub.tick();
   assert.equal(tom.of("deleted").length, 0, "not before its retry time");
   w.clock.t += EXPIRY_RETRY_MS;

@@ -341,14 +341,15 @@ Deno.test(
 // ---- purge, expiry, search --------------------------------------------------------------------
 
 Deno.test(
-  "purge: returns the live messages as they were; they never come back through any read",
+  "purge: returns the live messages and their audience; they never come back through any read",
   withStore((store) => {
     const before = store.insertMessage(message("tom_0001"));
     const gone = store.insertMessage(message("tom_0001", undefined, "delete me"));
     const dm = store.insertMessage(message("tom_0001", ["alice_1234"], "secret dm"));
     const after = store.insertMessage(message("tom_0001"));
     const purged = store.purge([gone.id, dm.id, mid(999_999)], "deleted");
-    assert.deepEqual(purged.map((m) => m.text), ["delete me", "secret dm"]);
+    assert.deepEqual(purged.map((m) => m.id), [gone.id, dm.id], "the unknown id is skipped");
+    assert.deepEqual(purged[0], { id: gone.id, from: "tom_0001" });
     assert.deepEqual(purged[1].to, ["alice_1234"], "the audience comes back to notify");
     for (const user of ["tom_0001", "alice_1234"]) {
       const reads = [

@@ -121,6 +121,7 @@ export type Hello = z.infer<typeof Hello>;
 export type Send = z.infer<typeof Send>;
 export type Delete = z.infer<typeof Delete>;
 export type Search = z.infer<typeof Search>;
+export type History = z.infer<typeof History>;
 
 // ---- server → client -------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 /** Stored data as server frames, and lists cut to fit one frame by construction. */
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
 import type { Message, ServerFrame } from "../protocol/schema.ts";
-import type { Peer } from "./hub.ts";
+import type { Peer } from "./peer.ts";
 import type { StoredMessage } from "./store/store.ts";
 
 /** Room kept in a list frame for its other fields (type, ref up to 64 characters, counts). */

@@ -23,7 +23,8 @@ import {
 } from "../protocol/schema.ts";
 import type { BacklogSource } from "./backlog.ts";
 import type { BudgetMember, OutputBudget } from "./budget.ts";
-import type { Hub, Peer } from "./hub.ts";
+import type { Hub } from "./hub.ts";
+import type { Peer } from "./peer.ts";
 import { type Log, silentLog } from "./log.ts";
 import * as metrics from "./metrics.ts";
 import { MAX_PASSWORD_DELAY_MS } from "./password.ts";

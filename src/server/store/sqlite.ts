@@ -9,12 +9,16 @@ import {
   type Inserted,
   type NewMessage,
   type Purge,
+  type Purged,
   type PurgeRange,
   quoteOf,
   type Session,
   type Store,
   type StoredMessage,
   type TokenMatch,
+  type Tombstone,
+  type Write,
+  type Written,
 } from "./store.ts";
 import { createPrivateDatabase } from "./files.ts";
 
@@ -150,11 +154,13 @@ export class SqliteStore implements Store {
       ),
       insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
+      // the audience comes back with it, to be told: no read before the write
       purge: prepare(
         `UPDATE messages SET text = '', purged = ?,
-           purged_after = (SELECT MAX(seq) FROM messages) WHERE id = ? AND purged IS NULL`,
+           purged_after = (SELECT MAX(seq) FROM messages) WHERE id = ? AND purged IS NULL
+         RETURNING id, sender, recipients`,
       ),
-      tombstone: prepare("SELECT id, sender, purged FROM messages WHERE id = ?"),
+      tombstone: prepare("SELECT id, sender, recipients, purged FROM messages WHERE id = ?"),
       insertSentRef: prepare(
         "INSERT OR IGNORE INTO sent_refs (user_id, ref, message_id, time) VALUES (?, ?, ?, ?)",
       ),
@@ -311,10 +317,22 @@ export class SqliteStore implements Store {
   }
 
   insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[] {
-    const stored: Inserted[] = [];
+    return this.commit(batch.map((b) => ({ kind: "insert", ...b }))) as Inserted[];
+  }
+
+  commit(writes: readonly Write[]): Written[] {
+    const results: Written[] = [];
+    let purged = false;
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (const { message, clientRef } of batch) {
+      for (const write of writes) {
+        if (write.kind === "purge") {
+          const row = this.#q.purge.get(write.reason, write.id);
+          results.push(row ? { purged: toPurged(row) } : { purged: null });
+          purged ||= row !== undefined;
+          continue;
+        }
+        const { message, clientRef } = write;
         if (clientRef !== undefined) {
           const claimed = this.#q.insertSentRef.run(
             message.from,
@@ -325,7 +343,7 @@ export class SqliteStore implements Store {
           if (claimed.changes === 0) {
             // this user's request was stored before: the same message, not a new one
             const row = this.#q.sentRef.get(message.from, clientRef)!;
-            stored.push({ duplicateOf: row.message_id as string });
+            results.push({ duplicateOf: row.message_id as string });
             continue;
           }
         }
@@ -343,15 +361,17 @@ export class SqliteStore implements Store {
           this.#q.insertAudience.run(message.from, seq);
           for (const id of message.to) this.#q.insertAudience.run(id, seq);
         }
-        stored.push({ ...message, seq });
+        results.push({ ...message, seq });
       }
       this.#db.exec("COMMIT");
-      this.#truncateWal();
-      return stored;
     } catch (error) {
       this.#rollback();
       throw error;
     }
+    // the WAL still holds the purged text's old page images: fold it in and empty it, once
+    if (purged) this.#checkpointOwed = true;
+    this.#truncateWal();
+    return results;
   }
 
   message(id: string): StoredMessage | null {
@@ -414,25 +434,9 @@ export class SqliteStore implements Store {
     return this.#q.visibleBefore.all({ user: userId, before, limit }).map(toMessage).reverse();
   }
 
-  purge(ids: readonly string[], reason: "deleted" | "expired"): StoredMessage[] {
-    const purged: StoredMessage[] = [];
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      for (const id of ids) {
-        const row = this.#q.message.get(id);
-        if (!row) continue;
-        this.#q.purge.run(reason, id);
-        purged.push(toMessage(row));
-      }
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#rollback();
-      throw error;
-    }
-    // the WAL still holds the old page images: fold it into the database and empty it
-    if (purged.length > 0) this.#checkpointOwed = true;
-    this.#truncateWal();
-    return purged;
+  purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
+    return this.commit(ids.map((id) => ({ kind: "purge", id, reason })))
+      .flatMap((w) => "purged" in w && w.purged ? [w.purged] : []);
   }
 
   /**
@@ -466,11 +470,9 @@ export class SqliteStore implements Store {
     this.#q.pruneSentRefs.run(before);
   }
 
-  tombstone(id: string): { id: string; from: string; purged: boolean } | null {
+  tombstone(id: string): Tombstone | null {
     const row = this.#q.tombstone.get(id);
-    return row
-      ? { id: row.id as string, from: row.sender as string, purged: row.purged !== null }
-      : null;
+    return row ? { ...toPurged(row), purged: row.purged !== null } : null;
   }
 
   pendingExpiries(): { id: string; expiresAt: number }[] {
@@ -518,6 +520,13 @@ function migrateSessions(db: DatabaseSync): void {
     `INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at)
      SELECT lower(hex(randomblob(6))), id, token_hash, created_at, created_at FROM identities`,
   );
+}
+
+/** Who a message was from and to: whom to tell when it goes. */
+function toPurged(row: Row): Purged {
+  const purged: Purged = { id: row.id as string, from: row.sender as string };
+  if (row.recipients !== null) purged.to = JSON.parse(row.recipients as string);
+  return purged;
 }
 
 function toIdentity(row: Row): Identity {

@@ -4,6 +4,29 @@
  * "persist" keeps the rule "persist, then fan out, then ack" a straight line of code.
  */
 
+/** A purged message: whom to tell (its text is gone). */
+export interface Purged {
+  id: string;
+  from: string;
+  to?: string[];
+}
+
+/** A message's id, author and audience, live or purged: what a delete needs to decide. */
+export interface Tombstone extends Purged {
+  purged: boolean;
+}
+
+/** One write of a group commit. */
+export type Write =
+  | { kind: "insert"; message: NewMessage; clientRef?: string }
+  | { kind: "purge"; id: string; reason: "deleted" | "expired" };
+
+/**
+ * What a write came to: an insert's result, or for a purge the message purged (null when it was
+ * not live: unknown, or purged already).
+ */
+export type Written = Inserted | { purged: Purged | null };
+
 /** A message as stored. `to` is absent for a public message. */
 export interface StoredMessage {
   /** Store-assigned order: strictly increasing in the order messages were accepted. */
@@ -124,12 +147,19 @@ export interface Store {
    * message that was.
    */
   insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[];
+  /**
+   * The group commit: inserts and purges in one transaction, in order; all or none. An insert
+   * whose `clientRef` this sender already used is not stored again (its result names the message
+   * that was). A purge leaves no text behind, in the database or its WAL, once this returns (or,
+   * should a reader keep the checkpoint from finishing, after the next write).
+   */
+  commit(writes: readonly Write[]): Written[];
   /** The id of the message that `userId`'s request `ref` stored, if it did. */
   sentRef(userId: string, ref: string): string | null;
   /** Forgets request refs older than `before` (ms since epoch). */
   forgetSentRefs(before: number): void;
-  /** Who wrote a message and whether it is purged, even after its text is gone; null if never. */
-  tombstone(id: string): { id: string; from: string; purged: boolean } | null;
+  /** Who wrote a message, to whom, and whether it is purged (even after its text is gone). */
+  tombstone(id: string): Tombstone | null;
   /** The sequence number of message `id` (live or purged), or null when unknown. */
   seqOf(id: string): number | null;
   /**
@@ -161,11 +191,11 @@ export interface Store {
   /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
   visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
   /**
-   * Purges the text of these messages (a tombstone with id, author and time stays) so that it
-   * cannot be recovered from the database files either. Returns the messages that were live,
-   * as they were (already-purged or unknown ids are skipped).
+   * Purges the text of these messages (a tombstone with id, author and audience stays) so that
+   * it cannot be recovered from the database files either; one commit. Returns those that were
+   * live (already-purged or unknown ids are skipped).
    */
-  purge(ids: readonly string[], reason: "deleted" | "expired"): StoredMessage[];
+  purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[];
   /** Every live temporary message's id and deadline, for the expiry schedule at start-up. */
   pendingExpiries(): { id: string; expiresAt: number }[];
   /**

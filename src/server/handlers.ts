@@ -1,0 +1,91 @@
+/**
+ * The table of client frames: one row per type, saying whether it needs a successful `hello`,
+ * which rate limit it spends from, and what handles it. A new request is a new row here and a
+ * method on the part of the server that owns its state.
+ */
+import { type ClientFrame, ErrorCode, type User } from "../protocol/schema.ts";
+import { fitInFrame, reply } from "./frames.ts";
+import type { Hub } from "./hub.ts";
+import type { LimitKind } from "./limiters.ts";
+import type { Peer } from "./peer.ts";
+import { USERS_LIST_LIMIT } from "./presence.ts";
+
+type FrameOf<T extends ClientFrame["type"]> = Extract<ClientFrame, { type: T }>;
+
+export interface Handler<T extends ClientFrame["type"]> {
+  /** Served only after a successful `hello` (else `error not_ready`). */
+  needsHello: T extends "hello" | "ping" | "bye" ? false : true;
+  /** The rate limit it spends from, per user and per address. */
+  limit?: LimitKind;
+  /** `user` is set when `needsHello` is. */
+  handle(hub: Hub, peer: Peer, frame: FrameOf<T>, user: User): void;
+}
+
+export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
+  hello: { needsHello: false, handle: (hub, peer, frame) => hub.hello(peer, frame) },
+  ping: {
+    needsHello: false,
+    // before hello it is a health check (chat check): say which server this is
+    handle: (hub, peer) =>
+      reply(
+        peer,
+        peer.user ? { type: "pong" } : { type: "pong", server: { version: hub.version } },
+      ),
+  },
+  bye: { needsHello: false, handle: (_hub, peer) => peer.close("bye", "goodbye") },
+  send: {
+    needsHello: true,
+    limit: "send",
+    handle: (hub, peer, frame, user) => hub.messages.send(peer, user, frame),
+  },
+  delete: {
+    needsHello: true,
+    limit: "send",
+    handle: (hub, peer, frame, user) => hub.messages.delete(peer, user, frame),
+  },
+  search: {
+    needsHello: true,
+    limit: "search",
+    handle: (hub, peer, frame, user) => hub.histories.search(peer, user.id, frame),
+  },
+  history: {
+    needsHello: true,
+    handle: (hub, peer, frame, user) => hub.histories.history(peer, user.id, frame),
+  },
+  who: {
+    needsHello: true,
+    handle: (hub, peer, frame) =>
+      reply(peer, {
+        type: "users",
+        ref: frame.ref,
+        users: fitInFrame(hub.presence.users(USERS_LIST_LIMIT)),
+        online: hub.presence.size,
+      }),
+  },
+  sessions: {
+    needsHello: true,
+    handle: (hub, peer, frame, user) => replySessions(hub, peer, user, frame.ref),
+  },
+  logout_others: {
+    needsHello: true,
+    handle: (hub, peer, frame, user) => {
+      if (
+        peer.sessionId !== undefined &&
+        !hub.admissions.logoutOthers(user, peer.sessionId, peer.address)
+      ) {
+        return reply(peer, {
+          type: "error",
+          ref: frame.ref,
+          code: ErrorCode.unavailable,
+          message: "the server could not revoke your other sessions just now; try again later",
+        });
+      }
+      replySessions(hub, peer, user, frame.ref);
+    },
+  },
+};
+
+function replySessions(hub: Hub, peer: Peer, user: User, ref: string): void {
+  const sessions = fitInFrame(hub.admissions.sessions(user, peer.sessionId));
+  reply(peer, { type: "sessions", ref, sessions });
+}

@@ -1,0 +1,320 @@
+/**
+ * Messages: sending, deleting and expiring, all through one group commit. Every request accepted
+ * in a turn of the event loop (and every expiry due at a tick) is written in one transaction, then
+ * fanned out in the order it came (each frame encoded once; runs of frames for everyone shared as
+ * one buffer) and acknowledged. Persist, then fan out, then ack: an acknowledged message survives
+ * a crash, and nothing unstored is ever sent.
+ */
+import { setImmediate } from "node:timers";
+import { monotonicFactory } from "ulid";
+import { concatFrames, encodeFrame } from "../protocol/codec.ts";
+import { type Delete, ErrorCode, type Send, type User } from "../protocol/schema.ts";
+import { ExpirySchedule } from "./expiry.ts";
+import { reply, toFrame } from "./frames.ts";
+import { type Log, silentLog } from "./log.ts";
+import * as metrics from "./metrics.ts";
+import type { Peer } from "./peer.ts";
+import type { Presence } from "./presence.ts";
+import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
+import type { StoreHealth } from "./store/health.ts";
+import {
+  type Inserted,
+  type NewMessage,
+  type Purged,
+  type Quote,
+  quoteOf,
+  type Store,
+  type Write,
+  type Written,
+} from "./store/store.ts";
+
+/** How long the server remembers a request ref, to acknowledge a retried send only once. */
+export const SENT_REF_TTL_MS = 24 * 3600_000;
+/** Temporary messages expired per tick at most: a mass expiry is spread over several ticks. */
+export const EXPIRIES_PER_TICK = 1_000;
+/** After a store failure, how long until an expiry is tried again. */
+export const EXPIRY_RETRY_MS = 5_000;
+/** What a `message` frame adds to its text: id, sender, time and the JSON around them. */
+const FRAME_FIELDS_BYTES = 160;
+
+/** One request (or expiry) waiting for the group commit, and what to do once it is written. */
+type Entry =
+  | { kind: "send"; peer: Peer; ref: string; quote?: Quote; message: NewMessage }
+  | { kind: "delete"; peer: Peer; ref: string; id: string }
+  | { kind: "expire"; id: string };
+
+export interface MessagesOptions {
+  store: Store;
+  presence: Presence;
+  health: StoreHealth;
+  /** Told what an accepted message will cost to fan out, until it has been (the server's budget). */
+  budget?: { change(delta: number): void };
+  log?: Log;
+  now?: () => number;
+  /**
+   * Runs `fn` once the current turn of the event loop is done (setImmediate by default: after
+   * the I/O callbacks of this turn, so every socket's frames join one group commit).
+   */
+  defer?: (fn: () => void) => void;
+}
+
+export class Messages {
+  readonly #store: Store;
+  readonly #presence: Presence;
+  readonly #health: StoreHealth;
+  readonly #budget?: { change(delta: number): void };
+  readonly #log: Log;
+  readonly #now: () => number;
+  readonly #defer: (fn: () => void) => void;
+  readonly #newId = monotonicFactory();
+  /** Deadlines of live temporary messages. */
+  readonly #expiries = new ExpirySchedule();
+  /** Waiting for the group commit, in arrival order. */
+  #batch: Entry[] = [];
+  /** What fanning out the batch's messages will cost (bytes), as told to the budget. */
+  #batchCost = 0;
+
+  constructor(options: MessagesOptions) {
+    this.#store = options.store;
+    this.#presence = options.presence;
+    this.#health = options.health;
+    this.#budget = options.budget;
+    this.#log = options.log ?? silentLog;
+    this.#now = options.now ?? Date.now;
+    this.#defer = options.defer ?? ((fn) => void setImmediate(fn));
+    for (const { id, expiresAt } of this.#store.pendingExpiries()) {
+      this.#expiries.add(id, expiresAt);
+    }
+  }
+
+  /** How many temporary messages are waiting to expire. */
+  get pendingExpiries(): number {
+    return this.#expiries.size;
+  }
+
+  /** A `send`: checked now, stored with this turn's group commit. */
+  send(peer: Peer, user: User, frame: Send): void {
+    const fail = (code: string, message: string) =>
+      reply(peer, { type: "error", ref: frame.ref, code, message });
+    // a re-send after a reconnect is looked up first, so it is acknowledged even if it would not
+    // pass again (a recipient named @bob who has left); any other repeat is caught at commit
+    const already = frame.retry ? this.#store.sentRef(user.id, frame.ref) : null;
+    if (already !== null) {
+      // a retry after a drop: it was stored (and fanned out) the first time; just acknowledge
+      return reply(peer, { type: "ack", ref: frame.ref, id: already, time: this.#now() });
+    }
+    let to: string[] | undefined;
+    let replyTo: string | undefined;
+    let quote: Quote | undefined;
+    if (frame.replyTo !== undefined) {
+      const original = this.#store.message(frame.replyTo);
+      if (!original || !canSee(user.id, original)) {
+        // the same words whether it never existed or is not yours to see
+        return fail(ErrorCode.notFound, "there is no message with that id that you can reply to");
+      }
+      replyTo = original.id;
+      quote = quoteOf(original);
+      to = replyAudience(user.id, original);
+    } else if (frame.to) {
+      // only the online users whose names were typed: a DM costs nothing per person online
+      const online = this.#presence.named(frame.to);
+      const resolved = resolveRecipients(frame.to, online, (id) => this.#store.canonicalId(id));
+      if (!resolved.ok) return fail(resolved.code, resolved.message);
+      to = resolved.ids;
+    }
+    const time = this.#now();
+    const message: NewMessage = {
+      id: this.#newId(time),
+      from: user.id,
+      to,
+      text: frame.text,
+      time,
+      replyTo,
+      expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
+    };
+    // a frame is about its text plus its fields; public ones go to everyone online
+    const recipients = to ? to.length + 1 : this.#presence.size;
+    const cost = (frame.text.length + FRAME_FIELDS_BYTES) * recipients;
+    this.#batchCost += cost;
+    this.#budget?.change(cost);
+    this.#queue({ kind: "send", peer, ref: frame.ref, quote, message });
+  }
+
+  /** A `delete`: checked now (one read), purged with this turn's group commit. */
+  delete(peer: Peer, user: User, frame: Delete): void {
+    const fail = (code: string, message: string) =>
+      reply(peer, { type: "error", ref: frame.ref, code, message });
+    const found = this.#store.tombstone(frame.id);
+    if (found?.purged && found.from === user.id) {
+      // the author retrying a delete that already happened (or an expiry that beat it): done
+      return reply(peer, { type: "ack", ref: frame.ref, id: frame.id, time: this.#now() });
+    }
+    if (!found || found.purged || !canSee(user.id, found)) {
+      return fail(ErrorCode.notFound, "there is no message with that id that you can delete");
+    }
+    if (found.from !== user.id) {
+      return fail(ErrorCode.forbidden, "only its author can delete a message");
+    }
+    this.#queue({ kind: "delete", peer, ref: frame.ref, id: found.id });
+  }
+
+  /**
+   * Expires the temporary messages due by `now` (at most EXPIRIES_PER_TICK), in one commit of
+   * their own, and tells their audience.
+   */
+  expire(now: number): void {
+    const due = this.#expiries.due(now, EXPIRIES_PER_TICK);
+    if (due.length === 0) return;
+    for (const id of due) this.#batch.push({ kind: "expire", id });
+    this.flush();
+  }
+
+  /** Forgets request refs older than SENT_REF_TTL_MS (called now and then). */
+  forgetRefs(now: number): void {
+    try {
+      this.#store.forgetSentRefs(now - SENT_REF_TTL_MS);
+    } catch (error) {
+      this.#health.failed("forgetting old request refs", error); // tried again next time
+    }
+  }
+
+  #queue(entry: Entry): void {
+    this.#batch.push(entry);
+    if (this.#batch.length === 1) this.#defer(() => this.flush());
+  }
+
+  /**
+   * The group commit: everything waiting is written in one transaction, then fanned out and
+   * acknowledged in arrival order. Runs by itself; call it to flush at once (shutdown, tests).
+   */
+  flush(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    // from now on the connections' queues hold what it costs (reset first: the budget may resume
+    // a sender, and what it sends then belongs to the next batch)
+    const cost = this.#batchCost;
+    this.#batchCost = 0;
+    this.#budget?.change(-cost);
+    const writes: Write[] = batch.map((entry) =>
+      entry.kind === "send"
+        ? { kind: "insert", message: entry.message, clientRef: entry.ref }
+        : { kind: "purge", id: entry.id, reason: entry.kind === "delete" ? "deleted" : "expired" }
+    );
+    const started = performance.now();
+    let written: Written[];
+    try {
+      written = this.#store.commit(writes);
+      this.#health.ok();
+    } catch (error) {
+      this.#health.failed(describe(batch), error);
+      return this.#refuseAll(batch);
+    }
+    metrics.groupCommitTime.record(performance.now() - started);
+    metrics.groupCommitSize.record(batch.length);
+    this.#fanOut(batch, written);
+  }
+
+  /**
+   * Everything written goes out in order: frames for everyone are gathered into one shared
+   * buffer (encoded once, concatenated once, one write per connection) until a frame for a few
+   * ends the run; acknowledgements follow the frames they answer.
+   */
+  #fanOut(batch: Entry[], written: Written[]): void {
+    const started = performance.now();
+    let delivered = 0;
+    let stored = 0;
+    let expired = 0;
+    let run: Uint8Array[] = [];
+    let acks: (() => void)[] = [];
+    const endRun = () => {
+      if (run.length > 0) {
+        const shared = run.length === 1 ? run[0] : concatFrames(run);
+        for (const peer of this.#presence.peers()) peer.send(shared);
+        delivered += run.length * this.#presence.size;
+      }
+      for (const ack of acks) ack();
+      run = [];
+      acks = [];
+    };
+    /** One frame to its audience: into the shared run if it is for everyone. */
+    const out = (audience: { from: string; to?: readonly string[] }, bytes: Uint8Array) => {
+      if (audience.to === undefined) return void run.push(bytes);
+      endRun();
+      delivered += this.#presence.deliver(audience, bytes);
+    };
+    for (let i = 0; i < batch.length; i++) {
+      const entry = batch[i];
+      const result = written[i];
+      if (entry.kind === "send") {
+        const message = result as Inserted;
+        if (!("duplicateOf" in message)) {
+          stored++;
+          if (message.expiresAt !== undefined) this.#expiries.add(message.id, message.expiresAt);
+          out(message, encodeFrame(toFrame({ ...message, quote: entry.quote })));
+        }
+        const ack = () => this.#ack(entry, message);
+        if ("duplicateOf" in message || message.to === undefined) acks.push(ack);
+        else ack();
+        continue;
+      }
+      const purged = (result as { purged: Purged | null }).purged;
+      if (purged) {
+        const reason = entry.kind === "delete" ? "deleted" : "expired";
+        out(purged, encodeFrame({ type: "deleted", id: purged.id, reason }));
+        if (entry.kind === "expire") expired++;
+      }
+      if (entry.kind === "delete") {
+        // gone already (an expiry in the same commit) is done too
+        const { peer, ref, id } = entry;
+        const ack = () => reply(peer, { type: "ack", ref, id, time: this.#now() });
+        if (purged?.to === undefined) acks.push(ack);
+        else ack();
+      }
+    }
+    endRun();
+    metrics.messagesStored.add(stored);
+    metrics.deliveries.add(delivered);
+    metrics.fanOutTime.record(performance.now() - started);
+    if (expired > 0) {
+      metrics.expiryPurges.add(expired);
+      this.#log.info("expired", { count: expired });
+    }
+  }
+
+  #ack(request: { peer: Peer; ref: string }, message: Inserted): void {
+    const ack = "duplicateOf" in message
+      ? { id: message.duplicateOf, time: this.#now() }
+      : { id: message.id, time: message.time };
+    reply(request.peer, { type: "ack", ref: request.ref, ...ack });
+  }
+
+  /** The store failed: nothing was written; requests are refused, expiries tried again later. */
+  #refuseAll(batch: Entry[]): void {
+    const retryAt = this.#now() + EXPIRY_RETRY_MS;
+    for (const entry of batch) {
+      if (entry.kind === "expire") {
+        this.#expiries.add(entry.id, retryAt);
+        continue;
+      }
+      const what = entry.kind === "send" ? "store that message" : "delete that message";
+      const after = entry.kind === "send" ? "nothing was sent" : "try again later";
+      reply(entry.peer, {
+        type: "error",
+        ref: entry.ref,
+        code: ErrorCode.unavailable,
+        message: `the server could not ${what} (it cannot write to its database); ${after}`,
+      });
+    }
+  }
+}
+
+/** What a failed commit was doing, for the log. */
+function describe(batch: Entry[]): string {
+  const count = (kind: Entry["kind"]) => batch.filter((e) => e.kind === kind).length;
+  const parts: string[] = [];
+  if (count("send") > 0) parts.push(`storing ${count("send")} message(s)`);
+  if (count("delete") > 0) parts.push(`deleting ${count("delete")} message(s)`);
+  if (count("expire") > 0) parts.push("expiring temporary messages");
+  return parts.join(" and ");
+}
