@@ -8,13 +8,20 @@ Deno.test("expiry schedule: due ids come out in deadline order, only when due", 
   schedule.add("a", 1000);
   schedule.add("b", 2000);
   schedule.add("a2", 1000);
-  assert.equal(schedule.next(), 1000);
   assert.deepEqual(schedule.due(999), []);
   assert.deepEqual(schedule.due(1000).sort(), ["a", "a2"]);
   assert.deepEqual(schedule.due(2500), ["b"]);
   assert.equal(schedule.size, 1);
   assert.deepEqual(schedule.due(10_000), ["c"]);
-  assert.equal(schedule.next(), undefined);
+  assert.equal(schedule.size, 0);
+});
+
+Deno.test("expiry schedule: at most `max` at a time, the earliest first; the rest stay due", () => {
+  const schedule = new ExpirySchedule();
+  for (let i = 0; i < 10; i++) schedule.add(`m${i}`, 100 - i);
+  assert.deepEqual(schedule.due(1000, 3), ["m9", "m8", "m7"]);
+  assert.equal(schedule.size, 7);
+  assert.deepEqual(schedule.due(1000).length, 7);
 });
 
 Deno.test("expiry schedule: 100k pending messages, random order, drained exactly in order", () => {
@@ -22,7 +29,12 @@ Deno.test("expiry schedule: 100k pending messages, random order, drained exactly
   const n = 100_000;
   let seed = 42;
   const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  for (let i = 0; i < n; i++) schedule.add(`m${i}`, Math.floor(random() * 7 * 86_400_000));
+  const deadlines = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const at = Math.floor(random() * 7 * 86_400_000);
+    deadlines.set(`m${i}`, at);
+    schedule.add(`m${i}`, at);
+  }
   assert.equal(schedule.size, n);
   // a tick with nothing due touches nothing
   assert.deepEqual(schedule.due(-1), []);
@@ -30,12 +42,14 @@ Deno.test("expiry schedule: 100k pending messages, random order, drained exactly
   let taken = 0;
   // bounded: every deadline is within 7 days, so 8 days of hourly ticks must drain it
   for (let now = 0; schedule.size > 0 && now <= 8 * 86_400_000; now += 3_600_000) {
-    const before = schedule.next() ?? Infinity;
-    assert.ok(before >= last);
-    const due = schedule.due(now);
-    taken += due.length;
-    if (due.length > 0) last = before;
-    assert.ok((schedule.next() ?? Infinity) > now);
+    for (const id of schedule.due(now)) {
+      const at = deadlines.get(id)!;
+      assert.ok(at <= now, "only what is due");
+      assert.ok(at >= last, "in deadline order");
+      last = at;
+      taken++;
+    }
+    assert.deepEqual(schedule.due(now), [], "nothing due is left behind");
   }
   assert.equal(taken, n);
 });

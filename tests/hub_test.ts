@@ -951,7 +951,7 @@ Deno.test("temp: expiresAt = time + ttl; expired at the deadline, to its audienc
   w.say(tom, { type: "send", ref: "t", text: "brief", ttl: 30, to: ["alice"] });
   const [message] = messages(alice);
   assert.equal(message.expiresAt, T0 + 30_000);
-  assert.equal(w.hub.pendingExpiries, 1);
+  assert.equal(w.hub.messages.pendingExpiries, 1);
   alice.clear();
   w.hub.tick(T0 + 29_999);
   assert.deepEqual(alice.frames, []);
@@ -962,7 +962,7 @@ Deno.test("temp: expiresAt = time + ttl; expired at the deadline, to its audienc
   assert.equal(messages(eve).length, 0);
   assert.deepEqual(eve.of("deleted"), []);
   assert.equal(w.store.message(message.id), null);
-  assert.equal(w.hub.pendingExpiries, 0);
+  assert.equal(w.hub.messages.pendingExpiries, 0);
   w.hub.tick(T0 + 60_000);
   assert.equal(alice.frames.length, 1, "expired once");
 });
@@ -995,7 +995,7 @@ Deno.test("temp: pending expiries survive a restart; overdue ones go at start-up
       const hub = new Hub({ store, version: "test", now: () => T0 + 10_000 });
       assert.equal(store.message(short), null, "overdue at start-up: purged");
       assert.ok(store.message(long));
-      assert.equal(hub.pendingExpiries, 1);
+      assert.equal(hub.messages.pendingExpiries, 1);
       hub.tick(T0 + 3_600_000);
       assert.equal(store.message(long), null);
     } finally {
@@ -1483,7 +1483,7 @@ Deno.test("store failure: an expiry that cannot be stored is retried later, not 
   w.hub.tick(); // not yet due again
   w.clock.t += 1;
   w.hub.tick(); // retried, fails again
-  assert.equal(w.hub.pendingExpiries, 1, "still scheduled");
+  assert.equal(w.hub.messages.pendingExpiries, 1, "still scheduled");
   const failures = lines.filter((l) => /disk is full/.test(l));
   assert.equal(failures.length, 1, `logged once: ${lines.join("\n")}`);
   assert.match(
@@ -1497,7 +1497,7 @@ Deno.test("store failure: an expiry that cannot be stored is retried later, not 
   w.clock.t += EXPIRY_RETRY_MS;
   w.hub.tick();
   assert.equal(tom.of("deleted").length, 1, "expired once the store works again");
-  assert.equal(w.hub.pendingExpiries, 0);
+  assert.equal(w.hub.messages.pendingExpiries, 0);
   assert.match(lines.join("\n"), /INFO {2}the history database works again refused=2 seconds=10/);
 });
 

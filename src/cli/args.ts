@@ -12,7 +12,11 @@ import { nameProblem } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
 import {
   ADDRESS_RATE_FACTOR,
+  DEFAULT_MAX_RATE,
   DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
+  HANDSHAKE_TIMEOUT_MS,
+  HELLO_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
   MAX_CONNECTIONS,
   MAX_CONNECTIONS_PER_ADDRESS,
   OUTPUT_BUDGET_BYTES,
@@ -79,15 +83,22 @@ Options:
   --log-level LEVEL     ${
   LOG_LEVELS.join(", ")
 } (default ${DEFAULT_LOG_LEVEL}; debug adds every connection)
-  --max-rate N          messages per second per user, sustained (0 = no limit)
+  --max-rate N          messages per second per user, sustained (default ${DEFAULT_MAX_RATE};
+                        0 = no limit)
   --max-rate-per-address N
                         messages per second from one address, whatever ids it uses
                         (default ${ADDRESS_RATE_FACTOR} × --max-rate; 0 = no limit)
   --max-new-ids-per-address N
                         new ids issued to one address per hour (default ${DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
-  --handshake-timeout S seconds a new connection has for its TLS handshake (default 10)
-  --hello-timeout S     seconds from the handshake to the client's hello (default 10)
-  --idle-timeout S      seconds of silence before a client is cut (default 45; clients ping
+  --handshake-timeout S seconds a new connection has for its TLS handshake (default ${
+  HANDSHAKE_TIMEOUT_MS / 1000
+})
+  --hello-timeout S     seconds from the handshake to the client's hello (default ${
+  HELLO_TIMEOUT_MS / 1000
+})
+  --idle-timeout S      seconds of silence before a client is cut (default ${
+  IDLE_TIMEOUT_MS / 1000
+}; clients ping
                         three times as often)
   --max-connections-per-address N
                         connections from one address not logged in yet (default ${MAX_CONNECTIONS_PER_ADDRESS});

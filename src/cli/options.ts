@@ -8,7 +8,11 @@ import type { ParseArgsConfig } from "node:util";
 import { join } from "node:path";
 import { DEFAULT_PORT } from "../version.ts";
 import {
+  DEFAULT_MAX_RATE,
   DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
+  HANDSHAKE_TIMEOUT_MS,
+  HELLO_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
   MAX_CONNECTIONS,
   MAX_CONNECTIONS_PER_ADDRESS,
   OUTPUT_BUDGET_BYTES,
@@ -69,10 +73,10 @@ export const SERVE_OPTIONS = {
   "password-file": { type: "string" },
   "log-format": { type: "string" },
   "log-level": { type: "string" },
-  "max-rate": { type: "string", default: "10" },
-  "handshake-timeout": { type: "string", default: "10" },
-  "hello-timeout": { type: "string", default: "10" },
-  "idle-timeout": { type: "string", default: "45" },
+  "max-rate": { type: "string", default: String(DEFAULT_MAX_RATE) },
+  "handshake-timeout": { type: "string", default: String(HANDSHAKE_TIMEOUT_MS / 1000) },
+  "hello-timeout": { type: "string", default: String(HELLO_TIMEOUT_MS / 1000) },
+  "idle-timeout": { type: "string", default: String(IDLE_TIMEOUT_MS / 1000) },
   "max-connections-per-address": { type: "string", default: String(MAX_CONNECTIONS_PER_ADDRESS) },
   "max-rate-per-address": { type: "string" },
   "max-new-ids-per-address": {

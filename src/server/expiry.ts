@@ -16,11 +16,6 @@ export class ExpirySchedule {
     return this.#heap.length;
   }
 
-  /** The earliest deadline, if any. */
-  next(): number | undefined {
-    return this.#heap[0]?.at;
-  }
-
   add(id: string, at: number): void {
     const heap = this.#heap;
     heap.push({ id, at });

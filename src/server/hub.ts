@@ -26,6 +26,7 @@ import { HANDLERS } from "./handlers.ts";
 import { reply, toFrame } from "./frames.ts";
 import { Histories } from "./history.ts";
 import { Limiters } from "./limiters.ts";
+import { IDLE_TIMEOUT_MS } from "./limits.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Messages } from "./messages.ts";
 import * as metrics from "./metrics.ts";
@@ -51,8 +52,7 @@ export {
 export { EXPIRIES_PER_TICK, EXPIRY_RETRY_MS, SENT_REF_TTL_MS } from "./messages.ts";
 export { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT, USERS_LIST_LIMIT } from "./presence.ts";
 
-/** How long the server waits without a frame before cutting; clients ping three times as often. */
-export const IDLE_TIMEOUT_MS = 45_000;
+export { IDLE_TIMEOUT_MS };
 /** How often idle rate-limit state and old request refs are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -162,11 +162,6 @@ export class Hub {
       this.messages.forgetRefs(now);
     }
     this.messages.expire(now);
-  }
-
-  /** How many temporary messages are waiting to expire. */
-  get pendingExpiries(): number {
-    return this.messages.pendingExpiries;
   }
 
   get limits(): Limits {

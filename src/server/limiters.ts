@@ -6,7 +6,9 @@
 import { ErrorCode } from "../protocol/schema.ts";
 import { addressKey } from "./address.ts";
 import { reply } from "./frames.ts";
-import { ADDRESS_RATE_FACTOR } from "./limits.ts";
+import { ADDRESS_RATE_FACTOR, DEFAULT_MAX_RATE } from "./limits.ts";
+
+export { DEFAULT_MAX_RATE };
 import { type Log, silentLog } from "./log.ts";
 import * as metrics from "./metrics.ts";
 import type { Peer } from "./peer.ts";
@@ -14,8 +16,6 @@ import { burstFor, RateLimiter } from "./rate.ts";
 
 /** Refusals in a row after which a flooding connection is cut. */
 export const MAX_RATE_STRIKES = 50;
-/** Default sustained messages per second per user. */
-export const DEFAULT_MAX_RATE = 10;
 /** Searches per minute per user (each one reads everything the user may see), and the burst. */
 export const SEARCHES_PER_MINUTE = 20;
 export const SEARCH_BURST = 5;

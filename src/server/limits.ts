@@ -3,6 +3,14 @@
  * the help text (src/cli/args.ts) names the very numbers the server uses without loading it.
  */
 
+/** Default sustained messages per second per user (`--max-rate`). */
+export const DEFAULT_MAX_RATE = 10;
+/** Time allowed for the TLS handshake (`--handshake-timeout`). */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Time allowed between the handshake and a successful `hello` (`--hello-timeout`). */
+export const HELLO_TIMEOUT_MS = 10_000;
+/** Silence after which a connection is cut (`--idle-timeout`); clients ping three times as often. */
+export const IDLE_TIMEOUT_MS = 45_000;
 /** New ids issued per hour to one address (IPv6: one /64), by default; the burst is the same. */
 export const DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR = 60;
 /** By default, one address may send this many times the per-user rate (many people behind one NAT). */

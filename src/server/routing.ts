@@ -2,13 +2,13 @@
  * Pure routing decisions: who a direct message goes to, and who may see a message.
  * No sockets, no store: plain data in, plain data out.
  */
-import { ID_PATTERN, MAX_RECIPIENTS, type User } from "../protocol/schema.ts";
+import { ID_PATTERN, type User } from "../protocol/schema.ts";
 
 export type Resolution =
   | { ok: true; ids: string[] }
   | {
     ok: false;
-    code: "unknown_recipient" | "ambiguous_recipient" | "too_many_recipients";
+    code: "unknown_recipient" | "ambiguous_recipient";
     message: string;
   };
 
@@ -20,6 +20,7 @@ export type Resolution =
  *   another case only (`@bob` when only BOB is online) is not guessed at: a message meant for an
  *   offline bob must not reach BOB. The refusal names the id to write instead.
  * Duplicates collapse. Any unknown or ambiguous entry fails the whole message: nothing is sent.
+ * `typed` holds at most MAX_RECIPIENTS entries (the schema's bound), so neither do the ids.
  */
 export function resolveRecipients(
   typed: readonly string[],
@@ -68,13 +69,7 @@ export function resolveRecipients(
       };
     }
   }
-  if (ids.size > MAX_RECIPIENTS) {
-    return {
-      ok: false,
-      code: "too_many_recipients",
-      message: `a direct message may have at most ${MAX_RECIPIENTS} recipients`,
-    };
-  }
+  // at most MAX_RECIPIENTS: the schema refuses more entries, and duplicates only collapse
   return { ok: true, ids: [...ids] };
 }
 

@@ -29,10 +29,7 @@ import { type Log, silentLog } from "./log.ts";
 import * as metrics from "./metrics.ts";
 import { MAX_PASSWORD_DELAY_MS } from "./password.ts";
 
-/** Time allowed for the TLS handshake. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Time allowed between the handshake and a successful `hello`. */
-export const HELLO_TIMEOUT_MS = 10_000;
+export { HANDSHAKE_TIMEOUT_MS, HELLO_TIMEOUT_MS } from "./limits.ts";
 /** Bytes a connection may have waiting to be written before it is cut as a slow reader. */
 export const MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 /** Malformed frames tolerated on one connection before it is closed. */

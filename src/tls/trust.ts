@@ -2,7 +2,7 @@
  * The client side of trust: which CA certificates `chat join` hands to
  * `Deno.connectTls`, and the pins remembered from first contact.
  *
- * Order (DESIGN.md §2): `--ca FILE`; a pin stored earlier; `--fingerprint`
+ * Order (README, "Commands and options"): `--ca FILE`; a pin stored earlier; `--fingerprint`
  * (first contact: fetch the chain, compare, pin); `./certs/ca.pem` when
  * present; the system roots. Hostname verification is never turned off:
  * every source only chooses trust anchors.

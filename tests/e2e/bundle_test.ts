@@ -1,5 +1,5 @@
 /**
- * The single-file bundle (DESIGN.md §6) runs `serve` and `join` from an empty directory: no read
+ * The single-file bundle (`deno task bundle`) runs `serve` and `join` from an empty directory: no read
  * of a source-relative path at run time.
  */
 import assert from "node:assert/strict";

@@ -1,4 +1,4 @@
-// The original chat's weaknesses, one named regression test each (DESIGN.md §8). Some overlap
+// The original Python chat's weaknesses, one named regression test each. Some overlap
 // with broader tests elsewhere; these stay small and say exactly which weakness they pin down.
 //
 // Run: deno test -A --parallel tests/e2e/regressions_test.ts
