@@ -1,0 +1,137 @@
+/**
+ * Fixtures shared by the unit tests (tests/*_test.ts): fake message ids and messages, a fake
+ * connection that decodes and schema-checks every frame the server sends it, a log into lines on
+ * an injected clock, and frames built by hand from raw bytes. No processes, no sockets: the
+ * end-to-end helpers are in tests/e2e/harness.ts (which uses the raw frames from here too).
+ */
+import assert from "node:assert/strict";
+import { FrameCutter, HEADER_BYTES } from "../src/protocol/codec.ts";
+import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
+import { Logger } from "../src/server/log.ts";
+import type { Peer } from "../src/server/peer.ts";
+import type { NewMessage, Store, StoredMessage } from "../src/server/store/store.ts";
+
+/** A fixed start for injected clocks (Nov 2023). */
+export const T0 = 1_700_000_000_000;
+
+// ---- ids and messages -------------------------------------------------------------------------
+
+/** A fake message id: 26 Crockford characters, ordered by `n` (like ULIDs made in order). */
+export function mid(n: number): string {
+  return "01J9ZQ3V5W8X2Y4Z6A7B" + String(n).padStart(6, "0");
+}
+
+let made = 0;
+
+/**
+ * A new message from `from` (to `to`: a DM), with the next fake id and time; its text is `m<n>`
+ * unless given.
+ */
+export function newMessage(from: string, to?: string[], text?: string): NewMessage {
+  made++;
+  const m: NewMessage = { id: mid(made), from, text: text ?? `m${made}`, time: made };
+  if (to) m.to = to;
+  return m;
+}
+
+/** Stores `messages` in one group commit, as the server does; returns them with their seq. */
+export function insert(store: Store, ...messages: NewMessage[]): StoredMessage[] {
+  return store.commit(messages.map((message) => ({ kind: "insert", message }))) as StoredMessage[];
+}
+
+/** A client frame as the session hands it over: checked by the schema first. */
+export function clientFrame(frame: Record<string, unknown>): ClientFrame {
+  const parsed = ClientFrame.safeParse(frame);
+  assert.ok(parsed.success, `test made an invalid frame: ${JSON.stringify(frame)}`);
+  return parsed.data;
+}
+
+// ---- a connection as the server's core sees it --------------------------------------------------
+
+/** A connection as the server's core sees it; every frame it is sent is decoded and checked. */
+export class FakePeer implements Peer {
+  user?: User;
+  sessionId?: string;
+  refused?: boolean;
+  strikes?: number;
+  /** Encoded frames as handed over (to check encode-once). */
+  readonly raw: Uint8Array[] = [];
+  readonly frames: ServerFrame[] = [];
+  closed?: { reason: string; message: string };
+  /** How many frames had arrived when it was closed (what came before the cut). */
+  framesBeforeClose?: number;
+
+  constructor(readonly label = "peer", public address?: string) {}
+
+  send(bytes: Uint8Array): void {
+    this.raw.push(bytes);
+    // one send carries whole frames: one, or a run of them shared by every recipient
+    const cutter = new FrameCutter();
+    const payloads = cutter.push(bytes);
+    assert.ok(payloads.length >= 1, "a send carries at least one frame");
+    assert.equal(cutter.pending, 0, "a send carries whole frames only");
+    for (const payload of payloads) {
+      const value = JSON.parse(new TextDecoder().decode(payload));
+      const parsed = ServerFrame.safeParse(value);
+      assert.ok(
+        parsed.success,
+        `the server sent a frame the schema refuses: ${JSON.stringify(value)}`,
+      );
+      this.frames.push(parsed.data);
+    }
+  }
+
+  close(reason: string, message: string): void {
+    this.closed = { reason, message };
+    this.framesBeforeClose ??= this.frames.length;
+  }
+
+  /** Frames of one type. */
+  of<T extends ServerFrame["type"]>(type: T): Extract<ServerFrame, { type: T }>[] {
+    return this.frames.filter((f) => f.type === type) as Extract<ServerFrame, { type: T }>[];
+  }
+
+  last(): ServerFrame {
+    assert.ok(this.frames.length > 0, `${this.label} got no frame`);
+    return this.frames[this.frames.length - 1];
+  }
+
+  clear(): void {
+    this.raw.length = 0;
+    this.frames.length = 0;
+  }
+}
+
+/** A peer that has said hello as `user` (what presence does on a welcome). */
+export function online(user: User, address?: string): FakePeer {
+  const peer = new FakePeer(user.name, address);
+  peer.user = user;
+  return peer;
+}
+
+// ---- the log ------------------------------------------------------------------------------------
+
+/** The server's log as an operator reads it (text, every level), into `lines`. */
+export function testLog(now: () => number = () => T0): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: new Logger({ write: (line) => lines.push(line), level: "debug", now }) };
+}
+
+// ---- frames by hand -----------------------------------------------------------------------------
+
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** A frame of exactly these payload bytes (not necessarily JSON); the length prefix is computed. */
+export function rawFrame(payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(HEADER_BYTES + payload.length);
+  new DataView(frame.buffer).setUint32(0, payload.length, false);
+  frame.set(payload, HEADER_BYTES);
+  return frame;
+}
+
+/** Just a 4-byte big-endian length prefix, announcing `length` bytes that never come. */
+export function prefixOnly(length: number): Uint8Array {
+  const prefix = new Uint8Array(HEADER_BYTES);
+  new DataView(prefix.buffer).setUint32(0, length >>> 0, false);
+  return prefix;
+}
