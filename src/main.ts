@@ -16,7 +16,7 @@ import {
 import { runServe } from "./cli/serve.ts";
 import { runCheck } from "./cli/check.ts";
 import { PromptCancelled } from "./ui/ask.ts";
-import { runJoin } from "./client/run.ts";
+import { runJoin } from "./cli/join.ts";
 import { VERSION } from "./version.ts";
 import { sanitizeLine } from "./ui/sanitize.ts";
 import { isSearchWorker, runSearchWorker } from "./server/search/worker_main.ts";

@@ -20,7 +20,7 @@ import {
   urlIn,
   wrapLine,
 } from "../src/ui/bubble.ts";
-import { clock } from "../src/ui/plain.ts";
+import { clock } from "../src/ui/time.ts";
 
 const TIME = Date.UTC(2026, 0, 2, 10, 20, 30);
 const ME = { id: "tom_1234", name: "tom" };

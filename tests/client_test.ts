@@ -5,11 +5,15 @@
 // Run: deno test -A tests/client_test.ts
 
 import assert from "node:assert/strict";
-import { ChatClient, PRESENCE_LEFT_HOLD_MS, REVOKED_MESSAGE } from "../src/client/client.ts";
+import {
+  ChatClient,
+  type ConnectionStatus,
+  PRESENCE_LEFT_HOLD_MS,
+  REVOKED_MESSAGE,
+} from "../src/client/client.ts";
 import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
 import { type ClientEvent, ClientState } from "../src/client/state.ts";
 import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
-import type { ConnectionStatus } from "../src/ui/ui.ts";
 
 const HANDSHAKE_DROPPED = /the server closed the connection during the TLS handshake/;
 

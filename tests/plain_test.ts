@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import type { ClientEvent } from "../src/client/state.ts";
 import type { SessionInfo } from "../src/protocol/schema.ts";
 import {
-  dateTime,
   jsonEvent,
   jsonStatus,
   plainLines,
@@ -15,6 +14,7 @@ import {
   sortSessions,
 } from "../src/ui/plain.ts";
 import { safeJson } from "../src/ui/sanitize.ts";
+import { dateTime } from "../src/ui/time.ts";
 
 /** Local time, so the expectations hold in any time zone. */
 const T1 = new Date(2025, 0, 2, 9, 5, 7).getTime();

@@ -31,6 +31,7 @@ import {
   DEFAULT_LOG_FORMAT,
   DEFAULT_LOG_LEVEL,
   DEFAULT_SERVER,
+  defaultStateDirFrom,
   ENV,
   JOIN_OPTIONS,
   LAYOUTS,
@@ -410,6 +411,18 @@ export async function readPassword(
     return password;
   }
   return env(ENV.password);
+}
+
+/**
+ * The per-user state directory (pins, tokens, unsent messages): `$XDG_STATE_HOME/chat`, else
+ * `~/.local/state/chat` (`%LOCALAPPDATA%\chat` on Windows).
+ */
+export function defaultStateDir(env: Env = processEnv): string {
+  const dir = defaultStateDirFrom(env, Deno.build.os === "windows");
+  if (!dir) {
+    throw new Error("cannot find a home directory to keep pinned servers in; set XDG_STATE_HOME");
+  }
+  return dir;
 }
 
 // ---- chat bench ------------------------------------------------------------------------------

@@ -4,14 +4,9 @@
  * connection not logged in carries its version. Exit 0 when it answered, 1 otherwise: a health
  * check for systemd and containers.
  */
-import type { CheckArgs } from "./args.ts";
+import { type CheckArgs, defaultStateDir } from "./args.ts";
 import { ConnectError, Connection } from "../client/connection.ts";
-import {
-  defaultStateDir,
-  pinMismatchWarning,
-  resolveTrust,
-  type TrustOptions,
-} from "../tls/trust.ts";
+import { pinMismatchWarning, resolveTrust, type TrustOptions } from "../tls/trust.ts";
 
 /** What a check found. */
 export interface CheckResult {

@@ -4,7 +4,7 @@
  * checkout); otherwise this very process's form, which works as printed on this machine.
  */
 import { fileURLToPath } from "node:url";
-import { shellQuote } from "../launch/launch.ts";
+import { shellQuote } from "./quote.ts";
 import { ENV } from "./options.ts";
 import type { Env } from "./args.ts";
 

@@ -5,7 +5,6 @@
  * The server deduplicates sends by their ref, so a retry is never stored twice.
  */
 import type { ClientFrame, ServerFrame, Welcome } from "../protocol/schema.ts";
-import type { ConnectionStatus } from "../ui/ui.ts";
 import { ConnectError, type Connection } from "./connection.ts";
 import type { ClientEvent, ClientState } from "./state.ts";
 
@@ -25,6 +24,15 @@ export const RECONNECT_CAP_MS = 30_000;
  */
 export const MIN_HEARTBEAT_MS = 100;
 export const MAX_HEARTBEAT_MS = 3_600_000;
+
+/** How the connection stands, as the client reports it (a UI shows it on a status line). */
+export type ConnectionStatus =
+  | { state: "connected" }
+  /** `reason`: why the last attempt failed (none on the first, right after the drop). */
+  | { state: "reconnecting"; retryAt: number; attempt: number; reason?: string }
+  /** A reconnect attempt is under way (the line modes say nothing of it). */
+  | { state: "connecting"; attempt: number }
+  | { state: "offline" };
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
 const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked"]);

@@ -3,7 +3,6 @@
  * so /help and completion come from it. Nothing here does I/O.
  */
 import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "../protocol/schema.ts";
-import { twoColumns } from "../ui/keymap.ts";
 
 export type Intent =
   | { kind: "none" }
@@ -234,4 +233,23 @@ export function helpText(columns = Infinity): string {
     ["@id [@id ...] text", "send only to those people (@name: the one person online so named)"],
     ...COMMANDS.map((c): [string, string] => [c.usage, c.help]),
   ], columns);
+}
+
+/**
+ * Rows of `[left, right]` as two columns, the right one wrapped at words under itself so that
+ * no line is longer than `columns` (where it can be: the right column keeps 20 at least).
+ */
+export function twoColumns(rows: [string, string][], columns = Infinity): string {
+  const width = Math.max(...rows.map(([left]) => left.length));
+  const room = Math.max(20, columns - width - 2);
+  return rows.map(([left, right]) => {
+    const lines = [""];
+    for (const word of right.split(" ")) {
+      const last = lines.length - 1;
+      if (lines[last] && lines[last].length + 1 + word.length > room) lines.push(word);
+      else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+    }
+    return lines.map((line, i) => `${(i === 0 ? left : "").padEnd(width)}  ${line}`.trimEnd())
+      .join("\n");
+  }).join("\n");
 }

@@ -73,8 +73,3 @@ export function launch(options: Launch, argv: string[]): void {
     process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
   });
 }
-
-/** Quotes `word` for a POSIX shell when it needs it, so a printed command can be pasted. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_\/.:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}

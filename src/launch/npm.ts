@@ -10,7 +10,8 @@ import { delimiter, dirname, join } from "node:path";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
-import { launch, shellQuote } from "./launch.ts";
+import { launch } from "./launch.ts";
+import { shellQuote } from "../cli/quote.ts";
 
 const require = createRequire(import.meta.url);
 const bin = fileURLToPath(import.meta.url);

@@ -6,7 +6,8 @@
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import process from "node:process";
-import { launch, shellQuote } from "./launch.ts";
+import { launch } from "./launch.ts";
+import { shellQuote } from "../cli/quote.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const config = join(root, "deno.json");

@@ -12,7 +12,7 @@
  *
  * @example
  * ```ts
- * const opts = { host: "localhost", port: 7777, stateDir: defaultStateDir() };
+ * const opts = { host: "localhost", port: 7777, stateDir: "/home/tom/.local/state/chat" };
  * const trust = await resolveTrust(opts);
  * try {
  *   const conn = await Deno.connectTls({
@@ -47,7 +47,6 @@ import {
   writeFileAtomic,
 } from "./files.ts";
 import { compactIp, nameCovers, parseHost, parseIp, unbracket } from "./names.ts";
-import { defaultStateDirFrom } from "../cli/options.ts";
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -59,7 +58,7 @@ export interface TrustOptions {
   caFile?: string;
   /** `--fingerprint`: any form {@link normalizeFingerprint} accepts. */
   fingerprint?: string;
-  /** Directory of the pins file, e.g. `~/.local/state/chat` (see {@link defaultStateDir}). */
+  /** Directory of the pins file, e.g. `~/.local/state/chat` (`chat join` uses `defaultStateDir` in cli/args.ts). */
   stateDir: string;
   /**
    * False: a first contact through `--fingerprint` is checked but not pinned (`chat check`, a
@@ -122,23 +121,6 @@ export function pinKey(host: string, port: number): string {
 }
 
 /**
- * The per-user state directory for pins: `$XDG_STATE_HOME/chat`, else
- * `~/.local/state/chat` (`%LOCALAPPDATA%\chat` on Windows).
- */
-export function defaultStateDir(): string {
-  const dir = defaultStateDirFrom(
-    (name) => Deno.env.get(name) || undefined,
-    Deno.build.os === "windows",
-  );
-  if (!dir) {
-    throw new TrustError(
-      "cannot find a home directory to keep pinned servers in; set XDG_STATE_HOME",
-    );
-  }
-  return dir;
-}
-
-/**
  * True when `e` (from `Deno.connectTls`/`handshake`) is a certificate
  * verification failure, as opposed to a network error.
  */
@@ -163,7 +145,7 @@ export function isCertificateError(e: unknown): boolean {
  * @example
  * ```ts
  * const trust = await resolveTrust({
- *   host: "chat.example", port: 7777, fingerprint: "SHA256:...", stateDir: defaultStateDir(),
+ *   host: "chat.example", port: 7777, fingerprint: "SHA256:...", stateDir,
  * });
  * // trust.source === "fingerprint" the first time, "pinned" afterwards
  * ```

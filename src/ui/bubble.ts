@@ -15,7 +15,7 @@
  */
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
-import { clock } from "./plain.ts";
+import { clock } from "./time.ts";
 import { sanitizeKeepingTabs, sanitizeLine } from "./sanitize.ts";
 
 /** What a segment of a line is; the style layer picks colours by it. */

@@ -3,6 +3,7 @@
  * them from here (tests/keymap_test.ts checks the README and that the UI handles each one).
  * Pure data: the line modes and the argument parser load it without loading the UI.
  */
+import { twoColumns } from "../client/commands.ts";
 
 export interface Binding {
   /** As a person reads them. */
@@ -46,25 +47,6 @@ export const KEY_BINDINGS: Binding[] = [
   },
   { keys: "Ctrl+D", names: ["ctrl+d"], help: "leave, on an empty line" },
 ];
-
-/**
- * Rows of `[left, right]` as two columns, the right one wrapped at words under itself so that
- * no line is longer than `columns` (where it can be: the right column keeps 20 at least).
- */
-export function twoColumns(rows: [string, string][], columns = Infinity): string {
-  const width = Math.max(...rows.map(([left]) => left.length));
-  const room = Math.max(20, columns - width - 2);
-  return rows.map(([left, right]) => {
-    const lines = [""];
-    for (const word of right.split(" ")) {
-      const last = lines.length - 1;
-      if (lines[last] && lines[last].length + 1 + word.length > room) lines.push(word);
-      else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
-    }
-    return lines.map((line, i) => `${(i === 0 ? left : "").padEnd(width)}  ${line}`.trimEnd())
-      .join("\n");
-  }).join("\n");
-}
 
 /** The keys as two columns (see {@link twoColumns}). */
 export function keysText(columns = Infinity): string {

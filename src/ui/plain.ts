@@ -7,23 +7,8 @@ import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
 import type { SessionInfo, User } from "../protocol/schema.ts";
 import { sanitize, sanitizeLine } from "./sanitize.ts";
-import type { ConnectionStatus } from "./ui.ts";
-
-/** HH:MM:SS in local time. */
-export function clock(time: number): string {
-  const d = new Date(time);
-  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0"))
-    .join(":");
-}
-
-/** YYYY-MM-DD HH:MM:SS in local time; "unknown" for a time no date can hold. */
-export function dateTime(time: number): string {
-  const d = new Date(time);
-  if (Number.isNaN(d.getTime())) return "unknown";
-  const date = [d.getFullYear(), d.getMonth() + 1, d.getDate()]
-    .map((n, i) => String(n).padStart(i === 0 ? 4 : 2, "0")).join("-");
-  return `${date} ${clock(time)}`;
-}
+import { clock, dateTime } from "./time.ts";
+import type { ConnectionStatus } from "../client/client.ts";
 
 /** Sessions as listed: this device first, then the most recently seen. */
 export function sortSessions(sessions: SessionInfo[]): SessionInfo[] {

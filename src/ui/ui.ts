@@ -1,14 +1,6 @@
 /** What the join loop needs from any user interface: line modes and the interactive one alike. */
+import type { ConnectionStatus } from "../client/client.ts";
 import type { ClientEvent, ClientState } from "../client/state.ts";
-
-/** How the connection stands, for a status line. */
-export type ConnectionStatus =
-  | { state: "connected" }
-  /** `reason`: why the last attempt failed (none on the first, right after the drop). */
-  | { state: "reconnecting"; retryAt: number; attempt: number; reason?: string }
-  /** A reconnect attempt is under way (the line modes say nothing of it). */
-  | { state: "connecting"; attempt: number }
-  | { state: "offline" };
 
 /** What every UI is given to draw from. */
 export interface UiContext {

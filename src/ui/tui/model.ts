@@ -9,7 +9,8 @@ import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { sanitize, sanitizeLine } from "../sanitize.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
-import type { ConnectionStatus, Layout } from "../ui.ts";
+import type { ConnectionStatus } from "../../client/client.ts";
+import type { Layout } from "../ui.ts";
 import { emptyInput, type InputState } from "./input.ts";
 import type { Anchor } from "./layout.ts";
 

@@ -29,7 +29,8 @@ import {
 import { helpText } from "../../client/commands.ts";
 import { keysText } from "../keymap.ts";
 import type { Layout } from "../ui.ts";
-import { clock, sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
+import { sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
+import { clock } from "../time.ts";
 import { sanitizeLine } from "../sanitize.ts";
 import { inputView } from "./input.ts";
 import { type Anchor, layoutPane, type PaneSource } from "./layout.ts";

@@ -14,7 +14,8 @@
 import { COMMANDS, parseInput } from "../../client/commands.ts";
 import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
 import type { ClientEvent } from "../../client/state.ts";
-import type { ConnectionStatus, Ui, UiContext, UiHandlers } from "../ui.ts";
+import type { ConnectionStatus } from "../../client/client.ts";
+import type { Ui, UiContext, UiHandlers } from "../ui.ts";
 import type { Key } from "./keys.ts";
 import { type EditKind, type InputAction, type InputContext, inputReducer } from "./input.ts";
 import { scrollPane } from "./layout.ts";

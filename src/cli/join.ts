@@ -3,26 +3,19 @@
  * as intents, until /exit, Ctrl+C/Ctrl+D, or (in line modes) the end of stdin. Connection drops
  * in between are the ChatClient's business: it reconnects and resumes by itself.
  */
-import type { JoinArgs } from "../cli/args.ts";
-import { readPassword, UsageError } from "../cli/args.ts";
-import {
-  defaultStateDir,
-  pinKey,
-  pinMismatchWarning,
-  resolveTrust,
-  type TrustOptions,
-} from "../tls/trust.ts";
+import { defaultStateDir, type JoinArgs, readPassword, UsageError } from "./args.ts";
+import { pinKey, pinMismatchWarning, resolveTrust, type TrustOptions } from "../tls/trust.ts";
 import { ID_PATTERN, MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../protocol/schema.ts";
 import { askName, askPassword, canPrompt } from "../ui/ask.ts";
 import { chooseUi } from "../ui/choose.ts";
-import type { ConnectionStatus, Ui } from "../ui/ui.ts";
-import { ChatClient, type SendFrame } from "./client.ts";
-import { loadOutbox, MAX_OUTBOX_MESSAGES, outboxWriter, saveOutbox } from "./outbox.ts";
-import { type Intent, parseInput } from "./commands.ts";
-import { ConnectError, Connection } from "./connection.ts";
-import { type ClientEvent, ClientState } from "./state.ts";
+import type { Ui } from "../ui/ui.ts";
+import { ChatClient, type ConnectionStatus, type SendFrame } from "../client/client.ts";
+import { loadOutbox, MAX_OUTBOX_MESSAGES, outboxWriter, saveOutbox } from "../client/outbox.ts";
+import { type Intent, parseInput } from "../client/commands.ts";
+import { ConnectError, Connection } from "../client/connection.ts";
+import { type ClientEvent, ClientState } from "../client/state.ts";
 import { describeIoError } from "../tls/files.ts";
-import { forgetToken, loadToken, reportingSaves, saveToken } from "./tokens.ts";
+import { forgetToken, loadToken, reportingSaves, saveToken } from "../client/tokens.ts";
 
 /** How often a script's input, held back by a full outbox, looks for room again. */
 const OUTBOX_WAIT_MS = 100;
