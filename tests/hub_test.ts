@@ -1,12 +1,14 @@
 // Unit tests for src/server/hub.ts: presence, identities, routing, permissions, expiry —
-// driven with fake peers, an in-memory store, an injected clock and injected id digits.
+// driven with fake peers, an in-memory store, an injected clock and injected id digits. These go
+// through the whole hub; each part it wires has tests of its own (admission_test, presence_test,
+// messages_test, history_test, limiters_test, handlers_test).
 //
-// Run: deno test -A tests/hub_test.ts
+// Run: deno test -A --lock=deno.dev.lock tests/hub_test.ts
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FrameCutter } from "../src/protocol/codec.ts";
-import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
+import { ClientFrame, ServerFrame } from "../src/protocol/schema.ts";
 import {
   DEFAULT_MAX_RATE,
   EXPIRIES_PER_TICK,
@@ -15,7 +17,6 @@ import {
   Hub,
   MAX_RATE_STRIKES,
   MAX_SESSIONS_PER_USER,
-  type Peer,
   PRESENCE_INTERVAL_MS,
   PRESENCE_NAMES_LIMIT,
   REPLAY_LIMIT,
@@ -31,53 +32,7 @@ import type { Write, Written } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-
-const T0 = 1_700_000_000_000;
-
-/** A connection as the hub sees it; every frame it is sent is decoded and checked by the schema. */
-class FakePeer implements Peer {
-  user?: User;
-  /** Encoded frames as handed over (to check encode-once). */
-  readonly raw: Uint8Array[] = [];
-  readonly frames: ServerFrame[] = [];
-  closed?: { reason: string; message: string };
-
-  constructor(readonly label: string) {}
-
-  send(bytes: Uint8Array): void {
-    this.raw.push(bytes);
-    // one send carries whole frames: one, or a run of them shared by every recipient
-    const cutter = new FrameCutter();
-    const payloads = cutter.push(bytes);
-    assert.ok(payloads.length >= 1, "a send carries at least one frame");
-    assert.equal(cutter.pending, 0, "a send carries whole frames only");
-    for (const payload of payloads) {
-      const value = JSON.parse(new TextDecoder().decode(payload));
-      const parsed = ServerFrame.safeParse(value);
-      assert.ok(parsed.success, `hub sent a frame the schema refuses: ${JSON.stringify(value)}`);
-      this.frames.push(parsed.data);
-    }
-  }
-
-  close(reason: string, message: string): void {
-    this.closed = { reason, message };
-  }
-
-  /** Frames of one type. */
-  of<T extends ServerFrame["type"]>(type: T): Extract<ServerFrame, { type: T }>[] {
-    return this.frames.filter((f) => f.type === type) as Extract<ServerFrame, { type: T }>[];
-  }
-
-  last(): ServerFrame {
-    assert.ok(this.frames.length > 0, `${this.label} got no frame`);
-    return this.frames[this.frames.length - 1];
-  }
-
-  clear(): void {
-    this.raw.length = 0;
-    this.frames.length = 0;
-  }
-}
+import { clientFrame, FakePeer, T0 } from "./fixtures.ts";
 
 interface World {
   hub: Hub;
@@ -91,6 +46,8 @@ interface World {
   say(peer: FakePeer, frame: Record<string, unknown>): void;
   /** Lets answers that come later (searches) arrive. */
   settle(): Promise<void>;
+  /** With `deferCommit`: the group commits waiting for the end of the turn. */
+  deferred: (() => void)[];
 }
 
 function world(
@@ -102,16 +59,19 @@ function world(
     newIds?: number;
     log?: (line: string) => void;
     searcher?: Searcher;
+    /** Leave the group commit for the end of the turn (`deferred`), as the server does. */
+    deferCommit?: boolean;
   } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
   const clock = { t: T0 };
   let n = 0;
   const scheduled: { fn: () => void; ms: number }[] = [];
+  const deferred: (() => void)[] = [];
   const hub = new Hub({
     later: (fn, ms) => void scheduled.push({ fn, ms }),
     // group commit at once, so a test sees the effects of each frame right after it
-    defer: (fn) => fn(),
+    defer: options.deferCommit ? (fn) => void deferred.push(fn) : (fn) => fn(),
     store,
     version: "test",
     password: options.password,
@@ -124,16 +84,14 @@ function world(
     now: () => clock.t,
     digits: () => String(++n % 10000).padStart(4, "0"),
   });
-  const say = (peer: FakePeer, frame: Record<string, unknown>) => {
-    const parsed = ClientFrame.safeParse(frame);
-    assert.ok(parsed.success, `test sent an invalid frame: ${JSON.stringify(frame)}`);
-    hub.handle(peer, parsed.data);
-  };
+  const say = (peer: FakePeer, frame: Record<string, unknown>) =>
+    hub.handle(peer, clientFrame(frame));
   const w: World = {
     hub,
     store,
     clock,
     scheduled,
+    deferred,
     say,
     settle: () => new Promise((resolve) => setTimeout(resolve, 0)),
     join(name, extra = {}, keep = false) {
@@ -1080,10 +1038,21 @@ Deno.test("rate limit: per user — logging in again does not refill the bucket"
 Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
   const w = world({ maxRate: 1 });
   const tom = w.join("tom");
+  const alice = w.join("alice");
   for (let i = 0; i < 20 + MAX_RATE_STRIKES; i++) {
     w.say(tom, { type: "send", ref: `${i}`, text: "x" });
   }
   assert.equal(tom.closed?.reason, "flood");
+  // what it sent within its burst of 20 was acknowledged, stored and delivered, the rest refused
+  // (the cut itself is not answered: the connection is closed instead)
+  const burst = Array.from({ length: 20 }, (_, i) => `${i}`);
+  assert.deepEqual(tom.of("ack").map((a) => a.ref), burst);
+  assert.deepEqual(
+    tom.of("error").map((e) => [e.ref, e.code]),
+    Array.from({ length: MAX_RATE_STRIKES - 1 }, (_, i) => [`${20 + i}`, "rate_limited"]),
+  );
+  assert.equal(w.store.latestSeq(), 20);
+  assert.deepEqual(alice.of("message").map((m) => m.id), tom.of("ack").map((a) => a.id));
 });
 
 // ---- resume and retries -----------------------------------------------------------------------
@@ -1454,8 +1423,9 @@ Deno.test("send: limited per address too, so new ids do not buy new bursts", () 
 });
 
 Deno.test("flood: a sender cut for flooding gets the acks of what was stored first", () => {
-  const w = world({ maxRate: 1 });
-  // group commit is deferred, as in the server: the sends wait for the end of the turn
+  // group commit is deferred, as in the server: the sends wait for the end of the turn, which
+  // comes only after the cut
+  const w = world({ maxRate: 1, deferCommit: true });
   const store = w.store;
   const flooder = w.join("flood");
   for (let i = 0; i < 20 + MAX_RATE_STRIKES; i++) {
@@ -1465,6 +1435,11 @@ Deno.test("flood: a sender cut for flooding gets the acks of what was stored fir
   const acks = flooder.of("ack");
   assert.equal(acks.length, 20, "every message within the burst is acknowledged");
   assert.equal(store.latestSeq(), 20);
+  // stored and acknowledged before the cut, not by the commit at the end of the turn
+  const beforeCut = flooder.frames.slice(0, flooder.framesBeforeClose);
+  assert.equal(beforeCut.filter((f) => f.type === "ack").length, 20);
+  w.deferred.splice(0).forEach((fn) => fn());
+  assert.equal(store.latestSeq(), 20, "nothing left for the turn's commit");
 });
 
 Deno.test("store failure: an expiry that cannot be stored is retried later, not lost; the cause is logged once, the recovery too", () => {
