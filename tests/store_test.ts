@@ -5,22 +5,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { type NewMessage, QUOTE_LENGTH } from "../src/server/store/store.ts";
+import { QUOTE_LENGTH } from "../src/server/store/store.ts";
 import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
 import type { Message, ServerFrame } from "../src/protocol/schema.ts";
-
-/** Monotonic fake ULIDs: 26 Crockford chars, ordered by n. */
-function mid(n: number): string {
-  return "01J9ZQ3V5W8X2Y4Z6A7B" + String(n).padStart(6, "0");
-}
-
-let counter = 0;
-function message(from: string, to?: string[], text?: string): NewMessage {
-  counter++;
-  const m: NewMessage = { id: mid(counter), from, text: text ?? `m${counter}`, time: counter };
-  if (to) m.to = to;
-  return m;
-}
+import { mid, newMessage } from "./fixtures.ts";
 
 type StoredMessageLike = { id: string; seq: number };
 
@@ -199,10 +187,10 @@ Deno.test(
 Deno.test(
   "recentVisible: the newest N visible, oldest first; DMs only for their audience",
   withStore((store) => {
-    const pub1 = store.insertMessage(message("tom_0001"));
-    const dm = store.insertMessage(message("tom_0001", ["alice_1234"]));
-    const pub2 = store.insertMessage(message("bob_1111"));
-    const dm2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
+    const pub1 = store.insertMessage(newMessage("tom_0001"));
+    const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
+    const pub2 = store.insertMessage(newMessage("bob_1111"));
+    const dm2 = store.insertMessage(newMessage("alice_1234", ["bob_1111"]));
     assert.deepEqual(ids(recentVisible(store, "tom_0001", 10)), ids([pub1, dm, pub2]));
     assert.deepEqual(ids(recentVisible(store, "alice_1234", 10)), ids([pub1, dm, pub2, dm2]));
     assert.deepEqual(ids(recentVisible(store, "bob_1111", 10)), ids([pub1, pub2, dm2]));
@@ -214,11 +202,11 @@ Deno.test(
 Deno.test(
   "directSince: DMs to or from the user after a seq, oldest first, the newest when limited",
   withStore((store) => {
-    const d1 = store.insertMessage(message("tom_0001", ["alice_1234"]));
-    store.insertMessage(message("tom_0001")); // public: not a DM
-    const d2 = store.insertMessage(message("alice_1234", ["bob_1111"]));
-    store.insertMessage(message("bob_1111", ["carol_3333"])); // not alice's
-    const d3 = store.insertMessage(message("bob_1111", ["alice_1234", "carol_3333"]));
+    const d1 = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
+    store.insertMessage(newMessage("tom_0001")); // public: not a DM
+    const d2 = store.insertMessage(newMessage("alice_1234", ["bob_1111"]));
+    store.insertMessage(newMessage("bob_1111", ["carol_3333"])); // not alice's
+    const d3 = store.insertMessage(newMessage("bob_1111", ["alice_1234", "carol_3333"]));
     assert.deepEqual(ids(directSince(store, "alice_1234", 0, 10)), ids([d1, d2, d3]));
     assert.deepEqual(ids(directSince(store, "alice_1234", d1.seq, 10)), ids([d2, d3]));
     assert.deepEqual(ids(directSince(store, "alice_1234", 0, 2)), ids([d2, d3]));
@@ -230,10 +218,10 @@ Deno.test(
 Deno.test(
   "replaySince: what the user may see after an id, the newest `limit` of it, and whether more was left out; null for an unknown id",
   withStore((store) => {
-    const a = store.insertMessage(message("tom_0001"));
-    const dmOther = store.insertMessage(message("bob_1111", ["carol_3333"]));
-    const dmMine = store.insertMessage(message("bob_1111", ["alice_1234"]));
-    const b = store.insertMessage(message("tom_0001"));
+    const a = store.insertMessage(newMessage("tom_0001"));
+    const dmOther = store.insertMessage(newMessage("bob_1111", ["carol_3333"]));
+    const dmMine = store.insertMessage(newMessage("bob_1111", ["alice_1234"]));
+    const b = store.insertMessage(newMessage("tom_0001"));
     const replay = (user: string, id: string, limit: number) => {
       const r = replaySince(store, user, id, limit)!;
       return { ids: ids(r.messages), truncated: r.truncated };
@@ -251,8 +239,8 @@ Deno.test(
 Deno.test(
   "visibleBefore: the newest `limit` before an id (or the newest), oldest first",
   withStore((store) => {
-    const ms = Array.from({ length: 6 }, () => store.insertMessage(message("tom_0001")));
-    const dm = store.insertMessage(message("tom_0001", ["alice_1234"]));
+    const ms = Array.from({ length: 6 }, () => store.insertMessage(newMessage("tom_0001")));
+    const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
     assert.deepEqual(ids(store.visibleBefore("bob_1111", undefined, 3)), ids(ms.slice(3)));
     assert.deepEqual(
       ids(store.visibleBefore("alice_1234", undefined, 3)),
@@ -267,9 +255,9 @@ Deno.test(
 Deno.test(
   "DMs are invisible to anyone outside their audience, through every read",
   withStore((store) => {
-    const before = store.insertMessage(message("tom_0001"));
-    const secret = store.insertMessage(message("tom_0001", ["alice_1234"], "the secret"));
-    const after = store.insertMessage(message("tom_0001"));
+    const before = store.insertMessage(newMessage("tom_0001"));
+    const secret = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "the secret"));
+    const after = store.insertMessage(newMessage("tom_0001"));
     const outsider = "eve_6666";
     const reads = [
       recentVisible(store, outsider, 100),
@@ -343,10 +331,10 @@ Deno.test(
 Deno.test(
   "purge: returns the live messages and their audience; they never come back through any read",
   withStore((store) => {
-    const before = store.insertMessage(message("tom_0001"));
-    const gone = store.insertMessage(message("tom_0001", undefined, "delete me"));
-    const dm = store.insertMessage(message("tom_0001", ["alice_1234"], "secret dm"));
-    const after = store.insertMessage(message("tom_0001"));
+    const before = store.insertMessage(newMessage("tom_0001"));
+    const gone = store.insertMessage(newMessage("tom_0001", undefined, "delete me"));
+    const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "secret dm"));
+    const after = store.insertMessage(newMessage("tom_0001"));
     const purged = store.purge([gone.id, dm.id, mid(999_999)], "deleted");
     assert.deepEqual(purged.map((m) => m.id), [gone.id, dm.id], "the unknown id is skipped");
     assert.deepEqual(purged[0], { id: gone.id, from: "tom_0001" });
@@ -373,7 +361,7 @@ Deno.test(
 Deno.test(
   "purge: a second purge of the same id returns nothing",
   withStore((store) => {
-    const m = store.insertMessage(message("tom_0001"));
+    const m = store.insertMessage(newMessage("tom_0001"));
     assert.equal(store.purge([m.id], "expired").length, 1);
     assert.deepEqual(store.purge([m.id], "deleted"), []);
     assert.deepEqual(store.purge([], "deleted"), []);
@@ -418,11 +406,11 @@ Deno.test(
 Deno.test(
   "search: visible live matches newest first, limited, with the full total",
   withStore((store) => {
-    const a = store.insertMessage(message("tom_0001", undefined, "apple pie"));
-    store.insertMessage(message("tom_0001", undefined, "banana"));
-    const dm = store.insertMessage(message("tom_0001", ["alice_1234"], "apple secret"));
-    const b = store.insertMessage(message("bob_1111", undefined, "apple tart"));
-    const c = store.insertMessage(message("bob_1111", undefined, "apple crumble"));
+    const a = store.insertMessage(newMessage("tom_0001", undefined, "apple pie"));
+    store.insertMessage(newMessage("tom_0001", undefined, "banana"));
+    const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "apple secret"));
+    const b = store.insertMessage(newMessage("bob_1111", undefined, "apple tart"));
+    const c = store.insertMessage(newMessage("bob_1111", undefined, "apple crumble"));
     const has = (t: string) => t.includes("apple");
     assert.deepEqual(store.search("carol_3333", has, 10).total, 3);
     assert.deepEqual(ids(store.search("carol_3333", has, 10).messages), ids([c, b, a]));
@@ -470,10 +458,26 @@ Deno.test("SqliteStore: identities and history survive closing and reopening a f
   }
 });
 
-Deno.test("SqliteStore: close is idempotent", () => {
-  const store = new SqliteStore(":memory:");
-  store.close();
-  store.close();
+Deno.test("SqliteStore: close leaves everything in the database file and may be called again; a closed store refuses use", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
+  try {
+    const path = join(dir, "chat.db");
+    const store = new SqliteStore(path);
+    store.createIdentity({ id: "tom_0001", name: "tom", tokenHash: "aaa", createdAt: 1 });
+    store.close();
+    const files = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(files, ["chat.db"], "the WAL folded in and removed");
+    assert.doesNotThrow(() => store.close(), "a second close is a no-op");
+    assert.throws(() => store.latestSeq(), "a closed store is not silently reopened");
+    const again = new SqliteStore(path);
+    try {
+      assert.equal(again.canonicalId("tom_0001"), "tom_0001");
+    } finally {
+      again.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 // ---- backlogs read page by page ---------------------------------------------------------------
@@ -486,14 +490,14 @@ Deno.test(
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const live: StoredMessageLike[] = [];
     const events: { at: number; what: string }[] = [];
-    const early = Array.from({ length: 150 }, () => store.insertMessage(message("tom_0001")));
-    const resumeFrom = store.insertMessage(message("tom_0001"));
+    const early = Array.from({ length: 150 }, () => store.insertMessage(newMessage("tom_0001")));
+    const resumeFrom = store.insertMessage(newMessage("tom_0001"));
     live.push(...early);
     // every purge of a message at or before the resume point comes in the replay, after the
     // message that was newest when it happened; messages purged after the resume point do not
     for (let i = 0; i < BACKLOG_PAGE * 5; i++) {
       const to = random() < 0.3 ? ["alice_1234"] : random() < 0.1 ? ["bob_1111"] : undefined;
-      const m = store.insertMessage(message("tom_0001", to));
+      const m = store.insertMessage(newMessage("tom_0001", to));
       live.push(m);
       if (!to || to[0] === "alice_1234") events.push({ at: m.seq, what: `m:${m.id}` });
       if (random() < 0.4) {
@@ -533,9 +537,9 @@ Deno.test(
   withStore((store) => {
     const dms = Array.from(
       { length: BACKLOG_PAGE * 2 + 3 },
-      () => store.insertMessage(message("bob_1111", ["alice_1234"])),
+      () => store.insertMessage(newMessage("bob_1111", ["alice_1234"])),
     );
-    const noise = Array.from({ length: 300 }, () => store.insertMessage(message("tom_0001")));
+    const noise = Array.from({ length: 300 }, () => store.insertMessage(newMessage("tom_0001")));
     const frames = drain(
       store,
       "alice_1234",
@@ -552,7 +556,7 @@ Deno.test(
 Deno.test(
   "backlog: holds one page, however long the backlog (messages are read as it is drained)",
   withStore((store) => {
-    for (let i = 0; i < 1_000; i++) store.insertMessage(message("tom_0001"));
+    for (let i = 0; i < 1_000; i++) store.insertMessage(newMessage("tom_0001"));
     let reads = 0;
     const counting = new Proxy(store, {
       get(target, key) {
