@@ -16,17 +16,10 @@ import {
   jsonDecoder,
   MAX_FRAME_BYTES,
 } from "../src/protocol/codec.ts";
+import { prefixOnly, rawFrame } from "./fixtures.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** A raw frame: prefix + these payload bytes (no JSON involved). */
-function rawFrame(payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(HEADER_BYTES + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length, false);
-  frame.set(payload, HEADER_BYTES);
-  return frame;
-}
 
 const concat = (...parts: Uint8Array[]) => concatFrames(parts);
 
@@ -40,12 +33,6 @@ async function decodeAll(list: Uint8Array[], max = MAX_FRAME_BYTES): Promise<Dec
   return await Array.fromAsync(
     chunks(list).pipeThrough(frameDecoder(max)).pipeThrough(jsonDecoder()),
   );
-}
-
-function payloadHeader(length: number): Uint8Array {
-  const header = new Uint8Array(HEADER_BYTES);
-  new DataView(header.buffer).setUint32(0, length, false);
-  return header;
 }
 
 // ---- encodeFrame ------------------------------------------------------------------------------
@@ -192,7 +179,7 @@ Deno.test("FrameCutter: payloads survive the reuse of the read buffer and of hel
 
 Deno.test("FrameCutter: zero-length payload is a frame of zero bytes", () => {
   const cutter = new FrameCutter();
-  const out = cutter.push(concat(payloadHeader(0), encodeFrame({ type: "ping" })));
+  const out = cutter.push(concat(prefixOnly(0), encodeFrame({ type: "ping" })));
   assert.equal(out.length, 2);
   assert.equal(out[0].length, 0);
   assert.deepEqual(JSON.parse(dec.decode(out[1])), { type: "ping" });
@@ -232,7 +219,7 @@ Deno.test("FrameCutter: exact cap with a small custom max, split across chunks",
 
 Deno.test("FrameCutter: cap + 1 is refused from the header alone", () => {
   const cutter = new FrameCutter();
-  assert.throws(() => cutter.push(payloadHeader(MAX_FRAME_BYTES + 1)), (e: unknown) => {
+  assert.throws(() => cutter.push(prefixOnly(MAX_FRAME_BYTES + 1)), (e: unknown) => {
     assert.ok(e instanceof FrameTooLargeError);
     assert.equal(e.length, MAX_FRAME_BYTES + 1);
     assert.equal(e.max, MAX_FRAME_BYTES);
@@ -301,7 +288,7 @@ Deno.test("frameDecoder: cap + 1 errors the stream; exact cap passes", async () 
   const exact = rawFrame(enc.encode(JSON.stringify("a".repeat(max - 2))));
   const out = await decodeAll([exact], max);
   assert.deepEqual(out, [{ ok: true, value: "a".repeat(max - 2) }]);
-  await assert.rejects(decodeAll([payloadHeader(max + 1)], max), FrameTooLargeError);
+  await assert.rejects(decodeAll([prefixOnly(max + 1)], max), FrameTooLargeError);
 });
 
 Deno.test("jsonDecoder: invalid UTF-8 is {ok:false} and the next frame still decodes", async () => {

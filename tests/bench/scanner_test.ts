@@ -6,17 +6,10 @@ import assert from "node:assert/strict";
 import { fc } from "../deps.ts";
 import { concatFrames, encodeFrame, HEADER_BYTES } from "../../src/protocol/codec.ts";
 import { captureOf, FrameScanner, Kind, kindAt } from "../../src/bench/scanner.ts";
+import { rawFrame } from "../fixtures.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** A frame of these raw payload bytes (not necessarily JSON). */
-function rawFrame(payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(HEADER_BYTES + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length, false);
-  frame.set(payload, HEADER_BYTES);
-  return frame;
-}
 
 Deno.test("kindAt reads the first letter of the type, 0 for anything else", () => {
   const kind = (value: unknown) => {

@@ -5,7 +5,7 @@
 // Run: deno test -A --parallel tests/e2e/
 
 import assert from "node:assert/strict";
-import { HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/protocol/codec.ts";
+import { MAX_FRAME_BYTES } from "../../src/protocol/codec.ts";
 import { MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../../src/protocol/schema.ts";
 import { SWEEP_INTERVAL_MS } from "../../src/server/server.ts";
 import {
@@ -24,7 +24,7 @@ import {
   tcpClient,
 } from "./harness.ts";
 
-import { framed, utf8 } from "./reliability_harness.ts";
+import { prefixOnly, rawFrame, utf8 } from "../fixtures.ts";
 
 /** Sends a ping and expects the pong: the connection is still usable. */
 async function assertUsable(raw: RawClient): Promise<void> {
@@ -118,9 +118,7 @@ Deno.test("by default silent connections are cut at HANDSHAKE_TIMEOUT_MS / HELLO
 
 /** Sends a 4-byte length prefix of `length` (and nothing after it) on a fresh raw connection. */
 async function sendPrefix(raw: RawClient, length: number): Promise<void> {
-  const prefix = new Uint8Array(HEADER_BYTES);
-  new DataView(prefix.buffer).setUint32(0, length, false);
-  await raw.sendBytes(prefix);
+  await raw.sendBytes(prefixOnly(length));
 }
 
 Deno.test("a length prefix of 0xFFFFFFFF closes the connection at once; the server goes on", async () => {
@@ -143,7 +141,7 @@ Deno.test("a length prefix of 0xFFFFFFFF closes the connection at once; the serv
   // exactly the cap is fine: a ping padded with spaces to MAX_FRAME_BYTES
   await using exact = await rawClient(server.port, server.caFile);
   const ping = '{"type":"ping"}';
-  await exact.sendBytes(framed(utf8(ping + " ".repeat(MAX_FRAME_BYTES - ping.length))));
+  await exact.sendBytes(rawFrame(utf8(ping + " ".repeat(MAX_FRAME_BYTES - ping.length))));
   assert.equal((await exact.nextFrame())?.type, "pong");
 
   await assertServerServes(server);
@@ -175,13 +173,13 @@ Deno.test("invalid UTF-8, invalid JSON and wrong shapes get bad_frame; the conne
 
   const { raw: first } = await rawJoined(server, "first");
   await using _first = first;
-  await first.sendBytes(framed(new Uint8Array([0x7b, 0xff, 0xfe, 0x80, 0x7d])));
+  await first.sendBytes(rawFrame(new Uint8Array([0x7b, 0xff, 0xfe, 0x80, 0x7d])));
   const e1 = await nextError(first);
   assert.equal(e1.code, "bad_frame");
   assert.match(e1.message, /UTF-8/);
   await assertUsable(first);
 
-  await first.sendBytes(framed(utf8('{"type":"send",')));
+  await first.sendBytes(rawFrame(utf8('{"type":"send",')));
   const e2 = await nextError(first);
   assert.equal(e2.code, "bad_frame");
   assert.match(e2.message, /JSON/);
@@ -335,7 +333,7 @@ Deno.test("a connection that hangs up inside a frame leaves presence; the server
   await using server = await startServer();
   await using observer = await joined(server, "observer");
   const { raw, welcome } = await rawJoined(server, "cutoff");
-  const frame = framed(utf8(JSON.stringify({ type: "send", ref: "half", text: "half a frame" })));
+  const frame = rawFrame(utf8(JSON.stringify({ type: "send", ref: "half", text: "half a frame" })));
   await raw.sendBytes(frame.subarray(0, frame.length - 5));
   await raw.close();
   await observer.waitFor((e) => e.type === "presence" && e.left?.id === welcome.you.id, 5_000);

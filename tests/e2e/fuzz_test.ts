@@ -36,17 +36,8 @@ import {
   pollUntil,
   startServer,
 } from "./harness.ts";
-import {
-  EventCursor,
-  framed,
-  FuzzConn,
-  mib,
-  prefixOnly,
-  rssKiB,
-  serverPid,
-  utf8,
-  waitUntil,
-} from "./reliability_harness.ts";
+import { EventCursor, FuzzConn, mib, rssKiB, serverPid, waitUntil } from "./reliability_harness.ts";
+import { prefixOnly, rawFrame, utf8 } from "../fixtures.ts";
 
 const LONG = Deno.env.get("CHAT_FUZZ_LONG") === "1";
 /** Frames to throw in all. */
@@ -445,7 +436,7 @@ async function play(
   // before hello: anything but hello is answered not_ready, and is not a strike
   const early = s.early.filter((json) => !json.startsWith('{"type":"hello"')).map(utf8);
   for (const p of early) if (verdict(p) === "ping") c.pings++;
-  const opening = early.map(framed);
+  const opening = early.map(rawFrame);
   const hello = { type: "hello", ...s.hello };
   const helloBytes = encodeFrame(hello);
   let strikes = 0;
@@ -481,7 +472,7 @@ async function play(
     }
     await syncOrExplain(
       `batch ${b} (${strikes} bad frames so far)`,
-      concatFrames(kept.map(framed)),
+      concatFrames(kept.map(rawFrame)),
       kept.length,
     );
     for (const id of c.heard.acked.splice(0)) messageIds.add(id);
@@ -522,7 +513,9 @@ async function play(
       const needed = MAX_BAD_FRAMES - strikes;
       figures.bad += needed;
       await write(
-        concatFrames(Array.from({ length: needed }, (_, i) => framed(utf8(`{"type":"nope${i}"}`)))),
+        concatFrames(
+          Array.from({ length: needed }, (_, i) => rawFrame(utf8(`{"type":"nope${i}"}`))),
+        ),
         needed,
       );
       await expectClose("bad_frames");

@@ -18,7 +18,8 @@ import {
   startServer,
   tcpClient,
 } from "./harness.ts";
-import { framed, listFiles, utf8 } from "./reliability_harness.ts";
+import { listFiles } from "./reliability_harness.ts";
+import { rawFrame, utf8 } from "../fixtures.ts";
 
 Deno.test("regression: forged sender is ignored", async () => {
   await using server = await startServer();
@@ -119,7 +120,7 @@ Deno.test("regression: raw TCP bytes do not block or crash the server", async ()
     utf8(JSON.stringify({ sender: "x", text: "the original's plain JSON", time: "now" }) + "\n"),
     crypto.getRandomValues(new Uint8Array(60_000)),
     new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00]), // a TLS record cut short
-    framed(utf8('{"type":"hello","name":"plaintext"}')),
+    rawFrame(utf8('{"type":"hello","name":"plaintext"}')),
   ];
   const conns = await Promise.all(garbage.map(() => tcpClient(server.port)));
   try {
@@ -170,7 +171,7 @@ Deno.test("regression: a malformed field does not stop expiry", async () => {
   const bad = [`"10"`, `-5`, `1.5`, `1e999`];
   for (const [i, ttl] of bad.entries()) {
     await raw.sendBytes(
-      framed(utf8(`{"type":"send","ref":"bad${i}","text":"bad ttl ${i}","ttl":${ttl}}`)),
+      rawFrame(utf8(`{"type":"send","ref":"bad${i}","text":"bad ttl ${i}","ttl":${ttl}}`)),
     );
     const error = await raw.frameWhere((f) => f.ref === `bad${i}`);
     assert.equal(error?.type, "error", `ttl ${ttl}: ${JSON.stringify(error)}`);

@@ -16,7 +16,7 @@
  */
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { concatFrames, encodeFrame, FrameCutter, HEADER_BYTES } from "../../src/protocol/codec.ts";
+import { concatFrames, encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import {
   type ChatEvent,
   type ClientHandle,
@@ -129,23 +129,6 @@ export async function waitUntil(
     await delay(everyMs);
   }
 }
-
-/** A frame with exactly this payload (the length prefix is computed). */
-export function framed(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length, false);
-  out.set(payload, HEADER_BYTES);
-  return out;
-}
-
-/** Just a 4-byte big-endian length prefix. */
-export function prefixOnly(length: number): Uint8Array {
-  const out = new Uint8Array(HEADER_BYTES);
-  new DataView(out.buffer).setUint32(0, length >>> 0, false);
-  return out;
-}
-
-export const utf8 = (text: string) => new TextEncoder().encode(text);
 
 /**
  * A TLS connection that reads only when asked: `readFrame` pulls bytes until one frame is whole.
