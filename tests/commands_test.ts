@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import {
+  type CommandContext,
   COMMANDS,
   DEFAULT_TEMP_SECONDS,
   findCommand,
@@ -12,8 +13,10 @@ import {
   MAX_TEMP_SECONDS,
   parseDuration,
   parseInput,
+  perform,
   splitRecipients,
 } from "../src/client/commands.ts";
+import { MAX_RECIPIENTS, MAX_TEXT_LENGTH, type ServerFrame } from "../src/protocol/schema.ts";
 import { JOIN_HELP } from "../src/cli/args.ts";
 
 function assertUsage(intent: Intent, pattern?: RegExp): void {
@@ -315,5 +318,153 @@ Deno.test("COMMANDS: the design's commands are all there", () => {
     ]
   ) {
     assert.ok(findCommand(name), name);
+  }
+});
+
+// ---- what each row does ------------------------------------------------------------------------
+
+/** A context that records what the actions asked for; `shown` are the refs it knows. */
+function recorder(shown: Record<string, string> = {}, reconnect = "retrying") {
+  const did: string[] = [];
+  const answers: ((frame: ServerFrame) => void)[] = [];
+  const context: CommandContext = {
+    send: (message) => void did.push(`send ${JSON.stringify(message)}`),
+    request(request) {
+      did.push(`request ${JSON.stringify(request)}`);
+      return new Promise((resolve) => answers.push(resolve));
+    },
+    resolveRef: (typed) => {
+      const id = shown[typed.replace(/^#/, "")];
+      return id ? { ...MESSAGE, id, ref: typed.replace(/^#/, "") } : undefined;
+    },
+    reconnectNow: () => reconnect as "retrying" | "connected" | "busy",
+    notice: (text) => void did.push(`notice ${text}`),
+    error: (text) => void did.push(`error ${text}`),
+    help: () => void did.push("help"),
+    leave: () => void did.push("leave"),
+  };
+  const run = (line: string) => perform(parseInput(line), context);
+  return { did, answers, run };
+}
+
+const MESSAGE = {
+  type: "message" as const,
+  id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+  ref: "yz0",
+  from: "ann_0001",
+  text: "hi",
+  time: 1,
+};
+const ID = "01JABCDEFGHJKMNPQRSTVWXYZ1";
+
+Deno.test("perform: a line of text is sent, public or direct; nothing and usage do what they say", () => {
+  const { did, run } = recorder();
+  run("hello");
+  run("@ann_0001 @bob psst");
+  run("   ");
+  run("/nope");
+  assert.deepEqual(did, [
+    'send {"text":"hello"}',
+    'send {"text":"psst","to":["ann_0001","bob"]}',
+    "error unknown command /nope; /help lists the commands",
+  ]);
+});
+
+Deno.test("perform: /reply and /delete act on the message their ref names, or say it is not shown", () => {
+  const { did, run } = recorder({ ab12: ID });
+  run("/reply #ab12 agreed");
+  run("/reply zz99 agreed");
+  run("/delete ab12");
+  run(".delete zz99");
+  assert.deepEqual(did, [
+    `send {"text":"agreed","replyTo":"${ID}"}`,
+    "error no message with the ref zz99 is shown here",
+    `request {"type":"delete","id":"${ID}"}`,
+    "error no message with the ref zz99 is shown here",
+  ]);
+});
+
+Deno.test("perform: a deletion is confirmed once the server acknowledges it, not on an error", async () => {
+  const { did, answers, run } = recorder({ ab12: ID, cd34: MESSAGE.id });
+  run("/delete ab12");
+  run("/delete cd34");
+  answers[0]({ type: "ack", ref: "r1", id: ID, time: 2 });
+  answers[1]({ type: "error", ref: "r2", code: "not_yours", message: "not yours" });
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(did.filter((d) => d.startsWith("notice")), ["notice deleted the message #ab12"]);
+});
+
+Deno.test("perform: /temp sends with its lifetime; /search, /who, /sessions, /logout-others ask", () => {
+  const { did, run } = recorder();
+  run("/temp 5m @ann_0001 soon gone");
+  run("/search h(e|a)llo");
+  run("/who");
+  run("/users");
+  run("/sessions");
+  run("/logout-others");
+  assert.deepEqual(did, [
+    'send {"text":"soon gone","to":["ann_0001"],"ttl":300}',
+    'request {"type":"search","pattern":"h(e|a)llo"}',
+    'request {"type":"who"}',
+    'request {"type":"who"}',
+    'request {"type":"sessions"}',
+    'request {"type":"logout_others"}',
+  ]);
+});
+
+Deno.test("perform: /reconnect says when there is nothing to do; /help and /exit reach the UI", () => {
+  for (
+    const [outcome, said] of [
+      ["retrying", []],
+      ["connected", ["notice already connected"]],
+      ["busy", ["notice connecting already"]],
+    ] as const
+  ) {
+    const { did, run } = recorder({}, outcome);
+    run("/reconnect");
+    assert.deepEqual(did, said);
+  }
+  const { did, run } = recorder();
+  run("/help");
+  run("/?");
+  run("/exit");
+  run(".exit");
+  run("/quit");
+  assert.deepEqual(did, ["help", "help", "leave", "leave", "leave"]);
+});
+
+Deno.test("perform: what the server would refuse is said first, before a ref is looked up", () => {
+  const { did, run } = recorder({ ab12: ID });
+  const long = "x".repeat(MAX_TEXT_LENGTH + 1);
+  const many = Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `@u${i}`).join(" ");
+  run(long);
+  run(`/reply zz99 ${long}`);
+  run(`/temp 30s ${long}`);
+  run(`${many} hi`);
+  run("x".repeat(MAX_TEXT_LENGTH));
+  const tooLong = `error a message is at most ${MAX_TEXT_LENGTH} characters; this one has ${
+    MAX_TEXT_LENGTH + 1
+  }`;
+  assert.deepEqual(did.slice(0, 4), [
+    tooLong,
+    tooLong, // not "no message with the ref zz99"
+    tooLong,
+    `error a direct message goes to at most ${MAX_RECIPIENTS} people; this one names ${
+      MAX_RECIPIENTS + 1
+    }`,
+  ]);
+  assert.equal(did[4], `send {"text":"${"x".repeat(MAX_TEXT_LENGTH)}"}`);
+  assert.equal(did.length, 5);
+});
+
+Deno.test("COMMANDS: every row parses to its own kind and has an action", () => {
+  for (const command of COMMANDS) {
+    assert.equal(typeof command.run, "function", command.name);
+    const sample = command.usage.replace(/^\/\S+/, "").replace("REF", "ab12").replace(
+      /\[[^\]]*\]/g,
+      "",
+    ).replace("PATTERN", "x").replace("text", "words").trim();
+    const intent = parseInput(`/${command.name} ${sample}`.trim());
+    assert.equal(intent.kind, command.kind, `/${command.name} ${sample}`);
   }
 });

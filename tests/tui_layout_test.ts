@@ -169,9 +169,12 @@ Deno.test("model: the bell rings for a live direct message or a mention, not for
 
 Deno.test("model: search results and the online list open a panel; a deletion leaves results too", () => {
   const [a, b] = [msg(), msg()];
-  let model = applyEvents(modelWith(), [{ type: "results", total: 2, messages: [a, b] }], {
-    lastSearch: "mess",
-  }).model;
+  let model = applyEvents(modelWith(), [{
+    type: "results",
+    total: 2,
+    messages: [a, b],
+    pattern: "mess",
+  }]).model;
   assert.equal(model.panel?.kind, "results");
   model = applyEvents(model, [{ type: "deleted", id: a.id, reason: "deleted" }]).model;
   assert.ok(model.panel?.kind === "results" && model.panel.messages.length === 1);
@@ -326,7 +329,8 @@ Deno.test("screen: a panel for search results sits above the status line, closab
     type: "results",
     total: 60,
     messages: model.items.flatMap((i) => (i.kind === "message" ? [i.message] : [])).slice(0, 20),
-  }], { lastSearch: "short" }).model;
+    pattern: "short",
+  }]).model;
   const { text, screen } = plain(results, 80, 24);
   assert.ok(screen.panel);
   assert.match(text[screen.panel.top], /Search for short: 60 results, newest 20 shown/);

@@ -1,17 +1,17 @@
 /**
- * `chat join`: trust → connect → hello → welcome, then events out to the UI and input lines in
- * as intents, until /exit, Ctrl+C/Ctrl+D, or (in line modes) the end of stdin. Connection drops
+ * `chat join`: trust → connect → hello → welcome, then events out to the UI and input lines in,
+ * each parsed once and done by its row of the command table (client/commands.ts), until /exit, Ctrl+C/Ctrl+D, or (in line modes) the end of stdin. Connection drops
  * in between are the ChatClient's business: it reconnects and resumes by itself.
  */
 import { defaultStateDir, type JoinArgs, readPassword, UsageError } from "./args.ts";
 import { pinKey, pinMismatchWarning, resolveTrust, type TrustOptions } from "../tls/trust.ts";
-import { ID_PATTERN, MAX_RECIPIENTS, MAX_TEXT_LENGTH } from "../protocol/schema.ts";
+import { ID_PATTERN } from "../protocol/schema.ts";
 import { askName, askPassword, canPrompt } from "../ui/ask.ts";
 import { chooseUi } from "../ui/choose.ts";
 import type { Ui } from "../ui/ui.ts";
 import { ChatClient, type ConnectionStatus, type SendFrame } from "../client/client.ts";
 import { loadOutbox, MAX_OUTBOX_MESSAGES, outboxWriter, saveOutbox } from "../client/outbox.ts";
-import { type Intent, parseInput } from "../client/commands.ts";
+import { type CommandContext, parseInput, perform } from "../client/commands.ts";
 import { ConnectError, Connection } from "../client/connection.ts";
 import { type ClientEvent, ClientState } from "../client/state.ts";
 import { describeIoError } from "../tls/files.ts";
@@ -149,14 +149,6 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   ui.show(early.splice(0));
   for (const text of earlyNotices.splice(0)) ui.notice(text);
 
-  /** What the server would refuse anyway, said before sending. */
-  const problem = (text: string, to?: string[]) =>
-    text.length > MAX_TEXT_LENGTH
-      ? `a message is at most ${MAX_TEXT_LENGTH} characters; this one has ${text.length}`
-      : to && to.length > MAX_RECIPIENTS
-      ? `a direct message goes to at most ${MAX_RECIPIENTS} people; this one names ${to.length}`
-      : undefined;
-
   /** Recipients that are exact ids of people not online: the message waits for them. */
   const waitingFor = (to: string[] | undefined): string[] => {
     // only a complete list of who is online can say who is not (a large room sends the first)
@@ -197,51 +189,16 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     });
   };
 
-  const act = (intent: Intent) => {
-    if ("text" in intent) {
-      const refusal = problem(intent.text, "to" in intent ? intent.to : undefined);
-      if (refusal) return ui.localError(refusal);
-    }
-    switch (intent.kind) {
-      case "none":
-        return;
-      case "usage":
-        return ui.localError(intent.message);
-      case "help":
-        return ui.help();
-      case "exit":
-        return void leave(EXIT_DRAIN_MS);
-      case "reconnect": {
-        const outcome = client.reconnectNow();
-        if (outcome === "connected") return ui.notice("already connected");
-        if (outcome === "busy") return ui.notice("connecting already");
-        return;
-      }
-      case "who":
-        return void client.request({ type: "who" });
-      case "sessions":
-        return void client.request({ type: "sessions" });
-      case "logoutOthers":
-        return void client.request({ type: "logout_others" });
-      case "search":
-        return void client.request({ type: "search", pattern: intent.pattern });
-      case "send":
-        return send({ type: "send", text: intent.text, to: intent.to });
-      case "temp":
-        return send({ type: "send", text: intent.text, to: intent.to, ttl: intent.ttl });
-      case "reply":
-      case "delete": {
-        const target = state.resolveRef(intent.ref);
-        if (!target) return ui.localError(`no message with the ref ${intent.ref} is shown here`);
-        if (intent.kind === "reply") {
-          return send({ type: "send", text: intent.text, replyTo: target.id });
-        }
-        client.request({ type: "delete", id: target.id }).then((answer) => {
-          if (answer.type === "ack") ui.notice(`deleted the message #${target.ref}`);
-        });
-        return;
-      }
-    }
+  /** What the commands act through (client/commands.ts): this client and its UI. */
+  const context: CommandContext = {
+    send: (message) => send({ type: "send", ...message }),
+    request: (request) => client.request(request),
+    resolveRef: (typed) => state.resolveRef(typed),
+    reconnectNow: () => client.reconnectNow(),
+    notice: (text) => ui.notice(text),
+    error: (text) => ui.localError(text),
+    help: () => ui.help(),
+    leave: () => void leave(EXIT_DRAIN_MS),
   };
 
   let leaving: Promise<void> | undefined;
@@ -253,8 +210,9 @@ export async function runJoin(args: JoinArgs): Promise<number> {
    * while disconnected does not wait: the messages not sent yet are kept on disk and go out on
    * the next join; the last words say how many.
    */
-  const leave = (drainMs: number) =>
-    leaving ??= (async () => {
+  const leave = (drainMs: number) => {
+    ui.leaving();
+    return leaving ??= (async () => {
       if (client.unsent().length > 0) keepUnsent(); // kept even if the wait below is cut short
       const wait = mode !== "interactive" || client.connected;
       const answered = wait ? await client.drain(drainMs) : client.unanswered === 0;
@@ -278,9 +236,10 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       }
       client.close();
     })();
+  };
 
   ui.start({
-    onLine: (line) => act(parseInput(line)),
+    onLine: (line) => perform(parseInput(line), context),
     onEnd: () => void leave(mode === "interactive" ? EXIT_DRAIN_MS : DRAIN_TIMEOUT_MS),
   });
 

@@ -332,9 +332,10 @@ export class ChatClient {
 
   /** Applies one frame and shows what it changed; settles the request it answers. */
   #deliver(frame: ServerFrame): void {
-    // what the frame answers, so a list of sessions can say it follows a /logout-others
+    // what the frame answers: a list of sessions says it follows a /logout-others, results
+    // what was searched for
     const asked = "ref" in frame && frame.ref !== undefined
-      ? this.#outbox.get(frame.ref)?.frame.type
+      ? this.#outbox.get(frame.ref)?.frame
       : undefined;
     this.options.onEvents(this.options.state.apply(frame, asked));
     this.#settle(frame);

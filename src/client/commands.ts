@@ -1,8 +1,18 @@
 /**
- * The input line → an intent. Commands live in one table (name, aliases, usage, help, parse),
- * so /help and completion come from it. Nothing here does I/O.
+ * The input line → an intent → what it does. Commands live in one table, a row each: name,
+ * aliases, usage, help, how its arguments parse and what it does, so /help, completion, parsing
+ * and the action all come from the row. Parsing does no I/O; an action acts through the
+ * {@link CommandContext} the join command gives it.
  */
-import { MAX_TTL_SECONDS, MIN_TTL_SECONDS } from "../protocol/schema.ts";
+import {
+  MAX_RECIPIENTS,
+  MAX_TEXT_LENGTH,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
+  type ServerFrame,
+} from "../protocol/schema.ts";
+import type { Request, SendFrame } from "./client.ts";
+import type { Shown } from "./state.ts";
 
 export type Intent =
   | { kind: "none" }
@@ -19,7 +29,37 @@ export type Intent =
   | { kind: "exit" }
   | { kind: "usage"; message: string };
 
-export interface Command {
+type Usage = Extract<Intent, { kind: "usage" }>;
+/** The intents a command row parses to (a plain line is a "send"; "none" and "usage" do no more). */
+export type CommandKind = Exclude<Intent["kind"], "none" | "send" | "usage">;
+type IntentOf<K extends Intent["kind"]> = Extract<Intent, { kind: K }>;
+
+/** A message as a command asks for it: the client gives it its ref and sends it. */
+export type Outgoing = Omit<SendFrame, "type" | "ref" | "retry">;
+
+/** What an action works with: the running client and its UI (cli/join.ts provides it). */
+export interface CommandContext {
+  /** Sends a message (a script's input may wait here for room in a full outbox). */
+  send(message: Outgoing): void | Promise<void>;
+  /** Sends a request; resolves with the frame that answered it. */
+  request(request: Request): Promise<ServerFrame>;
+  /** The message a typed ref stands for, among those shown. */
+  resolveRef(typed: string): Shown | undefined;
+  /** Ends the wait before the next reconnect attempt (see ChatClient.reconnectNow). */
+  reconnectNow(): "retrying" | "connected" | "busy";
+  /** A word from the client itself. */
+  notice(text: string): void;
+  /** A mistake of the person's, caught before anything was sent. */
+  error(text: string): void;
+  /** Shows the commands (and, on a terminal, the keys). */
+  help(): void;
+  /** Leaves: the client finishes up and stops. */
+  leave(): void;
+}
+
+export interface Command<K extends CommandKind = CommandKind> {
+  /** The intent this row parses to, which names the row again when it is run. */
+  kind: K;
   name: string;
   aliases: string[];
   /** Also spelled `.name` (the original's spellings); such a line must look like the command. */
@@ -27,14 +67,25 @@ export interface Command {
   usage: string;
   help: string;
   /** Turns the text after the command word into an intent. */
-  parse(args: string): Intent;
+  parse(args: string): IntentOf<K> | Usage;
+  /** Does it. */
+  run(intent: IntentOf<K>, context: CommandContext): void | Promise<void>;
 }
+
+/** A row of the table, of whichever kind. */
+export type AnyCommand = { [K in CommandKind]: Command<K> }[CommandKind];
+
+/** A row, its parse and action typed by its kind. */
+const command = <K extends CommandKind>(row: Command<K>): Command<K> => row;
 
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
 export { MAX_TTL_SECONDS as MAX_TEMP_SECONDS, MIN_TTL_SECONDS as MIN_TEMP_SECONDS };
 
-const usage = (command: Command): Intent => ({ kind: "usage", message: `usage: ${command.usage}` });
+const usage = (row: { usage: string }): Usage => ({
+  kind: "usage",
+  message: `usage: ${row.usage}`,
+});
 
 /** Splits `@a @b text` into recipients and text; recipients are undefined when there are none. */
 export function splitRecipients(line: string): { to?: string[]; text: string } {
@@ -60,15 +111,23 @@ export function parseDuration(text: string): number | null {
   return Number(match[1]) * unit;
 }
 
-function directOrPublic(line: string, what: string): Intent {
+function directOrPublic(line: string, what: string): IntentOf<"send"> | Usage {
   const { to, text } = splitRecipients(line);
   if (to?.some((r) => r === "")) return { kind: "usage", message: "write a name or id after @" };
   if (text.trim() === "") return { kind: "usage", message: `write ${what} after the recipients` };
   return to ? { kind: "send", to, text } : { kind: "send", text };
 }
 
-export const COMMANDS: Command[] = [
-  {
+/** The message a typed ref stands for, or an error saying it is not shown here. */
+function shownRef(ref: string, context: CommandContext): Shown | undefined {
+  const target = context.resolveRef(ref);
+  if (!target) context.error(`no message with the ref ${ref} is shown here`);
+  return target;
+}
+
+export const COMMANDS: AnyCommand[] = [
+  command({
+    kind: "reply",
     name: "reply",
     dotted: true,
     aliases: [],
@@ -78,8 +137,13 @@ export const COMMANDS: Command[] = [
       const match = /^(\S+)\s+([\s\S]*\S[\s\S]*)$/.exec(args.trim());
       return match ? { kind: "reply", ref: match[1], text: match[2] } : usage(this);
     },
-  },
-  {
+    run({ ref, text }, context) {
+      const target = shownRef(ref, context);
+      if (target) return context.send({ text, replyTo: target.id });
+    },
+  }),
+  command({
+    kind: "delete",
     name: "delete",
     dotted: true,
     aliases: [],
@@ -89,8 +153,16 @@ export const COMMANDS: Command[] = [
       const ref = args.trim();
       return /^\S+$/.test(ref) ? { kind: "delete", ref } : usage(this);
     },
-  },
-  {
+    run({ ref }, context) {
+      const target = shownRef(ref, context);
+      if (!target) return;
+      context.request({ type: "delete", id: target.id }).then((answer) => {
+        if (answer.type === "ack") context.notice(`deleted the message #${target.ref}`);
+      });
+    },
+  }),
+  command({
+    kind: "temp",
     name: "temp",
     dotted: true,
     aliases: [],
@@ -128,8 +200,10 @@ export const COMMANDS: Command[] = [
       const { text, to } = intent;
       return to ? { kind: "temp", ttl, text, to } : { kind: "temp", ttl, text };
     },
-  },
-  {
+    run: ({ text, to, ttl }, context) => context.send({ text, to, ttl }),
+  }),
+  command({
+    kind: "search",
     name: "search",
     dotted: true,
     aliases: [],
@@ -139,22 +213,28 @@ export const COMMANDS: Command[] = [
       const pattern = args.trim();
       return pattern ? { kind: "search", pattern } : usage(this);
     },
-  },
-  {
+    run: ({ pattern }, context) => void context.request({ type: "search", pattern }),
+  }),
+  command({
+    kind: "who",
     name: "who",
     aliases: ["users"],
     usage: "/who",
     help: "list who is online",
     parse: () => ({ kind: "who" }),
-  },
-  {
+    run: (_, context) => void context.request({ type: "who" }),
+  }),
+  command({
+    kind: "sessions",
     name: "sessions",
     aliases: [],
     usage: "/sessions",
     help: "list where you are signed in: each session's start, last use and address",
     parse: () => ({ kind: "sessions" }),
-  },
-  {
+    run: (_, context) => void context.request({ type: "sessions" }),
+  }),
+  command({
+    kind: "logoutOthers",
     name: "logout-others",
     aliases: [],
     usage: "/logout-others",
@@ -163,33 +243,44 @@ export const COMMANDS: Command[] = [
     parse(args) {
       return args.trim() === "" ? { kind: "logoutOthers" } : usage(this);
     },
-  },
-  {
+    run: (_, context) => void context.request({ type: "logout_others" }),
+  }),
+  command({
+    kind: "reconnect",
     name: "reconnect",
     aliases: [],
     usage: "/reconnect",
     help: "while disconnected, try to connect again now instead of waiting (Ctrl+R too)",
     parse: () => ({ kind: "reconnect" }),
-  },
-  {
+    run(_, context) {
+      const outcome = context.reconnectNow();
+      if (outcome === "connected") context.notice("already connected");
+      if (outcome === "busy") context.notice("connecting already");
+    },
+  }),
+  command({
+    kind: "help",
     name: "help",
     aliases: ["?"],
     usage: "/help",
     help: "list the commands (and, in the full-screen client, the keys)",
     parse: () => ({ kind: "help" }),
-  },
-  {
+    run: (_, context) => context.help(),
+  }),
+  command({
+    kind: "exit",
     name: "exit",
     dotted: true,
     aliases: ["quit"],
     usage: "/exit",
     help: "leave the chat",
     parse: () => ({ kind: "exit" }),
-  },
+    run: (_, context) => context.leave(),
+  }),
 ];
 
 /** Finds a command by name or alias. */
-export function findCommand(word: string): Command | undefined {
+export function findCommand(word: string): AnyCommand | undefined {
   const name = word.toLowerCase();
   return COMMANDS.find((c) => c.name === name || c.aliases.includes(name));
 }
@@ -221,6 +312,39 @@ export function parseInput(line: string): Intent {
     return { kind: "usage", message: "unknown command; /help lists the commands (// sends a /)" };
   }
   return directOrPublic(trimmed, "a message");
+}
+
+/**
+ * What the server would refuse anyway, said before sending: a text over the length limit, too
+ * many recipients.
+ */
+function refusal(text: string, to?: string[]): string | undefined {
+  if (text.length > MAX_TEXT_LENGTH) {
+    return `a message is at most ${MAX_TEXT_LENGTH} characters; this one has ${text.length}`;
+  }
+  if (to && to.length > MAX_RECIPIENTS) {
+    return `a direct message goes to at most ${MAX_RECIPIENTS} people; this one names ${to.length}`;
+  }
+}
+
+/**
+ * Does what a parsed line asks: a message is sent, a command runs its row's action, a mistake
+ * is said. Resolves once a script's next line may be read (see CommandContext.send).
+ */
+export function perform(intent: Intent, context: CommandContext): void | Promise<void> {
+  if (intent.kind === "none") return;
+  if (intent.kind === "usage") return context.error(intent.message);
+  if ("text" in intent) {
+    const refused = refusal(intent.text, "to" in intent ? intent.to : undefined);
+    if (refused) return context.error(refused);
+  }
+  if (intent.kind === "send") return context.send({ text: intent.text, to: intent.to });
+  const row = COMMANDS.find((c) => c.kind === intent.kind)!;
+  // the row found by the intent's kind takes that intent
+  return (row.run as (intent: Intent, context: CommandContext) => void | Promise<void>)(
+    intent,
+    context,
+  );
 }
 
 /**

@@ -20,7 +20,8 @@ export type ClientEvent =
   | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
   | { type: "presence"; joined?: User; left?: User; online: number }
   | { type: "users"; users: User[]; online: number }
-  | { type: "results"; total: number; messages: Shown[] }
+  /** `pattern`: what was searched for, when the results answer a /search. */
+  | { type: "results"; total: number; messages: Shown[]; pattern?: string }
   /** This user's sessions; `loggedOutOthers` when it answers /logout-others (the ones left). */
   | { type: "sessions"; sessions: SessionInfo[]; loggedOutOthers: boolean }
   | { type: "ack"; requestRef: string; id: string }
@@ -53,9 +54,9 @@ export class ClientState {
 
   /**
    * Applies one server frame; returns what to show (nothing for a duplicate). `asked` is the
-   * type of the request the frame answers, when it answers one.
+   * request the frame answers, when it answers one.
    */
-  apply(frame: ServerFrame, asked?: ClientFrame["type"]): ClientEvent[] {
+  apply(frame: ServerFrame, asked?: ClientFrame): ClientEvent[] {
     switch (frame.type) {
       case "welcome":
         this.me = frame.you;
@@ -104,12 +105,13 @@ export class ClientState {
           type: "results",
           total: frame.total,
           messages: frame.messages.map((m) => this.#remember(m)),
+          ...(asked?.type === "search" ? { pattern: asked.pattern } : {}),
         }];
       case "sessions":
         return [{
           type: "sessions",
           sessions: frame.sessions,
-          loggedOutOthers: asked === "logout_others",
+          loggedOutOthers: asked?.type === "logout_others",
         }];
       case "ack":
         return [{ type: "ack", requestRef: frame.ref, id: frame.id }];

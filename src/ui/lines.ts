@@ -65,6 +65,9 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       if (status.state === "connecting") return;
       emit([plainStatus(status)], [jsonStatus(status)]);
     },
+    leaving() {
+      // the line modes say nothing until the last words
+    },
     async stop() {
       await writing;
       void reading;

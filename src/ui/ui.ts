@@ -39,6 +39,8 @@ export interface Ui {
   help(): void;
   /** The connection's state changed. */
   status(status: ConnectionStatus): void;
+  /** The person asked to leave (/exit, Ctrl+C, Ctrl+D, the end of stdin): the client is finishing up. */
+  leaving(): void;
   /** Stops reading, flushes output, restores the terminal. */
   stop(): Promise<void>;
 }

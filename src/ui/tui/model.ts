@@ -137,8 +137,6 @@ export interface Applied {
 }
 
 export interface ApplyOptions {
-  /** The pattern of the last /search typed, to label its results. */
-  lastSearch?: string;
   /** Who is online now, to keep an open online list current. */
   users?: () => User[];
 }
@@ -233,7 +231,7 @@ export function applyEvents(
           ...model,
           panel: {
             kind: "results",
-            pattern: options.lastSearch,
+            pattern: event.pattern,
             total: event.total,
             messages: event.messages,
             scroll: 0,

@@ -8,10 +8,10 @@
  * @example
  * ```ts
  * const ui = tuiUi({ state, server: "localhost:7777", bell: true, color: true });
- * ui.start({ onLine: (line) => act(parseInput(line)), onEnd: () => leave(0) });
+ * ui.start({ onLine: (line) => perform(parseInput(line), context), onEnd: () => leave() });
  * ```
  */
-import { COMMANDS, parseInput } from "../../client/commands.ts";
+import { COMMANDS } from "../../client/commands.ts";
 import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
@@ -174,7 +174,6 @@ class TuiController implements Ui {
   #split: SplitRow[] = [];
   #ticker?: ReturnType<typeof setInterval>;
   #lastBell = 0;
-  #lastSearch?: string;
   #askedToLeave = false;
   #stopped = false;
   #recent: { time: number; text: string; role: NoticeRole }[] = [];
@@ -215,7 +214,6 @@ class TuiController implements Ui {
 
   show(events: ClientEvent[]): void {
     const applied = applyEvents(this.#model, events, {
-      lastSearch: this.#lastSearch,
       users: () => [...this.#context.state.users.values()],
     });
     this.#model = applied.model;
@@ -254,6 +252,13 @@ class TuiController implements Ui {
     if (this.#model.seq > before && status.state === "reconnecting" && status.reason) {
       this.#remember(status.reason, "error");
     }
+    this.#changed();
+  }
+
+  leaving(): void {
+    // a second Ctrl+C from now on leaves at once (see #end)
+    this.#askedToLeave = true;
+    this.#model = { ...this.#model, leaving: true };
     this.#changed();
   }
 
@@ -399,12 +404,6 @@ class TuiController implements Ui {
   }
 
   #submit(line: string): void {
-    const intent = parseInput(line);
-    if (intent.kind === "search") this.#lastSearch = intent.pattern;
-    if (intent.kind === "exit") {
-      this.#askedToLeave = true;
-      this.#model = { ...this.#model, leaving: true };
-    }
     // sending takes the view back to the newest messages
     this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
     void this.#handlers?.onLine(line);
