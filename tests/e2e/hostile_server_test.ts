@@ -7,12 +7,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { ensureServerCerts } from "../../src/tls/certs.ts";
+import { MIN_HEARTBEAT_MS } from "../../src/client/client.ts";
 import {
   joinClient,
   makeTempDir,
   removeDir,
   runJoinRaw,
   WAIT_TIMEOUT_MS,
+  waitUntil,
   writeAll,
 } from "./harness.ts";
 
@@ -136,15 +138,27 @@ Deno.test("hostile server: a goodbye and errors in plain mode reach the terminal
 });
 
 Deno.test("hostile server: a ping interval of 0 does not make the client ping in a loop", async () => {
+  /** When each ping arrived (ms, monotonic). */
+  const pings: number[] = [];
   await using server = await fakeServer((frame, send) => {
     if (frame.type === "hello") send(welcome(0));
+    if (frame.type === "ping") pings.push(performance.now());
   });
   await using client = await joinClient(server, "bob", { mode: "json" });
   await client.waitFor((e) => e.type === "welcome", WAIT_TIMEOUT_MS);
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const pings = server.received.get("ping") ?? 0;
-  // MIN_HEARTBEAT_MS is 100: about 10 in a second, not thousands
-  assert.ok(pings >= 1 && pings <= 15, `${pings} pings in one second`);
+  // the client raises a heartbeat of 0 to MIN_HEARTBEAT_MS: it keeps pinging, one interval
+  // apart at the least. N pings span at least N - 1 intervals; one interval is left for the
+  // delivery of the first to have been late (a loop would send them all within a millisecond)
+  const n = 6;
+  await waitUntil(() => pings.length >= n, WAIT_TIMEOUT_MS, () => `${pings.length} pings`);
+  const first = pings.slice(0, n);
+  const span = first[n - 1] - first[0];
+  const gaps = first.slice(1).map((t, i) => Math.round(t - first[i]));
+  assert.ok(
+    span >= (n - 2) * MIN_HEARTBEAT_MS,
+    `${n} pings within ${Math.round(span)} ms (gaps ${gaps.join(", ")} ms); ` +
+      `the client's interval is at least ${MIN_HEARTBEAT_MS} ms`,
+  );
   await client.end();
 });
 
