@@ -8,12 +8,15 @@ import assert from "node:assert/strict";
 import {
   ChatClient,
   type ConnectionStatus,
+  MIN_HEARTBEAT_MS,
   PRESENCE_LEFT_HOLD_MS,
+  RECONNECT_CAP_MS,
   REVOKED_MESSAGE,
 } from "../src/client/client.ts";
 import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
 import { type ClientEvent, ClientState } from "../src/client/state.ts";
 import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
+import { FakeClock } from "./fake_clock.ts";
 
 const HANDSHAKE_DROPPED = /the server closed the connection during the TLS handshake/;
 
@@ -75,16 +78,26 @@ class FakeConnection {
 interface Harness {
   client: ChatClient;
   statuses: ConnectionStatus[];
+  /** The clock's time at each status (with a fake clock). */
+  statusTimes: number[];
   events: ClientEvent[];
   welcomes: string[];
   revoked: number;
   connects: number;
 }
 
-/** A client whose `connect` is answered, in turn, by `opens` (a ConnectError is thrown). */
-function harness(opens: (FakeConnection | ConnectError)[], token?: string): Harness {
+/**
+ * A client whose `connect` is answered, in turn, by `opens` (a ConnectError is thrown); on the
+ * system's clock unless given one.
+ */
+function harness(
+  opens: (FakeConnection | ConnectError)[],
+  token?: string,
+  clock?: FakeClock,
+): Harness {
   const h: Harness = {
     statuses: [],
+    statusTimes: [],
     events: [],
     welcomes: [],
     revoked: 0,
@@ -102,10 +115,14 @@ function harness(opens: (FakeConnection | ConnectError)[], token?: string): Harn
       return Promise.resolve(next as unknown as Connection);
     },
     onEvents: (events) => h.events.push(...events),
-    onStatus: (status) => h.statuses.push(status),
+    onStatus: (status) => {
+      h.statuses.push(status);
+      h.statusTimes.push(clock?.now() ?? Date.now());
+    },
     onWelcome: (w) => void h.welcomes.push(w.token),
     onRevoked: () => void h.revoked++,
     random: () => 0, // the shortest backoff: 250 ms, then 500 ms
+    clock,
   });
   return h;
 }
@@ -389,4 +406,203 @@ Deno.test("client: the backoff starts again from the first delay after a success
   const after = h.statuses.filter((s) => s.state === "reconnecting").map((s) => s.attempt);
   assert.deepEqual(after, [1, 2, 3, 1], "attempt 1 again: the shortest delay");
   h.client.close();
+});
+
+// ---- on a fake clock: the backoff, pings, the idle limit, the drain, held "left" frames ----------
+
+/** The waits before each reconnect attempt so far: retryAt less the time it was said. */
+const waits = (h: Harness) =>
+  h.statuses.flatMap((s, i) => s.state === "reconnecting" ? [s.retryAt - h.statusTimes[i]] : []);
+
+/** A connection that welcomes with these limits and counts the pings it gets. */
+function limited(token: string, heartbeatMs: number, idleTimeoutMs: number) {
+  const w = welcome(token);
+  return new FakeConnection((frame, conn) => {
+    if (frame.type === "hello") {
+      conn.push({ ...w, limits: { ...w.limits, heartbeatMs, idleTimeoutMs } });
+    }
+  });
+}
+const pings = (conn: FakeConnection) => conn.sent.filter((f) => f.type === "ping").length;
+const down = () => new ConnectError("cannot connect to x:1: connection refused");
+
+Deno.test("client (clock): no attempt before its delay; the delays double, and start again after a connection", async () => {
+  const clock = new FakeClock();
+  const first = welcoming("t1");
+  const second = welcoming("t2");
+  const h = harness([first, down(), down(), down(), second, welcoming("t3")], undefined, clock);
+  await h.client.start();
+  first.end();
+  await clock.advance(0);
+  assert.deepEqual(waits(h), [250]); // random() = 0: half of the 500 ms base
+  await clock.advance(249);
+  assert.equal(h.connects, 1, "not before the delay");
+  await clock.advance(1);
+  assert.equal(h.connects, 2);
+  assert.deepEqual(waits(h), [250, 500]);
+  await clock.advance(500 + 1000);
+  assert.deepEqual(waits(h), [250, 500, 1000, 2000]);
+  assert.equal(h.connects, 4);
+  await clock.advance(1999);
+  assert.equal(h.welcomes.length, 1);
+  await clock.advance(1);
+  assert.equal(h.welcomes.length, 2);
+  assert.deepEqual(h.statuses.at(-1), { state: "connected" });
+  // dropped again: the first delay, not the next one
+  second.end();
+  await clock.advance(0);
+  assert.deepEqual(waits(h).slice(4), [250]);
+  await clock.advance(250);
+  assert.equal(h.welcomes.length, 3);
+  h.client.close();
+  assert.equal(clock.pending, 0, "no timer left behind");
+});
+
+Deno.test("client (clock): with the most jitter the delays double up to the cap and stay there", async () => {
+  const clock = new FakeClock();
+  const first = welcoming("t1");
+  const h = harness([first, ...Array.from({ length: 10 }, down)], undefined, clock);
+  (h.client.options as { random?: () => number }).random = () => 1;
+  await h.client.start();
+  first.end();
+  await clock.advance(0);
+  for (let i = 0; i < 10; i++) await clock.advance(clock.next! - clock.now());
+  assert.equal(h.connects, 11);
+  assert.deepEqual(waits(h), [
+    500,
+    1000,
+    2000,
+    4000,
+    8000,
+    16000,
+    RECONNECT_CAP_MS,
+    RECONNECT_CAP_MS,
+    RECONNECT_CAP_MS,
+    RECONNECT_CAP_MS,
+    RECONNECT_CAP_MS,
+  ]);
+  // the attempt that failed says why, on the next wait
+  const last = h.statuses.at(-1);
+  assert.ok(last?.state === "reconnecting" && /connection refused/.test(last.reason ?? ""));
+  h.client.close();
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("client (clock): reconnectNow tries at once, without waiting out the delay", async () => {
+  const clock = new FakeClock();
+  const first = welcoming("t1");
+  const h = harness([first, welcoming("t2")], undefined, clock);
+  await h.client.start();
+  first.end();
+  await clock.advance(0);
+  assert.equal(h.client.reconnectNow(), "retrying");
+  await clock.advance(0);
+  assert.equal(h.welcomes.length, 2, "connected with no time passed");
+  assert.deepEqual(h.statuses.map((s) => s.state), [
+    "connected",
+    "reconnecting",
+    "connecting",
+    "connected",
+  ]);
+  h.client.close();
+});
+
+Deno.test("client (clock): a ping every heartbeat the server asks for, clamped, and none after a drop", async () => {
+  const clock = new FakeClock();
+  const first = limited("t1", 1_000, 60_000);
+  const second = limited("t2", 0, 60_000); // a server saying 0 must not make a tight loop
+  const h = harness([first, second], undefined, clock);
+  await h.client.start();
+  await clock.advance(999);
+  assert.equal(pings(first), 0);
+  await clock.advance(1);
+  assert.equal(pings(first), 1);
+  await clock.advance(2_000);
+  assert.equal(pings(first), 3);
+  first.end();
+  await clock.advance(250); // the reconnect
+  assert.equal(h.welcomes.length, 2);
+  await clock.advance(1_000);
+  assert.equal(pings(first), 3, "the old connection gets no more");
+  assert.equal(pings(second), 1_000 / MIN_HEARTBEAT_MS);
+  h.client.close();
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("client (clock): a server silent past its idle limit is left; anything it says keeps it", async () => {
+  const clock = new FakeClock();
+  const first = limited("t1", 1_000, 2_500);
+  const h = harness([first, welcoming("t2")], undefined, clock);
+  await h.client.start();
+  await clock.advance(1_500);
+  first.push({ type: "pong" }); // heard at 1.5 s
+  await clock.advance(2_500); // 4 s: 2.5 s since, not more
+  assert.equal(h.welcomes.length, 1);
+  assert.equal(pings(first), 4);
+  await clock.advance(1_000); // 5 s: 3.5 s of silence
+  assert.equal(h.statuses.at(-1)?.state, "reconnecting");
+  assert.equal(pings(first), 4, "closed instead of pinging");
+  await clock.advance(250);
+  assert.equal(h.welcomes.length, 2);
+  h.client.close();
+});
+
+Deno.test("client (clock): the drain waits for every answer, at most its timeout", async () => {
+  const clock = new FakeClock();
+  let answer: (() => void) | undefined;
+  const conn = new FakeConnection((frame, c) => {
+    if (frame.type === "hello") c.push(welcome("t1"));
+    if (frame.type === "send") {
+      answer = () =>
+        c.push({ type: "ack", ref: frame.ref, id: "01JABCDEFGHJKMNPQRSTVWXYZ0", time: 1 });
+    }
+  });
+  const h = harness([conn], undefined, clock);
+  await h.client.start();
+  assert.equal(await h.client.drain(1_000), true, "nothing to wait for");
+
+  void h.client.request({ type: "send", text: "one" });
+  let drained: boolean | undefined;
+  void h.client.drain(1_000).then((d) => (drained = d));
+  await clock.advance(999);
+  assert.equal(drained, undefined, "still waiting");
+  await clock.advance(1);
+  assert.equal(drained, false, "timed out with the send unanswered");
+
+  drained = undefined;
+  void h.client.drain(1_000).then((d) => (drained = d));
+  await clock.advance(300);
+  answer!();
+  await clock.advance(0);
+  assert.equal(drained, true, "answered after 300 ms");
+  assert.equal(clock.pending, 1, "only the pings' timer is left");
+
+  void h.client.request({ type: "who" });
+  drained = undefined;
+  void h.client.drain(60_000).then((d) => (drained = d));
+  h.client.close();
+  await clock.advance(0);
+  assert.equal(drained, false, "the client ended first");
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("client (clock): a held 'left' shows exactly PRESENCE_LEFT_HOLD_MS later", async () => {
+  const clock = new FakeClock();
+  const conn = welcoming("t1");
+  const h = harness([conn], undefined, clock);
+  await h.client.start();
+  conn.push({ type: "presence", left: { id: "ann_0002", name: "ann" }, online: 1 });
+  await clock.advance(PRESENCE_LEFT_HOLD_MS - 1);
+  assert.equal(h.events.filter((e) => e.type === "presence").length, 0);
+  await clock.advance(1);
+  assert.equal(h.events.filter((e) => e.type === "presence").length, 1);
+  // a goodbye inside the hold drops what is held, and its timer
+  conn.push({ type: "presence", left: { id: "bob_0003", name: "bob" }, online: 0 });
+  await clock.advance(100);
+  conn.push({ type: "goodbye", reason: "bye", message: "bye" });
+  await clock.advance(PRESENCE_LEFT_HOLD_MS);
+  assert.equal(h.events.filter((e) => e.type === "presence").length, 1);
+  conn.end();
+  assert.equal((await h.client.ended).code, 0);
+  assert.equal(clock.pending, 0);
 });

@@ -5,6 +5,7 @@
  * The server deduplicates sends by their ref, so a retry is never stored twice.
  */
 import type { ClientFrame, ServerFrame, Welcome } from "../protocol/schema.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { ConnectError, type Connection } from "./connection.ts";
 import type { ClientEvent, ClientState } from "./state.ts";
 
@@ -77,6 +78,8 @@ export interface ChatClientOptions {
    */
   onUnsent?(): void;
   random?: () => number;
+  /** The time and timers for backoffs, pings, the drain and held "left" frames. */
+  clock?: Clock;
 }
 
 interface Outgoing {
@@ -101,7 +104,9 @@ export class ChatClient {
   #counter = 0;
   #token?: string;
   #lastHeard = 0;
-  #heartbeat?: ReturnType<typeof setInterval>;
+  /** Stops the pings of the current connection. */
+  #stopHeartbeat?: () => void;
+  readonly #clock: Clock;
   /** Set while waiting out a reconnect delay: ends the wait (to retry now, or to stop). */
   #wake?: () => void;
   /** Whether the outbox on disk may hold messages (then every change is reported). */
@@ -112,6 +117,7 @@ export class ChatClient {
 
   constructor(readonly options: ChatClientOptions) {
     this.#token = options.token;
+    this.#clock = options.clock ?? systemClock;
     this.ended = new Promise((resolve) => (this.#end = resolve));
   }
 
@@ -184,7 +190,7 @@ export class ChatClient {
 
   /** Waits until every request was answered (true) or `timeoutMs` passed / the client ended (false). */
   async drain(timeoutMs: number): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel = () => {};
     const answered = Promise.all(
       [...this.#outbox.values()].map((o) =>
         new Promise<void>((resolve) => {
@@ -199,9 +205,11 @@ export class ChatClient {
     const result = await Promise.race([
       answered.then(() => true),
       this.ended.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      new Promise<boolean>((
+        resolve,
+      ) => (cancel = this.#clock.after(timeoutMs, () => resolve(false)))),
     ]);
-    clearTimeout(timer);
+    cancel();
     return result && this.#outbox.size === 0;
   }
 
@@ -256,13 +264,14 @@ export class ChatClient {
     this.#conn = conn;
     this.options.onEvents(this.options.state.apply(welcome));
     this.options.onStatus({ state: "connected" });
-    this.#lastHeard = Date.now();
+    this.#lastHeard = this.#clock.now();
     const { heartbeatMs, idleTimeoutMs } = welcome.limits;
-    this.#heartbeat = setInterval(() => {
+    const interval = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, heartbeatMs));
+    this.#stopHeartbeat = this.#clock.every(interval, () => {
       // a server silent for longer than its own idle limit is gone, even if TCP has not noticed
-      if (Date.now() - this.#lastHeard > idleTimeoutMs) conn.close();
+      if (this.#clock.now() - this.#lastHeard > idleTimeoutMs) conn.close();
       else conn.send({ type: "ping" });
-    }, Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, heartbeatMs)));
+    });
     // what had no answer goes again, marked as a retry: the server acknowledges what it stored
     for (const { frame } of this.#outbox.values()) {
       conn.send(frame.type === "send" ? { ...frame, retry: true } : frame);
@@ -271,7 +280,8 @@ export class ChatClient {
   }
 
   #detach(): void {
-    clearInterval(this.#heartbeat);
+    this.#stopHeartbeat?.();
+    this.#stopHeartbeat = undefined;
     this.#conn?.close();
     const lost = this.#conn !== undefined && !this.#closing;
     this.#conn = undefined;
@@ -283,19 +293,20 @@ export class ChatClient {
     let goodbye: string | undefined;
     // "left" frames held back (PRESENCE_LEFT_HOLD_MS), in order; any other frame releases them
     const held: ServerFrame[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const release = () => {
-      clearTimeout(timer);
-      timer = undefined;
-      for (const frame of held.splice(0)) this.#deliver(frame);
-    };
+    /** Cancels the release of what is held; set while something is. */
+    let holding: (() => void) | undefined;
     const drop = () => {
-      clearTimeout(timer);
-      timer = undefined;
+      holding?.();
+      holding = undefined;
       held.length = 0;
     };
+    const release = () => {
+      const frames = held.splice(0);
+      drop();
+      for (const frame of frames) this.#deliver(frame);
+    };
     for (let incoming = await conn.read(); incoming; incoming = await conn.read()) {
-      this.#lastHeard = Date.now();
+      this.#lastHeard = this.#clock.now();
       if (!("frame" in incoming)) {
         release();
         this.options.onEvents([{ type: "error", code: "bad_frame", message: incoming.bad }]);
@@ -304,7 +315,7 @@ export class ChatClient {
       const frame = incoming.frame;
       if (frame.type === "presence" && frame.left && !frame.joined) {
         held.push(frame);
-        timer ??= setTimeout(release, PRESENCE_LEFT_HOLD_MS);
+        holding ??= this.#clock.after(PRESENCE_LEFT_HOLD_MS, release);
         continue;
       }
       if (frame.type === "goodbye") {
@@ -358,14 +369,14 @@ export class ChatClient {
       const delay = backoffDelay(attempt, random);
       this.options.onStatus({
         state: "reconnecting",
-        retryAt: Date.now() + delay,
+        retryAt: this.#clock.now() + delay,
         attempt: attempt + 1,
         ...(reason ? { reason } : {}),
       });
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
+        const cancel = this.#clock.after(delay, resolve);
         this.#wake = () => {
-          clearTimeout(timer);
+          cancel();
           resolve();
         };
       });
