@@ -17,6 +17,7 @@ import {
   type ServerHandle,
   startServer,
   tcpClient,
+  waitUntil,
   writeAll,
 } from "./harness.ts";
 
@@ -366,13 +367,6 @@ class Light implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** Polls `check` every 50 ms until it holds or `timeoutMs` passes; whether it held. */
-async function pollUntilTrue(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!check() && Date.now() < end) await delay(50);
-  return check();
 }
 
 /** Closes every connection, in parallel. */
@@ -752,7 +746,11 @@ Deno.test({
       const back = await ask(alice, { type: "send", text: "the disk has room again" });
       assert.equal(back.type, "ack", JSON.stringify(back));
       await carol.next("message", (m) => m.text === "the disk has room again");
-      await pollUntilTrue(() => /database works again/.test(server.output()), 5_000);
+      await waitUntil(
+        () => /database works again/.test(server.output()),
+        5_000,
+        () => server.output(),
+      );
       assert.match(server.output(), /the history database works again/);
       for (const id of temporary) {
         await carol.next("deleted", (d) => d.id === id && d.reason === "expired", 15_000);

@@ -12,12 +12,12 @@ import {
   joined,
   makeTempDir,
   messageWith,
-  pollUntil,
   rawClient,
   rawJoined,
   removeDir,
   runChat,
   startServer,
+  waitUntil,
 } from "./harness.ts";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -337,7 +337,7 @@ Deno.test("the saved token on another connection reclaims the id and replaces th
   // the client prints the welcome, then saves the token: wait for the file
   const tokensPath = join(b.stateDir, "chat", "tokens.json");
   const read = () => Deno.readTextFile(tokensPath).catch(() => "{}");
-  assert.ok(await pollUntil(async () => (await read()).includes(b.id), 5_000), "token saved");
+  await waitUntil(async () => (await read()).includes(b.id), 5_000, "token saved");
   const saved = findSaved(JSON.parse(await read()), b.id);
   assert.ok(saved, await read());
 

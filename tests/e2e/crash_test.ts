@@ -13,14 +13,9 @@ import {
   makeTempDir,
   removeDir,
   type ServerHandle,
-} from "./harness.ts";
-import {
-  EventCursor,
-  freePort,
-  readMessages,
-  startServerOn,
   waitUntil,
-} from "./reliability_harness.ts";
+} from "./harness.ts";
+import { EventCursor, freePort, readMessages, startServerOn } from "./reliability_harness.ts";
 
 const TOTAL = 10_000;
 /** Acks the sender must have seen before each SIGKILL. */

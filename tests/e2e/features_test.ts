@@ -9,10 +9,10 @@ import {
   joined,
   makeTempDir,
   messageWith,
-  pollUntil,
   rawJoined,
   removeDir,
   startServer,
+  waitUntil,
 } from "./harness.ts";
 
 const isDeleted = (id: string, reason: string) => (e: ChatEvent) =>
@@ -177,10 +177,7 @@ Deno.test("temp: a message whose deadline passed while the server was down is ex
     assert.equal(await storeHolds(dir, text), true, "the message should still be stored");
     await new Promise((r) => setTimeout(r, 2_500));
     await using server = await startServer({ dir });
-    assert.ok(
-      await pollUntil(async () => !(await storeHolds(dir, text)), 5_000),
-      "not purged at start-up",
-    );
+    await waitUntil(async () => !(await storeHolds(dir, text)), 5_000, "not purged at start-up");
     await using b = await joined(server, "ben");
     await b.send("/search outlived");
     assert.equal((await b.waitFor((e) => e.type === "results")).total, 0);

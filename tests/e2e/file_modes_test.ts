@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { joinClient, makeTempDir, pollUntil, removeDir, startServer } from "./harness.ts";
+import { joinClient, makeTempDir, removeDir, startServer, waitUntil } from "./harness.ts";
 
 const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;
 
@@ -30,9 +30,10 @@ Deno.test({
       // someone loosened it: said at the next start, not changed
       Deno.chmodSync(join(dir, "chat.db"), 0o644);
       await using again = await startServer({ dir });
-      assert.ok(
-        await pollUntil(() => /chat\.db has mode 0644/.test(again.output()), 5_000),
-        again.output(),
+      await waitUntil(
+        () => /chat\.db has mode 0644/.test(again.output()),
+        5_000,
+        () => again.output(),
       );
       assert.equal(modeOf(join(dir, "chat.db")).toString(8), "644");
     } finally {

@@ -33,10 +33,10 @@ import {
   type ClientHandle,
   delay,
   joined,
-  pollUntil,
   startServer,
+  waitUntil,
 } from "./harness.ts";
-import { EventCursor, FuzzConn, mib, rssKiB, serverPid, waitUntil } from "./reliability_harness.ts";
+import { EventCursor, FuzzConn, mib, rssKiB, serverPid } from "./reliability_harness.ts";
 import { prefixOnly, rawFrame, utf8 } from "../fixtures.ts";
 
 const LONG = Deno.env.get("CHAT_FUZZ_LONG") === "1";
@@ -419,7 +419,8 @@ async function play(
     if (await c.sync(20_000, before)) return;
     if (c.eof) {
       // a server that died needs a moment to be seen as exited, and its last words a moment more
-      await pollUntil(() => /uncaught/i.test(serverState()), 2_000);
+      const lastWords = () => /uncaught/i.test(serverState());
+      await waitUntil(lastWords, 2_000, "its last words").catch(() => {}); // said below if any
     }
     const goodbye = c.heard.goodbye;
     throw new Error(

@@ -107,18 +107,26 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-/** Polls `check` every `everyMs` until it returns true; false when `timeoutMs` passes first. */
-export async function pollUntil(
+/**
+ * Polls `check` every `everyMs` until it holds; throws, naming `what` (a function is called only
+ * then, so it may be costly), once `timeoutMs` has passed first. The one wait for a condition in
+ * the end-to-end tests: where giving up is fine, the caller says so with `.catch(() => {})`.
+ */
+export async function waitUntil(
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  everyMs = 50,
-): Promise<boolean> {
+  what: string | (() => string),
+  everyMs = 20,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return true;
+  while (!(await check())) {
+    if (Date.now() >= end) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms: ${typeof what === "string" ? what : what()}`,
+      );
+    }
     await delay(everyMs);
   }
-  return await check();
 }
 
 // ---- reading a child's output ------------------------------------------------------------------
@@ -495,7 +503,7 @@ export async function joinClient(
       exited ? "\n(the client has exited)" : ""
     }`;
 
-  async function waitUntil<T>(find: () => T | undefined, timeoutMs: number, what: string) {
+  async function found<T>(find: () => T | undefined, timeoutMs: number, what: string) {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const found = find();
@@ -538,10 +546,10 @@ export async function joinClient(
       }
     },
     waitFor(pred, timeoutMs = WAIT_TIMEOUT_MS) {
-      return waitUntil(() => events.find(pred), timeoutMs, "a matching event");
+      return found(() => events.find(pred), timeoutMs, "a matching event");
     },
     waitForLine(pred, timeoutMs = WAIT_TIMEOUT_MS) {
-      return waitUntil(() => out.lines.find(pred), timeoutMs, "a matching line");
+      return found(() => out.lines.find(pred), timeoutMs, "a matching line");
     },
     async me(timeoutMs = WAIT_TIMEOUT_MS) {
       if (mode === "json") {

@@ -18,15 +18,15 @@ import {
   joined,
   makeTempDir,
   messageWith,
-  pollUntil,
   type RawClient,
   rawClient,
   rawJoined,
   removeDir,
   startServer,
   tcpClient,
+  waitUntil,
 } from "./harness.ts";
-import { EventCursor, ManualConn, summary, waitUntil } from "./reliability_harness.ts";
+import { EventCursor, ManualConn, summary } from "./reliability_harness.ts";
 
 /** Asserts an error sentence on stderr: one line, no stack trace. */
 function assertOneSentence(stderr: string): void {
@@ -308,7 +308,7 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
     const answer = await asker.frameWhere((f) => f.ref === request.ref, 10_000);
     if (!answer) {
       // a dying server takes a moment, and its last words a moment more
-      await pollUntil(() => server.exited, 2_000);
+      await waitUntil(() => server.exited, 2_000, "the server to exit").catch(() => {});
       await delay(300);
     }
     assert.ok(answer, `no answer to a ${request.type} with 20 long messages; ${state()}`);

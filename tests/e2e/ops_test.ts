@@ -10,10 +10,10 @@ import { encodeFrame } from "../../src/protocol/codec.ts";
 import {
   delay,
   jsonLogEntry,
-  pollUntil,
   rawClient,
   rawJoined,
   startServer,
+  waitUntil,
   withTimeout,
 } from "./harness.ts";
 
@@ -31,7 +31,7 @@ Deno.test("ops: --log-format json: one dated object a line for each event, and n
     await alice.sendFrame({ type: "send", ref: "bad" });
     await alice.frameWhere((f) => f.type === "error" && f.ref === "bad");
     await bob.close();
-    await pollUntil(() => /"msg":"left"/.test(server.output()), 5_000);
+    await waitUntil(() => /"msg":"left"/.test(server.output()), 5_000, "left").catch(() => {});
     await alice.close();
     await server.stop();
     stdout = server.output();
@@ -156,7 +156,7 @@ Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, d
     const want = () =>
       otlp.sum("chat.messages.stored") >= 20 && otlp.sum("chat.deliveries") >= 40 &&
       otlp.sum("chat.logins") >= 2 && otlp.sum("chat.refusals", { reason: "rate_limited" }) >= 1;
-    await pollUntil(want, 15_000).catch(() => {});
+    await waitUntil(want, 15_000, "the metrics").catch(() => {});
     const seen = [...otlp.points.keys()].filter((n) => n.startsWith("chat.")).sort();
     assert.ok(
       want(),
@@ -170,7 +170,8 @@ Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, d
     assert.ok(otlp.count("chat.group_commit.size") >= 1);
     assert.ok(otlp.count("chat.group_commit.duration") >= 1);
     assert.ok(otlp.count("chat.fanout.duration") >= 1);
-    await pollUntil(() => otlp.sum("chat.refusals", { reason: "tls_error" }) >= 1, 5_000);
+    const tlsError = () => otlp.sum("chat.refusals", { reason: "tls_error" }) >= 1;
+    await waitUntil(tlsError, 5_000, "a tls_error refusal").catch(() => {}); // waited for, not checked
   } finally {
     await withTimeout(otlp.shutdown(), 5_000, "the OTLP receiver's shutdown");
   }

@@ -13,10 +13,10 @@ import {
   joinClient,
   makeTempDir,
   messageWith,
-  pollUntil,
   rawJoined,
   removeDir,
   startServer,
+  waitUntil,
 } from "./harness.ts";
 
 Deno.test("outbox: a kept message the server had stored already is acknowledged, not stored twice", async () => {
@@ -52,8 +52,9 @@ Deno.test("outbox: a kept message the server had stored already is acknowledged,
     await again.waitFor((e) => e.type === "notice" && /sending 1 message/.test(e.message));
     const acked = await again.waitFor((e) => e.type === "ack");
     assert.equal(acked.id, ack.id, "acknowledged with the first id: not stored again");
-    assert.ok(
-      await pollUntil(async () => (await loadOutbox(dir, serverKey, me.id)).length === 0, 5_000),
+    await waitUntil(
+      async () => (await loadOutbox(dir, serverKey, me.id)).length === 0,
+      5_000,
       "the outbox emptied once answered",
     );
     // stored once: a newcomer's history has it once, and bob was not sent it again

@@ -112,24 +112,6 @@ export class EventCursor {
   }
 }
 
-/** Resolves once `check` returns true, polling every `everyMs`; throws `what` on timeout. */
-export async function waitUntil(
-  check: () => boolean,
-  timeoutMs: number,
-  what: string | (() => string),
-  everyMs = 20,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() >= end) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms: ${typeof what === "string" ? what : what()}`,
-      );
-    }
-    await delay(everyMs);
-  }
-}
-
 /**
  * A TLS connection that reads only when asked: `readFrame` pulls bytes until one frame is whole.
  * Once the test stops calling it, nothing drains the socket: a slow reader.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureServerCerts } from "../../src/tls/certs.ts";
-import { joinClient, makeTempDir, pollUntil, removeDir, runChat, startServer } from "./harness.ts";
+import { joinClient, makeTempDir, removeDir, runChat, startServer, waitUntil } from "./harness.ts";
 
 Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay", async () => {
   const dir = await makeTempDir("chat-reload-");
@@ -32,9 +32,10 @@ Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay",
     await Deno.writeTextFile(cert, after.certChainPem);
     await Deno.writeTextFile(key, after.keyPem);
     Deno.kill(server.pid, "SIGHUP");
-    assert.ok(
-      await pollUntil(() => /certificate reloaded/.test(server.output()), 10_000),
-      `no reload logged:\n${server.output()}`,
+    await waitUntil(
+      () => /certificate reloaded/.test(server.output()),
+      10_000,
+      () => `no reload logged:\n${server.output()}`,
     );
     const renewed = await check(caAfter);
     assert.equal(renewed.code, 0, renewed.stderr);
@@ -50,9 +51,10 @@ Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay",
     // a broken renewal: logged, and the working certificate stays
     await Deno.writeTextFile(key, "not a key\n");
     Deno.kill(server.pid, "SIGHUP");
-    assert.ok(
-      await pollUntil(() => /certificate not reloaded/.test(server.output()), 10_000),
-      `no refusal logged:\n${server.output()}`,
+    await waitUntil(
+      () => /certificate not reloaded/.test(server.output()),
+      10_000,
+      () => `no refusal logged:\n${server.output()}`,
     );
     assert.equal((await check(caAfter)).code, 0);
     assert.ok(!server.exited);
