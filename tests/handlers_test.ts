@@ -204,23 +204,16 @@ Deno.test("handlers: bye closes the connection with reason bye, saying nothing m
   assert.deepEqual([peer.frames, calls], [[], []]);
 });
 
-Deno.test("handlers: send and delete go to messages, with the peer, the user and the frame", () => {
+Deno.test("handlers: send and delete go to messages (peer, user, frame); search and history to histories (peer, user id, frame)", () => {
   const { asHub, calls } = fakeHub();
   const peer = loggedIn();
   HANDLERS.send.handle(asHub, peer, SAMPLES.send, tom);
   HANDLERS.delete.handle(asHub, peer, SAMPLES.delete, tom);
-  assert.deepEqual(calls, [
-    ["messages.send", peer, tom, SAMPLES.send],
-    ["messages.delete", peer, tom, SAMPLES.delete],
-  ]);
-});
-
-Deno.test("handlers: search and history go to histories, with the user's id", () => {
-  const { asHub, calls } = fakeHub();
-  const peer = loggedIn();
   HANDLERS.search.handle(asHub, peer, SAMPLES.search, tom);
   HANDLERS.history.handle(asHub, peer, SAMPLES.history, tom);
   assert.deepEqual(calls, [
+    ["messages.send", peer, tom, SAMPLES.send],
+    ["messages.delete", peer, tom, SAMPLES.delete],
     ["histories.search", peer, tom.id, SAMPLES.search],
     ["histories.history", peer, tom.id, SAMPLES.history],
   ]);

@@ -69,6 +69,14 @@ function setup(store = new SqliteStore(":memory:")) {
     assert.equal(deferred.length, 1, "one commit scheduled");
     deferred.shift()!();
   };
+  /** A message sent and committed; returns its id, with every peer's frames cleared. */
+  const posted = (who: { peer: FakePeer; user: { id: string; name: string } }, frame: object) => {
+    send(who, frame);
+    commitNow();
+    const id = who.peer.of("ack").at(-1)!.id;
+    for (const peer of presence.peers()) (peer as FakePeer).clear();
+    return id;
+  };
   return {
     messages,
     store,
@@ -82,6 +90,7 @@ function setup(store = new SqliteStore(":memory:")) {
     send,
     del,
     commitNow,
+    posted,
   };
 }
 
@@ -130,12 +139,8 @@ Deno.test("messages: a commit that fails refuses its sends and deletes with unav
   const w = setup(store);
   const tom = w.join("tom");
   const ann = w.join("ann");
-  w.send(tom, { ref: "old", text: "to delete" });
-  w.send(tom, { ref: "t", text: "brief", ttl: 1 });
-  w.commitNow();
-  const [old, brief] = tom.peer.of("ack").map((a) => a.id);
-  tom.peer.clear();
-  ann.peer.clear();
+  const old = w.posted(tom, { ref: "old", text: "to delete" });
+  const brief = w.posted(tom, { ref: "t", text: "brief", ttl: 1 });
   const commit = store.commit;
   store.commit = () => {
     throw new Error("database or disk is full");
@@ -173,10 +178,7 @@ Deno.test("messages: a delete is checked when it arrives and carried out at the 
   const tom = w.join("tom");
   const ann = w.join("ann");
   const bob = w.join("bob");
-  w.send(tom, { ref: "dm", text: "secret", to: ["ann"] });
-  w.commitNow();
-  const id = tom.peer.of("ack")[0].id;
-  for (const who of [tom, ann, bob]) who.peer.clear();
+  const id = w.posted(tom, { ref: "dm", text: "secret", to: ["ann"] });
   w.del(tom, "d", id);
   assert.ok(w.store.message(id), "still there until the commit");
   assert.equal(tom.peer.frames.length, 0);
@@ -191,11 +193,7 @@ Deno.test("messages: a delete sent twice in one turn is told once and answered t
   const w = setup();
   const tom = w.join("tom");
   const ann = w.join("ann");
-  w.send(tom, { ref: "1", text: "oops" });
-  w.commitNow();
-  const id = tom.peer.of("ack")[0].id;
-  tom.peer.clear();
-  ann.peer.clear();
+  const id = w.posted(tom, { ref: "1", text: "oops" });
   w.del(tom, "a", id);
   w.del(tom, "b", id);
   w.commitNow();
@@ -210,11 +208,7 @@ Deno.test("messages: a delete and the expiry of the same message in one commit: 
   const w = setup();
   const tom = w.join("tom");
   const ann = w.join("ann");
-  w.send(tom, { ref: "1", text: "brief", ttl: 5 });
-  w.commitNow();
-  const id = tom.peer.of("ack")[0].id;
-  tom.peer.clear();
-  ann.peer.clear();
+  const id = w.posted(tom, { ref: "1", text: "brief", ttl: 5 });
   w.clock.t += 5_000;
   w.del(tom, "d", id); // arrives in the turn in which it falls due
   w.messages.expire(w.clock.t);
@@ -230,11 +224,7 @@ Deno.test("messages: refused sends and deletes are answered at once and schedule
   const w = setup();
   const tom = w.join("tom");
   const ann = w.join("ann");
-  w.send(tom, { ref: "1", text: "mine" });
-  w.commitNow();
-  const id = tom.peer.of("ack")[0].id;
-  tom.peer.clear();
-  ann.peer.clear();
+  const id = w.posted(tom, { ref: "1", text: "mine" });
   w.send(tom, { ref: "u", text: "x", to: ["nobody"] });
   w.send(tom, { ref: "r", text: "x", replyTo: mid(1) });
   w.del(ann, "f", id);
