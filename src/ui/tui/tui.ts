@@ -42,8 +42,9 @@ import {
   type SplitRow,
 } from "./screen.ts";
 import { paintFrame, type PaintRow } from "./paint.ts";
-import { openTerminal, type Terminal } from "./terminal.ts";
-import type { Frame, Mounted } from "./app.tsx";
+import { openTerminal, type Terminal, type TerminalHandlers } from "./terminal.ts";
+import type { Frame, FrameSource, Mounted } from "./app.tsx";
+import { type Clock, systemClock } from "../../client/clock.ts";
 import { sanitizeLine } from "../sanitize.ts";
 
 /** Frames per second at most. */
@@ -153,13 +154,37 @@ async function loadApp(): Promise<typeof import("./app.tsx")> {
   }
 }
 
+/**
+ * What the full-screen UI runs on besides its context: the real terminal, Ink, the system's
+ * clock and process. Unit tests pass fakes for any of them.
+ */
+export interface TuiDeps {
+  /** The time, frame pacing and the once-a-second tick. */
+  clock: Clock;
+  /** Takes the terminal over (terminal.ts). */
+  openTerminal(handlers: TerminalHandlers): Terminal;
+  /** Loads what draws frames (Ink, app.tsx): mounted, it hands `paint` each frame's rows. */
+  loadScreen(): Promise<(source: FrameSource, paint: (rows: string[]) => void) => Mounted>;
+  /** Ends the process at once: asked to leave a second time. */
+  exit(code: number): void;
+}
+
+const SYSTEM: TuiDeps = {
+  clock: systemClock,
+  openTerminal,
+  loadScreen: async () => (await loadApp()).mountScreen,
+  exit: (code) => Deno.exit(code),
+};
+
 /** The full-screen UI for an interactive terminal. */
-export function tuiUi(context: UiContext): Ui {
-  return new TuiController(context);
+export function tuiUi(context: UiContext, deps: Partial<TuiDeps> = {}): Ui {
+  return new TuiController(context, { ...SYSTEM, ...deps });
 }
 
 class TuiController implements Ui {
   #context: UiContext;
+  #deps: TuiDeps;
+  #clock: Clock;
   #model: Model;
   #handlers?: UiHandlers;
   #terminal?: Terminal;
@@ -168,18 +193,21 @@ class TuiController implements Ui {
   #screen?: Screen;
   #frame: Frame;
   #listeners = new Set<() => void>();
-  #scheduled?: ReturnType<typeof setTimeout>;
+  /** Cancels the render scheduled, if one is. */
+  #scheduled?: () => void;
   #lastPaint = 0;
   #painted?: PaintRow[];
   #split: SplitRow[] = [];
-  #ticker?: ReturnType<typeof setInterval>;
+  #stopTicker?: () => void;
   #lastBell = 0;
   #askedToLeave = false;
   #stopped = false;
   #recent: { time: number; text: string; role: NoticeRole }[] = [];
 
-  constructor(context: UiContext) {
+  constructor(context: UiContext, deps: TuiDeps) {
     this.#context = context;
+    this.#deps = deps;
+    this.#clock = deps.clock;
     this.#model = initialModel(context.layout);
     this.#frame = { lines: [], tails: [], cols: 80, rows: 24, color: context.color };
   }
@@ -188,7 +216,7 @@ class TuiController implements Ui {
 
   start(handlers: UiHandlers): void {
     this.#handlers = handlers;
-    this.#terminal = openTerminal({
+    this.#terminal = this.#deps.openTerminal({
       onKey: (key) => this.#key(key),
       onResize: () => {
         this.#painted = undefined; // paint everything afresh
@@ -197,9 +225,9 @@ class TuiController implements Ui {
       onEnd: () => this.#end(),
       onInterrupt: () => this.#end(),
     });
-    this.#ticker = setInterval(() => this.#tick(), 1000);
+    this.#stopTicker = this.#clock.every(1000, () => this.#tick());
     this.#compose();
-    loadApp().then(({ mountScreen }) => {
+    this.#deps.loadScreen().then((mountScreen) => {
       if (this.#stopped) return;
       this.#mounted = mountScreen(
         { subscribe: (l) => this.#subscribe(l), frame: () => this.#frame },
@@ -222,8 +250,9 @@ class TuiController implements Ui {
         this.#remember(event.message, "error");
       }
     }
-    if (applied.bell && this.#context.bell && Date.now() - this.#lastBell >= BELL_GAP_MS) {
-      this.#lastBell = Date.now();
+    const now = this.#clock.now();
+    if (applied.bell && this.#context.bell && now - this.#lastBell >= BELL_GAP_MS) {
+      this.#lastBell = now;
       this.#terminal?.write("\x07");
     }
     this.#changed();
@@ -265,8 +294,8 @@ class TuiController implements Ui {
   stop(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     this.#stopped = true;
-    clearInterval(this.#ticker);
-    clearTimeout(this.#scheduled);
+    this.#stopTicker?.();
+    this.#scheduled?.();
     try {
       this.#mounted?.unmount();
     } catch {
@@ -275,7 +304,7 @@ class TuiController implements Ui {
     this.#terminal?.restore();
     if (!this.#askedToLeave) {
       // the client stops on its own (connection lost, refused): say why on the main screen
-      const since = Date.now() - LAST_WORDS_MS;
+      const since = this.#clock.now() - LAST_WORDS_MS;
       for (const { text, role } of this.#recent.filter((r) => r.time >= since).slice(-5)) {
         console.error(`${role === "error" ? "!" : "*"} ${text}`);
       }
@@ -292,7 +321,7 @@ class TuiController implements Ui {
 
   #remember(text: string, role: NoticeRole): void {
     // printed on the main screen when the UI ends: server text, so made safe like any other
-    this.#recent.push({ time: Date.now(), text: sanitizeLine(text), role });
+    this.#recent.push({ time: this.#clock.now(), text: sanitizeLine(text), role });
     if (this.#recent.length > 20) this.#recent.shift();
   }
 
@@ -300,17 +329,17 @@ class TuiController implements Ui {
   #changed(now = false): void {
     if (this.#stopped) return;
     if (now) {
-      clearTimeout(this.#scheduled);
+      this.#scheduled?.();
       this.#scheduled = undefined;
       this.#render();
       return;
     }
     if (this.#scheduled) return;
-    const wait = Math.max(0, this.#lastPaint + 1000 / MAX_FPS - Date.now());
-    this.#scheduled = setTimeout(() => {
+    const wait = Math.max(0, this.#lastPaint + 1000 / MAX_FPS - this.#clock.now());
+    this.#scheduled = this.#clock.after(wait, () => {
       this.#scheduled = undefined;
       this.#render();
-    }, wait);
+    });
   }
 
   #size(): { cols: number; rows: number } {
@@ -322,7 +351,7 @@ class TuiController implements Ui {
     const screen = composeScreen(this.#model, {
       cols,
       rows,
-      now: Date.now(),
+      now: this.#clock.now(),
       server: this.#context.server,
       online: this.#context.state.online,
       cache: this.#cache,
@@ -345,7 +374,7 @@ class TuiController implements Ui {
 
   #render(): void {
     if (this.#stopped) return;
-    this.#lastPaint = Date.now();
+    this.#lastPaint = this.#clock.now();
     this.#compose();
     for (const listener of [...this.#listeners]) listener();
   }
@@ -370,7 +399,7 @@ class TuiController implements Ui {
 
   #tick(): void {
     const armed = this.#model.quitArmedAt;
-    if (armed !== undefined && Date.now() - armed > QUIT_CONFIRM_MS) {
+    if (armed !== undefined && this.#clock.now() - armed > QUIT_CONFIRM_MS) {
       // the first Ctrl+C has lapsed: its hint goes with it
       this.#model = { ...this.#model, quitArmedAt: undefined, hint: undefined };
       this.#changed();
@@ -416,7 +445,7 @@ class TuiController implements Ui {
       this.#model.items,
       cols,
       this.#model.me,
-      Date.now(),
+      this.#clock.now(),
       this.#cache,
       this.#model.layout,
     );
@@ -449,7 +478,7 @@ class TuiController implements Ui {
       // asked twice: leave now, without waiting for the server
       this.#terminal?.restore();
       console.error("chat: left without waiting for the server's answers");
-      Deno.exit(130);
+      return this.#deps.exit(130);
     }
     this.#askedToLeave = true;
     this.#model = { ...this.#model, leaving: true };
@@ -509,7 +538,7 @@ class TuiController implements Ui {
         return this.#page(1);
       case "ctrl+c": {
         if (this.#model.leaving) return this.#end();
-        const pressed = pressCtrlC(this.#model, Date.now());
+        const pressed = pressCtrlC(this.#model, this.#clock.now());
         this.#model = pressed.model;
         return pressed.quit ? this.#end() : undefined;
       }

@@ -1,0 +1,240 @@
+// Unit tests for the full-screen UI's controller (src/ui/tui/tui.ts) on a fake terminal, a fake
+// screen in place of Ink and a fake clock: the Ctrl+C-twice window, leaving, frame pacing, the
+// bell's gap, the once-a-second tick, the last words. The screens are read as plain text.
+//
+// Run: deno test -A tests/tui_controller_test.ts
+
+import assert from "node:assert/strict";
+import { ClientState } from "../src/client/state.ts";
+import type { ClientEvent, Shown } from "../src/client/state.ts";
+import { lineText } from "../src/ui/bubble.ts";
+import { QUIT_CONFIRM_MS } from "../src/ui/keymap.ts";
+import type { Key } from "../src/ui/tui/keys.ts";
+import { QUIT_HINT } from "../src/ui/tui/model.ts";
+import type { Terminal, TerminalHandlers } from "../src/ui/tui/terminal.ts";
+import { tuiUi } from "../src/ui/tui/tui.ts";
+import type { Frame, FrameSource } from "../src/ui/tui/app.tsx";
+import { FakeClock } from "./fake_clock.ts";
+
+const ME = { id: "tom_0001", name: "tom" };
+const ANN = { id: "ann_0002", name: "ann" };
+
+/** A TUI on fakes: keys are pressed by the test, frames and writes are kept. */
+async function started(options: { bell?: boolean } = {}) {
+  const clock = new FakeClock();
+  const writes: string[] = [];
+  const lines: string[] = [];
+  const exits: number[] = [];
+  let ends = 0;
+  let handlers: TerminalHandlers | undefined;
+  let source: FrameSource | undefined;
+  let renders = 0;
+  const terminal: Terminal = {
+    cols: 80,
+    rows: 24,
+    open: true,
+    write: (text) => void writes.push(text),
+    restore: () => {},
+  };
+  const ui = tuiUi(
+    { state: new ClientState(), server: "h:1", bell: options.bell ?? true, color: false },
+    {
+      clock,
+      openTerminal(h) {
+        handlers = h;
+        return terminal;
+      },
+      loadScreen: () =>
+        Promise.resolve((s: FrameSource, paint: (rows: string[]) => void) => {
+          source = s;
+          // as Ink does: a frame drawn for every change the source announces
+          const draw = () => {
+            renders++;
+            const frame = s.frame();
+            paint([...frame.lines, ...frame.tails].map(lineText));
+          };
+          const unsubscribe = s.subscribe(draw);
+          draw();
+          return { unmount: unsubscribe };
+        }),
+      exit: (code) => void exits.push(code),
+    },
+  );
+  ui.start({ onLine: (line) => void lines.push(line), onEnd: () => void ends++ });
+  await clock.advance(0);
+  const frame = (): Frame => source!.frame();
+  return {
+    ui,
+    clock,
+    writes,
+    lines,
+    exits,
+    ends: () => ends,
+    renders: () => renders,
+    press: (...keys: Key[]) => keys.forEach((key) => handlers!.onKey(key)),
+    /** The screen as text, row by row (each row's pinned tail after its head). */
+    screen: () => frame().lines.map((line, i) => lineText(line) + lineText(frame().tails[i])),
+    /** Renders what changed (frames are paced) and gives the screen. */
+    async shown() {
+      await clock.advance(20);
+      return this.screen().join("\n");
+    },
+  };
+}
+
+const key = (name: string): Key => ({ kind: "key", name } as Key);
+const text = (t: string): Key => ({ kind: "text", text: t });
+const welcome: ClientEvent = { type: "welcome", you: ME, users: [ME, ANN], online: 2 };
+
+let n = 0;
+function direct(): ClientEvent {
+  n++;
+  const message: Shown = {
+    type: "message",
+    id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
+    ref: `r${n}`,
+    from: ANN.id,
+    to: [ME.id],
+    text: `psst ${n}`,
+    time: 1,
+  };
+  return { type: "message", message };
+}
+
+Deno.test("tui: Ctrl+C with a line typed asks for a second one; within QUIT_CONFIRM_MS it leaves", async () => {
+  const t = await started();
+  t.press(text("half a thought"), key("ctrl+c"));
+  assert.ok((await t.shown()).includes(QUIT_HINT.slice(0, 30)));
+  assert.equal(t.ends(), 0, "the first one only asks");
+  await t.clock.advance(QUIT_CONFIRM_MS - 100);
+  t.press(key("ctrl+c"));
+  assert.equal(t.ends(), 1);
+  assert.match(await t.shown(), /leaving…/);
+  await t.ui.stop();
+});
+
+Deno.test("tui: the Ctrl+C window lapses: its hint goes at the next tick and Ctrl+C asks again", async () => {
+  const t = await started();
+  t.press(text("half a thought"), key("ctrl+c"));
+  await t.clock.advance(QUIT_CONFIRM_MS);
+  assert.ok(t.screen().join("\n").includes(QUIT_HINT.slice(0, 30)), "not lapsed yet");
+  await t.clock.advance(1_000); // the tick after the window
+  assert.ok(!(await t.shown()).includes(QUIT_HINT.slice(0, 30)));
+  t.press(key("ctrl+c"));
+  assert.equal(t.ends(), 0, "a new first press");
+  assert.ok((await t.shown()).includes(QUIT_HINT.slice(0, 30)));
+  await t.ui.stop();
+});
+
+Deno.test("tui: any other key between the two presses ends the wait", async () => {
+  const t = await started();
+  t.press(text("half"), key("ctrl+c"), text("!"), key("ctrl+c"));
+  assert.equal(t.ends(), 0);
+  await t.ui.stop();
+});
+
+Deno.test("tui: Ctrl+C on an empty line leaves at once; asked again while leaving, exits 130", async () => {
+  const t = await started();
+  t.press(key("ctrl+c"));
+  assert.equal(t.ends(), 1);
+  assert.deepEqual(t.exits, []);
+  t.press(key("ctrl+c"));
+  assert.deepEqual(t.exits, [130], "no second wait for the server");
+  await t.ui.stop();
+});
+
+Deno.test("tui: /exit is a line like any other; leaving() then makes Ctrl+C leave at once", async () => {
+  const t = await started();
+  t.press(text("/exit"), key("enter"), key("ctrl+r"));
+  assert.deepEqual(t.lines, ["/exit", "/reconnect"]);
+  assert.doesNotMatch(await t.shown(), /leaving…/, "the UI does not parse lines");
+  t.ui.leaving(); // what the join command does for /exit
+  assert.match(await t.shown(), /leaving…/);
+  t.press(key("ctrl+c"));
+  assert.deepEqual(t.exits, [130]);
+  await t.ui.stop();
+});
+
+Deno.test("tui: frames are paced to 60 a second; a burst of changes is one frame", async () => {
+  const t = await started();
+  await t.clock.advance(100);
+  const before = t.renders();
+  for (let i = 0; i < 20; i++) t.ui.notice(`notice ${i}`);
+  assert.equal(t.renders(), before, "not drawn in the middle of the burst");
+  await t.clock.advance(0);
+  assert.equal(t.renders(), before + 1, "drawn once: nothing was drawn in the last 1/60 s");
+  assert.match(t.screen().join("\n"), /notice 19/);
+  t.ui.notice("one more");
+  await t.clock.advance(10);
+  assert.equal(t.renders(), before + 1, "not within 1/60 s of the last frame");
+  await t.clock.advance(1000 / 60 - 10);
+  assert.equal(t.renders(), before + 2);
+  assert.match(t.screen().join("\n"), /one more/);
+  await t.ui.stop();
+});
+
+Deno.test("tui: a direct message rings the bell, at most once a second; --no-bell never", async () => {
+  const t = await started();
+  const bells = () => t.writes.filter((w) => w === "\x07").length;
+  t.ui.show([welcome, direct()]);
+  assert.equal(bells(), 1);
+  await t.clock.advance(500);
+  t.ui.show([direct()]);
+  assert.equal(bells(), 1, "within a second of the last");
+  await t.clock.advance(500);
+  t.ui.show([direct()]);
+  assert.equal(bells(), 2);
+  await t.ui.stop();
+
+  const quiet = await started({ bell: false });
+  quiet.ui.show([welcome, direct()]);
+  assert.equal(quiet.writes.filter((w) => w === "\x07").length, 0);
+  await quiet.ui.stop();
+});
+
+Deno.test("tui: the reconnect countdown goes down a second at each tick", async () => {
+  const t = await started();
+  t.ui.status({ state: "reconnecting", retryAt: t.clock.now() + 3_000, attempt: 1 });
+  assert.match(await t.shown(), /reconnecting in 3 s/);
+  await t.clock.advance(1_000);
+  assert.match(t.screen().join("\n"), /reconnecting in 2 s/);
+  await t.clock.advance(1_000);
+  assert.match(t.screen().join("\n"), /reconnecting in 1 s/);
+  await t.ui.stop();
+});
+
+Deno.test("tui: stopping on its own says the last words of the last 10 s; asked to leave, nothing", async () => {
+  const said: string[] = [];
+  const error = console.error;
+  console.error = (line: string) => void said.push(line);
+  try {
+    const t = await started();
+    t.ui.show([{ type: "error", code: "x", message: "an old error" }]);
+    await t.clock.advance(10_001);
+    t.ui.notice("the server is shutting down");
+    t.ui.show([{ type: "goodbye", reason: "shutdown", message: "see you" }]);
+    await t.ui.stop();
+    assert.deepEqual(said, ["* the server is shutting down", "! see you"]);
+
+    said.length = 0;
+    const asked = await started();
+    asked.ui.notice("bye for now");
+    asked.ui.leaving();
+    await asked.ui.stop();
+    assert.deepEqual(said, []);
+  } finally {
+    console.error = error;
+  }
+});
+
+Deno.test("tui: stopped, it leaves no timer behind and ignores keys", async () => {
+  const t = await started();
+  t.ui.notice("something to draw");
+  await t.ui.stop();
+  assert.equal(t.clock.pending, 0);
+  const renders = t.renders();
+  t.press(text("late"), key("enter"));
+  await t.clock.advance(2_000);
+  assert.equal(t.renders(), renders);
+  assert.deepEqual(t.lines, []);
+});
