@@ -62,6 +62,31 @@ function replaySince(store: SqliteStore, user: string, id: string, limit: number
   };
 }
 
+/** What `user` reads of the store by every path: backlogs, a resume from `from`, history pages
+ * (before `upto`, and the newest), and a search for anything. */
+function everyRead(store: SqliteStore, user: string, from: string, upto: string) {
+  return [
+    recentVisible(store, user, 100),
+    directSince(store, user, 0, 100),
+    replaySince(store, user, from, 100)!.messages,
+    store.visibleBefore(user, upto, 100),
+    store.visibleBefore(user, undefined, 100),
+    store.search(user, () => true, 100).messages,
+  ];
+}
+
+/** A test given the path of a database file in a fresh temp dir (removed afterwards) and the dir. */
+function withDbFile(fn: (path: string, dir: string) => void): () => void {
+  return () => {
+    const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
+    try {
+      fn(join(dir, "chat.db"), dir);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  };
+}
+
 function withStore(fn: (store: SqliteStore) => void): () => void {
   return () => {
     const store = new SqliteStore(":memory:");
@@ -135,8 +160,8 @@ Deno.test(
   "insertMessage: increasing seq; message() reads it back with every field",
   withStore((store) => {
     assert.equal(store.latestSeq(), 0);
-    const a = store.insertMessage({ id: mid(1), from: "tom_0001", text: "public", time: 100 });
-    const b = store.insertMessage({
+    const pub = { id: mid(1), from: "tom_0001", text: "public", time: 100 };
+    const direct = {
       id: mid(2),
       from: "tom_0001",
       to: ["alice_1234", "bob_1111"],
@@ -144,26 +169,16 @@ Deno.test(
       time: 200,
       replyTo: mid(1),
       expiresAt: 9_999_999_999_999,
-    });
+    };
+    const a = store.insertMessage(pub);
+    const b = store.insertMessage(direct);
     assert.ok(b.seq > a.seq);
     assert.equal(store.latestSeq(), b.seq);
-    assert.deepEqual(store.message(mid(1)), {
-      seq: a.seq,
-      id: mid(1),
-      from: "tom_0001",
-      text: "public",
-      time: 100,
-    });
+    assert.deepEqual(store.message(mid(1)), { seq: a.seq, ...pub });
     assert.deepEqual(store.message(mid(2)), {
       seq: b.seq,
-      id: mid(2),
-      from: "tom_0001",
-      to: ["alice_1234", "bob_1111"],
-      text: "direct ✓ 日本",
-      time: 200,
-      replyTo: mid(1),
+      ...direct,
       quote: { from: "tom_0001", text: "public" },
-      expiresAt: 9_999_999_999_999,
     });
     assert.equal(store.message(mid(3)), null);
   }),
@@ -258,15 +273,7 @@ Deno.test(
     const before = store.insertMessage(newMessage("tom_0001"));
     const secret = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "the secret"));
     const after = store.insertMessage(newMessage("tom_0001"));
-    const outsider = "eve_6666";
-    const reads = [
-      recentVisible(store, outsider, 100),
-      directSince(store, outsider, 0, 100),
-      replaySince(store, outsider, before.id, 100)!.messages,
-      store.visibleBefore(outsider, after.id, 100),
-      store.visibleBefore(outsider, undefined, 100),
-    ];
-    for (const read of reads) {
+    for (const read of everyRead(store, "eve_6666", before.id, after.id)) {
       assert.ok(!ids(read).includes(secret.id));
       assert.ok(!read.some((m) => m.text === "the secret"));
     }
@@ -340,15 +347,7 @@ Deno.test(
     assert.deepEqual(purged[0], { id: gone.id, from: "tom_0001" });
     assert.deepEqual(purged[1].to, ["alice_1234"], "the audience comes back to notify");
     for (const user of ["tom_0001", "alice_1234"]) {
-      const reads = [
-        recentVisible(store, user, 100),
-        directSince(store, user, 0, 100),
-        replaySince(store, user, before.id, 100)!.messages,
-        store.visibleBefore(user, after.id, 100),
-        store.visibleBefore(user, undefined, 100),
-        store.search(user, () => true, 100).messages,
-      ];
-      for (const read of reads) {
+      for (const read of everyRead(store, user, before.id, after.id)) {
         assert.ok(!ids(read).includes(gone.id), user);
         assert.ok(!ids(read).includes(dm.id), user);
       }
@@ -368,10 +367,9 @@ Deno.test(
   }),
 );
 
-Deno.test("purge: the text is gone from the database file, WAL included", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
-  try {
-    const path = join(dir, "chat.db");
+Deno.test(
+  "purge: the text is gone from the database file, WAL included",
+  withDbFile((path, dir) => {
     const store = new SqliteStore(path);
     const secret = "UNIQUE-SECRET-" + crypto.randomUUID();
     const m = store.insertMessage({ id: mid(1), from: "tom_0001", text: secret, time: 1 });
@@ -384,10 +382,8 @@ Deno.test("purge: the text is gone from the database file, WAL included", () => 
       const file = new TextDecoder("latin1").decode(Deno.readFileSync(join(dir, entry.name)));
       assert.ok(!file.includes(secret), `purged text found in ${entry.name}`);
     }
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }),
+);
 
 Deno.test(
   "pendingExpiries: live temporary messages only",
@@ -424,10 +420,9 @@ Deno.test(
 
 // ---- persistence ------------------------------------------------------------------------------
 
-Deno.test("SqliteStore: identities and history survive closing and reopening a file", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
-  try {
-    const path = join(dir, "chat.db");
+Deno.test(
+  "SqliteStore: identities and history survive closing and reopening a file",
+  withDbFile((path) => {
     const first = new SqliteStore(path);
     first.createIdentity({ id: "Tom_0001", name: "Tom", tokenHash: "aaa", createdAt: 7 });
     first.setLastSeq("Tom_0001", 1);
@@ -453,15 +448,12 @@ Deno.test("SqliteStore: identities and history survive closing and reopening a f
     } finally {
       second.close();
     }
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }),
+);
 
-Deno.test("SqliteStore: close leaves everything in the database file and may be called again; a closed store refuses use", () => {
-  const dir = Deno.makeTempDirSync({ prefix: "chat-store-test-" });
-  try {
-    const path = join(dir, "chat.db");
+Deno.test(
+  "SqliteStore: close leaves everything in the database file and may be called again; a closed store refuses use",
+  withDbFile((path, dir) => {
     const store = new SqliteStore(path);
     store.createIdentity({ id: "tom_0001", name: "tom", tokenHash: "aaa", createdAt: 1 });
     store.close();
@@ -469,16 +461,8 @@ Deno.test("SqliteStore: close leaves everything in the database file and may be 
     assert.deepEqual(files, ["chat.db"], "the WAL folded in and removed");
     assert.doesNotThrow(() => store.close(), "a second close is a no-op");
     assert.throws(() => store.latestSeq(), "a closed store is not silently reopened");
-    const again = new SqliteStore(path);
-    try {
-      assert.equal(again.canonicalId("tom_0001"), "tom_0001");
-    } finally {
-      again.close();
-    }
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
+  }),
+);
 
 // ---- backlogs read page by page ---------------------------------------------------------------
 
