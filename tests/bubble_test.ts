@@ -21,6 +21,7 @@ import {
   wrapLine,
 } from "../src/ui/bubble.ts";
 import { clock } from "../src/ui/time.ts";
+import { safeMessage, safeText } from "../src/ui/safe.ts";
 
 const TIME = Date.UTC(2026, 0, 2, 10, 20, 30);
 const ME = { id: "tom_1234", name: "tom" };
@@ -147,7 +148,7 @@ Deno.test("bubble: emoji, ZWJ sequences, flags and combining marks are never spl
 
 Deno.test("bubble: empty text (or only escape sequences) gives an empty bubble, not a crash", () => {
   for (const t of ["", "\x1b[2J", "   "]) {
-    const lines = bubble({ text: t }, 30);
+    const lines = bubble({ text: safeText(t) }, 30); // as the UI gets it (ui/safe.ts)
     assertShape(lines, 30);
     assert.equal(lines[0], "╭───╮");
     assert.equal(lines[1].trimEnd(), "│   │");
@@ -156,7 +157,8 @@ Deno.test("bubble: empty text (or only escape sequences) gives an empty bubble, 
 
 Deno.test("bubble: escape sequences and control characters from others never get through", () => {
   const nasty = "\x1b]0;owned\x07\x1b[31mred\x1b[0m \u202eevil\u202c \x07bell \x9b2J";
-  const lines = renderBubble(message({ text: nasty, from: "alice_1111" }), {
+  // as the UI gets it: through the boundary (ui/safe.ts)
+  const lines = renderBubble(safeMessage(message({ text: nasty, from: "alice_1111" })), {
     width: 50,
     me: ME,
     now: TIME,

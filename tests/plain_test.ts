@@ -14,6 +14,7 @@ import {
   sortSessions,
 } from "../src/ui/plain.ts";
 import { safeJson } from "../src/ui/sanitize.ts";
+import { safeEvent, safeStatus } from "../src/ui/safe.ts";
 import { dateTime } from "../src/ui/time.ts";
 
 /** Local time, so the expectations hold in any time zone. */
@@ -83,8 +84,11 @@ Deno.test("plain: /logout-others says the others were signed out and lists what 
 });
 
 Deno.test("plain: a hostile server's session id and address reach the terminal made safe", () => {
-  const evil = { ...laptop, id: "x\x1b]0;pwned\x07\u202e", address: "1.2.3.4\x1b[2J\x9b31m\n" };
-  const lines = plainLines(listed([evil]));
+  const hostile = { ...laptop, id: "x\x1b]0;pwned\x07\u202e", address: "1.2.3.4\x1b[2J\x9b31m\n" };
+  // as plain mode gets it: through the boundary (ui/safe.ts)
+  const safe = safeEvent(listed([hostile]));
+  const evil = safe.type === "sessions" ? safe.sessions[0] : hostile;
+  const lines = plainLines(safe);
   for (const line of lines) assert.doesNotMatch(line, CONTROL, JSON.stringify(line));
   assert.ok(!lines.join("").includes("pwned"));
   assert.match(sessionLine(evil), /^\[x\] created .* from 1\.2\.3\.4 ?$/);
@@ -116,7 +120,7 @@ Deno.test("status: a reconnect notice carries the last attempt's reason (plain a
   const reason = "cannot connect to h:1: the server closed the connection during the TLS handshake";
   const later = { ...first, attempt: 2, reason: `${reason}\x1b[2J` };
   assert.equal(
-    plainStatus(later, now),
+    plainStatus(safeStatus(later), now), // as plain mode gets it: through the boundary
     `* connection lost; reconnecting in 2 s (attempt 2); the last attempt failed: ${reason}`,
   );
   assert.equal(jsonStatus(later).reason, later.reason);

@@ -31,6 +31,7 @@ import {
   type ScreenContext,
 } from "../src/ui/tui/screen.ts";
 import { paintFrame } from "../src/ui/tui/paint.ts";
+import { safeEvent, safeText } from "../src/ui/safe.ts";
 import { ENTER_SEQUENCE, LEAVE_SEQUENCE } from "../src/ui/tui/terminal.ts";
 import { styleFor } from "../src/ui/tui/style.ts";
 import type { Role } from "../src/ui/bubble.ts";
@@ -158,6 +159,23 @@ Deno.test("model: new messages while scrolled up are counted; mine are not", () 
   assert.equal(addMessage(modelWith(), msg()).unseen, 0);
 });
 
+Deno.test("model: a deletion leaves the replies to it quoting a deleted message", () => {
+  const original = msg({ text: "the question" });
+  const reply = msg({
+    text: "the answer",
+    replyTo: original.id,
+    quote: { from: original.from, text: original.text },
+  });
+  const other = msg();
+  let model = modelWith(original, reply, other);
+  model = applyEvents(model, [{ type: "deleted", id: original.id, reason: "deleted" }]).model;
+  const shown = model.items.flatMap((i) => (i.kind === "message" ? [i.message] : []));
+  assert.deepEqual(shown.map((m) => m.id), [reply.id, other.id]);
+  assert.deepEqual(shown[0].quote, { deleted: true });
+  assert.deepEqual(reply.quote, { from: original.from, text: original.text }, "a copy changed");
+  assert.equal(shown[1], other);
+});
+
 Deno.test("model: the bell rings for a live direct message or a mention, not for replays or mine", () => {
   const bell = (m: Shown) => applyEvents(modelWith(), [{ type: "message", message: m }]).bell;
   assert.ok(bell(msg({ to: [ME.id] })));
@@ -185,9 +203,10 @@ Deno.test("model: search results and the online list open a panel; a deletion le
 
 Deno.test("model: notices are made safe, whoever wrote their text", () => {
   const evil = "bye\x1b]0;pwned\x07 now\x1b[2J\u202e";
-  let model = addNotice(modelWith(), `disconnected: ${evil}`, "error");
-  model = applyEvents(model, [{ type: "goodbye", reason: "x", message: evil }]).model;
-  model = applyEvents(model, [{ type: "error", code: "x", message: evil }]).model;
+  // as the UI gets them: through the boundary (ui/safe.ts)
+  let model = addNotice(modelWith(), safeText(`disconnected: ${evil}`), "error");
+  model = applyEvents(model, [safeEvent({ type: "goodbye", reason: "x", message: evil })]).model;
+  model = applyEvents(model, [safeEvent({ type: "error", code: "x", message: evil })]).model;
   const texts = model.items.flatMap((i) => (i.kind === "notice" ? [i.text] : []));
   assert.equal(texts.length, 3);
   for (const text of texts) {
@@ -392,7 +411,7 @@ Deno.test("model: /logout-others leaves a notice and the list of what is left", 
 Deno.test("screen: a hostile server's session fields are made safe in the panel", () => {
   const evil = { ...SESSIONS[0], id: "e\x1b]0;pwned\x07\u202e", address: "1.2.3.4\x1b[2J\x9b31m" };
   const model = applyEvents(busyModel(), [
-    { type: "sessions", sessions: [evil], loggedOutOthers: false },
+    safeEvent({ type: "sessions", sessions: [evil], loggedOutOthers: false }), // ui/safe.ts
   ]).model;
   const shown = plain(model, 120, 24).text.join("\n");
   // deno-lint-ignore no-control-regex -- looking for control characters is the point

@@ -16,7 +16,7 @@
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
 import { clock } from "./time.ts";
-import { sanitizeKeepingTabs, sanitizeLine } from "./sanitize.ts";
+import { oneLine } from "./sanitize.ts";
 
 /** What a segment of a line is; the style layer picks colours by it. */
 export type Role =
@@ -347,11 +347,11 @@ export function pieceSegments(pieces: Piece[], me: Me | undefined, mine: boolean
 }
 
 /**
- * The lines of a message's text as shown: made safe, tabs expanded to tab stops, what has no
- * width dropped, blank lines at either end trimmed.
+ * The lines of a message's text (made safe already: ui/safe.ts) as shown: tabs expanded to tab
+ * stops, what has no width dropped, blank lines at either end trimmed.
  */
 export function shownLines(text: string): string[] {
-  const source = sanitizeKeepingTabs(text).split("\n").map((l) => visible(expandTabs(l)));
+  const source = text.split("\n").map((l) => visible(expandTabs(l)));
   while (source.length > 1 && source[source.length - 1].trim() === "") source.pop();
   while (source.length > 1 && source[0].trim() === "") source.shift();
   return source;
@@ -375,14 +375,14 @@ export function innerWidthFor(width: number): number {
 function quoteText(m: Shown, me: Me | undefined): string | undefined {
   if (!m.replyTo) return undefined;
   if (!m.quote || "deleted" in m.quote) return "> (a deleted message)";
-  const author = m.quote.from === me?.id ? "you" : sanitizeLine(m.quote.from);
-  const first = visible(sanitizeLine(m.quote.text.split("\n")[0]));
+  const author = m.quote.from === me?.id ? "you" : visible(m.quote.from);
+  const first = visible(oneLine(m.quote.text.split("\n")[0]));
   return `> ${m.replyRef ? `#${m.replyRef} ` : ""}${author}: ${first}`;
 }
 
 /** The parts of the line under a bubble: sender, audience, time, ref, time left. */
 function metaParts(m: Shown, me: Me | undefined, now: number, mine: boolean): StyledLine {
-  const name = (id: string) => (id === me?.id ? "you" : visible(sanitizeLine(id)));
+  const name = (id: string) => (id === me?.id ? "you" : visible(id));
   const parts: StyledLine = [{ text: mine ? "you" : name(m.from), role: mine ? "mine" : "sender" }];
   if (m.to && m.to.length > 0) {
     parts.push({ text: `Direct to ${m.to.map(name).join(", ")}`, role: "direct" });
@@ -440,7 +440,7 @@ export function renderLine(m: Shown, options: BubbleOptions): StyledLine[] {
   const width = Math.max(1, Math.floor(options.width));
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
-  const name = (id: string) => visible(sanitizeLine(id));
+  const name = (id: string) => visible(id);
   const who = m.to && m.to.length > 0
     ? `<${name(m.from)} → ${m.to.map(name).join(", ")}>`
     : `<${name(m.from)}>`;
@@ -499,7 +499,7 @@ function fitHead(head: StyledLine, width: number, text: StyledLine): StyledLine 
  * One message as a speech bubble: others' on the left, mine on the right; a reply's quote at
  * the top inside; under it the sender, Public or Direct (with the recipients), the time, the
  * ref to type in /reply or /delete, and for a temporary message the time it has left. Text from
- * other people is sanitized here. Every line is at most `width` columns; mine are padded on the
+ * other people comes made safe (ui/safe.ts). Every line is at most `width` columns; mine are padded on the
  * left to end at the right edge.
  */
 export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {

@@ -5,7 +5,7 @@
 import { helpText } from "../client/commands.ts";
 import { jsonEvent, jsonStatus, plainLines, plainStatus } from "./plain.ts";
 import type { Ui, UiContext, UiHandlers } from "./ui.ts";
-import { safeJson, sanitize, sanitizeLine } from "./sanitize.ts";
+import { oneLine, safeJson, untab } from "./sanitize.ts";
 
 const encoder = new TextEncoder();
 
@@ -51,14 +51,13 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       emit(events.flatMap((e) => plainLines(e)), events.map((e) => jsonEvent(e, users)));
     },
     notice(text) {
-      // notices quote the server (refusals, goodbyes): no escape sequence reaches the terminal
-      emit(sanitize(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
+      emit(untab(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
     },
     help() {
       this.notice(helpText());
     },
     localError(text) {
-      emit([`! ${sanitizeLine(text)}`], [{ type: "error", code: "usage", message: text }]);
+      emit([`! ${oneLine(text)}`], [{ type: "error", code: "usage", message: text }]);
     },
     status(status) {
       // an attempt starting is noise in a log: its outcome (connected, or the next retry) is said

@@ -1,12 +1,13 @@
 /**
  * Line modes: `--plain` prints one readable line per event, `--json` one JSON object per line
- * (NDJSON). Text from other people is sanitized for plain output; in JSON it is kept whole, and
- * every control and bidi control is written as `\uXXXX` (safeJson, in lines.ts).
+ * (NDJSON). Plain output is given text made safe already (safe.ts) and only lays it out; in
+ * JSON it is kept whole, and every control and bidi control is written as `\uXXXX` (safeJson,
+ * in lines.ts).
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
 import type { SessionInfo, User } from "../protocol/schema.ts";
-import { sanitize, sanitizeLine } from "./sanitize.ts";
+import { oneLine, untab } from "./sanitize.ts";
 import { clock, dateTime } from "./time.ts";
 import type { ConnectionStatus } from "../client/client.ts";
 
@@ -17,12 +18,12 @@ export function sortSessions(sessions: SessionInfo[]): SessionInfo[] {
   );
 }
 
-/** One session: `[id] created … · last seen … · from ADDRESS · this device` (server text made safe). */
+/** One session: `[id] created … · last seen … · from ADDRESS · this device`, on one line. */
 export function sessionLine(s: SessionInfo): string {
   const here = s.current ? " · this device" : "";
-  return `[${sanitizeLine(s.id)}] created ${dateTime(s.createdAt)} · last seen ${
+  return `[${oneLine(s.id)}] created ${dateTime(s.createdAt)} · last seen ${
     dateTime(s.lastSeenAt)
-  } · from ${sanitizeLine(s.address)}${here}`;
+  } · from ${oneLine(s.address)}${here}`;
 }
 
 /** The heading of a list of sessions. */
@@ -33,7 +34,7 @@ export function sessionsHeading(count: number, loggedOutOthers: boolean): string
 }
 
 function firstLine(text: string, max = 60): string {
-  const line = sanitizeLine(text.split("\n")[0]);
+  const line = oneLine(text.split("\n")[0]);
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
@@ -55,7 +56,7 @@ const more = (online: number, users: User[]) =>
 export function plainMessage(m: Shown): string[] {
   const audience = m.to ? ` -> ${m.to.join(", ")}` : "";
   const temp = m.expiresAt ? ` (temporary, until ${clock(m.expiresAt)})` : "";
-  const [first, ...rest] = sanitize(m.text).split("\n");
+  const [first, ...rest] = untab(m.text).split("\n");
   const lines: string[] = [];
   const quote = quoteLine(m);
   if (quote) lines.push(`  > ${quote}`);
@@ -126,9 +127,9 @@ export function plainLines(event: ClientEvent): string[] {
     case "ack":
       return [];
     case "error":
-      return [`! ${sanitizeLine(event.message)}`];
+      return [`! ${oneLine(event.message)}`];
     case "goodbye":
-      return [`* disconnected by the server: ${sanitizeLine(event.message)}`];
+      return [`* disconnected by the server: ${oneLine(event.message)}`];
     case "pending":
       return [`* not connected; will send when reconnected: ${firstLine(event.text)}`];
   }
@@ -198,7 +199,7 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
 export function plainStatus(status: ConnectionStatus, now = Date.now()): string {
   if (status.state !== "reconnecting") return `* ${status.state}`;
   const seconds = Math.max(0, Math.round((status.retryAt - now) / 1000));
-  const why = status.reason ? `; the last attempt failed: ${sanitizeLine(status.reason)}` : "";
+  const why = status.reason ? `; the last attempt failed: ${oneLine(status.reason)}` : "";
   return `* connection lost; reconnecting in ${seconds} s (attempt ${status.attempt})${why}`;
 }
 

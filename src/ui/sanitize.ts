@@ -17,7 +17,7 @@ const JSON_UNSAFE = new RegExp(`[${BEYOND_C0}\\u2028\\u2029]`, "g");
 
 /** Removes escape sequences and control characters; keeps tabs (as spaces) and newlines. */
 export function sanitize(text: string): string {
-  return sanitizeKeepingTabs(text).replace(/\t/g, "    ");
+  return untab(sanitizeKeepingTabs(text));
 }
 
 /**
@@ -30,7 +30,17 @@ export function sanitizeKeepingTabs(text: string): string {
 
 /** Like {@link sanitize}, on one line: newlines become spaces. */
 export function sanitizeLine(text: string): string {
-  return sanitize(text).replace(/\r?\n/g, " ");
+  return oneLine(sanitizeKeepingTabs(text));
+}
+
+/** Tabs as four spaces, where no tab stops are kept (plain lines, notices). */
+export function untab(text: string): string {
+  return text.replace(/\t/g, "    ");
+}
+
+/** Text made safe already, on one line: tabs as four spaces, line breaks as spaces. */
+export function oneLine(text: string): string {
+  return untab(text).replace(/\r?\n/g, " ");
 }
 
 /**

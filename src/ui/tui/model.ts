@@ -7,7 +7,7 @@
 import type { ClientEvent, Shown } from "../../client/state.ts";
 import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
-import { sanitize, sanitizeLine } from "../sanitize.ts";
+import { oneLine, untab } from "../sanitize.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
 import type { Layout } from "../ui.ts";
@@ -104,8 +104,7 @@ function bounded(model: Model): Model {
 
 /** Adds a notice line (or several) to the pane. */
 export function addNotice(model: Model, text: string, role: NoticeRole = "notice"): Model {
-  // notices quote the server and other people (errors, goodbyes, names): made safe here, once
-  const item: Item = { kind: "notice", key: `n${model.seq + 1}`, text: sanitize(text), role };
+  const item: Item = { kind: "notice", key: `n${model.seq + 1}`, text: untab(text), role };
   return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
 }
 
@@ -185,6 +184,17 @@ export function applyEvents(
         break;
       case "deleted": {
         model = removeItem(model, event.id);
+        // replies stop quoting it, as ClientState's own messages do (the UI keeps copies)
+        if (model.items.some((i) => i.kind === "message" && i.message.replyTo === event.id)) {
+          model = {
+            ...model,
+            items: model.items.map((i): Item =>
+              i.kind === "message" && i.message.replyTo === event.id
+                ? { ...i, message: { ...i.message, quote: { deleted: true } } }
+                : i
+            ),
+          };
+        }
         const panel = model.panel;
         if (panel?.kind === "results" && panel.messages.some((m) => m.id === event.id)) {
           model = {
@@ -255,19 +265,19 @@ export function applyEvents(
       case "ack":
         break;
       case "error":
-        model = addNotice(model, sanitizeLine(event.message), "error");
+        model = addNotice(model, oneLine(event.message), "error");
         break;
       case "pending":
         model = addNotice(
           model,
-          `not connected; will send when reconnected: ${sanitizeLine(event.text)}`,
+          `not connected; will send when reconnected: ${oneLine(event.text)}`,
           "notice",
         );
         break;
       case "goodbye":
         model = addNotice(
           model,
-          `disconnected by the server: ${sanitizeLine(event.message)}`,
+          `disconnected by the server: ${oneLine(event.message)}`,
           "error",
         );
         break;

@@ -31,7 +31,7 @@ import { keysText } from "../keymap.ts";
 import type { Layout } from "../ui.ts";
 import { sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
 import { clock } from "../time.ts";
-import { sanitizeLine } from "../sanitize.ts";
+import { oneLine } from "../sanitize.ts";
 import { inputView } from "./input.ts";
 import { type Anchor, layoutPane, type PaneSource } from "./layout.ts";
 import type { Item, Model, Panel } from "./model.ts";
@@ -183,7 +183,7 @@ export function paneHeight(model: Model, cols: number, rows: number): number {
 const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
 
 function resultLine(m: Shown, me: Me | undefined, cols: number, now: number): StyledLine {
-  const name = (id: string) => (id === me?.id ? "you" : visible(sanitizeLine(id)));
+  const name = (id: string) => (id === me?.id ? "you" : visible(id));
   const d = new Date(m.time);
   const date = sameDay(m.time, now)
     ? ""
@@ -193,7 +193,7 @@ function resultLine(m: Shown, me: Me | undefined, cols: number, now: number): St
     { text: ` #${m.ref}`, role: "ref" },
     { text: ` ${date}${clock(m.time)} `, role: "meta" },
     { text: `${name(m.from)}${to}`, role: m.to?.length ? "direct" : "sender" },
-    { text: `: ${visible(sanitizeLine(m.text))}`, role: "panel" },
+    { text: `: ${visible(oneLine(m.text))}`, role: "panel" },
   ];
   return fit(parts, cols);
 }
@@ -206,12 +206,12 @@ function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledL
     return newestFirst.map((m) => resultLine(m, me, cols, now));
   }
   if (panel.kind === "sessions") {
-    // sessionLine makes the server's text safe; visible() drops what has no width
+    // visible() drops what has no width
     return sortSessions(panel.sessions).map((s) => [
       { text: ` ${truncate(visible(sessionLine(s)), cols - 1)}`, role: "panel" },
     ]);
   }
-  const ids = panel.users.map((u) => visible(sanitizeLine(u.id))).sort();
+  const ids = panel.users.map((u) => visible(u.id)).sort();
   const labels = ids.map((id) => (id === me?.id ? `${id} (you)` : id));
   const cell = Math.max(...labels.map(textWidth), 1) + 3;
   const perRow = Math.max(1, Math.floor((cols - 1) / cell));
@@ -238,7 +238,7 @@ function panelHeading(panel: Panel, connected: boolean): string {
   const shown = panel.messages.length < panel.total
     ? `, newest ${panel.messages.length} shown`
     : "";
-  const what = panel.pattern ? ` for ${visible(sanitizeLine(panel.pattern))}` : "";
+  const what = panel.pattern ? ` for ${visible(oneLine(panel.pattern))}` : "";
   return ` Search${what}: ${count}${shown} · refs work in /reply · Esc closes`;
 }
 
@@ -343,7 +343,7 @@ function statusLine(model: Model, ctx: ScreenContext): StyledLine {
   const hint = model.hint && hintRows(model, ctx.cols).length === 0 ? model.hint : undefined;
   const left: Field[] = [
     {
-      segs: [{ text: model.me ? visible(sanitizeLine(model.me.id)) : "…", role: "status" }],
+      segs: [{ text: model.me ? visible(model.me.id) : "…", role: "status" }],
       keep: 3,
     },
     { segs: [{ text: ctx.server, role: "status" }], keep: 1 },

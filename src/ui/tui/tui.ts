@@ -45,7 +45,7 @@ import { paintFrame, type PaintRow } from "./paint.ts";
 import { openTerminal, type Terminal, type TerminalHandlers } from "./terminal.ts";
 import type { Frame, FrameSource, Mounted } from "./app.tsx";
 import { type Clock, systemClock } from "../../client/clock.ts";
-import { sanitizeLine } from "../sanitize.ts";
+import { oneLine } from "../sanitize.ts";
 
 /** Frames per second at most. */
 const MAX_FPS = 60;
@@ -320,8 +320,8 @@ class TuiController implements Ui {
   }
 
   #remember(text: string, role: NoticeRole): void {
-    // printed on the main screen when the UI ends: server text, so made safe like any other
-    this.#recent.push({ time: this.#clock.now(), text: sanitizeLine(text), role });
+    // printed on the main screen when the UI ends, one line each
+    this.#recent.push({ time: this.#clock.now(), text: oneLine(text), role });
     if (this.#recent.length > 20) this.#recent.shift();
   }
 

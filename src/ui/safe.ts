@@ -1,0 +1,96 @@
+/**
+ * The one boundary where text from the server and other people enters what the text UIs print:
+ * every event, notice, error and connection status a text UI (the full-screen one, --plain) is
+ * given passes through {@link safeUi}, which strips escape sequences and controls from every
+ * string in it. Behind it, the UIs only lay text out: tabs, line breaks and widths.
+ *
+ * The --json UI is not behind it: its lines carry the text exactly, with every control written
+ * as `\uXXXX` where they are written (safeJson). What a UI reads of the client's state directly
+ * is ids, which the schema allows only letters, digits and `._-` in.
+ */
+import type { ConnectionStatus } from "../client/client.ts";
+import type { ClientEvent, Shown } from "../client/state.ts";
+import type { SessionInfo, User } from "../protocol/schema.ts";
+import { sanitizeKeepingTabs } from "./sanitize.ts";
+import type { Ui } from "./ui.ts";
+
+/** A string made safe; tabs and line breaks stay, for the UI to lay out. */
+export const safeText: (text: string) => string = sanitizeKeepingTabs;
+
+const safeUser = (u: User): User => ({ id: safeText(u.id), name: safeText(u.name) });
+
+const safeSession = (s: SessionInfo): SessionInfo => ({
+  ...s,
+  id: safeText(s.id),
+  address: safeText(s.address),
+});
+
+/** A copy of a message with every string in it made safe. */
+export function safeMessage(m: Shown): Shown {
+  const safe: Shown = { ...m, from: safeText(m.from), text: safeText(m.text) };
+  if (m.to) safe.to = m.to.map(safeText);
+  if (m.quote && "text" in m.quote) {
+    safe.quote = { from: safeText(m.quote.from), text: safeText(m.quote.text) };
+  }
+  return safe;
+}
+
+/** A copy of an event with every string in it made safe. */
+export function safeEvent(event: ClientEvent): ClientEvent {
+  switch (event.type) {
+    case "welcome":
+      return { ...event, you: safeUser(event.you), users: event.users.map(safeUser) };
+    case "message":
+      return { ...event, message: safeMessage(event.message) };
+    case "presence":
+      return {
+        ...event,
+        ...(event.joined ? { joined: safeUser(event.joined) } : {}),
+        ...(event.left ? { left: safeUser(event.left) } : {}),
+      };
+    case "users":
+      return { ...event, users: event.users.map(safeUser) };
+    case "results":
+      return {
+        ...event,
+        messages: event.messages.map(safeMessage),
+        ...(event.pattern !== undefined ? { pattern: safeText(event.pattern) } : {}),
+      };
+    case "sessions":
+      return { ...event, sessions: event.sessions.map(safeSession) };
+    case "error":
+      return { ...event, code: safeText(event.code), message: safeText(event.message) };
+    case "goodbye":
+      return { ...event, reason: safeText(event.reason), message: safeText(event.message) };
+    case "pending":
+      return {
+        ...event,
+        text: safeText(event.text),
+        ...(event.to ? { to: event.to.map(safeText) } : {}),
+      };
+    case "deleted":
+    case "ack":
+      return event; // ids and refs, nothing else
+  }
+}
+
+/** A connection status made safe: why the last attempt failed may quote the server. */
+export function safeStatus(status: ConnectionStatus): ConnectionStatus {
+  return status.state === "reconnecting" && status.reason !== undefined
+    ? { ...status, reason: safeText(status.reason) }
+    : status;
+}
+
+/** `ui` behind the boundary: everything it is given to show is made safe first. */
+export function safeUi(ui: Ui): Ui {
+  return {
+    start: (handlers) => ui.start(handlers),
+    show: (events) => ui.show(events.map(safeEvent)),
+    notice: (text) => ui.notice(safeText(text)),
+    localError: (text) => ui.localError(safeText(text)),
+    help: () => ui.help(),
+    status: (status) => ui.status(safeStatus(status)),
+    leaving: () => ui.leaving(),
+    stop: () => ui.stop(),
+  };
+}
