@@ -5,8 +5,16 @@
  * end-to-end helpers are in tests/e2e/harness.ts (which uses the raw frames from here too).
  */
 import assert from "node:assert/strict";
-import { FrameCutter, HEADER_BYTES } from "../src/protocol/codec.ts";
-import { ClientFrame, ServerFrame, type User } from "../src/protocol/schema.ts";
+import { FrameCutter, HEADER_BYTES, MAX_FRAME_BYTES } from "../src/protocol/codec.ts";
+import {
+  ClientFrame,
+  type Limits,
+  MAX_RECIPIENTS,
+  MAX_TEXT_LENGTH,
+  ServerFrame,
+  type User,
+  type Welcome,
+} from "../src/protocol/schema.ts";
 import { Logger } from "../src/server/log.ts";
 import type { Peer } from "../src/server/peer.ts";
 import type { NewMessage, Store, StoredMessage } from "../src/server/store/store.ts";
@@ -44,6 +52,32 @@ export function clientFrame(frame: Record<string, unknown>): ClientFrame {
   const parsed = ClientFrame.safeParse(frame);
   assert.ok(parsed.success, `test made an invalid frame: ${JSON.stringify(frame)}`);
   return parsed.data;
+}
+
+/**
+ * A `welcome` as a server sends it: by default tom alone, the protocol's bounds, a heartbeat of
+ * 15 s and an idle limit of 45 s, and no `online` (a client then counts `users`).
+ */
+export function welcomeFrame(
+  fields: Partial<Omit<Welcome, "type" | "limits">> & { limits?: Partial<Limits> } = {},
+): Welcome {
+  const you = fields.you ?? { id: "tom_0001", name: "tom" };
+  return {
+    type: "welcome",
+    you,
+    token: "t".repeat(43),
+    users: [you],
+    server: { version: "test" },
+    ...fields,
+    limits: {
+      maxFrameBytes: MAX_FRAME_BYTES,
+      maxTextLength: MAX_TEXT_LENGTH,
+      maxRecipients: MAX_RECIPIENTS,
+      heartbeatMs: 15_000,
+      idleTimeoutMs: 45_000,
+      ...fields.limits,
+    },
+  };
 }
 
 // ---- a connection as the server's core sees it --------------------------------------------------

@@ -10,18 +10,11 @@ import {
   MIN_REF_LENGTH,
 } from "../src/client/state.ts";
 import type { Message, User } from "../src/protocol/schema.ts";
+import { welcomeFrame } from "./fixtures.ts";
 
 const tom: User = { id: "tom_0001", name: "tom" };
 const alice: User = { id: "alice_1234", name: "alice" };
 const bob: User = { id: "bob_1111", name: "bob" };
-
-const limits = {
-  maxFrameBytes: 65536,
-  maxTextLength: 4000,
-  maxRecipients: 32,
-  heartbeatMs: 15000,
-  idleTimeoutMs: 45000,
-};
 
 /** A ULID with this 5-character tail (Crockford base32). */
 function ulid(tail: string, head = "01J9ZQ3V5W8X2Y4Z6A7B8"): string {
@@ -36,27 +29,13 @@ function msg(id: string, extra: Partial<Message> = {}): Message {
 
 function welcomed(): ClientState {
   const state = new ClientState();
-  state.apply({
-    type: "welcome",
-    you: tom,
-    token: "secret",
-    users: [tom, alice],
-    limits,
-    server: { version: "test" },
-  });
+  state.apply(welcomeFrame({ you: tom, token: "secret", users: [tom, alice] }));
   return state;
 }
 
 Deno.test("apply welcome: who I am, my token, who is online", () => {
   const state = new ClientState();
-  const events = state.apply({
-    type: "welcome",
-    you: tom,
-    token: "secret",
-    users: [tom, alice],
-    limits,
-    server: { version: "test" },
-  });
+  const events = state.apply(welcomeFrame({ you: tom, token: "secret", users: [tom, alice] }));
   assert.deepEqual(events, [{ type: "welcome", you: tom, users: [tom, alice], online: 2 }]);
   assert.deepEqual(state.me, tom);
   assert.equal(state.token, "secret");
@@ -65,14 +44,7 @@ Deno.test("apply welcome: who I am, my token, who is online", () => {
 
 Deno.test("apply welcome again (reconnect): the user list is replaced", () => {
   const state = welcomed();
-  state.apply({
-    type: "welcome",
-    you: tom,
-    token: "secret",
-    users: [tom, bob],
-    limits,
-    server: { version: "test" },
-  });
+  state.apply(welcomeFrame({ you: tom, token: "secret", users: [tom, bob] }));
   assert.deepEqual([...state.users.keys()], [tom.id, bob.id]);
 });
 
