@@ -347,6 +347,13 @@ function recorder(shown: Record<string, string> = {}, reconnect = "retrying") {
   return { did, answers, run };
 }
 
+/** What the actions asked for, line after line. */
+function doing(lines: string[], shown: Record<string, string> = {}): string[] {
+  const { did, run } = recorder(shown);
+  for (const line of lines) run(line);
+  return did;
+}
+
 const MESSAGE = {
   type: "message" as const,
   id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
@@ -358,12 +365,7 @@ const MESSAGE = {
 const ID = "01JABCDEFGHJKMNPQRSTVWXYZ1";
 
 Deno.test("perform: a line of text is sent, public or direct; nothing and usage do what they say", () => {
-  const { did, run } = recorder();
-  run("hello");
-  run("@ann_0001 @bob psst");
-  run("   ");
-  run("/nope");
-  assert.deepEqual(did, [
+  assert.deepEqual(doing(["hello", "@ann_0001 @bob psst", "   ", "/nope"]), [
     'send {"text":"hello"}',
     'send {"text":"psst","to":["ann_0001","bob"]}',
     "error unknown command /nope; /help lists the commands",
@@ -371,12 +373,8 @@ Deno.test("perform: a line of text is sent, public or direct; nothing and usage 
 });
 
 Deno.test("perform: /reply and /delete act on the message their ref names, or say it is not shown", () => {
-  const { did, run } = recorder({ ab12: ID });
-  run("/reply #ab12 agreed");
-  run("/reply zz99 agreed");
-  run("/delete ab12");
-  run(".delete zz99");
-  assert.deepEqual(did, [
+  const lines = ["/reply #ab12 agreed", "/reply zz99 agreed", "/delete ab12", ".delete zz99"];
+  assert.deepEqual(doing(lines, { ab12: ID }), [
     `send {"text":"agreed","replyTo":"${ID}"}`,
     "error no message with the ref zz99 is shown here",
     `request {"type":"delete","id":"${ID}"}`,
@@ -395,14 +393,8 @@ Deno.test("perform: a deletion is confirmed once the server acknowledges it, not
 });
 
 Deno.test("perform: /temp sends with its lifetime; /search, /who, /sessions, /logout-others ask", () => {
-  const { did, run } = recorder();
-  run("/temp 5m @ann_0001 soon gone");
-  run("/search h(e|a)llo");
-  run("/who");
-  run("/users");
-  run("/sessions");
-  run("/logout-others");
-  assert.deepEqual(did, [
+  const lines = ["/temp 5m @ann_0001 soon gone", "/search h(e|a)llo", "/who", "/users"];
+  assert.deepEqual(doing([...lines, "/sessions", "/logout-others"]), [
     'send {"text":"soon gone","to":["ann_0001"],"ttl":300}',
     'request {"type":"search","pattern":"h(e|a)llo"}',
     'request {"type":"who"}',
@@ -424,13 +416,13 @@ Deno.test("perform: /reconnect says when there is nothing to do; /help and /exit
     run("/reconnect");
     assert.deepEqual(did, said);
   }
-  const { did, run } = recorder();
-  run("/help");
-  run("/?");
-  run("/exit");
-  run(".exit");
-  run("/quit");
-  assert.deepEqual(did, ["help", "help", "leave", "leave", "leave"]);
+  assert.deepEqual(doing(["/help", "/?", "/exit", ".exit", "/quit"]), [
+    "help",
+    "help",
+    "leave",
+    "leave",
+    "leave",
+  ]);
 });
 
 Deno.test("perform: what the server would refuse is said first, before a ref is looked up", () => {
