@@ -143,6 +143,22 @@ export function online(user: User, address?: string): FakePeer {
   return peer;
 }
 
+// ---- files ------------------------------------------------------------------------------------
+
+/** A test run in a fresh temp dir (its path given), removed with everything in it afterwards. */
+export function inTempDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    await using dir = await tempDir();
+    await fn(dir.path);
+  };
+}
+
+/** A fresh temp dir, removed with everything in it when the test ends (`await using`). */
+export async function tempDir(prefix = "chat-test-"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
 // ---- the log ------------------------------------------------------------------------------------
 
 /** The server's log as an operator reads it (text, every level), into `lines`. */

@@ -14,10 +14,7 @@ import {
   saveOutbox,
 } from "../src/client/outbox.ts";
 
-async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "chat-outbox-test-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
+import { tempDir } from "./fixtures.ts";
 
 const send = (ref: string, text = ref, more: Partial<SendFrame> = {}): SendFrame => ({
   type: "send",
