@@ -11,8 +11,10 @@ import { concatFrames, encodeFrame } from "../../src/protocol/codec.ts";
 import {
   connectTls,
   delay,
+  FrameWalker,
   makeTempDir,
   rawClient,
+  ReadConn,
   removeDir,
   type ServerHandle,
   startServer,
@@ -120,73 +122,6 @@ const FLOOD_CUT_SENDS = 70;
 // deno-lint-ignore no-explicit-any
 type Frame = any;
 
-/** Bytes of a payload read to learn its type: `{"type":"` and the longest type name. */
-const HEAD_BYTES = 24;
-
-/**
- * Walks a stream of length-prefixed frames without copying what it does not keep: each frame's
- * type is read from its first bytes; `message` and `presence` frames are only counted (unless
- * asked for), everything else is parsed and handed to `onFrame`.
- */
-class FrameWalker {
-  #header = new Uint8Array(4);
-  #headerGot = 0;
-  #length = 0;
-  #got = 0;
-  #head = new Uint8Array(HEAD_BYTES);
-  #type: string | null = null;
-  #keep: Uint8Array | null = null;
-
-  constructor(
-    readonly wanted: (type: string) => boolean,
-    readonly onFrame: (type: string, payload: Uint8Array | null) => void,
-  ) {}
-
-  push(bytes: Uint8Array): void {
-    let i = 0;
-    while (i < bytes.length) {
-      if (this.#headerGot < 4) {
-        this.#header[this.#headerGot++] = bytes[i++];
-        if (this.#headerGot === 4) {
-          this.#length = new DataView(this.#header.buffer).getUint32(0, false);
-          this.#got = 0;
-          this.#type = null;
-          this.#keep = null;
-          if (this.#length === 0) this.#end("");
-        }
-        continue;
-      }
-      if (this.#type === null) {
-        const want = Math.min(HEAD_BYTES, this.#length);
-        const n = Math.min(want - this.#got, bytes.length - i);
-        this.#head.set(bytes.subarray(i, i + n), this.#got);
-        this.#got += n;
-        i += n;
-        if (this.#got < want) continue;
-        const head = new TextDecoder().decode(this.#head.subarray(0, want));
-        this.#type = /^\{"type":"([a-z_]+)"/.exec(head)?.[1] ?? "?";
-        if (this.wanted(this.#type)) {
-          this.#keep = new Uint8Array(this.#length);
-          this.#keep.set(this.#head.subarray(0, want));
-        }
-      } else {
-        const n = Math.min(this.#length - this.#got, bytes.length - i);
-        this.#keep?.set(bytes.subarray(i, i + n), this.#got);
-        this.#got += n;
-        i += n;
-      }
-      if (this.#got === this.#length) this.#end(this.#type);
-    }
-  }
-
-  #end(type: string): void {
-    const keep = this.#keep;
-    this.#headerGot = 0;
-    this.#keep = null;
-    this.onFrame(type, keep);
-  }
-}
-
 interface LightOptions {
   /** Parse `message` frames too (they are only counted by default). */
   messages?: boolean;
@@ -198,18 +133,13 @@ interface LightOptions {
  * A TLS connection that reads everything as fast as it comes, counts `message` frames, and
  * keeps every other frame (parsed). `until` waits on it, bounded.
  */
-class Light implements AsyncDisposable {
+class Light extends ReadConn {
   messages = 0;
   readonly frames: Frame[] = [];
   readonly kept: Frame[] = [];
-  eof = false;
-  error: unknown;
-  bytes = 0;
-  #listeners = new Set<() => void>();
-  readonly #reading: Promise<void>;
-  #closed = false;
 
-  private constructor(readonly conn: Deno.TlsConn, options: LightOptions) {
+  private constructor(conn: Deno.TlsConn, options: LightOptions) {
+    super(conn);
     const decoder = new TextDecoder();
     const walker = new FrameWalker(
       (type) => (type !== "message" && type !== "presence") || (options.messages ?? false),
@@ -218,23 +148,7 @@ class Light implements AsyncDisposable {
         if (payload) this.frames.push(JSON.parse(decoder.decode(payload)));
       },
     );
-    this.#reading = (async () => {
-      const buf = new Uint8Array(options.buffer ?? 64 * 1024);
-      try {
-        for (;;) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          this.bytes += n;
-          walker.push(buf.subarray(0, n));
-          this.#notify();
-        }
-      } catch (error) {
-        // reset, or closed by us
-        this.error = error;
-      }
-      this.eof = true;
-      this.#notify();
-    })();
+    this.read((bytes) => walker.push(bytes), options.buffer);
   }
 
   static async open(server: ServerHandle, options: LightOptions = {}): Promise<Light> {
@@ -275,10 +189,6 @@ class Light implements AsyncDisposable {
     return this.frames.find((f) => f.type === type && pred(f));
   }
 
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
-  }
-
   /** Resolves when `check` holds; throws after `timeoutMs` (or at the end of the stream). */
   async until(check: () => boolean, timeoutMs = 10_000, what = "a frame"): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -290,16 +200,7 @@ class Light implements AsyncDisposable {
             `${what}; last frames: ${JSON.stringify(this.frames.slice(-3)).slice(0, 600)}`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const listeners = this.#listeners;
-        const timer = setTimeout(done, left);
-        function done() {
-          clearTimeout(timer);
-          listeners.delete(done);
-          resolve();
-        }
-        listeners.add(done);
-      });
+      await this.changed(left);
     }
   }
 
@@ -350,22 +251,6 @@ class Light implements AsyncDisposable {
       "a pong",
     );
     return performance.now() - started;
-  }
-
-  async close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      try {
-        this.conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    await this.#reading;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 

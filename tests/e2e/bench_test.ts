@@ -7,8 +7,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
-import { ensureServerCerts } from "../../src/tls/certs.ts";
-import { childEnv, CONFIG, MAIN, makeTempDir, removeDir } from "./harness.ts";
+import {
+  CHAT_ALL_PERMISSIONS,
+  childEnv,
+  fakeTlsServer,
+  makeTempDir,
+  removeDir,
+} from "./harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** A bench run (or build) still going after this is killed: no test waits for ever. */
@@ -18,14 +23,7 @@ async function bench(
   args: string[],
   how: { command?: string[]; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, ...rest] = how.command ?? [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--config",
-    CONFIG,
-    MAIN,
-  ];
+  const [command, ...rest] = how.command ?? CHAT_ALL_PERMISSIONS;
   const out = await new Deno.Command(command, {
     args: [...rest, "bench", ...args],
     cwd: how.cwd,
@@ -234,15 +232,6 @@ Deno.test("chat bench --flood: every receiver gets every message, nobody is cut"
  * receiver bench-r1, and drops bench-r2 without a word. The bench must count both and still end without a stall.
  */
 async function cuttingServer(cutAfter: number) {
-  const dir = await makeTempDir("chat-e2e-bench-fake-");
-  const certs = await ensureServerCerts(join(dir, "certs"), ["127.0.0.1"]);
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: certs.certChainPem,
-    key: certs.keyPem,
-    alpnProtocols: ["chat/1"],
-  });
   type Peer = { conn: Deno.TlsConn; writing: Promise<unknown>; gone: boolean };
   const receivers = new Map<string, Peer>();
   const write = (peer: Peer, frames: Uint8Array[]) => {
@@ -269,56 +258,34 @@ async function cuttingServer(cutAfter: number) {
     peer.writing = peer.writing.then(() => peer.conn.close()).catch(() => {});
     peer.gone = true;
   };
-  const conns = new Set<Deno.TlsConn>();
   let forwarded = 0;
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const me: Peer = { conn, writing: Promise.resolve(), gone: false };
-        const cutter = new FrameCutter();
-        const buffer = new Uint8Array(64 * 1024);
-        try {
-          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
-            const acks: Uint8Array[] = [];
-            const messages: Uint8Array[] = [];
-            for (const payload of cutter.push(buffer.subarray(0, n))) {
-              const frame = JSON.parse(new TextDecoder().decode(payload));
-              if (frame.type === "hello") {
-                if (frame.name.startsWith("bench-r")) receivers.set(frame.name, me);
-                write(me, [encodeFrame({ type: "welcome" })]);
-              } else if (frame.type === "send") {
-                acks.push(encodeFrame({ type: "ack", ref: frame.ref }));
-                messages.push(encodeFrame({ type: "message", text: frame.text }));
-              }
-            }
-            for (const message of messages) {
-              for (const peer of receivers.values()) write(peer, [message]);
-              if (++forwarded === cutAfter) {
-                cut("bench-r1", true);
-                cut("bench-r2", false);
-              }
-            }
-            write(me, acks);
-          }
-        } catch { /* the client went away */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    caFile: join(dir, "certs", "ca.pem"),
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch { /* closed */ }
+  return await fakeTlsServer(async (conn) => {
+    const me: Peer = { conn, writing: Promise.resolve(), gone: false };
+    const cutter = new FrameCutter();
+    const buffer = new Uint8Array(64 * 1024);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      const acks: Uint8Array[] = [];
+      const messages: Uint8Array[] = [];
+      for (const payload of cutter.push(buffer.subarray(0, n))) {
+        const frame = JSON.parse(new TextDecoder().decode(payload));
+        if (frame.type === "hello") {
+          if (frame.name.startsWith("bench-r")) receivers.set(frame.name, me);
+          write(me, [encodeFrame({ type: "welcome" })]);
+        } else if (frame.type === "send") {
+          acks.push(encodeFrame({ type: "ack", ref: frame.ref }));
+          messages.push(encodeFrame({ type: "message", text: frame.text }));
+        }
       }
-      await serving;
-      await removeDir(dir);
-    },
-  };
+      for (const message of messages) {
+        for (const peer of receivers.values()) write(peer, [message]);
+        if (++forwarded === cutAfter) {
+          cut("bench-r1", true);
+          cut("bench-r2", false);
+        }
+      }
+      write(me, acks);
+    }
+  }, "chat-e2e-bench-fake-");
 }
 
 Deno.test("chat bench --flood counts the receivers the server cuts, and still ends", async () => {

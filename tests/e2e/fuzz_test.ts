@@ -480,7 +480,7 @@ async function play(
   }
 
   const expectClose = async (reason: string) => {
-    const closed = await c.until(() => c.eof, 10_000);
+    const closed = await c.wait(() => c.eof, 10_000);
     if (!closed) throw new Error(`expected a close after ${reason}; the connection stayed open`);
     const said = c.heard.goodbye?.reason;
     count(figures.goodbyes, said ?? "none");

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { permissionFlags } from "../../src/cli/permissions.ts";
+import { ensureServerCerts } from "../../src/tls/certs.ts";
 
 /** Absolute path of the entrypoint under test. */
 export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
@@ -27,6 +28,11 @@ export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
 export const SRC = fileURLToPath(new URL("../../src", import.meta.url));
 /** The project's deno.json, passed explicitly so a child may run from any working directory. */
 export const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+/**
+ * `chat` from source with every permission: for the bench and the pseudo-terminal client (the
+ * other tests grant only what the launchers grant: {@link chatPermissions}).
+ */
+export const CHAT_ALL_PERMISSIONS = [Deno.execPath(), "run", "-A", "--config", CONFIG, MAIN];
 
 /** Time allowed for `chat serve` to print its address. */
 export const SERVER_START_TIMEOUT_MS = 15_000;
@@ -129,20 +135,63 @@ export async function waitUntil(
   }
 }
 
+/** Wakes whoever waits for news of a stream (data arrived, it ended); every wait is bounded. */
+export class Signal {
+  readonly #listeners = new Set<() => void>();
+
+  /** Wakes every waiter. */
+  notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Resolves on the next `notify`, or after `ms` (the timer is always cleared). */
+  changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const listeners = this.#listeners;
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        listeners.delete(done);
+        resolve();
+      }
+      listeners.add(done);
+    });
+  }
+}
+
+/** Closes `conn` if it is still open. */
+export function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Closes `conn` once, however often it is called, and waits for the loop `reading` it. */
+export function closer(conn: Deno.Conn, reading: Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () =>
+    closing ??= (async () => {
+      closeQuietly(conn);
+      await reading;
+    })();
+}
+
 // ---- reading a child's output ------------------------------------------------------------------
 
 /**
  * Reads a byte stream to its end, line by line, keeping everything; never lets a pipe fill.
  * `wait` resolves when a line matching a predicate has arrived (or the stream ended).
  */
-class LineReader {
+class LineReader extends Signal {
   readonly lines: string[] = [];
   text = "";
   ended = false;
   readonly done: Promise<void>;
-  #listeners = new Set<() => void>();
 
   constructor(stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) {
+    super();
     this.done = (async () => {
       let rest = "";
       try {
@@ -154,7 +203,7 @@ class LineReader {
             this.lines.push(line);
             onLine?.(line);
           }
-          this.#notify();
+          this.notify();
         }
       } catch {
         // the process was killed mid-write: what we have is what there is
@@ -164,26 +213,49 @@ class LineReader {
         onLine?.(rest);
       }
       this.ended = true;
-      this.#notify();
+      this.notify();
     })();
   }
+}
 
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
+/**
+ * `chat ARGV…` from source, run with the permissions its launchers grant, in `env` alone, its
+ * output piped.
+ */
+class ChatProcess {
+  readonly child: Deno.ChildProcess;
+  /** Resolves when it has exited (and marks `exited`). */
+  readonly status: Promise<Deno.CommandStatus>;
+  exited = false;
+
+  constructor(
+    argv: string[],
+    opts: { env: Record<string, string>; cwd?: string; stdin: "null" | "piped" },
+  ) {
+    const { env, cwd } = opts;
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...chatPermissions(argv, { cwd, env }), "--config", CONFIG, MAIN, ...argv],
+      env,
+      clearEnv: true,
+      cwd,
+      stdin: opts.stdin,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.status = this.child.status.then((s) => {
+      this.exited = true;
+      return s;
+    });
   }
 
-  /** Resolves on the next change (new data or the end), or after `ms`. */
-  changed(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const listeners = this.#listeners;
-      function done() {
-        clearTimeout(timer);
-        listeners.delete(done);
-        resolve();
-      }
-      listeners.add(done);
-    });
+  /** Sends `signal` unless it has exited. */
+  kill(signal: Deno.Signal): void {
+    if (this.exited) return;
+    try {
+      this.child.kill(signal);
+    } catch {
+      // it exited meanwhile
+    }
   }
 }
 
@@ -253,33 +325,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     join(dir, "certs"),
     ...(opts.args ?? []),
   ];
-  const env = childEnv(opts.env);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...chatPermissions(argv, { env }), "--config", CONFIG, MAIN, ...argv],
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const proc = new ChatProcess(argv, { env: childEnv(opts.env), stdin: "null" });
+  const { child, status } = proc;
   const out = new LineReader(child.stdout);
   const err = new LineReader(child.stderr);
   const output = () => out.text + err.text;
 
   let stopped: Promise<Deno.CommandStatus> | undefined;
   const finish = async (signal: Deno.Signal) => {
-    if (!exited) {
-      try {
-        child.kill(signal);
-      } catch {
-        // it exited meanwhile
-      }
-    }
+    proc.kill(signal);
     const { status: s, timedOut } = await statusWithin(child, EXIT_TIMEOUT_MS);
     await Promise.all([out.done, err.done, status]);
     if (timedOut) {
@@ -334,7 +388,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     stop,
     kill9: () => stop("SIGKILL"),
     get exited() {
-      return exited;
+      return proc.exited;
     },
     async [Symbol.asyncDispose]() {
       try {
@@ -409,23 +463,11 @@ export async function runChat(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<ClientResult> {
-  const env = childEnv(opts.env);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...chatPermissions(args, { cwd: opts.cwd, env }),
-      "--config",
-      CONFIG,
-      MAIN,
-      ...args,
-    ],
-    env,
-    clearEnv: true,
+  const { child } = new ChatProcess(args, {
+    env: childEnv(opts.env),
     cwd: opts.cwd,
     stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   const out = new LineReader(child.stdout);
   const err = new LineReader(child.stderr);
   const { status, timedOut } = await statusWithin(child, opts.timeoutMs ?? EXIT_TIMEOUT_MS);
@@ -454,27 +496,8 @@ export async function joinClient(
     ...(opts.extraArgs ?? []),
   ];
   const env = childEnv({ XDG_STATE_HOME: stateDir, ...opts.env });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...chatPermissions(argv, { cwd: opts.cwd, env }),
-      "--config",
-      CONFIG,
-      MAIN,
-      ...argv,
-    ],
-    env,
-    clearEnv: true,
-    cwd: opts.cwd,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
+  const proc = new ChatProcess(argv, { env, cwd: opts.cwd, stdin: "piped" });
+  const { child, status } = proc;
   const events: ChatEvent[] = [];
   const out = new LineReader(child.stdout, (line) => {
     if (mode !== "json" || line.trim() === "") return;
@@ -500,7 +523,7 @@ export async function joinClient(
   };
   const describe = () =>
     `events so far:\n${out.lines.join("\n")}\nstderr:\n${err.text}${
-      exited ? "\n(the client has exited)" : ""
+      proc.exited ? "\n(the client has exited)" : ""
     }`;
 
   async function found<T>(find: () => T | undefined, timeoutMs: number, what: string) {
@@ -541,7 +564,7 @@ export async function joinClient(
       try {
         await stdin.write(new TextEncoder().encode(line + "\n"));
       } catch (error) {
-        if (stdinClosed || exited || stopping) return; // gone meanwhile; waitFor will say so
+        if (stdinClosed || proc.exited || stopping) return; // gone meanwhile; waitFor will say so
         throw error;
       }
     },
@@ -567,24 +590,18 @@ export async function joinClient(
     },
     async kill() {
       stopping = true;
-      if (!exited) {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }
+      proc.kill("SIGKILL");
       const s = await status;
       await closeStdin();
       await Promise.all([out.done, err.done]);
       return s;
     },
     get exited() {
-      return exited;
+      return proc.exited;
     },
     async [Symbol.asyncDispose]() {
       try {
-        if (!exited) await handle.kill();
+        if (!proc.exited) await handle.kill();
         await closeStdin();
         await Promise.all([status, out.done, err.done]);
       } finally {
@@ -634,6 +651,110 @@ export async function assertServerServes(server: ServerHandle): Promise<void> {
 
 // ---- raw connections ---------------------------------------------------------------------------
 
+/** Bytes of a payload read to learn its type: `{"type":"` and the longest type name. */
+const HEAD_BYTES = 24;
+
+/**
+ * Walks a stream of length-prefixed frames without copying what it does not keep: each frame's
+ * type is read from its first bytes, and `onFrame` gets every frame's type with its payload when
+ * the type is `wanted` (null otherwise: a flood of frames can be counted at no cost).
+ */
+export class FrameWalker {
+  #header = new Uint8Array(4);
+  #headerGot = 0;
+  #length = 0;
+  #got = 0;
+  #head = new Uint8Array(HEAD_BYTES);
+  #type: string | null = null;
+  #keep: Uint8Array | null = null;
+
+  constructor(
+    readonly wanted: (type: string) => boolean,
+    readonly onFrame: (type: string, payload: Uint8Array | null) => void,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    let i = 0;
+    while (i < bytes.length) {
+      if (this.#headerGot < 4) {
+        this.#header[this.#headerGot++] = bytes[i++];
+        if (this.#headerGot === 4) {
+          this.#length = new DataView(this.#header.buffer).getUint32(0, false);
+          this.#got = 0;
+          this.#type = null;
+          this.#keep = null;
+          if (this.#length === 0) this.#end("");
+        }
+        continue;
+      }
+      if (this.#type === null) {
+        const want = Math.min(HEAD_BYTES, this.#length);
+        const n = Math.min(want - this.#got, bytes.length - i);
+        this.#head.set(bytes.subarray(i, i + n), this.#got);
+        this.#got += n;
+        i += n;
+        if (this.#got < want) continue;
+        const head = new TextDecoder().decode(this.#head.subarray(0, want));
+        this.#type = /^\{"type":"([a-z_]+)"/.exec(head)?.[1] ?? "?";
+        if (this.wanted(this.#type)) {
+          this.#keep = new Uint8Array(this.#length);
+          this.#keep.set(this.#head.subarray(0, want));
+        }
+      } else {
+        const n = Math.min(this.#length - this.#got, bytes.length - i);
+        this.#keep?.set(bytes.subarray(i, i + n), this.#got);
+        this.#got += n;
+        i += n;
+      }
+      if (this.#got === this.#length) this.#end(this.#type);
+    }
+  }
+
+  #end(type: string): void {
+    const keep = this.#keep;
+    this.#headerGot = 0;
+    this.#keep = null;
+    this.onFrame(type, keep);
+  }
+}
+
+/**
+ * A fake server on real TLS (127.0.0.1, ALPN chat/1, a certificate from a CA of its own at
+ * `caFile`) that hands each connection to `serve`; a connection whose `serve` throws is left to
+ * end. Disposing it closes the listener and every connection and removes its dir.
+ */
+export async function fakeTlsServer(
+  serve: (conn: Deno.TlsConn) => Promise<void>,
+  prefix = "chat-e2e-fake-",
+) {
+  const dir = await makeTempDir(prefix);
+  const certs = await ensureServerCerts(join(dir, "certs"), ["127.0.0.1"]);
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: certs.certChainPem,
+    key: certs.keyPem,
+    alpnProtocols: ["chat/1"],
+  });
+  const conns = new Set<Deno.TlsConn>();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serve(conn).catch(() => {}); // the client went away
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    caFile: join(dir, "certs", "ca.pem"),
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const conn of conns) closeQuietly(conn);
+      await serving;
+      await removeDir(dir);
+    },
+  };
+}
+
 /** A frame-level TLS client that says exactly what a test makes it say. */
 export interface RawClient extends AsyncDisposable {
   conn: Deno.TlsConn;
@@ -656,31 +777,13 @@ export interface RawClient extends AsyncDisposable {
 }
 
 /** Bytes-in queue shared by the raw TLS and TCP clients. */
-class Inbox {
+class Inbox extends Signal {
   // deno-lint-ignore no-explicit-any
   readonly frames: any[] = [];
   // deno-lint-ignore no-explicit-any
   readonly received: any[] = [];
   eof = false;
   bytes = 0;
-  #listeners = new Set<() => void>();
-
-  notify(): void {
-    for (const listener of [...this.#listeners]) listener();
-  }
-
-  changed(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const listeners = this.#listeners;
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        listeners.delete(done);
-        resolve();
-      }
-      listeners.add(done);
-    });
-  }
 
   async closed(timeoutMs: number): Promise<boolean> {
     const end = Date.now() + timeoutMs;
@@ -695,28 +798,80 @@ export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
-/** Reads `conn` until EOF or an error, feeding `onBytes`; marks `inbox.eof` at the end. */
+/** What a read loop keeps up to date: bytes read, whether it ended (and on what error). */
+interface ReadState {
+  bytes: number;
+  eof: boolean;
+  error?: unknown;
+  notify(): void;
+}
+
+/** Reads `conn` until EOF or an error, feeding `onBytes`; marks `into.eof` at the end. */
 function readLoop(
   conn: Deno.Conn,
-  inbox: Inbox,
+  into: ReadState,
   onBytes: (bytes: Uint8Array) => void,
+  bufferBytes = 64 * 1024,
 ): Promise<void> {
   return (async () => {
-    const buf = new Uint8Array(64 * 1024);
+    const buf = new Uint8Array(bufferBytes);
     try {
       for (;;) {
         const n = await conn.read(buf);
         if (n === null) break;
-        inbox.bytes += n;
+        into.bytes += n;
         onBytes(buf.subarray(0, n));
-        inbox.notify();
+        into.notify();
       }
-    } catch {
+    } catch (error) {
       // reset, close_notify missing, or closed by us: the connection is over either way
+      into.error = error;
     }
-    inbox.eof = true;
-    inbox.notify();
+    into.eof = true;
+    into.notify();
   })();
+}
+
+/**
+ * A TLS connection read by a loop of its own as fast as data comes, until the peer ends it or it
+ * is closed. A subclass says what to do with the bytes (`read`, called once in its constructor);
+ * `wait` watches it, bounded.
+ */
+export class ReadConn extends Signal implements AsyncDisposable {
+  bytes = 0;
+  eof = false;
+  /** The error that ended the read loop: a reset, or closed by us. */
+  error: unknown;
+  #close: () => Promise<void> = () => Promise.resolve();
+
+  constructor(readonly conn: Deno.TlsConn) {
+    super();
+  }
+
+  /** Starts the read loop, handing every chunk to `onBytes`. */
+  protected read(onBytes: (bytes: Uint8Array) => void, bufferBytes?: number): void {
+    this.#close = closer(this.conn, readLoop(this.conn, this, onBytes, bufferBytes));
+  }
+
+  /** True once `check` holds; false if `timeoutMs` passes first. */
+  async wait(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (!check()) {
+      const left = end - Date.now();
+      if (left <= 0) return false;
+      await this.changed(left);
+    }
+    return true;
+  }
+
+  /** Closes the connection (once) and waits for the read loop to end. */
+  close(): Promise<void> {
+    return this.#close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /** Connects to 127.0.0.1 over TLS with ALPN chat/1 and completes the handshake, bounded. */
@@ -755,16 +910,7 @@ export async function rawClient(port: number, caFile: string): Promise<RawClient
       inbox.received.push(value);
     }
   });
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-      await reading;
-    })();
+  const close = closer(conn, reading);
   const nextFrame = async (timeoutMs = WAIT_TIMEOUT_MS) => {
     const end = Date.now() + timeoutMs;
     for (;;) {
@@ -816,16 +962,7 @@ export async function tcpClient(port: number): Promise<TcpClient> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const inbox = new Inbox();
   const reading = readLoop(conn, inbox, () => {});
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    closing ??= (async () => {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-      await reading;
-    })();
+  const close = closer(conn, reading);
   return {
     conn,
     async write(bytes) {

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
-import { ensureServerCerts } from "../../src/tls/certs.ts";
 import { MIN_HEARTBEAT_MS } from "../../src/client/client.ts";
 import {
+  closeQuietly,
+  fakeTlsServer,
   joinClient,
   makeTempDir,
   removeDir,
@@ -17,6 +18,7 @@ import {
   waitUntil,
   writeAll,
 } from "./harness.ts";
+import { welcomeFrame } from "../fixtures.ts";
 
 /** Escape sequences a hostile server might send: title, colour, screen clear, bidi override. */
 const EVIL = "no\x1b]0;pwned\x07 entry\x1b[31m\x1b[2J\u202e here";
@@ -32,73 +34,31 @@ type Reply = (
 
 /** A TLS server that answers each client frame with `reply`; counts what it got by type. */
 async function fakeServer(reply: Reply) {
-  const dir = await makeTempDir("chat-e2e-fake-");
-  const certs = await ensureServerCerts(join(dir, "certs"), ["127.0.0.1"]);
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: certs.certChainPem,
-    key: certs.keyPem,
-    alpnProtocols: ["chat/1"],
-  });
   const received = new Map<string, number>();
-  const conns = new Set<Deno.TlsConn>();
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      (async () => {
-        const cutter = new FrameCutter();
-        const buffer = new Uint8Array(16 * 1024);
-        const send = (value: unknown) => writeAll(conn, encodeFrame(value)).catch(() => {});
-        const close = () => {
-          try {
-            conn.close();
-          } catch { /* closed */ }
-        };
-        try {
-          for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
-            for (const payload of cutter.push(buffer.subarray(0, n))) {
-              const frame = JSON.parse(new TextDecoder().decode(payload));
-              received.set(frame.type, (received.get(frame.type) ?? 0) + 1);
-              reply(frame, send, close);
-            }
-          }
-        } catch { /* the client went away */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    caFile: join(dir, "certs", "ca.pem"),
-    received,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch { /* closed */ }
+  const server = await fakeTlsServer(async (conn) => {
+    const cutter = new FrameCutter();
+    const buffer = new Uint8Array(16 * 1024);
+    const send = (value: unknown) => writeAll(conn, encodeFrame(value)).catch(() => {});
+    const close = () => closeQuietly(conn);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      for (const payload of cutter.push(buffer.subarray(0, n))) {
+        const frame = JSON.parse(new TextDecoder().decode(payload));
+        received.set(frame.type, (received.get(frame.type) ?? 0) + 1);
+        reply(frame, send, close);
       }
-      await serving;
-      await removeDir(dir);
-    },
-  };
+    }
+  });
+  return Object.assign(server, { received });
 }
 
-const welcome = (heartbeatMs: number, token = "t".repeat(43)) => ({
-  type: "welcome",
-  you: { id: "bob_1234", name: "bob" },
-  token,
-  users: [{ id: "bob_1234", name: "bob" }],
-  online: 1,
-  limits: {
-    maxFrameBytes: 65536,
-    maxTextLength: 4000,
-    maxRecipients: 32,
-    heartbeatMs,
-    idleTimeoutMs: 60_000,
-  },
-  server: { version: "hostile" },
-});
+const welcome = (heartbeatMs: number, token = "t".repeat(43)) =>
+  welcomeFrame({
+    you: { id: "bob_1234", name: "bob" },
+    token,
+    online: 1,
+    limits: { heartbeatMs, idleTimeoutMs: 60_000 },
+    server: { version: "hostile" },
+  });
 
 Deno.test("hostile server: its refusal is printed without escape sequences", async () => {
   await using server = await fakeServer((frame, send) => {

@@ -8,7 +8,7 @@
  * Every wait is bounded; disposing kills the client (SIGKILL after EXIT_TIMEOUT_MS at most).
  */
 import { xterm } from "../deps.ts";
-import { CONFIG, delay, EXIT_TIMEOUT_MS, MAIN, makeTempDir, removeDir } from "./harness.ts";
+import { CHAT_ALL_PERMISSIONS, delay, EXIT_TIMEOUT_MS, makeTempDir, removeDir } from "./harness.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,17 +39,7 @@ export class PtyClient implements AsyncDisposable {
       rows: options.rows,
       allowProposedApi: true,
     });
-    const command = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--config",
-      CONFIG,
-      MAIN,
-      "join",
-      ...options.args,
-    ]
-      .map(q).join(" ");
+    const command = [...CHAT_ALL_PERMISSIONS, "join", ...options.args].map(q).join(" ");
     const env = Deno.env.toObject();
     delete env.RUST_BACKTRACE;
     delete env.NO_COLOR;

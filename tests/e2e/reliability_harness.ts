@@ -22,6 +22,8 @@ import {
   type ClientHandle,
   connectTls,
   delay,
+  FrameWalker,
+  ReadConn,
   type ServerHandle,
   startServer,
   WAIT_TIMEOUT_MS,
@@ -194,73 +196,28 @@ export interface Heard {
  * A TLS connection for throwing frames: writes whole buffers, reads everything the server says
  * without keeping it (only counts, acks, the welcome and the goodbye are parsed).
  */
-export class FuzzConn implements AsyncDisposable {
+export class FuzzConn extends ReadConn {
   readonly heard: Heard = { frames: 0, pongs: 0, errors: new Map(), acked: [] };
-  eof = false;
-  readonly #reading: Promise<void>;
-  #listeners = new Set<() => void>();
-  #closed = false;
 
-  private constructor(readonly conn: Deno.TlsConn) {
-    this.#reading = this.#read();
+  private constructor(conn: Deno.TlsConn) {
+    super(conn);
+    const decoder = new TextDecoder();
+    const parsed = ["ack", "welcome", "goodbye", "error"];
+    const walker = new FrameWalker((type) => parsed.includes(type), (type, payload) => {
+      this.heard.frames++;
+      if (type === "pong") this.heard.pongs++;
+      if (!payload) return;
+      const frame = JSON.parse(decoder.decode(payload));
+      if (type === "ack") this.heard.acked.push(frame.id);
+      else if (type === "welcome") this.heard.you = frame.you;
+      else if (type === "goodbye") this.heard.goodbye = frame;
+      else this.heard.errors.set(frame.code, (this.heard.errors.get(frame.code) ?? 0) + 1);
+    });
+    this.read((bytes) => walker.push(bytes), 256 * 1024);
   }
 
   static async open(port: number, caFile: string): Promise<FuzzConn> {
     return new FuzzConn(await connectTls(port, caFile));
-  }
-
-  async #read(): Promise<void> {
-    const cutter = new FrameCutter();
-    const decoder = new TextDecoder();
-    const buf = new Uint8Array(256 * 1024);
-    try {
-      for (;;) {
-        const n = await this.conn.read(buf);
-        if (n === null) break;
-        for (const payload of cutter.push(buf.subarray(0, n))) {
-          this.heard.frames++;
-          const head = decoder.decode(payload.subarray(0, 24));
-          const type = /^\{"type":"([a-z]+)"/.exec(head)?.[1];
-          if (type === "pong") this.heard.pongs++;
-          else if (type === "ack" || type === "welcome" || type === "goodbye" || type === "error") {
-            const frame = JSON.parse(decoder.decode(payload));
-            if (type === "ack") this.heard.acked.push(frame.id);
-            else if (type === "welcome") this.heard.you = frame.you;
-            else if (type === "goodbye") this.heard.goodbye = frame;
-            else this.heard.errors.set(frame.code, (this.heard.errors.get(frame.code) ?? 0) + 1);
-          }
-        }
-        this.#notify();
-      }
-    } catch {
-      // reset, or closed by us
-    }
-    this.eof = true;
-    this.#notify();
-  }
-
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
-  }
-
-  /** Resolves when `check` holds (true) or after `timeoutMs` (false). */
-  async until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    while (!check()) {
-      const left = end - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const listeners = this.#listeners;
-        const timer = setTimeout(done, left);
-        function done() {
-          clearTimeout(timer);
-          listeners.delete(done);
-          resolve();
-        }
-        listeners.add(done);
-      });
-    }
-    return true;
   }
 
   /** Writes bytes; false when the connection is already broken. */
@@ -286,24 +243,8 @@ export class FuzzConn implements AsyncDisposable {
     const ping = encodeFrame({ type: "ping" });
     // one write: a small second write would wait for the peer's delayed ACK (Nagle)
     if (!(await this.write(before ? concatFrames([before, ping]) : ping))) return false;
-    return await this.until(() => this.heard.pongs >= want || this.eof, timeoutMs) &&
+    return await this.wait(() => this.heard.pongs >= want || this.eof, timeoutMs) &&
       this.heard.pongs >= want;
-  }
-
-  async close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      try {
-        this.conn.close();
-      } catch {
-        // already closed
-      }
-    }
-    await this.#reading;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }
 
