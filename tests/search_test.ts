@@ -24,6 +24,7 @@ import {
 import { DatabaseScanner } from "../src/server/search/scan.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import type { NewMessage } from "../src/server/store/store.ts";
+import { mid } from "./fixtures.ts";
 
 /** Every wait on a worker ends by this, whatever happens. */
 const WAIT_LIMIT_MS = 20_000;
@@ -415,7 +416,7 @@ function populate(store: SqliteStore, count: number, seed: number): string[] {
   for (let i = 0; i < count; i++) {
     const words = Array.from({ length: 1 + random(4) }, () => WORDS[random(WORDS.length)]);
     const message: NewMessage = {
-      id: `01J9ZQ3V5W8X2Y4Z6A7B${String(i).padStart(6, "0")}`,
+      id: mid(i),
       from: USERS[random(3)],
       text: words.join(" "),
       time: 1_000 + i,
