@@ -13,67 +13,12 @@ import {
   RECONNECT_CAP_MS,
   REVOKED_MESSAGE,
 } from "../src/client/client.ts";
-import { ConnectError, Connection, type Incoming } from "../src/client/connection.ts";
+import { ConnectError, Connection } from "../src/client/connection.ts";
 import { type ClientEvent, ClientState } from "../src/client/state.ts";
-import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
 import { FakeClock } from "./fake_clock.ts";
+import { FakeConnection, welcome, welcoming } from "./fake_connection.ts";
 
 const HANDSHAKE_DROPPED = /the server closed the connection during the TLS handshake/;
-
-function welcome(token: string): Welcome {
-  return {
-    type: "welcome",
-    you: { id: "tom_0001", name: "tom" },
-    token,
-    users: [{ id: "tom_0001", name: "tom" }],
-    online: 1,
-    limits: {
-      maxFrameBytes: 65536,
-      maxTextLength: 4000,
-      maxRecipients: 32,
-      heartbeatMs: 60_000,
-      idleTimeoutMs: 180_000,
-    },
-    server: { version: "fake" },
-  };
-}
-
-/** Stands in for a Connection: frames the test pushes are read; what the client sends is kept. */
-class FakeConnection {
-  readonly sent: ClientFrame[] = [];
-  #queue: Incoming[] = [];
-  #ended = false;
-  #wake?: () => void;
-
-  constructor(readonly answer: (frame: ClientFrame, conn: FakeConnection) => void) {}
-
-  push(frame: ServerFrame): void {
-    this.#queue.push({ frame });
-    this.#wake?.();
-  }
-
-  /** The server hangs up. */
-  end(): void {
-    this.#ended = true;
-    this.#wake?.();
-  }
-
-  send(frame: ClientFrame): void {
-    this.sent.push(frame);
-    this.answer(frame, this);
-  }
-
-  async read(): Promise<Incoming | null> {
-    while (this.#queue.length === 0 && !this.#ended) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    return this.#queue.shift() ?? null;
-  }
-
-  close(): void {
-    this.end();
-  }
-}
 
 interface Harness {
   client: ChatClient;
@@ -126,12 +71,6 @@ function harness(
   });
   return h;
 }
-
-/** A connection that welcomes a hello with `token`. */
-const welcoming = (token: string) =>
-  new FakeConnection((frame, conn) => {
-    if (frame.type === "hello") conn.push(welcome(token));
-  });
 
 async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
