@@ -250,7 +250,7 @@ Deno.test("admission: a store that cannot look up tokens refuses with unavailabl
   assert.match(lines.at(-1)!, /INFO {2}the history database works again refused=2/);
 });
 
-Deno.test("admission: a token that cannot rotate (or fork) stays good: the same token and session come back", () => {
+Deno.test("admission: a token that cannot rotate stays good; a copy that cannot fork is refused", () => {
   const { store, clock, admit } = setup();
   const first = admitted(admit({ name: "tom" }));
   clock.t += 1;
@@ -265,10 +265,12 @@ Deno.test("admission: a token that cannot rotate (or fork) stays good: the same 
     [again.token, again.sessionId, again.returning],
     [second.token, second.sessionId, true],
   );
-  const fork = admitted(admit({ name: "tom", token: first.token }));
-  assert.equal(fork.token, first.token, "the replaced token, kept since no new one was made");
-  assert.equal(fork.sessionId, second.sessionId, "no second session was made");
-  assert.equal(store.sessions("tom_0001").length, 1);
+  // a welcome must never hand out the replaced token: it lapses with its grace
+  const fork = admit({ name: "tom", token: first.token });
+  assert.ok(!fork.ok);
+  assert.equal(fork.code, "unavailable");
+  assert.match(fork.message, /cannot sign you in just now/);
+  assert.equal(store.sessions("tom_0001").length, 1, "no second session was made");
 });
 
 Deno.test("admission: logoutOthers on a store that fails says false and logs the failure", () => {
@@ -282,4 +284,22 @@ Deno.test("admission: logoutOthers on a store that fails says false and logs the
     lines.join("\n"),
     /ERROR the history database failed while revoking sessions; .* cause="database is locked"/,
   );
+});
+
+Deno.test("admission: once the store works again, the copy (within its grace) opens its session and its token lasts", () => {
+  const { store, clock, admit } = setup();
+  const first = admitted(admit({ name: "tom" }));
+  clock.t += 1;
+  admitted(admit({ name: "tom", token: first.token })); // first.token is replaced now
+  const create = store.createSession.bind(store);
+  store.createSession = () => {
+    throw new Error("database or disk is full");
+  };
+  assert.ok(!admit({ name: "tom", token: first.token }).ok);
+  store.createSession = create;
+  const again = admitted(admit({ name: "tom", token: first.token }));
+  assert.equal(again.identity.id, "tom_0001");
+  clock.t += TOKEN_REUSE_GRACE_MS + 1;
+  const later = admitted(admit({ name: "tom", token: again.token }));
+  assert.equal(later.identity.id, "tom_0001", "the token its welcome gave lasts");
 });

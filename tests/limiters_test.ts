@@ -207,3 +207,19 @@ Deno.test("limiters: each refusal is counted in the log's summary, not logged on
     /WARN {2}refused reason=rate_limited count=5 addresses=2 busiest="10\.0\.0\.3 \(3\), 10\.0\.0\.4 \(2\)"/,
   );
 });
+
+Deno.test("limiters: a request refused per address spends nothing of its user's allowance", () => {
+  const clock = { t: T0 };
+  // per user: 1/s, a burst of 20; per address: 2/s, a burst of 20
+  const limits = new Limiters({ maxRate: 1, maxRatePerAddress: 2, now: () => clock.t });
+  const hog = new FakePeer("hog", "10.0.0.1");
+  for (let i = 0; i < 20; i++) assert.ok(limits.allow("send", hog, "hog_0001", `h${i}`));
+  // the address is spent: ann, behind the same NAT, is refused 20 times
+  const ann = new FakePeer("ann", "10.0.0.1");
+  for (let i = 0; i < 20; i++) assert.ok(!limits.allow("send", ann, "ann_0001", `a${i}`));
+  // ten seconds on, the address has 20 again; ann never sent anything, so her own burst is whole
+  clock.t += 10_000;
+  let allowed = 0;
+  for (let i = 0; i < 20; i++) if (limits.allow("send", ann, "ann_0001", `b${i}`)) allowed++;
+  assert.equal(allowed, 20);
+});

@@ -147,7 +147,7 @@ Deno.test("session: each write hands the socket at most MAX_WRITE_BYTES; the res
   assert.equal(written, big.length * 10, "everything, in pieces");
 });
 
-Deno.test("session: a reader past its queue cap is cut (and leaves), without a goodbye it would not read", async () => {
+Deno.test("session: a reader past its queue cap is cut (and leaves), without a goodbye it would not read", () => {
   const { s, socket, left } = session();
   const big = frame({ type: "error", code: "x", message: "z".repeat(60_000) });
   const count = Math.ceil(LIMITS.maxQueueBytes / big.length) + 2;
@@ -157,15 +157,15 @@ Deno.test("session: a reader past its queue cap is cut (and leaves), without a g
 });
 
 Deno.test("session: over the budget, a sender's read stops where it was; the rest is handled once it drains", () => {
-  let budget!: OutputBudget;
-  const { socket, seen, budget: b } = session({
+  const shared: { budget?: OutputBudget } = {};
+  const { socket, seen, budget } = session({
     budget: 1_000,
     // each send makes output for others: here, 600 bytes held elsewhere in the budget
     onFrame: (_peer, f) => {
-      if (f.type === "send") budget.change(600);
+      if (f.type === "send") shared.budget!.change(600);
     },
   });
-  budget = b;
+  shared.budget = budget;
   const refs = () => seen.map((f) => (f as { ref: string }).ref);
   socket.emit("data", concatFrames([0, 1, 2, 3, 4].map(sendFrame)));
   // 600, then 1,200: over, paused after the second; the rest of the read waits

@@ -161,21 +161,32 @@ export class Admissions {
     const now = this.#now();
     const address = peer.address ?? "";
     const { identity, session } = match;
-    try {
-      let sessionId = session.id;
-      if (match.previous) {
-        sessionId = this.#store.createSession(
+    if (match.previous) {
+      try {
+        const sessionId = this.#store.createSession(
           identity.id,
           hashToken(token),
           now,
           address,
           MAX_SESSIONS_PER_USER,
         );
-      } else {
-        this.#store.rotateSession(session.id, hashToken(presented), hashToken(token), now, address);
+        this.#health.ok();
+        return { ok: true, identity, token, sessionId, returning: true };
+      } catch (error) {
+        // the replaced token it holds lapses with its grace: no id handed out on it now
+        this.#health.failed("opening a session", error);
+        return refusal(
+          ErrorCode.unavailable,
+          "unavailable",
+          "the server cannot sign you in just now (it cannot write to its database); " +
+            "try again shortly",
+        );
       }
+    }
+    try {
+      this.#store.rotateSession(session.id, hashToken(presented), hashToken(token), now, address);
       this.#health.ok();
-      return { ok: true, identity, token, sessionId, returning: true };
+      return { ok: true, identity, token, sessionId: session.id, returning: true };
     } catch (error) {
       // the store cannot take a new token now: the one presented stays good
       this.#health.failed("rotating a token", error);

@@ -82,10 +82,15 @@ export class Limiters {
     const limit = this.#limits[kind];
     const now = this.#now();
     const address = addressKey(peer.address);
+    // look at both before taking from either: a refusal spends nothing
     let words: string | undefined;
-    if (limit.byUser && !limit.byUser.take(userId, now)) words = limit.userWords;
-    else if (limit.byAddress && !limit.byAddress.take(address, now)) words = limit.addressWords;
+    if (limit.byUser && !limit.byUser.available(userId, now)) words = limit.userWords;
+    else if (limit.byAddress && !limit.byAddress.available(address, now)) {
+      words = limit.addressWords;
+    }
     if (words === undefined) {
+      limit.byUser?.take(userId, now);
+      limit.byAddress?.take(address, now);
       peer.strikes = 0;
       return true;
     }
