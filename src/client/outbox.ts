@@ -7,14 +7,7 @@
  */
 import { join } from "node:path";
 import type { SendFrame } from "./client.ts";
-import {
-  describeIoError,
-  ensureDir,
-  PRIVATE_DIR_MODE,
-  PRIVATE_MODE,
-  readOptional,
-  writeFileAtomic,
-} from "../tls/files.ts";
+import { describeIoError, readJsonObject, writePrivateJson } from "../tls/files.ts";
 
 export const OUTBOX_FILE_NAME = "outbox.json";
 
@@ -27,12 +20,9 @@ export const MAX_OUTBOX_MESSAGES = 200;
 
 type Outboxes = Record<string, Record<string, SendFrame[]>>;
 
-async function load(stateDir: string): Promise<Outboxes> {
-  const text = await readOptional(join(stateDir, OUTBOX_FILE_NAME));
-  if (text === null) return {};
-  const parsed = JSON.parse(text); // a damaged file is reported by the caller, not overwritten
-  return parsed && typeof parsed === "object" ? parsed : {};
-}
+/** A damaged file throws: reported by the caller, not overwritten. */
+const load = (stateDir: string) =>
+  readJsonObject(join(stateDir, OUTBOX_FILE_NAME)) as Promise<Outboxes>;
 
 /** A kept frame as it may be sent again: a send with a ref and text, nothing else trusted. */
 function isSend(value: unknown): value is SendFrame {
@@ -61,7 +51,6 @@ export async function saveOutbox(
   id: string,
   frames: SendFrame[],
 ): Promise<void> {
-  await ensureDir(stateDir, PRIVATE_DIR_MODE);
   const outboxes = await load(stateDir).catch(() => ({} as Outboxes));
   const forServer = Object.hasOwn(outboxes, server) ? outboxes[server] : (outboxes[server] = {});
   // only what the server needs again: a retry flag is added when sent
@@ -69,11 +58,7 @@ export async function saveOutbox(
   if (kept.length > 0) forServer[id] = kept;
   else delete forServer[id];
   if (Object.keys(forServer).length === 0) delete outboxes[server];
-  await writeFileAtomic(
-    join(stateDir, OUTBOX_FILE_NAME),
-    JSON.stringify(outboxes, null, 2) + "\n",
-    PRIVATE_MODE,
-  );
+  await writePrivateJson(join(stateDir, OUTBOX_FILE_NAME), outboxes);
 }
 
 /**

@@ -5,14 +5,7 @@
  * it here. Names are keys in one JSON file, never parts of a path.
  */
 import { join } from "node:path";
-import {
-  describeIoError,
-  ensureDir,
-  PRIVATE_DIR_MODE,
-  PRIVATE_MODE,
-  readOptional,
-  writeFileAtomic,
-} from "../tls/files.ts";
+import { describeIoError, readJsonObject, writePrivateJson } from "../tls/files.ts";
 
 export const TOKENS_FILE_NAME = "tokens.json";
 
@@ -24,13 +17,11 @@ export interface Saved {
 type Tokens = Record<string, Record<string, Saved>>;
 
 async function load(stateDir: string): Promise<Tokens> {
-  const text = await readOptional(join(stateDir, TOKENS_FILE_NAME));
-  if (text === null) return {};
   try {
-    const parsed = JSON.parse(text);
-    return parsed && typeof parsed === "object" ? parsed : {};
-  } catch {
-    return {}; // a damaged file costs the ids, not the chat
+    return await readJsonObject(join(stateDir, TOKENS_FILE_NAME)) as Tokens;
+  } catch (error) {
+    if (error instanceof SyntaxError) return {}; // a damaged file costs the ids, not the chat
+    throw error;
   }
 }
 
@@ -56,15 +47,10 @@ export async function saveToken(
   name: string,
   saved: Saved,
 ): Promise<void> {
-  await ensureDir(stateDir, PRIVATE_DIR_MODE);
   const tokens = await load(stateDir);
   const forServer = Object.hasOwn(tokens, server) ? tokens[server] : (tokens[server] = {});
   forServer[name] = saved;
-  await writeFileAtomic(
-    join(stateDir, TOKENS_FILE_NAME),
-    JSON.stringify(tokens, null, 2) + "\n",
-    PRIVATE_MODE,
-  );
+  await writePrivateJson(join(stateDir, TOKENS_FILE_NAME), tokens);
 }
 
 /**
@@ -82,11 +68,7 @@ export async function forgetToken(
   if (!forServer || !Object.hasOwn(forServer, name) || forServer[name]?.token !== token) return;
   delete forServer[name];
   if (Object.keys(forServer).length === 0) delete tokens[server];
-  await writeFileAtomic(
-    join(stateDir, TOKENS_FILE_NAME),
-    JSON.stringify(tokens, null, 2) + "\n",
-    PRIVATE_MODE,
-  );
+  await writePrivateJson(join(stateDir, TOKENS_FILE_NAME), tokens);
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
- * Small file helpers shared by `certs.ts` and `trust.ts` (internal).
+ * Small file helpers shared by `certs.ts` and `trust.ts`, and by the client's state files
+ * (tokens, the outbox).
  *
  * @module
  */
+import { dirname } from "node:path";
 
 const IS_WINDOWS = Deno.build.os === "windows";
 
@@ -71,6 +73,26 @@ export async function writeFileAtomic(
   // Belt and braces: rename keeps the temp file's mode, but a pre-existing
   // file on a platform where rename copies could keep the old one.
   await chmodIfPosix(path, mode).catch(() => {});
+}
+
+/**
+ * The JSON object in `path`: `{}` when there is no file, or when its JSON is no object; a file
+ * that is not JSON throws (a SyntaxError), for the caller to decide.
+ */
+export async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  const text = await readOptional(path);
+  if (text === null) return {};
+  const parsed = JSON.parse(text);
+  return parsed && typeof parsed === "object" ? parsed : {};
+}
+
+/**
+ * Replaces `path` with `value` as JSON, owner-only (0600, atomically), its directory made
+ * private if it is missing: the client's state files (pins, tokens, the outbox).
+ */
+export async function writePrivateJson(path: string, value: unknown): Promise<void> {
+  await ensureDir(dirname(path), PRIVATE_DIR_MODE);
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", PRIVATE_MODE);
 }
 
 /** One readable clause for an I/O error ("permission denied", "is a directory", ...). */

@@ -38,14 +38,7 @@ import {
   normalizeFingerprint,
   splitPemChain,
 } from "./fingerprint.ts";
-import {
-  describeIoError,
-  ensureDir,
-  PRIVATE_DIR_MODE,
-  PRIVATE_MODE,
-  readOptional,
-  writeFileAtomic,
-} from "./files.ts";
+import { describeIoError, readOptional, writePrivateJson } from "./files.ts";
 import { compactIp, nameCovers, parseHost, parseIp, unbracket } from "./names.ts";
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -513,8 +506,7 @@ async function savePin(stateDir: string, key: string, pin: Pin): Promise<void> {
 async function writePins(stateDir: string, pins: Pins): Promise<void> {
   const path = pinsFilePath(stateDir);
   try {
-    await ensureDir(stateDir, PRIVATE_DIR_MODE);
-    await writeFileAtomic(path, JSON.stringify(pins, null, 2) + "\n", PRIVATE_MODE);
+    await writePrivateJson(path, pins);
   } catch (e) {
     throw new TrustError(`cannot write ${path}: ${describeIoError(e)}`);
   }
