@@ -2,7 +2,7 @@
  * The input line → an intent → what it does. Commands live in one table, a row each: name,
  * aliases, usage, help, how its arguments parse and what it does, so /help, completion, parsing
  * and the action all come from the row. Parsing does no I/O; an action acts through the
- * {@link CommandContext} the join command gives it.
+ * {@link CommandContext} a Chat gives it (chat.ts).
  */
 import {
   MAX_RECIPIENTS,
@@ -37,7 +37,7 @@ type IntentOf<K extends Intent["kind"]> = Extract<Intent, { kind: K }>;
 /** A message as a command asks for it: the client gives it its ref and sends it. */
 export type Outgoing = Omit<SendFrame, "type" | "ref" | "retry">;
 
-/** What an action works with: the running client and its UI (cli/join.ts provides it). */
+/** What an action works with: the running client and its UI (chat.ts provides it). */
 export interface CommandContext {
   /** Sends a message (a script's input may wait here for room in a full outbox). */
   send(message: Outgoing): void | Promise<void>;

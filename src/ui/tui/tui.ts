@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * const ui = tuiUi({ state, server: "localhost:7777", bell: true, color: true });
- * ui.start({ onLine: (line) => perform(parseInput(line), context), onEnd: () => leave() });
+ * ui.start({ onLine: (line) => chat.line(line), onEnd: () => void chat.leave(EXIT_DRAIN_MS) });
  * ```
  */
 import { COMMANDS } from "../../client/commands.ts";
