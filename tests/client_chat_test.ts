@@ -37,7 +37,8 @@ const down = () => new ConnectError("cannot connect to h:1: connection refused")
 /** A chat for tom_0001 on h:1 whose connects are answered by `opens` in turn. */
 async function joined(
   opens: (FakeConnection | ConnectError)[],
-  options: { interactive?: boolean; diskFails?: boolean } = {},
+  /** `dropped`: the first connection is lost right after the welcome. */
+  options: { interactive?: boolean; diskFails?: boolean; dropped?: boolean } = {},
 ) {
   const clock = new FakeClock();
   const said: string[] = [];
@@ -90,6 +91,10 @@ async function joined(
     clock,
   });
   await client.start();
+  if (options.dropped) {
+    (opens[0] as FakeConnection).end();
+    await clock.advance(0);
+  }
   /** Leaves, and tells when the leaving is done. */
   const leave = (drainMs: number) => {
     const left = { done: false };
@@ -136,10 +141,7 @@ Deno.test("leaving, connected: done as soon as the server has answered, and noth
 });
 
 Deno.test("leaving, a person disconnected: no wait at all; the message goes out next time", async () => {
-  const conn = server();
-  const t = await joined([conn]);
-  conn.end();
-  await t.clock.advance(0);
+  const t = await joined([server()], { dropped: true });
   t.chat.line("typed offline");
   const left = t.leave(EXIT_DRAIN_MS);
   await t.clock.advance(0);
@@ -149,10 +151,10 @@ Deno.test("leaving, a person disconnected: no wait at all; the message goes out 
 });
 
 Deno.test("leaving, a script: waits through reconnects for the answers, up to DRAIN_TIMEOUT_MS", async () => {
-  const first = server();
-  const t = await joined([first, down(), server(() => true)], { interactive: false });
-  first.end();
-  await t.clock.advance(0);
+  const t = await joined([server(), down(), server(() => true)], {
+    interactive: false,
+    dropped: true,
+  });
   t.chat.line("a line from stdin");
   const left = t.leave(DRAIN_TIMEOUT_MS);
   await t.clock.advance(250); // the first attempt fails
@@ -163,10 +165,7 @@ Deno.test("leaving, a script: waits through reconnects for the answers, up to DR
 });
 
 Deno.test("leaving, a script: what is still unsent at DRAIN_TIMEOUT_MS is kept, said, and exits 1", async () => {
-  const first = server();
-  const t = await joined([first], { interactive: false });
-  first.end();
-  await t.clock.advance(0);
+  const t = await joined([server()], { interactive: false, dropped: true });
   t.chat.line("into the void");
   const left = t.leave(DRAIN_TIMEOUT_MS);
   await t.clock.advance(DRAIN_TIMEOUT_MS - 1);
@@ -188,10 +187,7 @@ Deno.test("leaving, a script: a request the server never answered is said, and e
 });
 
 Deno.test("leaving: an outbox that cannot be written is said once, and exits 1 even for a person", async () => {
-  const conn = server();
-  const t = await joined([conn], { diskFails: true });
-  conn.end();
-  await t.clock.advance(0);
+  const t = await joined([server()], { diskFails: true, dropped: true });
   t.chat.line("nowhere to go");
   t.leave(EXIT_DRAIN_MS);
   const { words, code } = await t.farewell();
@@ -215,10 +211,7 @@ const FULL = `error not sent: you are not connected, and ${MAX_OUTBOX_MESSAGES} 
   "(the most kept) are waiting to be sent already";
 
 Deno.test("a full outbox while disconnected: a person is told the message was not sent", async () => {
-  const conn = server();
-  const t = await joined([conn]);
-  conn.end();
-  await t.clock.advance(0);
+  const t = await joined([server()], { dropped: true });
   for (let i = 0; i < MAX_OUTBOX_MESSAGES; i++) t.chat.line(`m${i}`);
   assert.equal(t.said.length, 0);
   t.chat.line("one too many");
@@ -228,10 +221,7 @@ Deno.test("a full outbox while disconnected: a person is told the message was no
 });
 
 Deno.test("a full outbox while disconnected: a script's next line waits for room, then goes", async () => {
-  const first = server();
-  const t = await joined([first, server(() => true)], { interactive: false });
-  first.end();
-  await t.clock.advance(0);
+  const t = await joined([server(), server(() => true)], { interactive: false, dropped: true });
   for (let i = 0; i < MAX_OUTBOX_MESSAGES; i++) t.chat.line(`m${i}`);
   let read = false;
   void Promise.resolve(t.chat.line("one more")).then(() => (read = true));

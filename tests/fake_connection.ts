@@ -4,25 +4,16 @@
  */
 import type { Incoming } from "../src/client/connection.ts";
 import type { ClientFrame, ServerFrame, Welcome } from "../src/protocol/schema.ts";
+import { welcomeFrame } from "./fixtures.ts";
 
-/** The welcome to `tom_0001`, with `token`. */
-export function welcome(token: string): Welcome {
-  return {
-    type: "welcome",
-    you: { id: "tom_0001", name: "tom" },
+/** The welcome to `tom_0001`, with `token`; the server asks for a ping a minute. */
+export const welcome = (token: string): Welcome =>
+  welcomeFrame({
     token,
-    users: [{ id: "tom_0001", name: "tom" }],
     online: 1,
-    limits: {
-      maxFrameBytes: 65536,
-      maxTextLength: 4000,
-      maxRecipients: 32,
-      heartbeatMs: 60_000,
-      idleTimeoutMs: 180_000,
-    },
+    limits: { heartbeatMs: 60_000, idleTimeoutMs: 180_000 },
     server: { version: "fake" },
-  };
-}
+  });
 
 /** Stands in for a Connection: frames the test pushes are read; what the client sends is kept. */
 export class FakeConnection {
