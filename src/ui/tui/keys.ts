@@ -139,12 +139,16 @@ const CONTROL_RUN = /^[^\x00-\x1f\x7f-\x9f]+/;
  */
 export function decodeKeys(input: string, final = false): Decoded {
   const keys: Key[] = [];
-  // A burst of typed text with a line break or a tab inside (not just a line break at its end)
-  // was pasted by a terminal without bracketed paste: one paste (not sent until Enter), never a
-  // flood of lines, and its tabs are text, not completion. A Tab key comes alone.
+  // A burst of typed text with a line break or a tab inside (not just a line break, or a single
+  // Tab, at its end) was pasted by a terminal without bracketed paste: one paste (not sent until
+  // Enter), never a flood of lines, and its tabs are text, not completion. Keys typed faster
+  // than they are read ("@ali" then Tab) end with the Tab: that one is the key.
   if (!input.includes("\x1b")) {
     const inner = input.replace(/[\r\n]+$/, "");
-    if (/[\r\n\t]/.test(inner) && PRINTABLE.test(inner)) return { keys: [pasted(inner)], rest: "" };
+    const typedThenTab = /^[^\r\n\t]+\t$/.test(inner);
+    if (!typedThenTab && /[\r\n\t]/.test(inner) && PRINTABLE.test(inner)) {
+      return { keys: [pasted(inner)], rest: "" };
+    }
   }
   let i = 0;
   while (i < input.length) {
