@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import Table from "cli-table3";
 import { BENCH_HELP, type BenchArgs, parseBenchArgs, type RawTls } from "../cli/args.ts";
+import { loadTestServeArgs, localServeArgv } from "../cli/options.ts";
 import { runForwarder } from "./forwarder.ts";
 import {
   type IdleResult,
@@ -66,33 +67,10 @@ export async function runBench(argv: string[]): Promise<number> {
     children.delete(child);
   };
   const serve = (db: string) =>
-    start("server", [
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--db",
-      join(dir, db),
-      "--certs",
-      certs,
-      "--max-rate",
-      "0",
-      "--max-connections-per-address",
-      String(CONNECTIONS_PER_ADDRESS),
-      // every client comes from 127.0.0.1 with a new name: no per-address limits either
-      "--max-rate-per-address",
-      "0",
-      "--max-new-ids-per-address",
-      "0",
-      "--max-connections",
-      String(CONNECTIONS_PER_ADDRESS),
-      // thousands of handshakes queue up behind each other: give them time, not a timeout
-      "--handshake-timeout",
-      "60",
-      "--hello-timeout",
-      "60",
-    ]);
+    start(
+      "server",
+      localServeArgv(join(dir, db), certs, loadTestServeArgs(CONNECTIONS_PER_ADDRESS)),
+    );
   const local = async (port: number): Promise<Target> => ({
     host: "127.0.0.1",
     port,

@@ -168,3 +168,32 @@ export function localServer(env: (name: string) => string | undefined): string {
   const dial = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "::1" : host;
   return `${dial.includes(":") && !dial.startsWith("[") ? `[${dial}]` : dial}:${port}`;
 }
+
+/** `chat serve` on 127.0.0.1 with a port the system picks, for a run that owns db and certs. */
+export function localServeArgv(db: string, certs: string, more: string[] = []): string[] {
+  return ["serve", "--host", "127.0.0.1", "--port", "0", "--db", db, "--certs", certs, ...more];
+}
+
+/**
+ * What a load test lifts on the server it starts: every client comes from 127.0.0.1 with a new
+ * name, so no rate or per-address limit; thousands of handshakes queue up behind each other, so
+ * time rather than a timeout.
+ */
+export function loadTestServeArgs(connections: number): string[] {
+  return [
+    "--max-rate",
+    "0",
+    "--max-rate-per-address",
+    "0",
+    "--max-new-ids-per-address",
+    "0",
+    "--max-connections-per-address",
+    String(connections),
+    "--max-connections",
+    String(connections),
+    "--handshake-timeout",
+    "60",
+    "--hello-timeout",
+    "60",
+  ];
+}

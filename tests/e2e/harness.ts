@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { permissionFlags } from "../../src/cli/permissions.ts";
+import { localServeArgv } from "../../src/cli/options.ts";
 import { ensureServerCerts } from "../../src/tls/certs.ts";
 
 /** Absolute path of the entrypoint under test. */
@@ -313,18 +314,7 @@ export interface ServerHandle extends AsyncDisposable {
 export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? await makeTempDir("chat-e2e-server-");
-  const argv = [
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--db",
-    join(dir, "chat.db"),
-    "--certs",
-    join(dir, "certs"),
-    ...(opts.args ?? []),
-  ];
+  const argv = localServeArgv(join(dir, "chat.db"), join(dir, "certs"), opts.args);
   const proc = new ChatProcess(argv, { env: childEnv(opts.env), stdin: "null" });
   const { child, status } = proc;
   const out = new LineReader(child.stdout);
