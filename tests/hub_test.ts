@@ -42,6 +42,8 @@ interface World {
   clock: { t: number };
   /** Connects a fresh peer and says hello; returns it (welcomed, frames cleared unless keep). */
   join(name: string, extra?: Record<string, unknown>, keep?: boolean): FakePeer;
+  /** Joins them in turn; every one's frames cleared once all are in (presence included). */
+  joinAll(...names: string[]): FakePeer[];
   /** Sends a raw client frame through the schema, as the session does. */
   say(peer: FakePeer, frame: Record<string, unknown>): void;
   /** Lets answers that come later (searches) arrive. */
@@ -94,6 +96,11 @@ function world(
     deferred,
     say,
     settle: () => new Promise((resolve) => setTimeout(resolve, 0)),
+    joinAll(...names) {
+      const peers = names.map((name) => w.join(name));
+      for (const peer of peers) peer.clear();
+      return peers;
+    },
     join(name, extra = {}, keep = false) {
       const peer = new FakePeer(name);
       say(peer, { type: "hello", name, ...extra });
@@ -199,11 +206,7 @@ Deno.test("hello: a second hello on the same connection is refused", () => {
 
 Deno.test("disconnect: the others see a left presence at once", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  tom.clear();
-  alice.clear();
+  const [tom, alice, bob] = w.joinAll("tom", "alice", "bob");
   w.hub.disconnect(alice);
   const left = { type: "presence", left: { id: "alice_0002", name: "alice" }, online: 2 };
   assert.deepEqual(tom.frames, [left]);
@@ -249,11 +252,7 @@ Deno.test("before hello: send, who, history are refused with not_ready; ping wor
 
 Deno.test("send public: everyone gets the same encoded bytes; the sender then an ack", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  tom.clear();
-  alice.clear();
+  const [tom, alice, bob] = w.joinAll("tom", "alice", "bob");
   w.clock.t = T0 + 5;
   w.say(tom, { type: "send", ref: "r1", text: "hello all" });
   for (const peer of [tom, alice, bob]) {
@@ -309,11 +308,7 @@ Deno.test("send: forged from/time/id are ignored; from is the peer's id", () => 
 
 Deno.test("send direct: only the sender and the recipients get it", async () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  tom.clear();
-  alice.clear();
+  const [tom, alice, bob] = w.joinAll("tom", "alice", "bob");
   w.say(tom, { type: "send", ref: "r1", text: "psst", to: ["alice"] });
   assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"]);
   assert.deepEqual(alice.frames.map((f) => f.type), ["message"]);
@@ -347,11 +342,7 @@ Deno.test("send direct: to several by id (any case) and name, sender included on
 
 Deno.test("send direct: an unknown or ambiguous recipient sends nothing to anyone", () => {
   const w = world();
-  const tom = w.join("tom");
-  const sam1 = w.join("sam");
-  const sam2 = w.join("sam");
-  tom.clear();
-  sam1.clear();
+  const [tom, sam1, sam2] = w.joinAll("tom", "sam", "sam");
   w.say(tom, { type: "send", ref: "r1", text: "x", to: ["sam"] });
   w.say(tom, { type: "send", ref: "r2", text: "x", to: [sam1.user!.id, "nobody"] });
   w.say(tom, { type: "send", ref: "r3", text: "x", to: ["zed_9999"] });
