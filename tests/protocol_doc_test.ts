@@ -17,17 +17,7 @@ import { MAX_SESSIONS_PER_USER } from "../src/server/admission.ts";
 import { BACKLOG_PAGE } from "../src/server/backlog.ts";
 import { OUTPUT_RESUME_SHARE, OVER_BUDGET_CUT_MS, STALLED_CUT_MS } from "../src/server/budget.ts";
 import { HISTORY_ON_JOIN, REPLAY_LIMIT } from "../src/server/history.ts";
-import {
-  ADDRESS_RATE_FACTOR,
-  DEFAULT_MAX_RATE,
-  DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
-  HANDSHAKE_TIMEOUT_MS,
-  HELLO_TIMEOUT_MS,
-  IDLE_TIMEOUT_MS,
-  MAX_CONNECTIONS,
-  MAX_CONNECTIONS_PER_ADDRESS,
-  OUTPUT_BUDGET_BYTES,
-} from "../src/server/limits.ts";
+import * as limits from "../src/server/limits.ts";
 import {
   MAX_RATE_STRIKES,
   SEARCH_ADDRESS_BURST,
@@ -73,15 +63,15 @@ const kib = (bytes: number) => `${bytes / 1024} KiB`;
 
 /** Each row, and the figures it must state. */
 const ROWS: [string, string[]][] = [
-  ["TLS handshake", [s(HANDSHAKE_TIMEOUT_MS)]],
-  ["from handshake to a successful `hello`", [s(HELLO_TIMEOUT_MS)]],
-  ["idle (no frame at all)", [s(IDLE_TIMEOUT_MS)]],
-  ["connections not logged in yet", [n(MAX_CONNECTIONS_PER_ADDRESS), s(PENDING_GRACE_MS)]],
-  ["open connections on the server", [n(MAX_CONNECTIONS)]],
-  ["new ids per address", [`${DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR} an hour`]],
+  ["TLS handshake", [s(limits.HANDSHAKE_TIMEOUT_MS)]],
+  ["from handshake to a successful `hello`", [s(limits.HELLO_TIMEOUT_MS)]],
+  ["idle (no frame at all)", [s(limits.IDLE_TIMEOUT_MS)]],
+  ["connections not logged in yet", [n(limits.MAX_CONNECTIONS_PER_ADDRESS), s(PENDING_GRACE_MS)]],
+  ["open connections on the server", [n(limits.MAX_CONNECTIONS)]],
+  ["new ids per address", [`${limits.DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR} an hour`]],
   ["output held for readers", [
-    mib(OUTPUT_BUDGET_BYTES),
-    mib(OUTPUT_BUDGET_BYTES * OUTPUT_RESUME_SHARE),
+    mib(limits.OUTPUT_BUDGET_BYTES),
+    mib(limits.OUTPUT_BUDGET_BYTES * OUTPUT_RESUME_SHARE),
     s(STALLED_CUT_MS),
     s(OVER_BUDGET_CUT_MS),
   ]],
@@ -93,11 +83,13 @@ const ROWS: [string, string[]][] = [
   ["recipients of one direct message", [String(MAX_RECIPIENTS)]],
   ["request `ref`", [`1 to ${MAX_REF_LENGTH}`]],
   ["`send` and `delete` per user", [
-    `default ${DEFAULT_MAX_RATE}`,
+    `default ${limits.DEFAULT_MAX_RATE}`,
     `${MAX_RATE_STRIKES} refusals`,
   ]],
   ["`send` and `delete` per address", [
-    `${ADDRESS_RATE_FACTOR} × \`--max-rate\`: ${ADDRESS_RATE_FACTOR * DEFAULT_MAX_RATE}`,
+    `${limits.ADDRESS_RATE_FACTOR} × \`--max-rate\`: ${
+      limits.ADDRESS_RATE_FACTOR * limits.DEFAULT_MAX_RATE
+    }`,
   ]],
   ["temporary message lifetime", [`${n(EXPIRIES_PER_TICK)} a tick`, s(EXPIRY_RETRY_MS)]],
   ["search", [

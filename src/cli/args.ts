@@ -10,17 +10,7 @@ import { keysText } from "../ui/keymap.ts";
 import type { Layout } from "../ui/ui.ts";
 import { nameProblem } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
-import {
-  ADDRESS_RATE_FACTOR,
-  DEFAULT_MAX_RATE,
-  DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
-  HANDSHAKE_TIMEOUT_MS,
-  HELLO_TIMEOUT_MS,
-  IDLE_TIMEOUT_MS,
-  MAX_CONNECTIONS,
-  MAX_CONNECTIONS_PER_ADDRESS,
-  OUTPUT_BUDGET_BYTES,
-} from "../server/limits.ts";
+import * as limits from "../server/limits.ts";
 import {
   BENCH_OPTIONS,
   CHECK_OPTIONS,
@@ -84,30 +74,30 @@ Options:
   --log-level LEVEL     ${
   LOG_LEVELS.join(", ")
 } (default ${DEFAULT_LOG_LEVEL}; debug adds every connection)
-  --max-rate N          messages per second per user, sustained (default ${DEFAULT_MAX_RATE};
+  --max-rate N          messages per second per user, sustained (default ${limits.DEFAULT_MAX_RATE};
                         0 = no limit)
   --max-rate-per-address N
                         messages per second from one address, whatever ids it uses
-                        (default ${ADDRESS_RATE_FACTOR} × --max-rate; 0 = no limit)
+                        (default ${limits.ADDRESS_RATE_FACTOR} × --max-rate; 0 = no limit)
   --max-new-ids-per-address N
-                        new ids issued to one address per hour (default ${DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
+                        new ids issued to one address per hour (default ${limits.DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
   --handshake-timeout S seconds a new connection has for its TLS handshake (default ${
-  HANDSHAKE_TIMEOUT_MS / 1000
+  limits.HANDSHAKE_TIMEOUT_MS / 1000
 })
   --hello-timeout S     seconds from the handshake to the client's hello (default ${
-  HELLO_TIMEOUT_MS / 1000
+  limits.HELLO_TIMEOUT_MS / 1000
 })
   --idle-timeout S      seconds of silence before a client is cut (default ${
-  IDLE_TIMEOUT_MS / 1000
+  limits.IDLE_TIMEOUT_MS / 1000
 }; clients ping
                         three times as often)
   --max-connections-per-address N
-                        connections from one address not logged in yet (default ${MAX_CONNECTIONS_PER_ADDRESS});
+                        connections from one address not logged in yet (default ${limits.MAX_CONNECTIONS_PER_ADDRESS});
                         one more pushes out a silent or stalled one; logged-in users
                         do not count
-  --max-connections N   open connections on the whole server (default ${MAX_CONNECTIONS})
+  --max-connections N   open connections on the whole server (default ${limits.MAX_CONNECTIONS})
   --output-budget MIB   output the server may hold for slow readers before it stops
-                        reading senders (default ${OUTPUT_BUDGET_BYTES / MIB})
+                        reading senders (default ${limits.OUTPUT_BUDGET_BYTES / MIB})
   -h, --help            show this help
 
 Environment (an option given on the command line wins):
@@ -163,7 +153,7 @@ export interface ServeArgs {
   helloTimeoutMs: number;
   idleTimeoutMs: number;
   maxConnectionsPerAddress: number;
-  /** Undefined: ADDRESS_RATE_FACTOR × maxRate. */
+  /** Undefined: limits.ADDRESS_RATE_FACTOR × maxRate. */
   maxRatePerAddress?: number;
   newIdsPerAddressPerHour: number;
   maxConnections: number;
