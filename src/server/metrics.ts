@@ -9,42 +9,39 @@ import { metrics } from "@opentelemetry/api";
 import { VERSION } from "../version.ts";
 
 const meter = metrics.getMeter("chat", VERSION);
+const counter = (name: string, description: string, unit?: string) =>
+  meter.createCounter(`chat.${name}`, { description, unit });
+const histogram = (name: string, description: string, unit?: string) =>
+  meter.createHistogram(`chat.${name}`, { description, unit });
 
 export const connectionsOpen = meter.createUpDownCounter("chat.connections.open", {
   description: "TLS connections open (logged in or not)",
 });
-export const logins = meter.createCounter("chat.logins", {
-  description: "Successful hellos (attribute kind: new or returning)",
-});
-export const messagesStored = meter.createCounter("chat.messages.stored", {
-  description: "Messages persisted",
-});
-export const deliveries = meter.createCounter("chat.deliveries", {
-  description: "Message frames queued to connections (one per recipient)",
-});
-export const bytesOut = meter.createCounter("chat.bytes.out", {
-  description: "Bytes handed to TLS",
-  unit: "By",
-});
-export const refusals = meter.createCounter("chat.refusals", {
-  description: "Connections, hellos and requests refused or cut (attribute reason)",
-});
-export const groupCommitSize = meter.createHistogram("chat.group_commit.size", {
-  description: "Messages per group commit",
-});
-export const groupCommitTime = meter.createHistogram("chat.group_commit.duration", {
-  description: "Time to persist one group commit",
-  unit: "ms",
-});
-export const fanOutTime = meter.createHistogram("chat.fanout.duration", {
-  description: "Time to queue one group commit's messages to everyone",
-  unit: "ms",
-});
-export const expiryPurges = meter.createCounter("chat.expiry.purged", {
-  description: "Temporary messages expired and purged",
-});
+export const logins = counter("logins", "Successful hellos (attribute kind: new or returning)");
+export const messagesStored = counter("messages.stored", "Messages persisted");
+export const deliveries = counter(
+  "deliveries",
+  "Message frames queued to connections (one per recipient)",
+);
+export const bytesOut = counter("bytes.out", "Bytes handed to TLS", "By");
+export const refusals = counter(
+  "refusals",
+  "Connections, hellos and requests refused or cut (attribute reason)",
+);
+export const groupCommitSize = histogram("group_commit.size", "Messages per group commit");
+export const groupCommitTime = histogram(
+  "group_commit.duration",
+  "Time to persist one group commit",
+  "ms",
+);
+export const fanOutTime = histogram(
+  "fanout.duration",
+  "Time to queue one group commit's messages to everyone",
+  "ms",
+);
+export const expiryPurges = counter("expiry.purged", "Temporary messages expired and purged");
 
-/** Counts a refusal (metric) and tells the log to count it too. */
+/** Counts a refusal (the log counts it for its summary itself). */
 export function refused(reason: string): void {
   refusals.add(1, { reason });
 }

@@ -4,34 +4,10 @@ import { InlineSearcher } from "./inline.ts";
 import type { Searcher } from "./searcher.ts";
 import { isInMemoryDatabase, WorkerSearcher } from "./worker_searcher.ts";
 
-export {
-  ALREADY_SEARCHING,
-  MAX_PENDING_SEARCHES,
-  MAX_SEARCHES_PER_USER,
-  SEARCH_TIME_BUDGET_MS,
-  type Searcher,
-  type SearchOutcome,
-  type SearchRequest,
-  timeoutOutcome,
-  TOO_MANY_SEARCHES,
-} from "./searcher.ts";
-export {
-  type CompiledPattern,
-  compilePattern,
-  containsAll,
-  foldForPrefilter,
-  MAX_PATTERN_PROGRAM_SIZE,
-  requiredLiterals,
-  type SearchPattern,
-} from "./pattern.ts";
+export * from "./searcher.ts";
+export * from "./pattern.ts";
 export { InlineSearcher } from "./inline.ts";
-export {
-  isInMemoryDatabase,
-  WATCHDOG_GRACE_MS,
-  WORKER_START_TIMEOUT_MS,
-  WorkerSearcher,
-  type WorkerSearcherOptions,
-} from "./worker_searcher.ts";
+export * from "./worker_searcher.ts";
 export { SCAN_PAGE_ROWS } from "./scan.ts";
 export { isSearchWorker, runSearchWorker, SEARCH_WORKER_NAME } from "./worker_main.ts";
 
