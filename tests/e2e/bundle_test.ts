@@ -73,52 +73,32 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
       while (!(await reader.read()).done) { /* drain */ }
     })().catch(() => {});
 
-    const joinBundled = ["join", "--name", "Bundled", "--server", `127.0.0.1:${port}`];
-    const client = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...granted(joinBundled, empty, bundle, { XDG_STATE_HOME: join(work, "state") }),
-        bundle,
-        ...joinBundled,
-      ],
-      cwd: empty, // ./certs/ca.pem here is the server's CA
-      env: { ...env, XDG_STATE_HOME: join(work, "state") },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
-    }).spawn();
-    const writer = client.stdin.getWriter();
-    await writer.write(new TextEncoder().encode("hello from the bundle\n"));
-    await writer.close();
-    const out = await client.output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    /** `chat join --name NAME` run from the bundle in the empty directory, `line` as its input. */
+    const joinBundled = async (name: string, line: string) => {
+      const argv = ["join", "--name", name, "--server", `127.0.0.1:${port}`];
+      const state = { XDG_STATE_HOME: join(work, "state") };
+      const client = new Deno.Command(Deno.execPath(), {
+        args: ["run", ...granted(argv, empty, bundle, state), bundle, ...argv],
+        cwd: empty, // ./certs/ca.pem here is the server's CA
+        env: { ...env, ...state },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
+      }).spawn();
+      const writer = client.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(`${line}\n`));
+      await writer.close();
+      const out = await client.output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout);
+    };
+    const stdout = await joinBundled("Bundled", "hello from the bundle");
     assert.match(stdout, /you are Bundled_\d{4}/);
     assert.match(stdout, /Bundled_\d{4}: hello from the bundle/);
 
     // search through the bundled server, once that message is stored (it was acknowledged)
-    const joinSeeker = ["join", "--name", "Seeker", "--server", `127.0.0.1:${port}`];
-    const searching = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...granted(joinSeeker, empty, bundle, { XDG_STATE_HOME: join(work, "state") }),
-        bundle,
-        ...joinSeeker,
-      ],
-      cwd: empty,
-      env: { ...env, XDG_STATE_HOME: join(work, "state") },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
-    }).spawn();
-    const input = searching.stdin.getWriter();
-    await input.write(new TextEncoder().encode("/search FROM the bund\n"));
-    await input.close();
-    const found = await searching.output();
-    const results = new TextDecoder().decode(found.stdout);
-    assert.equal(found.code, 0, new TextDecoder().decode(found.stderr));
+    const results = await joinBundled("Seeker", "/search FROM the bund");
     assert.match(results, /\* 1 result\b/);
     assert.match(results, /hello from the bundle/);
 
