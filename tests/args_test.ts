@@ -73,6 +73,8 @@ Deno.test("serve: defaults", () => {
     maxConnectionsPerAddress: 128,
     maxRatePerAddress: undefined,
     newIdsPerAddressPerHour: 60,
+    newRoomsPerAddressPerHour: 30,
+    maxRooms: 10_000,
     maxConnections: 20_000,
     outputBudgetBytes: 32 * 1024 * 1024,
     logFormat: "text",

@@ -337,6 +337,7 @@ function recorder(shown: Record<string, string> = {}, reconnect = "retrying") {
       const id = shown[typed.replace(/^#/, "")];
       return id ? { ...MESSAGE, id, ref: typed.replace(/^#/, "") } : undefined;
     },
+    here: () => "#general",
     reconnectNow: () => reconnect as "retrying" | "connected" | "busy",
     notice: (text) => void did.push(`notice ${text}`),
     error: (text) => void did.push(`error ${text}`),

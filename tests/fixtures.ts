@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { FrameCutter, HEADER_BYTES, MAX_FRAME_BYTES } from "../src/protocol/codec.ts";
 import {
   ClientFrame,
+  GENERAL_ROOM,
   type Limits,
   MAX_RECIPIENTS,
   MAX_TEXT_LENGTH,
@@ -15,7 +16,9 @@ import {
   type User,
   type Welcome,
 } from "../src/protocol/schema.ts";
-import { Logger } from "../src/server/log.ts";
+import { Logger, silentLog } from "../src/server/log.ts";
+import { Rooms, type RoomsOptions } from "../src/server/rooms.ts";
+import { StoreHealth } from "../src/server/store/health.ts";
 import type { Peer } from "../src/server/peer.ts";
 import type { NewMessage, Store, StoredMessage } from "../src/server/store/store.ts";
 
@@ -32,14 +35,40 @@ export function mid(n: number): string {
 let made = 0;
 
 /**
- * A new message from `from` (to `to`: a DM), with the next fake id and time; its text is `m<n>`
- * unless given.
+ * A new message from `from` (to `to`: a DM, else in GENERAL_ROOM), with the next fake id and
+ * time; its text is `m<n>` unless given.
  */
 export function newMessage(from: string, to?: string[], text?: string): NewMessage {
   made++;
   const m: NewMessage = { id: mid(made), from, text: text ?? `m${made}`, time: made };
   if (to) m.to = to;
+  else m.room = GENERAL_ROOM;
   return m;
+}
+
+/** Puts these ids in GENERAL_ROOM, as making them would have: they see its messages. */
+export function inGeneral(store: Store, ...ids: string[]): void {
+  for (const id of ids) store.joinRoom(id, GENERAL_ROOM, T0);
+}
+
+/**
+ * The rooms of `store` as the hub makes them: every creation allowed, nobody online to tell of an
+ * invitation, a typed user resolved as an exact id.
+ */
+export function testRooms(store: Store, options: Partial<RoomsOptions> = {}): Rooms {
+  return new Rooms({
+    store,
+    health: new StoreHealth(silentLog),
+    allowCreate: () => true,
+    peerOf: () => undefined,
+    resolve: (typed) => {
+      const id = store.canonicalId(typed);
+      return id === null
+        ? { ok: false, code: "unknown_recipient", message: `there is no user with the id ${typed}` }
+        : { ok: true, ids: [id] };
+    },
+    ...options,
+  });
 }
 
 /** Stores `messages` in one group commit, as the server does; returns them with their seq. */

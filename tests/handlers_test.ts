@@ -35,6 +35,12 @@ const SAMPLES: { [T in Type]: FrameOf<T> } = {
   who: { type: "who", ref: "r-who" },
   sessions: { type: "sessions", ref: "r-sessions" },
   logout_others: { type: "logout_others", ref: "r-logout" },
+  join: { type: "join", ref: "r-join", room: "#builds" },
+  part: { type: "part", ref: "r-part", room: "#builds" },
+  rooms: { type: "rooms", ref: "r-rooms" },
+  topic: { type: "topic", ref: "r-topic", room: "#builds", topic: "green" },
+  invite: { type: "invite", ref: "r-invite", room: "#builds", user: "ann_0001" },
+  private: { type: "private", ref: "r-private", room: "#builds", private: true },
 };
 
 /** What the table says of each row, written out. */
@@ -49,8 +55,23 @@ const NEEDS_HELLO: { [T in Type]: boolean } = {
   who: true,
   sessions: true,
   logout_others: true,
+  join: true,
+  part: true,
+  rooms: true,
+  topic: true,
+  invite: true,
+  private: true,
 };
-const LIMIT: { [T in Type]?: LimitKind } = { send: "send", delete: "send", search: "search" };
+const LIMIT: { [T in Type]?: LimitKind } = {
+  send: "send",
+  delete: "send",
+  search: "search",
+  join: "room",
+  part: "room",
+  topic: "room",
+  invite: "room",
+  private: "room",
+};
 
 const TYPES = Object.keys(SAMPLES) as Type[];
 const tom: User = { id: "tom_0001", name: "tom" };
@@ -84,6 +105,12 @@ function fakeHub(options: { allow?: boolean; revoke?: boolean } = {}) {
         return options.revoke ?? true;
       },
     },
+    rooms: Object.fromEntries(
+      ["join", "part", "list", "topic", "invite", "setPrivate", "who"].map((name) => [
+        name,
+        (...args: unknown[]) => void calls.push([`rooms.${name}`, ...args]),
+      ]),
+    ),
     limiters: {
       allow: (...args: unknown[]) => {
         limited.push(args);
@@ -217,6 +244,28 @@ Deno.test("handlers: send and delete go to messages (peer, user, frame); search 
     ["histories.search", peer, tom.id, SAMPLES.search],
     ["histories.history", peer, tom.id, SAMPLES.history],
   ]);
+});
+
+Deno.test("handlers: the rows of rooms go to rooms (peer, user, frame); who with a room too", () => {
+  const { asHub, calls } = fakeHub();
+  const peer = loggedIn();
+  HANDLERS.join.handle(asHub, peer, SAMPLES.join, tom);
+  HANDLERS.part.handle(asHub, peer, SAMPLES.part, tom);
+  HANDLERS.rooms.handle(asHub, peer, SAMPLES.rooms, tom);
+  HANDLERS.topic.handle(asHub, peer, SAMPLES.topic, tom);
+  HANDLERS.invite.handle(asHub, peer, SAMPLES.invite, tom);
+  HANDLERS.private.handle(asHub, peer, SAMPLES.private, tom);
+  HANDLERS.who.handle(asHub, peer, { type: "who", ref: "r-who", room: "#builds" }, tom);
+  assert.deepEqual(calls, [
+    ["rooms.join", peer, tom, SAMPLES.join],
+    ["rooms.part", peer, tom, SAMPLES.part],
+    ["rooms.list", peer, tom, SAMPLES.rooms],
+    ["rooms.topic", peer, tom, SAMPLES.topic],
+    ["rooms.invite", peer, tom, SAMPLES.invite],
+    ["rooms.setPrivate", peer, tom, SAMPLES.private],
+    ["rooms.who", peer, tom, { ref: "r-who", room: "#builds" }],
+  ]);
+  assert.deepEqual(peer.frames, []);
 });
 
 Deno.test("handlers: who lists presence's users (at most USERS_LIST_LIMIT) and counts everyone online", () => {

@@ -11,22 +11,34 @@
 
 import assert from "node:assert/strict";
 import { MAX_FRAME_BYTES } from "../src/protocol/codec.ts";
-import { MAX_SEARCH_RESULTS, MAX_TEXT_LENGTH } from "../src/protocol/schema.ts";
+import { GENERAL_ROOM, MAX_SEARCH_RESULTS, MAX_TEXT_LENGTH } from "../src/protocol/schema.ts";
 import type { BacklogSource } from "../src/server/backlog.ts";
 import { Histories, HISTORY_ON_JOIN } from "../src/server/history.ts";
 import { InlineSearcher } from "../src/server/search/inline.ts";
 import type { Searcher, SearchOutcome, SearchRequest } from "../src/server/search/searcher.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import type { StoredMessage } from "../src/server/store/store.ts";
-import { clientFrame, FakePeer, insert, mid, T0, testLog } from "./fixtures.ts";
+import {
+  clientFrame,
+  FakePeer,
+  inGeneral,
+  insert,
+  mid,
+  T0,
+  testLog,
+  testRooms,
+} from "./fixtures.ts";
 import type { History, Search } from "../src/protocol/schema.ts";
 
 function setup(searcher?: (store: SqliteStore) => Searcher) {
   const store = new SqliteStore(":memory:");
+  // everyone here is in GENERAL_ROOM, where the public messages are
+  inGeneral(store, "ann_0001", "bob_0001", "tom_0001");
   const { log, lines } = testLog();
   const histories = new Histories({
     store,
     searcher: searcher?.(store) ?? new InlineSearcher(store),
+    rooms: testRooms(store),
     log,
   });
   return { store, histories, lines };
@@ -39,6 +51,7 @@ function publicMessages(store: SqliteStore, n: number, text = (i: number) => `m$
     ...Array.from({ length: n }, (_, i) => ({
       id: mid(i + 1),
       from: "tom_0001",
+      room: GENERAL_ROOM,
       text: text(i),
       time: T0 + i,
     })),

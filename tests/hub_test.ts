@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FrameCutter } from "../src/protocol/codec.ts";
-import { ClientFrame, ServerFrame } from "../src/protocol/schema.ts";
+import { ClientFrame, GENERAL_ROOM, ServerFrame } from "../src/protocol/schema.ts";
 import {
   DEFAULT_MAX_RATE,
   EXPIRIES_PER_TICK,
@@ -1088,6 +1088,7 @@ Deno.test("resume: past REPLAY_LIMIT missed messages, the newest follow after a 
     message: {
       id: ulid(T0 + 1 + i),
       from: aliceId,
+      room: GENERAL_ROOM,
       text: `missed ${i}`,
       time: T0 + 1 + i,
     },

@@ -24,7 +24,16 @@ import { StoreHealth } from "../src/server/store/health.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import type { Write, Written } from "../src/server/store/store.ts";
 import type { Delete, Send } from "../src/protocol/schema.ts";
-import { clientFrame, FakePeer, insert, mid, T0, testLog } from "./fixtures.ts";
+import {
+  clientFrame,
+  FakePeer,
+  inGeneral,
+  insert,
+  mid,
+  T0,
+  testLog,
+  testRooms,
+} from "./fixtures.ts";
 
 /** What a frame costs the budget until it is fanned out: its text and FRAME_FIELDS_BYTES. */
 const FIELDS = 160;
@@ -42,9 +51,11 @@ function setup(store = new SqliteStore(":memory:")) {
     commits.push(writes.length);
     return commit(writes);
   };
+  const rooms = testRooms(store);
   const messages = new Messages({
     store,
     presence,
+    rooms,
     health: new StoreHealth(log, () => clock.t),
     budget: { change: (delta) => void budget.push(delta) },
     log,
@@ -55,6 +66,9 @@ function setup(store = new SqliteStore(":memory:")) {
     const user = { id: `${name}_0001`, name };
     const peer = new FakePeer(name);
     presence.add(peer, user);
+    // in GENERAL_ROOM, as a new id is
+    inGeneral(store, user.id);
+    rooms.enter(peer, user, false);
     return { peer, user };
   };
   const send = (who: { peer: FakePeer; user: { id: string; name: string } }, frame: object) =>

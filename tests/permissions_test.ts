@@ -113,10 +113,12 @@ Deno.test("every option is known to be a path or not, so a new one cannot slip b
       "max-connections-per-address",
       "max-rate-per-address",
       "max-new-ids-per-address",
+      "max-new-rooms-per-address",
+      "max-rooms",
       "max-connections",
       "output-budget",
     ],
-    join: ["name", "server", "fingerprint", "layout"],
+    join: ["name", "server", "fingerprint", "layout", "room"],
     check: ["server", "fingerprint", "timeout"],
   };
   const tables = { serve: SERVE_OPTIONS, join: JOIN_OPTIONS, check: CHECK_OPTIONS };

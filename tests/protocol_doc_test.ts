@@ -12,6 +12,7 @@ import {
   MAX_REF_LENGTH,
   MAX_SEARCH_RESULTS,
   MAX_TEXT_LENGTH,
+  MAX_TOPIC_LENGTH,
 } from "../src/protocol/schema.ts";
 import { MAX_SESSIONS_PER_USER } from "../src/server/admission.ts";
 import { BACKLOG_PAGE } from "../src/server/backlog.ts";
@@ -20,6 +21,11 @@ import { HISTORY_ON_JOIN, REPLAY_LIMIT } from "../src/server/history.ts";
 import * as limits from "../src/server/limits.ts";
 import {
   MAX_RATE_STRIKES,
+  ROOM_CHANGE_ADDRESS_BURST,
+  ROOM_CHANGE_BURST,
+  ROOM_CHANGES_PER_ADDRESS_PER_MINUTE,
+  ROOM_CHANGES_PER_MINUTE,
+  ROOMS_CREATED_PER_HOUR,
   SEARCH_ADDRESS_BURST,
   SEARCH_BURST,
   SEARCHES_PER_ADDRESS_PER_MINUTE,
@@ -34,6 +40,12 @@ import {
 } from "../src/server/password.ts";
 import { PENDING_GRACE_MS } from "../src/server/pending.ts";
 import { PRESENCE_NAMES_LIMIT, USERS_LIST_LIMIT } from "../src/server/presence.ts";
+import {
+  MAX_INVITES_PER_ROOM,
+  MAX_ROOMS_PER_USER,
+  MEMBERS_LIST_LIMIT,
+  ROOMS_LIST_LIMIT,
+} from "../src/server/rooms.ts";
 import {
   MAX_PENDING_SEARCHES,
   MAX_SEARCHES_PER_USER,
@@ -109,6 +121,23 @@ const ROWS: [string, string[]][] = [
     `bursts of ${PASSWORD_GUESS_BURST}`,
   ]],
   ["sessions per user", [String(MAX_SESSIONS_PER_USER)]],
+  ["rooms per user", [String(MAX_ROOMS_PER_USER)]],
+  ["rooms on the server", [n(limits.DEFAULT_MAX_ROOMS)]],
+  ["room topic", [`0 to ${MAX_TOPIC_LENGTH} UTF-16 code units`]],
+  ["members listed per frame", [
+    `the first ${n(MEMBERS_LIST_LIMIT)}`,
+    `at most ${n(ROOMS_LIST_LIMIT)} rooms`,
+  ]],
+  ["room changes", [
+    `${ROOM_CHANGES_PER_MINUTE} a minute per user (burst ${ROOM_CHANGE_BURST})`,
+    `${ROOM_CHANGES_PER_ADDRESS_PER_MINUTE} a minute per address (burst ${ROOM_CHANGE_ADDRESS_BURST})`,
+    `${MAX_RATE_STRIKES} in a row`,
+  ]],
+  ["new rooms", [
+    `${ROOMS_CREATED_PER_HOUR} an hour per user`,
+    `${limits.DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR} an hour per address`,
+  ]],
+  ["invitations per room", [`the ${MAX_INVITES_PER_ROOM} newest`]],
 ];
 
 for (const [label, figures] of ROWS) {

@@ -24,7 +24,8 @@ import {
 import { DatabaseScanner } from "../src/server/search/scan.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import type { NewMessage } from "../src/server/store/store.ts";
-import { mid } from "./fixtures.ts";
+import { inGeneral, mid } from "./fixtures.ts";
+import { GENERAL_ROOM } from "../src/protocol/schema.ts";
 
 /** Every wait on a worker ends by this, whatever happens. */
 const WAIT_LIMIT_MS = 20_000;
@@ -413,6 +414,8 @@ function populate(store: SqliteStore, count: number, seed: number): string[] {
     return (state >>> 16) % n;
   };
   const ids: string[] = [];
+  inGeneral(store, ...USERS);
+  store.joinRoom("ann_0001", "#side", 0, { private: true });
   for (let i = 0; i < count; i++) {
     const words = Array.from({ length: 1 + random(4) }, () => WORDS[random(WORDS.length)]);
     const message: NewMessage = {
@@ -422,6 +425,8 @@ function populate(store: SqliteStore, count: number, seed: number): string[] {
       time: 1_000 + i,
     };
     if (random(3) === 0) message.to = [USERS[random(3)]];
+    // public ones in GENERAL_ROOM, where everyone is, or in a room only ann is in
+    else message.room = random(4) === 0 ? "#side" : GENERAL_ROOM;
     if (ids.length > 0 && random(5) === 0) message.replyTo = ids[random(ids.length)];
     store.insertMessage(message);
     ids.push(message.id);
@@ -525,8 +530,9 @@ Deno.test("InlineSearcher: stops with search_timeout past its time budget", () =
   const store = new SqliteStore(":memory:");
   try {
     const text = "lorem ipsum dolor sit amet ".repeat(150).slice(0, 4_000);
+    inGeneral(store, "ann_0001");
     for (let i = 0; i < 200; i++) {
-      store.insertMessage({ id: `id-${i}`, from: "ann_0001", text, time: i });
+      store.insertMessage({ id: `id-${i}`, from: "ann_0001", room: GENERAL_ROOM, text, time: i });
     }
     const searcher = new InlineSearcher(store, { timeBudgetMs: 1 });
     // near the cap, no literal to skip by, never matching: tens of ms a message

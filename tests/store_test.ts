@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import { QUOTE_LENGTH } from "../src/server/store/store.ts";
 import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
-import type { Message, ServerFrame } from "../src/protocol/schema.ts";
-import { mid, newMessage } from "./fixtures.ts";
+import { GENERAL_ROOM, type Message, type ServerFrame } from "../src/protocol/schema.ts";
+import { inGeneral, mid, newMessage } from "./fixtures.ts";
 
 type StoredMessageLike = { id: string; seq: number };
 
@@ -87,9 +87,13 @@ function withDbFile(fn: (path: string, dir: string) => void): () => void {
   };
 }
 
+/** Who the tests read as: in GENERAL_ROOM, where the public messages are. */
+const PEOPLE = ["tom_0001", "tom_0002", "alice_1234", "bob_1111", "carol_3333", "eve_6666"];
+
 function withStore(fn: (store: SqliteStore) => void): () => void {
   return () => {
     const store = new SqliteStore(":memory:");
+    inGeneral(store, ...PEOPLE, "a_0001", "x_0001", "y_0001", "zed_0000");
     try {
       fn(store);
     } finally {
@@ -283,12 +287,19 @@ Deno.test(
 Deno.test(
   "rows come back as plain objects that compare with deepEqual",
   withStore((store) => {
-    const stored = store.insertMessage({ id: mid(1), from: "a_0001", text: "x", time: 5 });
+    const stored = store.insertMessage({
+      id: mid(1),
+      from: "a_0001",
+      room: GENERAL_ROOM,
+      text: "x",
+      time: 5,
+    });
     const [row] = store.messagesAfter("a_0001", 0, stored.seq, 1);
     assert.deepEqual({ ...row }, {
       seq: stored.seq,
       id: mid(1),
       from: "a_0001",
+      room: GENERAL_ROOM,
       text: "x",
       time: 5,
     });
@@ -344,7 +355,7 @@ Deno.test(
     const after = store.insertMessage(newMessage("tom_0001"));
     const purged = store.purge([gone.id, dm.id, mid(999_999)], "deleted");
     assert.deepEqual(purged.map((m) => m.id), [gone.id, dm.id], "the unknown id is skipped");
-    assert.deepEqual(purged[0], { id: gone.id, from: "tom_0001" });
+    assert.deepEqual(purged[0], { id: gone.id, from: "tom_0001", room: GENERAL_ROOM });
     assert.deepEqual(purged[1].to, ["alice_1234"], "the audience comes back to notify");
     for (const user of ["tom_0001", "alice_1234"]) {
       for (const read of everyRead(store, user, before.id, after.id)) {
@@ -425,8 +436,15 @@ Deno.test(
   withDbFile((path) => {
     const first = new SqliteStore(path);
     first.createIdentity({ id: "Tom_0001", name: "Tom", tokenHash: "aaa", createdAt: 7 });
+    inGeneral(first, "alice_1234", "bob_1111");
     first.setLastSeq("Tom_0001", 1);
-    const pub = first.insertMessage({ id: mid(1), from: "Tom_0001", text: "kept", time: 1 });
+    const pub = first.insertMessage({
+      id: mid(1),
+      from: "Tom_0001",
+      room: GENERAL_ROOM,
+      text: "kept",
+      time: 1,
+    });
     const dm = first.insertMessage({
       id: mid(2),
       from: "Tom_0001",

@@ -8,7 +8,7 @@ import { helpText } from "../client/commands.ts";
 import { MAX_OUTBOX_MESSAGES } from "../client/outbox.ts";
 import { keysText } from "../ui/keymap.ts";
 import type { Layout } from "../ui/ui.ts";
-import { nameProblem } from "../protocol/schema.ts";
+import { GENERAL_ROOM, nameProblem, ROOM_NAME_RULE, roomName } from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
 import * as limits from "../server/limits.ts";
 import {
@@ -81,6 +81,9 @@ Options:
                         (default ${limits.ADDRESS_RATE_FACTOR} × --max-rate; 0 = no limit)
   --max-new-ids-per-address N
                         new ids issued to one address per hour (default ${limits.DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
+  --max-new-rooms-per-address N
+                        rooms created from one address per hour (default ${limits.DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR}; 0 = no limit)
+  --max-rooms N         rooms the server keeps (default ${limits.DEFAULT_MAX_ROOMS}); a room is kept for good
   --handshake-timeout S seconds a new connection has for its TLS handshake (default ${
   limits.HANDSHAKE_TIMEOUT_MS / 1000
 })
@@ -124,6 +127,8 @@ Options:
                         inverse stay
   --layout bubbles|lines  speech bubbles (the default), or one line per message
                         (\`12:43 #ref <alice> text\`, easy to copy); F3 switches
+  --room #ROOM          where what you type goes (default ${GENERAL_ROOM}); joined first if
+                        you are not in it
   -h, --help            show this help
 
 Type a message and press Enter to send it to everyone. Start with @id (or @name)
@@ -156,6 +161,8 @@ export interface ServeArgs {
   /** Undefined: limits.ADDRESS_RATE_FACTOR × maxRate. */
   maxRatePerAddress?: number;
   newIdsPerAddressPerHour: number;
+  newRoomsPerAddressPerHour: number;
+  maxRooms: number;
   maxConnections: number;
   outputBudgetBytes: number;
   logFormat: LogFormat;
@@ -174,6 +181,8 @@ export interface JoinArgs {
   bell: boolean;
   color: boolean;
   layout: Layout;
+  /** Where what is typed goes (undefined: GENERAL_ROOM). */
+  room?: string;
   help: boolean;
 }
 
@@ -279,6 +288,11 @@ export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs
       String(v["max-new-ids-per-address"]),
       "--max-new-ids-per-address",
     ),
+    newRoomsPerAddressPerHour: parseLimit(
+      String(v["max-new-rooms-per-address"]),
+      "--max-new-rooms-per-address",
+    ),
+    maxRooms: parseCount(String(v["max-rooms"]), "--max-rooms"),
     maxConnections: parseCount(String(v["max-connections"]), "--max-connections"),
     outputBudgetBytes: parseCount(String(v["output-budget"]), "--output-budget") * MIB,
     handshakeTimeoutMs: parseSeconds(String(v["handshake-timeout"]), "--handshake-timeout"),
@@ -314,6 +328,8 @@ export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
     if (problem) throw new UsageError(`--name "${name}" is not allowed: ${problem}`);
   }
   const { host, port } = parseServer(String(v.server));
+  const room = v.room === undefined ? undefined : roomName(String(v.room));
+  if (room === null) throw new UsageError(`--room "${v.room}" is not allowed: ${ROOM_NAME_RULE}`);
   return {
     name,
     host,
@@ -326,6 +342,7 @@ export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
     // NO_COLOR (any non-empty value) turns colours off, as https://no-color.org asks
     color: !v["no-color"] && !env("NO_COLOR"),
     layout,
+    ...(room !== undefined ? { room } : {}),
     help: Boolean(v.help),
   };
 }

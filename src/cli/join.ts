@@ -104,6 +104,21 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   }
   const id = welcome.you.id;
   const where = `${args.host}:${args.port}`;
+  if (args.room !== undefined) {
+    // what is typed goes there from the first line: in it before any is read
+    state.room = args.room;
+    if (!state.rooms.has(args.room)) {
+      const answer = await Promise.race([
+        client.request({ type: "join", room: args.room }),
+        client.ended.then(() => null),
+      ]);
+      if (answer?.type !== "room") {
+        client.close();
+        const why = answer?.type === "error" ? answer.message : "the connection ended";
+        throw new ConnectError(`could not join ${args.room}: ${why}`, false, true);
+      }
+    }
+  }
   const writer = outboxWriter(
     (frames) => saveOutbox(stateDir, server, id, frames),
     (message) => notice(message),

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { DEFAULT_PORT } from "../version.ts";
 import {
   DEFAULT_MAX_RATE,
+  DEFAULT_MAX_ROOMS,
   DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR,
+  DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR,
   HANDSHAKE_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
@@ -83,6 +85,11 @@ export const SERVE_OPTIONS = {
     type: "string",
     default: String(DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR),
   },
+  "max-new-rooms-per-address": {
+    type: "string",
+    default: String(DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR),
+  },
+  "max-rooms": { type: "string", default: String(DEFAULT_MAX_ROOMS) },
   "max-connections": { type: "string", default: String(MAX_CONNECTIONS) },
   "output-budget": { type: "string", default: String(OUTPUT_BUDGET_BYTES / MIB) },
   help: { type: "boolean", short: "h", default: false },
@@ -107,6 +114,7 @@ export const JOIN_OPTIONS = {
   "no-bell": { type: "boolean", default: false },
   "no-color": { type: "boolean", default: false },
   layout: { type: "string", default: DEFAULT_LAYOUT },
+  room: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } satisfies OptionTable;
 
@@ -186,6 +194,8 @@ export function loadTestServeArgs(connections: number): string[] {
     "--max-rate-per-address",
     "0",
     "--max-new-ids-per-address",
+    "0",
+    "--max-new-rooms-per-address",
     "0",
     "--max-connections-per-address",
     String(connections),

@@ -63,6 +63,8 @@ export async function runServe(args: ServeArgs): Promise<number> {
       maxConnections: args.maxConnections,
       maxRatePerAddress: args.maxRatePerAddress,
       newIdsPerAddressPerHour: args.newIdsPerAddressPerHour,
+      newRoomsPerAddressPerHour: args.newRoomsPerAddressPerHour,
+      maxRooms: args.maxRooms,
       outputBudgetBytes: args.outputBudgetBytes,
       log,
       limits: {

@@ -78,6 +78,7 @@ export class Chat {
       send: (message) => this.#send(message),
       request: (request) => client.request(request),
       resolveRef: (typed) => state.resolveRef(typed),
+      here: () => state.room,
       reconnectNow: () => client.reconnectNow(),
       notice: (text) => ui.notice(text),
       error: (text) => ui.localError(text),
@@ -152,7 +153,7 @@ export class Chat {
    * script's input is not read further until there is room (nothing it wrote is dropped).
    */
   async #send(message: Outgoing): Promise<void> {
-    const { client, ui, interactive } = this.#o;
+    const { client, ui, interactive, state } = this.#o;
     if (this.#outboxFull() && !interactive) {
       while (this.#outboxFull() && !this.#over) {
         await new Promise<void>((resolve) => this.#clock.after(OUTBOX_WAIT_MS, resolve));
@@ -164,7 +165,11 @@ export class Chat {
           "are waiting to be sent already",
       );
     }
-    client.request({ type: "send", ...message }).then((answer) => {
+    // a public message goes to the room typed in (a reply goes where its original is)
+    const room = message.to === undefined && message.replyTo === undefined
+      ? { room: message.room ?? state.room }
+      : {};
+    client.request({ type: "send", ...message, ...room }).then((answer) => {
       const waiting = answer.type === "ack" ? this.#waitingFor(message.to) : [];
       if (waiting.length > 0) {
         ui.notice(

@@ -9,7 +9,10 @@ import {
   MAX_TEXT_LENGTH,
   MAX_TTL_SECONDS,
   MIN_TTL_SECONDS,
+  ROOM_NAME_RULE,
+  roomName,
   type ServerFrame,
+  topicProblem,
 } from "../protocol/schema.ts";
 import type { Request, SendFrame } from "./client.ts";
 import type { Shown } from "./state.ts";
@@ -21,7 +24,13 @@ export type Intent =
   | { kind: "delete"; ref: string }
   | { kind: "temp"; ttl: number; text: string; to?: string[] }
   | { kind: "search"; pattern: string }
-  | { kind: "who" }
+  | { kind: "who"; room?: string }
+  | { kind: "join"; room: string; private?: boolean }
+  | { kind: "part"; room?: string }
+  | { kind: "rooms" }
+  | { kind: "topic"; topic: string }
+  | { kind: "invite"; user: string }
+  | { kind: "private"; private: boolean }
   | { kind: "sessions" }
   | { kind: "logoutOthers" }
   | { kind: "reconnect" }
@@ -45,6 +54,8 @@ export interface CommandContext {
   request(request: Request): Promise<ServerFrame>;
   /** The message a typed ref stands for, among those shown. */
   resolveRef(typed: string): Shown | undefined;
+  /** The room what is typed goes to. */
+  here(): string;
   /** Ends the wait before the next reconnect attempt (see ChatClient.reconnectNow). */
   reconnectNow(): "retrying" | "connected" | "busy";
   /** A word from the client itself. */
@@ -116,6 +127,12 @@ function directOrPublic(line: string, what: string): IntentOf<"send"> | Usage {
   if (to?.some((r) => r === "")) return { kind: "usage", message: "write a name or id after @" };
   if (text.trim() === "") return { kind: "usage", message: `write ${what} after the recipients` };
   return to ? { kind: "send", to, text } : { kind: "send", text };
+}
+
+/** A room as typed, `#` optional (irssi adds it too); usage when it is not a room name. */
+function typedRoom(typed: string): { room: string } | Usage {
+  const room = roomName(typed.startsWith("#") ? typed : `#${typed}`);
+  return room ? { room } : { kind: "usage", message: ROOM_NAME_RULE };
 }
 
 /** The message a typed ref stands for, or an error saying it is not shown here. */
@@ -219,10 +236,99 @@ export const COMMANDS: AnyCommand[] = [
     kind: "who",
     name: "who",
     aliases: ["users"],
-    usage: "/who",
-    help: "list who is online",
-    parse: () => ({ kind: "who" }),
-    run: (_, context) => void context.request({ type: "who" }),
+    usage: "/who [#room]",
+    help: "list who is online (in a room of yours: who of its members)",
+    parse(args) {
+      if (args.trim() === "") return { kind: "who" };
+      const typed = typedRoom(args.trim());
+      return "room" in typed ? { kind: "who", room: typed.room } : typed;
+    },
+    run: ({ room }, context) => void context.request({ type: "who", ...(room ? { room } : {}) }),
+  }),
+  command({
+    kind: "join",
+    name: "join",
+    aliases: [],
+    usage: "/join #room [--private]",
+    help: "go into a room, made for you if new (--private: invite-only); what you type goes there",
+    parse(args) {
+      const match = /^(\S+)(\s+--private)?$/.exec(args.trim());
+      if (!match) return usage(this);
+      const typed = typedRoom(match[1]);
+      if (!("room" in typed)) return typed;
+      return match[2] ? { kind: "join", room: typed.room, private: true } : {
+        kind: "join",
+        room: typed.room,
+      };
+    },
+    run: ({ room, private: invited }, context) =>
+      void context.request({ type: "join", room, ...(invited ? { private: true } : {}) }),
+  }),
+  command({
+    kind: "part",
+    name: "part",
+    aliases: ["leave"],
+    usage: "/part [#room]",
+    help: "leave a room (by default the one you type in); its messages stop coming",
+    parse(args) {
+      if (args.trim() === "") return { kind: "part" };
+      const typed = typedRoom(args.trim());
+      return "room" in typed ? { kind: "part", room: typed.room } : typed;
+    },
+    run: ({ room }, context) =>
+      void context.request({ type: "part", room: room ?? context.here() }),
+  }),
+  command({
+    kind: "rooms",
+    name: "rooms",
+    aliases: ["list"],
+    usage: "/rooms",
+    help: "list the public rooms and yours, with members, who is online and topics",
+    parse: () => ({ kind: "rooms" }),
+    run: (_, context) => void context.request({ type: "rooms" }),
+  }),
+  command({
+    kind: "topic",
+    name: "topic",
+    aliases: [],
+    usage: "/topic text",
+    help: "set the topic of the room you type in (/topic -delete clears it)",
+    parse(args) {
+      const text = args.trim();
+      if (text === "") return usage(this);
+      const topic = text === "-delete" ? "" : text;
+      const problem = topicProblem(topic);
+      return problem ? { kind: "usage", message: problem } : { kind: "topic", topic };
+    },
+    run: ({ topic }, context) =>
+      void context.request({ type: "topic", room: context.here(), topic }),
+  }),
+  command({
+    kind: "invite",
+    name: "invite",
+    aliases: [],
+    usage: "/invite @id",
+    help: "let someone into the room you type in, when it is invite-only, and tell them",
+    parse(args) {
+      const match = /^@?([A-Za-z0-9._-]{1,33})$/.exec(args.trim());
+      return match ? { kind: "invite", user: match[1] } : usage(this);
+    },
+    run: ({ user }, context) =>
+      void context.request({ type: "invite", room: context.here(), user }),
+  }),
+  command({
+    kind: "private",
+    name: "private",
+    aliases: [],
+    usage: "/private [on|off]",
+    help: "make the room you type in invite-only, or public again (its operators only)",
+    parse(args) {
+      const word = args.trim().toLowerCase();
+      if (word === "" || word === "on") return { kind: "private", private: true };
+      return word === "off" ? { kind: "private", private: false } : usage(this);
+    },
+    run: ({ private: invited }, context) =>
+      void context.request({ type: "private", room: context.here(), private: invited }),
   }),
   command({
     kind: "sessions",

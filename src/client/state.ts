@@ -2,7 +2,16 @@
  * What a client knows: who it is, who is online, and the messages it has been shown, each with
  * a short ref a person can type. Pure: frames in, events out; no I/O, no clock.
  */
-import type { ClientFrame, Message, ServerFrame, SessionInfo, User } from "../protocol/schema.ts";
+import {
+  type ClientFrame,
+  GENERAL_ROOM,
+  type Message,
+  type RoomEvent,
+  type RoomInfo,
+  type ServerFrame,
+  type SessionInfo,
+  type User,
+} from "../protocol/schema.ts";
 
 /** Shortest ref handed out. */
 export const MIN_REF_LENGTH = 4;
@@ -15,11 +24,29 @@ export interface Shown extends Message {
 
 /** What the UI has to show after a frame. */
 export type ClientEvent =
-  | { type: "welcome"; you: User; users: User[]; online: number }
+  /** `rooms`: the rooms this user is in (none from a server without rooms). */
+  | { type: "welcome"; you: User; users: User[]; online: number; rooms?: RoomInfo[] }
   | { type: "message"; message: Shown }
   | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
-  | { type: "presence"; joined?: User; left?: User; online: number }
-  | { type: "users"; users: User[]; online: number }
+  /** Came online or left; with `room`, joined or parted that room (`online`: of its members). */
+  | { type: "presence"; joined?: User; left?: User; online: number; room?: string }
+  /** Who is online (with `room`: of that room's members). */
+  | { type: "users"; users: User[]; online: number; room?: string }
+  /** The rooms listed by /rooms, and how many there are in all. */
+  | { type: "rooms"; rooms: RoomInfo[]; total: number }
+  /**
+   * A room changed for this user (see RoomEvent); `toMe`: the invitation is for this user;
+   * `here`: what this user types now goes to this room (it changed with this event).
+   */
+  | {
+    type: "room";
+    event: RoomEvent["event"];
+    room: RoomInfo;
+    by?: string;
+    user?: string;
+    toMe?: boolean;
+    here?: string;
+  }
   /** `pattern`: what was searched for, when the results answer a /search. */
   | { type: "results"; total: number; messages: Shown[]; pattern?: string }
   /** This user's sessions; `loggedOutOthers` when it answers /logout-others (the ones left). */
@@ -44,6 +71,10 @@ export class ClientState {
   readonly users = new Map<string, User>();
   /** How many are online. */
   online = 0;
+  /** The rooms this user is in, as last told. */
+  readonly rooms = new Map<string, RoomInfo>();
+  /** Where a public message typed goes: set by `--room`, moved by /join and /part. */
+  room = GENERAL_ROOM;
   readonly messages = new Map<string, Shown>();
   readonly #refs = new Map<string, string>();
   readonly #refOf = new Map<string, string>();
@@ -64,7 +95,15 @@ export class ClientState {
         this.users.clear();
         for (const user of frame.users) this.users.set(user.id, user);
         this.online = frame.online ?? frame.users.length;
-        return [{ type: "welcome", you: frame.you, users: frame.users, online: this.online }];
+        this.rooms.clear();
+        for (const room of frame.rooms ?? []) this.rooms.set(room.name, room);
+        return [{
+          type: "welcome",
+          you: frame.you,
+          users: frame.users,
+          online: this.online,
+          ...(frame.rooms ? { rooms: frame.rooms } : {}),
+        }];
       case "message": {
         this.lastId = frame.id;
         if (this.messages.has(frame.id)) return []; // idempotent by id
@@ -90,16 +129,35 @@ export class ClientState {
         }
         return [{ type: "deleted", id: frame.id, ref: shown.ref, reason: frame.reason }];
       }
-      case "presence":
-        if (frame.joined) this.users.set(frame.joined.id, frame.joined);
-        if (frame.left) this.users.delete(frame.left.id);
-        this.online = frame.online;
-        return [{ type: "presence", joined: frame.joined, left: frame.left, online: frame.online }];
+      case "presence": {
+        const { joined, left, online, room } = frame;
+        if (room !== undefined) {
+          // someone joined or parted a room: who is online on the server is the same
+          const info = this.rooms.get(room);
+          if (info) this.rooms.set(room, { ...info, online });
+          return [{ type: "presence", joined, left, online, room }];
+        }
+        if (joined) this.users.set(joined.id, joined);
+        if (left) this.users.delete(left.id);
+        this.online = online;
+        return [{ type: "presence", joined, left, online }];
+      }
       case "users":
+        if (frame.room !== undefined) {
+          const online = frame.online ?? frame.users.length;
+          return [{ type: "users", users: frame.users, online, room: frame.room }];
+        }
         this.users.clear();
         for (const user of frame.users) this.users.set(user.id, user);
         this.online = frame.online ?? frame.users.length;
         return [{ type: "users", users: frame.users, online: this.online }];
+      case "rooms":
+        for (const room of frame.rooms) {
+          if (this.rooms.has(room.name)) this.rooms.set(room.name, room);
+        }
+        return [{ type: "rooms", rooms: frame.rooms, total: frame.total }];
+      case "room":
+        return [this.#room(frame, asked)];
       case "results":
         return [{
           type: "results",
@@ -122,6 +180,32 @@ export class ClientState {
       case "pong":
         return [];
     }
+  }
+
+  /**
+   * A change to a room: the rooms this user is in follow it. Joining a room on request moves
+   * what is typed there; parting the room typed in moves it back to GENERAL_ROOM (or the first
+   * room left, when they parted that too).
+   */
+  #room(frame: RoomEvent, asked?: ClientFrame): ClientEvent {
+    const { event, room, by, user } = frame;
+    const out: ClientEvent = { type: "room", event, room };
+    if (by !== undefined) out.by = by;
+    if (user !== undefined) out.user = user;
+    if (event === "invited" && user === this.me?.id) out.toMe = true;
+    if (event === "joined") {
+      this.rooms.set(room.name, room);
+      if (asked?.type === "join" && this.room !== room.name) out.here = this.room = room.name;
+    } else if (event === "parted") {
+      this.rooms.delete(room.name);
+      if (this.room === room.name) {
+        const next = this.rooms.has(GENERAL_ROOM) ? GENERAL_ROOM : this.rooms.keys().next().value;
+        if (next !== undefined) out.here = this.room = next;
+      }
+    } else if (this.rooms.has(room.name)) {
+      this.rooms.set(room.name, room);
+    }
+    return out;
   }
 
   /** The message a typed ref (with or without a leading #) stands for. */

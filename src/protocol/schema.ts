@@ -26,6 +26,18 @@ export const MAX_TTL_SECONDS = 7 * 24 * 3600;
 export const MAX_SEARCH_RESULTS = 50;
 /** Most messages one history request may ask for. */
 export const MAX_HISTORY_LIMIT = 200;
+/**
+ * The room everyone is in at first, and where a public message goes when it names none. Room
+ * names are kept lower-case: `#General` is `#general`.
+ */
+export const GENERAL_ROOM = "#general";
+/** A room name: '#' and 1 to 32 of a-z 0-9 - _ (ignoring case). */
+export const ROOM_PATTERN = /^#[a-z0-9_-]{1,32}$/i;
+/**
+ * Longest room topic, in UTF-16 code units: one line, no control characters, so the welcome's
+ * list of a user's rooms fits one frame with every topic at its longest.
+ */
+export const MAX_TOPIC_LENGTH = 200;
 
 /** A display name: 1–24 of A-Z a-z 0-9 . _ - and not itself shaped like an id. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
@@ -48,6 +60,24 @@ export function nameProblem(name: string): string | null {
   return null;
 }
 
+/** A room name as typed, in its one spelling (lower-case); null when it is not one. */
+export function roomName(typed: string): string | null {
+  return ROOM_PATTERN.test(typed) ? typed.toLowerCase() : null;
+}
+
+/** Why a room name is refused. */
+export const ROOM_NAME_RULE = "a room name is '#' and 1 to 32 of a-z, 0-9, '-' and '_'";
+
+/** Why a topic is refused, or null when it is fine. */
+export function topicProblem(topic: string): string | null {
+  if (topic.length > MAX_TOPIC_LENGTH) return `a topic is at most ${MAX_TOPIC_LENGTH} characters`;
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(topic)) {
+    return "a topic is one line, without control characters";
+  }
+  return null;
+}
+
 export const Name = z.string().refine((s) => nameProblem(s) === null, {
   message: "invalid name",
 });
@@ -62,6 +92,14 @@ export const Recipient = z.string().regex(/^[A-Za-z0-9._-]{1,33}$/);
 
 export const User = z.object({ id: UserId, name: z.string() });
 export type User = z.infer<typeof User>;
+/** A room name, read in its one spelling (lower-case). */
+export const RoomName = z.string().regex(ROOM_PATTERN, ROOM_NAME_RULE).transform((s) =>
+  s.toLowerCase()
+);
+export const Topic = z.string().superRefine((s, context) => {
+  const problem = topicProblem(s);
+  if (problem !== null) context.addIssue({ code: "custom", message: problem });
+});
 
 // ---- client → server -------------------------------------------------------------------------
 
@@ -83,24 +121,67 @@ export const Send = z.object({
   ttl: z.number().int().min(MIN_TTL_SECONDS).max(MAX_TTL_SECONDS).optional(),
   /** Set on a re-send after a reconnect: the server looks the ref up before anything else. */
   retry: z.boolean().optional(),
+  /** The room of a public message (default GENERAL_ROOM); a reply goes to its original's. */
+  room: RoomName.optional(),
 });
 export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
 export const Search = z.object({
   type: z.literal("search"),
   ref: Ref,
   pattern: z.string().min(1).max(MAX_PATTERN_LENGTH),
+  /** Only in this room (else everything the user may see). */
+  room: RoomName.optional(),
 });
-export const Who = z.object({ type: z.literal("who"), ref: Ref });
+/** Who is online; with `room`, who of that room's members is. */
+export const Who = z.object({ type: z.literal("who"), ref: Ref, room: RoomName.optional() });
 export const History = z.object({
   type: z.literal("history"),
   ref: Ref,
   before: MessageId.optional(),
   limit: z.number().int().min(1).max(MAX_HISTORY_LIMIT),
+  /** Only this room's messages (else everything the user may see). */
+  room: RoomName.optional(),
 });
 /** Lists the sessions (devices holding a token) of the user on this connection. */
 export const ListSessions = z.object({ type: z.literal("sessions"), ref: Ref });
 /** Revokes every other session of this user: their tokens stop working, their connections end. */
 export const LogoutOthers = z.object({ type: z.literal("logout_others"), ref: Ref });
+/** Joins a room, creating it (invite-only with `private`) when there is none of that name. */
+export const Join = z.object({
+  type: z.literal("join"),
+  ref: Ref,
+  room: RoomName,
+  private: z.boolean().optional(),
+});
+export const Part = z.object({ type: z.literal("part"), ref: Ref, room: RoomName });
+/** The public rooms and this user's own, by name, from after `after`. */
+export const ListRooms = z.object({
+  type: z.literal("rooms"),
+  ref: Ref,
+  after: RoomName.optional(),
+});
+/** Sets a room's topic (empty: none). */
+export const SetTopic = z.object({
+  type: z.literal("topic"),
+  ref: Ref,
+  room: RoomName,
+  topic: Topic,
+});
+/** Lets a user into an invite-only room (and tells them, when online). */
+export const Invite = z.object({
+  type: z.literal("invite"),
+  ref: Ref,
+  room: RoomName,
+  /** An id, or a name one user online has (as in `send`'s `to`). */
+  user: Recipient,
+});
+/** Makes a room invite-only, or public again (its operators only). */
+export const SetPrivate = z.object({
+  type: z.literal("private"),
+  ref: Ref,
+  room: RoomName,
+  private: z.boolean(),
+});
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -113,6 +194,12 @@ export const ClientFrame = z.discriminatedUnion("type", [
   History,
   ListSessions,
   LogoutOthers,
+  Join,
+  Part,
+  ListRooms,
+  SetTopic,
+  Invite,
+  SetPrivate,
   Ping,
   Bye,
 ]);
@@ -122,6 +209,12 @@ export type Send = z.infer<typeof Send>;
 export type Delete = z.infer<typeof Delete>;
 export type Search = z.infer<typeof Search>;
 export type History = z.infer<typeof History>;
+export type Join = z.infer<typeof Join>;
+export type Part = z.infer<typeof Part>;
+export type ListRooms = z.infer<typeof ListRooms>;
+export type SetTopic = z.infer<typeof SetTopic>;
+export type Invite = z.infer<typeof Invite>;
+export type SetPrivate = z.infer<typeof SetPrivate>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -134,10 +227,27 @@ export const Limits = z.object({
 });
 export type Limits = z.infer<typeof Limits>;
 
+/** A room as its members (and, for a public one, everyone) see it. */
+export const RoomInfo = z.object({
+  name: z.string().regex(ROOM_PATTERN),
+  topic: z.string(),
+  /** Invite-only: unseen by anyone not in it. */
+  private: z.boolean(),
+  /** How many are in it, and how many of them are online. */
+  members: z.number().int(),
+  online: z.number().int(),
+  /** Who set the topic, and when. */
+  topicBy: UserId.optional(),
+  topicAt: z.number().optional(),
+});
+export type RoomInfo = z.infer<typeof RoomInfo>;
+
 export const Message = z.object({
   type: z.literal("message"),
   id: MessageId,
   from: UserId,
+  /** The room of a public message; absent for a direct message. */
+  room: z.string().regex(ROOM_PATTERN).optional(),
   /** Recipients of a direct message (the sender not included); absent for a public message. */
   to: z.array(UserId).optional(),
   text: z.string(),
@@ -162,6 +272,8 @@ export const Welcome = z.object({
   users: z.array(User),
   /** How many are online in all. */
   online: z.number().int().optional(),
+  /** The rooms this user is in. */
+  rooms: z.array(RoomInfo).optional(),
   limits: Limits,
   server: z.object({ version: z.string() }),
 });
@@ -170,8 +282,13 @@ export const Deleted = z.object({
   id: MessageId,
   reason: z.enum(["deleted", "expired"]),
 });
+/**
+ * Someone came online or left (no `room`), or joined or parted `room` (sent to its members, with
+ * `online` its members online).
+ */
 export const Presence = z.object({
   type: z.literal("presence"),
+  room: z.string().regex(ROOM_PATTERN).optional(),
   joined: User.optional(),
   left: User.optional(),
   online: z.number().int(),
@@ -183,6 +300,8 @@ export const Users = z.object({
   users: z.array(User),
   /** How many are online in all (more than `users` lists in a very large room). */
   online: z.number().int().optional(),
+  /** The room whose members online these are (absent: the whole server). */
+  room: z.string().regex(ROOM_PATTERN).optional(),
 });
 export const Results = z.object({
   type: z.literal("results"),
@@ -214,6 +333,26 @@ export const Sessions = z.object({
   ref: Ref,
   sessions: z.array(SessionInfo),
 });
+/** The answer to `rooms`: as many as fit one frame, by name, and how many there are in all. */
+export const Rooms = z.object({
+  type: z.literal("rooms"),
+  ref: Ref,
+  rooms: z.array(RoomInfo),
+  total: z.number().int(),
+});
+/**
+ * A room changed for this user: they joined or parted it (the answer to `join`/`part`), its topic
+ * or privacy was set `by` someone, or `user` was invited to it `by` someone (to both).
+ */
+export const RoomEvent = z.object({
+  type: z.literal("room"),
+  ref: Ref.optional(),
+  event: z.enum(["joined", "parted", "topic", "private", "invited"]),
+  room: RoomInfo,
+  by: UserId.optional(),
+  user: UserId.optional(),
+});
+export type RoomEvent = z.infer<typeof RoomEvent>;
 /** `server` is sent only to a connection not logged in: a health check learns the version. */
 export const Pong = z.object({
   type: z.literal("pong"),
@@ -235,6 +374,8 @@ export const ServerFrame = z.discriminatedUnion("type", [
   Users,
   Results,
   Sessions,
+  Rooms,
+  RoomEvent,
   ErrorFrame,
   Pong,
   Goodbye,

@@ -11,6 +11,7 @@ const LIST_FRAME_OVERHEAD = 512;
 export function toFrame(m: StoredMessage, replay = false): Message {
   const frame: Message = { type: "message", id: m.id, from: m.from, text: m.text, time: m.time };
   if (m.to) frame.to = m.to;
+  else if (m.room) frame.room = m.room;
   if (m.replyTo) frame.replyTo = m.replyTo;
   if (m.quote) frame.quote = m.quote;
   if (m.expiresAt) frame.expiresAt = m.expiresAt;

@@ -12,6 +12,20 @@ import { USERS_LIST_LIMIT } from "./presence.ts";
 
 type FrameOf<T extends ClientFrame["type"]> = Extract<ClientFrame, { type: T }>;
 
+/**
+ * Frames whose handling makes output for others (a room's members, everyone): a connection that
+ * sends them while the server is over its output budget is not read further for now.
+ */
+export const FANS_OUT: ReadonlySet<ClientFrame["type"]> = new Set([
+  "send",
+  "delete",
+  "join",
+  "part",
+  "topic",
+  "private",
+  "invite",
+]);
+
 export interface Handler<T extends ClientFrame["type"]> {
   /** Served only after a successful `hello` (else `error not_ready`). */
   needsHello: T extends "hello" | "ping" | "bye" ? false : true;
@@ -54,13 +68,44 @@ export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   },
   who: {
     needsHello: true,
-    handle: (hub, peer, frame) =>
-      reply(peer, {
-        type: "users",
-        ref: frame.ref,
-        users: fitInFrame(hub.presence.users(USERS_LIST_LIMIT)),
-        online: hub.presence.size,
-      }),
+    handle: (hub, peer, frame, user) =>
+      frame.room !== undefined
+        ? hub.rooms.who(peer, user, { ref: frame.ref, room: frame.room })
+        : reply(peer, {
+          type: "users",
+          ref: frame.ref,
+          users: fitInFrame(hub.presence.users(USERS_LIST_LIMIT)),
+          online: hub.presence.size,
+        }),
+  },
+  join: {
+    needsHello: true,
+    limit: "room",
+    handle: (hub, peer, frame, user) => hub.rooms.join(peer, user, frame),
+  },
+  part: {
+    needsHello: true,
+    limit: "room",
+    handle: (hub, peer, frame, user) => hub.rooms.part(peer, user, frame),
+  },
+  topic: {
+    needsHello: true,
+    limit: "room",
+    handle: (hub, peer, frame, user) => hub.rooms.topic(peer, user, frame),
+  },
+  private: {
+    needsHello: true,
+    limit: "room",
+    handle: (hub, peer, frame, user) => hub.rooms.setPrivate(peer, user, frame),
+  },
+  invite: {
+    needsHello: true,
+    limit: "room",
+    handle: (hub, peer, frame, user) => hub.rooms.invite(peer, user, frame),
+  },
+  rooms: {
+    needsHello: true,
+    handle: (hub, peer, frame, user) => hub.rooms.list(peer, user, frame),
   },
   sessions: {
     needsHello: true,

@@ -9,6 +9,7 @@ import { Backlog, planBacklog } from "./backlog.ts";
 import { messagesInFrame, reply } from "./frames.ts";
 import { type Log, silentLog } from "./log.ts";
 import type { Peer } from "./peer.ts";
+import { notInRoom, type Rooms } from "./rooms.ts";
 import type { Searcher } from "./search/searcher.ts";
 import type { Store } from "./store/store.ts";
 
@@ -20,12 +21,21 @@ export const REPLAY_LIMIT = 10_000;
 export class Histories {
   readonly #store: Store;
   readonly #searcher: Searcher;
+  readonly #rooms: Rooms;
   readonly #log: Log;
 
-  constructor(options: { store: Store; searcher: Searcher; log?: Log }) {
+  constructor(options: { store: Store; searcher: Searcher; rooms: Rooms; log?: Log }) {
     this.#store = options.store;
     this.#searcher = options.searcher;
+    this.#rooms = options.rooms;
     this.#log = options.log ?? silentLog;
+  }
+
+  /** Whether a request about `room` may go on; if not, the peer is told (as for no such room). */
+  #inRoom(peer: Peer, userId: string, ref: string, room: string | undefined): boolean {
+    if (room === undefined || this.#rooms.isIn(userId, room)) return true;
+    reply(peer, { type: "error", ref, code: ErrorCode.notFound, message: notInRoom(room) });
+    return false;
   }
 
   /** The backlog of a user who just joined, read page by page as their connection drains. */
@@ -60,9 +70,13 @@ export class Histories {
     }
   }
 
-  /** A page of what `userId` may see before a message: newest last, the newest that fit. */
+  /**
+   * A page of what `userId` may see (of one room, when it names one) before a message: newest
+   * last, the newest that fit.
+   */
   history(peer: Peer, userId: string, frame: History): void {
-    const messages = this.#store.visibleBefore(userId, frame.before, frame.limit);
+    if (!this.#inRoom(peer, userId, frame.ref, frame.room)) return;
+    const messages = this.#store.visibleBefore(userId, frame.before, frame.limit, frame.room);
     const fitting = messagesInFrame(messages.reverse()).reverse();
     reply(peer, { type: "results", ref: frame.ref, total: messages.length, messages: fitting });
   }
@@ -73,7 +87,13 @@ export class Histories {
    * a few per user, a short queue).
    */
   search(peer: Peer, userId: string, frame: Search): void {
-    const request = { userId, pattern: frame.pattern, limit: MAX_SEARCH_RESULTS };
+    if (!this.#inRoom(peer, userId, frame.ref, frame.room)) return;
+    const request = {
+      userId,
+      pattern: frame.pattern,
+      limit: MAX_SEARCH_RESULTS,
+      ...(frame.room !== undefined ? { room: frame.room } : {}),
+    };
     this.#searcher.search(request).then((outcome) => {
       if (!outcome.ok) {
         const { code, message } = outcome;

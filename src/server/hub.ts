@@ -5,6 +5,7 @@
  *
  * - admission.ts — hello: password, tokens, ids, sessions;
  * - presence.ts — who is online, and telling everyone;
+ * - rooms.ts — rooms, who is in which, and telling a room's members;
  * - messages.ts — send, delete and expiry through one group commit, then fan-out and acks;
  * - history.ts — backlogs, history pages and search;
  * - limiters.ts — rate limits per user and per address;
@@ -25,13 +26,15 @@ import { Admissions } from "./admission.ts";
 import { HANDLERS } from "./handlers.ts";
 import { reply, toFrame } from "./frames.ts";
 import { Histories } from "./history.ts";
-import { Limiters } from "./limiters.ts";
+import { Limiters, type LimitKind } from "./limiters.ts";
 import { IDLE_TIMEOUT_MS } from "./limits.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Messages } from "./messages.ts";
 import * as metrics from "./metrics.ts";
 import type { Peer } from "./peer.ts";
 import { Presence, PRESENCE_NAMES_LIMIT, USERS_LIST_LIMIT } from "./presence.ts";
+import { Rooms } from "./rooms.ts";
+import { resolveRecipients } from "./routing.ts";
 import { InlineSearcher } from "./search/inline.ts";
 import type { Searcher } from "./search/searcher.ts";
 import { StoreHealth } from "./store/health.ts";
@@ -51,6 +54,7 @@ export {
 } from "./limiters.ts";
 export { EXPIRIES_PER_TICK, EXPIRY_RETRY_MS, SENT_REF_TTL_MS } from "./messages.ts";
 export { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT, USERS_LIST_LIMIT } from "./presence.ts";
+export { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT } from "./rooms.ts";
 
 export { IDLE_TIMEOUT_MS };
 /** How often idle rate-limit state and old request refs are forgotten. */
@@ -74,6 +78,10 @@ export interface HubOptions {
   maxRatePerAddress?: number;
   /** New ids per hour per address (default DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR); 0: no limit. */
   newIdsPerAddressPerHour?: number;
+  /** Rooms created per hour per address (default DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR); 0: no limit. */
+  newRoomsPerAddressPerHour?: number;
+  /** Rooms the server keeps at most (default DEFAULT_MAX_ROOMS). */
+  maxRooms?: number;
   /** Silence after which a connection is cut (default IDLE_TIMEOUT_MS); told to clients. */
   idleTimeoutMs?: number;
   now?: () => number;
@@ -88,6 +96,7 @@ export interface HubOptions {
 export class Hub {
   readonly version: string;
   readonly presence = new Presence();
+  readonly rooms: Rooms;
   readonly admissions: Admissions;
   readonly messages: Messages;
   readonly histories: Histories;
@@ -123,9 +132,21 @@ export class Hub {
       digits: options.digits,
       log,
     });
+    this.rooms = new Rooms({
+      store,
+      health,
+      allowCreate: (peer, userId, ref) => this.limiters.allow("createRoom", peer, userId, ref),
+      maxRooms: options.maxRooms,
+      peerOf: (id) => this.presence.peer(id),
+      resolve: (typed) =>
+        resolveRecipients([typed], this.presence.named([typed]), (id) => store.canonicalId(id)),
+      now,
+      log,
+    });
     this.messages = new Messages({
       store,
       presence: this.presence,
+      rooms: this.rooms,
       health,
       budget: options.budget,
       log,
@@ -135,11 +156,13 @@ export class Hub {
     this.histories = new Histories({
       store,
       searcher: options.searcher ?? new InlineSearcher(store),
+      rooms: this.rooms,
       log,
     });
     this.limiters = new Limiters({
       maxRate: options.maxRate,
       maxRatePerAddress: options.maxRatePerAddress,
+      newRoomsPerAddressPerHour: options.newRoomsPerAddressPerHour,
       now,
       log,
       // what a flooder sent before it is cut is stored and acknowledged first
@@ -155,6 +178,7 @@ export class Hub {
    */
   tick(now = this.#now()): void {
     this.presence.tick(now);
+    this.rooms.tick(now);
     if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
       this.#lastPrune = now;
       this.limiters.prune(now);
@@ -184,7 +208,7 @@ export class Hub {
     if (peer.refused) return;
     const handler = HANDLERS[frame.type] as {
       needsHello: boolean;
-      limit?: "send" | "search";
+      limit?: LimitKind;
       handle(hub: Hub, peer: Peer, frame: ClientFrame, user: User | undefined): void;
     };
     const user = peer.user;
@@ -235,12 +259,14 @@ export class Hub {
       previous.user = undefined;
       previous.close("replaced", "you joined again from another connection");
     }
+    const rooms = this.rooms.enter(peer, user, !returning);
     reply(peer, {
       type: "welcome",
       you: user,
       token,
       users: this.presence.users(Math.min(USERS_LIST_LIMIT, PRESENCE_NAMES_LIMIT)),
       online: this.presence.size,
+      rooms,
       limits: this.limits,
       server: { version: this.version },
     });
@@ -257,6 +283,7 @@ export class Hub {
   disconnect(peer: Peer, reason?: string): void {
     const user = this.presence.remove(peer);
     if (!user) return;
+    this.rooms.leave(peer, user);
     try {
       this.#store.setLastSeq(user.id, this.#store.latestSeq());
     } catch (error) {

@@ -1,12 +1,16 @@
 /**
  * Rate limits on requests, each per user and per address (a new id per connection must not buy a
- * new burst): sending (messages and deletes) and searching. Over a limit a request is refused
+ * new burst): sending (messages and deletes), searching, changing rooms and creating them. Over a limit a request is refused
  * with `error rate_limited`; MAX_RATE_STRIKES refusals in a row cut the connection.
  */
 import { ErrorCode } from "../protocol/schema.ts";
 import { addressKey } from "./address.ts";
 import { reply } from "./frames.ts";
-import { ADDRESS_RATE_FACTOR, DEFAULT_MAX_RATE } from "./limits.ts";
+import {
+  ADDRESS_RATE_FACTOR,
+  DEFAULT_MAX_RATE,
+  DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR,
+} from "./limits.ts";
 
 export { DEFAULT_MAX_RATE };
 import { type Log, silentLog } from "./log.ts";
@@ -23,8 +27,20 @@ export const SEARCH_BURST = 5;
 export const SEARCHES_PER_ADDRESS_PER_MINUTE = 60;
 export const SEARCH_ADDRESS_BURST = 15;
 
+/**
+ * Changes to rooms (join, part, topic, privacy, invitations) per minute per user and the burst:
+ * each is a write to the store and news for a room's members.
+ */
+export const ROOM_CHANGES_PER_MINUTE = 60;
+export const ROOM_CHANGE_BURST = 60;
+/** Changes to rooms per minute from one address, whatever ids it uses, and the burst. */
+export const ROOM_CHANGES_PER_ADDRESS_PER_MINUTE = 240;
+export const ROOM_CHANGE_ADDRESS_BURST = 120;
+/** Rooms created per hour per user (all of them at once at most): a room is kept for good. */
+export const ROOMS_CREATED_PER_HOUR = 10;
+
 /** What a request spends. */
-export type LimitKind = "send" | "search";
+export type LimitKind = "send" | "search" | "room" | "createRoom";
 
 interface Limit {
   byUser?: RateLimiter;
@@ -38,6 +54,8 @@ export interface LimitersOptions {
   maxRate?: number;
   /** Messages per second from one address (default ADDRESS_RATE_FACTOR × maxRate); 0: off. */
   maxRatePerAddress?: number;
+  /** Rooms created per hour from one address (default DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR); 0: off. */
+  newRoomsPerAddressPerHour?: number;
   now?: () => number;
   log?: Log;
   /** Runs before a flooding connection is cut: what it sent before is stored and acknowledged. */
@@ -53,6 +71,7 @@ export class Limiters {
   constructor(options: LimitersOptions = {}) {
     const rate = options.maxRate ?? DEFAULT_MAX_RATE;
     const perAddress = options.maxRatePerAddress ?? rate * ADDRESS_RATE_FACTOR;
+    const newRooms = options.newRoomsPerAddressPerHour ?? DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR;
     const bucket = (perSecond: number, burst = burstFor(perSecond)) =>
       perSecond > 0 ? new RateLimiter(perSecond, burst) : undefined;
     this.#limits = {
@@ -67,6 +86,19 @@ export class Limiters {
         byAddress: bucket(SEARCHES_PER_ADDRESS_PER_MINUTE / 60, SEARCH_ADDRESS_BURST),
         userWords: `${SEARCHES_PER_MINUTE} searches a minute`,
         addressWords: `${SEARCHES_PER_ADDRESS_PER_MINUTE} searches a minute from one address`,
+      },
+      room: {
+        byUser: bucket(ROOM_CHANGES_PER_MINUTE / 60, ROOM_CHANGE_BURST),
+        byAddress: bucket(ROOM_CHANGES_PER_ADDRESS_PER_MINUTE / 60, ROOM_CHANGE_ADDRESS_BURST),
+        userWords: `${ROOM_CHANGES_PER_MINUTE} changes to rooms a minute`,
+        addressWords: `${ROOM_CHANGES_PER_ADDRESS_PER_MINUTE} changes to rooms a minute ` +
+          "from one address",
+      },
+      createRoom: {
+        byUser: bucket(ROOMS_CREATED_PER_HOUR / 3600, ROOMS_CREATED_PER_HOUR),
+        byAddress: bucket(newRooms / 3600, newRooms),
+        userWords: `${ROOMS_CREATED_PER_HOUR} new rooms an hour`,
+        addressWords: `${newRooms} new rooms an hour from one address`,
       },
     };
     this.#now = options.now ?? Date.now;

@@ -13,6 +13,10 @@ export const HELLO_TIMEOUT_MS = 10_000;
 export const IDLE_TIMEOUT_MS = 45_000;
 /** New ids issued per hour to one address (IPv6: one /64), by default; the burst is the same. */
 export const DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR = 60;
+/** Rooms created per hour from one address (IPv6: one /64), by default; the burst is the same. */
+export const DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR = 30;
+/** Rooms the server keeps at most (`--max-rooms`): a room, once made, is kept for good. */
+export const DEFAULT_MAX_ROOMS = 10_000;
 /** By default, one address may send this many times the per-user rate (many people behind one NAT). */
 export const ADDRESS_RATE_FACTOR = 5;
 /**

@@ -8,13 +8,14 @@
 import { setImmediate } from "node:timers";
 import { monotonicFactory } from "ulid";
 import { concatFrames, encodeFrame } from "../protocol/codec.ts";
-import { type Delete, ErrorCode, type Send, type User } from "../protocol/schema.ts";
+import { type Delete, ErrorCode, GENERAL_ROOM, type Send, type User } from "../protocol/schema.ts";
 import { ExpirySchedule } from "./expiry.ts";
 import { reply, toFrame } from "./frames.ts";
 import { type Log, silentLog } from "./log.ts";
 import * as metrics from "./metrics.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
+import { notInRoom, type Rooms } from "./rooms.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import type { StoreHealth } from "./store/health.ts";
 import {
@@ -46,6 +47,8 @@ type Entry =
 export interface MessagesOptions {
   store: Store;
   presence: Presence;
+  /** Who is in which room: a public message goes to its room's members. */
+  rooms: Rooms;
   health: StoreHealth;
   /** Told what an accepted message will cost to fan out, until it has been (the server's budget). */
   budget?: { change(delta: number): void };
@@ -61,6 +64,7 @@ export interface MessagesOptions {
 export class Messages {
   readonly #store: Store;
   readonly #presence: Presence;
+  readonly #rooms: Rooms;
   readonly #health: StoreHealth;
   readonly #budget?: { change(delta: number): void };
   readonly #log: Log;
@@ -77,6 +81,7 @@ export class Messages {
   constructor(options: MessagesOptions) {
     this.#store = options.store;
     this.#presence = options.presence;
+    this.#rooms = options.rooms;
     this.#health = options.health;
     this.#budget = options.budget;
     this.#log = options.log ?? silentLog;
@@ -104,36 +109,42 @@ export class Messages {
       return reply(peer, { type: "ack", ref: frame.ref, id: already, time: this.#now() });
     }
     let to: string[] | undefined;
+    let room: string | undefined;
     let replyTo: string | undefined;
     let quote: Quote | undefined;
     if (frame.replyTo !== undefined) {
       const original = this.#store.message(frame.replyTo);
-      if (!original || !canSee(user.id, original)) {
+      if (!original || !this.#canSee(user.id, original)) {
         // the same words whether it never existed or is not yours to see
         return fail(ErrorCode.notFound, "there is no message with that id that you can reply to");
       }
       replyTo = original.id;
       quote = quoteOf(original);
       to = replyAudience(user.id, original);
+      room = original.room; // a reply stays where its original is
     } else if (frame.to) {
       // only the online users whose names were typed: a DM costs nothing per person online
       const online = this.#presence.named(frame.to);
       const resolved = resolveRecipients(frame.to, online, (id) => this.#store.canonicalId(id));
       if (!resolved.ok) return fail(resolved.code, resolved.message);
       to = resolved.ids;
+    } else {
+      room = frame.room ?? GENERAL_ROOM;
+      if (!this.#rooms.isIn(user.id, room)) return fail(ErrorCode.notFound, notInRoom(room));
     }
     const time = this.#now();
     const message: NewMessage = {
       id: this.#newId(time),
       from: user.id,
       to,
+      room,
       text: frame.text,
       time,
       replyTo,
       expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
     };
-    // a frame is about its text plus its fields; public ones go to everyone online
-    const recipients = to ? to.length + 1 : this.#presence.size;
+    // a frame is about its text plus its fields; public ones go to the room's members online
+    const recipients = to ? to.length + 1 : this.#rooms.onlineIn(room!);
     const cost = (frame.text.length + FRAME_FIELDS_BYTES) * recipients;
     this.#batchCost += cost;
     this.#budget?.change(cost);
@@ -149,7 +160,7 @@ export class Messages {
       // the author retrying a delete that already happened (or an expiry that beat it): done
       return reply(peer, { type: "ack", ref: frame.ref, id: frame.id, time: this.#now() });
     }
-    if (!found || found.purged || !canSee(user.id, found)) {
+    if (!found || found.purged || !this.#canSee(user.id, found)) {
       return fail(ErrorCode.notFound, "there is no message with that id that you can delete");
     }
     if (found.from !== user.id) {
@@ -176,6 +187,12 @@ export class Messages {
     } catch (error) {
       this.#health.failed("forgetting old request refs", error); // tried again next time
     }
+  }
+
+  /** Whether `userId` (online) may see a message: of a room they are in, or a DM of theirs. */
+  #canSee(userId: string, message: { from: string; to?: string[]; room?: string }): boolean {
+    if (message.to !== undefined) return canSee(userId, message);
+    return message.room !== undefined && this.#rooms.isIn(userId, message.room);
   }
 
   #queue(entry: Entry): void {
@@ -216,9 +233,9 @@ export class Messages {
   }
 
   /**
-   * Everything written goes out in order: frames for everyone are gathered into one shared
-   * buffer (encoded once, concatenated once, one write per connection) until a frame for a few
-   * ends the run; acknowledgements follow the frames they answer.
+   * Everything written goes out in order: frames for one room are gathered into one shared
+   * buffer (encoded once, concatenated once, one write per connection) until a frame for another
+   * audience ends the run; acknowledgements follow the frames they answer.
    */
   #fanOut(batch: Entry[], written: Written[]): void {
     const started = performance.now();
@@ -226,20 +243,28 @@ export class Messages {
     let stored = 0;
     let expired = 0;
     let run: Uint8Array[] = [];
+    let runRoom = "";
     let acks: (() => void)[] = [];
     const endRun = () => {
       if (run.length > 0) {
         const shared = run.length === 1 ? run[0] : concatFrames(run);
-        for (const peer of this.#presence.peers()) peer.send(shared);
-        delivered += run.length * this.#presence.size;
+        delivered += run.length * this.#rooms.deliver(runRoom, shared);
       }
       for (const ack of acks) ack();
       run = [];
       acks = [];
     };
-    /** One frame to its audience: into the shared run if it is for everyone. */
-    const out = (audience: { from: string; to?: readonly string[] }, bytes: Uint8Array) => {
-      if (audience.to === undefined) return void run.push(bytes);
+    /** One frame to its audience: into the shared run if it is for the run's room. */
+    const out = (
+      audience: { from: string; to?: readonly string[]; room?: string },
+      bytes: Uint8Array,
+    ) => {
+      if (audience.to === undefined) {
+        const room = audience.room ?? "";
+        if (room !== runRoom) endRun();
+        runRoom = room;
+        return void run.push(bytes);
+      }
       endRun();
       delivered += this.#presence.deliver(audience, bytes);
     };

@@ -58,6 +58,10 @@ export interface ServerOptions {
   maxRatePerAddress?: number;
   /** New ids per hour per address (default in hub.ts); 0 turns it off. */
   newIdsPerAddressPerHour?: number;
+  /** Rooms created per hour per address (default in limits.ts); 0 turns it off. */
+  newRoomsPerAddressPerHour?: number;
+  /** Rooms the server keeps at most (default in limits.ts). */
+  maxRooms?: number;
   /** Output bytes the whole server may hold before senders are paused (default OUTPUT_BUDGET_BYTES). */
   outputBudgetBytes?: number;
   limits?: Partial<SessionLimits>;
@@ -109,6 +113,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxRate: options.maxRate,
     maxRatePerAddress: options.maxRatePerAddress,
     newIdsPerAddressPerHour: options.newIdsPerAddressPerHour,
+    newRoomsPerAddressPerHour: options.newRoomsPerAddressPerHour,
+    maxRooms: options.maxRooms,
     log,
   });
   let stopping = false;

@@ -23,6 +23,7 @@ import {
 } from "../protocol/schema.ts";
 import type { BacklogSource } from "./backlog.ts";
 import type { BudgetMember, OutputBudget } from "./budget.ts";
+import { FANS_OUT } from "./handlers.ts";
 import type { Hub } from "./hub.ts";
 import type { Peer } from "./peer.ts";
 import { type Log, silentLog } from "./log.ts";
@@ -230,8 +231,7 @@ export class Session implements Peer, BudgetMember {
       this.hub.handle(this, parsed.data);
       // it makes output for others while the server is over its budget: read it no further
       // until the backlog drains (TCP then slows the sender; nobody is cut for it)
-      const type = parsed.data.type;
-      if (type === "send" || type === "delete") {
+      if (FANS_OUT.has(parsed.data.type)) {
         if (this.budget.over) this.budget.pause(this);
         if (this.#pending > SENDER_PAUSE_BYTES && !this.#behind) {
           this.#behind = true;

@@ -15,6 +15,7 @@
  */
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
+import { GENERAL_ROOM } from "../protocol/schema.ts";
 import { clock } from "./time.ts";
 import { oneLine } from "./sanitize.ts";
 
@@ -380,6 +381,11 @@ function quoteText(m: Shown, me: Me | undefined): string | undefined {
   return `> ${m.replyRef ? `#${m.replyRef} ` : ""}${author}: ${first}`;
 }
 
+/** The room of a public message when it is not GENERAL_ROOM (shown only then). */
+function elsewhere(m: Shown): string | undefined {
+  return m.room !== undefined && m.room !== GENERAL_ROOM ? m.room : undefined;
+}
+
 /** The parts of the line under a bubble: sender, audience, time, ref, time left. */
 function metaParts(m: Shown, me: Me | undefined, now: number, mine: boolean): StyledLine {
   const name = (id: string) => (id === me?.id ? "you" : visible(id));
@@ -387,7 +393,8 @@ function metaParts(m: Shown, me: Me | undefined, now: number, mine: boolean): St
   if (m.to && m.to.length > 0) {
     parts.push({ text: `Direct to ${m.to.map(name).join(", ")}`, role: "direct" });
   } else {
-    parts.push({ text: "Public", role: "meta" });
+    // the room, once there is more than the one everyone starts in
+    parts.push({ text: elsewhere(m) ?? "Public", role: "meta" });
   }
   parts.push({ text: clock(m.time), role: "meta" });
   parts.push({ text: `#${m.ref}`, role: "ref" });
@@ -441,9 +448,11 @@ export function renderLine(m: Shown, options: BubbleOptions): StyledLine[] {
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
   const name = (id: string) => visible(id);
+  // irssi's <nick:#channel> for a room other than the one everyone starts in
+  const room = elsewhere(m);
   const who = m.to && m.to.length > 0
     ? `<${name(m.from)} → ${m.to.map(name).join(", ")}>`
-    : `<${name(m.from)}>`;
+    : `<${name(m.from)}${room ? `:${room}` : ""}>`;
   const head: StyledLine = [
     { text: `${clock(m.time).slice(0, 5)} `, role: "meta" },
     { text: `#${m.ref} `, role: "ref" },

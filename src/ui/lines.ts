@@ -48,7 +48,9 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
       })();
     },
     show(events) {
-      emit(events.flatMap((e) => plainLines(e)), events.map((e) => jsonEvent(e, users)));
+      // the room typed in, as it is once these events are applied
+      const here = context.state.room;
+      emit(events.flatMap((e) => plainLines(e, here)), events.map((e) => jsonEvent(e, users)));
     },
     notice(text) {
       emit(untab(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);

@@ -6,7 +6,7 @@
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import type { SessionInfo, User } from "../protocol/schema.ts";
+import { GENERAL_ROOM, type RoomInfo, type SessionInfo, type User } from "../protocol/schema.ts";
 import { oneLine, untab } from "./sanitize.ts";
 import { clock, dateTime } from "./time.ts";
 import type { ConnectionStatus } from "../client/client.ts";
@@ -50,11 +50,16 @@ const more = (online: number, users: User[]) =>
   online > users.length ? ` and ${online - users.length} more` : "";
 
 /**
- * One message as plain lines: `#ref 12:01:02 tom_1234: text`, direct shown as `from -> to`. The
- * ref is written as the full-screen UI writes it, `#ref`, and typed either way in /reply.
+ * One message as plain lines: `#ref 12:01:02 tom_1234: text`, direct shown as `from -> to`, one
+ * of a room other than `here` (where what is typed goes) as `from in #room`. The ref is written
+ * as the full-screen UI writes it, `#ref`, and typed either way in /reply.
  */
-export function plainMessage(m: Shown): string[] {
-  const audience = m.to ? ` -> ${m.to.join(", ")}` : "";
+export function plainMessage(m: Shown, here: string = GENERAL_ROOM): string[] {
+  const audience = m.to
+    ? ` -> ${m.to.join(", ")}`
+    : m.room !== undefined && m.room !== here
+    ? ` in ${m.room}`
+    : "";
   const temp = m.expiresAt ? ` (temporary, until ${clock(m.expiresAt)})` : "";
   const [first, ...rest] = untab(m.text).split("\n");
   const lines: string[] = [];
@@ -90,17 +95,66 @@ function resultsHeading(total: number, shown: number): string {
   return shown < total ? `* ${count}, newest ${shown} shown` : `* ${count}`;
 }
 
-/** The plain-mode lines for one event (possibly none). Search results come as a table. */
-export function plainLines(event: ClientEvent): string[] {
+/** A room in a line: `#room (3 members, 2 online, invite-only): topic`. */
+export function roomLine(room: RoomInfo): string {
+  const kind = room.private ? ", invite-only" : "";
+  const topic = room.topic ? `: ${oneLine(room.topic)}` : "";
+  return `${room.name} (${room.members} member${room.members === 1 ? "" : "s"}, ${room.online} ` +
+    `online${kind})${topic}`;
+}
+
+/** What a change to a room says, in one line (without the leading `* `). */
+export function roomChange(event: Extract<ClientEvent, { type: "room" }>): string {
+  const name = event.room.name;
+  const here = event.here ? `; what you type goes to ${event.here}` : "";
+  switch (event.event) {
+    case "joined":
+      return `you joined ${roomLine(event.room)}${here}`;
+    case "parted":
+      return `you left ${name}${here}`;
+    case "topic":
+      return event.room.topic
+        ? `${event.by} set the topic of ${name}: ${oneLine(event.room.topic)}`
+        : `${event.by} cleared the topic of ${name}`;
+    case "private":
+      return `${event.by} made ${name} ${
+        event.room.private ? "invite-only" : "public: anyone may join it"
+      }`;
+    case "invited":
+      return event.toMe
+        ? `${event.by} invited you to ${name}: /join ${name} to go in`
+        : `${event.by} invited ${event.user} to ${name}`;
+  }
+}
+
+/** What a join or part of a room says (without the leading `* `). */
+function roomPresence(event: Extract<ClientEvent, { type: "presence" }>): string {
+  if (event.joined) return `${event.joined.id} joined ${event.room} (${event.online} online)`;
+  if (event.left) return `${event.left.id} left ${event.room} (${event.online} online)`;
+  return `${event.room}: ${event.online} online`;
+}
+
+/**
+ * The plain-mode lines for one event (possibly none); `here`: the room what is typed goes to.
+ * Search results come as a table.
+ */
+export function plainLines(event: ClientEvent, here: string = GENERAL_ROOM): string[] {
   switch (event.type) {
-    case "welcome":
-      return [
+    case "welcome": {
+      const lines = [
         `* you are ${event.you.id}; online (${event.online}): ${list(event.users)}${
           more(event.online, event.users)
         }`,
       ];
+      // said when it is news: anything but GENERAL_ROOM alone
+      const rooms = (event.rooms ?? []).map((r) => r.name);
+      if (rooms.length !== 1 || rooms[0] !== GENERAL_ROOM) {
+        lines.push(`* your rooms: ${rooms.length > 0 ? rooms.join(", ") : "none"}`);
+      }
+      return lines;
+    }
     case "message":
-      return plainMessage(event.message);
+      return plainMessage(event.message, here);
     case "deleted":
       return [
         `* message ${event.ref ? `#${event.ref}` : event.id} was ${
@@ -108,11 +162,25 @@ export function plainLines(event: ClientEvent): string[] {
         }`,
       ];
     case "presence":
+      if (event.room !== undefined) return [`* ${roomPresence(event)}`];
       if (event.joined) return [`* ${event.joined.id} joined (${event.online} online)`];
       if (event.left) return [`* ${event.left.id} left (${event.online} online)`];
       return [`* ${event.online} online`];
     case "users":
-      return [`* online (${event.online}): ${list(event.users)}${more(event.online, event.users)}`];
+      return [
+        `* online${event.room ? ` in ${event.room}` : ""} (${event.online}): ${list(event.users)}${
+          more(event.online, event.users)
+        }`,
+      ];
+    case "rooms":
+      return [
+        `* rooms (${event.total}${
+          event.rooms.length < event.total ? `, ${event.rooms.length} shown` : ""
+        }): /join #name to go in`,
+        ...event.rooms.map((r) => `  ${roomLine(r)}`),
+      ];
+    case "room":
+      return [`* ${roomChange(event)}`];
     case "results":
       if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
@@ -141,6 +209,7 @@ function jsonMessage(m: Shown) {
     ref: m.ref,
     from: m.from,
     to: m.to ?? [],
+    room: m.room ?? null,
     text: m.text,
     time: m.time,
   };
@@ -155,7 +224,13 @@ function jsonMessage(m: Shown) {
 export function jsonEvent(event: ClientEvent, users: () => User[]): Record<string, unknown> | null {
   switch (event.type) {
     case "welcome":
-      return { type: "welcome", you: event.you, users: event.users, online: event.online };
+      return {
+        type: "welcome",
+        you: event.you,
+        users: event.users,
+        online: event.online,
+        rooms: event.rooms,
+      };
     case "message":
       return { type: "message", ...jsonMessage(event.message) };
     case "deleted":
@@ -163,13 +238,32 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
     case "presence":
       return {
         type: "presence",
+        ...(event.room !== undefined ? { room: event.room } : {}),
         ...(event.joined ? { joined: event.joined } : {}),
         ...(event.left ? { left: event.left } : {}),
         online: event.online,
-        users: users(),
+        // who is online on the server: a room's join or part does not change it
+        ...(event.room === undefined ? { users: users() } : {}),
       };
     case "users":
-      return { type: "users", users: event.users, online: event.online };
+      return {
+        type: "users",
+        ...(event.room !== undefined ? { room: event.room } : {}),
+        users: event.users,
+        online: event.online,
+      };
+    case "rooms":
+      return { type: "rooms", rooms: event.rooms, total: event.total };
+    case "room":
+      return {
+        type: "room",
+        event: event.event,
+        room: event.room,
+        ...(event.by !== undefined ? { by: event.by } : {}),
+        ...(event.user !== undefined ? { user: event.user } : {}),
+        ...(event.toMe ? { toMe: true } : {}),
+        ...(event.here !== undefined ? { here: event.here } : {}),
+      };
     case "results":
       return { type: "results", total: event.total, messages: event.messages.map(jsonMessage) };
     case "sessions":

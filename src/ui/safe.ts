@@ -10,7 +10,7 @@
  */
 import type { ConnectionStatus } from "../client/client.ts";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import type { SessionInfo, User } from "../protocol/schema.ts";
+import type { RoomInfo, SessionInfo, User } from "../protocol/schema.ts";
 import { sanitizeKeepingTabs } from "./sanitize.ts";
 import type { Ui } from "./ui.ts";
 
@@ -18,6 +18,9 @@ import type { Ui } from "./ui.ts";
 export const safeText: (text: string) => string = sanitizeKeepingTabs;
 
 const safeUser = (u: User): User => ({ id: safeText(u.id), name: safeText(u.name) });
+
+/** Room names and ids are pattern-checked by the schema; a topic is anyone's text. */
+const safeRoom = (r: RoomInfo): RoomInfo => ({ ...r, topic: safeText(r.topic) });
 
 const safeSession = (s: SessionInfo): SessionInfo => ({
   ...s,
@@ -39,7 +42,12 @@ export function safeMessage(m: Shown): Shown {
 export function safeEvent(event: ClientEvent): ClientEvent {
   switch (event.type) {
     case "welcome":
-      return { ...event, you: safeUser(event.you), users: event.users.map(safeUser) };
+      return {
+        ...event,
+        you: safeUser(event.you),
+        users: event.users.map(safeUser),
+        ...(event.rooms ? { rooms: event.rooms.map(safeRoom) } : {}),
+      };
     case "message":
       return { ...event, message: safeMessage(event.message) };
     case "presence":
@@ -58,6 +66,10 @@ export function safeEvent(event: ClientEvent): ClientEvent {
       };
     case "sessions":
       return { ...event, sessions: event.sessions.map(safeSession) };
+    case "rooms":
+      return { ...event, rooms: event.rooms.map(safeRoom) };
+    case "room":
+      return { ...event, room: safeRoom(event.room) };
     case "error":
       return { ...event, code: safeText(event.code), message: safeText(event.message) };
     case "goodbye":

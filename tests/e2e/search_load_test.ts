@@ -18,6 +18,7 @@ import {
   WorkerSearcher,
 } from "../../src/server/search/mod.ts";
 import { SqliteStore } from "../../src/server/store/sqlite.ts";
+import { GENERAL_ROOM } from "../../src/protocol/schema.ts";
 import type { NewMessage } from "../../src/server/store/store.ts";
 import { makeTempDir, removeDir, withTimeout } from "./harness.ts";
 
@@ -61,12 +62,22 @@ function messageId(i: number): string {
 /** The database, written straight through the store in batches (one transaction each). */
 function buildDatabase(path: string): SqliteStore {
   const store = new SqliteStore(path);
+  // the writers and the searchers are in GENERAL_ROOM, where the messages are
+  const people = ["ann_0001", ...Array.from({ length: 8 }, (_, i) => `q${i}`)];
+  for (let u = 0; u < 4; u++) people.push(`u${u}_0001`);
+  for (const id of people) store.joinRoom(id, GENERAL_ROOM, 0);
   const pool = randomPool(1 << 20, 42);
   for (let first = 0; first < MESSAGES; first += BATCH) {
     const batch: { message: NewMessage }[] = [];
     for (let i = first; i < first + BATCH; i++) {
       batch.push({
-        message: { id: messageId(i), from: `u${i % 4}_0001`, text: messageText(pool, i), time: i },
+        message: {
+          id: messageId(i),
+          from: `u${i % 4}_0001`,
+          room: GENERAL_ROOM,
+          text: messageText(pool, i),
+          time: i,
+        },
       });
     }
     store.insertMessages(batch);

@@ -45,12 +45,17 @@ export class InlineSearcher implements Searcher {
     if (!compiled.ok) return compiled;
     const { matches } = compiled.pattern;
     try {
-      const found = this.#store.search(request.userId, (text) => {
-        const matched = matches(text);
-        // the only way out of Store.search midway is an exception
-        if (performance.now() > deadline) throw OUT_OF_TIME;
-        return matched;
-      }, request.limit);
+      const found = this.#store.search(
+        request.userId,
+        (text) => {
+          const matched = matches(text);
+          // the only way out of Store.search midway is an exception
+          if (performance.now() > deadline) throw OUT_OF_TIME;
+          return matched;
+        },
+        request.limit,
+        request.room,
+      );
       return { ok: true, total: found.total, messages: found.messages };
     } catch (error) {
       if (error === OUT_OF_TIME) return timeoutOutcome(this.#timeBudgetMs);

@@ -13,11 +13,11 @@ export { isSearchWorker, runSearchWorker, SEARCH_WORKER_NAME } from "./worker_ma
 
 /**
  * The searcher for `store`, whose database is `dbPath`: a worker on that file, its results read
- * again through `store` so that none purged meanwhile is returned; or, for an in-memory database
+ * again through `store` so that none purged (or of a room left) meanwhile is returned; or, for an in-memory database
  * (which a worker cannot open), an InlineSearcher. Close it before the store.
  */
 export function searcherFor(store: Store, dbPath: string): Searcher {
-  return isInMemoryDatabase(dbPath)
-    ? new InlineSearcher(store)
-    : new WorkerSearcher(dbPath, { recheck: (id) => store.message(id) });
+  return isInMemoryDatabase(dbPath) ? new InlineSearcher(store) : new WorkerSearcher(dbPath, {
+    recheck: (id, userId) => store.visibleMessage(userId, id),
+  });
 }

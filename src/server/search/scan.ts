@@ -29,7 +29,8 @@ export class DatabaseScanner {
     // a range of seq, not "the next N visible": a page costs the same whoever searches
     this.#page = this.#db.prepare(
       `SELECT ${MESSAGE_WITH_QUOTE}
-       WHERE m.seq < :before AND m.seq >= :from AND ${VISIBLE_TO_USER}
+       WHERE m.seq < :before AND m.seq >= :from AND (:room IS NULL OR m.room = :room)
+         AND ${VISIBLE_TO_USER}
        ORDER BY m.seq DESC`,
     );
   }
@@ -49,7 +50,12 @@ export class DatabaseScanner {
     let before = (this.#newest.get() as { seq: number }).seq + 1;
     while (before > 1) {
       const from = Math.max(1, before - SCAN_PAGE_ROWS);
-      const rows = this.#page.all({ user: request.userId, before, from });
+      const rows = this.#page.all({
+        user: request.userId,
+        room: request.room ?? null,
+        before,
+        from,
+      });
       for (const row of rows) {
         if (matches(row.text as string)) {
           total++;

@@ -9,6 +9,8 @@ export interface SearchRequest {
   userId: string;
   pattern: string;
   limit: number;
+  /** Only this room's messages (the user is in it). */
+  room?: string;
 }
 
 export type SearchOutcome =

@@ -32,11 +32,12 @@ export interface WorkerSearcherOptions {
   timeBudgetMs?: number;
   /**
    * Reads each result again on the main thread just before the search resolves: the message
-   * as it is now (a quoted original may have been purged since), or null when the message itself
-   * was purged while the worker ran — it is then left out, and out of the total. Pass
-   * `(id) => store.message(id)`. Without it, results are as the worker read them.
+   * as it is now (a quoted original may have been purged since), or null when the searcher may
+   * no longer see it (purged, or its room left while the worker ran) — it is then left out, and
+   * out of the total. Pass `(id, userId) => store.visibleMessage(userId, id)`. Without it,
+   * results are as the worker read them.
    */
-  recheck?: (id: string) => StoredMessage | null;
+  recheck?: (id: string, userId: string) => StoredMessage | null;
   /** The worker's module (tests of the bundle); by default found from this module's URL. */
   workerUrl?: string | URL;
 }
@@ -51,7 +52,7 @@ interface Job {
 export class WorkerSearcher implements Searcher {
   readonly #dbPath: string;
   readonly #timeBudgetMs: number;
-  readonly #recheck?: (id: string) => StoredMessage | null;
+  readonly #recheck?: (id: string, userId: string) => StoredMessage | null;
   readonly #workerUrl: string | URL;
   #worker: Worker | null = null;
   #ready = false;
@@ -168,7 +169,7 @@ export class WorkerSearcher implements Searcher {
         }
         let outcome: SearchOutcome;
         try {
-          outcome = this.#rechecked(message.outcome);
+          outcome = this.#rechecked(message.outcome, job.request.userId);
         } catch (error) {
           return this.#finish(job, (job) => job.reject(error as Error));
         }
@@ -225,11 +226,11 @@ export class WorkerSearcher implements Searcher {
   }
 
   /** Results as they are now: a message purged since the worker read it is left out. */
-  #rechecked(outcome: SearchOutcome): SearchOutcome {
+  #rechecked(outcome: SearchOutcome, userId: string): SearchOutcome {
     if (!outcome.ok || !this.#recheck) return outcome;
     const messages: StoredMessage[] = [];
     for (const message of outcome.messages) {
-      const current = this.#recheck(message.id);
+      const current = this.#recheck(message.id, userId);
       if (current) messages.push(current);
     }
     const gone = outcome.messages.length - messages.length;

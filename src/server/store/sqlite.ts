@@ -4,6 +4,7 @@
  * can cost the last commits.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { GENERAL_ROOM } from "../../protocol/schema.ts";
 import {
   type Identity,
   type Inserted,
@@ -15,6 +16,7 @@ import {
   type Session,
   type Store,
   type StoredMessage,
+  type StoredRoom,
   type TokenMatch,
   type Tombstone,
   type Write,
@@ -51,6 +53,7 @@ CREATE TABLE IF NOT EXISTS messages (
   id TEXT NOT NULL UNIQUE,
   sender TEXT NOT NULL,
   recipients TEXT,            -- JSON array of ids; NULL for a public message
+  room TEXT,                  -- a public message's room; NULL for a direct message
   text TEXT NOT NULL,
   time INTEGER NOT NULL,
   reply_to TEXT,
@@ -75,16 +78,56 @@ CREATE TABLE IF NOT EXISTS audience (
   seq INTEGER NOT NULL,
   PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
+-- rooms are never removed: a name once used keeps its history, and never changes hands
+CREATE TABLE IF NOT EXISTS rooms (
+  name TEXT PRIMARY KEY,            -- '#' and lower-case
+  topic TEXT NOT NULL DEFAULT '',
+  topic_by TEXT,
+  topic_at INTEGER,
+  private INTEGER NOT NULL DEFAULT 0,
+  creator TEXT,                     -- NULL for GENERAL_ROOM
+  created_at INTEGER NOT NULL
+);
+-- who is in which room: who may see its messages
+CREATE TABLE IF NOT EXISTS room_members (
+  user_id TEXT NOT NULL,
+  room TEXT NOT NULL REFERENCES rooms(name),
+  joined_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS room_members_by_room ON room_members(room);
+-- a room's creator, and (later) whoever they make one: kept when they part
+CREATE TABLE IF NOT EXISTS room_operators (
+  room TEXT NOT NULL REFERENCES rooms(name),
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
+-- who may join an invite-only room
+CREATE TABLE IF NOT EXISTS room_invites (
+  room TEXT NOT NULL REFERENCES rooms(name),
+  user_id TEXT NOT NULL,
+  invited_by TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
 `;
 
 type Row = Record<string, unknown>;
 
 /**
- * SQL condition: message `m` is live and user `:user` may see it (public, or a direct message
- * whose audience includes them). Exported so the search worker applies exactly this rule.
+ * SQL condition: user `:user` may see message `m`, live or purged: a public message of a room
+ * they are in, or a direct message whose audience includes them.
  */
-export const VISIBLE_TO_USER = `m.purged IS NULL AND (m.recipients IS NULL OR EXISTS
-  (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))`;
+const AUDIENCE_INCLUDES_USER = `(CASE WHEN m.recipients IS NULL
+  THEN EXISTS (SELECT 1 FROM room_members r WHERE r.user_id = :user AND r.room = m.room)
+  ELSE EXISTS (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq) END)`;
+
+/**
+ * SQL condition: message `m` is live and user `:user` may see it (public in a room they are in,
+ * or a direct message whose audience includes them). Exported so the search worker applies
+ * exactly this rule.
+ */
+export const VISIBLE_TO_USER = `m.purged IS NULL AND ${AUDIENCE_INCLUDES_USER}`;
 
 /**
  * Columns and FROM for reading messages `m`: every message read carries what a reply needs to
@@ -113,6 +156,7 @@ export class SqliteStore implements Store {
     this.#db.exec("PRAGMA secure_delete = ON");
     this.#db.exec(SCHEMA);
     migrateSessions(this.#db);
+    migrateRooms(this.#db, Date.now());
     const visible = VISIBLE_TO_USER;
     const prepare = (sql: string) => this.#db.prepare(sql);
     const withQuote = MESSAGE_WITH_QUOTE;
@@ -149,18 +193,19 @@ export class SqliteStore implements Store {
       ),
       setLastSeq: prepare("UPDATE identities SET last_seq = ? WHERE id = ?"),
       insertMessage: prepare(
-        `INSERT INTO messages (id, sender, recipients, text, time, reply_to, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (id, sender, recipients, room, text, time, reply_to, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
+      visibleMessage: prepare(`SELECT ${withQuote} WHERE m.id = :id AND ${visible}`),
       // the audience comes back with it, to be told: no read before the write
       purge: prepare(
         `UPDATE messages SET text = '', purged = ?,
            purged_after = (SELECT MAX(seq) FROM messages) WHERE id = ? AND purged IS NULL
-         RETURNING id, sender, recipients`,
+         RETURNING id, sender, recipients, room`,
       ),
-      tombstone: prepare("SELECT id, sender, recipients, purged FROM messages WHERE id = ?"),
+      tombstone: prepare("SELECT id, sender, recipients, room, purged FROM messages WHERE id = ?"),
       insertSentRef: prepare(
         "INSERT OR IGNORE INTO sent_refs (user_id, ref, message_id, time) VALUES (?, ?, ?, ?)",
       ),
@@ -170,14 +215,16 @@ export class SqliteStore implements Store {
         `SELECT m.id, m.seq, m.purged, m.purged_after FROM messages m
          WHERE m.purged_after >= :since AND m.purged_after <= :upto AND m.seq <= :atOrBefore
            AND (m.purged_after > :fromAfter OR (m.purged_after = :fromAfter AND m.seq > :fromSeq))
-           AND m.purged IS NOT NULL AND (m.recipients IS NULL OR EXISTS
-             (SELECT 1 FROM audience a WHERE a.user_id = :user AND a.seq = m.seq))
+           AND m.purged IS NOT NULL AND ${AUDIENCE_INCLUDES_USER}
          ORDER BY m.purged_after, m.seq LIMIT :limit`,
       ),
       pendingExpiries: prepare(
         "SELECT id, expires_at FROM messages WHERE expires_at IS NOT NULL AND purged IS NULL",
       ),
-      searchVisible: prepare(`SELECT ${withQuote} WHERE ${visible} ORDER BY m.seq DESC`),
+      searchVisible: prepare(
+        `SELECT ${withQuote} WHERE (:room IS NULL OR m.room = :room) AND ${visible}
+         ORDER BY m.seq DESC`,
+      ),
       seqOf: prepare("SELECT seq FROM messages WHERE id = ?"),
       visibleAfter: prepare(
         `SELECT ${withQuote} WHERE m.seq > :after AND m.seq <= :upto AND ${visible}
@@ -201,6 +248,37 @@ export class SqliteStore implements Store {
         `SELECT ${withQuote} WHERE m.seq < :before AND ${visible}
          ORDER BY m.seq DESC LIMIT :limit`,
       ),
+      roomBefore: prepare(
+        `SELECT ${withQuote} WHERE m.room = :room AND m.seq < :before AND ${visible}
+         ORDER BY m.seq DESC LIMIT :limit`,
+      ),
+      rooms: prepare(
+        `SELECT r.*, (SELECT COUNT(*) FROM room_members m WHERE m.room = r.name) AS members
+         FROM rooms r`,
+      ),
+      roomsOf: prepare("SELECT room FROM room_members WHERE user_id = ? ORDER BY joined_at, room"),
+      isMember: prepare("SELECT 1 FROM room_members WHERE user_id = ? AND room = ?"),
+      createRoom: prepare(
+        "INSERT INTO rooms (name, private, creator, created_at) VALUES (?, ?, ?, ?)",
+      ),
+      addOperator: prepare("INSERT OR IGNORE INTO room_operators (room, user_id) VALUES (?, ?)"),
+      isOperator: prepare("SELECT 1 FROM room_operators WHERE user_id = ? AND room = ?"),
+      addMember: prepare(
+        "INSERT OR IGNORE INTO room_members (user_id, room, joined_at) VALUES (?, ?, ?)",
+      ),
+      removeMember: prepare("DELETE FROM room_members WHERE user_id = ? AND room = ?"),
+      setTopic: prepare("UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE name = ?"),
+      setPrivate: prepare("UPDATE rooms SET private = ? WHERE name = ?"),
+      invite: prepare(
+        `INSERT OR REPLACE INTO room_invites (room, user_id, invited_by, time)
+         VALUES (?, ?, ?, ?)`,
+      ),
+      trimInvites: prepare(
+        `DELETE FROM room_invites WHERE room = :room AND user_id NOT IN
+           (SELECT user_id FROM room_invites WHERE room = :room ORDER BY time DESC LIMIT :keep)`,
+      ),
+      isInvited: prepare("SELECT 1 FROM room_invites WHERE user_id = ? AND room = ?"),
+      uninvite: prepare("DELETE FROM room_invites WHERE user_id = ? AND room = ?"),
       latestSeq: prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages"),
     };
   }
@@ -216,6 +294,7 @@ export class SqliteStore implements Store {
       this.#q.createIdentity.run(id, name, tokenHash, createdAt);
       const session = newSessionId();
       this.#q.createSession.run(session, id, tokenHash, createdAt, createdAt, address);
+      this.#q.addMember.run(id, GENERAL_ROOM, createdAt);
       return session;
     });
   }
@@ -351,6 +430,7 @@ export class SqliteStore implements Store {
           message.id,
           message.from,
           message.to ? JSON.stringify(message.to) : null,
+          message.to ? null : message.room ?? null,
           message.text,
           message.time,
           message.replyTo ?? null,
@@ -424,14 +504,88 @@ export class SqliteStore implements Store {
     }));
   }
 
-  visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[] {
+  visibleBefore(
+    userId: string,
+    beforeId: string | undefined,
+    limit: number,
+    room?: string,
+  ): StoredMessage[] {
     let before = Number.MAX_SAFE_INTEGER;
     if (beforeId !== undefined) {
       const row = this.#q.seqOf.get(beforeId);
       if (!row) return [];
       before = row.seq as number;
     }
-    return this.#q.visibleBefore.all({ user: userId, before, limit }).map(toMessage).reverse();
+    const rows = room === undefined
+      ? this.#q.visibleBefore.all({ user: userId, before, limit })
+      : this.#q.roomBefore.all({ user: userId, before, limit, room });
+    return rows.map(toMessage).reverse();
+  }
+
+  visibleMessage(userId: string, id: string): StoredMessage | null {
+    const row = this.#q.visibleMessage.get({ user: userId, id });
+    return row ? toMessage(row) : null;
+  }
+
+  rooms(): StoredRoom[] {
+    return this.#q.rooms.all().map((row) => {
+      const room: StoredRoom = {
+        name: row.name as string,
+        topic: row.topic as string,
+        private: row.private !== 0,
+        createdAt: row.created_at as number,
+        members: row.members as number,
+      };
+      if (row.topic_by !== null) room.topicBy = row.topic_by as string;
+      if (row.topic_at !== null) room.topicAt = row.topic_at as number;
+      return room;
+    });
+  }
+
+  roomsOf(userId: string): string[] {
+    return this.#q.roomsOf.all(userId).map((row) => row.room as string);
+  }
+
+  isMember(userId: string, room: string): boolean {
+    return this.#q.isMember.get(userId, room) !== undefined;
+  }
+
+  joinRoom(userId: string, room: string, now: number, create?: { private: boolean }): void {
+    this.#transaction(() => {
+      if (create) {
+        this.#q.createRoom.run(room, create.private ? 1 : 0, userId, now);
+        this.#q.addOperator.run(room, userId);
+      }
+      this.#q.addMember.run(userId, room, now);
+      this.#q.uninvite.run(userId, room);
+    });
+  }
+
+  partRoom(userId: string, room: string): void {
+    this.#q.removeMember.run(userId, room);
+  }
+
+  setTopic(room: string, topic: string, by: string, now: number): void {
+    this.#q.setTopic.run(topic, by, now, room);
+  }
+
+  setPrivate(room: string, isPrivate: boolean): void {
+    this.#q.setPrivate.run(isPrivate ? 1 : 0, room);
+  }
+
+  isOperator(userId: string, room: string): boolean {
+    return this.#q.isOperator.get(userId, room) !== undefined;
+  }
+
+  invite(room: string, userId: string, by: string, now: number, keep: number): void {
+    this.#transaction(() => {
+      this.#q.invite.run(room, userId, by, now);
+      this.#q.trimInvites.run({ room, keep });
+    });
+  }
+
+  isInvited(userId: string, room: string): boolean {
+    return this.#q.isInvited.get(userId, room) !== undefined;
   }
 
   purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
@@ -486,10 +640,11 @@ export class SqliteStore implements Store {
     userId: string,
     matches: (text: string) => boolean,
     limit: number,
+    room?: string,
   ): { total: number; messages: StoredMessage[] } {
     let total = 0;
     const messages: StoredMessage[] = [];
-    for (const row of this.#q.searchVisible.iterate({ user: userId })) {
+    for (const row of this.#q.searchVisible.iterate({ user: userId, room: room ?? null })) {
       if (!matches(row.text as string)) continue;
       total++;
       if (messages.length < limit) messages.push(toMessage(row));
@@ -522,10 +677,41 @@ function migrateSessions(db: DatabaseSync): void {
   );
 }
 
+/**
+ * Databases from before rooms: every public message goes to GENERAL_ROOM and everyone is in it,
+ * in the one transaction that adds the column. GENERAL_ROOM exists in every database.
+ */
+function migrateRooms(db: DatabaseSync, now: number): void {
+  const columns = db.prepare("PRAGMA table_info(messages)").all() as Row[];
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const general = db.prepare("INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)")
+      .run(GENERAL_ROOM, now);
+    if (!columns.some((c) => c.name === "room")) {
+      db.exec("ALTER TABLE messages ADD COLUMN room TEXT");
+      db.prepare("UPDATE messages SET room = ? WHERE recipients IS NULL").run(GENERAL_ROOM);
+    }
+    if (general.changes > 0) {
+      db.prepare(
+        `INSERT OR IGNORE INTO room_members (user_id, room, joined_at)
+         SELECT id, ?, created_at FROM identities`,
+      ).run(GENERAL_ROOM);
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+  db.exec(
+    "CREATE INDEX IF NOT EXISTS messages_by_room ON messages(room, seq) WHERE room IS NOT NULL",
+  );
+}
+
 /** Who a message was from and to: whom to tell when it goes. */
 function toPurged(row: Row): Purged {
   const purged: Purged = { id: row.id as string, from: row.sender as string };
   if (row.recipients !== null) purged.to = JSON.parse(row.recipients as string);
+  else if (row.room !== null) purged.room = row.room as string;
   return purged;
 }
 
@@ -549,6 +735,7 @@ export function toMessage(row: Row): StoredMessage {
     time: row.time as number,
   };
   if (row.recipients !== null) message.to = JSON.parse(row.recipients as string);
+  else if (row.room !== null) message.room = row.room as string;
   if (row.reply_to !== null) {
     message.replyTo = row.reply_to as string;
     message.quote = row.q_from === null || row.q_purged !== null

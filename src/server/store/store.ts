@@ -9,6 +9,8 @@ export interface Purged {
   id: string;
   from: string;
   to?: string[];
+  /** The room of a public message. */
+  room?: string;
 }
 
 /** A message's id, author and audience, live or purged: what a delete needs to decide. */
@@ -34,6 +36,8 @@ export interface StoredMessage {
   id: string;
   from: string;
   to?: string[];
+  /** The room of a public message (absent for a direct one). */
+  room?: string;
   text: string;
   time: number;
   replyTo?: string;
@@ -101,10 +105,24 @@ export interface TokenMatch {
   revoked: boolean;
 }
 
+/** A room as stored, with how many are in it. */
+export interface StoredRoom {
+  name: string;
+  topic: string;
+  topicBy?: string;
+  topicAt?: number;
+  private: boolean;
+  createdAt: number;
+  members: number;
+}
+
 export interface Store {
   /** The id as issued, when `id` matches an issued id ignoring case; null when never issued. */
   canonicalId(id: string): string | null;
-  /** Issues an id with its first session (token `tokenHash`); returns the session's id. */
+  /**
+   * Issues an id with its first session (token `tokenHash`) and puts it in GENERAL_ROOM; returns
+   * the session's id.
+   */
   createIdentity(identity: Omit<Identity, "lastSeq">, address?: string): string;
   identity(id: string): Identity | null;
   /** The identity of `name` whose current token hashes to `tokenHash`, if any. */
@@ -188,8 +206,18 @@ export interface Store {
   purgesAfter(userId: string, range: PurgeRange, limit: number): Purge[];
   /** One message by id, or null. */
   message(id: string): StoredMessage | null;
-  /** Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most `limit`. */
-  visibleBefore(userId: string, beforeId: string | undefined, limit: number): StoredMessage[];
+  /**
+   * Messages `userId` may see before the message `beforeId` (or the newest), newest last, at most
+   * `limit`; with `room`, of that room only.
+   */
+  visibleBefore(
+    userId: string,
+    beforeId: string | undefined,
+    limit: number,
+    room?: string,
+  ): StoredMessage[];
+  /** One live message by id, if `userId` may see it. */
+  visibleMessage(userId: string, id: string): StoredMessage | null;
   /**
    * Purges the text of these messages (a tombstone with id, author and audience stays) so that
    * it cannot be recovered from the database files either; one commit. Returns those that were
@@ -199,16 +227,35 @@ export interface Store {
   /** Every live temporary message's id and deadline, for the expiry schedule at start-up. */
   pendingExpiries(): { id: string; expiresAt: number }[];
   /**
-   * Live messages `userId` may see whose text `matches`, newest first: the first `limit` of them
-   * and how many there are in all.
+   * Live messages `userId` may see (of `room` only, when given) whose text `matches`, newest
+   * first: the first `limit` of them and how many there are in all.
    */
   search(
     userId: string,
     matches: (text: string) => boolean,
     limit: number,
+    room?: string,
   ): { total: number; messages: StoredMessage[] };
   /** The highest sequence number given out so far (0 when empty). */
   latestSeq(): number;
+
+  /** Every room, with how many are in each. */
+  rooms(): StoredRoom[];
+  /** The rooms `userId` is in. */
+  roomsOf(userId: string): string[];
+  isMember(userId: string, room: string): boolean;
+  /**
+   * Puts `userId` in `room` (and takes up their invitation to it). With `create`, makes the room
+   * first, its creator its operator.
+   */
+  joinRoom(userId: string, room: string, now: number, create?: { private: boolean }): void;
+  partRoom(userId: string, room: string): void;
+  setTopic(room: string, topic: string, by: string, now: number): void;
+  setPrivate(room: string, isPrivate: boolean): void;
+  isOperator(userId: string, room: string): boolean;
+  /** Invites `userId` to `room`; the room keeps its `keep` newest invitations. */
+  invite(room: string, userId: string, by: string, now: number, keep: number): void;
+  isInvited(userId: string, room: string): boolean;
   close(): void;
 }
 

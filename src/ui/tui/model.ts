@@ -7,6 +7,7 @@
 import type { ClientEvent, Shown } from "../../client/state.ts";
 import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
+import { plainLines } from "../plain.ts";
 import { oneLine, untab } from "../sanitize.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
@@ -209,6 +210,13 @@ export function applyEvents(
         break;
       }
       case "presence":
+        if (event.room !== undefined) {
+          // a room's join or part: said, and who is online on the server is unchanged
+          if (event.joined || event.left) {
+            model = addNotice(model, plainLines(event)[0].slice(2), "presence");
+          }
+          break;
+        }
         if (event.joined) {
           model = addNotice(
             model,
@@ -261,6 +269,11 @@ export function applyEvents(
             scroll: 0,
           },
         };
+        break;
+      case "rooms":
+      case "room":
+        // the line modes' words: the full-screen room list is still to come
+        for (const line of plainLines(event)) model = addNotice(model, line.replace(/^\* /, ""));
         break;
       case "ack":
         break;

@@ -1,0 +1,506 @@
+/**
+ * Rooms: every public message belongs to one. GENERAL_ROOM exists from the start and every new id
+ * is put in it; `join` makes a room when there is none of that name (its creator its operator),
+ * `part` leaves one, and membership is kept in the store per id, so it holds across connections
+ * and restarts. An invite-only room is seen only by its members: to anyone else, every request
+ * about it is answered in the words used for a room that does not exist.
+ *
+ * In memory: every room (at most the server's bound, with its topic and member count) and, for
+ * the users online, which of their rooms they are in and which peer to reach them at. A user's
+ * rooms are read from the store when they log in, never per message.
+ */
+import { encodeFrame } from "../protocol/codec.ts";
+import {
+  ErrorCode,
+  GENERAL_ROOM,
+  type Invite,
+  type Join,
+  type ListRooms,
+  type Part,
+  type RoomEvent,
+  type RoomInfo,
+  type ServerFrame,
+  type SetPrivate,
+  type SetTopic,
+  type User,
+} from "../protocol/schema.ts";
+import { fitInFrame, reply } from "./frames.ts";
+import { DEFAULT_MAX_ROOMS } from "./limits.ts";
+import { type Log, silentLog } from "./log.ts";
+import type { Peer } from "./peer.ts";
+import type { Resolution } from "./routing.ts";
+import { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "./presence.ts";
+import type { StoreHealth } from "./store/health.ts";
+import type { Store, StoredRoom } from "./store/store.ts";
+
+/** Rooms one user may be in at once (GENERAL_ROOM included). */
+export const MAX_ROOMS_PER_USER = 50;
+/** Most members listed by `who` for a room (fewer when they would not fit one frame). */
+export const MEMBERS_LIST_LIMIT = 1_000;
+/** Most rooms one `rooms` answer lists (fewer when they would not fit one frame); `after` pages on. */
+export const ROOMS_LIST_LIMIT = 500;
+/** Invitations an invite-only room keeps that nobody has taken up yet; the oldest go first. */
+export const MAX_INVITES_PER_ROOM = 100;
+
+/**
+ * The one refusal for a room the user is not in: the same words whether it exists, is
+ * invite-only, or not, so that nothing confirms an invite-only room to an outsider.
+ */
+export function notInRoom(room: string): string {
+  return `you are not in ${room}`;
+}
+
+interface Room {
+  name: string;
+  topic: string;
+  topicBy?: string;
+  topicAt?: number;
+  private: boolean;
+  /** How many are in it, online or not. */
+  members: number;
+  /** Its members online, by id, in the order they came. */
+  online: Map<string, Peer>;
+  /** A large room's count changed: sent at the next tick (at most once per interval). */
+  lastCount: number;
+}
+
+export interface RoomsOptions {
+  store: Store;
+  health: StoreHealth;
+  /** Whether `peer` may create a room now (the rate limits); if not, it has been told. */
+  allowCreate(peer: Peer, userId: string, ref: string): boolean;
+  /** Rooms the server keeps at most (default DEFAULT_MAX_ROOMS). */
+  maxRooms?: number;
+  /** The online peer of a user, to tell them of an invitation. */
+  peerOf(id: string): Peer | undefined;
+  /** A user as typed (an id, or a name one user online has), as a DM's recipient resolves. */
+  resolve(typed: string): Resolution;
+  now?: () => number;
+  log?: Log;
+}
+
+export class Rooms {
+  readonly #store: Store;
+  readonly #health: StoreHealth;
+  readonly #allowCreate: RoomsOptions["allowCreate"];
+  readonly #peerOf: RoomsOptions["peerOf"];
+  readonly #resolve: RoomsOptions["resolve"];
+  readonly #maxRooms: number;
+  readonly #now: () => number;
+  readonly #log: Log;
+  readonly #rooms = new Map<string, Room>();
+  /** Every room's name, sorted: `rooms` lists them in this order. */
+  readonly #sorted: string[] = [];
+  #publicCount = 0;
+  /** The rooms of each user online. */
+  readonly #of = new Map<string, Set<string>>();
+  /** Large rooms whose online count changed since it was last sent. */
+  readonly #counts = new Set<Room>();
+
+  constructor(options: RoomsOptions) {
+    this.#store = options.store;
+    this.#health = options.health;
+    this.#allowCreate = options.allowCreate;
+    this.#peerOf = options.peerOf;
+    this.#resolve = options.resolve;
+    this.#maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
+    this.#now = options.now ?? Date.now;
+    this.#log = options.log ?? silentLog;
+    for (const stored of this.#store.rooms()) this.#add(stored);
+  }
+
+  /** How many rooms there are. */
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /** `user` came online on `peer` (`isNew`: their id was just made); returns their rooms. */
+  enter(peer: Peer, user: User, isNew: boolean): RoomInfo[] {
+    let names: string[] = [];
+    try {
+      names = this.#store.roomsOf(user.id);
+    } catch (error) {
+      // they are in no room for this connection: sending says so, and joining again mends it
+      this.#log.error("could not read a user's rooms", {
+        id: user.id,
+        cause: (error as Error)?.message,
+      });
+    }
+    // a new id was put in GENERAL_ROOM with its making (one transaction)
+    if (isNew) this.#rooms.get(GENERAL_ROOM)!.members++;
+    const mine = new Set<string>();
+    for (const name of names) {
+      const room = this.#rooms.get(name);
+      if (!room) continue;
+      // coming online is told to everyone by presence already, not again per room
+      room.online.set(user.id, peer);
+      mine.add(name);
+    }
+    this.#of.set(user.id, mine);
+    return [...mine].map((name) => this.#info(this.#rooms.get(name)!));
+  }
+
+  /** `user`, online on `peer`, went away. */
+  leave(peer: Peer, user: User): void {
+    const mine = this.#of.get(user.id);
+    if (!mine) return;
+    this.#of.delete(user.id);
+    for (const name of mine) {
+      const room = this.#rooms.get(name)!;
+      if (room.online.get(user.id) === peer) room.online.delete(user.id);
+    }
+  }
+
+  /** Whether `userId`, online, is in `room`. */
+  isIn(userId: string, room: string): boolean {
+    return this.#of.get(userId)?.has(room) ?? false;
+  }
+
+  /** How many of `room`'s members are online. */
+  onlineIn(room: string): number {
+    return this.#rooms.get(room)?.online.size ?? 0;
+  }
+
+  /** Sends one encoded frame to `room`'s members online; returns to how many. */
+  deliver(room: string, bytes: Uint8Array): number {
+    const online = this.#rooms.get(room)?.online;
+    if (!online) return 0;
+    for (const peer of online.values()) peer.send(bytes);
+    return online.size;
+  }
+
+  /** `join`: into the room, made first when there is none of that name. */
+  join(peer: Peer, user: User, frame: Join): void {
+    const name = frame.room;
+    const fail = (code: string, message: string) =>
+      reply(peer, { type: "error", ref: frame.ref, code, message });
+    const mine = this.#mine(user.id);
+    let room = this.#rooms.get(name);
+    if (room && !mine.has(name)) {
+      let invited: boolean;
+      try {
+        invited = !room.private || this.#store.isInvited(user.id, name);
+      } catch (error) {
+        return this.#readFailed(peer, frame.ref, error);
+      }
+      // a name cannot be made twice, so this much is said: not whether, nor what, it is
+      if (!invited) {
+        return fail(
+          ErrorCode.forbidden,
+          `the name ${name} is taken: ask to be invited, or pick another name`,
+        );
+      }
+    }
+    if (room && frame.private && !room.private) {
+      // asked for an invite-only room: never quietly a public one
+      return fail(
+        ErrorCode.forbidden,
+        `${name} is a public room already; pick another name for an invite-only one`,
+      );
+    }
+    if (room && mine.has(name)) return this.#answer(peer, frame.ref, room, "joined");
+    if (mine.size >= MAX_ROOMS_PER_USER) {
+      return fail(
+        ErrorCode.full,
+        `you are in ${MAX_ROOMS_PER_USER} rooms, the most one may be in; /part one first`,
+      );
+    }
+    let create: { private: boolean } | undefined;
+    if (!room) {
+      if (this.#rooms.size >= this.#maxRooms) {
+        return fail(
+          ErrorCode.full,
+          `the server keeps at most ${this.#maxRooms.toLocaleString("en-US")} rooms and has ` +
+            "them all; join one of them (/rooms lists them)",
+        );
+      }
+      if (!this.#allowCreate(peer, user.id, frame.ref)) return;
+      create = { private: frame.private ?? false };
+    }
+    const now = this.#now();
+    if (
+      !this.#write(peer, frame.ref, "put you in that room", () => {
+        this.#store.joinRoom(user.id, name, now, create);
+      })
+    ) return;
+    if (!room) {
+      room = this.#add({ name, topic: "", private: create!.private, createdAt: now, members: 0 });
+      this.#log.info("room created", { id: user.id, room: name, private: room.private });
+    }
+    room.members++;
+    room.online.set(user.id, peer);
+    mine.add(name);
+    this.#answer(peer, frame.ref, room, "joined");
+    this.#announce(room, { type: "presence", room: name, joined: user, online: room.online.size });
+  }
+
+  /** `part`: out of a room the user is in. */
+  part(peer: Peer, user: User, frame: Part): void {
+    const room = this.#member(peer, user, frame);
+    if (!room) return;
+    if (
+      !this.#write(peer, frame.ref, "take you out of that room", () => {
+        this.#store.partRoom(user.id, room.name);
+      })
+    ) return;
+    room.members--;
+    room.online.delete(user.id);
+    this.#mine(user.id).delete(room.name);
+    this.#answer(peer, frame.ref, room, "parted");
+    const left = { type: "presence" as const, room: room.name, left: user };
+    this.#announce(room, { ...left, online: room.online.size });
+  }
+
+  /** `topic`: any member sets it; every member online is told. */
+  topic(peer: Peer, user: User, frame: SetTopic): void {
+    const room = this.#member(peer, user, frame);
+    if (!room) return;
+    const now = this.#now();
+    if (
+      !this.#write(peer, frame.ref, "set that topic", () => {
+        this.#store.setTopic(room.name, frame.topic, user.id, now);
+      })
+    ) return;
+    room.topic = frame.topic;
+    room.topicBy = user.id;
+    room.topicAt = now;
+    this.#toMembers(room, peer, frame.ref, { event: "topic", by: user.id });
+  }
+
+  /** `private`: its operators make a room invite-only, or public again. */
+  setPrivate(peer: Peer, user: User, frame: SetPrivate): void {
+    const room = this.#member(peer, user, frame);
+    if (!room) return;
+    const fail = (message: string) =>
+      reply(peer, { type: "error", ref: frame.ref, code: ErrorCode.forbidden, message });
+    // every new id is put in it: it cannot be closed to them
+    if (room.name === GENERAL_ROOM) return fail(`${GENERAL_ROOM} is open to everyone`);
+    let operator: boolean;
+    try {
+      operator = this.#store.isOperator(user.id, room.name);
+    } catch (error) {
+      return this.#readFailed(peer, frame.ref, error);
+    }
+    if (!operator) {
+      return fail(`only an operator of ${room.name} may make it invite-only or public`);
+    }
+    if (room.private !== frame.private) {
+      if (
+        !this.#write(peer, frame.ref, "change that room", () => {
+          this.#store.setPrivate(room.name, frame.private);
+        })
+      ) return;
+      room.private = frame.private;
+      this.#publicCount += room.private ? -1 : 1;
+    }
+    this.#toMembers(room, peer, frame.ref, { event: "private", by: user.id });
+  }
+
+  /** `invite`: lets a user into an invite-only room, and tells them when they are online. */
+  invite(peer: Peer, user: User, frame: Invite): void {
+    const room = this.#member(peer, user, frame);
+    if (!room) return;
+    let resolved: Resolution;
+    let member: boolean;
+    try {
+      resolved = this.#resolve(frame.user);
+      member = resolved.ok && this.#store.isMember(resolved.ids[0], room.name);
+    } catch (error) {
+      return this.#readFailed(peer, frame.ref, error);
+    }
+    if (!resolved.ok) {
+      const { code, message } = resolved;
+      return reply(peer, { type: "error", ref: frame.ref, code, message });
+    }
+    const target = resolved.ids[0];
+    const invited: RoomEvent = {
+      type: "room",
+      event: "invited",
+      room: this.#info(room),
+      by: user.id,
+      user: target,
+    };
+    // in it already: nothing to keep, nobody to tell
+    if (member) return reply(peer, { ...invited, ref: frame.ref });
+    if (room.private) {
+      const now = this.#now();
+      if (
+        !this.#write(peer, frame.ref, "keep that invitation", () => {
+          this.#store.invite(room.name, target, user.id, now, MAX_INVITES_PER_ROOM);
+        })
+      ) return;
+    }
+    reply(peer, { ...invited, ref: frame.ref });
+    const invitee = this.#peerOf(target);
+    if (invitee) reply(invitee, invited);
+  }
+
+  /**
+   * `rooms`: the public rooms and the user's own, by name from after `after`, as many as fit one
+   * frame, and how many there are in all.
+   */
+  list(peer: Peer, user: User, frame: ListRooms): void {
+    const mine = this.#mine(user.id);
+    const rooms: RoomInfo[] = [];
+    let i = frame.after === undefined ? 0 : upperBound(this.#sorted, frame.after);
+    for (; i < this.#sorted.length && rooms.length < ROOMS_LIST_LIMIT; i++) {
+      const room = this.#rooms.get(this.#sorted[i])!;
+      if (!room.private || mine.has(room.name)) rooms.push(this.#info(room));
+    }
+    let total = this.#publicCount;
+    for (const name of mine) if (this.#rooms.get(name)!.private) total++;
+    reply(peer, { type: "rooms", ref: frame.ref, rooms: fitInFrame(rooms), total });
+  }
+
+  /** `who` for a room: its members online, as many as fit one frame. */
+  who(peer: Peer, user: User, frame: { ref: string; room: string }): void {
+    const room = this.#member(peer, user, frame);
+    if (!room) return;
+    const users: User[] = [];
+    for (const member of room.online.values()) {
+      if (users.length >= MEMBERS_LIST_LIMIT) break;
+      users.push(member.user!);
+    }
+    reply(peer, {
+      type: "users",
+      ref: frame.ref,
+      users: fitInFrame(users),
+      online: room.online.size,
+      room: room.name,
+    });
+  }
+
+  /** Sends the online count of large rooms whose count changed (at most once per interval). */
+  tick(now: number): void {
+    for (const room of this.#counts) {
+      if (now - room.lastCount < PRESENCE_INTERVAL_MS) continue;
+      this.#counts.delete(room);
+      room.lastCount = now;
+      const frame = encodeFrame({ type: "presence", room: room.name, online: room.online.size });
+      for (const peer of room.online.values()) peer.send(frame);
+    }
+  }
+
+  #mine(userId: string): Set<string> {
+    let mine = this.#of.get(userId);
+    if (!mine) this.#of.set(userId, mine = new Set());
+    return mine;
+  }
+
+  /** The room of a request, if the user is in it; else they are told they are not. */
+  #member(peer: Peer, user: User, frame: { ref: string; room: string }): Room | undefined {
+    const room = this.#mine(user.id).has(frame.room) ? this.#rooms.get(frame.room) : undefined;
+    if (!room) {
+      reply(peer, {
+        type: "error",
+        ref: frame.ref,
+        code: ErrorCode.notFound,
+        message: notInRoom(frame.room),
+      });
+    }
+    return room;
+  }
+
+  #add(stored: StoredRoom): Room {
+    const room: Room = {
+      name: stored.name,
+      topic: stored.topic,
+      private: stored.private,
+      members: stored.members,
+      online: new Map(),
+      lastCount: 0,
+    };
+    if (stored.topicBy !== undefined) room.topicBy = stored.topicBy;
+    if (stored.topicAt !== undefined) room.topicAt = stored.topicAt;
+    this.#rooms.set(room.name, room);
+    this.#sorted.splice(upperBound(this.#sorted, room.name), 0, room.name);
+    if (!room.private) this.#publicCount++;
+    return room;
+  }
+
+  #info(room: Room): RoomInfo {
+    const info: RoomInfo = {
+      name: room.name,
+      topic: room.topic,
+      private: room.private,
+      members: room.members,
+      online: room.online.size,
+    };
+    if (room.topicBy !== undefined) info.topicBy = room.topicBy;
+    if (room.topicAt !== undefined) info.topicAt = room.topicAt;
+    return info;
+  }
+
+  #answer(peer: Peer, ref: string, room: Room, event: "joined" | "parted"): void {
+    reply(peer, { type: "room", ref, event, room: this.#info(room) });
+  }
+
+  /** A change every member online hears of (encoded once); the one who made it, with its ref. */
+  #toMembers(
+    room: Room,
+    peer: Peer,
+    ref: string,
+    change: Pick<RoomEvent, "event" | "by">,
+  ): void {
+    const frame: RoomEvent = { type: "room", ...change, room: this.#info(room) };
+    const bytes = encodeFrame(frame);
+    for (const member of room.online.values()) if (member !== peer) member.send(bytes);
+    reply(peer, { ...frame, ref });
+  }
+
+  /**
+   * A join or part, by name to the room's members online while it is small; in a large one only
+   * its count changes, sent by `tick` at most once per interval.
+   */
+  #announce(room: Room, frame: ServerFrame & { type: "presence" }): void {
+    if (room.online.size > PRESENCE_NAMES_LIMIT) return this.#countChanged(room);
+    const bytes = encodeFrame(frame);
+    const who = frame.joined?.id ?? frame.left?.id;
+    for (const [id, peer] of room.online) if (id !== who) peer.send(bytes);
+  }
+
+  /** Someone of a large room came or went: its count goes out at the next tick. */
+  #countChanged(room: Room): void {
+    if (room.online.size > PRESENCE_NAMES_LIMIT) this.#counts.add(room);
+  }
+
+  /** Runs a store write; false (and the peer told) when it failed. */
+  #write(peer: Peer, ref: string, what: string, write: () => void): boolean {
+    try {
+      write();
+      this.#health.ok();
+      return true;
+    } catch (error) {
+      this.#health.failed(`trying to ${what}`, error);
+      reply(peer, {
+        type: "error",
+        ref,
+        code: ErrorCode.unavailable,
+        message: `the server could not ${what} (it cannot write to its database); nothing changed`,
+      });
+      return false;
+    }
+  }
+
+  #readFailed(peer: Peer, ref: string, error: unknown): void {
+    this.#log.error("could not read a room", { cause: (error as Error)?.message });
+    reply(peer, {
+      type: "error",
+      ref,
+      code: ErrorCode.unavailable,
+      message: "the server could not read its database just now; try again later",
+    });
+  }
+}
+
+/** Where `name` goes in `sorted`: after every name not greater than it. */
+function upperBound(sorted: readonly string[], name: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid] <= name) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
