@@ -394,6 +394,24 @@ Deno.test("join: every option is read", () => {
   assert.equal(parseJoinArgs(["--json"]).mode, "json");
 });
 
+Deno.test("join: --room picks where input goes, in its one spelling; a bad name is a usage error", () => {
+  assert.equal(parseJoinArgs([]).room, undefined);
+  assert.equal(parseJoinArgs(["--room", "#Builds"]).room, "#builds");
+  // unquoted, a shell takes #builds for a comment: the # may be left out
+  assert.equal(parseJoinArgs(["--room", "builds"]).room, "#builds");
+  assert.equal(
+    usageError(join("--room", "build!")),
+    `--room "build!" is not allowed: a room name is '#' and 1 to 32 of a-z, 0-9, '-' and '_'`,
+  );
+  assert.match(usageError(join("--room", `#${"x".repeat(33)}`)), /1 to 32/);
+});
+
+Deno.test("serve: --max-rooms and --max-new-rooms-per-address (0 = no limit)", () => {
+  const args = parseServeArgs(["--max-rooms", "3", "--max-new-rooms-per-address", "0"]);
+  assert.deepEqual([args.maxRooms, args.newRoomsPerAddressPerHour], [3, 0]);
+  assert.match(usageError(serve("--max-rooms", "0")), /--max-rooms/);
+});
+
 Deno.test("join: --plain and --json exclude each other", () => {
   assert.equal(usageError(join("--plain", "--json")), "choose one of --plain and --json");
 });

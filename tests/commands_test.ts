@@ -461,3 +461,61 @@ Deno.test("COMMANDS: every row parses to its own kind and has an action", () => 
     assert.equal(intent.kind, command.kind, `/${command.name} ${sample}`);
   }
 });
+
+Deno.test("perform: rooms — /join (# optional, --private), /part, /rooms, /topic, /invite, /private, /who #room", () => {
+  const lines = [
+    "/join #Builds",
+    "/join builds --private",
+    "/part",
+    "/leave #builds",
+    "/rooms",
+    "/list",
+    "/topic green since 1234",
+    "/topic -delete",
+    "/invite @ann_0001",
+    "/invite bob",
+    "/private",
+    "/private off",
+    "/who #Builds",
+  ];
+  assert.deepEqual(doing(lines), [
+    'request {"type":"join","room":"#builds"}',
+    'request {"type":"join","room":"#builds","private":true}',
+    'request {"type":"part","room":"#general"}',
+    'request {"type":"part","room":"#builds"}',
+    'request {"type":"rooms"}',
+    'request {"type":"rooms"}',
+    'request {"type":"topic","room":"#general","topic":"green since 1234"}',
+    'request {"type":"topic","room":"#general","topic":""}',
+    'request {"type":"invite","room":"#general","user":"ann_0001"}',
+    'request {"type":"invite","room":"#general","user":"bob"}',
+    'request {"type":"private","room":"#general","private":true}',
+    'request {"type":"private","room":"#general","private":false}',
+    'request {"type":"who","room":"#builds"}',
+  ]);
+});
+
+Deno.test("parseInput: a room is # and 1 to 32 of a-z 0-9 - _; a topic one line of at most 200", () => {
+  const rule = "a room name is '#' and 1 to 32 of a-z, 0-9, '-' and '_'";
+  for (const line of ["/join #bad!", `/join #${"x".repeat(33)}`, "/part #", "/who #a.b"]) {
+    assert.deepEqual(parseInput(line), { kind: "usage", message: rule }, line);
+  }
+  assert.equal(parseInput(`/join #${"x".repeat(32)}`).kind, "join");
+  assert.deepEqual(parseInput(`/topic ${"t".repeat(201)}`), {
+    kind: "usage",
+    message: "a topic is at most 200 characters",
+  });
+  assert.equal(parseInput(`/topic ${"t".repeat(200)}`).kind, "topic");
+  for (
+    const line of [
+      "/join",
+      "/join #a --public",
+      "/topic",
+      "/invite",
+      "/invite a b",
+      "/private maybe",
+    ]
+  ) {
+    assert.equal(parseInput(line).kind, "usage", line);
+  }
+});

@@ -149,3 +149,87 @@ Deno.test("plain: refs are written #ref, as the full-screen UI writes them", () 
     ],
   );
 });
+
+// ---- rooms ------------------------------------------------------------------------------------
+
+const builds = { name: "#builds", topic: "green", private: false, members: 3, online: 2 };
+
+Deno.test("plain: a message of a room other than the one typed in names it; a DM never has one", () => {
+  const message = {
+    type: "message" as const,
+    id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+    ref: "q3sf",
+    from: "alice_1111",
+    room: "#builds",
+    text: "hi",
+    time: T1,
+  };
+  assert.deepEqual(plainLines({ type: "message", message }), [
+    "#q3sf 09:05:07 alice_1111 in #builds: hi",
+  ]);
+  assert.deepEqual(plainLines({ type: "message", message }, "#builds"), [
+    "#q3sf 09:05:07 alice_1111: hi",
+  ]);
+  const json = jsonEvent({ type: "message", message }, () => []);
+  assert.equal(json?.room, "#builds");
+  const { room: _, ...direct } = message;
+  const dm = jsonEvent({ type: "message", message: { ...direct, to: ["bob_2222"] } }, () => []);
+  assert.equal(dm?.room, null, "a direct message's room is null in --json");
+});
+
+Deno.test("plain: rooms — joined, left, topics, privacy, invitations, the list, a room's presence", () => {
+  const alice = { id: "alice_1111", name: "alice" };
+  const lines = ([
+    { type: "room", event: "joined", room: builds, here: "#builds" },
+    { type: "room", event: "parted", room: builds, here: "#general" },
+    { type: "room", event: "topic", room: builds, by: "alice_1111" },
+    { type: "room", event: "topic", room: { ...builds, topic: "" }, by: "alice_1111" },
+    { type: "room", event: "private", room: { ...builds, private: true }, by: "alice_1111" },
+    {
+      type: "room",
+      event: "invited",
+      room: builds,
+      by: "alice_1111",
+      user: "tom_0001",
+      toMe: true,
+    },
+    { type: "room", event: "invited", room: builds, by: "tom_0001", user: "bob_2222" },
+    { type: "rooms", rooms: [builds, { ...builds, name: "#general", topic: "" }], total: 3 },
+    { type: "presence", room: "#builds", joined: alice, online: 3 },
+    { type: "presence", room: "#builds", left: alice, online: 2 },
+    { type: "presence", room: "#builds", online: 250 },
+    { type: "users", users: [alice], online: 1, room: "#builds" },
+  ] as ClientEvent[]).flatMap((e) => plainLines(e));
+  assert.deepEqual(lines, [
+    "* you joined #builds (3 members, 2 online): green; what you type goes to #builds",
+    "* you left #builds; what you type goes to #general",
+    "* alice_1111 set the topic of #builds: green",
+    "* alice_1111 cleared the topic of #builds",
+    "* alice_1111 made #builds invite-only",
+    "* alice_1111 invited you to #builds: /join #builds to go in",
+    "* tom_0001 invited bob_2222 to #builds",
+    "* rooms (3, 2 shown): /join #name to go in",
+    "  #builds (3 members, 2 online): green",
+    "  #general (3 members, 2 online)",
+    "* alice_1111 joined #builds (3 online)",
+    "* alice_1111 left #builds (2 online)",
+    "* #builds: 250 online",
+    "* online in #builds (1): alice_1111",
+  ]);
+});
+
+Deno.test("json: room events and the list as objects; a room's presence without the server's users", () => {
+  assert.deepEqual(
+    jsonEvent({ type: "room", event: "topic", room: builds, by: "alice_1111" }, () => []),
+    { type: "room", event: "topic", room: builds, by: "alice_1111" },
+  );
+  assert.deepEqual(jsonEvent({ type: "rooms", rooms: [builds], total: 1 }, () => []), {
+    type: "rooms",
+    rooms: [builds],
+    total: 1,
+  });
+  const presence = jsonEvent({ type: "presence", room: "#builds", online: 2 }, () => {
+    throw new Error("not asked");
+  });
+  assert.deepEqual(presence, { type: "presence", room: "#builds", online: 2 });
+});

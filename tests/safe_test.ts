@@ -29,9 +29,19 @@ const message: Shown = {
   quote: { from: EVIL, text: EVIL },
 };
 
+const room = {
+  name: EVIL,
+  topic: EVIL,
+  private: true,
+  members: 2,
+  online: 1,
+  topicBy: EVIL,
+  topicAt: 1,
+};
+
 /** One event of every type, with hostile text in every string a server or a person chose. */
 const EVENTS: ClientEvent[] = [
-  { type: "welcome", you: user, users: [user, user], online: 2 },
+  { type: "welcome", you: user, users: [user, user], online: 2, rooms: [room] },
   { type: "message", message },
   { type: "deleted", id: message.id, ref: "yz0", reason: "deleted" },
   { type: "presence", joined: user, online: 2 },
@@ -47,6 +57,10 @@ const EVENTS: ClientEvent[] = [
   { type: "error", requestRef: "r2", code: EVIL, message: EVIL },
   { type: "goodbye", reason: EVIL, message: EVIL },
   { type: "pending", text: EVIL, to: [EVIL] },
+  { type: "presence", room: EVIL, joined: user, online: 2 },
+  { type: "users", users: [user], online: 1, room: EVIL },
+  { type: "rooms", rooms: [room], total: 1 },
+  { type: "room", event: "invited", room, by: EVIL, user: EVIL, toMe: true, here: EVIL },
 ];
 
 /** Every string in a value, however deep. */

@@ -9,7 +9,7 @@ import {
   MAX_KEPT_RESULTS,
   MIN_REF_LENGTH,
 } from "../src/client/state.ts";
-import type { Message, User } from "../src/protocol/schema.ts";
+import { GENERAL_ROOM, type Message, type RoomInfo, type User } from "../src/protocol/schema.ts";
 import { welcomeFrame } from "./fixtures.ts";
 
 const tom: User = { id: "tom_0001", name: "tom" };
@@ -335,4 +335,100 @@ Deno.test("kept search results are bounded too", () => {
   const last = event.messages.at(-1)!.ref;
   assert.equal(state.resolveRef(first), undefined, "the oldest result was forgotten");
   assert.equal(state.resolveRef(last)?.id, nth(total - 1));
+});
+
+// ---- rooms ------------------------------------------------------------------------------------
+
+const info = (name: string, extra: Partial<RoomInfo> = {}): RoomInfo => ({
+  name,
+  topic: "",
+  private: false,
+  members: 1,
+  online: 1,
+  ...extra,
+});
+
+Deno.test("rooms: the welcome says which rooms I am in; what I type goes to #general at first", () => {
+  const state = new ClientState();
+  const rooms = [info(GENERAL_ROOM), info("#builds")];
+  const [event] = state.apply(welcomeFrame({ you: tom, rooms }));
+  assert.deepEqual(event, { type: "welcome", you: tom, users: [tom], online: 1, rooms });
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM, "#builds"]);
+  assert.equal(state.room, GENERAL_ROOM);
+});
+
+Deno.test("rooms: joining on request moves what I type there; parting it moves it back to #general", () => {
+  const state = welcomed();
+  state.apply(welcomeFrame({ you: tom, rooms: [info(GENERAL_ROOM)] }));
+  const asked = { type: "join" as const, ref: "r1", room: "#builds" };
+  const [joined] = state.apply(
+    { type: "room", ref: "r1", event: "joined", room: info("#builds") },
+    asked,
+  );
+  assert.deepEqual(joined, {
+    type: "room",
+    event: "joined",
+    room: info("#builds"),
+    here: "#builds",
+  });
+  assert.equal(state.room, "#builds");
+  // joined again (a retry after a reconnect): nothing moves
+  const [again] = state.apply({ type: "room", event: "joined", room: info("#builds") });
+  assert.equal("here" in again, false);
+  const [parted] = state.apply({ type: "room", event: "parted", room: info("#builds") });
+  assert.deepEqual([parted.type === "room" && parted.here, state.room], [
+    GENERAL_ROOM,
+    GENERAL_ROOM,
+  ]);
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM]);
+  // parting a room one does not type in moves nothing; parting #general last, to what is left
+  state.apply({ type: "room", event: "joined", room: info("#b") });
+  state.apply({ type: "room", event: "parted", room: info(GENERAL_ROOM) });
+  assert.equal(state.room, "#b");
+});
+
+Deno.test("rooms: a room's join or part is not someone coming online; a room's who does not replace who is online", () => {
+  const state = welcomed();
+  const [event] = state.apply({ type: "presence", room: "#b", joined: bob, online: 2 });
+  assert.deepEqual(event, {
+    type: "presence",
+    room: "#b",
+    joined: bob,
+    left: undefined,
+    online: 2,
+  });
+  assert.deepEqual([[...state.users.keys()], state.online], [[tom.id, alice.id], 2]);
+  const [users] = state.apply({ type: "users", ref: "r", users: [bob], online: 1, room: "#b" });
+  assert.deepEqual(users, { type: "users", users: [bob], online: 1, room: "#b" });
+  assert.deepEqual([...state.users.keys()], [tom.id, alice.id]);
+});
+
+Deno.test("rooms: a topic, privacy and the list update the rooms I am in; an invitation to me says so", () => {
+  const state = new ClientState();
+  state.apply(welcomeFrame({ you: tom, rooms: [info("#b")] }));
+  state.apply({ type: "room", event: "topic", room: info("#b", { topic: "hi" }), by: alice.id });
+  assert.equal(state.rooms.get("#b")?.topic, "hi");
+  state.apply({
+    type: "rooms",
+    ref: "r",
+    rooms: [info("#b", { members: 7 }), info("#c")],
+    total: 2,
+  });
+  assert.deepEqual([...state.rooms.values()].map((r) => [r.name, r.members]), [["#b", 7]]);
+  const [invited] = state.apply({
+    type: "room",
+    event: "invited",
+    room: info("#v", { private: true }),
+    by: alice.id,
+    user: tom.id,
+  });
+  assert.deepEqual(invited, {
+    type: "room",
+    event: "invited",
+    room: info("#v", { private: true }),
+    by: alice.id,
+    user: tom.id,
+    toMe: true,
+  });
+  assert.ok(!state.rooms.has("#v"), "invited is not in");
 });

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
 import { QUOTE_LENGTH } from "../src/server/store/store.ts";
 import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
@@ -584,5 +585,87 @@ Deno.test(
     while (backlog.next()) frames++;
     assert.equal(frames, Math.ceil(1_000 / BACKLOG_PAGE));
     assert.equal(reads, Math.ceil(1_000 / BACKLOG_PAGE), "one read a page");
+  }),
+);
+
+// ---- rooms ------------------------------------------------------------------------------------
+
+/** The tables of a database from before rooms, as that version made them. */
+const SCHEMA_BEFORE_ROOMS = `
+CREATE TABLE identities (id TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL,
+  token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL COLLATE NOCASE,
+  token_hash TEXT NOT NULL, prev_hash TEXT, rotated_at INTEGER, created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL, address TEXT NOT NULL DEFAULT '', revoked_at INTEGER);
+CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+  sender TEXT NOT NULL, recipients TEXT, text TEXT NOT NULL, time INTEGER NOT NULL,
+  reply_to TEXT, expires_at INTEGER, purged TEXT, purged_after INTEGER);
+CREATE TABLE sent_refs (user_id TEXT NOT NULL, ref TEXT NOT NULL, message_id TEXT NOT NULL,
+  time INTEGER NOT NULL, PRIMARY KEY (user_id, ref)) WITHOUT ROWID;
+CREATE TABLE audience (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY (user_id, seq)) WITHOUT ROWID;
+INSERT INTO identities (id, name, token_hash, created_at) VALUES
+  ('tom_0001', 'tom', 'h1', 1), ('ann_0001', 'ann', 'h2', 2);
+INSERT INTO messages (id, sender, recipients, text, time) VALUES
+  ('${mid(1)}', 'tom_0001', NULL, 'old public', 1),
+  ('${mid(2)}', 'tom_0001', '["ann_0001"]', 'old dm', 2);
+INSERT INTO audience (user_id, seq) VALUES ('tom_0001', 2), ('ann_0001', 2);
+`;
+
+Deno.test(
+  "rooms: a database from before rooms moves its public messages to #general, and everyone into it, once",
+  withDbFile((path) => {
+    const old = new DatabaseSync(path);
+    old.exec(SCHEMA_BEFORE_ROOMS);
+    old.close();
+    for (let open = 0; open < 2; open++) {
+      const store = new SqliteStore(path);
+      try {
+        // cy, made after the first opening, is the one more the second time
+        assert.deepEqual(store.rooms().map((r) => [r.name, r.members, r.private]), [
+          [GENERAL_ROOM, 2 + open, false],
+        ]);
+        assert.deepEqual(store.roomsOf("ann_0001"), [GENERAL_ROOM]);
+        assert.equal(store.message(mid(1))?.room, GENERAL_ROOM);
+        assert.equal(store.message(mid(2))?.room, undefined, "a DM has no room");
+        assert.deepEqual(ids(store.visibleBefore("ann_0001", undefined, 10)), [mid(1), mid(2)]);
+        // a new id is put in #general too
+        if (open === 0) {
+          store.createIdentity({ id: "cy_0001", name: "cy", tokenHash: "h3", createdAt: 3 });
+        }
+        assert.deepEqual(store.roomsOf("cy_0001"), [GENERAL_ROOM]);
+      } finally {
+        store.close();
+      }
+    }
+  }),
+);
+
+Deno.test(
+  "rooms: a public message is seen by its room's members only, in every read; parting hides it again",
+  withStore((store) => {
+    store.joinRoom("tom_0001", "#side", 1, { private: true });
+    const side = store.insertMessage({ ...newMessage("tom_0001"), room: "#side" });
+    const general = store.insertMessage(newMessage("tom_0001"));
+    for (const read of everyRead(store, "alice_1234", general.id, general.id)) {
+      assert.ok(!ids(read).includes(side.id), "alice is not in #side");
+    }
+    assert.equal(store.visibleMessage("alice_1234", side.id), null);
+    assert.deepEqual(store.visibleBefore("tom_0001", undefined, 10, "#side").map((m) => m.id), [
+      side.id,
+    ]);
+    assert.deepEqual(
+      store.search("tom_0001", () => true, 10, GENERAL_ROOM).messages.map((m) => m.id),
+      [general.id],
+    );
+    store.joinRoom("alice_1234", "#side", 2);
+    assert.equal(store.visibleMessage("alice_1234", side.id)?.id, side.id, "earlier ones too");
+    store.partRoom("alice_1234", "#side");
+    assert.equal(store.visibleMessage("alice_1234", side.id), null);
+    // its deletion is replayed to its members only
+    store.purge([side.id], "deleted");
+    const range = { atOrBefore: general.seq, since: 0, upto: store.latestSeq() };
+    assert.deepEqual(store.purgesAfter("alice_1234", range, 10), []);
+    assert.deepEqual(store.purgesAfter("tom_0001", range, 10).map((p) => p.id), [side.id]);
   }),
 );

@@ -127,11 +127,12 @@ Options:
                         inverse stay
   --layout bubbles|lines  speech bubbles (the default), or one line per message
                         (\`12:43 #ref <alice> text\`, easy to copy); F3 switches
-  --room #ROOM          where what you type goes (default ${GENERAL_ROOM}); joined first if
-                        you are not in it
+  --room ROOM           where what you type goes (default ${GENERAL_ROOM}; the # may be left
+                        out, as a shell takes #word for a comment); joined first if need be
   -h, --help            show this help
 
-Type a message and press Enter to send it to everyone. Start with @id (or @name)
+Type a message and press Enter to send it to everyone in your room (#general at
+first; --room and /join choose another). Start with @id (or @name)
 to send it only to those people. The commands (/help lists them too):
 ${helpText(78).replace(/^/gm, "  ")}
 

@@ -129,9 +129,9 @@ function directOrPublic(line: string, what: string): IntentOf<"send"> | Usage {
   return to ? { kind: "send", to, text } : { kind: "send", text };
 }
 
-/** A room as typed, `#` optional (irssi adds it too); usage when it is not a room name. */
+/** A room as typed (`#` optional); usage when it is not a room name. */
 function typedRoom(typed: string): { room: string } | Usage {
-  const room = roomName(typed.startsWith("#") ? typed : `#${typed}`);
+  const room = roomName(typed);
   return room ? { room } : { kind: "usage", message: ROOM_NAME_RULE };
 }
 

@@ -60,9 +60,13 @@ export function nameProblem(name: string): string | null {
   return null;
 }
 
-/** A room name as typed, in its one spelling (lower-case); null when it is not one. */
+/**
+ * A room name as a person types it, in its one spelling (lower-case); the `#` may be left out,
+ * as irssi allows (and a shell takes an unquoted `#builds` for a comment). Null when it is not one.
+ */
 export function roomName(typed: string): string | null {
-  return ROOM_PATTERN.test(typed) ? typed.toLowerCase() : null;
+  const name = typed.startsWith("#") ? typed : `#${typed}`;
+  return ROOM_PATTERN.test(name) ? name.toLowerCase() : null;
 }
 
 /** Why a room name is refused. */

@@ -19,8 +19,15 @@ export const safeText: (text: string) => string = sanitizeKeepingTabs;
 
 const safeUser = (u: User): User => ({ id: safeText(u.id), name: safeText(u.name) });
 
-/** Room names and ids are pattern-checked by the schema; a topic is anyone's text. */
-const safeRoom = (r: RoomInfo): RoomInfo => ({ ...r, topic: safeText(r.topic) });
+/** A topic is anyone's text (names and ids are pattern-checked too, and made safe all the same). */
+const safeRoom = (r: RoomInfo): RoomInfo => ({
+  ...r,
+  name: safeText(r.name),
+  topic: safeText(r.topic),
+  ...(r.topicBy !== undefined ? { topicBy: safeText(r.topicBy) } : {}),
+});
+const safeRoomName = <T extends { room?: string }>(event: T): T =>
+  event.room !== undefined ? { ...event, room: safeText(event.room) } : event;
 
 const safeSession = (s: SessionInfo): SessionInfo => ({
   ...s,
@@ -52,12 +59,12 @@ export function safeEvent(event: ClientEvent): ClientEvent {
       return { ...event, message: safeMessage(event.message) };
     case "presence":
       return {
-        ...event,
+        ...safeRoomName(event),
         ...(event.joined ? { joined: safeUser(event.joined) } : {}),
         ...(event.left ? { left: safeUser(event.left) } : {}),
       };
     case "users":
-      return { ...event, users: event.users.map(safeUser) };
+      return { ...safeRoomName(event), users: event.users.map(safeUser) };
     case "results":
       return {
         ...event,
@@ -69,7 +76,13 @@ export function safeEvent(event: ClientEvent): ClientEvent {
     case "rooms":
       return { ...event, rooms: event.rooms.map(safeRoom) };
     case "room":
-      return { ...event, room: safeRoom(event.room) };
+      return {
+        ...event,
+        room: safeRoom(event.room),
+        ...(event.by !== undefined ? { by: safeText(event.by) } : {}),
+        ...(event.user !== undefined ? { user: safeText(event.user) } : {}),
+        ...(event.here !== undefined ? { here: safeText(event.here) } : {}),
+      };
     case "error":
       return { ...event, code: safeText(event.code), message: safeText(event.message) };
     case "goodbye":

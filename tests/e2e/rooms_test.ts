@@ -1,0 +1,407 @@
+/**
+ * Rooms over real TLS (issue 14): `chat serve` on 127.0.0.1 and `chat join --json/--plain` or
+ * raw TLS clients. Join, part, the list and topics through the client's commands; `--room` for a
+ * script; an invite-only room unseen by an outsider in every path (the list, search, history,
+ * replies, deletes, resume, and every request naming it); history, search and resume per room;
+ * membership across a reconnect and a restart; and every bound, each sent the thing it refuses.
+ */
+import assert from "node:assert/strict";
+import { encodeFrame, MAX_FRAME_BYTES } from "../../src/protocol/codec.ts";
+import { GENERAL_ROOM, MAX_TOPIC_LENGTH } from "../../src/protocol/schema.ts";
+import { loadTestServeArgs } from "../../src/cli/options.ts";
+import { ROOM_CHANGE_BURST, ROOMS_CREATED_PER_HOUR } from "../../src/server/limiters.ts";
+import { DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR } from "../../src/server/limits.ts";
+import { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT, notInRoom } from "../../src/server/rooms.ts";
+import {
+  type ChatEvent,
+  joinClient,
+  joined,
+  messageWith,
+  type RawClient,
+  rawClient,
+  rawJoined,
+  removeDir,
+  startServer,
+} from "./harness.ts";
+
+/** Raw frames a test reads back. */
+// deno-lint-ignore no-explicit-any
+type Frame = any;
+
+let refs = 0;
+
+/** Sends a request from a raw client and returns the frame that answers it (by its ref). */
+async function ask(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
+  const ref = `q${++refs}`;
+  await raw.sendFrame({ ...frame, ref });
+  const answer = await raw.frameWhere((f) => f.ref === ref);
+  assert.ok(answer, `no answer to ${JSON.stringify(frame)}`);
+  return answer;
+}
+
+/** The same, where the answer must be a room event. */
+async function room(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
+  const answer = await ask(raw, frame);
+  assert.equal(answer.type, "room", JSON.stringify(answer));
+  return answer;
+}
+
+/** The same, where the answer must be a refusal. */
+async function refused(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
+  const answer = await ask(raw, frame);
+  assert.equal(answer.type, "error", JSON.stringify(answer));
+  return answer;
+}
+
+/** A message sent from a raw client, acknowledged; its id. */
+async function post(raw: RawClient, frame: Record<string, unknown>): Promise<string> {
+  const ack = await ask(raw, { type: "send", ...frame });
+  assert.equal(ack.type, "ack", JSON.stringify(ack));
+  return ack.id;
+}
+
+const isRoom = (event: string, name: string) => (e: ChatEvent) =>
+  e.type === "room" && e.event === event && e.room.name === name;
+
+Deno.test("rooms: join, part, the list and topics through chat join's commands; messages stay in their room", async () => {
+  await using server = await startServer();
+  await using alice = await joined(server, "alice");
+  await using bob = await joined(server, "bob");
+  await using carol = await joined(server, "carol");
+  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === carol.id);
+
+  await alice.send("/join #Builds");
+  const made = await alice.waitFor(isRoom("joined", "#builds"));
+  assert.deepEqual([made.room.members, made.here], [1, "#builds"]);
+  await bob.send("/join builds");
+  await bob.waitFor(isRoom("joined", "#builds"));
+  const came = await alice.waitFor((e) => e.type === "presence" && e.room === "#builds");
+  assert.deepEqual([came.joined.id, came.online], [bob.id, 2]);
+
+  await alice.send("/topic green since 1234");
+  const topic = await bob.waitFor(isRoom("topic", "#builds"));
+  assert.deepEqual([topic.by, topic.room.topic], [alice.id, "green since 1234"]);
+
+  await carol.send("/rooms");
+  const listed = await carol.waitFor((e) => e.type === "rooms");
+  assert.deepEqual(
+    listed.rooms.map((r: Frame) => [r.name, r.members, r.online, r.topic]),
+    [["#builds", 2, 2, "green since 1234"], [GENERAL_ROOM, 3, 3, ""]],
+  );
+
+  // what alice types goes to #builds now; carol is not in it
+  await alice.send("build 1 passed");
+  const there = await bob.waitFor(messageWith("build 1 passed"));
+  assert.equal(there.room, "#builds");
+  await carol.send("hello everyone");
+  const general = await alice.waitFor(messageWith("hello everyone"));
+  assert.equal(general.room, GENERAL_ROOM);
+  await bob.waitFor(messageWith("hello everyone"));
+  assert.ok(!carol.events.some((e) => e.text === "build 1 passed"));
+
+  await bob.send("/part");
+  const parted = await bob.waitFor(isRoom("parted", "#builds"));
+  assert.equal(parted.here, GENERAL_ROOM);
+  const left = await alice.waitFor((e) => e.type === "presence" && e.room === "#builds" && e.left);
+  assert.equal(left.left.id, bob.id);
+  await alice.send("build 2 passed");
+  await alice.waitFor(messageWith("build 2 passed"));
+  await bob.send("/who #builds");
+  const notIn = await bob.waitFor((e) => e.type === "error" && e.code === "not_found");
+  assert.equal(notIn.message, notInRoom("#builds"));
+  assert.ok(!bob.events.some((e) => e.text === "build 2 passed"));
+});
+
+Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #builds, joining it first", async () => {
+  await using server = await startServer();
+  await using watcher = await joined(server, "watcher");
+  await watcher.send("/join #builds");
+  await watcher.waitFor(isRoom("joined", "#builds"));
+  await using ci = await joined(server, "ci", { mode: "plain", extraArgs: ["--room", "#Builds"] });
+  await ci.send("build 1234 passed");
+  const result = await ci.end();
+  assert.equal(result.code, 0, result.stderr);
+  const posted = await watcher.waitFor(messageWith("build 1234 passed"));
+  assert.deepEqual([posted.room, posted.from], ["#builds", ci.id]);
+  assert.match(result.stdout, /\* you joined #builds \(2 members, 2 online\)/);
+  assert.match(result.stdout, / ci_\d{4}: build 1234 passed/, "its own room is not named");
+  // a room it may not join: one sentence, exit 1, nothing sent
+  await using owner = await joined(server, "owner");
+  await owner.send("/join #vault --private");
+  await owner.waitFor(isRoom("joined", "#vault"));
+  await using intruder = await joinClient(server, "intruder", {
+    mode: "plain",
+    extraArgs: ["--room", "#vault"],
+  });
+  assert.equal(await intruder.exitedWithin(15_000), 1);
+  assert.match(intruder.stderr(), /could not join #vault: the name #vault is taken/);
+});
+
+Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in the words for no room at all", async () => {
+  await using server = await startServer();
+  const { raw: owner, welcome: ownerWelcome } = await rawJoined(server, "owner");
+  const { raw: eve, welcome: eveWelcome } = await rawJoined(server, "eve");
+  try {
+    const early = await post(eve, { text: "before the secret" });
+    await room(owner, { type: "join", room: "#vault", private: true });
+    const secret = await post(owner, { text: "the vault code is 4242", room: "#vault" });
+    await room(owner, { type: "topic", room: "#vault", topic: "vault business" });
+    await post(owner, { text: "public 4242 chatter" });
+
+    // the list neither shows nor counts it
+    const listed = await ask(eve, { type: "rooms" });
+    assert.deepEqual(listed.rooms.map((r: Frame) => r.name), [GENERAL_ROOM]);
+    assert.equal(listed.total, 1);
+    // history, search: not there, and asked by name, the answer for no room at all
+    const history = await ask(eve, { type: "history", limit: 100 });
+    assert.ok(!history.messages.some((m: Frame) => m.id === secret));
+    const search = await ask(eve, { type: "search", pattern: "4242" });
+    assert.deepEqual(search.messages.map((m: Frame) => m.text), ["public 4242 chatter"]);
+    const requests = (name: string) => [
+      { type: "history", limit: 10, room: name },
+      { type: "search", pattern: "4242", room: name },
+      { type: "who", room: name },
+      { type: "part", room: name },
+      { type: "topic", room: name, topic: "mine now" },
+      { type: "private", room: name, private: false },
+      { type: "invite", room: name, user: eveWelcome.you.id },
+      { type: "send", text: "let me in", room: name },
+    ];
+    const vault = await Promise.all(requests("#vault").map((f) => refused(eve, f)));
+    const none = await Promise.all(requests("#nothing").map((f) => refused(eve, f)));
+    assert.deepEqual(
+      vault.map((e) => [e.code, e.message.replace("#vault", "#X")]),
+      none.map((e) => [e.code, e.message.replace("#nothing", "#X")]),
+    );
+    assert.ok(vault.every((e) => e.code === "not_found" && e.message === notInRoom("#vault")));
+    // a reply to it and a delete of it: the words for no such message
+    const ghost = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    const reply = await refused(eve, { type: "send", text: "me too", replyTo: secret });
+    const replyNone = await refused(eve, { type: "send", text: "me too", replyTo: ghost });
+    assert.deepEqual([reply.code, reply.message], [replyNone.code, replyNone.message]);
+    const del = await refused(eve, { type: "delete", id: secret });
+    const delNone = await refused(eve, { type: "delete", id: ghost });
+    assert.deepEqual([del.code, del.message], [delNone.code, delNone.message]);
+    // joining says only that the name is taken
+    const join = await refused(eve, { type: "join", room: "#vault" });
+    assert.equal(join.code, "forbidden");
+    assert.doesNotMatch(join.message, /invite-only|owner|private/);
+    // a resume from before it: never its messages
+    await eve.close();
+    const again = await rawJoinedToken(server, "eve", eveWelcome.token, { resume: early });
+    try {
+      const replay = await again.raw.frameWhere((f) =>
+        f.type === "message" && f.text === "public 4242 chatter"
+      );
+      assert.ok(replay?.replay);
+      assert.ok(!again.raw.received.some((f: Frame) => f.id === secret || f.room === "#vault"));
+      // invited, it is in: the room's history is there
+      await room(owner, { type: "invite", room: "#vault", user: eveWelcome.you.id });
+      const told = await again.raw.frameWhere((f) => f.type === "room" && f.event === "invited");
+      assert.equal(told.by, ownerWelcome.you.id);
+      await room(again.raw, { type: "join", room: "#vault" });
+      const inside = await ask(again.raw, { type: "history", limit: 10, room: "#vault" });
+      assert.deepEqual(inside.messages.map((m: Frame) => m.id), [secret]);
+    } finally {
+      await again.raw.close();
+    }
+  } finally {
+    await owner.close();
+    await eve.close();
+  }
+});
+
+Deno.test("rooms: history, search and resume per room; membership survives a reconnect and a restart", async () => {
+  const server = await startServer();
+  const dir = server.dir;
+  let restarted: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    const { raw: tom, welcome } = await rawJoined(server, "tom");
+    const { raw: ann } = await rawJoined(server, "ann");
+    let token: string = welcome.token;
+    try {
+      for (const name of ["#a", "#b"]) {
+        await room(tom, { type: "join", room: name });
+        await room(ann, { type: "join", room: name });
+      }
+      const seen = await post(ann, { text: "a0 kiwi", room: "#a" });
+      await tom.frameWhere((f) => f.id === seen);
+      await tom.close();
+      // while tom is away: both rooms and #general, interleaved
+      const order = [["#a", "a1"], ["#b", "b1"], [GENERAL_ROOM, "g1"], ["#b", "b2 kiwi"]];
+      for (const [name, text] of order) await post(ann, { text, room: name });
+      const back = await rawJoinedToken(server, "tom", token, { resume: seen });
+      token = back.welcome.token;
+      const replayed = await collectMessages(back.raw, order.length);
+      assert.deepEqual(replayed.map((m) => [m.room, m.text]), order);
+      assert.deepEqual(back.welcome.rooms.map((r: Frame) => r.name).sort(), [
+        "#a",
+        "#b",
+        GENERAL_ROOM,
+      ]);
+      const historyB = await ask(back.raw, { type: "history", limit: 10, room: "#b" });
+      assert.deepEqual(historyB.messages.map((m: Frame) => m.text), ["b1", "b2 kiwi"]);
+      const searchA = await ask(back.raw, { type: "search", pattern: "kiwi", room: "#a" });
+      assert.deepEqual(searchA.messages.map((m: Frame) => m.text), ["a0 kiwi"]);
+      await room(back.raw, { type: "part", room: "#b" });
+      const searchAll = await ask(back.raw, { type: "search", pattern: "kiwi" });
+      assert.deepEqual(searchAll.messages.map((m: Frame) => m.text), ["a0 kiwi"]);
+      await back.raw.close();
+    } finally {
+      await tom.close();
+      await ann.close();
+    }
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    restarted = await startServer({ dir });
+    const after = await rawJoinedToken(restarted, "tom", token, {});
+    try {
+      assert.deepEqual(after.welcome.rooms.map((r: Frame) => r.name).sort(), [
+        "#a",
+        GENERAL_ROOM,
+      ]);
+      const history = await ask(after.raw, { type: "history", limit: 10, room: "#a" });
+      assert.deepEqual(history.messages.map((m: Frame) => m.text), ["a0 kiwi", "a1"]);
+    } finally {
+      await after.raw.close();
+    }
+  } finally {
+    await restarted?.[Symbol.asyncDispose]();
+    await server.stop("SIGKILL").catch(() => {});
+    await removeDir(dir);
+  }
+});
+
+/** A raw hello with a token and more fields. */
+async function rawJoinedToken(
+  server: { port: number; caFile: string },
+  name: string,
+  token: string,
+  extra: Record<string, unknown>,
+): Promise<{ raw: RawClient; welcome: Frame }> {
+  const raw = await rawClient(server.port, server.caFile);
+  await raw.sendFrame({ type: "hello", name, token, ...extra });
+  const welcome = await raw.frameWhere((f) => f.type === "welcome" || f.type === "error");
+  assert.equal(welcome?.type, "welcome", JSON.stringify(welcome));
+  return { raw, welcome };
+}
+
+/** The next `count` message frames. */
+async function collectMessages(raw: RawClient, count: number): Promise<Frame[]> {
+  const messages: Frame[] = [];
+  while (messages.length < count) {
+    const frame = await raw.frameWhere((f) => f.type === "message");
+    assert.ok(frame, "the connection closed");
+    messages.push(frame);
+  }
+  return messages;
+}
+
+// ---- bounds -----------------------------------------------------------------------------------
+
+Deno.test("rooms: bounds — rooms per user, rooms on the server, the topic's length", async () => {
+  await using server = await startServer({
+    args: ["--max-new-rooms-per-address", "0", "--max-rooms", String(MAX_ROOMS_PER_USER + 1)],
+  });
+  const makers: RawClient[] = [];
+  const { raw: tom } = await rawJoined(server, "tom");
+  try {
+    // rooms made by others (each user makes ROOMS_CREATED_PER_HOUR at most), joined by tom
+    let made = 0;
+    for (let m = 0; made < MAX_ROOMS_PER_USER; m++) {
+      const { raw } = await rawJoined(server, `maker${m}`);
+      makers.push(raw);
+      for (let i = 0; i < ROOMS_CREATED_PER_HOUR && made < MAX_ROOMS_PER_USER; i++) {
+        await room(raw, { type: "join", room: `#r${made++}` });
+      }
+    }
+    for (let i = 0; i < MAX_ROOMS_PER_USER - 1; i++) {
+      await room(tom, { type: "join", room: `#r${i}` });
+    }
+    const full = await refused(tom, { type: "join", room: `#r${MAX_ROOMS_PER_USER - 1}` });
+    assert.equal(full.code, "full");
+    assert.match(full.message, new RegExp(`in ${MAX_ROOMS_PER_USER} rooms`));
+    // the server keeps MAX_ROOMS_PER_USER + 1 rooms (with #general): it has them all
+    const { raw: ann } = await rawJoined(server, "ann");
+    makers.push(ann);
+    const serverFull = await refused(ann, { type: "join", room: "#one-too-many" });
+    assert.equal(serverFull.code, "full");
+    assert.match(serverFull.message, /keeps at most 51 rooms/);
+    await room(ann, { type: "join", room: "#r7" });
+    // a topic: MAX_TOPIC_LENGTH, not one more; one line
+    await room(ann, { type: "topic", room: "#r7", topic: "t".repeat(MAX_TOPIC_LENGTH) });
+    for (const topic of ["t".repeat(MAX_TOPIC_LENGTH + 1), "two\nlines"]) {
+      const bad = await refused(ann, { type: "topic", room: "#r7", topic });
+      assert.equal(bad.code, "bad_frame");
+    }
+    const list = await ask(ann, { type: "rooms" });
+    assert.equal(list.total, MAX_ROOMS_PER_USER + 1);
+  } finally {
+    for (const raw of makers) await raw.close();
+    await tom.close();
+  }
+});
+
+Deno.test("rooms: bounds — room changes per user, new rooms per user and per address", async () => {
+  await using server = await startServer();
+  const { raw: tom } = await rawJoined(server, "tom");
+  const others: RawClient[] = [];
+  try {
+    await room(tom, { type: "join", room: "#flip" });
+    for (let i = 1; i < ROOM_CHANGE_BURST; i++) {
+      await room(tom, { type: i % 2 ? "part" : "join", room: "#flip" });
+    }
+    const limited = await refused(tom, { type: "join", room: "#flip" });
+    assert.equal(limited.code, "rate_limited");
+    assert.match(limited.message, /changes to rooms a minute/);
+    // new rooms: ROOMS_CREATED_PER_HOUR for one user, then the address's allowance across ids
+    let created = 0;
+    let refusal: Frame;
+    for (let u = 0; !refusal && u < 10; u++) {
+      const { raw } = await rawJoined(server, `maker${u}`);
+      others.push(raw);
+      for (let i = 0; i <= ROOMS_CREATED_PER_HOUR; i++) {
+        const answer = await ask(raw, { type: "join", room: `#m${u}-${i}` });
+        if (answer.type === "room") {
+          created++;
+          continue;
+        }
+        assert.equal(answer.code, "rate_limited");
+        if (/from one address/.test(answer.message)) refusal = answer;
+        else assert.equal(i, ROOMS_CREATED_PER_HOUR, "a user's own allowance");
+        break;
+      }
+    }
+    // #flip was the address's first
+    assert.equal(created + 1, DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR);
+    assert.match(refusal.message, /30 new rooms an hour from one address/);
+  } finally {
+    for (const raw of others) await raw.close();
+    await tom.close();
+  }
+});
+
+Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT members, cut to one frame, with the count", async () => {
+  // one address makes every id here: the limits a load test lifts
+  await using server = await startServer({ args: loadTestServeArgs(2_000) });
+  const count = MEMBERS_LIST_LIMIT + 5;
+  const peers: RawClient[] = [];
+  try {
+    // 24-character names: a frame holds fewer than MEMBERS_LIST_LIMIT of them; joined a batch
+    // at a time (raw clients do not ping: the first must not reach its idle limit meanwhile)
+    for (let i = 0; i < count; i += 25) {
+      const batch = Array.from({ length: Math.min(25, count - i) }, (_, k) => `m${i + k}`);
+      const joinedNow = await Promise.all(
+        batch.map((name) => rawJoined(server, name.padEnd(24, "x"))),
+      );
+      peers.push(...joinedNow.map((j) => j.raw));
+    }
+    const users = await ask(peers.at(-1)!, { type: "who", room: GENERAL_ROOM });
+    assert.equal(users.room, GENERAL_ROOM);
+    assert.equal(users.online, count);
+    assert.ok(users.users.length > 500 && users.users.length <= MEMBERS_LIST_LIMIT);
+    assert.ok(encodeFrame(users).length <= MAX_FRAME_BYTES);
+  } finally {
+    await Promise.all(peers.map((raw) => raw.close()));
+  }
+});
