@@ -6,16 +6,20 @@
  * membership across a reconnect and a restart; and every bound, each sent the thing it refuses.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { encodeFrame, MAX_FRAME_BYTES } from "../../src/protocol/codec.ts";
 import { GENERAL_ROOM, MAX_TOPIC_LENGTH } from "../../src/protocol/schema.ts";
 import { loadTestServeArgs } from "../../src/cli/options.ts";
 import { ROOM_CHANGE_BURST, ROOMS_CREATED_PER_HOUR } from "../../src/server/limiters.ts";
 import { DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR } from "../../src/server/limits.ts";
+import { hashToken } from "../../src/server/identity.ts";
 import { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT, notInRoom } from "../../src/server/rooms.ts";
 import {
   type ChatEvent,
   joinClient,
   joined,
+  makeTempDir,
   messageWith,
   type RawClient,
   rawClient,
@@ -403,5 +407,39 @@ Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT memb
     assert.ok(encodeFrame(users).length <= MAX_FRAME_BYTES);
   } finally {
     await Promise.all(peers.map((raw) => raw.close()));
+  }
+});
+
+Deno.test("rooms: a database from before rooms is served with its public messages in #general and everyone in it", async () => {
+  const dir = await makeTempDir("chat-e2e-old-db-");
+  try {
+    const token = "an-old-token-of-tom";
+    const db = new DatabaseSync(join(dir, "chat.db"));
+    db.exec(`
+      CREATE TABLE identities (id TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL,
+        token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        sender TEXT NOT NULL, recipients TEXT, text TEXT NOT NULL, time INTEGER NOT NULL,
+        reply_to TEXT, expires_at INTEGER, purged TEXT, purged_after INTEGER);
+      CREATE TABLE audience (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, seq)) WITHOUT ROWID;`);
+    db.prepare("INSERT INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)")
+      .run("tom_0001", "tom", hashToken(token), 1);
+    db.prepare("INSERT INTO messages (id, sender, text, time) VALUES (?, ?, ?, ?)")
+      .run("01ARZ3NDEKTSV4RRFFQ69G5FAV", "tom_0001", "from the old days", 1);
+    db.close();
+    await using server = await startServer({ dir });
+    const { raw, welcome } = await rawJoinedToken(server, "tom", token, {});
+    try {
+      assert.equal(welcome.you.id, "tom_0001");
+      assert.deepEqual(welcome.rooms.map((r: Frame) => [r.name, r.members]), [[GENERAL_ROOM, 1]]);
+      const old = await raw.frameWhere((f) => f.type === "message");
+      assert.deepEqual([old.text, old.room], ["from the old days", GENERAL_ROOM]);
+      await post(raw, { text: "and the new" });
+    } finally {
+      await raw.close();
+    }
+  } finally {
+    await removeDir(dir);
   }
 });
