@@ -443,3 +443,41 @@ Deno.test("rooms: a database from before rooms is served with its public message
     await removeDir(dir);
   }
 });
+
+Deno.test("rooms: temporary messages and deletes work per room: their members are told, a resume replays the purge, nobody else hears of it", async () => {
+  await using server = await startServer();
+  const { raw: ann } = await rawJoined(server, "ann");
+  const { raw: tom, welcome: tomWelcome } = await rawJoined(server, "tom");
+  const { raw: eve } = await rawJoined(server, "eve");
+  try {
+    await room(ann, { type: "join", room: "#team" });
+    await room(tom, { type: "join", room: "#team" });
+    const temp = await post(ann, { text: "soon gone", room: "#team", ttl: 1 });
+    const expired = await tom.frameWhere((f) => f.type === "deleted" && f.id === temp, 5_000);
+    assert.equal(expired.reason, "expired");
+    const seen = await post(ann, { text: "seen by tom", room: "#team" });
+    const doomed = await post(ann, { text: "oops", room: "#team" });
+    await tom.frameWhere((f) => f.id === doomed);
+    await tom.close();
+    // deleted while tom is away: his resume (from the last he saw) replays the deletion
+    const del = await ask(ann, { type: "delete", id: doomed });
+    assert.equal(del.type, "ack");
+    const back = await rawJoinedToken(server, "tom", tomWelcome.token, { resume: doomed });
+    try {
+      const purge = await back.raw.frameWhere((f) => f.type === "deleted");
+      assert.deepEqual([purge.id, purge.reason], [doomed, "deleted"]);
+      const history = await ask(back.raw, { type: "history", limit: 10, room: "#team" });
+      assert.deepEqual(history.messages.map((m: Frame) => m.id), [seen]);
+    } finally {
+      await back.raw.close();
+    }
+    // eve, in #general only, heard none of it
+    await post(ann, { text: "marker for eve" });
+    await eve.frameWhere((f) => f.type === "message" && f.text === "marker for eve");
+    assert.ok(!eve.received.some((f: Frame) => f.type === "deleted" || f.room === "#team"));
+  } finally {
+    await ann.close();
+    await tom.close();
+    await eve.close();
+  }
+});
