@@ -362,3 +362,16 @@ Deno.test("renderLine: irssi-like, wrapped under the text, a reply's quote above
   for (const line of lines.slice(2)) assert.equal(line.search(/\S/), column, lines.join("\n"));
   for (const line of lines) assert.ok(textWidth(line) <= 60);
 });
+
+Deno.test("bubble and lines: a message of a room other than #general names it; #general stays 'Public'", () => {
+  const general = bubble({ room: "#general" });
+  assert.ok(general.at(-1)!.includes("Public"), general.join("\n"));
+  const builds = bubble({ room: "#builds" });
+  assert.ok(builds.at(-1)!.includes("#builds") && !builds.at(-1)!.includes("Public"));
+  const options = { width: 80, me: ME, now: TIME };
+  assert.match(
+    text(renderLine(message({ room: "#builds" }), options))[0],
+    /<alice_1111:#builds> hello/,
+  );
+  assert.match(text(renderLine(message({ room: "#general" }), options))[0], /<alice_1111> hello/);
+});

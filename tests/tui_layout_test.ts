@@ -653,3 +653,21 @@ Deno.test("terminal: autowrap is off while the UI runs and back on after", () =>
   assert.ok(ENTER_SEQUENCE.includes("\x1b[?7l"));
   assert.ok(LEAVE_SEQUENCE.includes("\x1b[?7h"));
 });
+
+Deno.test("model: rooms joined, topics, the list and a room's joins are said as notices; who is online is kept", () => {
+  const builds = { name: "#builds", topic: "green", private: false, members: 2, online: 2 };
+  const ann = { id: "ann_0001", name: "ann" };
+  const { model } = applyEvents(modelWith(), [
+    { type: "room", event: "joined", room: builds, here: "#builds" },
+    { type: "rooms", rooms: [builds], total: 1 },
+    { type: "presence", room: "#builds", joined: ann, online: 3 },
+    { type: "presence", room: "#builds", online: 300 },
+  ]);
+  const notices = model.items.flatMap((i) => (i.kind === "notice" ? [[i.text, i.role]] : []));
+  assert.deepEqual(notices, [
+    ["you joined #builds (2 members, 2 online): green; what you type goes to #builds", "notice"],
+    ["rooms (1): /join #name to go in", "notice"],
+    ["  #builds (2 members, 2 online): green", "notice"],
+    ["ann_0001 joined #builds (3 online)", "presence"],
+  ]);
+});
