@@ -60,7 +60,7 @@ interface Room {
   members: number;
   /** Its members online, by id, in the order they came. */
   online: Map<string, Peer>;
-  /** A large room's count changed: sent at the next tick (at most once per interval). */
+  /** When a large room's online count was last sent (at most once per interval). */
   lastCount: number;
 }
 
@@ -183,7 +183,7 @@ export class Rooms {
       } catch (error) {
         return this.#readFailed(peer, frame.ref, error);
       }
-      // a name cannot be made twice, so this much is said: not whether, nor what, it is
+      // a name cannot be made twice, so that it is taken is said; nothing of the room itself
       if (!invited) {
         return fail(
           ErrorCode.forbidden,
