@@ -164,8 +164,7 @@ Deno.test("hello: a second user's join is announced to the first only", () => {
 
 Deno.test("hello: two people with the same name get different ids", () => {
   const w = world();
-  const a = w.join("sam");
-  const b = w.join("sam");
+  const [a, b] = w.joinAll("sam", "sam");
   assert.notEqual(a.user!.id, b.user!.id);
   assert.match(a.user!.id, /^sam_[0-9]{4}$/);
   assert.match(b.user!.id, /^sam_[0-9]{4}$/);
@@ -289,8 +288,7 @@ Deno.test("send: message ids are ULIDs, increasing", () => {
 
 Deno.test("send: forged from/time/id are ignored; from is the peer's id", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.clock.t = T0 + 99;
   w.say(tom, {
     type: "send",
@@ -327,10 +325,7 @@ Deno.test("send direct: only the sender and the recipients get it", async () => 
 
 Deno.test("send direct: to several by id (any case) and name, sender included once", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  const carol = w.join("carol");
+  const [tom, alice, bob, carol] = w.joinAll("tom", "alice", "bob", "carol");
   for (const peer of [tom, alice, bob]) peer.clear();
   w.say(tom, { type: "send", ref: "r", text: "hi", to: ["ALICE_0002", "bob", "tom_0001"] });
   assert.deepEqual(tom.frames.map((f) => f.type), ["message", "ack"], "no duplicate to self");
@@ -363,8 +358,7 @@ Deno.test("send direct: to the exact id of someone offline is stored and deliver
   const bobToken = welcomeOf(bob).token;
   const bobId = bob.user!.id;
   w.hub.disconnect(bob);
-  const tom = w.join("tom");
-  const eve = w.join("eve");
+  const [tom, eve] = w.joinAll("tom", "eve");
   w.say(tom, { type: "send", ref: "r1", text: "while you were out", to: [bobId] });
   assert.equal(tom.last().type, "ack");
   assert.deepEqual(messages(eve), []);
@@ -403,8 +397,7 @@ Deno.test("send direct: an offline DM older than the public history window is st
 
 Deno.test("hello: a newcomer sees recent public history (replay), not others' DMs", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   for (let i = 0; i < HISTORY_ON_JOIN + 5; i++) {
     w.say(tom, { type: "send", ref: `p${i}`, text: `public ${i}` });
   }
@@ -440,9 +433,7 @@ Deno.test("hello with resume: replays what came after that id, visible only", ()
 
 Deno.test("reply: to a public message is public and carries a quote", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
+  const [tom, alice, bob] = w.joinAll("tom", "alice", "bob");
   w.say(tom, { type: "send", ref: "1", text: "first line\nsecond line" });
   const original = messages(tom)[0].id;
   w.say(alice, { type: "send", ref: "2", text: "agreed", replyTo: original });
@@ -455,10 +446,7 @@ Deno.test("reply: to a public message is public and carries a quote", () => {
 
 Deno.test("reply: to a DM goes to that conversation only", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  const carol = w.join("carol");
+  const [tom, alice, bob, carol] = w.joinAll("tom", "alice", "bob", "carol");
   w.say(tom, { type: "send", ref: "1", text: "just us", to: ["alice", "bob"] });
   const original = messages(alice)[0].id;
   w.say(alice, { type: "send", ref: "2", text: "yes", replyTo: original });
@@ -471,8 +459,7 @@ Deno.test("reply: to a DM goes to that conversation only", () => {
 
 Deno.test("reply: once the original is deleted, history quotes it as deleted", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.say(tom, { type: "send", ref: "1", text: "regret this" });
   const original = messages(tom)[0].id;
   w.say(alice, { type: "send", ref: "2", text: "lol", replyTo: original });
@@ -487,9 +474,7 @@ Deno.test("reply: once the original is deleted, history quotes it as deleted", (
 
 Deno.test("reply: to a DM you are not part of is not_found, like a missing id", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const eve = w.join("eve");
+  const [tom, alice, eve] = w.joinAll("tom", "alice", "eve");
   w.say(tom, { type: "send", ref: "1", text: "private", to: ["alice"] });
   const original = messages(alice)[0].id;
   w.say(eve, { type: "send", ref: "2", text: "what?", replyTo: original });
@@ -766,8 +751,7 @@ Deno.test("password: right → welcome", () => {
 
 Deno.test("shutdown: every connection is told and closed", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.hub.shutdown("maintenance");
   assert.deepEqual(tom.closed, { reason: "shutdown", message: "maintenance" });
   assert.deepEqual(alice.closed, { reason: "shutdown", message: "maintenance" });
@@ -831,8 +815,7 @@ Deno.test("history: pages backwards through what the user may see", () => {
 
 Deno.test("delete: the author deletes for everyone; the text is purged", async () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.say(tom, { type: "send", ref: "1", text: "oops" });
   const id = messages(tom)[0].id;
   tom.clear();
@@ -860,9 +843,7 @@ Deno.test("delete: the author deletes for everyone; the text is purged", async (
 
 Deno.test("delete: someone else's message is forbidden; an unseen DM is not_found", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const eve = w.join("eve");
+  const [tom, alice, eve] = w.joinAll("tom", "alice", "eve");
   w.say(tom, { type: "send", ref: "1", text: "public" });
   w.say(tom, { type: "send", ref: "2", text: "dm", to: ["alice"] });
   const [pub, dm] = messages(tom).map((m) => m.id);
@@ -878,9 +859,7 @@ Deno.test("delete: someone else's message is forbidden; an unseen DM is not_foun
 
 Deno.test("delete: a DM's deletion is told to its audience only", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const eve = w.join("eve");
+  const [tom, alice, eve] = w.joinAll("tom", "alice", "eve");
   w.say(tom, { type: "send", ref: "1", text: "dm", to: ["alice"] });
   const id = messages(tom)[0].id;
   eve.clear();
@@ -894,9 +873,7 @@ Deno.test("delete: a DM's deletion is told to its audience only", () => {
 
 Deno.test("temp: expiresAt = time + ttl; expired at the deadline, to its audience", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const eve = w.join("eve");
+  const [tom, alice, eve] = w.joinAll("tom", "alice", "eve");
   w.say(tom, { type: "send", ref: "t", text: "brief", ttl: 30, to: ["alice"] });
   const [message] = messages(alice);
   assert.equal(message.expiresAt, T0 + 30_000);
@@ -918,8 +895,7 @@ Deno.test("temp: expiresAt = time + ttl; expired at the deadline, to its audienc
 
 Deno.test("temp: a message deleted before its deadline is not expired again", () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.say(tom, { type: "send", ref: "t", text: "brief", ttl: 10 });
   const id = messages(tom)[0].id;
   w.say(tom, { type: "delete", ref: "d", id });
@@ -959,9 +935,7 @@ Deno.test("temp: pending expiries survive a restart; overdue ones go at start-up
 
 Deno.test("search: case-insensitive regex over what the user may see", async () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
-  const eve = w.join("eve");
+  const [tom, alice, eve] = w.joinAll("tom", "alice", "eve");
   w.say(tom, { type: "send", ref: "1", text: "Hello World" });
   w.say(tom, { type: "send", ref: "2", text: "hello secret", to: ["alice"] });
   w.say(tom, { type: "send", ref: "3", text: "goodbye" });
@@ -1028,8 +1002,7 @@ Deno.test("rate limit: per user — logging in again does not refill the bucket"
 
 Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
   const w = world({ maxRate: 1 });
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   for (let i = 0; i < 20 + MAX_RATE_STRIKES; i++) {
     w.say(tom, { type: "send", ref: `${i}`, text: "x" });
   }
@@ -1129,8 +1102,7 @@ Deno.test("resume: never replays others' DMs or deletions of them", () => {
 
 Deno.test("send: a retried ref is acknowledged with the first id and stored once", async () => {
   const w = world();
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   w.say(tom, { type: "send", ref: "same", text: "only once" });
   const first = tom.of("ack")[0];
   alice.clear();
@@ -1236,8 +1208,7 @@ Deno.test("group commit: a DM between public runs keeps everyone's order; acks f
 
 Deno.test("send: a retry is acknowledged even when it would no longer pass (its @name left)", () => {
   const w = world();
-  const tom = w.join("tom");
-  const bob = w.join("bob");
+  const [tom, bob] = w.joinAll("tom", "bob");
   w.say(tom, { type: "send", ref: "dm", to: ["bob"], text: "for bob" });
   const first = tom.of("ack")[0];
   w.hub.disconnect(bob);
@@ -1306,8 +1277,7 @@ Deno.test("search: at most MAX_SEARCH_RESULTS results, newest first, with the fu
 Deno.test("send: a store that fails costs those sends an error unavailable, and nothing is sent", () => {
   const store = new SqliteStore(":memory:");
   const w = world({ store });
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   const real = store.commit.bind(store);
   store.commit = (_writes: readonly Write[]): Written[] => {
     throw new Error("disk I/O error");
@@ -1471,8 +1441,7 @@ Deno.test("store failure: an expiry that cannot be stored is retried later, not 
 Deno.test("store failure: a user leaving while the disk is full leaves presence; nothing throws", () => {
   const store = new SqliteStore(":memory:");
   const w = world({ store });
-  const tom = w.join("tom");
-  const alice = w.join("alice");
+  const [tom, alice] = w.joinAll("tom", "alice");
   store.setLastSeq = () => {
     throw new Error("database or disk is full");
   };
