@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { ClientFrame, type SessionInfo, type User } from "../src/protocol/schema.ts";
 import { HANDLERS } from "../src/server/handlers.ts";
 import { Hub } from "../src/server/hub.ts";
+import { Away } from "../src/server/away.ts";
 import type { LimitKind } from "../src/server/limiters.ts";
 import { Presence, USERS_LIST_LIMIT } from "../src/server/presence.ts";
 import { clientFrame, FakePeer, mid } from "./fixtures.ts";
@@ -41,6 +42,7 @@ const SAMPLES: { [T in Type]: FrameOf<T> } = {
   topic: { type: "topic", ref: "r-topic", room: "#builds", topic: "green" },
   invite: { type: "invite", ref: "r-invite", room: "#builds", user: "ann_0001" },
   private: { type: "private", ref: "r-private", room: "#builds", private: true },
+  away: { type: "away", ref: "r-away", reason: "lunch" },
 };
 
 /** What the table says of each row, written out. */
@@ -61,6 +63,7 @@ const NEEDS_HELLO: { [T in Type]: boolean } = {
   topic: true,
   invite: true,
   private: true,
+  away: true,
 };
 const LIMIT: { [T in Type]?: LimitKind } = {
   send: "send",
@@ -71,6 +74,7 @@ const LIMIT: { [T in Type]?: LimitKind } = {
   topic: "room",
   invite: "room",
   private: "room",
+  away: "away",
 };
 
 const TYPES = Object.keys(SAMPLES) as Type[];
@@ -86,6 +90,8 @@ function fakeHub(options: { allow?: boolean; revoke?: boolean } = {}) {
   const hub = {
     version: "test-version",
     presence: new Presence(),
+    away: new Away(),
+    now: () => 1_000,
     hello: (...args: unknown[]) => void calls.push(["hello", ...args]),
     messages: {
       send: (...args: unknown[]) => void calls.push(["messages.send", ...args]),
@@ -320,4 +326,19 @@ Deno.test("handlers: logout_others on a connection without a session revokes not
   HANDLERS.logout_others.handle(asHub, peer, SAMPLES.logout_others, tom);
   assert.deepEqual(calls, [["admissions.sessions", tom, undefined]]);
   assert.deepEqual(peer.frames.map((f) => f.type), ["sessions"]);
+});
+
+Deno.test("handlers: away goes to away (marked with why, on the hub's clock), answered with its ref; who then says it", () => {
+  const { hub, asHub } = fakeHub();
+  const peer = loggedIn();
+  hub.presence.add(peer, tom);
+  HANDLERS.away.handle(asHub, peer, SAMPLES.away, tom);
+  assert.deepEqual(peer.of("away"), [
+    { type: "away", ref: "r-away", user: tom.id, reason: "lunch", since: 1_000 },
+  ]);
+  HANDLERS.who.handle(asHub, peer, SAMPLES.who, tom);
+  assert.deepEqual(peer.of("users")[0].users, [{ ...tom, away: "lunch" }]);
+  HANDLERS.away.handle(asHub, peer, { type: "away", ref: "r-back" }, tom);
+  assert.deepEqual(peer.of("away")[1], { type: "away", ref: "r-back", user: tom.id });
+  assert.equal(hub.away.isAway(tom.id), false);
 });

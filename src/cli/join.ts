@@ -16,6 +16,10 @@ import { ConnectError, Connection } from "../client/connection.ts";
 import { type ClientEvent, ClientState } from "../client/state.ts";
 import { describeIoError } from "../tls/files.ts";
 import { forgetToken, loadToken, reportingSaves, saveToken } from "../client/tokens.ts";
+import { IgnoreList, type Ignores, loadIgnores, saveIgnores } from "../client/ignore.ts";
+import { SUMMARY_CHECK_MS } from "../client/smart_filter.ts";
+import { View } from "../client/view.ts";
+import { systemClock } from "../client/clock.ts";
 
 /** Runs the client; resolves to the process exit code. */
 export async function runJoin(args: JoinArgs): Promise<number> {
@@ -55,10 +59,30 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   const saved = await loadToken(stateDir, server, name);
   const mode = args.mode === "interactive" && !interactive ? "plain" : args.mode;
   const state = new ClientState();
+  // who this account ignores on this server; what is shown goes through the view
+  const ignoreNotices: string[] = [];
+  const ignores: Ignores = {
+    list: new IgnoreList(
+      await loadIgnores(stateDir, server).catch((error) => {
+        ignoreNotices.push(
+          `could not read the ignore list in ${stateDir} (${describeIoError(error)}); ` +
+            "nobody is ignored this time",
+        );
+        return [];
+      }),
+    ),
+    save: () => saveIgnores(stateDir, server, ignores.list.list()),
+  };
+  const view = new View({
+    ignores: ignores.list,
+    here: () => state.room,
+    now: () => systemClock.now(),
+    everything: mode === "json",
+  });
 
   // until the UI exists (after the first welcome), events and notices wait here
   const early: ClientEvent[] = [];
-  const earlyNotices: string[] = [];
+  const earlyNotices: string[] = [...ignoreNotices];
   let show: (events: ClientEvent[]) => void = (events) => void early.push(...events);
   let status = (_status: ConnectionStatus) => {};
   let notice: (text: string) => void = (text) => void earlyNotices.push(text);
@@ -145,10 +169,14 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     color: args.color,
     layout: args.layout,
   });
-  show = (events) => ui.show(events);
+  show = (events) => ui.show(view.filter(events));
   status = (next) => ui.status(next);
   notice = (text) => ui.notice(text);
-  ui.show(early.splice(0));
+  ui.show(view.filter(early.splice(0)));
+  // joins and leaves the smart filter did not show, summed up now and then
+  const stopSummaries = systemClock.every(SUMMARY_CHECK_MS, () => {
+    for (const line of view.summaries()) ui.notice(line);
+  });
   for (const text of earlyNotices.splice(0)) ui.notice(text);
 
   const chat = new Chat({
@@ -160,6 +188,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     keepUnsent,
     id,
     where,
+    ignores,
   });
   ui.start({
     onLine: (line) => chat.line(line),
@@ -167,6 +196,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   });
 
   const ending = await client.ended;
+  stopSummaries();
   const { words, code } = await chat.farewell(ending);
   if (ending.message) ui.notice(ending.message);
   if (mode !== "interactive") { for (const text of words) ui.notice(text); }

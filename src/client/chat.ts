@@ -8,6 +8,7 @@ import { ID_PATTERN } from "../protocol/schema.ts";
 import type { ChatClient, Ending, SendFrame } from "./client.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type CommandContext, type Outgoing, parseInput, perform } from "./commands.ts";
+import type { Ignores } from "./ignore.ts";
 import { MAX_OUTBOX_MESSAGES } from "./outbox.ts";
 import type { ClientState } from "./state.ts";
 
@@ -31,6 +32,8 @@ export interface ChatUi {
   help(): void;
   /** The person asked to leave: the client is finishing up. */
   leaving(): void;
+  /** Empties the view (/clear), where there is one. */
+  clear?(): void;
 }
 
 export interface ChatOptions {
@@ -51,6 +54,8 @@ export interface ChatOptions {
   id: string;
   where: string;
   clock?: Clock;
+  /** The people ignored on this server, kept on disk (ignore.ts). */
+  ignores?: Ignores;
 }
 
 /** What is said once the client has stopped, and the exit code. */
@@ -84,6 +89,8 @@ export class Chat {
       error: (text) => ui.localError(text),
       help: () => ui.help(),
       leave: () => void this.leave(EXIT_DRAIN_MS),
+      ignores: options.ignores,
+      clear: ui.clear ? () => ui.clear!() : undefined,
     };
   }
 

@@ -5,6 +5,8 @@
  * {@link CommandContext} a Chat gives it (chat.ts).
  */
 import {
+  awayProblem,
+  ID_PATTERN,
   MAX_RECIPIENTS,
   MAX_TEXT_LENGTH,
   MAX_TTL_SECONDS,
@@ -15,11 +17,19 @@ import {
   topicProblem,
 } from "../protocol/schema.ts";
 import type { Request, SendFrame } from "./client.ts";
+import { type Ignores, MAX_IGNORED } from "./ignore.ts";
 import type { Shown } from "./state.ts";
 
 export type Intent =
   | { kind: "none" }
   | { kind: "send"; text: string; to?: string[] }
+  | { kind: "me"; text: string; to?: string[] }
+  | { kind: "msg"; text: string; to: string[] }
+  | { kind: "away"; reason?: string }
+  | { kind: "back" }
+  | { kind: "ignore"; user?: string }
+  | { kind: "unignore"; user: string }
+  | { kind: "clear" }
   | { kind: "reply"; ref: string; text: string }
   | { kind: "delete"; ref: string }
   | { kind: "temp"; ttl: number; text: string; to?: string[] }
@@ -66,6 +76,10 @@ export interface CommandContext {
   help(): void;
   /** Leaves: the client finishes up and stops. */
   leave(): void;
+  /** The people ignored, kept on disk per server (ignore.ts); absent: /ignore is not offered. */
+  ignores?: Ignores;
+  /** Empties the view (/clear); absent: there is nothing to empty. */
+  clear?(): void;
 }
 
 export interface Command<K extends CommandKind = CommandKind> {
@@ -143,6 +157,98 @@ function shownRef(ref: string, context: CommandContext): Shown | undefined {
 }
 
 export const COMMANDS: AnyCommand[] = [
+  command({
+    kind: "me",
+    name: "me",
+    aliases: ["action"],
+    usage: "/me [@id ...] text",
+    help: "an action, shown as `* you text` (to those people only, with @ids)",
+    parse(args) {
+      const intent = directOrPublic(args, "what you do");
+      if (intent.kind !== "send") return args.trim() === "" ? usage(this) : intent;
+      return intent.to
+        ? { kind: "me", text: intent.text, to: intent.to }
+        : { kind: "me", text: intent.text };
+    },
+    run: ({ text, to }, context) => context.send({ text, to, action: true }),
+  }),
+  command({
+    kind: "msg",
+    name: "msg",
+    aliases: ["query"],
+    usage: "/msg @id text",
+    help: "a direct message, the same as @id text (the @ may be left out of the first)",
+    parse(args) {
+      // irssi's `/msg bob hi`: the first word names someone, with or without its @
+      const intent = directOrPublic(args.trim().replace(/^(?!@)(\S)/, "@$1"), "the message");
+      if (intent.kind === "usage") return args.trim() === "" ? usage(this) : intent;
+      return intent.to ? { kind: "msg", text: intent.text, to: intent.to } : usage(this);
+    },
+    run: ({ text, to }, context) => context.send({ text, to }),
+  }),
+  command<"away">({
+    kind: "away",
+    name: "away",
+    aliases: [],
+    usage: "/away [reason]",
+    help: "say you are away (shown in /who, and told once to whoever writes to you); " +
+      "/away alone: back",
+    parse(args) {
+      const reason = args.trim();
+      if (reason === "") return { kind: "away" };
+      const problem = awayProblem(reason);
+      return problem ? { kind: "usage", message: problem } : { kind: "away", reason };
+    },
+    run: ({ reason }, context) =>
+      void context.request({ type: "away", ...(reason !== undefined ? { reason } : {}) }),
+  }),
+  command({
+    kind: "back",
+    name: "back",
+    aliases: [],
+    usage: "/back",
+    help: "say you are back (the same as /away alone)",
+    parse: () => ({ kind: "back" }),
+    run: (_, context) => void context.request({ type: "away" }),
+  }),
+  command({
+    kind: "ignore",
+    name: "ignore",
+    aliases: [],
+    usage: "/ignore [@id]",
+    help:
+      `hide someone's messages, mentions and bells, kept for this server (at most ${MAX_IGNORED}); ` +
+      "alone: who you ignore",
+    parse(args) {
+      const typed = args.trim();
+      if (typed === "") return { kind: "ignore" };
+      const user = typedId(typed);
+      return user === undefined ? usage(this) : { kind: "ignore", user };
+    },
+    run: ({ user }, context) => ignore(context, user),
+  }),
+  command({
+    kind: "unignore",
+    name: "unignore",
+    aliases: [],
+    usage: "/unignore @id",
+    help: "show someone's messages again",
+    parse(args) {
+      const user = typedId(args.trim());
+      return user === undefined ? usage(this) : { kind: "unignore", user };
+    },
+    run: ({ user }, context) => unignore(context, user),
+  }),
+  command({
+    kind: "clear",
+    name: "clear",
+    aliases: [],
+    usage: "/clear",
+    help: "clear the screen (on a terminal; messages stay, for /reply and /search)",
+    parse: () => ({ kind: "clear" }),
+    run: (_, context) =>
+      context.clear ? context.clear() : context.notice("there is no screen to clear here"),
+  }),
   command({
     kind: "reply",
     name: "reply",
@@ -384,6 +490,60 @@ export const COMMANDS: AnyCommand[] = [
     run: (_, context) => context.leave(),
   }),
 ];
+
+/** Someone as typed after /ignore or /unignore (`@` optional): one word. */
+function typedId(typed: string): string | undefined {
+  const match = /^@?(\S+)$/.exec(typed);
+  return match ? match[1] : undefined;
+}
+
+/** Why a word is not someone to ignore: ignoring is by id. */
+const NOT_AN_ID = "ignoring is by id, as name_1234 (/who lists them)";
+
+/** /ignore: the list, or one more on it, kept on disk. */
+async function ignore(context: CommandContext, user: string | undefined): Promise<void> {
+  const ignores = context.ignores;
+  if (!ignores) return context.error("this client keeps no ignore list");
+  if (user === undefined) {
+    const ids = ignores.list.list();
+    return context.notice(
+      ids.length === 0
+        ? "you ignore nobody; /ignore @id hides someone"
+        : `you ignore (${ids.length}): ${ids.join(", ")}`,
+    );
+  }
+  const outcome = ignores.list.add(user);
+  if (outcome === "already") return context.notice(`you ignore ${user} already`);
+  if (outcome === "full") {
+    return context.error(
+      `you ignore ${MAX_IGNORED} people already, the most kept; /unignore someone first`,
+    );
+  }
+  if (outcome === "not_an_id") return context.error(NOT_AN_ID);
+  await keep(context, ignores);
+  context.notice(`ignoring ${user}: their messages, mentions and bells are not shown`);
+}
+
+/** /unignore: one less on the list, kept on disk. */
+async function unignore(context: CommandContext, user: string): Promise<void> {
+  const ignores = context.ignores;
+  if (!ignores) return context.error("this client keeps no ignore list");
+  if (!ID_PATTERN.test(user)) return context.error(NOT_AN_ID);
+  if (!ignores.list.remove(user)) return context.notice(`you do not ignore ${user}`);
+  await keep(context, ignores);
+  context.notice(`no longer ignoring ${user}`);
+}
+
+/** Saves the list; a failure is said (the list holds for this run all the same). */
+async function keep(context: CommandContext, ignores: Ignores): Promise<void> {
+  await ignores.save().catch((error) =>
+    context.error(
+      `could not keep the ignore list on disk (${
+        error instanceof Error ? error.message : error
+      }); it holds until you leave`,
+    )
+  );
+}
 
 /** Finds a command by name or alias. */
 export function findCommand(word: string): AnyCommand | undefined {

@@ -20,6 +20,8 @@ export const MIN_REF_LENGTH = 4;
 export interface Shown extends Message {
   ref: string;
   replyRef?: string;
+  /** From someone this client ignores (only --json shows such a message, marked). */
+  ignored?: boolean;
 }
 
 /** What the UI has to show after a frame. */
@@ -55,7 +57,12 @@ export type ClientEvent =
   | { type: "error"; requestRef?: string; code: string; message: string }
   | { type: "goodbye"; reason: string; message: string }
   /** A message typed while disconnected: it goes out when the connection is back. */
-  | { type: "pending"; text: string; to?: string[] };
+  | { type: "pending"; text: string; to?: string[] }
+  /**
+   * `user` is away (`reason`) or back (no reason): this user (`mine`: the answer to /away, or
+   * said when joining while still away), or someone this user wrote to (said once).
+   */
+  | { type: "away"; user: string; reason?: string; since?: number; mine: boolean };
 
 /**
  * Messages (and search/history results) a client keeps, with their refs: a session left open for
@@ -80,6 +87,8 @@ export class ClientState {
   readonly #refOf = new Map<string, string>();
   /** Messages seen only in search or history results: their refs work too. */
   readonly #found = new Map<string, Shown>();
+  /** Why this user is away, while they are (as the server last said). */
+  away?: string;
   /** Id of the last message frame received (frames come in the server's order), for resuming. */
   lastId?: string;
 
@@ -177,6 +186,14 @@ export class ClientState {
         return [{ type: "error", requestRef: frame.ref, code: frame.code, message: frame.message }];
       case "goodbye":
         return [{ type: "goodbye", reason: frame.reason, message: frame.message }];
+      case "away": {
+        const mine = frame.user === this.me?.id;
+        if (mine) this.away = frame.reason;
+        const event: ClientEvent = { type: "away", user: frame.user, mine };
+        if (frame.reason !== undefined) event.reason = frame.reason;
+        if (frame.since !== undefined) event.since = frame.since;
+        return [event];
+      }
       case "pong":
         return [];
     }

@@ -72,14 +72,30 @@ export function roomName(typed: string): string | null {
 /** Why a room name is refused. */
 export const ROOM_NAME_RULE = "a room name is '#' and 1 to 32 of a-z, 0-9, '-' and '_'";
 
-/** Why a topic is refused, or null when it is fine. */
-export function topicProblem(topic: string): string | null {
-  if (topic.length > MAX_TOPIC_LENGTH) return `a topic is at most ${MAX_TOPIC_LENGTH} characters`;
+/**
+ * Longest away reason, in UTF-16 code units: one line, no control characters (it is shown in
+ * `/who` and told to whoever writes to someone away).
+ */
+export const MAX_AWAY_LENGTH = 200;
+
+/** Why a one-line text (`what`: "a topic") is refused, or null when it is fine. */
+function oneLineProblem(what: string, text: string, max: number): string | null {
+  if (text.length > max) return `${what} is at most ${max} characters`;
   // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(topic)) {
-    return "a topic is one line, without control characters";
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) {
+    return `${what} is one line, without control characters`;
   }
   return null;
+}
+
+/** Why a topic is refused, or null when it is fine. */
+export function topicProblem(topic: string): string | null {
+  return oneLineProblem("a topic", topic, MAX_TOPIC_LENGTH);
+}
+
+/** Why an away reason is refused, or null when it is fine. */
+export function awayProblem(reason: string): string | null {
+  return oneLineProblem("an away reason", reason, MAX_AWAY_LENGTH);
 }
 
 export const Name = z.string().refine((s) => nameProblem(s) === null, {
@@ -94,15 +110,26 @@ export const Ref = z.string().min(1).max(MAX_REF_LENGTH);
  */
 export const Recipient = z.string().regex(/^[A-Za-z0-9._-]{1,33}$/);
 
-export const User = z.object({ id: UserId, name: z.string() });
+export const User = z.object({
+  id: UserId,
+  name: z.string(),
+  /** Set in `who` lists (and the welcome's) while the user is away: why. */
+  away: z.string().optional(),
+});
 export type User = z.infer<typeof User>;
 /** A room name, read in its one spelling (lower-case). */
 export const RoomName = z.string().regex(ROOM_PATTERN, ROOM_NAME_RULE).transform((s) =>
   s.toLowerCase()
 );
-export const Topic = z.string().superRefine((s, context) => {
-  const problem = topicProblem(s);
-  if (problem !== null) context.addIssue({ code: "custom", message: problem });
+/** A string `problem` finds nothing wrong with (its sentence, when it does). */
+const checked = (problem: (s: string) => string | null) =>
+  z.string().superRefine((s, context) => {
+    const found = problem(s);
+    if (found !== null) context.addIssue({ code: "custom", message: found });
+  });
+export const Topic = checked(topicProblem);
+export const AwayReason = checked(awayProblem).refine((s) => s.length > 0, {
+  message: "an away reason is not empty (send none to be back)",
 });
 
 // ---- client → server -------------------------------------------------------------------------
@@ -127,6 +154,8 @@ export const Send = z.object({
   retry: z.boolean().optional(),
   /** The room of a public message (default GENERAL_ROOM); a reply goes to its original's. */
   room: RoomName.optional(),
+  /** An action (`/me waves`): shown as `* tom waves`. */
+  action: z.boolean().optional(),
 });
 export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
 export const Search = z.object({
@@ -186,6 +215,12 @@ export const SetPrivate = z.object({
   room: RoomName,
   private: z.boolean(),
 });
+/** Marks this user away (with why), or back (no `reason`). */
+export const SetAway = z.object({
+  type: z.literal("away"),
+  ref: Ref,
+  reason: AwayReason.optional(),
+});
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -204,6 +239,7 @@ export const ClientFrame = z.discriminatedUnion("type", [
   SetTopic,
   Invite,
   SetPrivate,
+  SetAway,
   Ping,
   Bye,
 ]);
@@ -219,6 +255,7 @@ export type ListRooms = z.infer<typeof ListRooms>;
 export type SetTopic = z.infer<typeof SetTopic>;
 export type Invite = z.infer<typeof Invite>;
 export type SetPrivate = z.infer<typeof SetPrivate>;
+export type SetAway = z.infer<typeof SetAway>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -263,6 +300,8 @@ export const Message = z.object({
     z.object({ deleted: z.literal(true) }),
   ]).optional(),
   expiresAt: z.number().optional(),
+  /** An action (`/me waves`): shown as `* tom waves`. */
+  action: z.literal(true).optional(),
   /** True when sent as history or replay, not live. */
   replay: z.boolean().optional(),
 });
@@ -357,6 +396,18 @@ export const RoomEvent = z.object({
   user: UserId.optional(),
 });
 export type RoomEvent = z.infer<typeof RoomEvent>;
+/**
+ * `user` is away (`reason`, since `since`) or back (neither): the answer to `away` (with `ref`),
+ * and said once to whoever writes a direct message to someone away.
+ */
+export const AwayEvent = z.object({
+  type: z.literal("away"),
+  ref: Ref.optional(),
+  user: UserId,
+  reason: z.string().optional(),
+  since: z.number().optional(),
+});
+export type AwayEvent = z.infer<typeof AwayEvent>;
 /** `server` is sent only to a connection not logged in: a health check learns the version. */
 export const Pong = z.object({
   type: z.literal("pong"),
@@ -380,6 +431,7 @@ export const ServerFrame = z.discriminatedUnion("type", [
   Sessions,
   Rooms,
   RoomEvent,
+  AwayEvent,
   ErrorFrame,
   Pong,
   Goodbye,

@@ -15,6 +15,7 @@ export function toFrame(m: StoredMessage, replay = false): Message {
   if (m.replyTo) frame.replyTo = m.replyTo;
   if (m.quote) frame.quote = m.quote;
   if (m.expiresAt) frame.expiresAt = m.expiresAt;
+  if (m.action) frame.action = true;
   if (replay) frame.replay = true;
   return frame;
 }

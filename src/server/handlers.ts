@@ -74,7 +74,7 @@ export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
         : reply(peer, {
           type: "users",
           ref: frame.ref,
-          users: fitInFrame(hub.presence.users(USERS_LIST_LIMIT)),
+          users: fitInFrame(hub.away.mark(hub.presence.users(USERS_LIST_LIMIT))),
           online: hub.presence.size,
         }),
   },
@@ -102,6 +102,12 @@ export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     needsHello: true,
     limit: "room",
     handle: (hub, peer, frame, user) => hub.rooms.invite(peer, user, frame),
+  },
+  away: {
+    needsHello: true,
+    limit: "away",
+    handle: (hub, peer, frame, user) =>
+      hub.away.set(peer, user, frame.ref, frame.reason, hub.now()),
   },
   rooms: {
     needsHello: true,

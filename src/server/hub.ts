@@ -5,6 +5,7 @@
  *
  * - admission.ts — hello: password, tokens, ids, sessions;
  * - presence.ts — who is online, and telling everyone;
+ * - away.ts — who is away, shown in `who` and said once to whoever writes to them;
  * - rooms.ts — rooms, who is in which, and telling a room's members;
  * - messages.ts — send, delete and expiry through one group commit, then fan-out and acks;
  * - history.ts — backlogs, history pages and search;
@@ -23,6 +24,7 @@ import {
   type User,
 } from "../protocol/schema.ts";
 import { Admissions } from "./admission.ts";
+import { Away } from "./away.ts";
 import { HANDLERS } from "./handlers.ts";
 import { reply, toFrame } from "./frames.ts";
 import { Histories } from "./history.ts";
@@ -96,6 +98,7 @@ export interface HubOptions {
 export class Hub {
   readonly version: string;
   readonly presence = new Presence();
+  readonly away = new Away();
   readonly rooms: Rooms;
   readonly admissions: Admissions;
   readonly messages: Messages;
@@ -140,6 +143,7 @@ export class Hub {
       peerOf: (id) => this.presence.peer(id),
       resolve: (typed) =>
         resolveRecipients([typed], this.presence.named([typed]), (id) => store.canonicalId(id)),
+      mark: (users) => this.away.mark(users),
       now,
       log,
     });
@@ -152,6 +156,7 @@ export class Hub {
       log,
       now,
       defer: options.defer,
+      onDirect: (peer, message) => this.away.answer(peer, message.from, message.to),
     });
     this.histories = new Histories({
       store,
@@ -196,6 +201,11 @@ export class Hub {
       heartbeatMs: Math.floor(this.#idleTimeoutMs / 3),
       idleTimeoutMs: this.#idleTimeoutMs,
     };
+  }
+
+  /** The time, on the hub's clock. */
+  now(): number {
+    return this.#now();
   }
 
   /** Users online now, in the order they joined (at most `limit`). */
@@ -264,7 +274,7 @@ export class Hub {
       type: "welcome",
       you: user,
       token,
-      users: this.presence.users(Math.min(USERS_LIST_LIMIT, PRESENCE_NAMES_LIMIT)),
+      users: this.away.mark(this.presence.users(Math.min(USERS_LIST_LIMIT, PRESENCE_NAMES_LIMIT))),
       online: this.presence.size,
       rooms,
       limits: this.limits,
@@ -272,6 +282,8 @@ export class Hub {
     });
     const kind = returning ? "returning" : "new";
     metrics.logins.add(1, { kind });
+    // still away from before (a dropped connection, another device): said before the backlog
+    if (this.away.isAway(user.id)) reply(peer, this.away.frame(user.id));
     this.histories.backlog(peer, user.id, identity.lastSeq, hello.resume);
     if (!previous) {
       this.#log.info("joined", { id: user.id, address: peer.address, kind });

@@ -1,6 +1,7 @@
 /**
  * Rate limits on requests, each per user and per address (a new id per connection must not buy a
- * new burst): sending (messages and deletes), searching, changing rooms and creating them. Over a limit a request is refused
+ * new burst): sending (messages and deletes), searching, changing rooms and creating them, going
+ * away and coming back. Over a limit a request is refused
  * with `error rate_limited`; MAX_RATE_STRIKES refusals in a row cut the connection.
  */
 import { ErrorCode } from "../protocol/schema.ts";
@@ -8,6 +9,10 @@ import { addressKey } from "./address.ts";
 import { reply } from "./frames.ts";
 import {
   ADDRESS_RATE_FACTOR,
+  AWAY_CHANGE_ADDRESS_BURST,
+  AWAY_CHANGE_BURST,
+  AWAY_CHANGES_PER_ADDRESS_PER_MINUTE,
+  AWAY_CHANGES_PER_MINUTE,
   DEFAULT_MAX_RATE,
   DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR,
 } from "./limits.ts";
@@ -40,7 +45,7 @@ export const ROOM_CHANGE_ADDRESS_BURST = 120;
 export const ROOMS_CREATED_PER_HOUR = 10;
 
 /** What a request spends. */
-export type LimitKind = "send" | "search" | "room" | "createRoom";
+export type LimitKind = "send" | "search" | "room" | "createRoom" | "away";
 
 interface Limit {
   byUser?: RateLimiter;
@@ -99,6 +104,13 @@ export class Limiters {
         byAddress: bucket(newRooms / 3600, newRooms),
         userWords: `${ROOMS_CREATED_PER_HOUR} new rooms an hour`,
         addressWords: `${newRooms} new rooms an hour from one address`,
+      },
+      away: {
+        byUser: bucket(AWAY_CHANGES_PER_MINUTE / 60, AWAY_CHANGE_BURST),
+        byAddress: bucket(AWAY_CHANGES_PER_ADDRESS_PER_MINUTE / 60, AWAY_CHANGE_ADDRESS_BURST),
+        userWords: `${AWAY_CHANGES_PER_MINUTE} away changes a minute`,
+        addressWords: `${AWAY_CHANGES_PER_ADDRESS_PER_MINUTE} away changes a minute from one ` +
+          "address",
       },
     };
     this.#now = options.now ?? Date.now;

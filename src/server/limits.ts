@@ -30,3 +30,18 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 128;
 export const MAX_CONNECTIONS = 20_000;
 /** Output bytes the whole server may hold before producers are paused. */
 export const OUTPUT_BUDGET_BYTES = 32 * 1024 * 1024;
+/**
+ * Users the server keeps marked away at most (in memory, online or not: an away survives a
+ * reconnect but not a restart); past it, the longest away is forgotten first.
+ */
+export const MAX_AWAY_KEPT = 10_000;
+/**
+ * Senders told that someone is away, remembered per away period (each is told once); past it,
+ * further senders are not told (they still see it in `who`): memory stays bounded.
+ */
+export const MAX_AWAY_TOLD = 100;
+/** `away` changes per minute per user and the burst; per address, and its burst. */
+export const AWAY_CHANGES_PER_MINUTE = 10;
+export const AWAY_CHANGE_BURST = 5;
+export const AWAY_CHANGES_PER_ADDRESS_PER_MINUTE = 60;
+export const AWAY_CHANGE_ADDRESS_BURST = 30;

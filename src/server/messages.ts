@@ -59,6 +59,8 @@ export interface MessagesOptions {
    * the I/O callbacks of this turn, so every socket's frames join one group commit).
    */
   defer?: (fn: () => void) => void;
+  /** A direct message from the user on `peer` was stored, fanned out and acknowledged. */
+  onDirect?: (peer: Peer, message: { from: string; to: readonly string[] }) => void;
 }
 
 export class Messages {
@@ -70,6 +72,7 @@ export class Messages {
   readonly #log: Log;
   readonly #now: () => number;
   readonly #defer: (fn: () => void) => void;
+  readonly #onDirect: NonNullable<MessagesOptions["onDirect"]>;
   readonly #newId = monotonicFactory();
   /** Deadlines of live temporary messages. */
   readonly #expiries = new ExpirySchedule();
@@ -87,6 +90,7 @@ export class Messages {
     this.#log = options.log ?? silentLog;
     this.#now = options.now ?? Date.now;
     this.#defer = options.defer ?? ((fn) => void setImmediate(fn));
+    this.#onDirect = options.onDirect ?? (() => {});
     for (const { id, expiresAt } of this.#store.pendingExpiries()) {
       this.#expiries.add(id, expiresAt);
     }
@@ -143,6 +147,7 @@ export class Messages {
       replyTo,
       expiresAt: frame.ttl === undefined ? undefined : time + frame.ttl * 1000,
     };
+    if (frame.action) message.action = true;
     // a frame is about its text plus its fields; public ones go to the room's members online
     const recipients = to ? to.length + 1 : this.#rooms.onlineIn(room!);
     const cost = (frame.text.length + FRAME_FIELDS_BYTES) * recipients;
@@ -280,7 +285,10 @@ export class Messages {
         }
         const ack = () => this.#ack(entry, message);
         if ("duplicateOf" in message || message.to === undefined) acks.push(ack);
-        else ack();
+        else {
+          ack();
+          this.#onDirect(entry.peer, { from: message.from, to: message.to });
+        }
         continue;
       }
       const purged = (result as { purged: Purged | null }).purged;

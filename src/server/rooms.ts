@@ -75,6 +75,8 @@ export interface RoomsOptions {
   peerOf(id: string): Peer | undefined;
   /** A user as typed (an id, or a name one user online has), as a DM's recipient resolves. */
   resolve(typed: string): Resolution;
+  /** Users as `who` lists them (marked when away); as they are by default. */
+  mark?(users: User[]): User[];
   now?: () => number;
   log?: Log;
 }
@@ -85,6 +87,7 @@ export class Rooms {
   readonly #allowCreate: RoomsOptions["allowCreate"];
   readonly #peerOf: RoomsOptions["peerOf"];
   readonly #resolve: RoomsOptions["resolve"];
+  readonly #mark: (users: User[]) => User[];
   readonly #maxRooms: number;
   readonly #now: () => number;
   readonly #log: Log;
@@ -103,6 +106,7 @@ export class Rooms {
     this.#allowCreate = options.allowCreate;
     this.#peerOf = options.peerOf;
     this.#resolve = options.resolve;
+    this.#mark = options.mark ?? ((users) => users);
     this.#maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
@@ -364,7 +368,7 @@ export class Rooms {
     reply(peer, {
       type: "users",
       ref: frame.ref,
-      users: fitInFrame(users),
+      users: fitInFrame(this.#mark(users)),
       online: room.online.size,
       room: room.name,
     });

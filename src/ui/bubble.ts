@@ -450,9 +450,9 @@ export function renderLine(m: Shown, options: BubbleOptions): StyledLine[] {
   const name = (id: string) => visible(id);
   // irssi's <nick:#channel> for a room other than the one everyone starts in
   const room = elsewhere(m);
-  const who = m.to && m.to.length > 0
-    ? `<${name(m.from)} → ${m.to.map(name).join(", ")}>`
-    : `<${name(m.from)}${room ? `:${room}` : ""}>`;
+  const to = m.to && m.to.length > 0 ? ` → ${m.to.map(name).join(", ")}` : room ? `:${room}` : "";
+  // an action is irssi's `* alice waves`
+  const who = m.action ? `* ${name(m.from)}${to}` : `<${name(m.from)}${to}>`;
   const head: StyledLine = [
     { text: `${clock(m.time).slice(0, 5)} `, role: "meta" },
     { text: `#${m.ref} `, role: "ref" },
@@ -515,7 +515,7 @@ export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {
   const width = Math.max(1, Math.floor(options.width));
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
-  const source = shownLines(m.text);
+  const source = shownLines(m.action ? `* ${m.from} ${m.text}` : m.text);
   const meta = metaParts(m, me, options.now, mine);
   const quote = quoteText(m, me);
 

@@ -8,6 +8,8 @@ import type { Ui, UiContext, UiHandlers } from "./ui.ts";
 import { oneLine, safeJson, untab } from "./sanitize.ts";
 
 const encoder = new TextEncoder();
+/** Home, erase the screen, erase the scrollback. */
+const CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J";
 
 export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
   const users = () => [...context.state.users.values()];
@@ -68,6 +70,11 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
     },
     leaving() {
       // the line modes say nothing until the last words
+    },
+    clear() {
+      // a terminal's screen is cleared (as `clear` does); a log or a pipe is kept whole
+      if (mode === "plain" && Deno.stdout.isTerminal()) write(CLEAR_SCREEN);
+      else this.notice("/clear clears a terminal; this output is not one, so nothing was cleared");
     },
     async stop() {
       await writing;

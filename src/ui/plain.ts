@@ -45,7 +45,8 @@ export function quoteLine(m: Shown): string | undefined {
   return `${m.replyRef ? `#${m.replyRef} ` : ""}${m.quote.from}: ${firstLine(m.quote.text)}`;
 }
 
-const list = (users: User[]) => users.map((u) => u.id).join(", ");
+const list = (users: User[]) =>
+  users.map((u) => u.away !== undefined ? `${u.id} (away: ${oneLine(u.away)})` : u.id).join(", ");
 const more = (online: number, users: User[]) =>
   online > users.length ? ` and ${online - users.length} more` : "";
 
@@ -65,7 +66,11 @@ export function plainMessage(m: Shown, here: string = GENERAL_ROOM): string[] {
   const lines: string[] = [];
   const quote = quoteLine(m);
   if (quote) lines.push(`  > ${quote}`);
-  lines.push(`#${m.ref} ${clock(m.time)} ${m.from}${audience}: ${first}${temp}`);
+  if (m.action) {
+    // irssi's `* tom waves`; where it went after it, in brackets
+    const where = audience === "" ? "" : ` (${audience.trim()})`;
+    lines.push(`#${m.ref} ${clock(m.time)} * ${m.from} ${first}${where}${temp}`);
+  } else lines.push(`#${m.ref} ${clock(m.time)} ${m.from}${audience}: ${first}${temp}`);
   for (const line of rest) lines.push(`    ${line}`);
   return lines;
 }
@@ -200,7 +205,22 @@ export function plainLines(event: ClientEvent, here: string = GENERAL_ROOM): str
       return [`* disconnected by the server: ${oneLine(event.message)}`];
     case "pending":
       return [`* not connected; will send when reconnected: ${firstLine(event.text)}`];
+    case "away":
+      return [`* ${awayLine(event)}`];
   }
+}
+
+/** What an away (or back) says, in one line (without the leading `* `). */
+export function awayLine(event: Extract<ClientEvent, { type: "away" }>): string {
+  const since = event.since !== undefined ? ` (since ${clock(event.since).slice(0, 5)})` : "";
+  if (event.mine) {
+    return event.reason !== undefined
+      ? `you are away: ${oneLine(event.reason)}; /away alone when you are back`
+      : "you are back";
+  }
+  return event.reason !== undefined
+    ? `${event.user} is away: ${oneLine(event.reason)}${since}`
+    : `${event.user} is back`;
 }
 
 function jsonMessage(m: Shown) {
@@ -216,7 +236,9 @@ function jsonMessage(m: Shown) {
   if (m.replyTo) out.replyTo = m.replyTo;
   if (m.quote) out.quote = m.quote;
   if (m.expiresAt) out.expiresAt = m.expiresAt;
+  if (m.action) out.action = true;
   if (m.replay) out.replay = true;
+  if (m.ignored) out.ignored = true;
   return out;
 }
 
@@ -286,6 +308,14 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
       return { type: "goodbye", reason: event.reason, message: event.message };
     case "pending":
       return { type: "pending", text: event.text, to: event.to ?? [] };
+    case "away":
+      return {
+        type: "away",
+        user: event.user,
+        ...(event.reason !== undefined ? { reason: event.reason } : {}),
+        ...(event.since !== undefined ? { since: event.since } : {}),
+        mine: event.mine,
+      };
   }
 }
 

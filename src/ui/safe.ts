@@ -17,7 +17,11 @@ import type { Ui } from "./ui.ts";
 /** A string made safe; tabs and line breaks stay, for the UI to lay out. */
 export const safeText: (text: string) => string = sanitizeKeepingTabs;
 
-const safeUser = (u: User): User => ({ id: safeText(u.id), name: safeText(u.name) });
+const safeUser = (u: User): User => ({
+  id: safeText(u.id),
+  name: safeText(u.name),
+  ...(u.away !== undefined ? { away: safeText(u.away) } : {}),
+});
 
 /** A topic is anyone's text (names and ids are pattern-checked too, and made safe all the same). */
 const safeRoom = (r: RoomInfo): RoomInfo => ({
@@ -93,6 +97,12 @@ export function safeEvent(event: ClientEvent): ClientEvent {
         text: safeText(event.text),
         ...(event.to ? { to: event.to.map(safeText) } : {}),
       };
+    case "away":
+      return {
+        ...event,
+        user: safeText(event.user),
+        ...(event.reason !== undefined ? { reason: safeText(event.reason) } : {}),
+      };
     case "deleted":
     case "ack":
       return event; // ids and refs, nothing else
@@ -116,6 +126,7 @@ export function safeUi(ui: Ui): Ui {
     help: () => ui.help(),
     status: (status) => ui.status(safeStatus(status)),
     leaving: () => ui.leaving(),
+    ...(ui.clear ? { clear: () => ui.clear!() } : {}),
     stop: () => ui.stop(),
   };
 }

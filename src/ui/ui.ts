@@ -41,6 +41,11 @@ export interface Ui {
   status(status: ConnectionStatus): void;
   /** The person asked to leave (/exit, Ctrl+C, Ctrl+D, the end of stdin): the client is finishing up. */
   leaving(): void;
+  /**
+   * Empties the view (/clear): the full-screen UI's message area, a terminal's screen in
+   * --plain; elsewhere it says there is nothing to clear.
+   */
+  clear?(): void;
   /** Stops reading, flushes output, restores the terminal. */
   stop(): Promise<void>;
 }

@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS messages (
   reply_to TEXT,
   expires_at INTEGER,
   purged TEXT,                -- NULL while live; 'deleted' or 'expired' once the text is gone
-  purged_after INTEGER        -- the newest seq when it was purged: where resume replays it
+  purged_after INTEGER,       -- the newest seq when it was purged: where resume replays it
+  action INTEGER              -- 1 for an action (/me waves); NULL otherwise
 );
 CREATE INDEX IF NOT EXISTS messages_expiring ON messages(expires_at)
   WHERE expires_at IS NOT NULL AND purged IS NULL;
@@ -157,6 +158,7 @@ export class SqliteStore implements Store {
     this.#db.exec(SCHEMA);
     migrateSessions(this.#db);
     migrateRooms(this.#db, Date.now());
+    migrateActions(this.#db);
     const visible = VISIBLE_TO_USER;
     const prepare = (sql: string) => this.#db.prepare(sql);
     const withQuote = MESSAGE_WITH_QUOTE;
@@ -193,8 +195,8 @@ export class SqliteStore implements Store {
       ),
       setLastSeq: prepare("UPDATE identities SET last_seq = ? WHERE id = ?"),
       insertMessage: prepare(
-        `INSERT INTO messages (id, sender, recipients, room, text, time, reply_to, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (id, sender, recipients, room, text, time, reply_to, expires_at,
+           action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertAudience: prepare("INSERT OR IGNORE INTO audience (user_id, seq) VALUES (?, ?)"),
       message: prepare(`SELECT ${withQuote} WHERE m.id = ? AND m.purged IS NULL`),
@@ -435,6 +437,7 @@ export class SqliteStore implements Store {
           message.time,
           message.replyTo ?? null,
           message.expiresAt ?? null,
+          message.action ? 1 : null,
         );
         const seq = Number(result.lastInsertRowid);
         if (message.to) {
@@ -707,6 +710,14 @@ function migrateRooms(db: DatabaseSync, now: number): void {
   );
 }
 
+/** Databases from before actions (/me): messages get the column, NULL (not an action). */
+function migrateActions(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(messages)").all() as Row[];
+  if (!columns.some((c) => c.name === "action")) {
+    db.exec("ALTER TABLE messages ADD COLUMN action INTEGER");
+  }
+}
+
 /** Who a message was from and to: whom to tell when it goes. */
 function toPurged(row: Row): Purged {
   const purged: Purged = { id: row.id as string, from: row.sender as string };
@@ -743,5 +754,6 @@ export function toMessage(row: Row): StoredMessage {
       : quoteOf({ from: row.q_from as string, text: row.q_text as string });
   }
   if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
+  if (row.action === 1) message.action = true;
   return message;
 }

@@ -44,6 +44,8 @@ export interface StoredMessage {
   /** For a reply, read with it: the original's author and first line, or that it is gone. */
   quote?: Quote;
   expiresAt?: number;
+  /** An action (`/me waves`). */
+  action?: boolean;
 }
 
 /** What storing one message of a batch came to: stored now, or stored before under that ref. */

@@ -109,6 +109,11 @@ export function addNotice(model: Model, text: string, role: NoticeRole = "notice
   return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
 }
 
+/** Empties the message area (/clear): what was shown stays in the client's state and history. */
+export function clearItems(model: Model): Model {
+  return { ...model, items: [], anchor: undefined, unseen: 0 };
+}
+
 /** Removes an item; an anchor on it moves to the item after it (or before it, at the end). */
 export function removeItem(model: Model, key: string): Model {
   const index = model.items.findIndex((i) => i.key === key);
@@ -272,6 +277,7 @@ export function applyEvents(
         break;
       case "rooms":
       case "room":
+      case "away":
         // the line modes' words: the full-screen room list is still to come
         for (const line of plainLines(event)) model = addNotice(model, line.replace(/^\* /, ""));
         break;

@@ -24,6 +24,7 @@ import {
   addNotice,
   applyEvents,
   applyStatus,
+  clearItems,
   initialModel,
   type Model,
   type NoticeRole,
@@ -282,6 +283,11 @@ class TuiController implements Ui {
       this.#remember(status.reason, "error");
     }
     this.#changed();
+  }
+
+  clear(): void {
+    this.#model = clearItems(this.#model);
+    this.#changed(true);
   }
 
   leaving(): void {
