@@ -23,6 +23,8 @@ import { MAX_AWAY_LENGTH, type ServerFrame } from "../src/protocol/schema.ts";
 import { jsonEvent, plainLines } from "../src/ui/plain.ts";
 import { safeEvent } from "../src/ui/safe.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
+import { renderBubble, renderLine } from "../src/ui/bubble.ts";
+import { addMessage, addNotice, clearItems, initialModel } from "../src/ui/tui/model.ts";
 import { inTempDir, mid, newMessage, tempDir, welcomeFrame } from "./fixtures.ts";
 
 // ---- the ignore list ---------------------------------------------------------------------------
@@ -317,4 +319,26 @@ Deno.test("store: a database from before actions gains the column; its messages 
   } finally {
     store.close();
   }
+});
+
+// ---- the full-screen client: an action in bubbles and lines, /clear ---------------------------
+
+Deno.test("full-screen: an action reads `* alice_1111 waves` in a bubble and in the lines layout", () => {
+  const options = { width: 60, me: { id: "tom_0001", name: "tom" }, now: T1 };
+  const text = (lines: { text: string }[][]) => lines.map((l) => l.map((s) => s.text).join(""));
+  const bubble = text(renderBubble(action, options));
+  assert.ok(bubble.some((l) => l.includes("│ * alice_1111 waves")), bubble.join("\n"));
+  const [line] = text(renderLine(action, options));
+  assert.equal(line, "09:05 #q3sf * alice_1111 waves");
+  const [direct] = text(renderLine({ ...action, room: undefined, to: ["tom_0001"] }, options));
+  assert.equal(direct, "09:05 #q3sf * alice_1111 → tom_0001 waves");
+});
+
+Deno.test("full-screen: /clear empties the message area and the scroll; what comes next shows", () => {
+  let model = addNotice(initialModel(), "hello");
+  model = addMessage({ ...model, anchor: { key: "n1", line: 0 }, unseen: 2 }, action);
+  model = clearItems(model);
+  assert.deepEqual([model.items, model.anchor, model.unseen], [[], undefined, 0]);
+  model = addMessage(model, { ...action, id: mid(2) });
+  assert.equal(model.items.length, 1);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { MAX_FRAME_BYTES } from "../src/protocol/codec.ts";
 import {
+  MAX_AWAY_LENGTH,
   MAX_HISTORY_LIMIT,
   MAX_PATTERN_LENGTH,
   MAX_RECIPIENTS,
@@ -138,6 +139,13 @@ const ROWS: [string, string[]][] = [
     `${limits.DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR} an hour per address`,
   ]],
   ["invitations per room", [`the ${MAX_INVITES_PER_ROOM} newest`]],
+  ["away reason", [`1 to ${MAX_AWAY_LENGTH} UTF-16 code units`]],
+  ["away changes", [
+    `${limits.AWAY_CHANGES_PER_MINUTE} a minute per user (burst ${limits.AWAY_CHANGE_BURST})`,
+    `${limits.AWAY_CHANGES_PER_ADDRESS_PER_MINUTE} a minute per address (burst ${limits.AWAY_CHANGE_ADDRESS_BURST})`,
+    `${MAX_RATE_STRIKES} in a row`,
+  ]],
+  ["away kept", [`at most ${n(limits.MAX_AWAY_KEPT)} users`, `${limits.MAX_AWAY_TOLD} senders`]],
 ];
 
 for (const [label, figures] of ROWS) {

@@ -266,3 +266,33 @@ Deno.test("habits: /ignore of one more than the most kept, or of something not a
     await removeDir(state);
   }
 });
+
+Deno.test("habits: join and part lines in --plain are those of the room looked at; --json has them all", async () => {
+  await using server = await startServer();
+  await using alice = await joined(server, "alice", { mode: "plain" });
+  await using watcher = await joined(server, "watcher");
+  await alice.send("/join #builds");
+  await alice.waitForLine((l) => l.startsWith("* you joined #builds"));
+  await watcher.send("/join #builds");
+  await watcher.waitFor((e) => e.type === "room" && e.event === "joined");
+  await alice.waitForLine((l) => l.startsWith(`* ${watcher.id} joined #builds`));
+  // looking at #general now: #builds' comings and goings are not shown
+  await alice.send("/join #general");
+  await alice.waitForLine((l) => l.includes("what you type goes to #general"));
+  await using bob = await joined(server, "bob");
+  await bob.send("/join #builds");
+  await watcher.waitFor((e) =>
+    e.type === "presence" && e.room === "#builds" && e.joined?.id === bob.id
+  );
+  await alice.send("/who #builds");
+  await alice.waitForLine((l) => l.startsWith("* online in #builds (3)"));
+  assert.ok(
+    !alice.lines.some((l) => l.startsWith(`* ${bob.id} joined #builds`)),
+    alice.lines.join("\n"),
+  );
+  // back in #builds, its parts are shown again
+  await alice.send("/join #builds");
+  await alice.waitForLine((l) => l.includes("what you type goes to #builds"));
+  await bob.send("/part #builds");
+  await alice.waitForLine((l) => l.startsWith(`* ${bob.id} left #builds`));
+});
