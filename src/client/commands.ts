@@ -175,7 +175,7 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "msg",
     name: "msg",
-    aliases: ["query"],
+    aliases: [],
     usage: "/msg @id text",
     help: "a direct message, the same as @id text (the @ may be left out of the first)",
     parse(args) {

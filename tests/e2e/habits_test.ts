@@ -13,12 +13,12 @@ import { MAX_AWAY_LENGTH } from "../../src/protocol/schema.ts";
 import { AWAY_CHANGE_BURST } from "../../src/server/limits.ts";
 import { IGNORES_FILE_NAME, MAX_IGNORED } from "../../src/client/ignore.ts";
 import {
+  ask,
   type ChatEvent,
   type ClientHandle,
   joined,
   makeTempDir,
   messageWith,
-  type RawClient,
   rawJoined,
   removeDir,
   startServer,
@@ -29,17 +29,6 @@ import {
 /** Raw frames a test reads back. */
 // deno-lint-ignore no-explicit-any
 type Frame = any;
-
-let refs = 0;
-
-/** Sends a request from a raw client and returns the frame that answers it (by its ref). */
-async function ask(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
-  const ref = `h${++refs}`;
-  await raw.sendFrame({ ...frame, ref });
-  const answer = await raw.frameWhere((f) => f.ref === ref);
-  assert.ok(answer, `no answer to ${JSON.stringify(frame)}`);
-  return answer;
-}
 
 /** Asks `/who` and returns its answer: every frame before it has arrived by then. */
 async function who(client: ClientHandle): Promise<ChatEvent> {

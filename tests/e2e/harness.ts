@@ -618,6 +618,18 @@ export async function joined(
   }
 }
 
+let askedRefs = 0;
+
+/** Sends a request from a raw client and returns the frame that answers it (by its ref). */
+// deno-lint-ignore no-explicit-any
+export async function ask(raw: RawClient, frame: Record<string, unknown>): Promise<any> {
+  const ref = `q${++askedRefs}`;
+  await raw.sendFrame({ ...frame, ref });
+  const answer = await raw.frameWhere((f) => f.ref === ref);
+  if (!answer) throw new Error(`no answer to ${JSON.stringify(frame)}`);
+  return answer;
+}
+
 /** Predicate: a message event with exactly this text. */
 export const messageWith = (text: string) => (e: ChatEvent) =>
   e.type === "message" && e.text === text;

@@ -16,6 +16,7 @@ import { DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR } from "../../src/server/limits.
 import { hashToken } from "../../src/server/identity.ts";
 import { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT, notInRoom } from "../../src/server/rooms.ts";
 import {
+  ask,
   type ChatEvent,
   joinClient,
   joined,
@@ -31,17 +32,6 @@ import {
 /** Raw frames a test reads back. */
 // deno-lint-ignore no-explicit-any
 type Frame = any;
-
-let refs = 0;
-
-/** Sends a request from a raw client and returns the frame that answers it (by its ref). */
-async function ask(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
-  const ref = `q${++refs}`;
-  await raw.sendFrame({ ...frame, ref });
-  const answer = await raw.frameWhere((f) => f.ref === ref);
-  assert.ok(answer, `no answer to ${JSON.stringify(frame)}`);
-  return answer;
-}
 
 /** The same, where the answer must be a room event. */
 async function room(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
