@@ -23,8 +23,15 @@ import { MAX_AWAY_LENGTH, type ServerFrame } from "../src/protocol/schema.ts";
 import { jsonEvent, plainLines } from "../src/ui/plain.ts";
 import { safeEvent } from "../src/ui/safe.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { renderBubble, renderLine } from "../src/ui/bubble.ts";
-import { addMessage, addNotice, clearItems, initialModel } from "../src/ui/tui/model.ts";
+import { lineText, renderBubble, renderLine } from "../src/ui/bubble.ts";
+import {
+  addMessage,
+  addNotice,
+  clearItems,
+  initialModel,
+  type Model,
+} from "../src/ui/tui/model.ts";
+import { composeScreen } from "../src/ui/tui/screen.ts";
 import { inTempDir, mid, newMessage, tempDir, welcomeFrame } from "./fixtures.ts";
 
 // ---- the ignore list ---------------------------------------------------------------------------
@@ -341,4 +348,16 @@ Deno.test("full-screen: /clear empties the message area and the scroll; what com
   assert.deepEqual([model.items, model.anchor, model.unseen], [[], undefined, 0]);
   model = addMessage(model, { ...action, id: mid(2) });
   assert.equal(model.items.length, 1);
+});
+
+Deno.test("full-screen: the online list (F2, /who) marks who is away", () => {
+  const users = [{ id: "ann_0001", name: "ann", away: "lunch" }, { id: "tom_0001", name: "tom" }];
+  const model: Model = {
+    ...initialModel(),
+    me: users[1],
+    panel: { kind: "who", users, online: 2, scroll: 0 },
+  };
+  const context = { cols: 80, rows: 20, now: T1, server: "127.0.0.1:7777", online: 2 };
+  const shown = composeScreen(model, context).lines.map(lineText).join("\n");
+  assert.match(shown, /ann_0001 \(away\)\s+tom_0001 \(you\)/);
 });

@@ -212,7 +212,10 @@ function panelContent(panel: Panel, cols: number, now: number, me?: Me): StyledL
     ]);
   }
   const ids = panel.users.map((u) => visible(u.id)).sort();
-  const labels = ids.map((id) => (id === me?.id ? `${id} (you)` : id));
+  const away = new Set(panel.users.filter((u) => u.away !== undefined).map((u) => visible(u.id)));
+  const labels = ids.map((id) =>
+    `${id === me?.id ? `${id} (you)` : id}${away.has(id) ? " (away)" : ""}`
+  );
   const cell = Math.max(...labels.map(textWidth), 1) + 3;
   const perRow = Math.max(1, Math.floor((cols - 1) / cell));
   const lines: StyledLine[] = [];
