@@ -367,8 +367,9 @@ export const COMMANDS: AnyCommand[] = [
         room: typed.room,
       };
     },
+    // where the next lines go depends on the answer: a script's next line waits for it
     run: ({ room, private: invited }, context) =>
-      void context.request({ type: "join", room, ...(invited ? { private: true } : {}) }),
+      answered(context.request({ type: "join", room, ...(invited ? { private: true } : {}) })),
   }),
   command({
     kind: "part",
@@ -382,7 +383,7 @@ export const COMMANDS: AnyCommand[] = [
       return "room" in typed ? { kind: "part", room: typed.room } : typed;
     },
     run: ({ room }, context) =>
-      void context.request({ type: "part", room: room ?? context.here() }),
+      answered(context.request({ type: "part", room: room ?? context.here() })),
   }),
   command({
     kind: "rooms",
@@ -597,6 +598,9 @@ function refusal(text: string, to?: string[]): string | undefined {
  * Does what a parsed line asks: a message is sent, a command runs its row's action, a mistake
  * is said. Resolves once a script's next line may be read (see CommandContext.send).
  */
+/** Resolves once a request is answered, whatever the answer (shown as an event already). */
+const answered = (request: Promise<unknown>): Promise<void> => request.then(() => {});
+
 export function perform(intent: Intent, context: CommandContext): void | Promise<void> {
   if (intent.kind === "none") return;
   if (intent.kind === "usage") return context.error(intent.message);

@@ -131,6 +131,21 @@ Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #b
   assert.match(intruder.stderr(), /could not join #vault: the name #vault is taken/);
 });
 
+Deno.test("rooms: a script's lines after /join go to the room joined and after /part back, however fast they come", async () => {
+  await using server = await startServer();
+  await using watcher = await joined(server, "watcher");
+  await watcher.send("/join #deploys");
+  await watcher.waitFor(isRoom("joined", "#deploys"));
+  await using ci = await joined(server, "ci", { mode: "plain" });
+  // one write: the lines are read before the server has answered the /join
+  await ci.send("/join #deploys\ndeploy 7 done\n/part\nall deploys done");
+  const result = await ci.end();
+  assert.equal(result.code, 0, result.stderr);
+  const deployed = await watcher.waitFor(messageWith("deploy 7 done"));
+  const done = await watcher.waitFor(messageWith("all deploys done"));
+  assert.deepEqual([deployed.room, done.room], ["#deploys", GENERAL_ROOM]);
+});
+
 Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in the words for no room at all", async () => {
   await using server = await startServer();
   const { raw: owner, welcome: ownerWelcome } = await rawJoined(server, "owner");
