@@ -78,13 +78,19 @@ export const ROOM_NAME_RULE = "a room name is '#' and 1 to 32 of a-z, 0-9, '-' a
  */
 export const MAX_AWAY_LENGTH = 200;
 
+/**
+ * What a one-line text shown to others (a topic, an away reason) may not hold: C0, DEL and C1
+ * controls, the Unicode bidi controls (an override reorders the rest of the line others read it
+ * in: the room's name, the next column) and the line and paragraph separators (a second line).
+ * Right-to-left text itself is fine: only the invisible controls are refused.
+ */
+// deno-lint-ignore no-control-regex -- refusing control characters is the point
+const NOT_IN_ONE_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
 /** Why a one-line text (`what`: "a topic") is refused, or null when it is fine. */
 function oneLineProblem(what: string, text: string, max: number): string | null {
   if (text.length > max) return `${what} is at most ${max} characters`;
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(text)) {
-    return `${what} is one line, without control characters`;
-  }
+  if (NOT_IN_ONE_LINE.test(text)) return `${what} is one line, without control characters`;
   return null;
 }
 
