@@ -5,7 +5,7 @@
  * borders line up and no line is wider than asked. The role says what a segment is (border,
  * sender, ref, …); colours are a separate layer (tui/style.ts), so tests read plain text.
  *
- * Pure: the clock (`now`, for a temporary message's time left) is a parameter.
+ * Pure: the clock (`now`, for a temporary message's time left and dates) is a parameter.
  *
  * @example
  * ```ts
@@ -16,8 +16,9 @@
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
 import { GENERAL_ROOM } from "../protocol/schema.ts";
-import { clock } from "./time.ts";
+import { stamp } from "./time.ts";
 import { oneLine } from "./sanitize.ts";
+import { type NickRole, nickRole } from "./colors.ts";
 
 /** What a segment of a line is; the style layer picks colours by it. */
 export type Role =
@@ -42,7 +43,13 @@ export type Role =
   | "statusBad"
   | "input"
   | "hint"
-  | "link";
+  | "link"
+  /** The list of rooms and conversations (tui/hotlist.ts): the one looked at, one with news, one with news for me. */
+  | "hotCurrent"
+  | "hotActive"
+  | "hotHighlight"
+  /** A person's name, in their own colour (colors.ts). */
+  | NickRole;
 
 /** A run of text of one role. */
 export interface Seg {
@@ -363,8 +370,10 @@ export interface BubbleOptions {
   width: number;
   /** The person at this screen: their bubbles go on the right, mentions of them stand out. */
   me?: Me;
-  /** The current time (ms since the epoch), for a temporary message's time left. */
+  /** The current time (ms since the epoch), for a temporary message's time left and dates. */
   now: number;
+  /** The room being looked at: a message of another room names it (default GENERAL_ROOM). */
+  here?: string;
 }
 
 /** The widest text inside a bubble for a pane of `width` columns. */
@@ -381,22 +390,28 @@ function quoteText(m: Shown, me: Me | undefined): string | undefined {
   return `> ${m.replyRef ? `#${m.replyRef} ` : ""}${author}: ${first}`;
 }
 
-/** The room of a public message when it is not GENERAL_ROOM (shown only then). */
-function elsewhere(m: Shown): string | undefined {
-  return m.room !== undefined && m.room !== GENERAL_ROOM ? m.room : undefined;
+/** The room of a public message when it is not `here` (shown only then). */
+function elsewhere(m: Shown, here = GENERAL_ROOM): string | undefined {
+  if (m.to !== undefined && m.to.length > 0) return undefined;
+  const room = m.room ?? GENERAL_ROOM;
+  return room !== here ? room : undefined;
 }
 
 /** The parts of the line under a bubble: sender, audience, time, ref, time left. */
-function metaParts(m: Shown, me: Me | undefined, now: number, mine: boolean): StyledLine {
+function metaParts(m: Shown, options: BubbleOptions, mine: boolean): StyledLine {
+  const { me, now } = options;
   const name = (id: string) => (id === me?.id ? "you" : visible(id));
-  const parts: StyledLine = [{ text: mine ? "you" : name(m.from), role: mine ? "mine" : "sender" }];
+  const parts: StyledLine = [{
+    text: mine ? "you" : name(m.from),
+    role: mine ? "mine" : nickRole(m.from),
+  }];
   if (m.to && m.to.length > 0) {
     parts.push({ text: `Direct to ${m.to.map(name).join(", ")}`, role: "direct" });
   } else {
-    // the room, once there is more than the one everyone starts in
-    parts.push({ text: elsewhere(m) ?? "Public", role: "meta" });
+    // the room, when it is not the one looked at
+    parts.push({ text: elsewhere(m, options.here) ?? "Public", role: "meta" });
   }
-  parts.push({ text: clock(m.time), role: "meta" });
+  parts.push({ text: stamp(m.time, now), role: "meta" });
   parts.push({ text: `#${m.ref}`, role: "ref" });
   if (m.expiresAt !== undefined) parts.push({ text: timeLeft(m.expiresAt - now), role: "temp" });
   return parts;
@@ -448,15 +463,15 @@ export function renderLine(m: Shown, options: BubbleOptions): StyledLine[] {
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
   const name = (id: string) => visible(id);
-  // irssi's <nick:#channel> for a room other than the one everyone starts in
-  const room = elsewhere(m);
+  // irssi's <nick:#channel> for a room other than the one looked at
+  const room = elsewhere(m, options.here);
   const to = m.to && m.to.length > 0 ? ` → ${m.to.map(name).join(", ")}` : room ? `:${room}` : "";
   // an action is irssi's `* alice waves`
   const who = m.action ? `* ${name(m.from)}${to}` : `<${name(m.from)}${to}>`;
   const head: StyledLine = [
-    { text: `${clock(m.time).slice(0, 5)} `, role: "meta" },
+    { text: `${stamp(m.time, options.now, true)} `, role: "meta" },
     { text: `#${m.ref} `, role: "ref" },
-    { text: who, role: mine ? "mine" : m.to?.length ? "direct" : "sender" },
+    { text: who, role: mine ? "mine" : m.to?.length ? "direct" : nickRole(m.from) },
     { text: " ", role: "text" },
   ];
   const headWidth = widthOf(head);
@@ -516,7 +531,7 @@ export function renderBubble(m: Shown, options: BubbleOptions): StyledLine[] {
   const me = options.me;
   const mine = me !== undefined && m.from === me.id;
   const source = shownLines(m.action ? `* ${m.from} ${m.text}` : m.text);
-  const meta = metaParts(m, me, options.now, mine);
+  const meta = metaParts(m, options, mine);
   const quote = quoteText(m, me);
 
   if (width < 6) {

@@ -35,6 +35,17 @@ export const KEY_BINDINGS: Binding[] = [
     names: ["pageUp", "pageDown"],
     help: "scroll the messages (Shift+drag selects text)",
   },
+  {
+    keys: "Alt+1 … Alt+9, Alt+0",
+    names: [..."1234567890"].map((d) => `alt+${d}`),
+    help: "look at 1 … 10 of the room list",
+  },
+  {
+    keys: "Ctrl+N, Ctrl+P",
+    names: ["ctrl+n", "ctrl+p"],
+    help: "the next or previous in the list",
+  },
+  { keys: "Alt+A", names: ["alt+a"], help: "the one with news (for you first)" },
   { keys: "Esc", names: ["escape"], help: "close a panel, or jump to the newest messages" },
   { keys: "F2", names: ["f2"], help: "who is online" },
   { keys: "F3", names: ["f3"], help: "bubbles, or one line per message (like --layout lines)" },

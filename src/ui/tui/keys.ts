@@ -93,8 +93,11 @@ const LETTER_KEYS: Record<string, KeyName> = {
   S: "f4",
 };
 
-/** The Alt+letter keys the UI has (input.ts: word moves and deletes); others are Esc, then text. */
-export const ALT_LETTERS = new Set(["b", "d", "f"]);
+/**
+ * The Alt+key keys the UI has (input.ts: word moves and deletes; tui.ts: Alt+A and Alt+0…9 pick
+ * a view); others are Esc, then text.
+ */
+export const ALT_LETTERS = new Set(["a", "b", "d", "f", ..."0123456789"]);
 
 function key(name: KeyName, modifier = 1): Key {
   const bits = Math.max(0, modifier - 1);

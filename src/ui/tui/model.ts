@@ -3,9 +3,14 @@
  * events in, items (bubbles and notices) out; deletions and expiries take the bubble away in
  * place (no marker: a purged message leaves no trace); search results, the online list and the
  * list of sessions go to a closable panel.
+ *
+ * Each room and each direct conversation is a view of its own (views.ts): a message goes to
+ * its view, which counts what came while it was not looked at and marks where reading stopped.
+ * The view on screen keeps its items in `items` (with `anchor` and `unseen`); the others keep
+ * theirs in `views`. A live direct message is also shown in the view on screen, so none is missed.
  */
 import type { ClientEvent, Shown } from "../../client/state.ts";
-import type { SessionInfo, User } from "../../protocol/schema.ts";
+import { GENERAL_ROOM, type SessionInfo, type User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { plainLines } from "../plain.ts";
 import { oneLine, untab } from "../sanitize.ts";
@@ -14,6 +19,7 @@ import type { ConnectionStatus } from "../../client/client.ts";
 import type { Layout } from "../ui.ts";
 import { emptyInput, type InputState } from "./input.ts";
 import type { Anchor } from "./layout.ts";
+import { emptyView, isRoom, priority, type View, viewOf } from "./views.ts";
 
 /** Items kept in the pane; the oldest go first past it. */
 export const MAX_ITEMS = 2000;
@@ -55,9 +61,17 @@ export interface Model {
   quitArmedAt?: number;
   /** Counter for notice keys. */
   seq: number;
+  /** The view on screen: a room (`#general`) or a conversation (`@bob_1234`); see views.ts. */
+  view: string;
+  /** Every view, in the order of the list (numbered from 1); see the model's doc. */
+  views: View[];
+  /** Views looked at before, the latest last: where leaving one goes back to. */
+  visited: string[];
+  /** Replayed messages count as news: after a reconnect (what was missed), not on the first join. */
+  replaysCount: boolean;
 }
 
-export function initialModel(layout: Layout = "bubbles"): Model {
+export function initialModel(layout: Layout = "bubbles", here: string = GENERAL_ROOM): Model {
   return {
     items: [],
     unseen: 0,
@@ -66,7 +80,114 @@ export function initialModel(layout: Layout = "bubbles"): Model {
     leaving: false,
     layout,
     seq: 0,
+    view: here,
+    views: [emptyView(here, false)],
+    visited: [],
+    replaysCount: false,
   };
+}
+
+// ---- views -------------------------------------------------------------------------------------
+
+/** Visits remembered for going back. */
+const MAX_VISITED = 50;
+
+/** The view on screen's entry in `views`, items and all. */
+function park(model: Model): Model {
+  const { items, anchor, unseen } = model;
+  return {
+    ...model,
+    views: model.views.map((v) => v.key === model.view ? { ...v, items, anchor, unseen } : v),
+  };
+}
+
+/** `key`'s items on screen (nothing else changes: see lookAt). */
+function load(model: Model, key: string): Model {
+  const view = model.views.find((v) => v.key === key)!;
+  return { ...model, view: key, items: view.items, anchor: view.anchor, unseen: view.unseen };
+}
+
+/** Applies `step` to the view `key` as if it were on screen, then puts back the one that was. */
+function inView(model: Model, key: string, step: (model: Model) => Model): Model {
+  if (key === model.view) return step(model);
+  const back = model.view;
+  return load(park(step(load(park(model), key))), back);
+}
+
+/** Changes the entry of view `key`. */
+function updateView(model: Model, key: string, change: (view: View) => Partial<View>): Model {
+  return { ...model, views: model.views.map((v) => (v.key === key ? { ...v, ...change(v) } : v)) };
+}
+
+/** Makes sure view `key` exists (a new one goes at the end of the list). */
+export function openView(model: Model, key: string): Model {
+  if (model.views.some((v) => v.key === key)) return model;
+  return { ...model, views: [...model.views, emptyView(key)] };
+}
+
+/**
+ * Puts view `key` on screen (opening it if need be): its news counts as read, and the view left
+ * gets its read marker afresh, above the first message that comes while it is not looked at.
+ */
+export function lookAt(model: Model, key: string): Model {
+  if (key === model.view) return model;
+  const left = model.view;
+  model = park(openView(model, key));
+  model = updateView(model, left, () => ({ marker: undefined, away: true }));
+  model = updateView(model, key, () => ({ unread: 0, highlights: 0, since: undefined }));
+  const visited = [...model.visited.filter((k) => k !== left && k !== key), left];
+  return { ...load(model, key), visited: visited.slice(-MAX_VISITED) };
+}
+
+/** The view `step` places away from the one on screen: -1 the previous in the list, +1 the next. */
+export function stepView(model: Model, step: number): string {
+  const at = model.views.findIndex((v) => v.key === model.view);
+  const n = model.views.length;
+  return model.views[(((at + step) % n) + n) % n].key;
+}
+
+/** The view with the news that matters most (as weechat's Alt+A), if any has news. */
+export function busiestView(model: Model): string | undefined {
+  const active = model.views.filter((v) => v.key !== model.view && priority(v) > 0);
+  active.sort((a, b) => priority(b) - priority(a) || (a.since ?? 0) - (b.since ?? 0));
+  return active[0]?.key;
+}
+
+/**
+ * Takes view `key` out of the list (a room left, a conversation closed); when it was on screen,
+ * the one looked at before it comes back (else the first).
+ */
+export function closeView(model: Model, key: string): Model {
+  if (!model.views.some((v) => v.key === key) || model.views.length === 1) return model;
+  if (key === model.view) {
+    const back = [...model.visited].reverse().find((k) =>
+      k !== key && model.views.some((v) => v.key === k)
+    ) ?? model.views.find((v) => v.key !== key)!.key;
+    model = lookAt(model, back);
+  }
+  return {
+    ...model,
+    views: model.views.filter((v) => v.key !== key),
+    visited: model.visited.filter((k) => k !== key),
+  };
+}
+
+/** The rooms of a welcome: a view each (the first welcome lists them in its order, #general first). */
+function roomViews(model: Model, rooms: string[]): Model {
+  const first = model.me === undefined;
+  const listed = new Set(rooms);
+  // rooms left meanwhile (on another device) go, unless on screen
+  let views = model.views.filter((v) =>
+    !isRoom(v.key) || listed.has(v.key) || v.key === model.view
+  );
+  for (const room of rooms) if (!views.some((v) => v.key === room)) views.push(emptyView(room));
+  if (first) {
+    const order = [GENERAL_ROOM, ...rooms.filter((r) => r !== GENERAL_ROOM)];
+    const rank = (v: View) =>
+      isRoom(v.key) && listed.has(v.key) ? order.indexOf(v.key) : order.length;
+    views = [...views].sort((a, b) => rank(a) - rank(b));
+  }
+  return { ...model, views, visited: model.visited.filter((k) => views.some((v) => v.key === k)) };
 }
 
 /** The hint after a first Ctrl+C with a line typed. */
@@ -135,6 +256,89 @@ export function addMessage(model: Model, message: Shown): Model {
   return bounded({ ...model, items: [...model.items, item], unseen });
 }
 
+/**
+ * A message from the client, to its view: counted there as news (and marking where reading
+ * stopped) when that view is not on screen and the message is someone else's. A live direct
+ * message is shown on screen too, wherever that is.
+ */
+export function receive(model: Model, message: Shown): Model {
+  const key = viewOf(message, model.me);
+  model = openView(model, key);
+  if (key === model.view) return addMessage(model, message);
+  const before = model.views.find((v) => v.key === key)!.items;
+  model = inView(model, key, (m) => addMessage(m, message));
+  const added = model.views.find((v) => v.key === key)!.items !== before;
+  const news = added && message.from !== model.me?.id && (!message.replay || model.replaysCount);
+  if (news) {
+    const forMe = isForMe(message, model.me);
+    model = updateView(model, key, (v) => ({
+      unread: v.unread + 1,
+      highlights: v.highlights + (forMe ? 1 : 0),
+      since: v.since ?? message.time,
+      ...(v.away && v.marker === undefined ? { marker: message.id } : {}),
+    }));
+  }
+  const direct = message.to !== undefined && message.to.length > 0;
+  return direct && !message.replay ? addMessage(model, message) : model;
+}
+
+/** A notice in view `key` (on screen when there is no such view). */
+function noticeIn(model: Model, key: string, text: string, role: NoticeRole = "notice"): Model {
+  if (!model.views.some((v) => v.key === key)) key = model.view;
+  return inView(model, key, (m) => addNotice(m, text, role));
+}
+
+/** Applies `step` to every view (for what concerns them all: a deletion). */
+function everyView(model: Model, step: (model: Model) => Model): Model {
+  for (const { key } of model.views) model = inView(model, key, step);
+  return model;
+}
+
+/** A message deleted or expired, out of the view on screen: its bubble, the quotes of it, its marker. */
+function deleted(model: Model, id: string): Model {
+  const at = model.items.findIndex((i) => i.key === id);
+  const marked = model.views.find((v) => v.key === model.view)?.marker === id;
+  if (marked) {
+    // the marker stays where it was: above the next message, if there is one
+    const next = model.items.slice(at + 1).find((i) => i.kind === "message")?.key;
+    model = updateView(model, model.view, () => ({ marker: next }));
+  }
+  model = removeItem(model, id);
+  // replies stop quoting it, as ClientState's own messages do (the UI keeps copies)
+  if (model.items.some((i) => i.kind === "message" && i.message.replyTo === id)) {
+    model = {
+      ...model,
+      items: model.items.map((i): Item =>
+        i.kind === "message" && i.message.replyTo === id
+          ? { ...i, message: { ...i.message, quote: { deleted: true } } }
+          : i
+      ),
+    };
+  }
+  return model;
+}
+
+/**
+ * A room joined, left, its topic or privacy set, an invitation: the room's view follows (joined
+ * on request: looked at; left: gone, back to the view looked at before), said in that view.
+ */
+function roomEvent(model: Model, event: Extract<ClientEvent, { type: "room" }>): Model {
+  const room = event.room.name;
+  if (event.event === "joined") {
+    model = openView(model, room);
+    if (event.here === room) model = lookAt(model, room);
+    return noticeIn(model, room, plainLines(event)[0].slice(2));
+  }
+  if (event.event === "parted") {
+    model = closeView(model, room);
+    // what is typed goes to the view looked at now (the controller makes the client follow)
+    const said = event.here !== undefined ? { ...event, here: model.view } : event;
+    return addNotice(model, plainLines(said)[0].slice(2));
+  }
+  const where = event.event === "invited" && event.toMe ? model.view : room;
+  return noticeIn(model, where, plainLines(event)[0].slice(2));
+}
+
 export interface Applied {
   model: Model;
   /** Ring the bell: a live message direct to me or naming me arrived. */
@@ -173,7 +377,8 @@ export function applyEvents(
     switch (event.type) {
       case "welcome": {
         const again = model.me !== undefined;
-        model = { ...model, me: { id: event.you.id, name: event.you.name } };
+        if (event.rooms) model = roomViews(model, event.rooms.map((r) => r.name));
+        model = { ...model, me: { id: event.you.id, name: event.you.name }, replaysCount: again };
         const count = event.online ?? event.users.length;
         const online = `${count} online${count > 1 ? "" : " (only you, for now)"}`;
         model = addNotice(
@@ -186,21 +391,10 @@ export function applyEvents(
       }
       case "message":
         if (!event.message.replay && isForMe(event.message, model.me)) bell = true;
-        model = addMessage(model, event.message);
+        model = receive(model, event.message);
         break;
       case "deleted": {
-        model = removeItem(model, event.id);
-        // replies stop quoting it, as ClientState's own messages do (the UI keeps copies)
-        if (model.items.some((i) => i.kind === "message" && i.message.replyTo === event.id)) {
-          model = {
-            ...model,
-            items: model.items.map((i): Item =>
-              i.kind === "message" && i.message.replyTo === event.id
-                ? { ...i, message: { ...i.message, quote: { deleted: true } } }
-                : i
-            ),
-          };
-        }
+        model = everyView(model, (m) => deleted(m, event.id));
         const panel = model.panel;
         if (panel?.kind === "results" && panel.messages.some((m) => m.id === event.id)) {
           model = {
@@ -216,9 +410,9 @@ export function applyEvents(
       }
       case "presence":
         if (event.room !== undefined) {
-          // a room's join or part: said, and who is online on the server is unchanged
+          // a room's join or part: said in its view, and who is online on the server is unchanged
           if (event.joined || event.left) {
-            model = addNotice(model, plainLines(event)[0].slice(2), "presence");
+            model = noticeIn(model, event.room, plainLines(event)[0].slice(2), "presence");
           }
           break;
         }
@@ -276,10 +470,12 @@ export function applyEvents(
         };
         break;
       case "rooms":
-      case "room":
       case "away":
-        // the line modes' words: the full-screen room list is still to come
+        // the line modes' words
         for (const line of plainLines(event)) model = addNotice(model, line.replace(/^\* /, ""));
+        break;
+      case "room":
+        model = roomEvent(model, event);
         break;
       case "ack":
         break;

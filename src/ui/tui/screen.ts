@@ -4,13 +4,18 @@
  * styled lines no wider than the terminal, plus where the cursor goes.
  *
  * ```
- * ┌ pane ─────────────────────────────┐  rows - 2 - panel
+ * ┌ pane ─────────────────────────────┐  rows - 2 - panel - room list
  * │ bubbles, notices; a "new messages │
  * │ below" marker when scrolled up    │
  * ├ panel (when open) ────────────────┤  up to 40% of the rows
+ * ├ room list (more than one view) ───┤  1 (hotlist.ts)
  * ├ status line ──────────────────────┤  1
  * └ input line ───────────────────────┘  1
  * ```
+ *
+ * The pane shows the view looked at (model.ts): a line with the day above the first message of
+ * each day (but today's first, when nothing came before it), and the read marker above the
+ * first message that came while the view was not looked at.
  */
 import type { Shown } from "../../client/state.ts";
 import {
@@ -26,15 +31,18 @@ import {
   visible,
   wrapText,
 } from "../bubble.ts";
-import { helpText } from "../../client/commands.ts";
+import { helpText, twoColumns } from "../../client/commands.ts";
 import { keysText } from "../keymap.ts";
 import type { Layout } from "../ui.ts";
 import { sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
-import { clock } from "../time.ts";
+import { clock, dayWords, sameDay } from "../time.ts";
+import { nickRole } from "../colors.ts";
 import { oneLine } from "../sanitize.ts";
 import { inputView } from "./input.ts";
 import { type Anchor, layoutPane, type PaneSource } from "./layout.ts";
 import type { Item, Model, Panel } from "./model.ts";
+import { hotEntries, hotlistLine } from "./hotlist.ts";
+import { isRoom, VIEW_COMMANDS } from "./views.ts";
 
 export interface ScreenContext {
   cols: number;
@@ -82,7 +90,9 @@ const NOTICE_PREFIX = { notice: "* ", presence: "· ", error: "! " } as const;
 /** The lines of /help: the commands, then the keys, each wrapped under its own column. */
 function helpLines(width: number): StyledLine[] {
   const room = Math.max(1, width - 3);
-  const text = `Commands:\n${helpText(room)}\n\nKeys:\n${keysText(room)}`;
+  const views = twoColumns(VIEW_COMMANDS.map((c): [string, string] => [c.usage, c.help]), room);
+  const text = `Commands:\n${helpText(room)}\n\nRooms and conversations:\n${views}\n\n` +
+    `Keys:\n${keysText(room)}`;
   // wrapped again only where even the two columns cannot fit (a very narrow pane)
   return text.split("\n").flatMap((line) => line.length <= room ? [line] : wrapText(line, room))
     .map((line, i): StyledLine => [
@@ -101,13 +111,14 @@ export function itemLines(
   me: Me | undefined,
   now: number,
   layout: Layout = "bubbles",
+  here?: string,
 ): StyledLine[] {
   if (item.kind === "message") {
     if (layout === "lines") {
-      const lines = renderLine(item.message, { width: Math.max(1, width - 1), me, now });
+      const lines = renderLine(item.message, { width: Math.max(1, width - 1), me, now, here });
       return lines.map((line): StyledLine => [{ text: " ", role: "text" }, ...line]);
     }
-    const bubble = renderBubble(item.message, { width: Math.max(1, width - 2), me, now });
+    const bubble = renderBubble(item.message, { width: Math.max(1, width - 2), me, now, here });
     return [[], ...bubble.map((line): StyledLine => [{ text: " ", role: "text" }, ...line])];
   }
   if (item.kind === "help") return helpLines(width);
@@ -126,12 +137,40 @@ function signature(
   me: Me | undefined,
   now: number,
   layout: Layout,
+  above: string,
 ): string {
   if (item.kind !== "message") return `${width}`;
   const m = item.message;
   const quote = m.quote && "deleted" in m.quote ? "gone" : "";
   const left = m.expiresAt !== undefined ? timeLeft(m.expiresAt - now) : "";
-  return `${layout}|${width}|${me?.id ?? ""}|${quote}|${m.replyRef ?? ""}|${left}`;
+  const today = sameDay(m.time, now) ? "" : `${new Date(now).getFullYear()}`;
+  return `${layout}|${width}|${me?.id ?? ""}|${quote}|${
+    m.replyRef ?? ""
+  }|${left}|${today}|${above}`;
+}
+
+/** A line across the pane with `label` in its middle. */
+export function ruler(label: string, cols: number, role: Seg["role"]): StyledLine {
+  const text = ` ${label} `;
+  const w = textWidth(text);
+  if (w >= cols) return [{ text: truncate(label, cols), role }];
+  const side = Math.min(4, Math.floor((cols - w) / 2));
+  return [
+    { text: "─".repeat(side), role },
+    { text, role },
+    { text: "─".repeat(cols - w - side), role },
+  ];
+}
+
+/** The read marker's label. */
+export const READ_MARKER = "unread";
+
+/** Where the view looked at shows its read marker, the view's room, and so on (see paneSource). */
+export interface PaneMarks {
+  /** The key of the item the read marker goes above. */
+  marker?: string;
+  /** The room looked at: messages of other rooms name theirs. */
+  here?: string;
 }
 
 /** The pane's items as a layout source for a pane `width` columns wide. */
@@ -142,17 +181,56 @@ export function paneSource(
   now: number,
   cache = new BlockCache(),
   layout: Layout = "bubbles",
+  marks: PaneMarks = {},
 ): PaneSource {
   let index: Map<string, number> | undefined;
+  /** The time of the last message before item i (null: none), found once walking back. */
+  const memo = new Map<number, number | null>();
+  const previousTime = (i: number): number | null => {
+    const path: number[] = [];
+    let found: number | null = null;
+    for (let j = i;; j--) {
+      const known = memo.get(j);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      path.push(j);
+      const item = items[j - 1];
+      if (!item) break;
+      if (item.kind === "message") {
+        found = item.message.time;
+        break;
+      }
+    }
+    for (const k of path) memo.set(k, found);
+    return found;
+  };
+  /** The lines drawn above item i: the read marker, a new day. */
+  const above = (i: number): StyledLine[] => {
+    const item = items[i];
+    if (item.kind !== "message") return [];
+    const lines: StyledLine[] = [];
+    if (marks.marker === item.key && i > 0) lines.push(ruler(READ_MARKER, width, "marker"));
+    const time = item.message.time;
+    const previous = previousTime(i);
+    if (previous === null ? !sameDay(time, now) : !sameDay(previous, time)) {
+      lines.push(ruler(dayWords(time), width, "meta"));
+    }
+    return lines;
+  };
   return {
     length: items.length,
     key: (i) => items[i].key,
-    lines: (i) =>
-      cache.get(
+    lines: (i) => {
+      const extra = above(i);
+      const shape = extra.map((line) => line.map((s) => s.text).join("")).join("|");
+      return cache.get(
         items[i].key,
-        signature(items[i], width, me, now, layout),
-        () => itemLines(items[i], width, me, now, layout),
-      ),
+        signature(items[i], width, me, now, layout, `${marks.here ?? ""}|${shape}`),
+        () => [...extra, ...itemLines(items[i], width, me, now, layout, marks.here)],
+      );
+    },
     indexOf(key) {
       index ??= new Map(items.map((item, i) => [item.key, i]));
       return index.get(key) ?? -1;
@@ -174,13 +252,35 @@ export function panelHeight(
   return Math.min(wanted, most, rows - 3);
 }
 
+/** Rows the room list takes: one, once there is more than one view (and rows to spare). */
+export function roomListRows(model: Model, rows: number): number {
+  return model.views.length > 1 && rows >= 5 ? 1 : 0;
+}
+
 /** Rows the message pane takes. */
 export function paneHeight(model: Model, cols: number, rows: number): number {
   const hint = rows >= 6 ? hintRows(model, cols).length : 0;
-  return Math.max(0, rows - 2 - hint - panelHeight(model.panel, cols, rows - hint, model.me));
+  const list = roomListRows(model, rows);
+  return Math.max(
+    0,
+    rows - 2 - hint - list - panelHeight(model.panel, cols, rows - hint - list, model.me),
+  );
 }
 
-const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
+/** The items on screen as a layout source, with the view's marks (see paneSource). */
+export function modelSource(
+  model: Model,
+  cols: number,
+  now: number,
+  cache?: BlockCache,
+): PaneSource {
+  const view = model.views.find((v) => v.key === model.view);
+  const here = isRoom(model.view) ? model.view : undefined;
+  return paneSource(model.items, cols, model.me, now, cache, model.layout, {
+    marker: view?.marker,
+    here,
+  });
+}
 
 function resultLine(m: Shown, me: Me | undefined, cols: number, now: number): StyledLine {
   const name = (id: string) => (id === me?.id ? "you" : visible(id));
@@ -192,7 +292,7 @@ function resultLine(m: Shown, me: Me | undefined, cols: number, now: number): St
   const parts: StyledLine = [
     { text: ` #${m.ref}`, role: "ref" },
     { text: ` ${date}${clock(m.time)} `, role: "meta" },
-    { text: `${name(m.from)}${to}`, role: m.to?.length ? "direct" : "sender" },
+    { text: `${name(m.from)}${to}`, role: m.to?.length ? "direct" : nickRole(m.from) },
     { text: `: ${visible(oneLine(m.text))}`, role: "panel" },
   ];
   return fit(parts, cols);
@@ -418,9 +518,12 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
   const status = statusLine(model, ctx);
   // a long hint takes rows of its own above the status line, wrapped (when there are rows)
   const hint = rows >= 6 ? hintRows(model, cols) : [];
-  const panelH = panelHeight(model.panel, cols, rows - hint.length, model.me);
-  const paneH = Math.max(0, rows - 2 - hint.length - panelH);
-  const source = paneSource(model.items, cols, model.me, ctx.now, ctx.cache, model.layout);
+  const list = roomListRows(model, rows) > 0
+    ? [bar(hotlistLine(hotEntries(model.views, model.view), cols), cols, "status")]
+    : [];
+  const panelH = panelHeight(model.panel, cols, rows - hint.length - list.length, model.me);
+  const paneH = Math.max(0, rows - 2 - hint.length - list.length - panelH);
+  const source = modelSource(model, cols, ctx.now, ctx.cache);
   const view = layoutPane(source, paneH, model.anchor);
   const pane = view.rows.map((line) => fit(line, cols));
   if (view.anchor && paneH > 0) pane[paneH - 1] = marker(model, cols);
@@ -441,7 +544,7 @@ export function composeScreen(model: Model, ctx: ScreenContext): Screen {
     while (lines.length < paneH + panelH) lines.push([]);
     panel = { top: paneH, height: panelH };
   }
-  lines.push(...hint, status, inputLine);
+  lines.push(...hint, ...list, status, inputLine);
   return {
     lines,
     cursor: { x: Math.min(cols - 1, input.cursorX), y: rows - 1 },

@@ -39,6 +39,17 @@ const COLOURED: Record<Role, TextStyle> = {
   input: {},
   hint: { color: "gray" },
   link: { color: "blue", underline: true },
+  // the room list: the one looked at stands out of the bar, news in bold, news for me in colour
+  hotCurrent: { bold: true },
+  hotActive: { inverse: true, bold: true },
+  hotHighlight: { inverse: true, bold: true, color: "magenta" },
+  // names: basic colours that read on dark and light backgrounds (no yellow, white or black)
+  nick0: { color: "cyan", bold: true },
+  nick1: { color: "magenta", bold: true },
+  nick2: { color: "green", bold: true },
+  nick3: { color: "blueBright", bold: true },
+  nick4: { color: "red", bold: true },
+  nick5: { color: "magentaBright", bold: true },
 };
 
 const PLAIN: Partial<Record<Role, TextStyle>> = {
@@ -51,6 +62,15 @@ const PLAIN: Partial<Record<Role, TextStyle>> = {
   statusGood: { inverse: true },
   statusBad: { inverse: true, bold: true },
   link: { underline: true },
+  hotCurrent: { bold: true },
+  hotActive: { inverse: true, bold: true },
+  hotHighlight: { inverse: true, bold: true, underline: true },
+  nick0: { bold: true },
+  nick1: { bold: true },
+  nick2: { bold: true },
+  nick3: { bold: true },
+  nick4: { bold: true },
+  nick5: { bold: true },
 };
 
 /** How a role looks, with or without colour. */

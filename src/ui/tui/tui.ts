@@ -11,7 +11,7 @@
  * ui.start({ onLine: (line) => chat.line(line), onEnd: () => void chat.leave(EXIT_DRAIN_MS) });
  * ```
  */
-import { COMMANDS } from "../../client/commands.ts";
+import { COMMANDS, parseInput } from "../../client/commands.ts";
 import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
@@ -24,20 +24,26 @@ import {
   addNotice,
   applyEvents,
   applyStatus,
+  busiestView,
   clearItems,
+  closeView,
   initialModel,
+  lookAt,
   type Model,
   type NoticeRole,
   pressCtrlC,
+  stepView,
 } from "./model.ts";
+import { conversationKey, isRoom, peersOf, VIEW_COMMANDS } from "./views.ts";
+import { roomName } from "../../protocol/schema.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import {
   BlockCache,
   composeScreen,
+  modelSource,
   paneHeight,
   panelHeight,
   panelScrollMax,
-  paneSource,
   type Screen,
   splitPinned,
   type SplitRow,
@@ -92,6 +98,8 @@ export const HANDLED_KEYS: ReadonlySet<string> = new Set([
   "alt+d",
   "alt+b",
   "alt+f",
+  "alt+a",
+  ..."1234567890".split("").map((d) => `alt+${d}`),
 ]);
 
 const KEY_ACTIONS: Record<string, EditKind> = {
@@ -107,8 +115,6 @@ const KEY_ACTIONS: Record<string, EditKind> = {
   "ctrl+e": "end",
   "ctrl+b": "left",
   "ctrl+f": "right",
-  "ctrl+p": "historyUp",
-  "ctrl+n": "historyDown",
   "ctrl+u": "killBefore",
   "ctrl+k": "killAfter",
   "ctrl+w": "killWordBefore",
@@ -209,7 +215,8 @@ class TuiController implements Ui {
     this.#context = context;
     this.#deps = deps;
     this.#clock = deps.clock;
-    this.#model = initialModel(context.layout);
+    // the view looked at first is the room what is typed goes to (--room)
+    this.#model = initialModel(context.layout, context.state.room);
     this.#frame = { lines: [], tails: [], cols: 80, rows: 24, color: context.color };
   }
 
@@ -246,6 +253,7 @@ class TuiController implements Ui {
       users: () => [...this.#context.state.users.values()],
     });
     this.#model = applied.model;
+    this.#follow();
     for (const event of events) {
       if (event.type === "error" || event.type === "goodbye") {
         this.#remember(event.message, "error");
@@ -421,7 +429,10 @@ class TuiController implements Ui {
   #inputContext(): InputContext {
     return {
       users: [...this.#context.state.users.keys()],
-      commands: COMMANDS.flatMap((c) => [c.name, ...c.aliases]),
+      commands: [
+        ...COMMANDS.flatMap((c) => [c.name, ...c.aliases]),
+        ...VIEW_COMMANDS.map((c) => c.name),
+      ],
       maxLength: MAX_TEXT_LENGTH,
     };
   }
@@ -441,20 +452,100 @@ class TuiController implements Ui {
   #submit(line: string): void {
     // sending takes the view back to the newest messages
     this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
-    void this.#handlers?.onLine(line);
+    if (this.#viewCommand(line)) return;
+    const sent = this.#addressed(line);
+    if (sent !== undefined) void this.#handlers?.onLine(sent);
+  }
+
+  /** What the client's state must follow: what is typed goes to the room looked at. */
+  #follow(): void {
+    const view = this.#model.view;
+    if (isRoom(view) && this.#context.state.room !== view) this.#context.state.room = view;
+  }
+
+  #look(key: string | undefined): void {
+    if (key === undefined) return;
+    this.#model = lookAt(this.#model, key);
+    this.#follow();
+  }
+
+  /** Runs a command about views (VIEW_COMMANDS, /part in a conversation); false: not one. */
+  #viewCommand(line: string): boolean {
+    const match = /^\/(\w+)(?:\s+(.*))?$/.exec(line.trim());
+    if (!match) return false;
+    const [, word, rest = ""] = match;
+    const arg = rest.trim();
+    const conversation = !isRoom(this.#model.view);
+    const error = (text: string) => {
+      this.#model = addNotice(this.#model, text, "error");
+      return true;
+    };
+    switch (word.toLowerCase()) {
+      case "window": {
+        const views = this.#model.views;
+        const key = /^\d+$/.test(arg)
+          ? views[Number(arg) - 1]?.key
+          : views.find((v) => v.key === (roomName(arg) ?? "") || v.key === arg)?.key ??
+            views.find((v) => v.key === `@${arg.replace(/^@/, "")}`)?.key;
+        if (key === undefined) return error(`no room or conversation ${arg || "?"} in the list`);
+        this.#look(key);
+        return true;
+      }
+      case "query": {
+        const id = this.#userId(arg.replace(/^@/, ""));
+        if (id === undefined) {
+          return error(`/query @id: no one online has the id or the name ${arg || "?"}`);
+        }
+        this.#look(conversationKey([id], this.#model.me));
+        return true;
+      }
+      case "close":
+      case "part":
+      case "leave":
+        if (!conversation || (word !== "close" && arg !== "")) {
+          if (word === "close") return error("/close closes a conversation; /part leaves a room");
+          return false;
+        }
+        this.#model = closeView(this.#model, this.#model.view);
+        this.#follow();
+        return true;
+      case "topic":
+      case "invite":
+      case "private":
+        return conversation
+          ? error(`/${word} is about a room: look at one first (Alt+1, /window #room)`)
+          : false;
+    }
+    return false;
+  }
+
+  /** An online person's id, from their id or their name (when only one has it). */
+  #userId(typed: string): string | undefined {
+    const users = [...this.#context.state.users.values()];
+    const lower = typed.toLowerCase();
+    const exact = users.find((u) => u.id.toLowerCase() === lower);
+    if (exact) return exact.id;
+    const named = users.filter((u) => u.name.toLowerCase() === lower);
+    return named.length === 1 ? named[0].id : /_\d{4,8}$/.test(typed) ? typed : undefined;
+  }
+
+  /** A line as sent: in a conversation, a message with no recipients goes to its people. */
+  #addressed(line: string): string {
+    const peers = peersOf(this.#model.view);
+    if (peers.length === 0) return line;
+    const to = peers.map((id) => `@${id}`).join(" ");
+    const intent = parseInput(line);
+    if (intent.kind === "send" && intent.to === undefined) return `${to} ${intent.text}`;
+    if (intent.kind === "temp" && intent.to === undefined) {
+      return `/temp ${intent.ttl}s ${to} ${intent.text}`;
+    }
+    return line;
   }
 
   #scroll(delta: number): void {
     const { cols, rows } = this.#size();
     const height = paneHeight(this.#model, cols, rows);
-    const source = paneSource(
-      this.#model.items,
-      cols,
-      this.#model.me,
-      this.#clock.now(),
-      this.#cache,
-      this.#model.layout,
-    );
+    const source = modelSource(this.#model, cols, this.#clock.now(), this.#cache);
     const anchor = scrollPane(source, height, this.#model.anchor, delta);
     this.#model = { ...this.#model, anchor, unseen: anchor ? this.#model.unseen : 0 };
   }
@@ -531,7 +622,15 @@ class TuiController implements Ui {
     }
     const action = KEY_ACTIONS[name];
     if (action) return this.#edit({ type: action });
+    const digit = /^alt\+(\d)$/.exec(name);
+    if (digit) return this.#look(this.#model.views[(Number(digit[1]) + 9) % 10]?.key);
     switch (name) {
+      case "ctrl+n":
+        return this.#look(stepView(this.#model, 1));
+      case "ctrl+p":
+        return this.#look(stepView(this.#model, -1));
+      case "alt+a":
+        return this.#look(busiestView(this.#model));
       case "enter":
         return this.#edit({ type: "submit" });
       case "alt+enter":
