@@ -29,15 +29,21 @@ async function started(options: { bell?: boolean } = {}) {
   let handlers: TerminalHandlers | undefined;
   let source: FrameSource | undefined;
   let renders = 0;
+  const size = { cols: 80, rows: 24 };
   const terminal: Terminal = {
-    cols: 80,
-    rows: 24,
+    get cols() {
+      return size.cols;
+    },
+    get rows() {
+      return size.rows;
+    },
     open: true,
     write: (text) => void writes.push(text),
     restore: () => {},
   };
+  const state = new ClientState();
   const ui = tuiUi(
-    { state: new ClientState(), server: "h:1", bell: options.bell ?? true, color: false },
+    { state, server: "h:1", bell: options.bell ?? true, color: false },
     {
       clock,
       openTerminal(h) {
@@ -65,6 +71,12 @@ async function started(options: { bell?: boolean } = {}) {
   const frame = (): Frame => source!.frame();
   return {
     ui,
+    state,
+    /** The terminal changes its size. */
+    resize(cols: number, rows: number) {
+      Object.assign(size, { cols, rows });
+      handlers!.onResize();
+    },
     clock,
     writes,
     lines,
@@ -237,4 +249,90 @@ Deno.test("tui: stopped, it leaves no timer behind and ignores keys", async () =
   await t.clock.advance(2_000);
   assert.equal(t.renders(), renders);
   assert.deepEqual(t.lines, []);
+});
+
+// ---- rooms and conversations (issue 14) ---------------------------------------------------------
+
+const room = (name: string) => ({ name, topic: "", private: false, members: 2, online: 2 });
+const inRooms: ClientEvent = { ...welcome, rooms: [room("#general"), room("#builds")] };
+function said(over: Partial<Shown>): ClientEvent {
+  n++;
+  const message: Shown = {
+    type: "message",
+    id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
+    ref: `r${n}`,
+    from: ANN.id,
+    text: `said ${n}`,
+    time: 1,
+    ...over,
+  };
+  return { type: "message", message };
+}
+const alt = (d: string): Key => ({ kind: "key", name: `alt+${d}`, alt: true } as Key);
+
+Deno.test("tui: Alt+2 and Ctrl+N/Ctrl+P switch views; what is typed goes to the room looked at", async () => {
+  const t = await started();
+  t.state.rooms.set("#builds", room("#builds"));
+  t.ui.show([inRooms, said({ room: "#builds", text: "build 7 passed" })]);
+  const list = (await t.shown()).split("\n").at(-3)!;
+  assert.equal(list.trimEnd(), " [1:#general] 2:#builds(1)");
+  t.press(alt("2"));
+  const builds = await t.shown();
+  assert.match(builds, /build 7 passed/);
+  assert.match(builds, / 1:#general \[2:#builds\]/);
+  assert.equal(t.state.room, "#builds", "plain text goes to the room looked at");
+  t.press(key("ctrl+n"));
+  assert.doesNotMatch(await t.shown(), /build 7 passed/);
+  assert.equal(t.state.room, "#general");
+  t.press(key("ctrl+p"));
+  assert.match(await t.shown(), /build 7 passed/);
+  t.press(text("/window 1"), key("enter"));
+  assert.equal(t.state.room, "#general");
+  assert.deepEqual(t.lines, [], "/window is the UI's own");
+  await t.ui.stop();
+});
+
+Deno.test("tui: in a conversation what is typed goes to its person; /part closes it; /topic needs a room", async () => {
+  const t = await started();
+  t.ui.show([inRooms, direct()]);
+  assert.match((await t.shown()).split("\n").at(-3)!, /3:@ann_0002\(1!\)/);
+  t.press(alt("3"), text("hi ann"), key("enter"));
+  t.press(text("/temp 5m gone soon"), key("enter"));
+  t.press(text("@tom_0001 to me"), key("enter"), text("/who"), key("enter"));
+  assert.deepEqual(t.lines, [
+    "@ann_0002 hi ann",
+    "/temp 300s @ann_0002 gone soon",
+    "@tom_0001 to me",
+    "/who",
+  ]);
+  assert.equal(t.state.room, "#general", "a conversation is no room");
+  t.press(text("/topic hello"), key("enter"));
+  assert.match(await t.shown(), /\/topic is about a room/);
+  t.press(text("/part"), key("enter"));
+  const back = await t.shown();
+  assert.doesNotMatch(back, /@ann_0002/, "closed");
+  assert.equal(t.lines.length, 4, "nothing sent");
+  // /query opens one with someone online, by name
+  t.state.users.set(ANN.id, ANN);
+  t.press(text("/query @ann"), key("enter"), text("again"), key("enter"));
+  assert.match(await t.shown(), /\[3:@ann_0002\]/);
+  assert.equal(t.lines.at(-1), "@ann_0002 again");
+  await t.ui.stop();
+});
+
+Deno.test("tui: counts, the marker and the list survive a resize", async () => {
+  const t = await started();
+  t.ui.show([inRooms, said({ room: "#builds", text: "one" })]);
+  t.press(alt("2"), alt("1"));
+  t.ui.show([said({ room: "#builds", text: "two" }), said({ room: "#builds", text: "three" })]);
+  assert.match((await t.shown()).split("\n").at(-3)!, /2:#builds\(2\)/);
+  t.resize(60, 20);
+  const narrow = t.screen();
+  assert.equal(narrow.length, 20);
+  assert.match(narrow.at(-3)!, /2:#builds\(2\)/);
+  t.press(alt("2"));
+  const shown = await t.shown();
+  assert.match(shown, /─ unread ─[\s\S]*two[\s\S]*three/);
+  assert.doesNotMatch(shown.split("\n").at(-3)!, /\(2\)/, "read now");
+  await t.ui.stop();
 });

@@ -19,7 +19,17 @@ export function hash(text: string): number {
   return h;
 }
 
+/**
+ * MurmurHash3's finaliser: FNV-1a's low bits follow the parity of the text's characters (ids
+ * alike but for their digits would share a colour), so they are mixed before choosing.
+ */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** The role, hence the colour, of a person's name (ids ignore case, as the server's do). */
 export function nickRole(id: string): NickRole {
-  return NICK_ROLES[hash(id.toLowerCase()) % NICK_ROLES.length];
+  return NICK_ROLES[mix(hash(id.toLowerCase())) % NICK_ROLES.length];
 }

@@ -9,7 +9,8 @@
  *
  * When the list is wider than the screen, the views with news come first, as weechat orders its
  * hotlist (news for me, then news, the oldest first), after the one looked at; quiet views are
- * counted as `+N`, and long names are cut (`#a-very-lo…`) before anything with news is left out.
+ * counted as `+N`, and long names are cut (`#a-very-l…`) before anything with news is left out
+ * (the one looked at keeps its name).
  */
 import { type Seg, type StyledLine, textWidth, truncate } from "../bubble.ts";
 import { priority, type View } from "./views.ts";
@@ -81,7 +82,9 @@ export function hotlistLine(entries: HotEntry[], width: number): StyledLine {
   for (let keep = news.length; keep >= 0; keep--) {
     const shown = [...current, ...news.slice(0, keep)];
     for (const nameWidth of NAME_WIDTHS) {
-      const line = join(shown.map((e) => entrySeg(e, nameWidth)), entries.length - shown.length);
+      // the one looked at keeps its name whole
+      const segs = shown.map((e) => entrySeg(e, e.current ? Infinity : nameWidth));
+      const line = join(segs, entries.length - shown.length);
       if (widthOf(line) <= width) return line;
     }
   }
