@@ -99,19 +99,21 @@ const text = (t: string): Key => ({ kind: "text", text: t });
 const welcome: ClientEvent = { type: "welcome", you: ME, users: [ME, ANN], online: 2 };
 
 let n = 0;
-function direct(): ClientEvent {
+/** A message from ann, live. */
+function said(over: Partial<Shown> = {}): ClientEvent {
   n++;
   const message: Shown = {
     type: "message",
     id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
     ref: `r${n}`,
     from: ANN.id,
-    to: [ME.id],
-    text: `psst ${n}`,
+    text: `said ${n}`,
     time: 1,
+    ...over,
   };
   return { type: "message", message };
 }
+const direct = () => said({ to: [ME.id] });
 
 Deno.test("tui: Ctrl+C with a line typed asks for a second one; within QUIT_CONFIRM_MS it leaves", async () => {
   const t = await started();
@@ -255,19 +257,6 @@ Deno.test("tui: stopped, it leaves no timer behind and ignores keys", async () =
 
 const room = (name: string) => ({ name, topic: "", private: false, members: 2, online: 2 });
 const inRooms: ClientEvent = { ...welcome, rooms: [room("#general"), room("#builds")] };
-function said(over: Partial<Shown>): ClientEvent {
-  n++;
-  const message: Shown = {
-    type: "message",
-    id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
-    ref: `r${n}`,
-    from: ANN.id,
-    text: `said ${n}`,
-    time: 1,
-    ...over,
-  };
-  return { type: "message", message };
-}
 const alt = (d: string): Key => ({ kind: "key", name: `alt+${d}`, alt: true } as Key);
 
 Deno.test("tui: Alt+2 and Ctrl+N/Ctrl+P switch views; what is typed goes to the room looked at", async () => {

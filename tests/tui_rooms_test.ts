@@ -18,6 +18,7 @@ import {
   closeView,
   initialModel,
   lookAt,
+  MAX_CONVERSATIONS,
   type Model,
   stepView,
 } from "../src/ui/tui/model.ts";
@@ -186,6 +187,21 @@ Deno.test("views: a room's joins and topic go to its view; a deletion takes a me
     "ann_0001 joined #ops (3 online)",
     "ann_0001 set the topic of #ops: pager",
   ]);
+});
+
+Deno.test("views: conversations are bounded; the first quiet one goes, never the one looked at", () => {
+  let model = apply(inRooms(), msg({ from: "first_0000", to: [ME.id] }));
+  model = lookAt(model, "@first_0000");
+  model = apply(model, msg({ from: "news_0000", to: [ME.id] }));
+  for (let i = 1; i <= MAX_CONVERSATIONS; i++) {
+    model = apply(model, msg({ from: `u${i}_0000`, to: [ME.id], replay: true }));
+  }
+  const keys = model.views.map((v) => v.key);
+  assert.equal(keys.filter((k) => k.startsWith("@")).length, MAX_CONVERSATIONS + 1);
+  assert.ok(keys.includes("@first_0000"), "looked at");
+  assert.ok(keys.includes("@news_0000"), "has news");
+  assert.ok(!keys.includes("@u1_0000"), "the first quiet one went");
+  assert.deepEqual(keys.slice(0, 3), ["#general", "#builds", "#ops"], "rooms stay");
 });
 
 // ---- the room list -----------------------------------------------------------------------------

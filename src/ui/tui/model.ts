@@ -119,10 +119,22 @@ function updateView(model: Model, key: string, change: (view: View) => Partial<V
   return { ...model, views: model.views.map((v) => (v.key === key ? { ...v, ...change(v) } : v)) };
 }
 
+/**
+ * Conversations kept in the list at most (anyone may write to anyone): past it, the first one
+ * opened without news goes (else the first one), never the one looked at.
+ */
+export const MAX_CONVERSATIONS = 50;
+
 /** Makes sure view `key` exists (a new one goes at the end of the list). */
 export function openView(model: Model, key: string): Model {
   if (model.views.some((v) => v.key === key)) return model;
-  return { ...model, views: [...model.views, emptyView(key)] };
+  let views = [...model.views, emptyView(key)];
+  const conversations = views.filter((v) => !isRoom(v.key) && v.key !== model.view);
+  if (conversations.length > MAX_CONVERSATIONS) {
+    const gone = conversations.find((v) => priority(v) === 0) ?? conversations[0];
+    views = views.filter((v) => v !== gone);
+  }
+  return { ...model, views, visited: model.visited.filter((k) => views.some((v) => v.key === k)) };
 }
 
 /**
