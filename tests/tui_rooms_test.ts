@@ -24,7 +24,14 @@ import {
 } from "../src/ui/tui/model.ts";
 import { composeScreen, READ_MARKER } from "../src/ui/tui/screen.ts";
 import { styleFor } from "../src/ui/tui/style.ts";
-import { conversationKey, type View, viewOf } from "../src/ui/tui/views.ts";
+import {
+  addressed,
+  conversationKey,
+  findView,
+  userIdFor,
+  type View,
+  viewOf,
+} from "../src/ui/tui/views.ts";
 
 const ME = { id: "tom_1234", name: "tom" };
 /** Noon, local time: a day either side is another day wherever the tests run. */
@@ -202,6 +209,27 @@ Deno.test("views: conversations are bounded; the first quiet one goes, never the
   assert.ok(keys.includes("@news_0000"), "has news");
   assert.ok(!keys.includes("@u1_0000"), "the first quiet one went");
   assert.deepEqual(keys.slice(0, 3), ["#general", "#builds", "#ops"], "rooms stay");
+});
+
+Deno.test("views: /window finds by number, room or person; a conversation's line goes to its people", () => {
+  const model = apply(inRooms(), msg({ from: "bob_2222", to: [ME.id] }));
+  assert.equal(findView(model.views, "2"), "#builds");
+  assert.equal(findView(model.views, "ops"), "#ops");
+  assert.equal(findView(model.views, "#OPS"), "#ops");
+  assert.equal(findView(model.views, "@bob_2222"), "@bob_2222");
+  assert.equal(findView(model.views, "9"), undefined);
+  const bob = { id: "bob_2222", name: "bob" };
+  assert.equal(userIdFor([bob], "bob"), "bob_2222");
+  assert.equal(userIdFor([bob, { id: "bob_3333", name: "bob" }], "bob"), undefined, "which bob?");
+  assert.equal(userIdFor([], "cat_0001"), "cat_0001", "an id, online or not");
+  const group = "@ann_0001,bob_2222";
+  assert.equal(addressed(group, "hi both"), "@ann_0001 @bob_2222 hi both");
+  assert.equal(addressed(group, "/temp 1m brief"), "/temp 60s @ann_0001 @bob_2222 brief");
+  assert.equal(addressed(group, "//slash"), "@ann_0001 @bob_2222 /slash");
+  for (const line of ["/who", "@cat_0001 only cat", "/reply m1 yes"]) {
+    assert.equal(addressed(group, line), line);
+  }
+  assert.equal(addressed("#builds", "hi"), "hi");
 });
 
 // ---- the room list -----------------------------------------------------------------------------

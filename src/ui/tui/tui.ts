@@ -11,7 +11,7 @@
  * ui.start({ onLine: (line) => chat.line(line), onEnd: () => void chat.leave(EXIT_DRAIN_MS) });
  * ```
  */
-import { COMMANDS, parseInput } from "../../client/commands.ts";
+import { COMMANDS } from "../../client/commands.ts";
 import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
@@ -34,8 +34,7 @@ import {
   pressCtrlC,
   stepView,
 } from "./model.ts";
-import { conversationKey, isRoom, peersOf, VIEW_COMMANDS } from "./views.ts";
-import { roomName } from "../../protocol/schema.ts";
+import { addressed, conversationKey, findView, isRoom, userIdFor, VIEW_COMMANDS } from "./views.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import {
   BlockCache,
@@ -453,8 +452,8 @@ class TuiController implements Ui {
     // sending takes the view back to the newest messages
     this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
     if (this.#viewCommand(line)) return;
-    const sent = this.#addressed(line);
-    if (sent !== undefined) void this.#handlers?.onLine(sent);
+    // in a conversation, a message with no recipients goes to its people
+    void this.#handlers?.onLine(addressed(this.#model.view, line));
   }
 
   /** What the client's state must follow: what is typed goes to the room looked at. */
@@ -482,17 +481,13 @@ class TuiController implements Ui {
     };
     switch (word.toLowerCase()) {
       case "window": {
-        const views = this.#model.views;
-        const key = /^\d+$/.test(arg)
-          ? views[Number(arg) - 1]?.key
-          : views.find((v) => v.key === (roomName(arg) ?? "") || v.key === arg)?.key ??
-            views.find((v) => v.key === `@${arg.replace(/^@/, "")}`)?.key;
+        const key = findView(this.#model.views, arg);
         if (key === undefined) return error(`no room or conversation ${arg || "?"} in the list`);
         this.#look(key);
         return true;
       }
       case "query": {
-        const id = this.#userId(arg.replace(/^@/, ""));
+        const id = userIdFor([...this.#context.state.users.values()], arg.replace(/^@/, ""));
         if (id === undefined) {
           return error(`/query @id: no one online has the id or the name ${arg || "?"}`);
         }
@@ -517,29 +512,6 @@ class TuiController implements Ui {
           : false;
     }
     return false;
-  }
-
-  /** An online person's id, from their id or their name (when only one has it). */
-  #userId(typed: string): string | undefined {
-    const users = [...this.#context.state.users.values()];
-    const lower = typed.toLowerCase();
-    const exact = users.find((u) => u.id.toLowerCase() === lower);
-    if (exact) return exact.id;
-    const named = users.filter((u) => u.name.toLowerCase() === lower);
-    return named.length === 1 ? named[0].id : /_\d{4,8}$/.test(typed) ? typed : undefined;
-  }
-
-  /** A line as sent: in a conversation, a message with no recipients goes to its people. */
-  #addressed(line: string): string {
-    const peers = peersOf(this.#model.view);
-    if (peers.length === 0) return line;
-    const to = peers.map((id) => `@${id}`).join(" ");
-    const intent = parseInput(line);
-    if (intent.kind === "send" && intent.to === undefined) return `${to} ${intent.text}`;
-    if (intent.kind === "temp" && intent.to === undefined) {
-      return `/temp ${intent.ttl}s ${to} ${intent.text}`;
-    }
-    return line;
   }
 
   #scroll(delta: number): void {

@@ -5,8 +5,9 @@
  * `@ann_0001,bob_1234`). Pure data and the small rules about it; the model (model.ts) keeps the
  * views and moves between them.
  */
+import { parseInput } from "../../client/commands.ts";
 import type { Shown } from "../../client/state.ts";
-import { GENERAL_ROOM } from "../../protocol/schema.ts";
+import { GENERAL_ROOM, ID_PATTERN, roomName, type User } from "../../protocol/schema.ts";
 import type { Me } from "../bubble.ts";
 import type { Anchor } from "./layout.ts";
 import type { Item } from "./model.ts";
@@ -56,6 +57,40 @@ export function viewOf(m: Shown, me: Me | undefined): string {
 /** How much a view's news matters, as weechat ranks its hotlist: 2 for me, 1 news, 0 none. */
 export function priority(view: Pick<View, "unread" | "highlights">): number {
   return view.highlights > 0 ? 2 : view.unread > 0 ? 1 : 0;
+}
+
+/** The view `/window` names: by its number in the list, its room, or `@` and its people. */
+export function findView(views: View[], typed: string): string | undefined {
+  if (/^\d+$/.test(typed)) return views[Number(typed) - 1]?.key;
+  const room = roomName(typed);
+  const person = `@${typed.replace(/^@/, "")}`;
+  return views.find((v) => v.key === room)?.key ?? views.find((v) => v.key === person)?.key;
+}
+
+/** Someone's id, from their id or their name when one person online has it; any id as typed. */
+export function userIdFor(online: User[], typed: string): string | undefined {
+  const lower = typed.toLowerCase();
+  const exact = online.find((u) => u.id.toLowerCase() === lower);
+  if (exact) return exact.id;
+  const named = online.filter((u) => u.name.toLowerCase() === lower);
+  if (named.length === 1) return named[0].id;
+  return ID_PATTERN.test(typed) ? typed : undefined;
+}
+
+/**
+ * A line as sent from view `key`: in a conversation, a message (or /temp) that names no one
+ * goes to its people; anything else as typed.
+ */
+export function addressed(key: string, line: string): string {
+  const peers = peersOf(key);
+  if (peers.length === 0) return line;
+  const to = peers.map((id) => `@${id}`).join(" ");
+  const intent = parseInput(line);
+  if (intent.kind === "send" && intent.to === undefined) return `${to} ${intent.text}`;
+  if (intent.kind === "temp" && intent.to === undefined) {
+    return `/temp ${intent.ttl}s ${to} ${intent.text}`;
+  }
+  return line;
 }
 
 /** Commands of the full-screen client alone, about views (tui.ts runs them; /help lists them). */
