@@ -16,11 +16,12 @@
  * Peak RSS is the client's VmHWM over the whole run.
  *
  * Needs Linux (/proc), `script` and -A (the task grants it). `--cpu-prof DIR` runs the client
- * with Deno's --cpu-prof into DIR (written when it leaves). `--json` prints one JSON line.
+ * with Deno's --cpu-prof into DIR (written when it leaves); `--v8-flags FLAGS` passes V8 flags to
+ * the client (to try heap settings). `--json` prints one JSON line.
  *
  * Usage: deno task bench:tui [--rate 50] [--seconds 20] [--fill 10000] [--fill-rate 1000]
  *          [--cols 120] [--rows 40] [--key-ms 120] [--layout bubbles|lines] [--cpu-prof DIR]
- *          [--json]
+ *          [--v8-flags FLAGS] [--json]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -48,6 +49,7 @@ const { values: opt } = parseArgs({
     "idle-s": { type: "string", default: "5" },
     layout: { type: "string", default: "bubbles" },
     "cpu-prof": { type: "string" },
+    "v8-flags": { type: "string" },
     json: { type: "boolean", default: false },
   },
   strict: true,
@@ -196,8 +198,9 @@ class PtyClient {
   tail = "";
   #watchers = new Set<(chunk: string) => void>();
 
-  constructor(argv: string[], state: string, pidFile: string, cpuProf?: string) {
+  constructor(argv: string[], state: string, pidFile: string, cpuProf?: string, v8?: string) {
     const prof = cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] : [];
+    if (v8) prof.push(`--v8-flags=${v8}`);
     const command = [Deno.execPath(), "run", ...permissions(argv), ...prof, "--config", CONFIG]
       .concat([MAIN, ...argv]).map(q).join(" ");
     const child = new Deno.Command("script", {
@@ -406,7 +409,7 @@ try {
     opt.layout!,
   ];
   await Deno.mkdir(join(dir, "state"));
-  client = new PtyClient(argv, join(dir, "state"), pidFile, opt["cpu-prof"]);
+  client = new PtyClient(argv, join(dir, "state"), pidFile, opt["cpu-prof"], opt["v8-flags"]);
   if (!(await client.waitFor("you are reader_", 60_000))) {
     throw new Error("the client did not join within 60 s");
   }
