@@ -1,6 +1,6 @@
 /**
  * The two lockfiles: deno.lock, read by everything that runs the chat (`deno task chat`, `deno run
- * src/main.ts`, bundle, pack, compile), must not name a test-only or type-only package, since
+ * src/main.ts`, bundle, pack, compile), must not name a test-only package, since
  * `deno task` installs all that its lockfile names; deno.dev.lock, read by `deno task test` and
  * `deno task check`, must resolve every runtime package exactly as deno.lock does, so the tests
  * exercise what users run.
@@ -14,21 +14,18 @@ interface Lock {
   npm: Record<string, { integrity: string }>;
 }
 const read = (name: string): Lock => JSON.parse(Deno.readTextFileSync(`${root}${name}`));
-/** "ink@6.8.0_react@19.3.1" → "ink@6.8.0": the package without the peers it was resolved with. */
+/** "pkg@1.2.3_peer@4.5.6" → "pkg@1.2.3": the package without the peers it was resolved with. */
 const bare = (key: string) => key.replace(/^(@?[^@]+@[^_]+)_.*$/, "$1");
 
-/** Packages that only the tests (tests/deps.ts) and the type checker (deno.json) bring in. */
+/** Packages that only the tests bring in (tests/deps.ts). */
 function devOnlyPackages(): string[] {
   const deps = Deno.readTextFileSync(`${root}tests/deps.ts`);
   const names = [...deps.matchAll(/"npm:(@?[^@"]+)@/g)].map((m) => m[1]);
-  const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-  const types = /^npm:(@?[^@]+)@/.exec(config.compilerOptions.jsxImportSourceTypes)?.[1];
-  assert.ok(types, "deno.json's jsxImportSourceTypes names an npm package");
   assert.ok(names.length > 0, "tests/deps.ts imports npm packages");
-  return [...names, types];
+  return names;
 }
 
-Deno.test("deno.lock names no test-only or type-only package", () => {
+Deno.test("deno.lock names no test-only package", () => {
   const lock = read("deno.lock");
   const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
   for (const name of devOnlyPackages()) {

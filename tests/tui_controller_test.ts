@@ -1,23 +1,50 @@
-// Unit tests for the full-screen UI's controller (src/ui/tui/tui.ts) on a fake terminal, a fake
-// screen in place of Ink and a fake clock: the Ctrl+C-twice window, leaving, frame pacing, the
-// bell's gap, the once-a-second tick, the last words. The screens are read as plain text.
+// Unit tests for the full-screen UI's controller (src/ui/tui/tui.ts) on a fake terminal, which
+// keeps what is painted as rows of text, and a fake clock: the Ctrl+C-twice window, leaving,
+// frame pacing, the bell's gap, the once-a-second tick, the last words.
 //
 // Run: deno test -A tests/tui_controller_test.ts
 
 import assert from "node:assert/strict";
 import { ClientState } from "../src/client/state.ts";
 import type { ClientEvent, Shown } from "../src/client/state.ts";
-import { lineText } from "../src/ui/bubble.ts";
 import { QUIT_CONFIRM_MS } from "../src/ui/keymap.ts";
 import type { Key } from "../src/ui/tui/keys.ts";
 import { QUIT_HINT } from "../src/ui/tui/model.ts";
+import { SYNC_START } from "../src/ui/tui/paint.ts";
 import type { Terminal, TerminalHandlers } from "../src/ui/tui/terminal.ts";
-import { tuiUi } from "../src/ui/tui/tui.ts";
-import type { Frame, FrameSource } from "../src/ui/tui/app.tsx";
+import { FRAME_MS, tuiUi } from "../src/ui/tui/tui.ts";
 import { FakeClock } from "./fake_clock.ts";
 
 const ME = { id: "tom_0001", name: "tom" };
 const ANN = { id: "ann_0002", name: "ann" };
+
+/**
+ * What a terminal shows after `writes`, as rows of text: cursor positioning, erasing the screen,
+ * a line or its rest are followed; styles, modes and links are skipped (a column per code
+ * point: the tests write no wide glyph). After a resize the last frame is drawn afresh, so all
+ * the writes are read at the last size.
+ */
+function screenOf(writes: string[], cols: number, rows: number): string[] {
+  const grid = Array.from({ length: rows }, () => Array<string>(cols).fill(" "));
+  let x = 0;
+  let y = 0;
+  // deno-lint-ignore no-control-regex -- reading terminal sequences is the point
+  const token = /\x1b\[([?0-9;]*)([A-Za-z])|\x1b\]8;;[^\x07]*\x07|\x07|([^\x1b\x07])/gsu;
+  for (const [, params, command, char] of writes.join("").matchAll(token)) {
+    if (char !== undefined) {
+      if (x < cols && y < rows) grid[y][x] = char;
+      x++;
+    } else if (command === "H") {
+      const [row, col] = (params || "1;1").split(";").map(Number);
+      [y, x] = [row - 1, (col || 1) - 1];
+    } else if (command === "J" && params === "2") {
+      for (const line of grid) line.fill(" ");
+    } else if (command === "K") {
+      grid[y]?.fill(" ", params === "2" ? 0 : x);
+    }
+  }
+  return grid.map((line) => line.join(""));
+}
 
 /** A TUI on fakes: keys are pressed by the test, frames and writes are kept. */
 async function started(options: { bell?: boolean } = {}) {
@@ -27,8 +54,6 @@ async function started(options: { bell?: boolean } = {}) {
   const exits: number[] = [];
   let ends = 0;
   let handlers: TerminalHandlers | undefined;
-  let source: FrameSource | undefined;
-  let renders = 0;
   const size = { cols: 80, rows: 24 };
   const terminal: Terminal = {
     get cols() {
@@ -50,25 +75,11 @@ async function started(options: { bell?: boolean } = {}) {
         handlers = h;
         return terminal;
       },
-      loadScreen: () =>
-        Promise.resolve((s: FrameSource, paint: (rows: string[]) => void) => {
-          source = s;
-          // as Ink does: a frame drawn for every change the source announces
-          const draw = () => {
-            renders++;
-            const frame = s.frame();
-            paint([...frame.lines, ...frame.tails].map(lineText));
-          };
-          const unsubscribe = s.subscribe(draw);
-          draw();
-          return { unmount: unsubscribe };
-        }),
       exit: (code) => void exits.push(code),
     },
   );
   ui.start({ onLine: (line) => void lines.push(line), onEnd: () => void ends++ });
   await clock.advance(0);
-  const frame = (): Frame => source!.frame();
   return {
     ui,
     state,
@@ -82,13 +93,14 @@ async function started(options: { bell?: boolean } = {}) {
     lines,
     exits,
     ends: () => ends,
-    renders: () => renders,
+    /** Frames painted so far. */
+    renders: () => writes.filter((w) => w.startsWith(SYNC_START)).length,
     press: (...keys: Key[]) => keys.forEach((key) => handlers!.onKey(key)),
-    /** The screen as text, row by row (each row's pinned tail after its head). */
-    screen: () => frame().lines.map((line, i) => lineText(line) + lineText(frame().tails[i])),
+    /** The screen as text, row by row. */
+    screen: () => screenOf(writes, terminal.cols, terminal.rows),
     /** Renders what changed (frames are paced) and gives the screen. */
     async shown() {
-      await clock.advance(20);
+      await clock.advance(FRAME_MS);
       return this.screen().join("\n");
     },
   };
@@ -184,6 +196,33 @@ Deno.test("tui: frames are paced to 60 a second; a burst of changes is one frame
   await t.clock.advance(1000 / 60 - 10);
   assert.equal(t.renders(), before + 2);
   assert.match(t.screen().join("\n"), /one more/);
+  await t.ui.stop();
+});
+
+Deno.test("tui: a key is echoed at once, within FRAME_MS of the last frame too; keys read together are one frame", async () => {
+  const t = await started();
+  await t.clock.advance(100);
+  t.ui.notice("a message arrives");
+  await t.clock.advance(0);
+  const before = t.renders();
+  t.ui.notice("another, within FRAME_MS");
+  t.press(text("h"), text("i"), text("!"));
+  assert.equal(t.renders(), before, "drawn after the keys read together are handled");
+  await t.clock.advance(0);
+  assert.equal(t.renders(), before + 1, "not held back to FRAME_MS after the last frame");
+  const screen = t.screen();
+  assert.match(screen[23], /hi!/);
+  assert.match(screen.join("\n"), /another, within FRAME_MS/, "what arrived comes with it");
+  // what arrives next waits for FRAME_MS after that frame, and a key then cuts the wait short
+  t.ui.notice("paced");
+  await t.clock.advance(FRAME_MS / 2);
+  assert.equal(t.renders(), before + 1);
+  t.press(text("?"));
+  await t.clock.advance(0);
+  assert.equal(t.renders(), before + 2);
+  assert.match(t.screen()[23], /hi!\?/);
+  await t.clock.advance(FRAME_MS);
+  assert.equal(t.renders(), before + 2, "nothing left to draw: no frame");
   await t.ui.stop();
 });
 

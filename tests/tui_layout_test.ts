@@ -30,10 +30,10 @@ import {
   RETRY_HINT,
   type ScreenContext,
 } from "../src/ui/tui/screen.ts";
-import { paintFrame } from "../src/ui/tui/paint.ts";
+import { paintFrame, RowWriter, styledText } from "../src/ui/tui/paint.ts";
 import { safeEvent, safeText } from "../src/ui/safe.ts";
 import { ENTER_SEQUENCE, LEAVE_SEQUENCE } from "../src/ui/tui/terminal.ts";
-import { styleFor } from "../src/ui/tui/style.ts";
+import { sgrFor, styleFor } from "../src/ui/tui/style.ts";
 import type { Role } from "../src/ui/bubble.ts";
 
 // ---- the pane ----------------------------------------------------------------------------------
@@ -489,6 +489,83 @@ Deno.test("style: without colour no role has a colour (only bold, underline, inv
     assert.equal(style.dimColor, undefined, role);
   }
   assert.equal(styleFor("border", true).color, "cyan");
+});
+
+Deno.test("styled rows: each role's SGR, a reset between runs and after the last", () => {
+  assert.equal(sgrFor("border", true), "36");
+  assert.equal(sgrFor("sender", true), "1;36");
+  assert.equal(sgrFor("heading", true), "30;44");
+  assert.equal(sgrFor("statusBad", true), "1;7;31");
+  assert.equal(sgrFor("text", true), "");
+  const line: StyledLine = [
+    { text: "│ ", role: "border" },
+    { text: "hi ", role: "text" },
+    { text: "ann", role: "sender" },
+    { text: " there", role: "sender" },
+  ];
+  assert.equal(
+    styledText(line, true, 80),
+    "\x1b[0;36m│ \x1b[0mhi \x1b[0;1;36mann there\x1b[0m",
+  );
+  assert.equal(styledText([{ text: "plain", role: "text" }], true, 80), "plain");
+});
+
+Deno.test("styled rows: without colour only bold, underline and inverse are written", () => {
+  const line: StyledLine = [
+    { text: "│", role: "border" },
+    { text: "ann", role: "sender" },
+    { text: "@tom", role: "mention" },
+    { text: "ok", role: "status" },
+    { text: "x", role: "error" },
+  ];
+  const out = styledText(line, false, 80);
+  assert.equal(out, "│\x1b[0;1mann\x1b[0;1;4m@tom\x1b[0;7mok\x1b[0;1mx\x1b[0m");
+  // deno-lint-ignore no-control-regex -- reading SGR parameters is the point
+  const codes = [...out.matchAll(/\x1b\[([0-9;]*)m/g)].flatMap((m) => m[1].split(";"));
+  assert.deepEqual([...new Set(codes)].sort(), ["0", "1", "4", "7"]);
+});
+
+Deno.test("styled rows: a link is an OSC 8 hyperlink around its text, styled inside", () => {
+  const url = "https://example.com/a?b=1";
+  const out = styledText(
+    [{ text: "see ", role: "text" }, { text: url, role: "link", link: url }],
+    true,
+    80,
+  );
+  assert.equal(out, `see \x1b[0;4;34m\x1b]8;;${url}\x07${url}\x1b]8;;\x07\x1b[0m`);
+  // cut at the width: the text is, the target is not
+  const cut = styledText([{ text: url, role: "link", link: url }], false, 10);
+  assert.equal(cut, `\x1b[0;4m\x1b]8;;${url}\x07https://e…\x1b]8;;\x07\x1b[0m`);
+});
+
+Deno.test("styled rows: cut at the width with …, a wide glyph never straddles the edge", () => {
+  const text = (line: StyledLine, width: number) =>
+    // deno-lint-ignore no-control-regex -- dropping SGR sequences to read the text
+    styledText(line, true, width).replace(/\x1b\[[0-9;]*m/g, "");
+  const wide: StyledLine = [{ text: "ab", role: "text" }, { text: "漢字漢字", role: "mine" }];
+  assert.equal(text(wide, 10), "ab漢字漢字");
+  assert.equal(text(wide, 9), "ab漢字漢…");
+  assert.equal(text(wide, 8), "ab漢字…"); // 漢 would end past the edge
+  assert.equal(textWidth(text(wide, 8)), 7);
+  assert.equal(text([{ text: "ab", role: "text" }, { text: "cd", role: "ref" }], 2), "ab");
+  // 👍🏽 counts 4 columns (the most any terminal draws it in)
+  assert.equal(text([{ text: "👍🏽👍🏽", role: "text" }], 5), "👍🏽…");
+  assert.equal(text([{ text: "👍🏽👍🏽", role: "text" }], 4), "…");
+});
+
+Deno.test("row writer: a line is written once; its pinned tail goes to its column", () => {
+  const writer = new RowWriter(false);
+  const line: StyledLine = [
+    { text: " │ hello", role: "border" },
+    { text: "   ", role: "text" },
+    { text: "│", role: "border", pin: true },
+  ];
+  const row = writer.row(line, 40);
+  assert.deepEqual(row, { text: " │ hello   ", tail: { col: 11, text: "│", end: 12 } });
+  assert.equal(writer.row(line, 40), row, "the same row for the same line");
+  assert.notEqual(writer.row([...line], 40), row, "another line is written anew");
+  assert.notEqual(writer.row(line, 30), row, "at another width too");
+  assert.deepEqual(writer.row([{ text: "x", role: "text" }], 40), { text: "x" });
 });
 
 // ---- issue 13 ----------------------------------------------------------------------------------

@@ -141,8 +141,8 @@ function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const state = defaultStateDirFrom(context.env, context.windows);
   if (state) flags.readWrite(state);
   for (const path of context.program) flags.read(path);
-  // Ink and its colour detection read many variables (CI, TERM, COLORTERM, FORCE_COLOR, …) and
-  // list the environment to look for CI_* ones
+  // @inquirer/prompts (asking for a name) reads many variables (CI, TERM, TERM_PROGRAM, CLI_WIDTH,
+  // EDITOR, INQUIRER_KEYBINDINGS, …), and node:util's colours NO_COLOR, FORCE_COLOR and their kin
   flags.allEnv();
 }
 

@@ -100,10 +100,21 @@ export function cellWidth(grapheme: string): number {
   return Math.max(width, each);
 }
 
-/** Columns a text takes, grapheme by grapheme (as Ink lays text out). */
+/** Printable ASCII: a column each. */
+const ASCII = /^[\x20-\x7e]*$/;
+/** Widths of texts measured lately (the same borders and words come back frame after frame). */
+const measured = new Map<string, number>();
+const MEASURED_MAX = 4096;
+
+/** Columns a text takes, grapheme by grapheme. */
 export function textWidth(text: string): number {
-  let width = 0;
+  if (ASCII.test(text)) return text.length;
+  let width = measured.get(text);
+  if (width !== undefined) return width;
+  width = 0;
   for (const g of graphemes(text)) width += cellWidth(g);
+  if (measured.size >= MEASURED_MAX) measured.clear();
+  measured.set(text, width);
   return width;
 }
 

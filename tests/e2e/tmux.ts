@@ -71,8 +71,8 @@ export class Tmux implements AsyncDisposable {
   }
 
   /**
-   * The shell command that runs `chat join` for `name` (CI=true set on purpose: see below),
-   * with the permissions the launchers grant. `name` undefined: no --name (the client asks).
+   * The shell command that runs `chat join` for `name`, with the permissions the launchers
+   * grant. `name` undefined: no --name (the client asks).
    */
   async joinCommand(
     name: string | undefined,
@@ -90,12 +90,11 @@ export class Tmux implements AsyncDisposable {
       this.server.caFile,
       ...extra,
     ];
-    const childEnv = { ...Deno.env.toObject(), XDG_STATE_HOME: state, CI: "true", ...env };
+    const childEnv = { ...Deno.env.toObject(), XDG_STATE_HOME: state, ...env };
     const flags = chatPermissions(argv, { env: childEnv });
     const args = [Deno.execPath(), "run", ...flags, "--config", CONFIG, MAIN, ...argv];
     const vars = Object.entries(env).map(([k, v]) => `${k}=${q(v)}`).join(" ");
-    // Ink draws only a final frame when it thinks it runs in CI; the UI must not care
-    return `env -u RUST_BACKTRACE -u NO_COLOR CI=true XDG_STATE_HOME=${q(state)} ${vars} ${
+    return `env -u RUST_BACKTRACE -u NO_COLOR XDG_STATE_HOME=${q(state)} ${vars} ${
       args.map(q).join(" ")
     }`;
   }

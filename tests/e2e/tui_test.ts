@@ -48,7 +48,7 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
     const box = bubbleAround(lines, "hello bob, this is a bubble");
     assert.equal(box.length, 3, box.join("\n"));
     assert.match(box[0], /^ ╭─+╮$/); // others' bubbles on the left
-    // in colour (CI=true is set on purpose: the UI is for a person, not a CI log)
+    // in colour
     const styled = await tmux.tmux("capture-pane", "-e", "-p", "-t", bob.target);
     // deno-lint-ignore no-control-regex -- looking for colour sequences is the point
     assert.match(styled, /\x1b\[(3[0-7]|9[0-7])m/, "no colours on the screen");

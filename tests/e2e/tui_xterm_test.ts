@@ -113,7 +113,7 @@ Deno.test("xterm: a URL in a message is one OSC 8 link on one row, in both layou
       SHOW_TIMEOUT_MS,
       "the message",
     );
-    // the link's start, then its text (Ink may put colour codes between them)
+    // the link's start, then its text (colour codes may come between them)
     const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     const linked = (url: string, text: string) =>
       new RegExp(`\x1b\\]8;;${esc(url)}\x07(?:\x1b\\[[0-9;]*m)*${esc(text)}`).test(alice.raw);

@@ -1,8 +1,9 @@
 /**
- * Frames → bytes for the terminal, pure. Ink turns the screen into one frame (a string per
- * row, with SGR colours); this paints a frame over the previous one by rewriting only the rows
- * that changed, inside a synchronized update, and then puts the cursor where the input line's
- * cursor is.
+ * Screens → bytes for the terminal. Each composed row (styled segments, screen.ts) is written as
+ * text with SGR styles (style.ts) and OSC 8 links, once: a row that comes back unchanged (the
+ * same line, as the pane's cached bubbles are) is not written again. A frame is painted over the
+ * previous one by rewriting only the rows that changed, inside a synchronized update, and then
+ * the cursor is put where the input line's cursor is.
  *
  * No row can spill into another, whatever width the terminal gives a glyph: each row is placed by
  * absolute cursor position and cleared first, autowrap is off while the UI runs (terminal.ts), and
@@ -10,6 +11,10 @@
  * then the rest of the row cleared — so a terminal that draws a glyph wider than counted hides
  * text under the border instead of pushing the border out of line.
  */
+
+import type { StyledLine } from "../bubble.ts";
+import { fit, splitPinned } from "./screen.ts";
+import { sgrFor } from "./style.ts";
 
 const CSI = "\x1b[";
 /** Begin / end a synchronized update (terminals that don't know it ignore it). */
@@ -57,4 +62,56 @@ export function paintFrame(
   }
   if (cursor) out += `${CSI}${cursor.y + 1};${cursor.x + 1}H${SHOW_CURSOR}`;
   return out + SYNC_END;
+}
+
+/** OSC 8: `text` as a hyperlink to `url` (made safe by bubble.ts linkTarget). */
+const hyperlink = (url: string, text: string) => `\x1b]8;;${url}\x07${text}\x1b]8;;\x07`;
+
+/**
+ * A styled line as the terminal's text, no wider than `width` columns (cut with … as
+ * screen.ts's fit does; a wide glyph never straddles the edge): each run of segments that look
+ * the same under one SGR sequence, every style reset before the next, and nothing left on after.
+ */
+export function styledText(line: StyledLine, color: boolean, width: number): string {
+  let out = "";
+  let current = "";
+  for (const seg of fit(line, width)) {
+    if (seg.text === "") continue;
+    const sgr = sgrFor(seg.role, color);
+    if (sgr !== current) {
+      out += sgr === "" ? `${CSI}0m` : `${CSI}0;${sgr}m`;
+      current = sgr;
+    }
+    out += seg.link ? hyperlink(seg.link, seg.text) : seg.text;
+  }
+  return current === "" ? out : `${out}${CSI}0m`;
+}
+
+/**
+ * Turns composed rows into rows to paint, each line written once: a line seen before (the
+ * same object, at the same width) gives the same row back, so the diff finds it unchanged at
+ * once and nothing is styled or measured again.
+ */
+export class RowWriter {
+  #rows = new WeakMap<StyledLine, { cols: number; row: PaintRow }>();
+  constructor(readonly color: boolean) {}
+
+  row(line: StyledLine, cols: number): PaintRow {
+    const known = this.#rows.get(line);
+    if (known && known.cols === cols) return known.row;
+    const split = splitPinned(line);
+    const text = styledText(split.head, this.color, cols);
+    const row: PaintRow = split.tail.length > 0 && split.col < cols
+      ? {
+        text,
+        tail: {
+          col: split.col,
+          text: styledText(split.tail, this.color, cols - split.col),
+          end: split.end,
+        },
+      }
+      : { text };
+    this.#rows.set(line, { cols, row });
+    return row;
+  }
 }

@@ -363,22 +363,21 @@ export function splitPinned(line: StyledLine): SplitRow {
   return { head, tail, col, end: col + tail.reduce((n, s) => n + textWidth(s.text), 0) };
 }
 
-/** Cuts a styled line to `width` columns. */
+/** Cuts a styled line to `width` columns (a line that fits is given back as it is). */
 export function fit(line: StyledLine, width: number): StyledLine {
-  const out: StyledLine = [];
   let used = 0;
-  for (const seg of line) {
-    if (used >= width) break;
+  for (let i = 0; i < line.length; i++) {
+    const seg = line[i];
     const w = textWidth(seg.text);
     if (used + w <= width) {
-      out.push(seg);
       used += w;
-    } else {
-      out.push({ ...seg, text: truncate(seg.text, width - used) });
-      break;
+      continue;
     }
+    const out = line.slice(0, i);
+    if (used < width) out.push({ ...seg, text: truncate(seg.text, width - used) });
+    return out;
   }
-  return out;
+  return line;
 }
 
 /** A line filled to `width` with one role (for bars). */

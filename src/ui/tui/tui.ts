@@ -1,8 +1,8 @@
 /**
  * The full-screen UI: implements `Ui` for `chat join` on a terminal. It keeps the model
  * (model.ts), turns keys into edits, scrolls and lines to send, composes the screen
- * (screen.ts) and has Ink render it (app.tsx, loaded only here, so the line modes never load
- * React). The terminal is taken over in `start` and given back in `stop` — or on any crash
+ * (screen.ts) and paints it (paint.ts): what arrives is drawn at most FRAME_MS apart, a key's
+ * echo at once. The terminal is taken over in `start` and given back in `stop` — or on any crash
  * path (terminal.ts).
  *
  * @example
@@ -44,17 +44,17 @@ import {
   panelHeight,
   panelScrollMax,
   type Screen,
-  splitPinned,
-  type SplitRow,
 } from "./screen.ts";
-import { paintFrame, type PaintRow } from "./paint.ts";
+import { paintFrame, type PaintRow, RowWriter } from "./paint.ts";
 import { openTerminal, type Terminal, type TerminalHandlers } from "./terminal.ts";
-import type { Frame, FrameSource, Mounted } from "./app.tsx";
 import { type Clock, systemClock } from "../../client/clock.ts";
 import { oneLine } from "../sanitize.ts";
 
-/** Frames per second at most. */
-const MAX_FPS = 60;
+/**
+ * Least time between two frames drawn for what arrives (a flood of messages is drawn at most
+ * 1000 / FRAME_MS times a second); a key is echoed at once.
+ */
+export const FRAME_MS = 1000 / 60;
 /** Lines one wheel notch scrolls. */
 const WHEEL_LINES = 3;
 /** Least time between two bells. */
@@ -124,53 +124,14 @@ const KEY_ACTIONS: Record<string, EditKind> = {
 };
 
 /**
- * Loads the Ink side. Ink's colour detection (chalk's supports-color) and Ink itself read the
- * environment and the arguments once, when they load: CI variables make Ink draw only a final
- * frame and chalk drop colours, and `--no-color` among the arguments makes chalk drop every
- * attribute too (bold, underline, inverse), unlike NO_COLOR. Whether to colour is decided in
- * style.ts alone, so they load with the CI variables hidden and FORCE_COLOR set, which
- * supports-color puts before the arguments.
- */
-async function loadApp(): Promise<typeof import("./app.tsx")> {
-  const saved = new Map<string, string | undefined>();
-  const set = (name: string, value: string | undefined) => {
-    if (!saved.has(name)) saved.set(name, Deno.env.get(name));
-    if (value === undefined) Deno.env.delete(name);
-    else Deno.env.set(name, value);
-  };
-  try {
-    for (const name of ["CI", "CONTINUOUS_INTEGRATION"]) {
-      if (Deno.env.get(name) !== undefined) set(name, undefined);
-    }
-    set("FORCE_COLOR", "1");
-  } catch {
-    // no permission to touch the environment: colours may then be off under CI=true
-  }
-  try {
-    return await import("./app.tsx");
-  } finally {
-    for (const [name, value] of saved) {
-      try {
-        if (value === undefined) Deno.env.delete(name);
-        else Deno.env.set(name, value);
-      } catch {
-        // as above
-      }
-    }
-  }
-}
-
-/**
- * What the full-screen UI runs on besides its context: the real terminal, Ink, the system's
- * clock and process. Unit tests pass fakes for any of them.
+ * What the full-screen UI runs on besides its context: the real terminal, the system's clock
+ * and process. Unit tests pass fakes for any of them.
  */
 export interface TuiDeps {
   /** The time, frame pacing and the once-a-second tick. */
   clock: Clock;
   /** Takes the terminal over (terminal.ts). */
   openTerminal(handlers: TerminalHandlers): Terminal;
-  /** Loads what draws frames (Ink, app.tsx): mounted, it hands `paint` each frame's rows. */
-  loadScreen(): Promise<(source: FrameSource, paint: (rows: string[]) => void) => Mounted>;
   /** Ends the process at once: asked to leave a second time. */
   exit(code: number): void;
 }
@@ -178,7 +139,6 @@ export interface TuiDeps {
 const SYSTEM: TuiDeps = {
   clock: systemClock,
   openTerminal,
-  loadScreen: async () => (await loadApp()).mountScreen,
   exit: (code) => Deno.exit(code),
 };
 
@@ -194,16 +154,15 @@ class TuiController implements Ui {
   #model: Model;
   #handlers?: UiHandlers;
   #terminal?: Terminal;
-  #mounted?: Mounted;
   #cache = new BlockCache();
+  #writer: RowWriter;
   #screen?: Screen;
-  #frame: Frame;
-  #listeners = new Set<() => void>();
   /** Cancels the render scheduled, if one is. */
   #scheduled?: () => void;
-  #lastPaint = 0;
+  /** When the render scheduled is due. */
+  #scheduledAt = 0;
+  #lastPaint = -Infinity;
   #painted?: PaintRow[];
-  #split: SplitRow[] = [];
   #stopTicker?: () => void;
   #lastBell = 0;
   #askedToLeave = false;
@@ -216,7 +175,7 @@ class TuiController implements Ui {
     this.#clock = deps.clock;
     // the view looked at first is the room what is typed goes to (--room)
     this.#model = initialModel(context.layout, context.state.room);
-    this.#frame = { lines: [], tails: [], cols: 80, rows: 24, color: context.color };
+    this.#writer = new RowWriter(context.color);
   }
 
   // ---- Ui -------------------------------------------------------------------------------------
@@ -227,24 +186,13 @@ class TuiController implements Ui {
       onKey: (key) => this.#key(key),
       onResize: () => {
         this.#painted = undefined; // paint everything afresh
-        this.#changed(true);
+        this.#changed("now");
       },
       onEnd: () => this.#end(),
       onInterrupt: () => this.#end(),
     });
     this.#stopTicker = this.#clock.every(1000, () => this.#tick());
-    this.#compose();
-    this.#deps.loadScreen().then((mountScreen) => {
-      if (this.#stopped) return;
-      this.#mounted = mountScreen(
-        { subscribe: (l) => this.#subscribe(l), frame: () => this.#frame },
-        (rows) => this.#paint(rows),
-      );
-    }).catch((error) => {
-      this.#terminal?.restore();
-      console.error(`chat: the full-screen UI could not start (${error}); try --plain`);
-      this.#end();
-    });
+    this.#changed("now");
   }
 
   show(events: ClientEvent[]): void {
@@ -294,7 +242,7 @@ class TuiController implements Ui {
 
   clear(): void {
     this.#model = clearItems(this.#model);
-    this.#changed(true);
+    this.#changed("now");
   }
 
   leaving(): void {
@@ -309,11 +257,6 @@ class TuiController implements Ui {
     this.#stopped = true;
     this.#stopTicker?.();
     this.#scheduled?.();
-    try {
-      this.#mounted?.unmount();
-    } catch {
-      // the screen is going away anyway
-    }
     this.#terminal?.restore();
     if (!this.#askedToLeave) {
       // the client stops on its own (connection lost, refused): say why on the main screen
@@ -327,28 +270,32 @@ class TuiController implements Ui {
 
   // ---- rendering ------------------------------------------------------------------------------
 
-  #subscribe(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
   #remember(text: string, role: NoticeRole): void {
     // printed on the main screen when the UI ends, one line each
     this.#recent.push({ time: this.#clock.now(), text: oneLine(text), role });
     if (this.#recent.length > 20) this.#recent.shift();
   }
 
-  /** Something changed: compose and render soon (at most MAX_FPS times a second). */
-  #changed(now = false): void {
+  /**
+   * Something changed: draw it. What arrives is drawn at most once per FRAME_MS (a burst is one
+   * frame); a key is drawn "soon" — as soon as the keys read with it are handled, whenever the
+   * last frame was; a resize "now".
+   */
+  #changed(when: "paced" | "soon" | "now" = "paced"): void {
     if (this.#stopped) return;
-    if (now) {
+    if (when === "now") {
       this.#scheduled?.();
       this.#scheduled = undefined;
       this.#render();
       return;
     }
-    if (this.#scheduled) return;
-    const wait = Math.max(0, this.#lastPaint + 1000 / MAX_FPS - this.#clock.now());
+    const now = this.#clock.now();
+    const wait = when === "soon" ? 0 : Math.max(0, this.#lastPaint + FRAME_MS - now);
+    if (this.#scheduled) {
+      if (this.#scheduledAt <= now + wait) return;
+      this.#scheduled();
+    }
+    this.#scheduledAt = now + wait;
     this.#scheduled = this.#clock.after(wait, () => {
       this.#scheduled = undefined;
       this.#render();
@@ -359,12 +306,15 @@ class TuiController implements Ui {
     return { cols: this.#terminal?.cols ?? 80, rows: this.#terminal?.rows ?? 24 };
   }
 
-  #compose(): Screen {
+  /** Composes the screen and paints what changed since the last frame. */
+  #render(): void {
+    if (this.#stopped || !this.#terminal?.open) return;
+    this.#lastPaint = this.#clock.now();
     const { cols, rows } = this.#size();
     const screen = composeScreen(this.#model, {
       cols,
       rows,
-      now: this.#clock.now(),
+      now: this.#lastPaint,
       server: this.#context.server,
       online: this.#context.state.online,
       cache: this.#cache,
@@ -374,38 +324,8 @@ class TuiController implements Ui {
       this.#model = { ...this.#model, anchor: undefined, unseen: 0 };
     }
     this.#screen = screen;
-    this.#split = screen.lines.map(splitPinned);
-    this.#frame = {
-      lines: this.#split.map((row) => row.head),
-      tails: this.#split.map((row) => row.tail),
-      cols,
-      rows,
-      color: this.#context.color,
-    };
-    return screen;
-  }
-
-  #render(): void {
-    if (this.#stopped) return;
-    this.#lastPaint = this.#clock.now();
-    this.#compose();
-    for (const listener of [...this.#listeners]) listener();
-  }
-
-  /** Ink's frame: the rows, then each row's pinned tail (see app.tsx). */
-  #paint(drawn: string[]): void {
-    if (this.#stopped || !this.#terminal?.open) return;
-    const { rows, cols } = this.#frame;
-    const next = Array.from({ length: rows }, (_, i): PaintRow => {
-      const split = this.#split[i];
-      return split?.tail.length
-        ? {
-          text: drawn[i] ?? "",
-          tail: { col: split.col, text: drawn[rows + i] ?? "", end: split.end },
-        }
-        : { text: drawn[i] ?? "" };
-    });
-    const text = paintFrame(this.#painted, next, rows, this.#screen?.cursor, cols);
+    const next = screen.lines.map((line) => this.#writer.row(line, cols));
+    const text = paintFrame(this.#painted, next, rows, screen.cursor, cols);
     this.#painted = next;
     this.#terminal.write(text);
   }
@@ -584,7 +504,7 @@ class TuiController implements Ui {
         this.#named(key);
         break;
     }
-    this.#changed();
+    this.#changed("soon");
   }
 
   #named(key: Extract<Key, { kind: "key" }>): void {
