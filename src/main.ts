@@ -13,10 +13,7 @@ import {
   SERVE_HELP,
   UsageError,
 } from "./cli/args.ts";
-import { runServe } from "./cli/serve.ts";
-import { runCheck } from "./cli/check.ts";
 import { PromptCancelled } from "./ui/ask.ts";
-import { runJoin } from "./cli/join.ts";
 import { VERSION } from "./version.ts";
 import { sanitizeLine } from "./ui/sanitize.ts";
 import { isSearchWorker, runSearchWorker } from "./server/search/worker_main.ts";
@@ -28,20 +25,23 @@ export async function main(argv: string[]): Promise<number> {
       case "serve": {
         const args = parseServeArgs(rest);
         if (args.help) return print(SERVE_HELP);
+        // each command's code is loaded on demand: a client does not carry the server's
+        const { runServe } = await import("./cli/serve.ts");
         return await runServe(args);
       }
       case "join": {
         const args = parseJoinArgs(rest);
         if (args.help) return print(JOIN_HELP);
+        const { runJoin } = await import("./cli/join.ts");
         return await runJoin(args);
       }
       case "check": {
         const args = parseCheckArgs(rest);
         if (args.help) return print(CHECK_HELP);
+        const { runCheck } = await import("./cli/check.ts");
         return await runCheck(args);
       }
       case "bench": {
-        // loaded on demand: the load generator is not needed to chat
         const { runBench } = await import("./bench/bench.ts");
         return await runBench(rest);
       }

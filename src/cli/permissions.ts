@@ -7,7 +7,9 @@
  *   (the search worker is the program started again); its own environment variables; the
  *   machine's name only for a wildcard --host (it goes into the certificate).
  * - `join`: connect to its --server; read --ca, --password-file and ./certs/ca.pem; read and write
- *   its state directory (tokens, pins); the environment (the terminal UI's libraries probe it).
+ *   its state directory (tokens, pins); the environment (the prompt's libraries probe it). Not a
+ *   permission but passed the same way: a small young generation (a V8 heap flag), which keeps
+ *   the client's memory down in a busy room.
  * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
@@ -144,6 +146,10 @@ function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
   // @inquirer/prompts (asking for a name) reads many variables (CI, TERM, TERM_PROGRAM, CLI_WIDTH,
   // EDITOR, INQUIRER_KEYBINDINGS, …), and node:util's colours NO_COLOR, FORCE_COLOR and their kin
   flags.allEnv();
+  // a young generation of 3 MB instead of up to 48: the UI's garbage (a frame, a message's
+  // frame and events) is collected young just as well, and the process stays ~50 MB smaller
+  // under a flood (docs/BENCHMARKS.md, "Terminal client")
+  flags.v8("--max-semi-space-size=1");
 }
 
 function checkFlags(flags: Flags, v: Values, context: LaunchContext): void {
@@ -189,6 +195,7 @@ class Flags {
   #run = new Set<string>();
   #allRead = false;
   #allEnv = false;
+  #v8 = new Set<string>();
 
   constructor(readonly context: LaunchContext) {}
 
@@ -221,6 +228,10 @@ class Flags {
   run(program: string): void {
     this.#run.add(program);
   }
+  /** A V8 flag (heap settings), not a permission. */
+  v8(flag: string): void {
+    this.#v8.add(flag);
+  }
 
   toArgs(): string[] {
     // a permission missing here must fail, not ask whoever sits at the terminal
@@ -238,6 +249,7 @@ class Flags {
     else list("--allow-env", this.#env);
     list("--allow-sys", this.#sys);
     list("--allow-run", this.#run);
+    list("--v8-flags", this.#v8);
     return args;
   }
 }

@@ -71,6 +71,12 @@ export interface Screen {
   anchor?: Anchor;
 }
 
+/**
+ * Blocks kept at most: many screens' worth, far fewer than the items kept (only what is drawn is
+ * rendered; a flood would otherwise keep thousands of blocks nobody scrolls back to).
+ */
+const MAX_BLOCKS = 1000;
+
 /** Rendered blocks by item key, reused while nothing they depend on changes. */
 export class BlockCache {
   #blocks = new Map<string, { signature: string; lines: StyledLine[] }>();
@@ -79,7 +85,7 @@ export class BlockCache {
     const hit = this.#blocks.get(key);
     if (hit && hit.signature === signature) return hit.lines;
     const lines = render();
-    if (this.#blocks.size > 5000) this.#blocks.clear();
+    if (this.#blocks.size >= MAX_BLOCKS) this.#blocks.clear();
     this.#blocks.set(key, { signature, lines });
     return lines;
   }

@@ -54,7 +54,7 @@ import { oneLine } from "../sanitize.ts";
  * Least time between two frames drawn for what arrives (a flood of messages is drawn at most
  * 1000 / FRAME_MS times a second); a key is echoed at once.
  */
-export const FRAME_MS = 1000 / 60;
+export const FRAME_MS = 1000 / 30;
 /** Lines one wheel notch scrolls. */
 const WHEEL_LINES = 3;
 /** Least time between two bells. */
