@@ -38,6 +38,16 @@ export const ROOM_PATTERN = /^#[a-z0-9_-]{1,32}$/i;
  * list of a user's rooms fits one frame with every topic at its longest.
  */
 export const MAX_TOPIC_LENGTH = 200;
+/** Longest reason given for a kick, ban or mute, in UTF-16 code units: one line, like a topic. */
+export const MAX_REASON_LENGTH = 200;
+/**
+ * Shortest and longest ban or mute with a duration, seconds; without one it lasts until it is
+ * lifted. Bounded so that a deadline is a plain number of milliseconds far from any overflow.
+ */
+export const MIN_MODERATION_SECONDS = 1;
+export const MAX_MODERATION_SECONDS = 366 * 24 * 3600;
+/** Longest address a ban may name: an IPv6 address written out in full, or its /64. */
+export const MAX_ADDRESS_LENGTH = 45;
 
 /** A display name: 1–24 of A-Z a-z 0-9 . _ - and not itself shaped like an id. */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,24}$/;
@@ -104,6 +114,11 @@ export function awayProblem(reason: string): string | null {
   return oneLineProblem("an away reason", reason, MAX_AWAY_LENGTH);
 }
 
+/** Why a reason for a kick, ban or mute is refused, or null when it is fine. */
+export function reasonProblem(reason: string): string | null {
+  return oneLineProblem("a reason", reason, MAX_REASON_LENGTH);
+}
+
 export const Name = z.string().refine((s) => nameProblem(s) === null, {
   message: "invalid name",
 });
@@ -137,6 +152,17 @@ export const Topic = checked(topicProblem);
 export const AwayReason = checked(awayProblem).refine((s) => s.length > 0, {
   message: "an away reason is not empty (send none to be back)",
 });
+
+export const Reason = checked(reasonProblem).refine((s) => s.length > 0, {
+  message: "a reason is not empty (send none for no reason)",
+});
+/** How long a ban or mute lasts, seconds (absent: until lifted). */
+export const Duration = z.number().int().min(MIN_MODERATION_SECONDS).max(MAX_MODERATION_SECONDS);
+/**
+ * An address a server-wide ban names: an IPv4 or IPv6 address (an IPv6 one stands for its /64),
+ * or a /64 as `/bans` lists it. Its form is checked again on the server (address.ts).
+ */
+export const Address = z.string().min(2).max(MAX_ADDRESS_LENGTH).regex(/^[0-9A-Fa-f:.]+(\/64)?$/);
 
 // ---- client → server -------------------------------------------------------------------------
 
@@ -227,6 +253,92 @@ export const SetAway = z.object({
   ref: Ref,
   reason: AwayReason.optional(),
 });
+/**
+ * The server's operators, and with `room` that room's operators too (a room one is in). Anyone
+ * may ask.
+ */
+export const ListOps = z.object({ type: z.literal("ops"), ref: Ref, room: RoomName.optional() });
+/** Makes a member of a room one of its operators (its operators only). */
+export const Op = z.object({ type: z.literal("op"), ref: Ref, room: RoomName, user: Recipient });
+/** Takes that back (its operators only; never from the room's creator). */
+export const Deop = z.object({
+  type: z.literal("deop"),
+  ref: Ref,
+  room: RoomName,
+  user: Recipient,
+});
+/** Puts a member out of a room (its operators only); they may join again. */
+export const Kick = z.object({
+  type: z.literal("kick"),
+  ref: Ref,
+  room: RoomName,
+  user: Recipient,
+  reason: Reason.optional(),
+});
+/**
+ * Bans a user from a room (its operators), or without `room` from the whole server (server
+ * operators only): by id (`user`, with `withAddress` also the address they connect from) or by
+ * `address` alone (server-wide only).
+ */
+export const Ban = z.object({
+  type: z.literal("ban"),
+  ref: Ref,
+  room: RoomName.optional(),
+  user: Recipient.optional(),
+  address: Address.optional(),
+  withAddress: z.boolean().optional(),
+  duration: Duration.optional(),
+  reason: Reason.optional(),
+}).refine((f) => (f.user === undefined) !== (f.address === undefined), {
+  message: "a ban names a user or an address, one of them",
+}).refine((f) => f.room === undefined || (f.address === undefined && !f.withAddress), {
+  message: "only a server-wide ban may name an address",
+});
+/** Lifts a ban (as `ban` names it). */
+export const Unban = z.object({
+  type: z.literal("unban"),
+  ref: Ref,
+  room: RoomName.optional(),
+  user: Recipient.optional(),
+  address: Address.optional(),
+}).refine((f) => (f.user === undefined) !== (f.address === undefined), {
+  message: "an unban names a user or an address, one of them",
+}).refine((f) => f.room === undefined || f.address === undefined, {
+  message: "only a server-wide ban may name an address",
+});
+/** Mutes a user in a room (its operators), or everywhere (server operators): they read, not send. */
+export const Mute = z.object({
+  type: z.literal("mute"),
+  ref: Ref,
+  room: RoomName.optional(),
+  user: Recipient,
+  duration: Duration.optional(),
+  reason: Reason.optional(),
+});
+export const Unmute = z.object({
+  type: z.literal("unmute"),
+  ref: Ref,
+  room: RoomName.optional(),
+  user: Recipient,
+});
+/** The bans and mutes of a room (its operators), or of the server (server operators). */
+export const ListBans = z.object({
+  type: z.literal("bans"),
+  ref: Ref,
+  room: RoomName.optional(),
+  /** How many to skip (the list is newest first). */
+  offset: z.number().int().min(0).max(1_000_000).optional(),
+});
+/**
+ * The moderation log of a room (its operators), or of the whole server (server operators): newest
+ * first, from before entry `before`.
+ */
+export const ListModlog = z.object({
+  type: z.literal("modlog"),
+  ref: Ref,
+  room: RoomName.optional(),
+  before: z.number().int().min(1).optional(),
+});
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -246,6 +358,16 @@ export const ClientFrame = z.discriminatedUnion("type", [
   Invite,
   SetPrivate,
   SetAway,
+  ListOps,
+  Op,
+  Deop,
+  Kick,
+  Ban,
+  Unban,
+  Mute,
+  Unmute,
+  ListBans,
+  ListModlog,
   Ping,
   Bye,
 ]);
@@ -262,6 +384,16 @@ export type SetTopic = z.infer<typeof SetTopic>;
 export type Invite = z.infer<typeof Invite>;
 export type SetPrivate = z.infer<typeof SetPrivate>;
 export type SetAway = z.infer<typeof SetAway>;
+export type ListOps = z.infer<typeof ListOps>;
+export type Op = z.infer<typeof Op>;
+export type Deop = z.infer<typeof Deop>;
+export type Kick = z.infer<typeof Kick>;
+export type Ban = z.infer<typeof Ban>;
+export type Unban = z.infer<typeof Unban>;
+export type Mute = z.infer<typeof Mute>;
+export type Unmute = z.infer<typeof Unmute>;
+export type ListBans = z.infer<typeof ListBans>;
+export type ListModlog = z.infer<typeof ListModlog>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -330,6 +462,8 @@ export const Deleted = z.object({
   type: z.literal("deleted"),
   id: MessageId,
   reason: z.enum(["deleted", "expired"]),
+  /** An operator of its room who deleted someone else's message. */
+  by: UserId.optional(),
 });
 /**
  * Someone came online or left (no `room`), or joined or parted `room` (sent to its members, with
@@ -414,6 +548,93 @@ export const AwayEvent = z.object({
   since: z.number().optional(),
 });
 export type AwayEvent = z.infer<typeof AwayEvent>;
+/** What an operator did (`deleted`: someone else's message, in the moderation log only). */
+export const MODERATION_ACTIONS = [
+  "kicked",
+  "banned",
+  "unbanned",
+  "muted",
+  "unmuted",
+  "opped",
+  "deopped",
+  "deleted",
+] as const;
+export type ModerationAction = typeof MODERATION_ACTIONS[number];
+
+/**
+ * An operator acted: `user` (or everyone at `address`) was kicked from, banned from or muted in
+ * `room` (absent: the whole server) `by` someone, until `until` (absent: until lifted), or made
+ * an operator of it or no longer one. Told to the room's members online, to the user, and to the
+ * operator (with `ref`).
+ */
+export const ModerationEvent = z.object({
+  type: z.literal("moderation"),
+  ref: Ref.optional(),
+  action: z.enum(MODERATION_ACTIONS),
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  user: UserId.optional(),
+  address: z.string().optional(),
+  by: UserId,
+  reason: z.string().optional(),
+  until: z.number().optional(),
+});
+export type ModerationEvent = z.infer<typeof ModerationEvent>;
+/** The answer to `ops`: the server's operators, and the room's (its creator among them). */
+export const Ops = z.object({
+  type: z.literal("ops"),
+  ref: Ref,
+  server: z.array(UserId),
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  operators: z.array(UserId).optional(),
+  creator: UserId.optional(),
+});
+/** A ban or mute in force. */
+export const Restriction = z.object({
+  kind: z.enum(["ban", "mute"]),
+  /** Absent: the whole server. */
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  user: UserId.optional(),
+  /** An address (IPv4) or a /64 (IPv6), for a server-wide ban on one. */
+  address: z.string().optional(),
+  by: UserId,
+  reason: z.string().optional(),
+  time: z.number(),
+  until: z.number().optional(),
+});
+export type Restriction = z.infer<typeof Restriction>;
+/** The answer to `bans`: newest first from `offset`, as many as fit one frame, and the total. */
+export const Bans = z.object({
+  type: z.literal("bans"),
+  ref: Ref,
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  bans: z.array(Restriction),
+  total: z.number().int(),
+  offset: z.number().int(),
+});
+/** One entry of the moderation log; `by` is `admin` for what `chat admin` did. */
+export const ModlogEntry = z.object({
+  /** Its number: `modlog` pages on with `before`. */
+  id: z.number().int(),
+  time: z.number(),
+  action: z.enum(MODERATION_ACTIONS),
+  by: z.string(),
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  user: UserId.optional(),
+  address: z.string().optional(),
+  reason: z.string().optional(),
+  until: z.number().optional(),
+  /** The message an operator deleted (its text is gone). */
+  message: MessageId.optional(),
+});
+export type ModlogEntry = z.infer<typeof ModlogEntry>;
+/** The answer to `modlog`: newest first, as many as fit one frame; `more` when older ones exist. */
+export const Modlog = z.object({
+  type: z.literal("modlog"),
+  ref: Ref,
+  room: z.string().regex(ROOM_PATTERN).optional(),
+  entries: z.array(ModlogEntry),
+  more: z.boolean(),
+});
 /** `server` is sent only to a connection not logged in: a health check learns the version. */
 export const Pong = z.object({
   type: z.literal("pong"),
@@ -438,6 +659,10 @@ export const ServerFrame = z.discriminatedUnion("type", [
   Rooms,
   RoomEvent,
   AwayEvent,
+  ModerationEvent,
+  Ops,
+  Bans,
+  Modlog,
   ErrorFrame,
   Pong,
   Goodbye,
@@ -469,6 +694,8 @@ export const ErrorCode = {
   backlogTruncated: "backlog_truncated",
   /** The token presented was revoked by `logout_others` from another session. */
   revoked: "revoked",
+  /** This id or address is banned from the server (with `goodbye banned`). */
+  banned: "banned",
   /** The server cannot do that just now (its database cannot be written); nothing was done. */
   unavailable: "unavailable",
   internal: "internal",

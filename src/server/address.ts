@@ -12,6 +12,23 @@ export function addressKey(address: string | undefined): string {
   return groups ? `${groups.slice(0, 4).join(":")}::/64` : address;
 }
 
+/**
+ * The key of an address as an operator types it for a ban: an IPv4 address, an IPv6 address (its
+ * /64), or a /64 as {@link addressKey} writes it; null when it is none of these.
+ */
+export function parseAddress(typed: string): string | null {
+  const text = typed.replace(/\/64$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
+  const v4 = mapped ? mapped[1] : text;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(v4)) {
+    if (typed.endsWith("/64")) return null;
+    const octets = v4.split(".").map(Number);
+    return octets.every((o) => o <= 255) ? octets.join(".") : null;
+  }
+  if (!text.includes(":") || expandIpv6(text) === null) return null;
+  return addressKey(text);
+}
+
 /** The eight 16-bit groups of an IPv6 address, lower-case without leading zeros; null if malformed. */
 function expandIpv6(address: string): string[] | null {
   const halves = address.toLowerCase().split("::");

@@ -8,14 +8,18 @@ import { GENERAL_ROOM } from "../../protocol/schema.ts";
 import {
   type Identity,
   type Inserted,
+  type ModlogRow,
   type NewMessage,
+  type NewModlogEntry,
   type Purge,
   type Purged,
   type PurgeRange,
   quoteOf,
+  type RestrictionKind,
   type Session,
   type Store,
   type StoredMessage,
+  type StoredRestriction,
   type StoredRoom,
   type TokenMatch,
   type Tombstone,
@@ -111,6 +115,39 @@ CREATE TABLE IF NOT EXISTS room_invites (
   time INTEGER NOT NULL,
   PRIMARY KEY (room, user_id)
 ) WITHOUT ROWID;
+-- granted and revoked by whoever runs the server (chat admin), read afresh on every use
+CREATE TABLE IF NOT EXISTS server_operators (
+  user_id TEXT PRIMARY KEY COLLATE NOCASE,
+  granted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- bans and mutes in force; one per kind, scope and target (a new one replaces it)
+CREATE TABLE IF NOT EXISTS restrictions (
+  kind TEXT NOT NULL,               -- 'ban' or 'mute'
+  scope TEXT NOT NULL,              -- a room's name, or '' for the whole server
+  target TEXT NOT NULL,             -- a user id, or an address key (a server-wide ban)
+  on_address INTEGER NOT NULL DEFAULT 0,
+  by TEXT NOT NULL,
+  reason TEXT,
+  time INTEGER NOT NULL,
+  until INTEGER,                    -- NULL: until lifted
+  PRIMARY KEY (kind, scope, target)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS restrictions_by_target ON restrictions(target, kind);
+CREATE INDEX IF NOT EXISTS restrictions_by_scope ON restrictions(scope, time);
+-- every moderation action, the newest kept (a bounded table)
+CREATE TABLE IF NOT EXISTS modlog (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  by TEXT NOT NULL,
+  room TEXT,
+  user_id TEXT,
+  address TEXT,
+  reason TEXT,
+  until INTEGER,
+  message TEXT
+);
+CREATE INDEX IF NOT EXISTS modlog_by_room ON modlog(room, seq) WHERE room IS NOT NULL;
 `;
 
 type Row = Record<string, unknown>;
@@ -309,6 +346,53 @@ export class SqliteStore implements Store {
       isInvited: prepare("SELECT 1 FROM room_invites WHERE user_id = ? AND room = ?"),
       uninvite: prepare("DELETE FROM room_invites WHERE user_id = ? AND room = ?"),
       latestSeq: prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages"),
+      isServerOperator: prepare("SELECT 1 FROM server_operators WHERE user_id = ?"),
+      serverOperators: prepare("SELECT user_id FROM server_operators ORDER BY granted_at, user_id"),
+      addServerOperator: prepare(
+        "INSERT OR IGNORE INTO server_operators (user_id, granted_at) VALUES (?, ?)",
+      ),
+      removeServerOperator: prepare("DELETE FROM server_operators WHERE user_id = ?"),
+      roomCreator: prepare("SELECT creator FROM rooms WHERE name = ?"),
+      roomOperators: prepare("SELECT user_id FROM room_operators WHERE room = ? ORDER BY user_id"),
+      countRoomOperators: prepare("SELECT COUNT(*) AS n FROM room_operators WHERE room = ?"),
+      removeOperator: prepare("DELETE FROM room_operators WHERE room = ? AND user_id = ?"),
+      restrict: prepare(
+        `INSERT OR REPLACE INTO restrictions
+           (kind, scope, target, on_address, by, reason, time, until)
+         VALUES (:kind, :scope, :target, :onAddress, :by, :reason, :time, :until)`,
+      ),
+      restriction: prepare(
+        `SELECT * FROM restrictions WHERE kind = :kind AND scope = :scope AND target = :target
+           AND (until IS NULL OR until > :now)`,
+      ),
+      lift: prepare(
+        `DELETE FROM restrictions WHERE kind = :kind AND scope = :scope AND target = :target
+         RETURNING until`,
+      ),
+      restrictionsOf: prepare(
+        `SELECT * FROM restrictions WHERE target = :target AND kind = :kind
+           AND (until IS NULL OR until > :now)`,
+      ),
+      restrictionsIn: prepare(
+        `SELECT * FROM restrictions WHERE scope = :scope AND (until IS NULL OR until > :now)
+         ORDER BY time DESC, kind, target LIMIT :limit OFFSET :offset`,
+      ),
+      countRestrictions: prepare(
+        `SELECT COUNT(*) AS n FROM restrictions WHERE scope = :scope
+           AND (until IS NULL OR until > :now)`,
+      ),
+      pruneRestrictions: prepare("DELETE FROM restrictions WHERE until IS NOT NULL AND until <= ?"),
+      logModeration: prepare(
+        `INSERT INTO modlog (time, action, by, room, user_id, address, reason, until, message)
+         VALUES (:time, :action, :by, :room, :user, :address, :reason, :until, :message)`,
+      ),
+      trimModlog: prepare("DELETE FROM modlog WHERE seq <= :newest - :keep"),
+      modlog: prepare(
+        "SELECT * FROM modlog WHERE seq < :before ORDER BY seq DESC LIMIT :limit",
+      ),
+      roomModlog: prepare(
+        "SELECT * FROM modlog WHERE room = :room AND seq < :before ORDER BY seq DESC LIMIT :limit",
+      ),
     };
   }
 
@@ -391,8 +475,9 @@ export class SqliteStore implements Store {
     return Number(this.#q.revokeOthers.run(now, userId, keepSessionId).changes);
   }
 
-  /** Runs `fn` in one write transaction. */
+  /** Runs `fn` in one write transaction (within one already open, as part of it). */
   #transaction<T>(fn: () => T): T {
+    if (this.#db.isTransaction) return fn();
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       const result = fn();
@@ -669,6 +754,144 @@ export class SqliteStore implements Store {
     return this.#q.isInvited.get(userId, room) !== undefined;
   }
 
+  atomically<T>(fn: () => T): T {
+    return this.#transaction(fn);
+  }
+
+  isServerOperator(userId: string): boolean {
+    return this.#q.isServerOperator.get(userId) !== undefined;
+  }
+
+  serverOperators(): string[] {
+    return this.#q.serverOperators.all().map((row) => row.user_id as string);
+  }
+
+  addServerOperator(userId: string, now: number): boolean {
+    return this.#q.addServerOperator.run(userId, now).changes > 0;
+  }
+
+  removeServerOperator(userId: string): boolean {
+    return this.#q.removeServerOperator.run(userId).changes > 0;
+  }
+
+  roomCreator(room: string): string | null {
+    const row = this.#q.roomCreator.get(room);
+    return (row?.creator as string | null | undefined) ?? null;
+  }
+
+  roomOperators(room: string): string[] {
+    return this.#q.roomOperators.all(room).map((row) => row.user_id as string);
+  }
+
+  addRoomOperator(room: string, userId: string, keep: number): boolean {
+    return this.#transaction(() => {
+      const count = (this.#q.countRoomOperators.get(room) as Row).n as number;
+      if (count >= keep) return false;
+      this.#q.addOperator.run(room, userId);
+      return true;
+    });
+  }
+
+  removeRoomOperator(room: string, userId: string): boolean {
+    return this.#q.removeOperator.run(room, userId).changes > 0;
+  }
+
+  restrict(restriction: StoredRestriction, keep: number): boolean {
+    return this.#transaction(() => {
+      const { kind, scope, target, time } = restriction;
+      const replacing = this.#q.restriction.get({ kind, scope, target, now: time }) !== undefined;
+      const count = (this.#q.countRestrictions.get({ scope, now: time }) as Row).n as number;
+      if (!replacing && count >= keep) return false;
+      this.#q.restrict.run({
+        kind,
+        scope,
+        target,
+        onAddress: restriction.onAddress ? 1 : 0,
+        by: restriction.by,
+        reason: restriction.reason ?? null,
+        time,
+        until: restriction.until ?? null,
+      });
+      return true;
+    });
+  }
+
+  lift(kind: RestrictionKind, scope: string, target: string, now: number): boolean {
+    const row = this.#q.lift.get({ kind, scope, target });
+    return row !== undefined && (row.until === null || (row.until as number) > now);
+  }
+
+  restriction(
+    kind: RestrictionKind,
+    scope: string,
+    target: string,
+    now: number,
+  ): StoredRestriction | null {
+    const row = this.#q.restriction.get({ kind, scope, target, now });
+    return row ? toRestriction(row) : null;
+  }
+
+  restrictionsOf(target: string, kind: RestrictionKind, now: number): StoredRestriction[] {
+    return this.#q.restrictionsOf.all({ target, kind, now }).map(toRestriction);
+  }
+
+  restrictions(
+    scope: string,
+    now: number,
+    offset: number,
+    limit: number,
+  ): { total: number; restrictions: StoredRestriction[] } {
+    const total = (this.#q.countRestrictions.get({ scope, now }) as Row).n as number;
+    const restrictions = this.#q.restrictionsIn.all({ scope, now, offset, limit })
+      .map(toRestriction);
+    return { total, restrictions };
+  }
+
+  pruneRestrictions(now: number): number {
+    return Number(this.#q.pruneRestrictions.run(now).changes);
+  }
+
+  logModeration(entry: NewModlogEntry, keep: number): number {
+    return this.#transaction(() => {
+      const result = this.#q.logModeration.run({
+        time: entry.time,
+        action: entry.action,
+        by: entry.by,
+        room: entry.room ?? null,
+        user: entry.user ?? null,
+        address: entry.address ?? null,
+        reason: entry.reason ?? null,
+        until: entry.until ?? null,
+        message: entry.message ?? null,
+      });
+      const id = Number(result.lastInsertRowid);
+      this.#q.trimModlog.run({ newest: id, keep });
+      return id;
+    });
+  }
+
+  modlog(room: string | undefined, before: number | undefined, limit: number): ModlogRow[] {
+    const upto = before ?? Number.MAX_SAFE_INTEGER;
+    const rows = room === undefined
+      ? this.#q.modlog.all({ before: upto, limit })
+      : this.#q.roomModlog.all({ room, before: upto, limit });
+    return rows.map((row) => {
+      const entry: ModlogRow = {
+        id: row.seq as number,
+        time: row.time as number,
+        action: row.action as ModlogRow["action"],
+        by: row.by as string,
+      };
+      if (row.room !== null) entry.room = row.room as string;
+      if (row.user_id !== null) entry.user = row.user_id as string;
+      if (row.address !== null) entry.address = row.address as string;
+      if (row.reason !== null) entry.reason = row.reason as string;
+      if (row.until !== null) entry.until = row.until as number;
+      if (row.message !== null) entry.message = row.message as string;
+      return entry;
+    });
+  }
+
   purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
     return this.commit(ids.map((id) => ({ kind: "purge", id, reason })))
       .flatMap((w) => "purged" in w && w.purged ? [w.purged] : []);
@@ -799,6 +1022,20 @@ function migrateActions(db: DatabaseSync): void {
   if (!columns.some((c) => c.name === "action")) {
     db.exec("ALTER TABLE messages ADD COLUMN action INTEGER");
   }
+}
+
+function toRestriction(row: Row): StoredRestriction {
+  const restriction: StoredRestriction = {
+    kind: row.kind as RestrictionKind,
+    scope: row.scope as string,
+    target: row.target as string,
+    onAddress: row.on_address !== 0,
+    by: row.by as string,
+    time: row.time as number,
+  };
+  if (row.reason !== null) restriction.reason = row.reason as string;
+  if (row.until !== null) restriction.until = row.until as number;
+  return restriction;
 }
 
 /** Who a message was from and to: whom to tell when it goes. */

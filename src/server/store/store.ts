@@ -3,6 +3,7 @@
  * talks to. Calls are synchronous: the embedded backend (node:sqlite) is, and a synchronous
  * "persist" keeps the rule "persist, then fan out, then ack" a straight line of code.
  */
+import type { ModerationAction } from "../../protocol/schema.ts";
 
 /** A purged message: whom to tell (its text is gone). */
 export interface Purged {
@@ -116,6 +117,42 @@ export interface StoredRoom {
   private: boolean;
   createdAt: number;
   members: number;
+}
+
+export type RestrictionKind = "ban" | "mute";
+
+/** A ban or mute as stored. */
+export interface StoredRestriction {
+  kind: RestrictionKind;
+  /** A room's name, or "" for the whole server. */
+  scope: string;
+  /** A user id, or (a server-wide ban) an address key (address.ts). */
+  target: string;
+  onAddress: boolean;
+  by: string;
+  reason?: string;
+  time: number;
+  /** When it ends; absent: when it is lifted. */
+  until?: number;
+}
+
+/** An entry of the moderation log before the store numbers it. */
+export interface NewModlogEntry {
+  time: number;
+  action: ModerationAction;
+  /** The operator's id, or `admin` for `chat admin`. */
+  by: string;
+  room?: string;
+  user?: string;
+  address?: string;
+  reason?: string;
+  until?: number;
+  message?: string;
+}
+
+/** An entry of the moderation log, numbered (newest highest). */
+export interface ModlogRow extends NewModlogEntry {
+  id: number;
 }
 
 export interface Store {
@@ -258,6 +295,53 @@ export interface Store {
   /** Invites `userId` to `room`; the room keeps its `keep` newest invitations. */
   invite(room: string, userId: string, by: string, now: number, keep: number): void;
   isInvited(userId: string, room: string): boolean;
+
+  /** Runs `fn` in one write transaction: all its writes or none. */
+  atomically<T>(fn: () => T): T;
+  isServerOperator(userId: string): boolean;
+  /** The server's operators, in the order they were made. */
+  serverOperators(): string[];
+  /** Makes `userId` a server operator; false when they were one already. */
+  addServerOperator(userId: string, now: number): boolean;
+  /** False when they were not one. */
+  removeServerOperator(userId: string): boolean;
+  /** Who made `room` (null for GENERAL_ROOM, or no such room). */
+  roomCreator(room: string): string | null;
+  /** `room`'s operators, its creator among them. */
+  roomOperators(room: string): string[];
+  /** Makes `userId` an operator of `room`; false when it has `keep` already. */
+  addRoomOperator(room: string, userId: string, keep: number): boolean;
+  /** False when they were not one. */
+  removeRoomOperator(room: string, userId: string): boolean;
+  /**
+   * Puts a ban or mute in force, replacing one of the same kind on the same target and scope;
+   * false (nothing written) when its scope has `keep` in force already.
+   */
+  restrict(restriction: StoredRestriction, keep: number): boolean;
+  /** Lifts a ban or mute; whether one was in force at `now`. */
+  lift(kind: RestrictionKind, scope: string, target: string, now: number): boolean;
+  /** The ban or mute in force at `now`, if any. */
+  restriction(
+    kind: RestrictionKind,
+    scope: string,
+    target: string,
+    now: number,
+  ): StoredRestriction | null;
+  /** The bans or mutes in force on `target`, in every scope. */
+  restrictionsOf(target: string, kind: RestrictionKind, now: number): StoredRestriction[];
+  /** Those in force in `scope`, newest first, from `offset`, at most `limit`; and how many. */
+  restrictions(
+    scope: string,
+    now: number,
+    offset: number,
+    limit: number,
+  ): { total: number; restrictions: StoredRestriction[] };
+  /** Forgets bans and mutes that have ended; returns how many. */
+  pruneRestrictions(now: number): number;
+  /** Adds an entry to the moderation log, which keeps its newest `keep`; returns its number. */
+  logModeration(entry: NewModlogEntry, keep: number): number;
+  /** Entries (of `room` only, when given) numbered below `before`, newest first, at most `limit`. */
+  modlog(room: string | undefined, before: number | undefined, limit: number): ModlogRow[];
   close(): void;
 }
 
