@@ -1,12 +1,15 @@
 /**
- * The one entrypoint: `chat serve`, `chat join`, `chat check`, `chat bench`, `chat --help`,
+ * The one entrypoint: `chat serve`, `chat join`, `chat check`, `chat admin`, `chat bench`,
+ * `chat --help`,
  * `chat --version`.
  * Every failure ends as one sentence on stderr and an exit code: 2 for usage, 1 otherwise.
  */
 import {
+  ADMIN_HELP,
   CHECK_HELP,
   JOIN_HELP,
   MAIN_HELP,
+  parseAdminArgs,
   parseCheckArgs,
   parseJoinArgs,
   parseServeArgs,
@@ -41,6 +44,12 @@ export async function main(argv: string[]): Promise<number> {
         const { runCheck } = await import("./cli/check.ts");
         return await runCheck(args);
       }
+      case "admin": {
+        const args = parseAdminArgs(rest);
+        if (args.help) return print(ADMIN_HELP);
+        const { runAdmin } = await import("./cli/admin.ts");
+        return await runAdmin(args);
+      }
       case "bench": {
         const { runBench } = await import("./bench/bench.ts");
         return await runBench(rest);
@@ -57,12 +66,14 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
       default:
         throw new UsageError(
-          `unknown command "${command}"; the commands are serve, join, check and bench`,
+          `unknown command "${command}"; the commands are serve, join, check, admin and bench`,
         );
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const sub = ["join", "serve", "check", "bench"].includes(command ?? "") ? `${command} ` : "";
+      const sub = ["join", "serve", "check", "admin", "bench"].includes(command ?? "")
+        ? `${command} `
+        : "";
       console.error(`chat: ${error.message} (see chat ${sub}--help)`);
       return 2;
     }

@@ -16,11 +16,13 @@ import {
   type User,
   type Welcome,
 } from "../src/protocol/schema.ts";
-import { Logger, silentLog } from "../src/server/log.ts";
+import { Hub } from "../src/server/hub.ts";
+import { type Log, Logger, silentLog } from "../src/server/log.ts";
 import { Rooms, type RoomsOptions } from "../src/server/rooms.ts";
 import { StoreHealth } from "../src/server/store/health.ts";
 import type { Peer } from "../src/server/peer.ts";
 import type { NewMessage, Store, StoredMessage } from "../src/server/store/store.ts";
+import { SqliteStore } from "../src/server/store/sqlite.ts";
 
 /** A fixed start for injected clocks (Nov 2023). */
 export const T0 = 1_700_000_000_000;
@@ -163,6 +165,72 @@ export class FakePeer implements Peer {
     this.raw.length = 0;
     this.frames.length = 0;
   }
+}
+
+/**
+ * A hub on an in-memory store (or `store`) with a clock to move (`clock.t`), and how the tests
+ * talk to it: `join` a user (a FakePeer with its id, token and welcome), `ask` a request and get
+ * what answered it, `refused` for an error, `roomOf` for a room event. Rate limits are off but
+ * the rooms (`limits`: every default) and moderation's.
+ */
+export function world(
+  options: {
+    maxRooms?: number;
+    limits?: boolean;
+    newRooms?: number;
+    store?: SqliteStore;
+    log?: Log;
+  } = {},
+) {
+  const store = options.store ?? new SqliteStore(":memory:");
+  const clock = { t: T0 };
+  let n = 0;
+  let refs = 0;
+  const hub = new Hub({
+    store,
+    version: "test",
+    defer: (fn) => fn(),
+    later: () => {},
+    // the tests of other things leave every rate limit off but the rooms'
+    maxRate: 0,
+    newIdsPerAddressPerHour: 0,
+    newRoomsPerAddressPerHour: options.newRooms ?? (options.limits ? undefined : 0),
+    maxRooms: options.maxRooms,
+    now: () => clock.t,
+    digits: () => String(++n % 10000).padStart(4, "0"),
+    log: options.log,
+  });
+  const say = (peer: FakePeer, frame: Record<string, unknown>) =>
+    hub.handle(peer, clientFrame(frame));
+  /** A user online (a new id unless a token is given), frames cleared. */
+  const join = (name: string, extra: Record<string, unknown> = {}, address?: string) => {
+    const peer = new FakePeer(name, address);
+    say(peer, { type: "hello", name, ...extra });
+    const [welcome] = peer.of("welcome");
+    assert.ok(welcome, `${name} was not welcomed`);
+    peer.clear();
+    return Object.assign(peer, { id: welcome.you.id, token: welcome.token, welcome });
+  };
+  /** Sends a request; returns what answered it (by its ref). */
+  const ask = (peer: FakePeer, frame: Record<string, unknown>): ServerFrame => {
+    const ref = `r${++refs}`;
+    say(peer, { ...frame, ref });
+    const answer = peer.frames.find((f) => "ref" in f && f.ref === ref);
+    assert.ok(answer, `no answer to ${JSON.stringify(frame)}: ${JSON.stringify(peer.frames)}`);
+    return answer;
+  };
+  /** Asks, and returns the error it was answered with. */
+  const refused = (peer: FakePeer, frame: Record<string, unknown>) => {
+    const answer = ask(peer, frame);
+    assert.equal(answer.type, "error", `not refused: ${JSON.stringify(answer)}`);
+    return answer as Extract<ServerFrame, { type: "error" }>;
+  };
+  const roomOf = (peer: FakePeer, frame: Record<string, unknown>) => {
+    const answer = ask(peer, frame);
+    assert.equal(answer.type, "room", JSON.stringify(answer));
+    return answer as Extract<ServerFrame, { type: "room" }>;
+  };
+  return { hub, store, clock, say, join, ask, refused, roomOf };
 }
 
 /** A peer that has said hello as `user` (what presence does on a welcome). */

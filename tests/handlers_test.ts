@@ -43,7 +43,30 @@ const SAMPLES: { [T in Type]: FrameOf<T> } = {
   invite: { type: "invite", ref: "r-invite", room: "#builds", user: "ann_0001" },
   private: { type: "private", ref: "r-private", room: "#builds", private: true },
   away: { type: "away", ref: "r-away", reason: "lunch" },
+  ops: { type: "ops", ref: "r-ops", room: "#builds" },
+  op: { type: "op", ref: "r-op", room: "#builds", user: "ann_0001" },
+  deop: { type: "deop", ref: "r-deop", room: "#builds", user: "ann_0001" },
+  kick: { type: "kick", ref: "r-kick", room: "#builds", user: "ann_0001", reason: "spam" },
+  ban: { type: "ban", ref: "r-ban", user: "ann_0001", duration: 60 },
+  unban: { type: "unban", ref: "r-unban", address: "10.0.0.9" },
+  mute: { type: "mute", ref: "r-mute", room: "#builds", user: "ann_0001" },
+  unmute: { type: "unmute", ref: "r-unmute", user: "ann_0001" },
+  bans: { type: "bans", ref: "r-bans", offset: 200 },
+  modlog: { type: "modlog", ref: "r-modlog", room: "#builds", before: 7 },
 };
+/** The rows of moderation, each handled by the moderation owner's method of the same name. */
+const MODERATION = [
+  "ops",
+  "op",
+  "deop",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "unmute",
+  "bans",
+  "modlog",
+] as const;
 
 /** What the table says of each row, written out. */
 const NEEDS_HELLO: { [T in Type]: boolean } = {
@@ -64,8 +87,19 @@ const NEEDS_HELLO: { [T in Type]: boolean } = {
   invite: true,
   private: true,
   away: true,
+  ops: true,
+  op: true,
+  deop: true,
+  kick: true,
+  ban: true,
+  unban: true,
+  mute: true,
+  unmute: true,
+  bans: true,
+  modlog: true,
 };
 const LIMIT: { [T in Type]?: LimitKind } = {
+  ...Object.fromEntries(MODERATION.map((type) => [type, "moderate" as const])),
   send: "send",
   delete: "send",
   search: "search",
@@ -115,6 +149,12 @@ function fakeHub(options: { allow?: boolean; revoke?: boolean } = {}) {
       ["join", "part", "list", "topic", "invite", "setPrivate", "who"].map((name) => [
         name,
         (...args: unknown[]) => void calls.push([`rooms.${name}`, ...args]),
+      ]),
+    ),
+    moderation: Object.fromEntries(
+      MODERATION.map((name) => [
+        name,
+        (...args: unknown[]) => void calls.push([`moderation.${name}`, ...args]),
       ]),
     ),
     limiters: {
@@ -271,6 +311,17 @@ Deno.test("handlers: the rows of rooms go to rooms (peer, user, frame); who with
     ["rooms.setPrivate", peer, tom, SAMPLES.private],
     ["rooms.who", peer, tom, { ref: "r-who", room: "#builds" }],
   ]);
+  assert.deepEqual(peer.frames, []);
+});
+
+Deno.test("handlers: the rows of moderation go to moderation (peer, user, frame), each to its method", () => {
+  const { asHub, calls } = fakeHub();
+  const peer = loggedIn();
+  for (const type of MODERATION) HANDLERS[type].handle(asHub, peer, SAMPLES[type] as never, tom);
+  assert.deepEqual(
+    calls,
+    MODERATION.map((type) => [`moderation.${type}`, peer, tom, SAMPLES[type]]),
+  );
   assert.deepEqual(peer.frames, []);
 });
 

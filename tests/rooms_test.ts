@@ -17,7 +17,7 @@ import {
   type RoomInfo,
   type ServerFrame,
 } from "../src/protocol/schema.ts";
-import { Hub, PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "../src/server/hub.ts";
+import { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "../src/server/hub.ts";
 import { ROOM_CHANGE_BURST, ROOMS_CREATED_PER_HOUR } from "../src/server/limiters.ts";
 import {
   MAX_INVITES_PER_ROOM,
@@ -27,62 +27,9 @@ import {
   ROOMS_LIST_LIMIT,
 } from "../src/server/rooms.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { clientFrame, FakePeer, T0 } from "./fixtures.ts";
+import { FakePeer, T0, world } from "./fixtures.ts";
 
 type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
-
-function world(
-  options: { maxRooms?: number; limits?: boolean; newRooms?: number; store?: SqliteStore } = {},
-) {
-  const store = options.store ?? new SqliteStore(":memory:");
-  const clock = { t: T0 };
-  let n = 0;
-  let refs = 0;
-  const hub = new Hub({
-    store,
-    version: "test",
-    defer: (fn) => fn(),
-    later: () => {},
-    // the tests of other things leave every rate limit off but the rooms'
-    maxRate: 0,
-    newIdsPerAddressPerHour: 0,
-    newRoomsPerAddressPerHour: options.newRooms ?? (options.limits ? undefined : 0),
-    maxRooms: options.maxRooms,
-    now: () => clock.t,
-    digits: () => String(++n % 10000).padStart(4, "0"),
-  });
-  const say = (peer: FakePeer, frame: Record<string, unknown>) =>
-    hub.handle(peer, clientFrame(frame));
-  /** A user online (a new id unless a token is given), frames cleared. */
-  const join = (name: string, extra: Record<string, unknown> = {}, address?: string) => {
-    const peer = new FakePeer(name, address);
-    say(peer, { type: "hello", name, ...extra });
-    const [welcome] = peer.of("welcome");
-    assert.ok(welcome, `${name} was not welcomed`);
-    peer.clear();
-    return Object.assign(peer, { id: welcome.you.id, token: welcome.token, welcome });
-  };
-  /** Sends a request; returns what answered it (by its ref). */
-  const ask = (peer: FakePeer, frame: Record<string, unknown>): ServerFrame => {
-    const ref = `r${++refs}`;
-    say(peer, { ...frame, ref });
-    const answer = peer.frames.find((f) => "ref" in f && f.ref === ref);
-    assert.ok(answer, `no answer to ${JSON.stringify(frame)}: ${JSON.stringify(peer.frames)}`);
-    return answer;
-  };
-  /** Asks, and returns the error it was answered with. */
-  const refused = (peer: FakePeer, frame: Record<string, unknown>) => {
-    const answer = ask(peer, frame);
-    assert.equal(answer.type, "error", `not refused: ${JSON.stringify(answer)}`);
-    return answer as Frame<"error">;
-  };
-  const roomOf = (peer: FakePeer, frame: Record<string, unknown>) => {
-    const answer = ask(peer, frame);
-    assert.equal(answer.type, "room", JSON.stringify(answer));
-    return answer as Frame<"room">;
-  };
-  return { hub, store, clock, say, join, ask, refused, roomOf };
-}
 
 const HOUR = 3600_000;
 const texts = (peer: FakePeer) => peer.of("message").map((m) => m.text);

@@ -439,3 +439,24 @@ Deno.test("keys: Alt+digit and Alt+A arrive as Esc and the key; Esc then other t
     { kind: "text", text: "/search" },
   ]);
 });
+
+Deno.test("views: kicked or banned from a room, its view closes as a part does; others' kicks are said in the room's view", () => {
+  let model = lookAt(inRooms(), "#ops");
+  const kick = {
+    type: "moderation" as const,
+    action: "kicked" as const,
+    room: "#ops",
+    by: "ann_1111",
+  };
+  model = applyEvents(model, [{ ...kick, user: "bob_2222", reason: "spam" }]).model;
+  assert.equal(model.view, "#ops");
+  const inOps = model.items.flatMap((i) => (i.kind === "notice" ? [i.text] : []));
+  assert.ok(inOps.includes("bob_2222 was kicked from #ops by ann_1111: spam"), inOps.join("\n"));
+  model = applyEvents(model, [{ ...kick, user: ME.id, toMe: true, here: "#general" }]).model;
+  assert.ok(!model.views.some((v) => v.key === "#ops"));
+  const said = model.items.flatMap((i) => (i.kind === "notice" ? [i.text] : []));
+  assert.ok(
+    said.includes(`you were kicked from #ops by ann_1111; what you type goes to ${model.view}`),
+    said.join("\n"),
+  );
+});

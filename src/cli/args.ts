@@ -8,10 +8,17 @@ import { helpText } from "../client/commands.ts";
 import { MAX_OUTBOX_MESSAGES } from "../client/outbox.ts";
 import { keysText } from "../ui/keymap.ts";
 import type { Layout } from "../ui/ui.ts";
-import { GENERAL_ROOM, nameProblem, ROOM_NAME_RULE, roomName } from "../protocol/schema.ts";
+import {
+  GENERAL_ROOM,
+  ID_PATTERN,
+  nameProblem,
+  ROOM_NAME_RULE,
+  roomName,
+} from "../protocol/schema.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
 import * as limits from "../server/limits.ts";
 import {
+  ADMIN_OPTIONS,
   BENCH_OPTIONS,
   CHECK_OPTIONS,
   DEFAULT_CERTS,
@@ -48,6 +55,7 @@ Usage:
   chat serve [options]          run a chat server
   chat join --name NAME [...]   join a chat server
   chat check [--server HOST:PORT] is a server up? (exit 0 yes, 1 no; for health checks)
+  chat admin op ID | deop ID | ops  grant, revoke, list server operators
   chat bench [options]          measure throughput and latency on this machine
   chat --help | chat COMMAND --help | chat --version
 `;
@@ -346,6 +354,56 @@ export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
     ...(room !== undefined ? { room } : {}),
     help: Boolean(v.help),
   };
+}
+
+// ---- chat admin ------------------------------------------------------------------------------
+
+export const ADMIN_HELP = `Usage: chat admin op ID | deop ID | ops [--db FILE]
+
+Grants and revokes server operators in the server's database, whether the server
+runs or not: it reads them afresh on every use, so nothing needs a restart.
+A server operator may moderate every room, ban and mute on the whole server (and
+by address), and read the whole moderation log (/ops, /ban, /mute, /modlog).
+
+  op ID                 make ID (the id the server issued, e.g. alice_1234) a
+                        server operator
+  deop ID               take that back
+  ops                   list the server operators
+
+Options:
+  --db FILE             the server's database (default ./${DEFAULT_DB}, or ${ENV.db})
+  -h, --help            show this help
+`;
+
+export type AdminArgs =
+  | { action: "op" | "deop"; id: string; db: string; help: false }
+  | { action: "ops"; db: string; help: false }
+  | { help: true };
+
+export function parseAdminArgs(argv: string[], env: Env = processEnv): AdminArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: ADMIN_OPTIONS,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { help: true };
+  const db = (values.db as string | undefined) ?? env(ENV.db) ?? DEFAULT_DB;
+  const [action, id, ...extra] = positionals;
+  if (action === "ops" && id === undefined) return { action, db, help: false };
+  if ((action === "op" || action === "deop") && id !== undefined && extra.length === 0) {
+    if (!ID_PATTERN.test(id)) {
+      throw new UsageError(`"${id}" is not an id like alice_1234 (as /who shows it)`);
+    }
+    return { action, id, db, help: false };
+  }
+  throw new UsageError("say op ID, deop ID or ops");
 }
 
 // ---- chat check ------------------------------------------------------------------------------

@@ -95,6 +95,12 @@ export const SERVE_OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } satisfies OptionTable;
 
+/** `chat admin op|deop|ops`: the server's database, as `chat serve` finds it. */
+export const ADMIN_OPTIONS = {
+  db: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} satisfies OptionTable;
+
 /** The server `chat join` and `chat check` dial when none is given. */
 export const DEFAULT_SERVER = `localhost:${DEFAULT_PORT}`;
 

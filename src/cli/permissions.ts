@@ -11,6 +11,7 @@
  *   permission but passed the same way: a small young generation (a V8 heap flag), which keeps
  *   the client's memory down in a busy room.
  * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
+ * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
  *   directory, net on 127.0.0.1 and its --server.
@@ -31,6 +32,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import {
+  ADMIN_OPTIONS,
   BENCH_OPTIONS,
   CHECK_OPTIONS,
   DEFAULT_CERTS,
@@ -88,6 +90,9 @@ export function permissionFlags(argv: string[], context: LaunchContext): string[
     case "check":
       checkFlags(flags, options(rest, CHECK_OPTIONS), context);
       break;
+    case "admin":
+      adminFlags(flags, options(rest, ADMIN_OPTIONS), context);
+      break;
     case "bench":
       benchFlags(flags, options(rest, BENCH_OPTIONS), context);
       break;
@@ -116,9 +121,7 @@ function serveFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const host = text(v.host) ?? env(ENV.host) ?? DEFAULT_HOST;
   flags.net(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   if (host === "0.0.0.0" || host === "::" || host === "[::]") flags.sys("hostname");
-  const db = text(v.db) ?? env(ENV.db) ?? DEFAULT_DB;
-  // SQLite's companions: the write-ahead log, its index, and a rollback journal
-  for (const file of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) flags.readWrite(file);
+  dbFlags(flags, v, context);
   const cert = text(v.cert);
   const key = text(v.key);
   if (cert !== undefined || key !== undefined) {
@@ -131,6 +134,18 @@ function serveFlags(flags: Flags, v: Values, context: LaunchContext): void {
   if (passwordFile) flags.read(passwordFile);
   for (const path of context.program) flags.read(path);
   flags.env(...SERVE_ENV);
+}
+
+/** The server's database: --db, else CHAT_DB, else the default. */
+function dbFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  const db = text(v.db) ?? (context.env(ENV.db) || undefined) ?? DEFAULT_DB;
+  // SQLite's companions: the write-ahead log, its index, and a rollback journal
+  for (const file of [db, `${db}-wal`, `${db}-shm`, `${db}-journal`]) flags.readWrite(file);
+}
+
+function adminFlags(flags: Flags, v: Values, context: LaunchContext): void {
+  dbFlags(flags, v, context);
+  flags.env(ENV.db);
 }
 
 function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {

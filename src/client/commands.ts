@@ -7,10 +7,13 @@
 import {
   awayProblem,
   ID_PATTERN,
+  MAX_MODERATION_SECONDS,
   MAX_RECIPIENTS,
   MAX_TEXT_LENGTH,
   MAX_TTL_SECONDS,
+  MIN_MODERATION_SECONDS,
   MIN_TTL_SECONDS,
+  reasonProblem,
   ROOM_NAME_RULE,
   roomName,
   type ServerFrame,
@@ -41,12 +44,34 @@ export type Intent =
   | { kind: "topic"; topic: string }
   | { kind: "invite"; user: string }
   | { kind: "private"; private: boolean }
+  | { kind: "ops"; room?: string }
+  | ({ kind: "op" } & Aimed)
+  | ({ kind: "deop" } & Aimed)
+  | ({ kind: "kick" } & Aimed & { reason?: string })
+  | ({ kind: "ban" } & Aimed & { duration?: number; reason?: string })
+  | ({ kind: "mute" } & Aimed & { duration?: number; reason?: string })
+  | ({ kind: "unban" } & Aimed)
+  | ({ kind: "unmute" } & Aimed)
+  | { kind: "bans"; room?: string; server?: boolean; offset?: number }
+  | { kind: "modlog"; room?: string; server?: boolean; before?: number }
   | { kind: "sessions" }
   | { kind: "logoutOthers" }
   | { kind: "reconnect" }
   | { kind: "help" }
   | { kind: "exit" }
   | { kind: "usage"; message: string };
+
+/**
+ * Whom a moderation command is about and where: a user (or, for a server-wide ban, an address,
+ * and `withAddress` for both); a room (default: the one typed in) or the whole `server`.
+ */
+export interface Aimed {
+  user?: string;
+  address?: string;
+  withAddress?: boolean;
+  room?: string;
+  server?: boolean;
+}
 
 type Usage = Extract<Intent, { kind: "usage" }>;
 /** The intents a command row parses to (a plain line is a "send"; "none" and "usage" do no more). */
@@ -154,6 +179,108 @@ function shownRef(ref: string, context: CommandContext): Shown | undefined {
   const target = context.resolveRef(ref);
   if (!target) context.error(`no message with the ref ${ref} is shown here`);
   return target;
+}
+
+/** What a moderation command may be given beyond `@id`. */
+interface AimRules {
+  /** `--server` (the whole server instead of a room). */
+  server?: boolean;
+  /** `--address [ADDR]` (a server-wide ban). */
+  address?: boolean;
+  duration?: boolean;
+  reason?: boolean;
+}
+
+/**
+ * `@id [#room | --server [--address]] [DURATION] [reason…]`, or `--address ADDR` instead of
+ * `@id`, as `rules` allow; the room, when neither is given, is the one typed in (at run time).
+ */
+function parseAimed(
+  args: string,
+  rules: AimRules,
+  row: { usage: string },
+): (Aimed & { duration?: number; reason?: string }) | Usage {
+  const out: Aimed & { duration?: number; reason?: string } = {};
+  let rest = args.trim();
+  for (let word = /^(\S+)\s*/.exec(rest); word; word = /^(\S+)\s*/.exec(rest)) {
+    const token = word[1];
+    if (out.user === undefined && out.address === undefined && /^@/.test(token)) {
+      if (!/^@[A-Za-z0-9._-]{1,33}$/.test(token)) return usage(row);
+      out.user = token.slice(1);
+    } else if (out.room === undefined && !out.server && /^#/.test(token)) {
+      const typed = typedRoom(token);
+      if (!("room" in typed)) return typed;
+      out.room = typed.room;
+    } else if (rules.server && token === "--server" && out.room === undefined) {
+      out.server = true;
+    } else if (rules.address && token === "--address") {
+      out.server = true;
+      if (out.user !== undefined) out.withAddress = true;
+      else {
+        rest = rest.slice(word[0].length);
+        const address = /^(\S+)\s*/.exec(rest);
+        if (!address) return { kind: "usage", message: "write the address after --address" };
+        out.address = address[1];
+        word = address;
+      }
+    } else if (rules.duration && out.duration === undefined && /^[0-9]+[A-Za-z]*$/.test(token)) {
+      const seconds = parseDuration(token);
+      if (seconds === null) {
+        return { kind: "usage", message: `"${token}" is not a duration like 30s, 5m, 2h or 1d` };
+      }
+      if (seconds < MIN_MODERATION_SECONDS || seconds > MAX_MODERATION_SECONDS) {
+        return {
+          kind: "usage",
+          message: "a ban or mute lasts from 1s to 366d (or, with none, until lifted)",
+        };
+      }
+      out.duration = seconds;
+    } else break;
+    rest = rest.slice(word[0].length);
+  }
+  if (out.room !== undefined && out.server) {
+    return { kind: "usage", message: "name a room or --server, not both" };
+  }
+  if (out.user === undefined && out.address === undefined) return usage(row);
+  if (rest !== "") {
+    if (!rules.reason) return usage(row);
+    const problem = reasonProblem(rest);
+    if (problem !== null) return { kind: "usage", message: problem };
+    out.reason = rest;
+  }
+  return out;
+}
+
+/** Where a moderation request is about: `room` (default: the one typed in), or the server. */
+function scopeOf(intent: { room?: string; server?: boolean }, context: CommandContext) {
+  return intent.server ? {} : { room: intent.room ?? context.here() };
+}
+
+/** Who a request is about, as the frame names them. */
+function aimOf(intent: Aimed) {
+  return {
+    ...(intent.user !== undefined ? { user: intent.user } : {}),
+    ...(intent.address !== undefined ? { address: intent.address } : {}),
+    ...(intent.withAddress ? { withAddress: true } : {}),
+  };
+}
+
+/** `[#room | --server] [N]`: where a list is of, and where it goes on from. */
+function parseListArgs(
+  args: string,
+  row: { usage: string },
+): { room?: string; server?: boolean; from?: number } | Usage {
+  const match = /^(?:(#\S+|--server)\s*)?([0-9]{1,9})?$/.exec(args.trim());
+  if (!match) return usage(row);
+  const out: { room?: string; server?: boolean; from?: number } = {};
+  if (match[1] === "--server") out.server = true;
+  else if (match[1] !== undefined) {
+    const typed = typedRoom(match[1]);
+    if (!("room" in typed)) return typed;
+    out.room = typed.room;
+  }
+  if (match[2] !== undefined) out.from = Number(match[2]);
+  return out;
 }
 
 export const COMMANDS: AnyCommand[] = [
@@ -271,7 +398,7 @@ export const COMMANDS: AnyCommand[] = [
     dotted: true,
     aliases: [],
     usage: "/delete REF",
-    help: "delete a message of yours, for everyone",
+    help: "delete a message of yours (an operator: anyone's in their room), for everyone",
     parse(args) {
       const ref = args.trim();
       return /^\S+$/.test(ref) ? { kind: "delete", ref } : usage(this);
@@ -436,6 +563,178 @@ export const COMMANDS: AnyCommand[] = [
     },
     run: ({ private: invited }, context) =>
       void context.request({ type: "private", room: context.here(), private: invited }),
+  }),
+  command({
+    kind: "ops",
+    name: "ops",
+    aliases: [],
+    usage: "/ops [#room]",
+    help: "list the server's operators and those of a room (by default the one you type in)",
+    parse(args) {
+      if (args.trim() === "") return { kind: "ops" };
+      const typed = typedRoom(args.trim());
+      return "room" in typed ? { kind: "ops", room: typed.room } : typed;
+    },
+    run: ({ room }, context) => void context.request({ type: "ops", room: room ?? context.here() }),
+  }),
+  command({
+    kind: "op",
+    name: "op",
+    aliases: [],
+    usage: "/op @id [#room]",
+    help: "make a member an operator of the room (its operators only)",
+    parse(args) {
+      const aimed = parseAimed(args, {}, this);
+      return "kind" in aimed ? aimed : { kind: "op", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({ type: "op", room: intent.room ?? context.here(), user: intent.user! }),
+  }),
+  command({
+    kind: "deop",
+    name: "deop",
+    aliases: [],
+    usage: "/deop @id [#room]",
+    help: "take that back (never from whoever made the room)",
+    parse(args) {
+      const aimed = parseAimed(args, {}, this);
+      return "kind" in aimed ? aimed : { kind: "deop", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "deop",
+        room: intent.room ?? context.here(),
+        user: intent.user!,
+      }),
+  }),
+  command({
+    kind: "kick",
+    name: "kick",
+    aliases: [],
+    usage: "/kick @id [#room] [reason]",
+    help: "put someone out of the room (they may join again), saying why",
+    parse(args) {
+      const aimed = parseAimed(args, { reason: true }, this);
+      return "kind" in aimed ? aimed : { kind: "kick", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "kick",
+        room: intent.room ?? context.here(),
+        user: intent.user!,
+        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
+      }),
+  }),
+  command({
+    kind: "ban",
+    name: "ban",
+    aliases: [],
+    usage: "/ban @id [#room] [2h] [reason]",
+    help: "keep someone out of the room for a while (30m, 2h, 1d; without: until /unban); " +
+      "a server operator: --server for the whole server, --address also where they connect " +
+      "from, /ban --address ADDR an address",
+    parse(args) {
+      const aimed = parseAimed(
+        args,
+        { server: true, address: true, duration: true, reason: true },
+        this,
+      );
+      return "kind" in aimed ? aimed : { kind: "ban", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "ban",
+        ...scopeOf(intent, context),
+        ...aimOf(intent),
+        ...(intent.duration !== undefined ? { duration: intent.duration } : {}),
+        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
+      }),
+  }),
+  command({
+    kind: "unban",
+    name: "unban",
+    aliases: [],
+    usage: "/unban @id [#room|--server]",
+    help: "lift a ban (/unban --address ADDR: one on an address)",
+    parse(args) {
+      const aimed = parseAimed(args, { server: true, address: true }, this);
+      if ("kind" in aimed) return aimed;
+      // an unban names the ban it lifts: an id's, or an address's
+      return aimed.withAddress ? usage(this) : { kind: "unban", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({ type: "unban", ...scopeOf(intent, context), ...aimOf(intent) }),
+  }),
+  command({
+    kind: "mute",
+    name: "mute",
+    aliases: [],
+    usage: "/mute @id [#room] [2h] [reason]",
+    help: "someone may read but not send in the room, for a while or until /unmute " +
+      "(a server operator: --server for anywhere)",
+    parse(args) {
+      const aimed = parseAimed(args, { server: true, duration: true, reason: true }, this);
+      return "kind" in aimed ? aimed : { kind: "mute", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "mute",
+        ...scopeOf(intent, context),
+        user: intent.user!,
+        ...(intent.duration !== undefined ? { duration: intent.duration } : {}),
+        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
+      }),
+  }),
+  command({
+    kind: "unmute",
+    name: "unmute",
+    aliases: [],
+    usage: "/unmute @id [#room|--server]",
+    help: "lift a mute",
+    parse(args) {
+      const aimed = parseAimed(args, { server: true }, this);
+      return "kind" in aimed ? aimed : { kind: "unmute", ...aimed };
+    },
+    run: (intent, context) =>
+      void context.request({ type: "unmute", ...scopeOf(intent, context), user: intent.user! }),
+  }),
+  command({
+    kind: "bans",
+    name: "bans",
+    aliases: [],
+    usage: "/bans [#room|--server] [FROM]",
+    help: "list the bans and mutes in force in the room (or on the server), from the FROMth",
+    parse(args) {
+      const list = parseListArgs(args, this);
+      if ("kind" in list) return list;
+      const { from, ...where } = list;
+      return { kind: "bans", ...where, ...(from !== undefined ? { offset: from } : {}) };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "bans",
+        ...scopeOf(intent, context),
+        ...(intent.offset !== undefined ? { offset: intent.offset } : {}),
+      }),
+  }),
+  command({
+    kind: "modlog",
+    name: "modlog",
+    aliases: [],
+    usage: "/modlog [#room|--server] [BEFORE]",
+    help: "read the moderation log of the room (or all of it), newest first, before entry BEFORE",
+    parse(args) {
+      const list = parseListArgs(args, this);
+      if ("kind" in list) return list;
+      const { from, ...where } = list;
+      return { kind: "modlog", ...where, ...(from ? { before: from } : {}) };
+    },
+    run: (intent, context) =>
+      void context.request({
+        type: "modlog",
+        ...scopeOf(intent, context),
+        ...(intent.before !== undefined ? { before: intent.before } : {}),
+      }),
   }),
   command({
     kind: "sessions",

@@ -6,6 +6,9 @@ import {
   type ClientFrame,
   GENERAL_ROOM,
   type Message,
+  type ModerationEvent,
+  type ModlogEntry,
+  type Restriction,
   type RoomEvent,
   type RoomInfo,
   type ServerFrame,
@@ -29,7 +32,8 @@ export type ClientEvent =
   /** `rooms`: the rooms this user is in (none from a server without rooms). */
   | { type: "welcome"; you: User; users: User[]; online: number; rooms?: RoomInfo[] }
   | { type: "message"; message: Shown }
-  | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired" }
+  /** `by`: an operator of its room, who deleted someone else's message. */
+  | { type: "deleted"; id: string; ref?: string; reason: "deleted" | "expired"; by?: string }
   /** Came online or left; with `room`, joined or parted that room (`online`: of its members). */
   | { type: "presence"; joined?: User; left?: User; online: number; room?: string }
   /** Who is online (with `room`: of that room's members). */
@@ -49,6 +53,17 @@ export type ClientEvent =
     toMe?: boolean;
     here?: string;
   }
+  /**
+   * An operator acted (see ModerationEvent); `toMe`: it is about this user; `here`: what this
+   * user types goes to this room now (they were put out of the one they typed in).
+   */
+  | (Omit<ModerationEvent, "type" | "ref"> & { type: "moderation"; toMe?: boolean; here?: string })
+  /** The server's operators, and a room's (`creator`: who made it). */
+  | { type: "ops"; server: string[]; room?: string; operators?: string[]; creator?: string }
+  /** Bans and mutes in force (of `room`, else server-wide), from `offset`, and how many. */
+  | { type: "bans"; room?: string; bans: Restriction[]; total: number; offset: number }
+  /** Moderation log entries, newest first; `more`: older ones exist. */
+  | { type: "modlog"; room?: string; entries: ModlogEntry[]; more: boolean }
   /** `pattern`: what was searched for, when the results answer a /search. */
   | { type: "results"; total: number; messages: Shown[]; pattern?: string }
   /** This user's sessions; `loggedOutOthers` when it answers /logout-others (the ones left). */
@@ -136,7 +151,13 @@ export class ClientState {
         for (const message of this.messages.values()) {
           if (message.replyTo === frame.id) message.quote = { deleted: true };
         }
-        return [{ type: "deleted", id: frame.id, ref: shown.ref, reason: frame.reason }];
+        return [{
+          type: "deleted",
+          id: frame.id,
+          ref: shown.ref,
+          reason: frame.reason,
+          ...(frame.by !== undefined ? { by: frame.by } : {}),
+        }];
       }
       case "presence": {
         const { joined, left, online, room } = frame;
@@ -167,6 +188,20 @@ export class ClientState {
         return [{ type: "rooms", rooms: frame.rooms, total: frame.total }];
       case "room":
         return [this.#room(frame, asked)];
+      case "moderation":
+        return [this.#moderation(frame)];
+      case "ops": {
+        const { type, server, room, operators, creator } = frame;
+        return [{ type, server, room, operators, creator }];
+      }
+      case "bans": {
+        const { type, room, bans, total, offset } = frame;
+        return [{ type, room, bans, total, offset }];
+      }
+      case "modlog": {
+        const { type, room, entries, more } = frame;
+        return [{ type, room, entries, more }];
+      }
       case "results":
         return [{
           type: "results",
@@ -214,15 +249,37 @@ export class ClientState {
       this.rooms.set(room.name, room);
       if (asked?.type === "join" && this.room !== room.name) out.here = this.room = room.name;
     } else if (event === "parted") {
-      this.rooms.delete(room.name);
-      if (this.room === room.name) {
-        const next = this.rooms.has(GENERAL_ROOM) ? GENERAL_ROOM : this.rooms.keys().next().value;
-        if (next !== undefined) out.here = this.room = next;
-      }
+      const here = this.#out(room.name);
+      if (here !== undefined) out.here = here;
     } else if (this.rooms.has(room.name)) {
       this.rooms.set(room.name, room);
     }
     return out;
+  }
+
+  /** An operator acted: kicked or banned from a room, this user is not in it any more. */
+  #moderation(frame: ModerationEvent): ClientEvent {
+    const { type: _, ref: __, ...change } = frame;
+    const out: ClientEvent = { type: "moderation", ...change };
+    const toMe = frame.user !== undefined && frame.user === this.me?.id;
+    if (toMe) out.toMe = true;
+    if (toMe && frame.room !== undefined && ["kicked", "banned"].includes(frame.action)) {
+      const here = this.#out(frame.room);
+      if (here !== undefined) out.here = here;
+    }
+    return out;
+  }
+
+  /**
+   * This user is out of `room`: if it was where they type, that moves to GENERAL_ROOM (or the
+   * first room left, when they are out of that too), which is returned.
+   */
+  #out(room: string): string | undefined {
+    this.rooms.delete(room);
+    if (this.room !== room) return undefined;
+    const next = this.rooms.has(GENERAL_ROOM) ? GENERAL_ROOM : this.rooms.keys().next().value;
+    if (next !== undefined) this.room = next;
+    return next;
   }
 
   /** The message a typed ref (with or without a leading #) stands for. */

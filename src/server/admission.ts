@@ -34,6 +34,11 @@ export interface AdmissionOptions {
   password?: string;
   /** New ids per hour per address (default DEFAULT_NEW_IDS_PER_ADDRESS_PER_HOUR); 0: no limit. */
   newIdsPerAddressPerHour?: number;
+  /**
+   * Why a `hello` is refused by a server-wide ban, on the id its token names (undefined: none)
+   * or on the address; null when there is none (default: nobody is banned).
+   */
+  banned?: (userId: string | undefined, address: string | undefined) => string | null;
   now?: () => number;
   digits?: () => string;
   log?: Log;
@@ -45,6 +50,7 @@ export class Admissions {
   readonly #password?: PasswordGate;
   readonly #newIdsPerHour: number;
   readonly #newIds?: RateLimiter;
+  readonly #banned: NonNullable<AdmissionOptions["banned"]>;
   readonly #now: () => number;
   readonly #digits: () => string;
   readonly #log: Log;
@@ -52,6 +58,7 @@ export class Admissions {
   constructor(options: AdmissionOptions) {
     this.#store = options.store;
     this.#health = options.health;
+    this.#banned = options.banned ?? (() => null);
     this.#now = options.now ?? Date.now;
     this.#digits = options.digits ?? randomDigits;
     this.#log = options.log ?? silentLog;
@@ -68,8 +75,11 @@ export class Admissions {
   admit(peer: Peer, hello: Hello): Admission {
     const shown = peer.address ?? "?";
     let match: TokenMatch | null = null;
+    let banned: string | null;
     try {
       match = hello.token ? this.#tokenMatch(hello.name, hello.token, shown) : null;
+      // before any token is rotated or id made: a banned one is turned away as it came
+      banned = match?.revoked ? null : this.#banned(match?.identity.id, peer.address);
     } catch (error) {
       this.#log.error("could not look up a token", { cause: (error as Error).message });
       return refusal(
@@ -89,6 +99,12 @@ export class Admissions {
         "this device was signed out from another session (logout-others); " +
           "join again to get a new id",
       );
+    }
+    if (banned !== null) {
+      // as often as they like: counted, not a line each
+      metrics.refused("banned");
+      this.#log.count("banned", addressKey(peer.address));
+      return refusal(ErrorCode.banned, "banned", banned);
     }
     if (this.#password) {
       const verdict = this.#password.check(

@@ -1,7 +1,8 @@
 /** Stored data as server frames, and lists cut to fit one frame by construction. */
 import { encodeFrame, MAX_FRAME_BYTES } from "../protocol/codec.ts";
-import type { Message, ServerFrame } from "../protocol/schema.ts";
+import { ErrorCode, type Message, type ServerFrame } from "../protocol/schema.ts";
 import type { Peer } from "./peer.ts";
+import type { StoreHealth } from "./store/health.ts";
 import type { StoredMessage } from "./store/store.ts";
 
 /** Room kept in a list frame for its other fields (type, ref up to 64 characters, counts). */
@@ -59,4 +60,31 @@ export function utf8Length(text: string): number {
 /** Encodes one frame for one peer. */
 export function reply(peer: Peer, frame: ServerFrame): void {
   peer.send(encodeFrame(frame));
+}
+
+/**
+ * Runs a store write for a request; false (and the peer told that nothing changed) when the
+ * store failed, which `health` hears of either way.
+ */
+export function writeOrRefuse(
+  health: StoreHealth,
+  peer: Peer,
+  ref: string,
+  what: string,
+  write: () => void,
+): boolean {
+  try {
+    write();
+    health.ok();
+    return true;
+  } catch (error) {
+    health.failed(`trying to ${what}`, error);
+    reply(peer, {
+      type: "error",
+      ref,
+      code: ErrorCode.unavailable,
+      message: `the server could not ${what} (it cannot write to its database); nothing changed`,
+    });
+    return false;
+  }
 }

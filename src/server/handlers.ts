@@ -24,6 +24,13 @@ export const FANS_OUT: ReadonlySet<ClientFrame["type"]> = new Set([
   "topic",
   "private",
   "invite",
+  "op",
+  "deop",
+  "kick",
+  "ban",
+  "unban",
+  "mute",
+  "unmute",
 ]);
 
 export interface Handler<T extends ClientFrame["type"]> {
@@ -112,6 +119,56 @@ export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
   rooms: {
     needsHello: true,
     handle: (hub, peer, frame, user) => hub.rooms.list(peer, user, frame),
+  },
+  ops: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.ops(peer, user, frame),
+  },
+  op: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.op(peer, user, frame),
+  },
+  deop: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.deop(peer, user, frame),
+  },
+  kick: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.kick(peer, user, frame),
+  },
+  ban: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.ban(peer, user, frame),
+  },
+  unban: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.unban(peer, user, frame),
+  },
+  mute: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.mute(peer, user, frame),
+  },
+  unmute: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.unmute(peer, user, frame),
+  },
+  bans: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.bans(peer, user, frame),
+  },
+  modlog: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.modlog(peer, user, frame),
   },
   sessions: {
     needsHello: true,

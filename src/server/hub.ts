@@ -7,6 +7,7 @@
  * - presence.ts — who is online, and telling everyone;
  * - away.ts — who is away, shown in `who` and said once to whoever writes to them;
  * - rooms.ts — rooms, who is in which, and telling a room's members;
+ * - moderation.ts — operators, kicks, bans and mutes, and the moderation log;
  * - messages.ts — send, delete and expiry through one group commit, then fan-out and acks;
  * - history.ts — backlogs, history pages and search;
  * - limiters.ts — rate limits per user and per address;
@@ -33,6 +34,7 @@ import { IDLE_TIMEOUT_MS } from "./limits.ts";
 import { type Log, silentLog } from "./log.ts";
 import { Messages } from "./messages.ts";
 import * as metrics from "./metrics.ts";
+import { Moderation } from "./moderation.ts";
 import type { Peer } from "./peer.ts";
 import { Presence, PRESENCE_NAMES_LIMIT, USERS_LIST_LIMIT } from "./presence.ts";
 import { Rooms } from "./rooms.ts";
@@ -100,6 +102,7 @@ export class Hub {
   readonly presence = new Presence();
   readonly away = new Away();
   readonly rooms: Rooms;
+  readonly moderation: Moderation;
   readonly admissions: Admissions;
   readonly messages: Messages;
   readonly histories: Histories;
@@ -131,19 +134,31 @@ export class Hub {
       health,
       password: options.password,
       newIdsPerAddressPerHour: options.newIdsPerAddressPerHour,
+      banned: (userId, address) => this.moderation.bannedFromServer(userId, address),
       now,
       digits: options.digits,
       log,
     });
+    const resolve = (typed: string) =>
+      resolveRecipients([typed], this.presence.named([typed]), (id) => store.canonicalId(id));
     this.rooms = new Rooms({
       store,
       health,
       allowCreate: (peer, userId, ref) => this.limiters.allow("createRoom", peer, userId, ref),
       maxRooms: options.maxRooms,
       peerOf: (id) => this.presence.peer(id),
-      resolve: (typed) =>
-        resolveRecipients([typed], this.presence.named([typed]), (id) => store.canonicalId(id)),
+      resolve,
       mark: (users) => this.away.mark(users),
+      bannedFrom: (userId, room) => this.moderation.bannedFrom(userId, room),
+      now,
+      log,
+    });
+    this.moderation = new Moderation({
+      store,
+      health,
+      rooms: this.rooms,
+      presence: this.presence,
+      resolve,
       now,
       log,
     });
@@ -157,6 +172,9 @@ export class Hub {
       now,
       defer: options.defer,
       onDirect: (peer, message) => this.away.answer(peer, message.from, message.to),
+      muted: (userId, room) => this.moderation.muted(userId, room),
+      operates: (userId, room) => this.moderation.operates(userId, room),
+      deletedBy: (by, purged) => this.moderation.deleted(by, purged),
     });
     this.histories = new Histories({
       store,
@@ -189,6 +207,7 @@ export class Hub {
       this.limiters.prune(now);
       this.admissions.prune(now);
       this.messages.forgetRefs(now);
+      this.moderation.prune(now);
     }
     this.messages.expire(now);
   }
@@ -270,6 +289,7 @@ export class Hub {
       previous.close("replaced", "you joined again from another connection");
     }
     const rooms = this.rooms.enter(peer, user, !returning);
+    this.moderation.enter(user.id);
     reply(peer, {
       type: "welcome",
       you: user,
@@ -296,6 +316,7 @@ export class Hub {
     const user = this.presence.remove(peer);
     if (!user) return;
     this.rooms.leave(peer, user);
+    this.moderation.leave(user.id);
     try {
       this.#store.setLastSeq(user.id, this.#store.latestSeq());
     } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * Rate limits on requests, each per user and per address (a new id per connection must not buy a
  * new burst): sending (messages and deletes), searching, changing rooms and creating them, going
- * away and coming back. Over a limit a request is refused
+ * away and coming back, moderating. Over a limit a request is refused
  * with `error rate_limited`; MAX_RATE_STRIKES refusals in a row cut the connection.
  */
 import { ErrorCode } from "../protocol/schema.ts";
@@ -15,6 +15,10 @@ import {
   AWAY_CHANGES_PER_MINUTE,
   DEFAULT_MAX_RATE,
   DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR,
+  MODERATION_ADDRESS_BURST,
+  MODERATION_BURST,
+  MODERATION_PER_ADDRESS_PER_MINUTE,
+  MODERATION_PER_MINUTE,
 } from "./limits.ts";
 
 export { DEFAULT_MAX_RATE };
@@ -45,7 +49,7 @@ export const ROOM_CHANGE_ADDRESS_BURST = 120;
 export const ROOMS_CREATED_PER_HOUR = 10;
 
 /** What a request spends. */
-export type LimitKind = "send" | "search" | "room" | "createRoom" | "away";
+export type LimitKind = "send" | "search" | "room" | "createRoom" | "away" | "moderate";
 
 interface Limit {
   byUser?: RateLimiter;
@@ -111,6 +115,13 @@ export class Limiters {
         userWords: `${AWAY_CHANGES_PER_MINUTE} away changes a minute`,
         addressWords: `${AWAY_CHANGES_PER_ADDRESS_PER_MINUTE} away changes a minute from one ` +
           "address",
+      },
+      moderate: {
+        byUser: bucket(MODERATION_PER_MINUTE / 60, MODERATION_BURST),
+        byAddress: bucket(MODERATION_PER_ADDRESS_PER_MINUTE / 60, MODERATION_ADDRESS_BURST),
+        userWords: `${MODERATION_PER_MINUTE} moderation requests a minute`,
+        addressWords: `${MODERATION_PER_ADDRESS_PER_MINUTE} moderation requests a minute ` +
+          "from one address",
       },
     };
     this.#now = options.now ?? Date.now;

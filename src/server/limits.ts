@@ -45,3 +45,31 @@ export const AWAY_CHANGES_PER_MINUTE = 10;
 export const AWAY_CHANGE_BURST = 5;
 export const AWAY_CHANGES_PER_ADDRESS_PER_MINUTE = 60;
 export const AWAY_CHANGE_ADDRESS_BURST = 30;
+
+// ---- moderation (each bound is listed in docs/PROTOCOL.md and has a test sending past it) ----
+
+/**
+ * Bans and mutes kept in force per scope (one room, or the whole server): one more is refused
+ * with `error full` until one is lifted or ends (replacing one on the same target always works).
+ */
+export const MAX_RESTRICTIONS_PER_SCOPE = 10_000;
+/** Operators one room may have, its creator included. */
+export const MAX_OPERATORS_PER_ROOM = 50;
+/** Moderation log entries kept, server-wide; the oldest go first. */
+export const MODLOG_KEEP = 10_000;
+/** Most bans and mutes one `bans` answer lists (fewer when they would not fit one frame). */
+export const BANS_LIST_LIMIT = 200;
+/** Most moderation log entries one `modlog` answer lists (fewer when they would not fit one frame). */
+export const MODLOG_LIST_LIMIT = 200;
+/**
+ * Moderation requests (every one: ops, op, deop, kick, ban, unban, mute, unmute, bans, modlog)
+ * per minute per user, and the burst: each is a few reads and writes of the store, and news for
+ * a room's members.
+ */
+export const MODERATION_PER_MINUTE = 30;
+export const MODERATION_BURST = 30;
+/** Moderation requests per minute from one address, whatever ids it uses, and the burst. */
+export const MODERATION_PER_ADDRESS_PER_MINUTE = 120;
+export const MODERATION_ADDRESS_BURST = 60;
+/** Ended bans and mutes forgotten per prune (every minute): a mass expiry is spread out. */
+export const RESTRICTIONS_PRUNED_PER_TICK = 1_000;

@@ -41,7 +41,8 @@ const FRAME_FIELDS_BYTES = 160;
 /** One request (or expiry) waiting for the group commit, and what to do once it is written. */
 type Entry =
   | { kind: "send"; peer: Peer; ref: string; quote?: Quote; message: NewMessage }
-  | { kind: "delete"; peer: Peer; ref: string; id: string }
+  /** `by`: an operator of its room deleting someone else's message. */
+  | { kind: "delete"; peer: Peer; ref: string; id: string; by?: string }
   | { kind: "expire"; id: string };
 
 export interface MessagesOptions {
@@ -61,6 +62,15 @@ export interface MessagesOptions {
   defer?: (fn: () => void) => void;
   /** A direct message from the user on `peer` was stored, fanned out and acknowledged. */
   onDirect?: (peer: Peer, message: { from: string; to: readonly string[] }) => void;
+  /**
+   * Why `userId` may not send in `room` (undefined: a direct message) now, or null (default:
+   * nobody is muted).
+   */
+  muted?: (userId: string, room: string | undefined) => string | null;
+  /** Whether `userId` may delete anyone's message in `room` (default: nobody may). */
+  operates?: (userId: string, room: string) => boolean;
+  /** An operator's deletion of someone else's message went through (the moderation log). */
+  deletedBy?: (by: string, purged: Purged) => void;
 }
 
 export class Messages {
@@ -73,6 +83,9 @@ export class Messages {
   readonly #now: () => number;
   readonly #defer: (fn: () => void) => void;
   readonly #onDirect: NonNullable<MessagesOptions["onDirect"]>;
+  readonly #muted: NonNullable<MessagesOptions["muted"]>;
+  readonly #operates: NonNullable<MessagesOptions["operates"]>;
+  readonly #deletedBy: NonNullable<MessagesOptions["deletedBy"]>;
   readonly #newId = monotonicFactory();
   /** Deadlines of live temporary messages. */
   readonly #expiries = new ExpirySchedule();
@@ -91,6 +104,9 @@ export class Messages {
     this.#now = options.now ?? Date.now;
     this.#defer = options.defer ?? ((fn) => void setImmediate(fn));
     this.#onDirect = options.onDirect ?? (() => {});
+    this.#muted = options.muted ?? (() => null);
+    this.#operates = options.operates ?? (() => false);
+    this.#deletedBy = options.deletedBy ?? (() => {});
     for (const { id, expiresAt } of this.#store.pendingExpiries()) {
       this.#expiries.add(id, expiresAt);
     }
@@ -136,6 +152,8 @@ export class Messages {
       room = frame.room ?? GENERAL_ROOM;
       if (!this.#rooms.isIn(user.id, room)) return fail(ErrorCode.notFound, notInRoom(room));
     }
+    const muted = this.#muted(user.id, room);
+    if (muted !== null) return fail(ErrorCode.forbidden, muted);
     const time = this.#now();
     const message: NewMessage = {
       id: this.#newId(time),
@@ -168,10 +186,17 @@ export class Messages {
     if (!found || found.purged || !this.#canSee(user.id, found)) {
       return fail(ErrorCode.notFound, "there is no message with that id that you can delete");
     }
-    if (found.from !== user.id) {
-      return fail(ErrorCode.forbidden, "only its author can delete a message");
+    if (found.from === user.id) {
+      return this.#queue({ kind: "delete", peer, ref: frame.ref, id: found.id });
     }
-    this.#queue({ kind: "delete", peer, ref: frame.ref, id: found.id });
+    // someone else's: an operator of its room may (a direct message is nobody else's business)
+    if (found.room === undefined || !this.#operates(user.id, found.room)) {
+      return fail(
+        ErrorCode.forbidden,
+        "only its author (or an operator of its room) can delete a message",
+      );
+    }
+    this.#queue({ kind: "delete", peer, ref: frame.ref, id: found.id, by: user.id });
   }
 
   /**
@@ -292,10 +317,18 @@ export class Messages {
         continue;
       }
       const purged = (result as { purged: Purged | null }).purged;
+      const by = entry.kind === "delete" ? entry.by : undefined;
       if (purged) {
         const reason = entry.kind === "delete" ? "deleted" : "expired";
-        out(purged, encodeFrame({ type: "deleted", id: purged.id, reason }));
+        const deleted = encodeFrame({
+          type: "deleted",
+          id: purged.id,
+          reason,
+          ...(by ? { by } : {}),
+        });
+        out(purged, deleted);
         if (entry.kind === "expire") expired++;
+        if (by !== undefined) this.#deletedBy(by, purged);
       }
       if (entry.kind === "delete") {
         // gone already (an expiry in the same commit) is done too

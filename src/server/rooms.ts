@@ -24,7 +24,7 @@ import {
   type SetTopic,
   type User,
 } from "../protocol/schema.ts";
-import { fitInFrame, reply } from "./frames.ts";
+import { fitInFrame, reply, writeOrRefuse } from "./frames.ts";
 import { DEFAULT_MAX_ROOMS } from "./limits.ts";
 import { type Log, silentLog } from "./log.ts";
 import type { Peer } from "./peer.ts";
@@ -77,6 +77,8 @@ export interface RoomsOptions {
   resolve(typed: string): Resolution;
   /** Users as `who` lists them (marked when away); as they are by default. */
   mark?(users: User[]): User[];
+  /** Why `userId` may not join `room` now (a ban), or null (default: nobody is banned). */
+  bannedFrom?(userId: string, room: string): string | null;
   now?: () => number;
   log?: Log;
 }
@@ -88,6 +90,7 @@ export class Rooms {
   readonly #peerOf: RoomsOptions["peerOf"];
   readonly #resolve: RoomsOptions["resolve"];
   readonly #mark: (users: User[]) => User[];
+  readonly #bannedFrom: NonNullable<RoomsOptions["bannedFrom"]>;
   readonly #maxRooms: number;
   readonly #now: () => number;
   readonly #log: Log;
@@ -107,6 +110,7 @@ export class Rooms {
     this.#peerOf = options.peerOf;
     this.#resolve = options.resolve;
     this.#mark = options.mark ?? ((users) => users);
+    this.#bannedFrom = options.bannedFrom ?? (() => null);
     this.#maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
@@ -165,6 +169,35 @@ export class Rooms {
     return this.#rooms.get(room)?.online.size ?? 0;
   }
 
+  /** Whether there is a room of that name. */
+  exists(room: string): boolean {
+    return this.#rooms.has(room);
+  }
+
+  /** A room as listed, if there is one. */
+  info(room: string): RoomInfo | undefined {
+    const found = this.#rooms.get(room);
+    return found && this.#info(found);
+  }
+
+  /** `room`'s members online. */
+  peersIn(room: string): Iterable<Peer> {
+    return this.#rooms.get(room)?.online.values() ?? [];
+  }
+
+  /**
+   * `userId` was put out of `room` (kicked or banned; the store has it already): they are not in
+   * it any more, online or not.
+   */
+  removeMember(userId: string, name: string): void {
+    const room = this.#rooms.get(name);
+    if (!room) return;
+    room.members = Math.max(0, room.members - 1);
+    room.online.delete(userId);
+    this.#of.get(userId)?.delete(name);
+    this.#countChanged(room);
+  }
+
   /** Sends one encoded frame to `room`'s members online; returns to how many. */
   deliver(room: string, bytes: Uint8Array): number {
     const online = this.#rooms.get(room)?.online;
@@ -182,11 +215,15 @@ export class Rooms {
     let room = this.#rooms.get(name);
     if (room && !mine.has(name)) {
       let invited: boolean;
+      let banned: string | null;
       try {
+        banned = this.#bannedFrom(user.id, name);
         invited = !room.private || this.#store.isInvited(user.id, name);
       } catch (error) {
         return this.#readFailed(peer, frame.ref, error);
       }
+      // an invitation does not lift a ban; to an outsider, an invite-only room says nothing more
+      if (banned !== null && invited) return fail(ErrorCode.forbidden, banned);
       // a name cannot be made twice, so that it is taken is said; nothing of the room itself
       if (!invited) {
         return fail(
@@ -470,20 +507,7 @@ export class Rooms {
 
   /** Runs a store write; false (and the peer told) when it failed. */
   #write(peer: Peer, ref: string, what: string, write: () => void): boolean {
-    try {
-      write();
-      this.#health.ok();
-      return true;
-    } catch (error) {
-      this.#health.failed(`trying to ${what}`, error);
-      reply(peer, {
-        type: "error",
-        ref,
-        code: ErrorCode.unavailable,
-        message: `the server could not ${what} (it cannot write to its database); nothing changed`,
-      });
-      return false;
-    }
+    return writeOrRefuse(this.#health, peer, ref, what, write);
   }
 
   #readFailed(peer: Peer, ref: string, error: unknown): void {

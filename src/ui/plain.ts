@@ -6,7 +6,13 @@
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import { GENERAL_ROOM, type RoomInfo, type SessionInfo, type User } from "../protocol/schema.ts";
+import {
+  GENERAL_ROOM,
+  type Restriction,
+  type RoomInfo,
+  type SessionInfo,
+  type User,
+} from "../protocol/schema.ts";
 import { oneLine, untab } from "./sanitize.ts";
 import { clock, dateTime } from "./time.ts";
 import type { ConnectionStatus } from "../client/client.ts";
@@ -132,6 +138,96 @@ export function roomChange(event: Extract<ClientEvent, { type: "room" }>): strin
   }
 }
 
+type Moderation = Extract<ClientEvent, { type: "moderation" }>;
+
+/**
+ * What an operator did, in one line (without the leading `* `): `bob_1234 was kicked from #ops
+ * by alice_1234: spam`; `you were …` when it is about this user. A log entry reads the same.
+ */
+export function moderationLine(e: Omit<Moderation, "type"> & { message?: string }): string {
+  const who = e.toMe
+    ? "you"
+    : e.user !== undefined
+    ? `${e.user}${e.address !== undefined ? ` (and the address ${e.address})` : ""}`
+    : `the address ${e.address}`;
+  const was = e.toMe ? "were" : "was";
+  const until = e.until !== undefined ? ` until ${dateTime(e.until)}` : "";
+  const reason = e.reason ? `: ${oneLine(e.reason)}` : "";
+  const from = e.room ?? "the server";
+  const here = e.here ? `; what you type goes to ${e.here}` : "";
+  const line = (() => {
+    switch (e.action) {
+      case "kicked":
+        return `${who} ${was} kicked from ${from} by ${e.by}${reason}`;
+      case "banned":
+        return `${who} ${was} banned from ${from} by ${e.by}${until}${reason}`;
+      case "unbanned":
+        return `${who} ${was} unbanned from ${from} by ${e.by}`;
+      case "muted":
+        return `${who} ${was} muted ${
+          e.room ? `in ${e.room}` : "on the server"
+        } by ${e.by}${until}` +
+          `${reason}; ${e.toMe ? "you" : "they"} may read, not send`;
+      case "unmuted":
+        return `${who} ${was} unmuted ${e.room ? `in ${e.room}` : "on the server"} by ${e.by}`;
+      case "opped":
+        return `${who} ${was} made an operator of ${from} by ${e.by}`;
+      case "deopped":
+        return `${who} ${e.toMe ? "are" : "is"} no longer an operator of ${from} (by ${e.by})`;
+      case "deleted":
+        return `${e.by} deleted a message of ${who} in ${from}${
+          e.message ? ` (${e.message})` : ""
+        }`;
+    }
+  })();
+  return `${line}${here}`;
+}
+
+/** `/ops`: the server's operators, and a room's. */
+export function opsLines(e: Extract<ClientEvent, { type: "ops" }>): string[] {
+  const lines = [`* server operators: ${e.server.length > 0 ? e.server.join(", ") : "none"}`];
+  if (e.room !== undefined) {
+    const ops = (e.operators ?? []).map((id) => id === e.creator ? `${id} (made it)` : id);
+    lines.push(`* operators of ${e.room}: ${ops.length > 0 ? ops.join(", ") : "none"}`);
+  }
+  return lines;
+}
+
+/** One ban or mute as `/bans` lists it. */
+function restrictionLine(r: Restriction): string {
+  const who = r.user ?? `the address ${r.address}`;
+  const until = r.until !== undefined ? ` until ${dateTime(r.until)}` : " until lifted";
+  const reason = r.reason ? `: ${oneLine(r.reason)}` : "";
+  return `${r.kind} ${who} by ${r.by} since ${dateTime(r.time)}${until}${reason}`;
+}
+
+/** `/bans`: those in force, and how to see more. */
+export function bansLines(e: Extract<ClientEvent, { type: "bans" }>): string[] {
+  const where = e.room ?? "the server";
+  const shown = e.bans.length < e.total
+    ? `, ${e.offset + 1}–${e.offset + e.bans.length} shown`
+    : "";
+  const lines = [`* bans and mutes in force on ${where} (${e.total}${shown})`];
+  lines.push(...e.bans.map((r) => `  ${restrictionLine(r)}`));
+  const next = e.offset + e.bans.length;
+  if (e.bans.length > 0 && next < e.total) {
+    lines.push(`  more: /bans ${e.room ?? "--server"} ${next}`);
+  }
+  return lines;
+}
+
+/** `/modlog`: entries newest first, and how to see older ones. */
+export function modlogLines(e: Extract<ClientEvent, { type: "modlog" }>): string[] {
+  const lines = [`* moderation log of ${e.room ?? "the server"}, newest first:`];
+  if (e.entries.length === 0) lines.push("  nothing yet");
+  for (const entry of e.entries) {
+    lines.push(`  [${entry.id}] ${dateTime(entry.time)} ${moderationLine(entry)}`);
+  }
+  const last = e.entries.at(-1);
+  if (e.more && last) lines.push(`  more: /modlog ${e.room ?? "--server"} ${last.id}`);
+  return lines;
+}
+
 /** What a join or part of a room says (without the leading `* `). */
 function roomPresence(event: Extract<ClientEvent, { type: "presence" }>): string {
   if (event.joined) return `${event.joined.id} joined ${event.room} (${event.online} online)`;
@@ -164,7 +260,7 @@ export function plainLines(event: ClientEvent, here: string = GENERAL_ROOM): str
       return [
         `* message ${event.ref ? `#${event.ref}` : event.id} was ${
           event.reason === "expired" ? "expired" : "deleted"
-        }`,
+        }${event.by !== undefined ? ` by ${event.by}` : ""}`,
       ];
     case "presence":
       if (event.room !== undefined) return [`* ${roomPresence(event)}`];
@@ -186,6 +282,14 @@ export function plainLines(event: ClientEvent, here: string = GENERAL_ROOM): str
       ];
     case "room":
       return [`* ${roomChange(event)}`];
+    case "moderation":
+      return [`* ${moderationLine(event)}`];
+    case "ops":
+      return opsLines(event);
+    case "bans":
+      return bansLines(event);
+    case "modlog":
+      return modlogLines(event);
     case "results":
       if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
@@ -256,7 +360,13 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
     case "message":
       return { type: "message", ...jsonMessage(event.message) };
     case "deleted":
-      return { type: "deleted", id: event.id, ref: event.ref, reason: event.reason };
+      return {
+        type: "deleted",
+        id: event.id,
+        ref: event.ref,
+        reason: event.reason,
+        ...(event.by !== undefined ? { by: event.by } : {}),
+      };
     case "presence":
       return {
         type: "presence",
@@ -286,6 +396,12 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
         ...(event.toMe ? { toMe: true } : {}),
         ...(event.here !== undefined ? { here: event.here } : {}),
       };
+    case "moderation":
+    case "ops":
+    case "bans":
+    case "modlog":
+      // as the server said it (toMe and here added), without fields it left out
+      return definedOnly({ ...event });
     case "results":
       return { type: "results", total: event.total, messages: event.messages.map(jsonMessage) };
     case "sessions":
@@ -317,6 +433,10 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
         mine: event.mine,
       };
   }
+}
+
+function definedOnly(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
 /** The plain line for a change of the connection's state. */

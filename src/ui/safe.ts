@@ -39,6 +39,13 @@ const safeSession = (s: SessionInfo): SessionInfo => ({
   address: safeText(s.address),
 });
 
+/** A copy of a flat object with every string field in it made safe (a reason, ids, an address). */
+function safeStrings<T extends object>(value: T): T {
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === "string" ? safeText(v) : v]),
+  ) as T;
+}
+
 /** A copy of a message with every string in it made safe. */
 export function safeMessage(m: Shown): Shown {
   const safe: Shown = { ...m, from: safeText(m.from), text: safeText(m.text) };
@@ -87,6 +94,18 @@ export function safeEvent(event: ClientEvent): ClientEvent {
         ...(event.user !== undefined ? { user: safeText(event.user) } : {}),
         ...(event.here !== undefined ? { here: safeText(event.here) } : {}),
       };
+    case "moderation":
+      return safeStrings(event);
+    case "ops":
+      return {
+        ...safeStrings(event),
+        server: event.server.map(safeText),
+        ...(event.operators ? { operators: event.operators.map(safeText) } : {}),
+      };
+    case "bans":
+      return { ...safeStrings(event), bans: event.bans.map(safeStrings) };
+    case "modlog":
+      return { ...safeStrings(event), entries: event.entries.map(safeStrings) };
     case "error":
       return { ...event, code: safeText(event.code), message: safeText(event.message) };
     case "goodbye":
@@ -104,6 +123,7 @@ export function safeEvent(event: ClientEvent): ClientEvent {
         ...(event.reason !== undefined ? { reason: safeText(event.reason) } : {}),
       };
     case "deleted":
+      return event.by !== undefined ? { ...event, by: safeText(event.by) } : event;
     case "ack":
       return event; // ids and refs, nothing else
   }

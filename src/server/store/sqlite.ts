@@ -134,6 +134,7 @@ CREATE TABLE IF NOT EXISTS restrictions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS restrictions_by_target ON restrictions(target, kind);
 CREATE INDEX IF NOT EXISTS restrictions_by_scope ON restrictions(scope, time);
+CREATE INDEX IF NOT EXISTS restrictions_ending ON restrictions(until) WHERE until IS NOT NULL;
 -- every moderation action, the newest kept (a bounded table)
 CREATE TABLE IF NOT EXISTS modlog (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -381,7 +382,13 @@ export class SqliteStore implements Store {
         `SELECT COUNT(*) AS n FROM restrictions WHERE scope = :scope
            AND (until IS NULL OR until > :now)`,
       ),
-      pruneRestrictions: prepare("DELETE FROM restrictions WHERE until IS NOT NULL AND until <= ?"),
+      // ended ones too, until they are pruned: one walk of the index, no row read
+      countInScope: prepare("SELECT COUNT(*) AS n FROM restrictions WHERE scope = :scope"),
+      pruneRestrictions: prepare(
+        `DELETE FROM restrictions WHERE (kind, scope, target) IN
+           (SELECT kind, scope, target FROM restrictions
+            WHERE until IS NOT NULL AND until <= :now LIMIT :limit)`,
+      ),
       logModeration: prepare(
         `INSERT INTO modlog (time, action, by, room, user_id, address, reason, until, message)
          VALUES (:time, :action, :by, :room, :user, :address, :reason, :until, :message)`,
@@ -728,7 +735,11 @@ export class SqliteStore implements Store {
   }
 
   partRoom(userId: string, room: string): void {
-    this.#q.removeMember.run(userId, room);
+    this.#transaction(() => {
+      this.#q.removeMember.run(userId, room);
+      // (a ban takes them out: an invitation from before it does not let them back in)
+      this.#q.uninvite.run(userId, room);
+    });
   }
 
   setTopic(room: string, topic: string, by: string, now: number): void {
@@ -785,6 +796,7 @@ export class SqliteStore implements Store {
 
   addRoomOperator(room: string, userId: string, keep: number): boolean {
     return this.#transaction(() => {
+      if (this.#q.isOperator.get(userId, room) !== undefined) return true;
       const count = (this.#q.countRoomOperators.get(room) as Row).n as number;
       if (count >= keep) return false;
       this.#q.addOperator.run(room, userId);
@@ -800,7 +812,7 @@ export class SqliteStore implements Store {
     return this.#transaction(() => {
       const { kind, scope, target, time } = restriction;
       const replacing = this.#q.restriction.get({ kind, scope, target, now: time }) !== undefined;
-      const count = (this.#q.countRestrictions.get({ scope, now: time }) as Row).n as number;
+      const count = (this.#q.countInScope.get({ scope }) as Row).n as number;
       if (!replacing && count >= keep) return false;
       this.#q.restrict.run({
         kind,
@@ -847,8 +859,8 @@ export class SqliteStore implements Store {
     return { total, restrictions };
   }
 
-  pruneRestrictions(now: number): number {
-    return Number(this.#q.pruneRestrictions.run(now).changes);
+  pruneRestrictions(now: number, limit: number): number {
+    return Number(this.#q.pruneRestrictions.run({ now, limit }).changes);
   }
 
   logModeration(entry: NewModlogEntry, keep: number): number {

@@ -288,6 +288,7 @@ export interface Store {
    * first, its creator its operator.
    */
   joinRoom(userId: string, room: string, now: number, create?: { private: boolean }): void;
+  /** Takes `userId` out of `room` (and drops an invitation to it). */
   partRoom(userId: string, room: string): void;
   setTopic(room: string, topic: string, by: string, now: number): void;
   setPrivate(room: string, isPrivate: boolean): void;
@@ -309,13 +310,13 @@ export interface Store {
   roomCreator(room: string): string | null;
   /** `room`'s operators, its creator among them. */
   roomOperators(room: string): string[];
-  /** Makes `userId` an operator of `room`; false when it has `keep` already. */
+  /** Makes `userId` an operator of `room` (true when they are one already); false when it has `keep`. */
   addRoomOperator(room: string, userId: string, keep: number): boolean;
   /** False when they were not one. */
   removeRoomOperator(room: string, userId: string): boolean;
   /**
    * Puts a ban or mute in force, replacing one of the same kind on the same target and scope;
-   * false (nothing written) when its scope has `keep` in force already.
+   * false (nothing written) when its scope keeps `keep` already (ended ones count until pruned).
    */
   restrict(restriction: StoredRestriction, keep: number): boolean;
   /** Lifts a ban or mute; whether one was in force at `now`. */
@@ -336,8 +337,8 @@ export interface Store {
     offset: number,
     limit: number,
   ): { total: number; restrictions: StoredRestriction[] };
-  /** Forgets bans and mutes that have ended; returns how many. */
-  pruneRestrictions(now: number): number;
+  /** Forgets bans and mutes that have ended (at most `limit`); returns how many. */
+  pruneRestrictions(now: number, limit: number): number;
   /** Adds an entry to the moderation log, which keeps its newest `keep`; returns its number. */
   logModeration(entry: NewModlogEntry, keep: number): number;
   /** Entries (of `room` only, when given) numbered below `before`, newest first, at most `limit`. */

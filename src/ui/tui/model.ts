@@ -351,6 +351,23 @@ function roomEvent(model: Model, event: Extract<ClientEvent, { type: "room" }>):
   return noticeIn(model, where, plainLines(event)[0].slice(2));
 }
 
+/**
+ * What an operator did, said in the view of its room. Kicked or banned from a room, this user's
+ * view of it closes, as a part does.
+ */
+function moderationEvent(model: Model, event: Extract<ClientEvent, { type: "moderation" }>): Model {
+  const room = event.room;
+  if (
+    room !== undefined && event.toMe && (event.action === "kicked" || event.action === "banned")
+  ) {
+    model = closeView(model, room);
+    const said = event.here !== undefined ? { ...event, here: model.view } : event;
+    return addNotice(model, plainLines(said)[0].slice(2));
+  }
+  const line = plainLines(event)[0].slice(2);
+  return room !== undefined ? noticeIn(model, room, line) : addNotice(model, line);
+}
+
 export interface Applied {
   model: Model;
   /** Ring the bell: a live message direct to me or naming me arrived. */
@@ -407,6 +424,8 @@ export function applyEvents(
         break;
       case "deleted": {
         model = everyView(model, (m) => deleted(m, event.id));
+        // an operator's deletion of someone else's message is said (the author's own is not)
+        if (event.by !== undefined) model = addNotice(model, plainLines(event)[0].slice(2));
         const panel = model.panel;
         if (panel?.kind === "results" && panel.messages.some((m) => m.id === event.id)) {
           model = {
@@ -483,11 +502,17 @@ export function applyEvents(
         break;
       case "rooms":
       case "away":
+      case "ops":
+      case "bans":
+      case "modlog":
         // the line modes' words
         for (const line of plainLines(event)) model = addNotice(model, line.replace(/^\* /, ""));
         break;
       case "room":
         model = roomEvent(model, event);
+        break;
+      case "moderation":
+        model = moderationEvent(model, event);
         break;
       case "ack":
         break;
