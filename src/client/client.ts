@@ -36,7 +36,7 @@ export type ConnectionStatus =
   | { state: "offline" };
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
-const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked"]);
+const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked", "banned"]);
 
 /** Said when this device's token was revoked (by /logout-others on another one). */
 export const REVOKED_MESSAGE =
