@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import {
+  ADMIN_HELP,
   MIN_BENCH_SIZE,
+  parseAdminArgs,
   parseBenchArgs,
   parseCheckArgs,
   parseJoinArgs,
@@ -656,4 +658,29 @@ Deno.test("bench: unknown options and positionals are refused", () => {
   assertRefused(bench("100"), "100");
   assertRefused(bench("--clients"), "--clients");
   assertRefused(bench("--raw=yes"), "--raw");
+});
+
+Deno.test("admin: op ID, deop ID, ops; --db, else CHAT_DB, else ./chat.db; anything else is usage", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.deepEqual(parseAdminArgs(["op", "ann_0001"], env({})), {
+    action: "op",
+    id: "ann_0001",
+    db: "chat.db",
+    help: false,
+  });
+  assert.deepEqual(parseAdminArgs(["ops"], env({ CHAT_DB: "/srv/c.db" })), {
+    action: "ops",
+    db: "/srv/c.db",
+    help: false,
+  });
+  assert.equal(
+    (parseAdminArgs(["deop", "ann_0001", "--db", "x.db"], env({ CHAT_DB: "y" })) as { db: string })
+      .db,
+    "x.db",
+  );
+  assert.deepEqual(parseAdminArgs(["--help"]), { help: true });
+  for (const argv of [[], ["op"], ["op", "ann"], ["ops", "x"], ["kick", "ann_0001"], ["--nope"]]) {
+    assert.throws(() => parseAdminArgs(argv, env({})), UsageError, argv.join(" "));
+  }
+  assert.match(ADMIN_HELP, /chat admin op ID \| deop ID \| ops/);
 });

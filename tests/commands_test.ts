@@ -519,3 +519,66 @@ Deno.test("parseInput: a room is # and 1 to 32 of a-z 0-9 - _; a topic one line 
     assert.equal(parseInput(line).kind, "usage", line);
   }
 });
+
+Deno.test("moderation commands: each asks for its frame, in the room typed in unless one is named or --server", () => {
+  const asked = doing([
+    "/ops",
+    "/op @ann_0001",
+    "/deop @ann",
+    "/kick @ann_0001 #builds too much spam",
+    "/ban @ann_0001 2h flooding the room",
+    "/ban @ann_0001 --server --address",
+    "/ban --address 10.0.0.7 1d",
+    "/unban @ann_0001 --server",
+    "/unban --address 2001:db8::1",
+    "/mute @bob #Builds 30m",
+    "/mute @bob --server calm down",
+    "/unmute @bob",
+    "/bans --server 200",
+    "/modlog #builds 17",
+    "/modlog",
+  ]);
+  assert.deepEqual(asked.map((line) => JSON.parse(line.replace(/^request /, ""))), [
+    { type: "ops", room: "#general" },
+    { type: "op", room: "#general", user: "ann_0001" },
+    { type: "deop", room: "#general", user: "ann" },
+    { type: "kick", room: "#builds", user: "ann_0001", reason: "too much spam" },
+    {
+      type: "ban",
+      room: "#general",
+      user: "ann_0001",
+      duration: 7200,
+      reason: "flooding the room",
+    },
+    { type: "ban", user: "ann_0001", withAddress: true },
+    { type: "ban", address: "10.0.0.7", duration: 86400 },
+    { type: "unban", user: "ann_0001" },
+    { type: "unban", address: "2001:db8::1" },
+    { type: "mute", room: "#builds", user: "bob", duration: 1800 },
+    { type: "mute", user: "bob", reason: "calm down" },
+    { type: "unmute", room: "#general", user: "bob" },
+    { type: "bans", offset: 200 },
+    { type: "modlog", room: "#builds", before: 17 },
+    { type: "modlog", room: "#general" },
+  ]);
+});
+
+Deno.test("moderation commands: what the server would refuse is said before anything is sent", () => {
+  assertUsage(parseInput("/kick"), /usage: \/kick @id/);
+  assertUsage(parseInput("/kick ann"), /usage: \/kick/);
+  assertUsage(parseInput("/ban @ann_0001 #a --server"), /not both/);
+  assertUsage(parseInput("/ban @ann_0001 90x"), /not a duration/);
+  assertUsage(parseInput("/ban @ann_0001 367d"), /from 1s to 366d/);
+  assertUsage(parseInput(`/mute @bob ${"x".repeat(201)}`), /at most 200 characters/);
+  assertUsage(parseInput("/ban --address"), /write the address/);
+  assertUsage(parseInput("/unban @ann_0001 --address"), /usage: \/unban/);
+  assertUsage(parseInput("/op @ann_0001 because"), /usage: \/op/);
+  assertUsage(parseInput("/bans #no!"));
+  assertUsage(parseInput("/bans everything"), /usage: \/bans/);
+  // a kick's reason may look like a duration: it is text
+  assert.deepEqual(parseInput("/kick @ann 5m of shouting"), {
+    kind: "kick",
+    user: "ann",
+    reason: "5m of shouting",
+  });
+});

@@ -9,7 +9,14 @@
 // Run: deno test -A --lock=deno.dev.lock tests/moderation_test.ts
 
 import assert from "node:assert/strict";
-import { GENERAL_ROOM, type ServerFrame } from "../src/protocol/schema.ts";
+import {
+  ClientFrame,
+  GENERAL_ROOM,
+  MAX_MODERATION_SECONDS,
+  MAX_REASON_LENGTH,
+  MIN_MODERATION_SECONDS,
+  type ServerFrame,
+} from "../src/protocol/schema.ts";
 import {
   BANS_LIST_LIMIT,
   MAX_OPERATORS_PER_ROOM,
@@ -435,4 +442,40 @@ Deno.test("moderation: ended bans and mutes are forgotten on the hub's tick", ()
   const left = w.store.restrictions("#ops", 0, 0, 10);
   assert.deepEqual(left.restrictions.map((r) => [r.kind, r.target]), [["mute", w.carol.id]]);
   assert.ok(w.store.roomsOf(w.bob.id).includes(GENERAL_ROOM));
+});
+
+Deno.test("moderation: the frames' bounds: a reason of at most MAX_REASON_LENGTH, one line; a duration from MIN to MAX_MODERATION_SECONDS; one target", () => {
+  const ok = (frame: Record<string, unknown>) => ClientFrame.safeParse(frame).success;
+  const kick = { type: "kick", ref: "r", room: "#ops", user: "bob_0001" };
+  assert.ok(ok({ ...kick, reason: "x".repeat(MAX_REASON_LENGTH) }));
+  assert.ok(!ok({ ...kick, reason: "x".repeat(MAX_REASON_LENGTH + 1) }));
+  assert.ok(!ok({ ...kick, reason: "two\nlines" }));
+  assert.ok(!ok({ ...kick, reason: "" }));
+  const mute = { type: "mute", ref: "r", user: "bob_0001" };
+  assert.ok(ok({ ...mute, duration: MIN_MODERATION_SECONDS }));
+  assert.ok(ok({ ...mute, duration: MAX_MODERATION_SECONDS }));
+  assert.ok(!ok({ ...mute, duration: MIN_MODERATION_SECONDS - 1 }));
+  assert.ok(!ok({ ...mute, duration: MAX_MODERATION_SECONDS + 1 }));
+  assert.ok(!ok({ ...mute, duration: 1.5 }));
+  const ban = { type: "ban", ref: "r" };
+  assert.ok(!ok(ban), "names nobody");
+  assert.ok(!ok({ ...ban, user: "bob_0001", address: "10.0.0.1" }), "names two");
+  assert.ok(!ok({ ...ban, room: "#ops", address: "10.0.0.1" }), "an address is server-wide");
+  assert.ok(!ok({ ...ban, address: "10.0.0.1; drop" }));
+  assert.ok(ok({ ...ban, address: "2001:db8::1" }));
+});
+
+Deno.test("moderation: an address a ban names that is no address is refused; an IPv6 one stands for its /64", () => {
+  const w = opsRoom();
+  w.store.addServerOperator(w.alice.id, T0);
+  const bad = w.refused(w.alice, { type: "ban", address: "999.1.1.1" });
+  assert.deepEqual([bad.code, bad.message], [
+    "bad_frame",
+    "999.1.1.1 is not an IPv4 or IPv6 address",
+  ]);
+  const v6 = w.act(w.alice, { type: "ban", address: "2001:DB8:1:2::7" });
+  assert.equal(v6.address, "2001:db8:1:2::/64");
+  const other = new FakePeer("v6", "2001:db8:1:2:ffff::1");
+  w.say(other, { type: "hello", name: "v6" });
+  assert.deepEqual(other.of("error").map((e) => e.code), ["banned"]);
 });

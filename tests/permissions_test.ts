@@ -138,3 +138,17 @@ Deno.test("every option is known to be a path or not, so a new one cannot slip b
     }
   }
 });
+
+Deno.test("admin: reads and writes the server's database (--db, else CHAT_DB), nothing else", () => {
+  const g = grants(["admin", "op", "ann_0001", "--db", "data/chat.db"]);
+  assert.deepEqual(g.get("--allow-write"), [
+    "/work/data/chat.db",
+    "/work/data/chat.db-wal",
+    "/work/data/chat.db-shm",
+    "/work/data/chat.db-journal",
+  ]);
+  assert.deepEqual(g.get("--allow-env"), ["CHAT_DB"]);
+  assert.ok(!g.has("--allow-net") && !g.has("--allow-run"));
+  const env = grants(["admin", "ops"], { CHAT_DB: "/srv/chat.db" });
+  assert.ok(env.get("--allow-write")!.includes("/srv/chat.db"));
+});

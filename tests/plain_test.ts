@@ -233,3 +233,115 @@ Deno.test("json: room events and the list as objects; a room's presence without 
   });
   assert.deepEqual(presence, { type: "presence", room: "#builds", online: 2 });
 });
+
+// ---- moderation --------------------------------------------------------------------------------
+
+Deno.test("plain: a moderation event is one line saying who did what to whom, where and why; to its target, 'you'", () => {
+  const kick = { type: "moderation" as const, action: "kicked" as const, by: "alice_1111" };
+  const event: ClientEvent = { ...kick, room: "#ops", user: "bob_2222", reason: "spam" };
+  assert.deepEqual(plainLines(event), ["* bob_2222 was kicked from #ops by alice_1111: spam"]);
+  assert.deepEqual(plainLines({ ...event, toMe: true, here: "#general" }), [
+    "* you were kicked from #ops by alice_1111: spam; what you type goes to #general",
+  ]);
+  const ban: ClientEvent = {
+    type: "moderation",
+    action: "banned",
+    by: "alice_1111",
+    user: "bob_2222",
+    address: "10.0.0.2",
+    until: T2,
+  };
+  assert.deepEqual(plainLines(ban), [
+    `* bob_2222 (and the address 10.0.0.2) was banned from the server by alice_1111 until ${
+      dateTime(T2)
+    }`,
+  ]);
+  assert.match(
+    plainLines({
+      type: "moderation",
+      action: "muted",
+      by: "a_1111",
+      room: "#ops",
+      user: "b_2222",
+    })[0],
+    /b_2222 was muted in #ops by a_1111; they may read, not send/,
+  );
+  // JSON: as the server sent it, nothing it left out
+  assert.deepEqual(jsonEvent({ ...event, toMe: true }, () => []), {
+    type: "moderation",
+    action: "kicked",
+    by: "alice_1111",
+    room: "#ops",
+    user: "bob_2222",
+    reason: "spam",
+    toMe: true,
+  });
+  // an operator's deletion names them
+  assert.deepEqual(
+    plainLines({ type: "deleted", id: "x", ref: "q3sf", reason: "deleted", by: "a_1" }),
+    [
+      "* message #q3sf was deleted by a_1",
+    ],
+  );
+});
+
+Deno.test("plain: /ops, /bans and /modlog as lines, with how to see more", () => {
+  assert.deepEqual(
+    plainLines({
+      type: "ops",
+      server: [],
+      room: "#ops",
+      operators: ["a_1111", "b_2222"],
+      creator: "a_1111",
+    }),
+    ["* server operators: none", "* operators of #ops: a_1111 (made it), b_2222"],
+  );
+  const bans = plainLines({
+    type: "bans",
+    room: "#ops",
+    bans: [{ kind: "ban", room: "#ops", user: "b_2222", by: "a_1111", time: T1, reason: "x" }],
+    total: 3,
+    offset: 0,
+  });
+  assert.deepEqual(bans, [
+    "* bans and mutes in force on #ops (3, 1–1 shown)",
+    `  ban b_2222 by a_1111 since ${dateTime(T1)} until lifted: x`,
+    "  more: /bans #ops 1",
+  ]);
+  const log = plainLines({
+    type: "modlog",
+    entries: [{ id: 9, time: T1, action: "opped", by: "admin", user: "a_1111" }],
+    more: true,
+  });
+  assert.deepEqual(log, [
+    "* moderation log of the server, newest first:",
+    `  [9] ${dateTime(T1)} a_1111 was made an operator of the server by admin`,
+    "  more: /modlog --server 9",
+  ]);
+});
+
+Deno.test("safe: a moderation event's reason, and every string of the lists, is made safe", () => {
+  const evil = "spam\u001b[2J\u202e";
+  const safe = safeEvent({
+    type: "moderation",
+    action: "kicked",
+    by: "a_1",
+    room: "#x",
+    user: "b_2",
+    reason: evil,
+  });
+  assert.ok(safe.type === "moderation" && !CONTROL.test(safe.reason!));
+  const bans = safeEvent({
+    type: "bans",
+    bans: [{ kind: "mute", user: "b_2", by: "a_1", time: T1, reason: evil }],
+    total: 1,
+    offset: 0,
+  });
+  assert.ok(bans.type === "bans" && !CONTROL.test(bans.bans[0].reason!));
+  const log = safeEvent({
+    type: "modlog",
+    entries: [{ id: 1, time: T1, action: "kicked", by: "a_1", reason: evil }],
+    more: false,
+  });
+  assert.ok(log.type === "modlog" && !CONTROL.test(log.entries[0].reason!));
+});

@@ -8,12 +8,15 @@ import { MAX_FRAME_BYTES } from "../src/protocol/codec.ts";
 import {
   MAX_AWAY_LENGTH,
   MAX_HISTORY_LIMIT,
+  MAX_MODERATION_SECONDS,
   MAX_PATTERN_LENGTH,
+  MAX_REASON_LENGTH,
   MAX_RECIPIENTS,
   MAX_REF_LENGTH,
   MAX_SEARCH_RESULTS,
   MAX_TEXT_LENGTH,
   MAX_TOPIC_LENGTH,
+  MIN_MODERATION_SECONDS,
 } from "../src/protocol/schema.ts";
 import { MAX_SESSIONS_PER_USER } from "../src/server/admission.ts";
 import { BACKLOG_PAGE } from "../src/server/backlog.ts";
@@ -146,6 +149,21 @@ const ROWS: [string, string[]][] = [
     `${MAX_RATE_STRIKES} in a row`,
   ]],
   ["away kept", [`at most ${n(limits.MAX_AWAY_KEPT)} users`, `${limits.MAX_AWAY_TOLD} senders`]],
+  ["moderation reason", [`1 to ${MAX_REASON_LENGTH} UTF-16 code units`]],
+  ["ban or mute duration", [
+    `${MIN_MODERATION_SECONDS} s to ${MAX_MODERATION_SECONDS / 86400} days`,
+  ]],
+  ["bans and mutes kept", [`${n(limits.MAX_RESTRICTIONS_PER_SCOPE)} per room`]],
+  ["operators per room", [String(limits.MAX_OPERATORS_PER_ROOM)]],
+  ["moderation log", [`the ${n(limits.MODLOG_KEEP)} newest entries`]],
+  ["bans and log entries listed per frame", [
+    `at most ${limits.BANS_LIST_LIMIT} bans and mutes`,
+    `at most ${limits.MODLOG_LIST_LIMIT} entries`,
+  ]],
+  ["moderation requests", [
+    `${limits.MODERATION_PER_MINUTE} a minute per user (burst ${limits.MODERATION_BURST})`,
+    `${limits.MODERATION_PER_ADDRESS_PER_MINUTE} a minute per address (burst ${limits.MODERATION_ADDRESS_BURST})`,
+  ]],
 ];
 
 for (const [label, figures] of ROWS) {

@@ -432,3 +432,68 @@ Deno.test("rooms: a topic, privacy and the list update the rooms I am in; an inv
   });
   assert.ok(!state.rooms.has("#v"), "invited is not in");
 });
+
+Deno.test("moderation: kicked or banned from the room I type in, it is gone from my rooms and I type in #general; others' kicks change nothing of mine", () => {
+  const state = welcomed();
+  state.apply(welcomeFrame({ you: tom, rooms: [info(GENERAL_ROOM), info("#ops")] }));
+  state.apply(
+    { type: "room", ref: "r1", event: "joined", room: info("#ops") },
+    { type: "join", ref: "r1", room: "#ops" },
+  );
+  const [other] = state.apply({
+    type: "moderation",
+    action: "kicked",
+    room: "#ops",
+    user: "bob_0002",
+    by: "ann_0001",
+  });
+  assert.deepEqual(other, {
+    type: "moderation",
+    action: "kicked",
+    room: "#ops",
+    user: "bob_0002",
+    by: "ann_0001",
+  });
+  assert.equal(state.room, "#ops");
+  const [mine] = state.apply({
+    type: "moderation",
+    action: "banned",
+    room: "#ops",
+    user: tom.id,
+    by: "ann_0001",
+    reason: "spam",
+    until: 5,
+  });
+  assert.deepEqual(mine, {
+    type: "moderation",
+    action: "banned",
+    room: "#ops",
+    user: tom.id,
+    by: "ann_0001",
+    reason: "spam",
+    until: 5,
+    toMe: true,
+    here: GENERAL_ROOM,
+  });
+  assert.deepEqual([state.room, [...state.rooms.keys()]], [GENERAL_ROOM, [GENERAL_ROOM]]);
+  // a mute keeps me in the room
+  const [muted] = state.apply({ type: "moderation", action: "muted", user: tom.id, by: "x_0001" });
+  assert.equal(muted.type === "moderation" && muted.toMe, true);
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM]);
+  // an operator's deletion says by whom
+  state.apply({
+    type: "message",
+    id: ulid("AAAAA"),
+    from: "bob_0002",
+    room: GENERAL_ROOM,
+    text: "x",
+    time: 1,
+  });
+  const [deleted] = state.apply({
+    type: "deleted",
+    id: ulid("AAAAA"),
+    reason: "deleted",
+    by: "ann_0001",
+  });
+  assert.equal(deleted.type === "deleted" && deleted.by, "ann_0001");
+});

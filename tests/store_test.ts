@@ -669,3 +669,111 @@ Deno.test(
     assert.deepEqual(store.purgesAfter("tom_0001", range, 10).map((p) => p.id), [side.id]);
   }),
 );
+
+// ---- moderation ---------------------------------------------------------------------------------
+
+Deno.test("store: server operators are added once, listed in the order made, removed; ids ignore case", () => {
+  const store = new SqliteStore(":memory:");
+  assert.equal(store.addServerOperator("ann_0001", 2), true);
+  assert.equal(store.addServerOperator("ANN_0001", 3), false);
+  assert.equal(store.addServerOperator("bob_0002", 1), true);
+  assert.deepEqual(store.serverOperators(), ["bob_0002", "ann_0001"]);
+  assert.ok(store.isServerOperator("Ann_0001"));
+  assert.equal(store.removeServerOperator("ann_0001"), true);
+  assert.equal(store.removeServerOperator("ann_0001"), false);
+  assert.deepEqual(store.serverOperators(), ["bob_0002"]);
+});
+
+Deno.test("store: a room keeps at most `keep` operators (one already is one), its creator among them", () => {
+  const store = new SqliteStore(":memory:");
+  store.joinRoom("ann_0001", "#ops", 1, { private: false });
+  assert.equal(store.roomCreator("#ops"), "ann_0001");
+  assert.equal(store.roomCreator(GENERAL_ROOM), null);
+  assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true);
+  assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true, "already one");
+  assert.equal(store.addRoomOperator("#ops", "cat_0003", 2), false);
+  assert.deepEqual(store.roomOperators("#ops"), ["ann_0001", "bob_0002"]);
+  assert.equal(store.removeRoomOperator("#ops", "bob_0002"), true);
+  assert.equal(store.removeRoomOperator("#ops", "bob_0002"), false);
+});
+
+Deno.test("store: bans and mutes: one per kind, scope and target; in force until their end; listed newest first and paged; pruned a batch at a time", () => {
+  const store = new SqliteStore(":memory:");
+  const base = { kind: "ban" as const, onAddress: false, by: "ann_0001" };
+  assert.ok(
+    store.restrict({ ...base, scope: "#ops", target: "bob_0002", time: 10, until: 100 }, 3),
+  );
+  assert.ok(
+    store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 20, reason: "x" }, 3),
+  );
+  assert.ok(
+    store.restrict({ ...base, kind: "mute", scope: "#ops", target: "bob_0002", time: 30 }, 3),
+  );
+  // full: a new one is refused, a replacement is not
+  assert.ok(!store.restrict({ ...base, scope: "#ops", target: "dan_0004", time: 40 }, 3));
+  assert.ok(store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 50 }, 3));
+  assert.ok(
+    store.restrict({ ...base, scope: "", target: "10.0.0.1", onAddress: true, time: 1 }, 3),
+  );
+  assert.equal(store.restriction("ban", "#ops", "bob_0002", 99)?.until, 100);
+  assert.equal(store.restriction("ban", "#ops", "bob_0002", 100), null, "ended");
+  assert.equal(store.restriction("ban", "", "10.0.0.1", 99)?.onAddress, true);
+  assert.deepEqual(store.restrictionsOf("bob_0002", "mute", 99).map((r) => r.scope), ["#ops"]);
+  const listed = store.restrictions("#ops", 99, 0, 2);
+  assert.deepEqual(
+    [listed.total, listed.restrictions.map((r) => [r.kind, r.target, r.time])],
+    [3, [["ban", "cat_0003", 50], ["mute", "bob_0002", 30]]],
+  );
+  assert.deepEqual(store.restrictions("#ops", 99, 2, 2).restrictions.map((r) => r.target), [
+    "bob_0002",
+  ]);
+  assert.equal(store.restrictions("#ops", 100, 0, 10).total, 2, "the ended one is not listed");
+  // lift says whether one was in force
+  assert.equal(store.lift("ban", "#ops", "cat_0003", 99), true);
+  assert.equal(store.lift("ban", "#ops", "cat_0003", 99), false);
+  // pruning forgets ended ones, at most `limit` a time
+  for (let i = 0; i < 5; i++) {
+    store.restrict({ ...base, scope: "#x", target: `e${i}_0001`, time: 1, until: 50 }, 10);
+  }
+  assert.equal(store.pruneRestrictions(200, 4), 4);
+  assert.equal(store.pruneRestrictions(200, 4), 2);
+  assert.equal(store.pruneRestrictions(200, 4), 0);
+  assert.deepEqual(store.restrictions("#ops", 0, 0, 10).restrictions.map((r) => r.kind), ["mute"]);
+});
+
+Deno.test("store: the moderation log keeps its `keep` newest entries, numbered, newest first, per room or all", () => {
+  const store = new SqliteStore(":memory:");
+  for (let i = 1; i <= 6; i++) {
+    const id = store.logModeration({
+      time: i,
+      action: i % 2 ? "kicked" : "banned",
+      by: "ann_0001",
+      room: i % 2 ? "#a" : undefined,
+      user: "bob_0002",
+      reason: i === 5 ? "why" : undefined,
+    }, 4);
+    assert.equal(id, i);
+  }
+  assert.deepEqual(store.modlog(undefined, undefined, 10).map((e) => e.id), [6, 5, 4, 3]);
+  assert.deepEqual(store.modlog(undefined, 5, 10).map((e) => e.id), [4, 3]);
+  assert.deepEqual(store.modlog("#a", undefined, 10), [
+    {
+      id: 5,
+      time: 5,
+      action: "kicked",
+      by: "ann_0001",
+      room: "#a",
+      user: "bob_0002",
+      reason: "why",
+    },
+    { id: 3, time: 3, action: "kicked", by: "ann_0001", room: "#a", user: "bob_0002" },
+  ]);
+  // atomically: all of it or none
+  assert.throws(() =>
+    store.atomically(() => {
+      store.logModeration({ time: 7, action: "kicked", by: "x" }, 4);
+      throw new Error("no");
+    })
+  );
+  assert.equal(store.modlog(undefined, undefined, 1)[0].id, 6);
+});

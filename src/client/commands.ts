@@ -211,7 +211,7 @@ function parseAimed(
       const typed = typedRoom(token);
       if (!("room" in typed)) return typed;
       out.room = typed.room;
-    } else if (rules.server && token === "--server" && out.room === undefined) {
+    } else if (rules.server && token === "--server") {
       out.server = true;
     } else if (rules.address && token === "--address") {
       out.server = true;
