@@ -979,18 +979,6 @@ export async function tcpClient(port: number): Promise<TcpClient> {
   };
 }
 
-let refs = 0;
-
-/** Sends a request from a raw client and returns the frame that answers it (by its ref). */
-// deno-lint-ignore no-explicit-any
-export async function ask(raw: RawClient, frame: Record<string, unknown>): Promise<any> {
-  const ref = `q${++refs}`;
-  await raw.sendFrame({ ...frame, ref });
-  const answer = await raw.frameWhere((f) => f.ref === ref);
-  if (!answer) throw new Error(`no answer to ${JSON.stringify(frame)}`);
-  return answer;
-}
-
 /** A raw client that has said hello; returns it and its welcome frame. */
 export async function rawJoined(
   server: Pick<ServerHandle, "port" | "caFile">,
