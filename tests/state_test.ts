@@ -455,26 +455,17 @@ Deno.test("moderation: kicked or banned from the room I type in, it is gone from
     by: "ann_0001",
   });
   assert.equal(state.room, "#ops");
-  const [mine] = state.apply({
-    type: "moderation",
-    action: "banned",
+  const ban = {
+    type: "moderation" as const,
+    action: "banned" as const,
     room: "#ops",
     user: tom.id,
     by: "ann_0001",
     reason: "spam",
     until: 5,
-  });
-  assert.deepEqual(mine, {
-    type: "moderation",
-    action: "banned",
-    room: "#ops",
-    user: tom.id,
-    by: "ann_0001",
-    reason: "spam",
-    until: 5,
-    toMe: true,
-    here: GENERAL_ROOM,
-  });
+  };
+  const [mine] = state.apply(ban);
+  assert.deepEqual(mine, { ...ban, toMe: true, here: GENERAL_ROOM });
   assert.deepEqual([state.room, [...state.rooms.keys()]], [GENERAL_ROOM, [GENERAL_ROOM]]);
   // a mute keeps me in the room
   const [muted] = state.apply({ type: "moderation", action: "muted", user: tom.id, by: "x_0001" });

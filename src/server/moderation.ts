@@ -373,9 +373,10 @@ export class Moderation {
     this.#guard(peer, frame.ref, () => {
       const { ref, room, reason } = frame;
       const scope = room ?? SERVER_SCOPE;
-      const authority = room === undefined
-        ? this.#serverAuthority(peer, user, ref, "mute on the whole server") && { server: true }
-        : this.#roomAuthority(peer, user, ref, room, "mute people in it");
+      const authority = this.#authority(peer, user, ref, room, {
+        server: "mute on the whole server",
+        room: "mute people in it",
+      });
       if (!authority) return;
       const target = this.#target(peer, user, ref, frame.user, "mute");
       if (target === undefined || this.#shielded(peer, ref, target, room, authority.server)) return;
@@ -396,9 +397,10 @@ export class Moderation {
     this.#guard(peer, frame.ref, () => {
       const { ref, room } = frame;
       const scope = room ?? SERVER_SCOPE;
-      const allowed = room === undefined
-        ? this.#serverAuthority(peer, user, ref, "lift a server-wide mute")
-        : this.#roomAuthority(peer, user, ref, room, "lift its mutes");
+      const allowed = this.#authority(peer, user, ref, room, {
+        server: "lift a server-wide mute",
+        room: "lift its mutes",
+      });
       if (!allowed) return;
       const target = this.#target(peer, user, ref, frame.user);
       if (target === undefined) return;
@@ -417,9 +419,10 @@ export class Moderation {
   bans(peer: Peer, user: User, frame: ListBans): void {
     this.#guard(peer, frame.ref, () => {
       const { ref, room } = frame;
-      const allowed = room === undefined
-        ? this.#serverAuthority(peer, user, ref, "list the server's bans")
-        : this.#roomAuthority(peer, user, ref, room, "list its bans");
+      const allowed = this.#authority(peer, user, ref, room, {
+        server: "list the server's bans",
+        room: "list its bans",
+      });
       if (!allowed) return;
       const offset = frame.offset ?? 0;
       const { total, restrictions } = this.#store.restrictions(
@@ -437,9 +440,10 @@ export class Moderation {
   modlog(peer: Peer, user: User, frame: ListModlog): void {
     this.#guard(peer, frame.ref, () => {
       const { ref, room } = frame;
-      const allowed = room === undefined
-        ? this.#serverAuthority(peer, user, ref, "read the whole moderation log")
-        : this.#roomAuthority(peer, user, ref, room, "read its moderation log");
+      const allowed = this.#authority(peer, user, ref, room, {
+        server: "read the whole moderation log",
+        room: "read its moderation log",
+      });
       if (!allowed) return;
       const rows = this.#store.modlog(room, frame.before, MODLOG_LIST_LIMIT + 1);
       const entries = fitInFrame(rows.slice(0, MODLOG_LIST_LIMIT));
@@ -498,6 +502,18 @@ export class Moderation {
       );
     }
     return { server };
+  }
+
+  /** Who may act in `room` ({@link #roomAuthority}), or without one on the whole server. */
+  #authority(
+    peer: Peer,
+    user: User,
+    ref: string,
+    room: string | undefined,
+    what: { server: string; room: string },
+  ): { server: boolean } | undefined {
+    if (room !== undefined) return this.#roomAuthority(peer, user, ref, room, what.room);
+    return this.#serverAuthority(peer, user, ref, what.server) ? { server: true } : undefined;
   }
 
   /** Whether `user` is a server operator; if not, they are told they may not `what`. */
