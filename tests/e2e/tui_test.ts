@@ -449,8 +449,8 @@ Deno.test("tui: Esc then /search in one write runs the search; a pasted table ke
 
 Deno.test("tui: at 50 and 60 columns the status keeps whole words, /help wraps under itself, hidden input is marked", async () => {
   await withTmux(async (tmux) => {
-    // tall enough for all of /help at 60 columns (the room commands made it longer)
-    const alice = await tmux.join("alice", "alice", 60, 100);
+    // tall enough for all of /help at 60 columns (the room and moderation commands made it longer)
+    const alice = await tmux.join("alice", "alice", 60, 150);
     await alice.type("/help");
     const help = await alice.waitFor((t) => t.includes("Ctrl+D"), SHOW_TIMEOUT_MS, "the help");
     const lines = help.split("\n");
