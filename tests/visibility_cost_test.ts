@@ -11,10 +11,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { GENERAL_ROOM, type ServerFrame } from "../src/protocol/schema.ts";
-import { Hub } from "../src/server/hub.ts";
+import { GENERAL_ROOM } from "../src/protocol/schema.ts";
 import { MESSAGE_WITH_QUOTE, SqliteStore, VISIBLE_TO_USER } from "../src/server/store/sqlite.ts";
-import { clientFrame, FakePeer, mid, T0, tempDir } from "./fixtures.ts";
+import { FakePeer, mid, T0, tempDir, world } from "./fixtures.ts";
 
 /** Messages of #general the attacker is not in (a busy server's history). */
 const HISTORY = 200_000;
@@ -56,56 +55,37 @@ Deno.test(`attack: someone in no busy room asks for history, logs in and resumes
   await using dir = await tempDir();
   const path = join(dir.path, "chat.db");
   const store = new SqliteStore(path);
-  const clock = { t: T0 };
-  let n = 0;
-  const hub = new Hub({
-    store,
-    version: "test",
-    defer: (fn) => fn(),
-    later: () => {},
-    maxRate: 0,
-    newIdsPerAddressPerHour: 0,
-    now: () => clock.t,
-    digits: () => String(++n).padStart(4, "0"),
-  });
-  let refs = 0;
-  const ask = (peer: FakePeer, frame: Record<string, unknown>) => {
-    const ref = `r${++refs}`;
-    hub.handle(peer, clientFrame({ ...frame, ref }));
-    const answer = peer.frames.find((f) => "ref" in f && f.ref === ref);
-    assert.ok(answer, `no answer to ${JSON.stringify(frame)}`);
-    return answer;
-  };
-  const hello = (name: string, token?: string, resume?: string) => {
-    const peer = new FakePeer(name);
-    hub.handle(peer, clientFrame({ type: "hello", name, ...(token ? { token } : {}), resume }));
-    const [welcome] = peer.of("welcome");
-    assert.ok(welcome, `${name} was not welcomed: ${JSON.stringify(peer.frames)}`);
-    return { peer, welcome };
-  };
+  const w = world({ store });
   try {
-    const eve = hello("eve");
-    const bob = hello("bob");
-    assert.equal(ask(eve.peer, { type: "join", room: "#hideout", private: true }).type, "room");
-    assert.equal(ask(eve.peer, { type: "part", room: GENERAL_ROOM }).type, "room");
+    const [eve, bob] = [w.join("eve"), w.join("bob")];
+    w.roomOf(eve, { type: "join", room: "#hideout", private: true });
+    w.roomOf(eve, { type: "part", room: GENERAL_ROOM });
     fill(path, GENERAL_ROOM, HISTORY);
 
     const history = median(5, () => {
-      eve.peer.clear();
-      const answer = ask(eve.peer, { type: "history", limit: 200 }) as ServerFrame;
+      eve.clear();
+      const answer = w.ask(eve, { type: "history", limit: 200 });
       assert.deepEqual(answer.type === "results" && answer.messages, []);
     });
     // a login reads where its backlog starts and its first page; a resume from the oldest id too
-    let token = eve.welcome.token;
+    let token = eve.token;
     const login = median(5, () => {
-      const again = hello("eve", token, mid(1) /* unknown: a plain login */);
-      token = again.welcome.token;
-      assert.deepEqual(again.peer.of("message"), []);
+      const again = new FakePeer("eve");
+      w.say(again, {
+        type: "hello",
+        name: "eve",
+        token,
+        resume: mid(1), /* unknown: a plain login */
+      });
+      const [welcome] = again.of("welcome");
+      assert.ok(welcome, JSON.stringify(again.frames));
+      token = welcome.token;
+      assert.deepEqual(again.of("message"), []);
     });
     const upto = store.latestSeq();
     const resume = median(5, () => {
-      assert.equal(store.newestStart(eve.welcome.you.id, 1, upto, 10_000), null);
-      assert.deepEqual(store.messagesAfter(eve.welcome.you.id, 1, upto, 64), []);
+      assert.equal(store.newestStart(eve.id, 1, upto, 10_000), null);
+      assert.deepEqual(store.messagesAfter(eve.id, 1, upto, 64), []);
     });
     console.log(
       `  history ${history.toFixed(2)} ms, login ${login.toFixed(2)} ms, resume reads ` +
@@ -116,7 +96,7 @@ Deno.test(`attack: someone in no busy room asks for history, logs in and resumes
     assert.ok(resume < MAX_READ_MS, `a resume's reads took ${resume} ms`);
 
     // nothing else disturbed: a member of #general gets the newest 200, in order
-    const answer = ask(bob.peer, { type: "history", limit: 200 }) as ServerFrame;
+    const answer = w.ask(bob, { type: "history", limit: 200 });
     assert.equal(answer.type, "results");
     if (answer.type !== "results") return;
     assert.equal(answer.total, 200);
