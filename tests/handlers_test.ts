@@ -53,6 +53,7 @@ const SAMPLES: { [T in Type]: FrameOf<T> } = {
   unmute: { type: "unmute", ref: "r-unmute", user: "ann_0001" },
   bans: { type: "bans", ref: "r-bans", offset: 200 },
   modlog: { type: "modlog", ref: "r-modlog", room: "#builds", before: 7 },
+  droproom: { type: "droproom", ref: "r-droproom", room: "#builds", reason: "spam" },
 };
 /** The rows of moderation, each handled by the moderation owner's method of the same name. */
 const MODERATION = [
@@ -66,6 +67,7 @@ const MODERATION = [
   "unmute",
   "bans",
   "modlog",
+  "droproom",
 ] as const;
 
 /** What the table says of each row, written out. */
@@ -97,6 +99,7 @@ const NEEDS_HELLO: { [T in Type]: boolean } = {
   unmute: true,
   bans: true,
   modlog: true,
+  droproom: true,
 };
 const LIMIT: { [T in Type]?: LimitKind } = {
   ...Object.fromEntries(MODERATION.map((type) => [type, "moderate" as const])),

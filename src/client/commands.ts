@@ -54,6 +54,7 @@ export type Intent =
   | ({ kind: "unmute" } & Aimed)
   | { kind: "bans"; room?: string; server?: boolean; offset?: number }
   | { kind: "modlog"; room?: string; server?: boolean; before?: number }
+  | { kind: "droproom"; room: string; reason?: string }
   | { kind: "sessions" }
   | { kind: "logoutOthers" }
   | { kind: "reconnect" }
@@ -735,6 +736,29 @@ export const COMMANDS: AnyCommand[] = [
         ...scopeOf(intent, context),
         ...(intent.before !== undefined ? { before: intent.before } : {}),
       }),
+  }),
+  command({
+    kind: "droproom",
+    name: "droproom",
+    aliases: [],
+    usage: "/droproom #room [reason]",
+    help: "remove a room, its messages and members with it, freeing its name " +
+      "(server operators; ergo's /CS DROP)",
+    parse(args) {
+      // the room is always typed: removing the one typed in by a slip would be too easy
+      const match = /^(\S+)\s*([\s\S]*)$/.exec(args.trim());
+      if (!match || !match[1].startsWith("#")) return usage(this);
+      const typed = typedRoom(match[1]);
+      if (!("room" in typed)) return typed;
+      const reason = match[2].trim();
+      if (reason === "") return { kind: "droproom", room: typed.room };
+      const problem = reasonProblem(reason);
+      return problem !== null
+        ? { kind: "usage", message: problem }
+        : { kind: "droproom", room: typed.room, reason };
+    },
+    run: ({ room, reason }, context) =>
+      void context.request({ type: "droproom", room, ...(reason !== undefined ? { reason } : {}) }),
   }),
   command({
     kind: "sessions",

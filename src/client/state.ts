@@ -257,13 +257,18 @@ export class ClientState {
     return out;
   }
 
-  /** An operator acted: kicked or banned from a room, this user is not in it any more. */
+  /**
+   * An operator acted: kicked or banned from a room, this user is not in it any more; nor is
+   * anyone in a room that was removed.
+   */
   #moderation(frame: ModerationEvent): ClientEvent {
     const { type: _, ref: __, ...change } = frame;
     const out: ClientEvent = { type: "moderation", ...change };
     const toMe = frame.user !== undefined && frame.user === this.me?.id;
     if (toMe) out.toMe = true;
-    if (toMe && frame.room !== undefined && ["kicked", "banned"].includes(frame.action)) {
+    const putOut = frame.action === "dropped" ||
+      (toMe && ["kicked", "banned"].includes(frame.action));
+    if (putOut && frame.room !== undefined) {
       const here = this.#out(frame.room);
       if (here !== undefined) out.here = here;
     }

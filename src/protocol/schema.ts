@@ -339,6 +339,17 @@ export const ListModlog = z.object({
   room: RoomName.optional(),
   before: z.number().int().min(1).optional(),
 });
+/**
+ * Removes a room (server operators only; never GENERAL_ROOM): its members, operators,
+ * invitations, bans and mutes, and its messages go, and its name is free again (ergo's
+ * `/CS DROP`).
+ */
+export const DropRoom = z.object({
+  type: z.literal("droproom"),
+  ref: Ref,
+  room: RoomName,
+  reason: Reason.optional(),
+});
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -368,6 +379,7 @@ export const ClientFrame = z.discriminatedUnion("type", [
   Unmute,
   ListBans,
   ListModlog,
+  DropRoom,
   Ping,
   Bye,
 ]);
@@ -394,6 +406,7 @@ export type Mute = z.infer<typeof Mute>;
 export type Unmute = z.infer<typeof Unmute>;
 export type ListBans = z.infer<typeof ListBans>;
 export type ListModlog = z.infer<typeof ListModlog>;
+export type DropRoom = z.infer<typeof DropRoom>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -548,7 +561,10 @@ export const AwayEvent = z.object({
   since: z.number().optional(),
 });
 export type AwayEvent = z.infer<typeof AwayEvent>;
-/** What an operator did (`deleted`: someone else's message, in the moderation log only). */
+/**
+ * What an operator did (`deleted`: someone else's message, in the moderation log only;
+ * `dropped`: the room was removed, told to its members online).
+ */
 export const MODERATION_ACTIONS = [
   "kicked",
   "banned",
@@ -558,14 +574,15 @@ export const MODERATION_ACTIONS = [
   "opped",
   "deopped",
   "deleted",
+  "dropped",
 ] as const;
 export type ModerationAction = typeof MODERATION_ACTIONS[number];
 
 /**
  * An operator acted: `user` (or everyone at `address`) was kicked from, banned from or muted in
  * `room` (absent: the whole server) `by` someone, until `until` (absent: until lifted), or made
- * an operator of it or no longer one. Told to the room's members online, to the user, and to the
- * operator (with `ref`).
+ * an operator of it or no longer one; or (`dropped`, no `user`) `room` was removed. Told to the
+ * room's members online, to the user, and to the operator (with `ref`).
  */
 export const ModerationEvent = z.object({
   type: z.literal("moderation"),

@@ -31,6 +31,7 @@ export const FANS_OUT: ReadonlySet<ClientFrame["type"]> = new Set([
   "unban",
   "mute",
   "unmute",
+  "droproom",
 ]);
 
 export interface Handler<T extends ClientFrame["type"]> {
@@ -169,6 +170,11 @@ export const HANDLERS: { [T in ClientFrame["type"]]: Handler<T> } = {
     needsHello: true,
     limit: "moderate",
     handle: (hub, peer, frame, user) => hub.moderation.modlog(peer, user, frame),
+  },
+  droproom: {
+    needsHello: true,
+    limit: "moderate",
+    handle: (hub, peer, frame, user) => hub.moderation.droproom(peer, user, frame),
   },
   sessions: {
     needsHello: true,

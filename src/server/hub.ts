@@ -159,6 +159,7 @@ export class Hub {
       rooms: this.rooms,
       presence: this.presence,
       resolve,
+      dropMessages: (room) => this.messages.dropRoom(room),
       now,
       log,
     });
@@ -175,6 +176,7 @@ export class Hub {
       muted: (userId, room) => this.moderation.muted(userId, room),
       operates: (userId, room) => this.moderation.operates(userId, room),
       deletedBy: (by, purged) => this.moderation.deleted(by, purged),
+      roomDropped: (room) => this.rooms.dropped(room),
     });
     this.histories = new Histories({
       store,

@@ -19,6 +19,7 @@ import { notInRoom, type Rooms } from "./rooms.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import type { StoreHealth } from "./store/health.ts";
 import {
+  type DroppedBatch,
   type Inserted,
   type NewMessage,
   type Purged,
@@ -35,6 +36,11 @@ export const SENT_REF_TTL_MS = 24 * 3600_000;
 export const EXPIRIES_PER_TICK = 1_000;
 /** After a store failure, how long until an expiry is tried again. */
 export const EXPIRY_RETRY_MS = 5_000;
+/**
+ * Messages of a room being removed deleted per group commit at most: a room of 100,000 goes in
+ * 100 turns of the event loop, none of them held long (see tests/messages_test.ts).
+ */
+export const ROOM_MESSAGES_DROPPED_PER_TURN = 1_000;
 /** What a `message` frame adds to its text: id, sender, time and the JSON around them. */
 const FRAME_FIELDS_BYTES = 160;
 
@@ -71,6 +77,8 @@ export interface MessagesOptions {
   operates?: (userId: string, room: string) => boolean;
   /** An operator's deletion of someone else's message went through (the moderation log). */
   deletedBy?: (by: string, purged: Purged) => void;
+  /** A room being removed is gone, its messages with it: its name is free again. */
+  roomDropped?: (room: string) => void;
 }
 
 export class Messages {
@@ -86,6 +94,11 @@ export class Messages {
   readonly #muted: NonNullable<MessagesOptions["muted"]>;
   readonly #operates: NonNullable<MessagesOptions["operates"]>;
   readonly #deletedBy: NonNullable<MessagesOptions["deletedBy"]>;
+  readonly #roomDropped: NonNullable<MessagesOptions["roomDropped"]>;
+  /** Rooms being removed, oldest first: one batch of their messages goes with each commit. */
+  readonly #dropping = new Set<string>();
+  /** A flush is waiting for the end of this turn. */
+  #flushDue = false;
   readonly #newId = monotonicFactory();
   /** Deadlines of live temporary messages. */
   readonly #expiries = new ExpirySchedule();
@@ -107,9 +120,28 @@ export class Messages {
     this.#muted = options.muted ?? (() => null);
     this.#operates = options.operates ?? (() => false);
     this.#deletedBy = options.deletedBy ?? (() => {});
+    this.#roomDropped = options.roomDropped ?? (() => {});
     for (const { id, expiresAt } of this.#store.pendingExpiries()) {
       this.#expiries.add(id, expiresAt);
     }
+    // a removal the server stopped in the middle of goes on
+    for (const room of this.#store.droppedRooms()) this.#dropping.add(room);
+    if (this.#dropping.size > 0) this.#flushLater();
+  }
+
+  /** How many rooms are being removed (their messages deleted a batch per turn). */
+  get droppingRooms(): number {
+    return this.#dropping.size;
+  }
+
+  /**
+   * `room` is being removed (the store has marked it): its messages are deleted, at most
+   * ROOM_MESSAGES_DROPPED_PER_TURN with each group commit, one commit per turn until none is
+   * left; then the room goes and `roomDropped` is told.
+   */
+  dropRoom(room: string): void {
+    this.#dropping.add(room);
+    this.#flushLater();
   }
 
   /** How many temporary messages are waiting to expire. */
@@ -205,7 +237,8 @@ export class Messages {
    */
   expire(now: number): void {
     const due = this.#expiries.due(now, EXPIRIES_PER_TICK);
-    if (due.length === 0) return;
+    // a removal stopped by a failing store is taken up again here, not retried every turn
+    if (due.length === 0) return void (this.#dropping.size > 0 && this.#flushLater());
     for (const id of due) this.#batch.push({ kind: "expire", id });
     this.flush();
   }
@@ -227,7 +260,17 @@ export class Messages {
 
   #queue(entry: Entry): void {
     this.#batch.push(entry);
-    if (this.#batch.length === 1) this.#defer(() => this.flush());
+    this.#flushLater();
+  }
+
+  /** The group commit runs once this turn is done (once, however many ask). */
+  #flushLater(): void {
+    if (this.#flushDue) return;
+    this.#flushDue = true;
+    this.#defer(() => {
+      this.#flushDue = false;
+      this.flush();
+    });
   }
 
   /**
@@ -236,7 +279,8 @@ export class Messages {
    */
   flush(): void {
     const batch = this.#batch;
-    if (batch.length === 0) return;
+    const dropping: string | undefined = this.#dropping.values().next().value;
+    if (batch.length === 0 && dropping === undefined) return;
     this.#batch = [];
     // from now on the connections' queues hold what it costs (reset first: the budget may resume
     // a sender, and what it sends then belongs to the next batch)
@@ -248,18 +292,33 @@ export class Messages {
         ? { kind: "insert", message: entry.message, clientRef: entry.ref }
         : { kind: "purge", id: entry.id, reason: entry.kind === "delete" ? "deleted" : "expired" }
     );
+    // after this turn's sends: one accepted in a room before it was removed goes with the rest
+    if (dropping !== undefined) {
+      writes.push({ kind: "dropRoom", room: dropping, limit: ROOM_MESSAGES_DROPPED_PER_TURN });
+    }
     const started = performance.now();
     let written: Written[];
     try {
       written = this.#store.commit(writes);
       this.#health.ok();
     } catch (error) {
-      this.#health.failed(describe(batch), error);
+      this.#health.failed(describe(batch, dropping), error);
       return this.#refuseAll(batch);
     }
     metrics.groupCommitTime.record(performance.now() - started);
     metrics.groupCommitSize.record(batch.length);
     this.#fanOut(batch, written);
+    if (dropping !== undefined) this.#dropped(dropping, written[batch.length] as DroppedBatch);
+  }
+
+  /** One batch of a removed room's messages went; when the last has, so has the room. */
+  #dropped(room: string, result: DroppedBatch): void {
+    if (result.done) {
+      this.#dropping.delete(room);
+      this.#log.info("room removed", { room });
+      this.#roomDropped(room);
+    }
+    if (this.#dropping.size > 0) this.#flushLater();
   }
 
   /**
@@ -376,11 +435,12 @@ export class Messages {
 }
 
 /** What a failed commit was doing, for the log. */
-function describe(batch: Entry[]): string {
+function describe(batch: Entry[], dropping: string | undefined): string {
   const count = (kind: Entry["kind"]) => batch.filter((e) => e.kind === kind).length;
   const parts: string[] = [];
   if (count("send") > 0) parts.push(`storing ${count("send")} message(s)`);
   if (count("delete") > 0) parts.push(`deleting ${count("delete")} message(s)`);
   if (count("expire") > 0) parts.push("expiring temporary messages");
+  if (dropping !== undefined) parts.push(`removing the messages of ${dropping}`);
   return parts.join(" and ");
 }

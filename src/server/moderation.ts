@@ -21,7 +21,9 @@ import { encodeFrame } from "../protocol/codec.ts";
 import {
   type Ban,
   type Deop,
+  type DropRoom,
   ErrorCode,
+  GENERAL_ROOM,
   type Kick,
   type ListBans,
   type ListModlog,
@@ -76,6 +78,8 @@ export interface ModerationOptions {
   presence: Presence;
   /** A user as typed (an id, or a name one user online has), as a DM's recipient resolves. */
   resolve(typed: string): Resolution;
+  /** A room was removed (the store has it marked): its messages are to be deleted, then it. */
+  dropMessages?: (room: string) => void;
   now?: () => number;
   log?: Log;
 }
@@ -94,6 +98,7 @@ export class Moderation {
   readonly #rooms: Rooms;
   readonly #presence: Presence;
   readonly #resolve: ModerationOptions["resolve"];
+  readonly #dropMessages: NonNullable<ModerationOptions["dropMessages"]>;
   readonly #now: () => number;
   readonly #log: Log;
   /** The mutes of users online: id → scope → when it ends (Infinity: when lifted). */
@@ -105,6 +110,7 @@ export class Moderation {
     this.#rooms = options.rooms;
     this.#presence = options.presence;
     this.#resolve = options.resolve;
+    this.#dropMessages = options.dropMessages ?? (() => {});
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
   }
@@ -449,6 +455,33 @@ export class Moderation {
       const entries = fitInFrame(rows.slice(0, MODLOG_LIST_LIMIT));
       const more = rows.length > entries.length;
       reply(peer, { type: "modlog", ref, ...(room ? { room } : {}), entries, more });
+    });
+  }
+
+  /**
+   * `droproom`: a server operator removes a room (never GENERAL_ROOM). In one transaction its
+   * members, operators, invitations, bans and mutes go and it is marked; its members online are
+   * told once and it is gone for everyone; its messages are then deleted a batch per turn (the
+   * group commit), and with the last of them its name is free and it counts no more.
+   */
+  droproom(peer: Peer, user: User, frame: DropRoom): void {
+    this.#guard(peer, frame.ref, () => {
+      const { ref, room, reason } = frame;
+      // before anything about the room: to anyone else, nothing is said of it
+      if (!this.#serverAuthority(peer, user, ref, "remove a room")) return;
+      if (room === GENERAL_ROOM) {
+        return this.#fail(peer, ref, ErrorCode.forbidden, `${GENERAL_ROOM} cannot be removed`);
+      }
+      if (!this.#rooms.exists(room)) {
+        return this.#fail(peer, ref, ErrorCode.notFound, `there is no room ${room}`);
+      }
+      const done = this.#apply(peer, user, ref, { action: "dropped", room, reason }, () => {
+        this.#store.dropRoom(room);
+      });
+      if (!done) return;
+      this.#rooms.drop(room);
+      for (const mine of this.#mutes.values()) mine.delete(room);
+      this.#dropMessages(room);
     });
   }
 

@@ -102,6 +102,8 @@ export class Rooms {
   readonly #of = new Map<string, Set<string>>();
   /** Large rooms whose online count changed since it was last sent. */
   readonly #counts = new Set<Room>();
+  /** Rooms being removed: their names stay taken (and counted) until their messages are gone. */
+  readonly #dropping = new Set<string>();
 
   constructor(options: RoomsOptions) {
     this.#store = options.store;
@@ -115,11 +117,33 @@ export class Rooms {
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
     for (const stored of this.#store.rooms()) this.#add(stored);
+    for (const name of this.#store.droppedRooms()) this.#dropping.add(name);
   }
 
-  /** How many rooms there are. */
+  /** How many rooms there are (those being removed among them: they count until they are gone). */
   get size(): number {
-    return this.#rooms.size;
+    return this.#rooms.size + this.#dropping.size;
+  }
+
+  /**
+   * `name` is being removed (the store has it marked, its members out): it is gone for everyone
+   * at once, its name taken until {@link dropped}. Returns its members who were online.
+   */
+  drop(name: string): Peer[] {
+    const room = this.#rooms.get(name);
+    if (!room) return [];
+    this.#rooms.delete(name);
+    this.#sorted.splice(upperBound(this.#sorted, name) - 1, 1);
+    if (!room.private) this.#publicCount--;
+    this.#counts.delete(room);
+    this.#dropping.add(name);
+    for (const id of room.online.keys()) this.#of.get(id)?.delete(name);
+    return [...room.online.values()];
+  }
+
+  /** A room being removed is gone, its messages with it: its name is free, and it counts no more. */
+  dropped(name: string): void {
+    this.#dropping.delete(name);
   }
 
   /** `user` came online on `peer` (`isNew`: their id was just made); returns their rooms. */
@@ -212,6 +236,12 @@ export class Rooms {
     const fail = (code: string, message: string) =>
       reply(peer, { type: "error", ref: frame.ref, code, message });
     const mine = this.#mine(user.id);
+    if (this.#dropping.has(name)) {
+      return fail(
+        ErrorCode.unavailable,
+        `${name} is being removed; its name is free again in a moment, try again then`,
+      );
+    }
     let room = this.#rooms.get(name);
     if (room && !mine.has(name)) {
       let invited: boolean;
@@ -248,7 +278,7 @@ export class Rooms {
     }
     let create: { private: boolean } | undefined;
     if (!room) {
-      if (this.#rooms.size >= this.#maxRooms) {
+      if (this.size >= this.#maxRooms) {
         return fail(
           ErrorCode.full,
           `the server keeps at most ${this.#maxRooms.toLocaleString("en-US")} rooms and has ` +

@@ -178,6 +178,8 @@ export function moderationLine(e: Omit<Moderation, "type"> & { message?: string 
         return `${e.by} deleted a message of ${who} in ${from}${
           e.message ? ` (${e.message})` : ""
         }`;
+      case "dropped":
+        return `${from} was removed by ${e.by}${reason}`;
     }
   })();
   return `${line}${here}`;

@@ -83,7 +83,9 @@ CREATE TABLE IF NOT EXISTS audience (
   seq INTEGER NOT NULL,
   PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
--- rooms are never removed: a name once used keeps its history, and never changes hands
+-- a room a server operator removes (droproom) is marked dropped at once, its members, operators,
+-- invitations and bans gone; its messages are deleted a batch at a time, and with the last batch
+-- the row itself, so that the name is free again
 CREATE TABLE IF NOT EXISTS rooms (
   name TEXT PRIMARY KEY,            -- '#' and lower-case
   topic TEXT NOT NULL DEFAULT '',
@@ -91,7 +93,8 @@ CREATE TABLE IF NOT EXISTS rooms (
   topic_at INTEGER,
   private INTEGER NOT NULL DEFAULT 0,
   creator TEXT,                     -- NULL for GENERAL_ROOM
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  dropped INTEGER NOT NULL DEFAULT 0 -- 1: being removed (its messages are being deleted)
 );
 -- who is in which room: who may see its messages
 CREATE TABLE IF NOT EXISTS room_members (
@@ -153,6 +156,12 @@ CREATE INDEX IF NOT EXISTS modlog_by_room ON modlog(room, seq) WHERE room IS NOT
 
 type Row = Record<string, unknown>;
 
+/**
+ * SQL: the highest seq ever given out (0 when none), which removing a room's messages (the
+ * newest among them, perhaps) does not lower: AUTOINCREMENT keeps it in sqlite_sequence.
+ */
+const LATEST_SEQ = "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)";
+
 /** Most seqs read from one room (or a user's direct messages) at a time, when merging them. */
 const VISIBLE_PAGE_MAX = 1024;
 
@@ -212,6 +221,7 @@ export class SqliteStore implements Store {
     migrateSessions(this.#db);
     migrateRooms(this.#db, Date.now());
     migrateActions(this.#db);
+    migrateDropped(this.#db);
     const visible = VISIBLE_TO_USER;
     const prepare = (sql: string) => this.#db.prepare(sql);
     const withQuote = MESSAGE_WITH_QUOTE;
@@ -257,7 +267,7 @@ export class SqliteStore implements Store {
       // the audience comes back with it, to be told: no read before the write
       purge: prepare(
         `UPDATE messages SET text = '', purged = ?,
-           purged_after = (SELECT MAX(seq) FROM messages) WHERE id = ? AND purged IS NULL
+           purged_after = (${LATEST_SEQ}) WHERE id = ? AND purged IS NULL
          RETURNING id, sender, recipients, room`,
       ),
       tombstone: prepare("SELECT id, sender, recipients, room, purged FROM messages WHERE id = ?"),
@@ -321,8 +331,20 @@ export class SqliteStore implements Store {
       memberOf: prepare("SELECT room FROM room_members WHERE user_id = ?"),
       rooms: prepare(
         `SELECT r.*, (SELECT COUNT(*) FROM room_members m WHERE m.room = r.name) AS members
-         FROM rooms r`,
+         FROM rooms r WHERE r.dropped = 0`,
       ),
+      droppedRooms: prepare("SELECT name FROM rooms WHERE dropped = 1 ORDER BY name"),
+      markDropped: prepare("UPDATE rooms SET dropped = 1 WHERE name = ? AND dropped = 0"),
+      dropMembers: prepare("DELETE FROM room_members WHERE room = ?"),
+      dropOperators: prepare("DELETE FROM room_operators WHERE room = ?"),
+      dropInvites: prepare("DELETE FROM room_invites WHERE room = ?"),
+      dropRestrictions: prepare("DELETE FROM restrictions WHERE scope = ?"),
+      // the oldest of a dropped room's messages, live or purged, by the index on (room, seq)
+      dropMessages: prepare(
+        `DELETE FROM messages WHERE seq IN
+           (SELECT seq FROM messages WHERE room = :room ORDER BY seq LIMIT :limit)`,
+      ),
+      deleteRoom: prepare("DELETE FROM rooms WHERE name = ? AND dropped = 1"),
       roomsOf: prepare("SELECT room FROM room_members WHERE user_id = ? ORDER BY joined_at, room"),
       isMember: prepare("SELECT 1 FROM room_members WHERE user_id = ? AND room = ?"),
       createRoom: prepare(
@@ -346,7 +368,7 @@ export class SqliteStore implements Store {
       ),
       isInvited: prepare("SELECT 1 FROM room_invites WHERE user_id = ? AND room = ?"),
       uninvite: prepare("DELETE FROM room_invites WHERE user_id = ? AND room = ?"),
-      latestSeq: prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages"),
+      latestSeq: prepare(`SELECT (${LATEST_SEQ}) AS seq`),
       isServerOperator: prepare("SELECT 1 FROM server_operators WHERE user_id = ?"),
       serverOperators: prepare("SELECT user_id FROM server_operators ORDER BY granted_at, user_id"),
       addServerOperator: prepare(
@@ -526,6 +548,15 @@ export class SqliteStore implements Store {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       for (const write of writes) {
+        if (write.kind === "dropRoom") {
+          const { room, limit } = write;
+          const removed = Number(this.#q.dropMessages.run({ room, limit }).changes);
+          const done = removed < limit;
+          if (done) this.#q.deleteRoom.run(room);
+          results.push({ removed, done });
+          purged ||= removed > 0;
+          continue;
+        }
         if (write.kind === "purge") {
           const row = this.#q.purge.get(write.reason, write.id);
           results.push(row ? { purged: toPurged(row) } : { purged: null });
@@ -763,6 +794,21 @@ export class SqliteStore implements Store {
 
   isInvited(userId: string, room: string): boolean {
     return this.#q.isInvited.get(userId, room) !== undefined;
+  }
+
+  dropRoom(room: string): boolean {
+    return this.#transaction(() => {
+      if (this.#q.markDropped.run(room).changes === 0) return false;
+      this.#q.dropMembers.run(room);
+      this.#q.dropOperators.run(room);
+      this.#q.dropInvites.run(room);
+      this.#q.dropRestrictions.run(room);
+      return true;
+    });
+  }
+
+  droppedRooms(): string[] {
+    return this.#q.droppedRooms.all().map((row) => row.name as string);
   }
 
   atomically<T>(fn: () => T): T {
@@ -1026,6 +1072,14 @@ function migrateRooms(db: DatabaseSync, now: number): void {
     `CREATE INDEX IF NOT EXISTS messages_live_by_room ON messages(room, seq)
      WHERE room IS NOT NULL AND purged IS NULL`,
   );
+}
+
+/** Databases from before rooms could be removed: rooms get the column, 0 (not being removed). */
+function migrateDropped(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(rooms)").all() as Row[];
+  if (!columns.some((c) => c.name === "dropped")) {
+    db.exec("ALTER TABLE rooms ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0");
+  }
 }
 
 /** Databases from before actions (/me): messages get the column, NULL (not an action). */

@@ -22,13 +22,24 @@ export interface Tombstone extends Purged {
 /** One write of a group commit. */
 export type Write =
   | { kind: "insert"; message: NewMessage; clientRef?: string }
-  | { kind: "purge"; id: string; reason: "deleted" | "expired" };
+  | { kind: "purge"; id: string; reason: "deleted" | "expired" }
+  /**
+   * Deletes the oldest `limit` messages of a room being removed (see {@link Store.dropRoom});
+   * with the last of them (fewer than `limit` left), the room itself, so its name is free.
+   */
+  | { kind: "dropRoom"; room: string; limit: number };
 
 /**
  * What a write came to: an insert's result, or for a purge the message purged (null when it was
  * not live: unknown, or purged already).
  */
-export type Written = Inserted | { purged: Purged | null };
+export type Written = Inserted | { purged: Purged | null } | DroppedBatch;
+
+/** What one `dropRoom` write did: how many messages went, and whether the room is gone. */
+export interface DroppedBatch {
+  removed: number;
+  done: boolean;
+}
 
 /** A message as stored. `to` is absent for a public message. */
 export interface StoredMessage {
@@ -208,7 +219,8 @@ export interface Store {
    * The group commit: inserts and purges in one transaction, in order; all or none. An insert
    * whose `clientRef` this sender already used is not stored again (its result names the message
    * that was). A purge leaves no text behind, in the database or its WAL, once this returns (or,
-   * should a reader keep the checkpoint from finishing, after the next write).
+   * should a reader keep the checkpoint from finishing, after the next write); so does a
+   * `dropRoom` batch, whose messages are deleted outright (ids, tombstones and all).
    */
   commit(writes: readonly Write[]): Written[];
   /** The id of the message that `userId`'s request `ref` stored, if it did. */
@@ -278,7 +290,7 @@ export interface Store {
   /** The highest sequence number given out so far (0 when empty). */
   latestSeq(): number;
 
-  /** Every room, with how many are in each. */
+  /** Every room (not one being removed), with how many are in each. */
   rooms(): StoredRoom[];
   /** The rooms `userId` is in. */
   roomsOf(userId: string): string[];
@@ -296,6 +308,15 @@ export interface Store {
   /** Invites `userId` to `room`; the room keeps its `keep` newest invitations. */
   invite(room: string, userId: string, by: string, now: number, keep: number): void;
   isInvited(userId: string, room: string): boolean;
+  /**
+   * Starts removing `room` (one transaction): its memberships, operators, invitations, and the
+   * bans and mutes scoped to it go, and it is marked dropped — no longer among {@link rooms},
+   * its name still taken until `dropRoom` writes have deleted its messages and then it. False
+   * when there is no such room (or it is being removed already).
+   */
+  dropRoom(room: string): boolean;
+  /** The rooms being removed, whose messages are still being deleted (after a restart too). */
+  droppedRooms(): string[];
 
   /** Runs `fn` in one write transaction: all its writes or none. */
   atomically<T>(fn: () => T): T;

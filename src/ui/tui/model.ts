@@ -352,13 +352,15 @@ function roomEvent(model: Model, event: Extract<ClientEvent, { type: "room" }>):
 }
 
 /**
- * What an operator did, said in the view of its room. Kicked or banned from a room, this user's
- * view of it closes, as a part does.
+ * What an operator did, said in the view of its room. Kicked or banned from a room, or the room
+ * removed, this user's view of it closes, as a part does.
  */
 function moderationEvent(model: Model, event: Extract<ClientEvent, { type: "moderation" }>): Model {
   const room = event.room;
   if (
-    room !== undefined && event.toMe && (event.action === "kicked" || event.action === "banned")
+    room !== undefined &&
+    (event.action === "dropped" ||
+      (event.toMe && (event.action === "kicked" || event.action === "banned")))
   ) {
     model = closeView(model, room);
     const said = event.here !== undefined ? { ...event, here: model.view } : event;
