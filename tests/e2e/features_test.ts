@@ -3,7 +3,6 @@
  * each enforced by the server, persisted, and refused where it must be.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   type ChatEvent,
   joined,
@@ -12,29 +11,12 @@ import {
   rawJoined,
   removeDir,
   startServer,
+  storeHolds,
   waitUntil,
 } from "./harness.ts";
 
 const isDeleted = (id: string, reason: string) => (e: ChatEvent) =>
   e.type === "deleted" && e.id === id && e.reason === reason;
-
-/** Whether any of the database's files still hold `text` (the db, its WAL, its shared memory). */
-async function storeHolds(dir: string, text: string): Promise<boolean> {
-  const needle = new TextEncoder().encode(text);
-  for (const name of ["chat.db", "chat.db-wal", "chat.db-shm", "chat.db-journal"]) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(join(dir, name));
-    } catch {
-      continue;
-    }
-    outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
-      for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-      return true;
-    }
-  }
-  return false;
-}
 
 Deno.test("reply: quotes the right author and first line; a reply to a DM stays in it", async () => {
   await using server = await startServer();

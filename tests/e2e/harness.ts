@@ -999,3 +999,28 @@ export async function rawJoined(
     throw error;
   }
 }
+
+/** Whether any of the database's files still hold `text` (the db, its WAL, its shared memory). */
+export async function storeHolds(dir: string, text: string): Promise<boolean> {
+  const needle = new TextEncoder().encode(text);
+  for (const name of ["chat.db", "chat.db-wal", "chat.db-shm", "chat.db-journal"]) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(join(dir, name));
+    } catch {
+      continue;
+    }
+    outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+      for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** `chat admin ARGS… --db` against the server's database; its stdout. */
+export async function admin(server: ServerHandle, ...args: string[]): Promise<string> {
+  const result = await runChat(["admin", ...args, "--db", join(server.dir, "chat.db")]);
+  if (result.code !== 0) throw new Error(`chat admin ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  admin,
   ask,
   type ChatEvent,
   delay,
@@ -37,13 +38,6 @@ function seen(client: { events: ChatEvent[] }, pred: (e: ChatEvent) => boolean, 
 
 const isModeration = (action: string, user?: string) => (e: ChatEvent) =>
   e.type === "moderation" && e.action === action && (user === undefined || e.user === user);
-
-/** `chat admin ARGS… --db` against the server's database; its stdout. */
-async function admin(server: ServerHandle, ...args: string[]): Promise<string> {
-  const result = await runChat(["admin", ...args, "--db", join(server.dir, "chat.db")]);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout;
-}
 
 /** What a hello with `token` (none: a new id) gets first: a welcome, or an error. */
 async function hello(server: ServerHandle, name: string, token?: string): Promise<Frame> {
