@@ -582,3 +582,15 @@ Deno.test("moderation commands: what the server would refuse is said before anyt
     reason: "5m of shouting",
   });
 });
+
+Deno.test("/droproom: names the room (never the one typed in by default) and an optional reason", () => {
+  const asked = doing(["/droproom #Spam flooded with ads", "/droproom #old"]);
+  assert.deepEqual(asked.map((line) => JSON.parse(line.replace(/^request /, ""))), [
+    { type: "droproom", room: "#spam", reason: "flooded with ads" },
+    { type: "droproom", room: "#old" },
+  ]);
+  assertUsage(parseInput("/droproom"), /usage: \/droproom #room/);
+  assertUsage(parseInput("/droproom spam"), /usage: \/droproom #room/);
+  assertUsage(parseInput("/droproom #no!"));
+  assertUsage(parseInput(`/droproom #spam ${"x".repeat(201)}`), /at most 200 characters/);
+});

@@ -479,3 +479,99 @@ Deno.test("moderation: an address a ban names that is no address is refused; an 
   w.say(other, { type: "hello", name: "v6" });
   assert.deepEqual(other.of("error").map((e) => e.code), ["banned"]);
 });
+
+Deno.test("moderation: droproom — a member and the room's own operator are forbidden and nothing changes; a server operator removes it (never #general): told once to its members, out for everyone, its bans and mutes gone, its name and its place free", () => {
+  const w = opsRoom({ maxRooms: 2 });
+  const sam = w.join("sam");
+  const dave = w.join("dave");
+  w.act(w.alice, { type: "mute", room: "#ops", user: w.carol.id });
+  w.act(w.alice, { type: "ban", room: "#ops", user: dave.id });
+  w.say(w.bob, { type: "send", ref: "s1", text: "in ops", room: "#ops" });
+  const posted = w.bob.of("ack")[0].id;
+  // the server keeps two rooms and has them
+  assert.equal(w.refused(dave, { type: "join", room: "#new" }).code, "full");
+  const before = () => ({
+    rooms: w.store.rooms().map((r) => [r.name, r.members]),
+    ops: w.store.roomOperators("#ops"),
+    bans: w.store.restrictions("#ops", T0, 0, 10).total,
+    log: w.store.modlog(undefined, undefined, 10).length,
+    message: w.store.message(posted)?.text,
+  });
+  const was = before();
+  for (const peer of [w.bob, w.alice, sam]) {
+    for (const peer2 of [w.alice, w.bob, w.carol]) peer2.clear();
+    const error = w.refused(peer, { type: "droproom", room: "#ops", reason: "spam" });
+    assert.deepEqual([error.code, error.message], [
+      "forbidden",
+      "only a server operator may remove a room",
+    ]);
+    assert.deepEqual(w.carol.of("moderation"), []);
+  }
+  assert.deepEqual(before(), was);
+
+  w.store.addServerOperator(sam.id, T0);
+  const general = w.refused(sam, { type: "droproom", room: GENERAL_ROOM });
+  assert.deepEqual([general.code, general.message], ["forbidden", "#general cannot be removed"]);
+  assert.equal(w.refused(sam, { type: "droproom", room: "#nowhere" }).code, "not_found");
+  for (const peer of [w.alice, w.bob, w.carol, dave]) peer.clear();
+  const dropped = w.act(sam, { type: "droproom", room: "#ops", reason: "spam" });
+  assert.deepEqual(dropped, {
+    type: "moderation",
+    ref: dropped.ref,
+    action: "dropped",
+    room: "#ops",
+    by: sam.id,
+    reason: "spam",
+  });
+  for (const peer of [w.alice, w.bob, w.carol]) {
+    assert.deepEqual(peer.of("moderation").map((e) => [e.action, e.room, e.by, e.reason]), [
+      ["dropped", "#ops", sam.id, "spam"],
+    ]);
+    assert.equal(w.hub.rooms.isIn(peer.id, "#ops"), false);
+  }
+  assert.deepEqual(dave.of("moderation"), [], "not in it: not told");
+  assert.equal(w.hub.rooms.exists("#ops"), false);
+  assert.equal(w.hub.rooms.size, 1, "its messages went (the commit runs at once here): it is gone");
+  assert.equal(w.store.message(posted), null);
+  assert.deepEqual(w.store.roomOperators("#ops"), []);
+  assert.equal(w.store.restrictions("#ops", T0, 0, 10).total, 0);
+  const [entry] = w.store.modlog(undefined, undefined, 1);
+  assert.deepEqual([entry.action, entry.room, entry.by, entry.reason], [
+    "dropped",
+    "#ops",
+    sam.id,
+    "spam",
+  ]);
+  // its old message is one that never was; sending there is sending to a room one is not in
+  assert.equal(w.refused(w.bob, { type: "delete", id: posted }).code, "not_found");
+  assert.equal(
+    w.refused(w.bob, { type: "send", text: "re", replyTo: posted }).code,
+    "not_found",
+  );
+  assert.equal(w.refused(w.bob, { type: "send", text: "x", room: "#ops" }).code, "not_found");
+  // a place and the name are free: dave (banned from the old one) makes it anew, carol (muted
+  // in the old one) joins it and may speak
+  w.roomOf(dave, { type: "join", room: "#ops" });
+  assert.equal(w.store.roomCreator("#ops"), dave.id);
+  w.roomOf(w.carol, { type: "join", room: "#ops" });
+  w.say(w.carol, { type: "send", ref: "c1", text: "free again", room: "#ops" });
+  assert.equal(w.carol.of("ack").length, 1, JSON.stringify(w.carol.frames));
+});
+
+Deno.test("moderation: a room being removed keeps its name (and its place) until its messages are gone", () => {
+  const deferred: (() => void)[] = [];
+  const w = opsRoom();
+  const sam = w.join("sam");
+  w.store.addServerOperator(sam.id, T0);
+  // the commit for the removal is deferred here (the hub's default is the end of the turn)
+  const messages = w.hub.messages as unknown as { dropRoom(room: string): void };
+  const dropRoom = messages.dropRoom.bind(w.hub.messages);
+  messages.dropRoom = (room) => void deferred.push(() => dropRoom(room));
+  w.act(sam, { type: "droproom", room: "#ops" });
+  assert.equal(w.hub.rooms.size, 2, "#general, and #ops until it is gone");
+  const busy = w.refused(w.alice, { type: "join", room: "#ops" });
+  assert.deepEqual([busy.code, /#ops is being removed/.test(busy.message)], ["unavailable", true]);
+  deferred.shift()!();
+  assert.equal(w.hub.rooms.size, 1);
+  w.roomOf(w.alice, { type: "join", room: "#ops" });
+});

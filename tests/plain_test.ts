@@ -345,3 +345,17 @@ Deno.test("safe: a moderation event's reason, and every string of the lists, is 
   });
   assert.ok(log.type === "modlog" && !CONTROL.test(log.entries[0].reason!));
 });
+
+Deno.test("plain: a removed room is one line, with who removed it and why; where typing goes now when it was there", () => {
+  const dropped: ClientEvent = {
+    type: "moderation",
+    action: "dropped",
+    room: "#spam",
+    by: "alice_1234",
+    reason: "spam",
+  };
+  assert.deepEqual(plainLines(dropped), ["* #spam was removed by alice_1234: spam"]);
+  assert.deepEqual(plainLines({ ...dropped, reason: undefined, here: "#general" }), [
+    "* #spam was removed by alice_1234; what you type goes to #general",
+  ]);
+});

@@ -488,3 +488,20 @@ Deno.test("moderation: kicked or banned from the room I type in, it is gone from
   });
   assert.equal(deleted.type === "deleted" && deleted.by, "ann_0001");
 });
+
+Deno.test("moderation: a room removed is gone from everyone's rooms; typing there moves to #general", () => {
+  const state = welcomed();
+  state.apply(welcomeFrame({ you: tom, rooms: [info(GENERAL_ROOM), info("#ops"), info("#spam")] }));
+  const drop = { type: "moderation" as const, action: "dropped" as const, by: "ann_0001" };
+  const [elsewhere] = state.apply({ ...drop, room: "#ops", reason: "spam" });
+  assert.deepEqual(elsewhere, { ...drop, room: "#ops", reason: "spam" });
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM, "#spam"]);
+  state.apply(
+    { type: "room", ref: "r1", event: "joined", room: info("#spam") },
+    { type: "join", ref: "r1", room: "#spam" },
+  );
+  assert.equal(state.room, "#spam");
+  const [here] = state.apply({ ...drop, room: "#spam" });
+  assert.deepEqual(here, { ...drop, room: "#spam", here: GENERAL_ROOM });
+  assert.deepEqual([state.room, [...state.rooms.keys()]], [GENERAL_ROOM, [GENERAL_ROOM]]);
+});

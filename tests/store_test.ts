@@ -9,7 +9,7 @@ import { SqliteStore } from "../src/server/store/sqlite.ts";
 import { QUOTE_LENGTH } from "../src/server/store/store.ts";
 import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
 import { GENERAL_ROOM, type Message, type ServerFrame } from "../src/protocol/schema.ts";
-import { inGeneral, mid, newMessage } from "./fixtures.ts";
+import { inGeneral, insert, mid, newMessage } from "./fixtures.ts";
 
 type StoredMessageLike = { id: string; seq: number };
 
@@ -776,4 +776,61 @@ Deno.test("store: the moderation log keeps its `keep` newest entries, numbered, 
     })
   );
   assert.equal(store.modlog(undefined, undefined, 1)[0].id, 6);
+});
+
+Deno.test("store: dropRoom takes a room's members, operators, invitations, bans and mutes (no other scope's) and marks it; dropRoom writes delete its oldest messages a batch at a time, then it; the latest seq stays", () => {
+  const store = new SqliteStore(":memory:");
+  inGeneral(store, "ann_0001", "bob_0001");
+  store.joinRoom("ann_0001", "#spam", 1, { private: true });
+  store.joinRoom("bob_0001", "#spam", 2);
+  store.invite("#spam", "cat_0001", "ann_0001", 3, 10);
+  const ban = { kind: "ban" as const, target: "cat_0001", onAddress: false, by: "ann_0001" };
+  store.restrict({ ...ban, scope: "#spam", time: 4 }, 10);
+  store.restrict({ ...ban, kind: "mute", scope: "#spam", time: 4 }, 10);
+  store.restrict({ ...ban, scope: "", time: 4 }, 10);
+  const inRoom = (n: number) => ({
+    ...newMessage("ann_0001", undefined, `spam ${n}`),
+    room: "#spam",
+  });
+  const spam = [1, 2, 3, 4, 5].map(inRoom);
+  const [general] = insert(store, newMessage("bob_0001", undefined, "kept"));
+  insert(store, ...spam);
+  const latest = store.latestSeq();
+
+  assert.equal(store.dropRoom("#spam"), true);
+  assert.equal(store.dropRoom("#spam"), false, "being removed already");
+  assert.equal(store.dropRoom("#nothing"), false);
+  assert.deepEqual(store.roomsOf("bob_0001"), [GENERAL_ROOM]);
+  assert.deepEqual(store.roomOperators("#spam"), []);
+  assert.equal(store.isInvited("cat_0001", "#spam"), false);
+  assert.equal(store.restriction("ban", "#spam", "cat_0001", 5), null);
+  assert.equal(store.restriction("mute", "#spam", "cat_0001", 5), null);
+  assert.ok(store.restriction("ban", "", "cat_0001", 5), "a server-wide ban is not the room's");
+  assert.deepEqual(store.rooms().map((r) => r.name), [GENERAL_ROOM]);
+  assert.deepEqual(store.droppedRooms(), ["#spam"]);
+
+  // oldest first, `limit` at a time; fewer than `limit` left: the last batch, and the room goes
+  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+    { removed: 2, done: false },
+  ]);
+  assert.equal(store.tombstone(spam[0].id), null);
+  assert.ok(store.message(spam[2].id));
+  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+    { removed: 2, done: false },
+  ]);
+  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+    { removed: 1, done: true },
+  ]);
+  assert.deepEqual(store.droppedRooms(), []);
+  for (const m of spam) assert.equal(store.seqOf(m.id), null);
+  assert.ok(store.message(general.id), "other rooms' messages stay");
+  // its newest messages went: the latest seq given out does not go back, nor does the next
+  assert.equal(store.latestSeq(), latest);
+  const [next] = insert(store, newMessage("bob_0001"));
+  assert.equal(next.seq, latest + 1);
+  // the name is free: made again, it is a new room with nothing in it
+  store.joinRoom("bob_0001", "#spam", 9, { private: false });
+  assert.equal(store.roomCreator("#spam"), "bob_0001");
+  assert.deepEqual(store.visibleBefore("bob_0001", undefined, 10, "#spam"), []);
+  store.close();
 });
