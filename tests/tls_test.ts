@@ -786,6 +786,19 @@ tlsTest("resolveTrust: --ca wins, then pin, then local CA, then system roots", a
     resolveTrust({ ...base, caFile: join(dir, "junk.pem") }),
     /does not contain a PEM certificate/,
   );
+  // A PEM block whose contents are no certificate (the good CA first, the bad one second).
+  const garbage = derToPem(new TextEncoder().encode("no certificate in here at all"));
+  await Deno.writeTextFile(join(dir, "bad.pem"), certs.caPem + garbage);
+  await assert.rejects(
+    resolveTrust({ ...base, caFile: join(dir, "bad.pem") }),
+    /^TrustError: .*bad\.pem contains a certificate that cannot be parsed$/,
+  );
+  const cut = derToPem(pemToDer(certs.caPem).subarray(0, 200));
+  await Deno.writeTextFile(join(dir, "cut.pem"), cut);
+  await assert.rejects(
+    resolveTrust({ ...base, caFile: join(dir, "cut.pem") }),
+    /cut\.pem contains a certificate that cannot be parsed/,
+  );
 
   // A damaged local CA is reported, not silently skipped.
   await assert.rejects(

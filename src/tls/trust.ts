@@ -27,10 +27,9 @@
  * @module
  */
 
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { connect, type PeerCertificate } from "node:tls";
 import { join } from "node:path";
-import { certNames } from "./certs.ts";
 import {
   derToPem,
   fingerprintDer,
@@ -39,9 +38,8 @@ import {
   splitPemChain,
 } from "./fingerprint.ts";
 import { describeIoError, readOptional, writePrivateJson } from "./files.ts";
-import { compactIp, nameCovers, parseHost, parseIp, unbracket } from "./names.ts";
-
-x509.cryptoProvider.set(globalThis.crypto);
+import { compactIp, type HostName, nameCovers, parseHost, parseIp, unbracket } from "./names.ts";
+import { sanNames } from "./san.ts";
 
 /** Where trust may come from, as given on the `chat join` command line. */
 export interface TrustOptions {
@@ -354,9 +352,12 @@ async function probeAndMatch(
       }, not the ${wanted} you gave; refusing to connect`,
     );
   }
-  let leaf: x509.X509Certificate;
+  // node:crypto's parser, not @peculiar/x509: that library costs a client about 20 MB of memory.
+  let leaf: X509Certificate;
+  let names: HostName[];
   try {
-    leaf = new x509.X509Certificate(chain[0] as Uint8Array<ArrayBuffer>);
+    leaf = new X509Certificate(chain[0]);
+    names = sanNames(chain[0]);
   } catch {
     throw new TrustError(`the server at ${label} presented a certificate that cannot be parsed`);
   }
@@ -371,7 +372,6 @@ async function probeAndMatch(
   }
   // Refuse here, before pinning, what the real connection would refuse anyway.
   const host = parseHost(opts.host);
-  const names = certNames(leaf);
   if (!host || !names.some((n) => nameCovers(n, host))) {
     const list = names.map((n) => n.kind === "ip" ? compactIp(n.bytes) : n.text);
     throw new TrustError(
@@ -449,7 +449,7 @@ async function readCaFile(path: string, optional: boolean): Promise<string[] | n
   }
   for (const pem of pems) {
     try {
-      new x509.X509Certificate(pem);
+      new X509Certificate(pem);
     } catch {
       throw new TrustError(`${path} contains a certificate that cannot be parsed`);
     }
