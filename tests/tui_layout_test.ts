@@ -143,6 +143,33 @@ Deno.test("model: messages in, deletions and expiries take the bubble away in pl
   assert.equal(addMessage(model, a).items.length, 1);
 });
 
+Deno.test("model: a message is shown once, whichever model it is added to (the ids it keeps are right for each)", () => {
+  const [a, b, c] = [msg(), msg(), msg()];
+  const ab = modelWith(a, b);
+  const abc = addMessage(ab, c);
+  // the older model, still in use (a parked view), has no c yet and still has a and b
+  assert.deepEqual(addMessage(ab, c).items.map((i) => i.key), [a.id, b.id, c.id]);
+  assert.equal(addMessage(ab, a), ab);
+  assert.equal(addMessage(abc, c), abc);
+  // after a removal or /clear, what went may come back, what stayed may not come twice
+  const noB = removeItem(abc, b.id);
+  assert.deepEqual(addMessage(addMessage(noB, b), a).items.map((i) => i.key), [a.id, c.id, b.id]);
+  assert.deepEqual(addMessage({ ...abc, items: [] }, a).items.map((i) => i.key), [a.id]);
+  // past MAX_ITEMS the oldest go, and may be shown again if they come again; the others may not
+  const many = Array.from({ length: MAX_ITEMS + 5 }, () => msg());
+  let model = modelWith(...many);
+  assert.equal(model.items.length, MAX_ITEMS);
+  assert.equal(model.items[0].key, many[5].id);
+  assert.equal(addMessage(model, many[5]), model);
+  assert.equal(addMessage(model, many.at(-1)!), model);
+  model = addMessage(model, many[0]);
+  assert.equal(model.items.at(-1)!.key, many[0].id);
+  assert.equal(model.items[0].key, many[6].id);
+  // notices between messages do not upset it
+  model = addMessage(addNotice(model, "hello"), many[0]);
+  assert.equal(model.items.at(-1)!.kind, "notice");
+});
+
 Deno.test("model: an anchor on a deleted item moves to the next one", () => {
   const [a, b, c] = [msg(), msg(), msg()];
   const model = { ...modelWith(a, b, c), anchor: { key: b.id, line: 2 } };

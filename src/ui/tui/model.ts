@@ -231,6 +231,13 @@ export function addHelp(model: Model): Model {
 function bounded(model: Model): Model {
   if (model.items.length <= MAX_ITEMS) return model;
   const items = model.items.slice(model.items.length - MAX_ITEMS);
+  const ids = shownIds.get(model.items);
+  if (ids) {
+    for (const dropped of model.items.slice(0, model.items.length - MAX_ITEMS)) {
+      if (dropped.kind === "message") ids.delete(dropped.key);
+    }
+    handOn(model.items, items, ids);
+  }
   let anchor = model.anchor;
   if (anchor && !items.some((i) => i.key === anchor!.key)) anchor = { key: items[0].key, line: 0 };
   return { ...model, items, anchor };
@@ -260,12 +267,40 @@ export function removeItem(model: Model, key: string): Model {
   return { ...model, items, anchor, unseen: anchor ? model.unseen : 0 };
 }
 
+/**
+ * The ids of the messages in an items array, so that a message arriving is not checked against
+ * every item (2,000 of them, 50 times a second in a busy room). Made on first use for an array
+ * and handed on to the array that grows from it (addMessage, bounded); an array made any other
+ * way (a removal, /clear) gets its own on first use.
+ */
+const shownIds = new WeakMap<Item[], Set<string>>();
+
+function idsOf(items: Item[]): Set<string> {
+  let ids = shownIds.get(items);
+  if (!ids) {
+    ids = new Set();
+    for (const i of items) if (i.kind === "message") ids.add(i.key);
+    shownIds.set(items, ids);
+  }
+  return ids;
+}
+
+/** `ids`, right for `to`, become its set; `from` (which may still be in use) gets its own again. */
+function handOn(from: Item[], to: Item[], ids: Set<string>): void {
+  shownIds.delete(from);
+  shownIds.set(to, ids);
+}
+
 /** Adds a message bubble, unless it is already shown. */
 export function addMessage(model: Model, message: Shown): Model {
-  if (model.items.some((i) => i.kind === "message" && i.key === message.id)) return model;
+  const ids = idsOf(model.items);
+  if (ids.has(message.id)) return model;
   const item: Item = { kind: "message", key: message.id, message };
+  const items = [...model.items, item];
+  ids.add(message.id);
+  handOn(model.items, items, ids);
   const unseen = model.anchor && message.from !== model.me?.id ? model.unseen + 1 : model.unseen;
-  return bounded({ ...model, items: [...model.items, item], unseen });
+  return bounded({ ...model, items, unseen });
 }
 
 /**
