@@ -85,12 +85,24 @@ export function makeTempDir(prefix = "chat-e2e-"): Promise<string> {
   return Deno.makeTempDir({ prefix });
 }
 
-/** Removes a dir and everything in it; missing is fine. */
+/**
+ * Removes a dir and everything in it; missing is fine. A file written into it meanwhile (a
+ * process still on its way out) makes the removal fail with "Directory not empty": it is tried
+ * again, for up to 2 s.
+ */
 export async function removeDir(dir: string): Promise<void> {
-  try {
-    await Deno.remove(dir, { recursive: true });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  const deadline = Date.now() + 2_000;
+  for (;;) {
+    try {
+      await Deno.remove(dir, { recursive: true });
+      return;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      const notEmpty = (error as { code?: string }).code === "ENOTEMPTY" ||
+        /not empty/i.test(String(error));
+      if (!notEmpty || Date.now() >= deadline) throw error;
+      await delay(50);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import {
   chatPermissions,
   CONFIG,
   delay,
+  EXIT_TIMEOUT_MS,
   MAIN,
   makeTempDir,
   removeDir,
@@ -137,13 +138,101 @@ export class Tmux implements AsyncDisposable {
     return screen;
   }
 
+  /**
+   * Ends the tmux server and, before removing the clients' state dirs, waits (at most
+   * EXIT_TIMEOUT_MS, then SIGKILL) for every process it ran to be gone: kill-server only sends
+   * SIGHUP, and a client still saving its state on the way out would otherwise race the removal
+   * ("Directory not empty").
+   */
   async [Symbol.asyncDispose](): Promise<void> {
+    const pids = await this.#processes();
     try {
       await this.tmux("kill-server");
     } catch {
       // no server left
     }
+    if (!await exited(pids, EXIT_TIMEOUT_MS)) {
+      for (const { pid, start } of pids) {
+        try {
+          // only the very process listed (a pid may have been given to another since)
+          if ((await readStat(pid))?.start === start) Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await exited(pids, 5_000);
+    }
     for (const dir of this.#dirs) await removeDir(dir);
+  }
+
+  /** The tmux server, its panes' processes and all their descendants (none without /proc). */
+  async #processes(): Promise<Proc[]> {
+    let panes: string;
+    try {
+      panes = await this.tmux("list-panes", "-a", "-F", "#{pid} #{pane_pid}");
+    } catch {
+      return []; // no server (yet, or any more)
+    }
+    const all = await everyProcess();
+    const children = new Map<number, Proc[]>();
+    for (const p of all.values()) children.set(p.parent, [...children.get(p.parent) ?? [], p]);
+    const out = new Map<number, Proc>();
+    const visit = (p: Proc | undefined) => {
+      if (!p || out.has(p.pid)) return;
+      out.set(p.pid, p);
+      for (const child of children.get(p.pid) ?? []) visit(child);
+    };
+    for (const word of panes.split(/\s+/)) if (/^\d+$/.test(word)) visit(all.get(Number(word)));
+    return [...out.values()];
+  }
+}
+
+/** A process: its pid, parent, state and start time (which tells it from a later one of its pid). */
+interface Proc {
+  pid: number;
+  parent: number;
+  state: string;
+  start: string;
+}
+
+/** Every process, from /proc (none where there is no /proc). */
+async function everyProcess(): Promise<Map<number, Proc>> {
+  const out = new Map<number, Proc>();
+  try {
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const stat = await readStat(Number(entry.name));
+      if (stat) out.set(stat.pid, stat);
+    }
+  } catch {
+    // no /proc
+  }
+  return out;
+}
+
+/** A process from /proc/PID/stat; null once it is gone. */
+async function readStat(pid: number): Promise<Proc | null> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // pid (comm) state ppid … starttime (field 22): comm may hold spaces and parentheses, so the
+    // fields are read after the last ")"
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { pid, state: fields[0], parent: Number(fields[1]), start: fields[19] };
+  } catch {
+    return null;
+  }
+}
+
+/** Waits until none of `procs` runs any more (gone, or a zombie); false after `timeoutMs`. */
+async function exited(procs: Proc[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await Promise.all(procs.map((p) => readStat(p.pid)));
+    const running = (s: Proc | null, i: number) =>
+      s !== null && s.start === procs[i].start && s.state !== "Z";
+    if (!stats.some(running)) return true;
+    if (Date.now() >= deadline) return false;
+    await delay(50);
   }
 }
 
