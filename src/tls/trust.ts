@@ -352,7 +352,7 @@ async function probeAndMatch(
       }, not the ${wanted} you gave; refusing to connect`,
     );
   }
-  // node:crypto's parser, not @peculiar/x509: that library costs a client about 20 MB of memory.
+  // node:crypto's parser, not @peculiar/x509, which took a client 8 MB more (docs/BENCHMARKS.md).
   let leaf: X509Certificate;
   let names: HostName[];
   try {
