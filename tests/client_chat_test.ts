@@ -76,7 +76,7 @@ async function joined(
   const ui: ChatUi = {
     notice: (text) => void said.push(`notice ${text}`),
     localError: (text) => void said.push(`error ${text}`),
-    help: () => void said.push("help"),
+    help: (topic) => void said.push(topic ? `help ${topic}` : "help"),
     leaving: () => void said.push("leaving"),
   };
   const chat = new Chat({
@@ -250,11 +250,13 @@ Deno.test("a DM to the exact id of someone not online says it waits for them, on
 Deno.test("lines are done by their rows: /help and /exit reach the UI and the leaving", async () => {
   const t = await joined([server()]);
   t.chat.line("/help");
+  t.chat.line("/help ops");
   t.chat.line("/nope");
   t.chat.line("/exit");
   await t.clock.advance(0);
   assert.deepEqual(t.said, [
     "help",
+    "help operators",
     "error unknown command /nope; /help lists the commands",
     "leaving",
   ]);

@@ -594,3 +594,23 @@ Deno.test("/droproom: names the room (never the one typed in by default) and an 
   assertUsage(parseInput("/droproom #no!"));
   assertUsage(parseInput(`/droproom #spam ${"x".repeat(201)}`), /at most 200 characters/);
 });
+
+Deno.test("/help lists the everyday commands and points to /help ops, which lists the operators'", () => {
+  assert.deepEqual(parseInput("/help"), { kind: "help" });
+  for (const word of ["ops", "OPERATORS", "moderation"]) {
+    assert.deepEqual(parseInput(`/help ${word}`), { kind: "help", topic: "operators" });
+  }
+  assert.equal(parseInput("/help kittens").kind, "usage");
+  const everyday = helpText(Infinity, "everyday");
+  const operators = helpText(Infinity, "operators");
+  const forOperators = COMMANDS.filter((c) => c.forOperators);
+  assert.ok(forOperators.some((c) => c.name === "kick") && forOperators.length >= 10);
+  for (const command of COMMANDS) {
+    const [shownIn, notIn] = command.forOperators ? [operators, everyday] : [everyday, operators];
+    assert.ok(shownIn.includes(command.usage), `${command.name} missing`);
+    assert.ok(!notIn.includes(`${command.usage}  `), `${command.name} listed twice`);
+  }
+  assert.match(everyday, /\/help ops +the commands of room and server operators \(\/op .*\/kick/);
+  const lines = (text: string) => text.split("\n").length;
+  assert.equal(lines(everyday), lines(helpText()) - forOperators.length + 1);
+});

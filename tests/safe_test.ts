@@ -126,7 +126,7 @@ Deno.test("safeUi: what the UI behind it is given to show is safe; the rest pass
     show: (events) => void got.push(["show", events]),
     notice: (text) => void got.push(["notice", text]),
     localError: (text) => void got.push(["localError", text]),
-    help: () => void got.push(["help"]),
+    help: (topic) => void got.push(topic ? ["help", topic] : ["help"]),
     status: (status) => void got.push(["status", status]),
     leaving: () => void got.push(["leaving"]),
     stop: () => Promise.resolve(void got.push(["stop"])),
@@ -138,6 +138,7 @@ Deno.test("safeUi: what the UI behind it is given to show is safe; the rest pass
   ui.notice(EVIL);
   ui.localError(EVIL);
   ui.help();
+  ui.help("operators");
   ui.status({ state: "reconnecting", retryAt: 5, attempt: 1, reason: EVIL });
   ui.leaving();
   await ui.stop();
@@ -147,6 +148,7 @@ Deno.test("safeUi: what the UI behind it is given to show is safe; the rest pass
     ["notice", CLEAN],
     ["localError", CLEAN],
     ["help"],
+    ["help", "operators"],
     ["status", { state: "reconnecting", retryAt: 5, attempt: 1, reason: CLEAN }],
     ["leaving"],
     ["stop"],

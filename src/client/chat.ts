@@ -7,7 +7,13 @@
 import { ID_PATTERN } from "../protocol/schema.ts";
 import type { ChatClient, Ending, SendFrame } from "./client.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { type CommandContext, type Outgoing, parseInput, perform } from "./commands.ts";
+import {
+  type CommandContext,
+  type HelpTopic,
+  type Outgoing,
+  parseInput,
+  perform,
+} from "./commands.ts";
 import type { Ignores } from "./ignore.ts";
 import { MAX_OUTBOX_MESSAGES } from "./outbox.ts";
 import type { ClientState } from "./state.ts";
@@ -29,7 +35,7 @@ export const messages = (n: number) => `${n} message${n === 1 ? "" : "s"}`;
 export interface ChatUi {
   notice(text: string): void;
   localError(text: string): void;
-  help(): void;
+  help(topic?: HelpTopic): void;
   /** The person asked to leave: the client is finishing up. */
   leaving(): void;
   /** Empties the view (/clear), where there is one. */
@@ -87,7 +93,7 @@ export class Chat {
       reconnectNow: () => client.reconnectNow(),
       notice: (text) => ui.notice(text),
       error: (text) => ui.localError(text),
-      help: () => ui.help(),
+      help: (topic) => ui.help(topic),
       leave: () => void this.leave(EXIT_DRAIN_MS),
       ignores: options.ignores,
       clear: ui.clear ? () => ui.clear!() : undefined,

@@ -58,7 +58,7 @@ export type Intent =
   | { kind: "sessions" }
   | { kind: "logoutOthers" }
   | { kind: "reconnect" }
-  | { kind: "help" }
+  | { kind: "help"; topic?: HelpTopic }
   | { kind: "exit" }
   | { kind: "usage"; message: string };
 
@@ -83,6 +83,11 @@ type IntentOf<K extends Intent["kind"]> = Extract<Intent, { kind: K }>;
 export type Outgoing = Omit<SendFrame, "type" | "ref" | "retry">;
 
 /** What an action works with: the running client and its UI (chat.ts provides it). */
+/** What /help shows: everyday commands, or (`operators`) those of room and server operators. */
+export type HelpTopic = "operators";
+/** The words after /help that ask for the operators' commands. */
+const OPERATOR_TOPICS = ["ops", "operators", "op", "moderation", "mod"];
+
 export interface CommandContext {
   /** Sends a message (a script's input may wait here for room in a full outbox). */
   send(message: Outgoing): void | Promise<void>;
@@ -98,8 +103,8 @@ export interface CommandContext {
   notice(text: string): void;
   /** A mistake of the person's, caught before anything was sent. */
   error(text: string): void;
-  /** Shows the commands (and, on a terminal, the keys). */
-  help(): void;
+  /** Shows the commands (and, on a terminal, the keys); `operators`: the operators' commands. */
+  help(topic?: HelpTopic): void;
   /** Leaves: the client finishes up and stops. */
   leave(): void;
   /** The people ignored, kept on disk per server (ignore.ts); absent: /ignore is not offered. */
@@ -117,6 +122,8 @@ export interface Command<K extends CommandKind = CommandKind> {
   dotted?: boolean;
   usage: string;
   help: string;
+  /** For room and server operators: listed by `/help ops`, not by `/help`. */
+  forOperators?: true;
   /** Turns the text after the command word into an intent. */
   parse(args: string): IntentOf<K> | Usage;
   /** Does it. */
@@ -580,6 +587,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "op",
+    forOperators: true,
     name: "op",
     aliases: [],
     usage: "/op @id [#room]",
@@ -593,6 +601,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "deop",
+    forOperators: true,
     name: "deop",
     aliases: [],
     usage: "/deop @id [#room]",
@@ -610,6 +619,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "kick",
+    forOperators: true,
     name: "kick",
     aliases: [],
     usage: "/kick @id [#room] [reason]",
@@ -628,6 +638,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "ban",
+    forOperators: true,
     name: "ban",
     aliases: [],
     usage: "/ban @id [#room] [2h] [reason]",
@@ -653,6 +664,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "unban",
+    forOperators: true,
     name: "unban",
     aliases: [],
     usage: "/unban @id [#room|--server]",
@@ -668,6 +680,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "mute",
+    forOperators: true,
     name: "mute",
     aliases: [],
     usage: "/mute @id [#room] [2h] [reason]",
@@ -688,6 +701,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "unmute",
+    forOperators: true,
     name: "unmute",
     aliases: [],
     usage: "/unmute @id [#room|--server]",
@@ -701,6 +715,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "bans",
+    forOperators: true,
     name: "bans",
     aliases: [],
     usage: "/bans [#room|--server] [FROM]",
@@ -720,6 +735,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "modlog",
+    forOperators: true,
     name: "modlog",
     aliases: [],
     usage: "/modlog [#room|--server] [BEFORE]",
@@ -739,6 +755,7 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "droproom",
+    forOperators: true,
     name: "droproom",
     aliases: [],
     usage: "/droproom #room [reason]",
@@ -798,10 +815,14 @@ export const COMMANDS: AnyCommand[] = [
     kind: "help",
     name: "help",
     aliases: ["?"],
-    usage: "/help",
+    usage: "/help [ops]",
     help: "list the commands (and, in the full-screen client, the keys)",
-    parse: () => ({ kind: "help" }),
-    run: (_, context) => context.help(),
+    parse(args) {
+      const topic = args.trim().toLowerCase();
+      if (topic === "") return { kind: "help" };
+      return OPERATOR_TOPICS.includes(topic) ? { kind: "help", topic: "operators" } : usage(this);
+    },
+    run: ({ topic }, context) => context.help(topic),
   }),
   command({
     kind: "exit",
@@ -941,16 +962,31 @@ export function perform(intent: Intent, context: CommandContext): void | Promise
 }
 
 /**
- * The /help text, from the table: usage, then what it does, wrapped under itself so no line is
+ * The help text, from the table: usage, then what it does, wrapped under itself so no line is
  * longer than `columns` (where it can be: `chat join --help` asks for 80, the TUI its width).
+ * `shown`: every command (`chat join --help`), those of /help (`everyday`, with a pointer to the
+ * rest) or the operators' (`/help ops`).
  */
-export function helpText(columns = Infinity): string {
+export function helpText(
+  columns = Infinity,
+  shown: HelpTopic | "everyday" | "all" = "all",
+): string {
+  const rows = (forOperators: boolean) =>
+    COMMANDS.filter((c) => !!c.forOperators === forOperators)
+      .map((c): [string, string] => [c.usage, c.help]);
+  if (shown === "operators") return twoColumns(rows(true), columns);
   return twoColumns([
     ["text", "send to everyone"],
     ["@id [@id ...] text", "send only to those people (@name: the one person online so named)"],
-    ...COMMANDS.map((c): [string, string] => [c.usage, c.help]),
+    ...(shown === "all" ? COMMANDS.map((c): [string, string] => [c.usage, c.help]) : rows(false)),
+    ...(shown === "all" ? [] : [["/help ops", OPERATORS_HINT] as [string, string]]),
   ], columns);
 }
+
+/** What /help says of the operators' commands it leaves out. */
+const OPERATORS_HINT = `the commands of room and server operators (${
+  COMMANDS.filter((c) => c.forOperators).map((c) => `/${c.name}`).join(" ")
+})`;
 
 /**
  * Rows of `[left, right]` as two columns, the right one wrapped at words under itself so that

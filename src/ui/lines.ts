@@ -57,8 +57,8 @@ export function lineUi(mode: "plain" | "json", context: UiContext): Ui {
     notice(text) {
       emit(untab(text).split("\n").map((l) => `* ${l}`), [{ type: "notice", message: text }]);
     },
-    help() {
-      this.notice(helpText());
+    help(topic) {
+      this.notice(helpText(Infinity, topic ?? "everyday"));
     },
     localError(text) {
       emit([`! ${oneLine(text)}`], [{ type: "error", code: "usage", message: text }]);

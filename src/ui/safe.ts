@@ -143,7 +143,7 @@ export function safeUi(ui: Ui): Ui {
     show: (events) => ui.show(events.map(safeEvent)),
     notice: (text) => ui.notice(safeText(text)),
     localError: (text) => ui.localError(safeText(text)),
-    help: () => ui.help(),
+    help: (topic) => ui.help(topic),
     status: (status) => ui.status(safeStatus(status)),
     leaving: () => ui.leaving(),
     ...(ui.clear ? { clear: () => ui.clear!() } : {}),

@@ -1,6 +1,7 @@
 /** What the join loop needs from any user interface: line modes and the interactive one alike. */
 import type { ConnectionStatus } from "../client/client.ts";
 import type { ClientEvent, ClientState } from "../client/state.ts";
+import type { HelpTopic } from "../client/commands.ts";
 
 /** What every UI is given to draw from. */
 export interface UiContext {
@@ -35,8 +36,8 @@ export interface Ui {
   notice(text: string): void;
   /** A mistake of the person's, caught before anything was sent. */
   localError(text: string): void;
-  /** The commands (and, on a terminal, the keys): /help. */
-  help(): void;
+  /** The commands (and, on a terminal, the keys): /help; `operators`: /help ops. */
+  help(topic?: HelpTopic): void;
   /** The connection's state changed. */
   status(status: ConnectionStatus): void;
   /** The person asked to leave (/exit, Ctrl+C, Ctrl+D, the end of stdin): the client is finishing up. */

@@ -16,6 +16,7 @@ import { plainLines } from "../plain.ts";
 import { oneLine, untab } from "../sanitize.ts";
 import { QUIT_CONFIRM_MS } from "../keymap.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
+import type { HelpTopic } from "../../client/commands.ts";
 import type { Layout } from "../ui.ts";
 import { emptyInput, type InputState } from "./input.ts";
 import type { Anchor } from "./layout.ts";
@@ -30,7 +31,7 @@ export type Item =
   | { kind: "message"; key: string; message: Shown }
   | { kind: "notice"; key: string; text: string; role: NoticeRole }
   /** The commands and keys, laid out for the pane's width when drawn (so they reflow). */
-  | { kind: "help"; key: string };
+  | { kind: "help"; key: string; topic?: HelpTopic };
 
 export type Panel =
   | { kind: "results"; pattern?: string; total: number; messages: Shown[]; scroll: number }
@@ -223,8 +224,8 @@ export function pressCtrlC(model: Model, now: number): { model: Model; quit: boo
 }
 
 /** Adds the commands and keys to the pane (/help). */
-export function addHelp(model: Model): Model {
-  const item: Item = { kind: "help", key: `n${model.seq + 1}` };
+export function addHelp(model: Model, topic?: HelpTopic): Model {
+  const item: Item = { kind: "help", key: `n${model.seq + 1}`, ...(topic ? { topic } : {}) };
   return bounded({ ...model, seq: model.seq + 1, items: [...model.items, item] });
 }
 

@@ -31,7 +31,7 @@ import {
   visible,
   wrapText,
 } from "../bubble.ts";
-import { helpText, twoColumns } from "../../client/commands.ts";
+import { helpText, type HelpTopic, twoColumns } from "../../client/commands.ts";
 import { keysText } from "../keymap.ts";
 import type { Layout } from "../ui.ts";
 import { sessionLine, sessionsHeading, sortSessions } from "../plain.ts";
@@ -94,11 +94,13 @@ export class BlockCache {
 const NOTICE_PREFIX = { notice: "* ", presence: "· ", error: "! " } as const;
 
 /** The lines of /help: the commands, then the keys, each wrapped under its own column. */
-function helpLines(width: number): StyledLine[] {
+function helpLines(width: number, topic?: HelpTopic): StyledLine[] {
   const room = Math.max(1, width - 3);
   const views = twoColumns(VIEW_COMMANDS.map((c): [string, string] => [c.usage, c.help]), room);
-  const text = `Commands:\n${helpText(room)}\n\nRooms and conversations:\n${views}\n\n` +
-    `Keys:\n${keysText(room)}`;
+  const text = topic === "operators"
+    ? `Operators' commands:\n${helpText(room, "operators")}`
+    : `Commands:\n${helpText(room, "everyday")}\n\nRooms and conversations:\n${views}\n\n` +
+      `Keys:\n${keysText(room)}`;
   // wrapped again only where even the two columns cannot fit (a very narrow pane)
   return text.split("\n").flatMap((line) => line.length <= room ? [line] : wrapText(line, room))
     .map((line, i): StyledLine => [
@@ -127,7 +129,7 @@ export function itemLines(
     const bubble = renderBubble(item.message, { width: Math.max(1, width - 2), me, now, here });
     return [[], ...bubble.map((line): StyledLine => [{ text: " ", role: "text" }, ...line])];
   }
-  if (item.kind === "help") return helpLines(width);
+  if (item.kind === "help") return helpLines(width, item.topic);
   const prefix = NOTICE_PREFIX[item.role];
   const room = Math.max(1, width - 1 - prefix.length);
   const text = item.text.split("\n").map(visible).join("\n");

@@ -11,7 +11,7 @@
  * ui.start({ onLine: (line) => chat.line(line), onEnd: () => void chat.leave(EXIT_DRAIN_MS) });
  * ```
  */
-import { COMMANDS } from "../../client/commands.ts";
+import { COMMANDS, type HelpTopic } from "../../client/commands.ts";
 import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
@@ -220,8 +220,8 @@ class TuiController implements Ui {
     this.#changed();
   }
 
-  help(): void {
-    this.#model = addHelp(this.#model);
+  help(topic?: HelpTopic): void {
+    this.#model = addHelp(this.#model, topic);
     this.#changed();
   }
 
