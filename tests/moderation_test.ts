@@ -24,6 +24,7 @@ import {
   MODERATION_BURST,
   MODLOG_LIST_LIMIT,
 } from "../src/server/limits.ts";
+import { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "../src/server/hub.ts";
 import { notInRoom } from "../src/server/rooms.ts";
 import { FakePeer, T0, testLog, world } from "./fixtures.ts";
 
@@ -59,6 +60,9 @@ Deno.test("moderation: a kick is one line to the room's members, the target and 
     user: w.bob.id,
     by: w.alice.id,
     reason: "spam",
+    // the room's counts after it (alice and carol), so that its members' counts change with it
+    members: 2,
+    online: 2,
   });
   for (const peer of [w.bob, w.carol]) {
     assert.deepEqual(peer.of("moderation").map((e) => [e.action, e.user, e.ref]), [
@@ -82,6 +86,56 @@ Deno.test("moderation: a kick is one line to the room's members, the target and 
     "unknown_recipient",
   );
   assert.equal(w.store.modlog(undefined, undefined, 10).length, 1);
+});
+
+Deno.test("moderation: put out of a room, its counts after it go with the one line to everyone told; a ban of one not in it carries none", () => {
+  const w = opsRoom();
+  w.join("dave"); // online, in no room of theirs here
+  const banned = w.act(w.alice, { type: "ban", room: "#ops", user: w.carol.id });
+  for (const frame of [banned, w.bob.of("moderation")[0], w.carol.of("moderation")[0]]) {
+    assert.deepEqual([frame?.action, frame?.members, frame?.online], ["banned", 2, 2]);
+  }
+  // one line, no presence besides it
+  assert.deepEqual(w.bob.of("presence").filter((p) => p.room), []);
+  assert.deepEqual(w.hub.rooms.info("#ops")?.online, 2);
+  // bob offline: a member still, not online
+  w.hub.disconnect(w.bob);
+  const kicked = w.act(w.alice, { type: "kick", room: "#ops", user: w.bob.id });
+  assert.deepEqual([kicked.members, kicked.online], [1, 1]);
+  // not in the room: nothing changes, no counts
+  const notIn = w.act(w.alice, { type: "ban", room: "#ops", user: w.bob.id });
+  assert.deepEqual([notIn.members, notIn.online], [undefined, undefined]);
+  // nor with anything else
+  assert.equal(w.act(w.alice, { type: "unban", room: "#ops", user: w.bob.id }).online, undefined);
+});
+
+Deno.test("moderation: put out of a room past PRESENCE_NAMES_LIMIT online, the line carries no counts: the count comes at the next tick, as a part's does", () => {
+  const w = world();
+  const owner = w.join("owner");
+  w.roomOf(owner, { type: "join", room: "#big" });
+  const peers = Array.from({ length: PRESENCE_NAMES_LIMIT + 1 }, (_, i) => w.join(`u${i}`));
+  for (const peer of peers) {
+    w.roomOf(peer, { type: "join", room: "#big" });
+    w.clock.t += 60_000;
+  }
+  w.clock.t += PRESENCE_INTERVAL_MS;
+  w.hub.tick();
+  for (const peer of [owner, ...peers]) peer.clear();
+  const kicked = w.ask(owner, { type: "kick", room: "#big", user: peers[0].id });
+  assert.equal(kicked.type, "moderation");
+  const told = peers[1].of("moderation");
+  assert.deepEqual(told.map((e) => [e.action, e.members, e.online]), [
+    ["kicked", undefined, undefined],
+  ]);
+  assert.deepEqual(peers[1].of("presence").filter((p) => p.room), [], "no names, not yet");
+  w.clock.t += PRESENCE_INTERVAL_MS;
+  w.hub.tick();
+  assert.deepEqual(peers[1].of("presence").filter((p) => p.room), [{
+    type: "presence",
+    room: "#big",
+    online: PRESENCE_NAMES_LIMIT + 1,
+  }]);
+  assert.deepEqual(peers[0].of("presence").filter((p) => p.room), [], "the one put out: none");
 });
 
 Deno.test("moderation: a non-operator is refused every command with forbidden, and nothing changes", () => {

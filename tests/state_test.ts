@@ -489,6 +489,38 @@ Deno.test("moderation: kicked or banned from the room I type in, it is gone from
   assert.equal(deleted.type === "deleted" && deleted.by, "ann_0001");
 });
 
+Deno.test("moderation: someone else kicked or banned from a room of mine: its counts are the ones the line carries, and it is still one event", () => {
+  const state = new ClientState();
+  state.apply(welcomeFrame({
+    you: tom,
+    rooms: [info(GENERAL_ROOM), info("#ops", { members: 4, online: 3, topic: "t" })],
+  }));
+  const kick = {
+    type: "moderation" as const,
+    action: "kicked" as const,
+    room: "#ops",
+    user: bob.id,
+    by: alice.id,
+    members: 3,
+    online: 2,
+  };
+  const events = state.apply(kick);
+  assert.deepEqual(events, [{ ...kick }]);
+  assert.deepEqual(state.rooms.get("#ops"), info("#ops", { members: 3, online: 2, topic: "t" }));
+  assert.equal(state.room, GENERAL_ROOM);
+  // a large room's line carries none: its count comes as a part's does, by presence
+  state.apply({ type: "moderation", action: "banned", room: "#ops", user: "x_0002", by: alice.id });
+  assert.deepEqual([state.rooms.get("#ops")?.members, state.rooms.get("#ops")?.online], [3, 2]);
+  state.apply({ type: "presence", room: "#ops", online: 1 });
+  assert.equal(state.rooms.get("#ops")?.online, 1);
+  // a room I am not in: nothing of mine changes
+  state.apply({ ...kick, room: "#elsewhere" });
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM, "#ops"]);
+  // a mute carries no counts and changes none
+  state.apply({ type: "moderation", action: "muted", room: "#ops", user: bob.id, by: alice.id });
+  assert.deepEqual([state.rooms.get("#ops")?.members, state.rooms.get("#ops")?.online], [3, 1]);
+});
+
 Deno.test("moderation: a room removed is gone from everyone's rooms; typing there moves to #general", () => {
   const state = welcomed();
   state.apply(welcomeFrame({ you: tom, rooms: [info(GENERAL_ROOM), info("#ops"), info("#spam")] }));

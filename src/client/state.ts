@@ -259,7 +259,8 @@ export class ClientState {
 
   /**
    * An operator acted: kicked or banned from a room, this user is not in it any more; nor is
-   * anyone in a room that was removed.
+   * anyone in a room that was removed. Someone else put out of a room of this user's: its counts
+   * are the ones the frame carries (a large room's come by `presence`, as for a part).
    */
   #moderation(frame: ModerationEvent): ClientEvent {
     const { type: _, ref: __, ...change } = frame;
@@ -271,6 +272,14 @@ export class ClientState {
     if (putOut && frame.room !== undefined) {
       const here = this.#out(frame.room);
       if (here !== undefined) out.here = here;
+      return out;
+    }
+    const info = frame.room !== undefined ? this.rooms.get(frame.room) : undefined;
+    if (info) {
+      const counts: Partial<RoomInfo> = {};
+      if (frame.members !== undefined) counts.members = frame.members;
+      if (frame.online !== undefined) counts.online = frame.online;
+      this.rooms.set(info.name, { ...info, ...counts });
     }
     return out;
   }

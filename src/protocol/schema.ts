@@ -594,6 +594,12 @@ export const ModerationEvent = z.object({
   by: UserId,
   reason: z.string().optional(),
   until: z.number().optional(),
+  /**
+   * `kicked` or `banned` out of a room of at most 200 online: how many are in it, and how many of
+   * them are online, after the change (absent in a larger room: its count comes as a part's does).
+   */
+  members: z.number().int().optional(),
+  online: z.number().int().optional(),
 });
 export type ModerationEvent = z.infer<typeof ModerationEvent>;
 /** The answer to `ops`: the server's operators, and the room's (its creator among them). */

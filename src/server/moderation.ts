@@ -65,8 +65,11 @@ export const SERVER_SCOPE = "";
 /** Who `chat admin` acts as, in the moderation log. */
 export const ADMIN = "admin";
 
-/** The part of a moderation event that says what happened (the rest: `type`, `by`, `ref`). */
-type Change = Omit<ModerationEvent, "type" | "by" | "ref">;
+/**
+ * The part of a moderation event that says what happened (the rest: `type`, `by`, `ref`, and the
+ * room's counts after it, which the log does not keep).
+ */
+type Change = Omit<ModerationEvent, "type" | "by" | "ref" | "members" | "online">;
 
 /** A ban or mute refused because its scope keeps as many as it may. */
 class ScopeFull extends Error {}
@@ -289,7 +292,7 @@ export class Moderation {
       const target = this.#target(peer, user, ref, frame.user, "kick");
       if (target === undefined || this.#shielded(peer, ref, target, room, authority.server)) return;
       if (!this.#member(peer, ref, target, room)) return;
-      const done = this.#apply(
+      this.#apply(
         peer,
         user,
         ref,
@@ -297,8 +300,8 @@ export class Moderation {
         () => {
           this.#store.partRoom(target, room);
         },
+        () => this.#rooms.removeMember(target, room),
       );
-      if (done) this.#rooms.removeMember(target, room);
     });
   }
 
@@ -319,11 +322,17 @@ export class Moderation {
         }
         const member = this.#store.isMember(target, room);
         const change: Change = { action: "banned", room, user: target, reason, until };
-        const done = this.#apply(peer, user, ref, change, () => {
-          this.#restrict(user, "ban", room, target, false, reason, until);
-          if (member) this.#store.partRoom(target, room);
-        });
-        if (done && member) this.#rooms.removeMember(target, room);
+        this.#apply(
+          peer,
+          user,
+          ref,
+          change,
+          () => {
+            this.#restrict(user, "ban", room, target, false, reason, until);
+            if (member) this.#store.partRoom(target, room);
+          },
+          member ? () => this.#rooms.removeMember(target, room) : undefined,
+        );
         return;
       }
       if (!this.#serverAuthority(peer, user, ref, "ban from the whole server")) return;
@@ -659,9 +668,18 @@ export class Moderation {
 
   /**
    * Writes a change and its moderation log entry in one transaction, then tells everyone it
-   * concerns and logs it; false when nothing was done (the operator was told why).
+   * concerns and logs it; false when nothing was done (the operator was told why). `applied`
+   * brings memory in line before anyone is told; the room counts it returns (someone put out of
+   * a small room) go with the frame, so its members' counts change with the one line.
    */
-  #apply(peer: Peer, user: User, ref: string, change: Change, write: () => void): boolean {
+  #apply(
+    peer: Peer,
+    user: User,
+    ref: string,
+    change: Change,
+    write: () => void,
+    applied?: () => { members: number; online: number } | undefined,
+  ): boolean {
     const event: ModerationEvent = { type: "moderation", ...definedOnly(change), by: user.id };
     const entry: NewModlogEntry = { time: this.#now(), ...definedOnly(change), by: user.id };
     let full: string | undefined;
@@ -682,13 +700,15 @@ export class Moderation {
       return false;
     }
     this.#logLine(entry);
-    this.#tell(peer, ref, event);
+    const counts = applied?.();
+    this.#tell(peer, ref, counts ? { ...event, ...counts } : event);
     return true;
   }
 
   /**
    * One frame to everyone an action concerns, encoded once: the room's members online, the user
-   * it is about, and the operator (with the ref of their request).
+   * it is about (when put out of the room already, through their own connection), and the
+   * operator (with the ref of their request).
    */
   #tell(peer: Peer, ref: string, event: ModerationEvent): void {
     const bytes = encodeFrame(event);

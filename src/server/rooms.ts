@@ -211,15 +211,18 @@ export class Rooms {
 
   /**
    * `userId` was put out of `room` (kicked or banned; the store has it already): they are not in
-   * it any more, online or not.
+   * it any more, online or not. Returns the room's counts after it, for the one `moderation`
+   * frame that tells its members, while the room is small (as a part is named with its count);
+   * in a large room undefined: its count goes out at the next tick, as for a part there.
    */
-  removeMember(userId: string, name: string): void {
+  removeMember(userId: string, name: string): { members: number; online: number } | undefined {
     const room = this.#rooms.get(name);
-    if (!room) return;
+    if (!room) return undefined;
     room.members = Math.max(0, room.members - 1);
     room.online.delete(userId);
     this.#of.get(userId)?.delete(name);
-    this.#countChanged(room);
+    if (room.online.size > PRESENCE_NAMES_LIMIT) return void this.#countChanged(room);
+    return { members: room.members, online: room.online.size };
   }
 
   /** Sends one encoded frame to `room`'s members online; returns to how many. */

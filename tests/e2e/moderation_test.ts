@@ -103,6 +103,11 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
     "still three in #ops",
   );
   assert.ok(!carol.events.some((e) => e.type === "moderation" || e.type === "deleted"));
+  // dave, one more member (--json), to see the room's counts change with the kick line
+  await using dave = await joined(server, "dave");
+  await dave.send("/join #ops");
+  await dave.waitFor(joinedOps);
+  await alice.waitFor((e) => e.type === "presence" && e.room === "#ops" && e.online === 4);
 
   // alice made #ops: she may. The kick line, as the target, a member and the operator see it
   await alice.send(`/kick @${carol.id} spam`);
@@ -117,6 +122,15 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
   const toAlice = await alice.waitFor(isModeration("kicked", carol.id));
   assert.equal(toAlice.room, "#ops");
   await bob.waitForLine((l) => l === `* ${carol.id} was kicked from #ops by ${alice.id}: spam`);
+  // a member's client takes the room's counts from the one line (alice, bob, dave), no presence
+  const toDave = await dave.waitFor(isModeration("kicked", carol.id));
+  assert.deepEqual([toDave.members, toDave.online], [3, 3]);
+  await dave.send("/rooms");
+  const after = await dave.waitFor((e) => e.type === "rooms");
+  const opsRoom = after.rooms.find((r: Frame) => r.name === "#ops");
+  assert.deepEqual([opsRoom?.members, opsRoom?.online], [3, 3], "as the server counts them");
+  assert.ok(!dave.events.some((e) => e.type === "presence" && e.left?.id === carol.id));
+  assert.ok(!bob.lines.some((l) => l.startsWith(`* ${carol.id} left #ops`)));
   // a kick is not a ban
   await carol.send("/join #ops");
   await seen(carol, joinedOps, 2);
