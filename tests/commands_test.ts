@@ -583,6 +583,71 @@ Deno.test("moderation commands: what the server would refuse is said before anyt
   });
 });
 
+Deno.test("moderation commands: the usage shows --server where it is taken; an option not taken, or one after the reason, is a one-sentence usage error, never the reason", () => {
+  const row = (name: string) => COMMANDS.find((c) => c.name === name)!;
+  assert.equal(row("ban").usage, "/ban @id [#room|--server] [2h] [why]");
+  assert.equal(row("mute").usage, "/mute @id [#room|--server] [2h] [why]");
+  assert.match(row("ban").help, /--address/);
+  // the options in any order before the reason
+  assert.deepEqual(parseInput("/ban @ann 2h --server spam"), {
+    kind: "ban",
+    user: "ann",
+    duration: 7200,
+    server: true,
+    reason: "spam",
+  });
+  assert.deepEqual(parseInput("/mute --server @bob calm down"), {
+    kind: "mute",
+    user: "bob",
+    server: true,
+    reason: "calm down",
+  });
+  const said = (line: string) => {
+    const intent = parseInput(line);
+    assert.equal(intent.kind, "usage", `${line}: ${JSON.stringify(intent)}`);
+    return intent.kind === "usage" ? intent.message : "";
+  };
+  const ban = "(usage: /ban @id [#room|--server] [2h] [why])";
+  const mute = "(usage: /mute @id [#room|--server] [2h] [why])";
+  assert.equal(said("/ban @ann --serve spam"), `/ban has no option --serve ${ban}`);
+  assert.equal(said("/ban @ann 2h --everywhere"), `/ban has no option --everywhere ${ban}`);
+  assert.equal(said("/mute @bob --address"), `/mute has no option --address ${mute}`);
+  assert.equal(
+    said("/kick @ann --server spam"),
+    "/kick has no option --server (usage: /kick @id [#room] [reason])",
+  );
+  assert.equal(
+    said("/op @ann --server"),
+    "/op has no option --server (usage: /op @id [#room])",
+  );
+  assert.equal(said("/ban @ann spam --server"), `--server goes before the reason ${ban}`);
+  assert.equal(said("/ban @ann 1d spam and --address"), `--address goes before the reason ${ban}`);
+  assert.equal(said("/mute @bob too loud --server"), `--server goes before the reason ${mute}`);
+  assert.equal(said("/ban @ann --server #ops spam"), "name a room or --server, not both");
+  for (const line of ["/ban --serve", "/mute @bob 5m --serve", "/unmute @bob --address"]) {
+    assert.ok(!said(line).includes("\n"), line);
+  }
+  // a reason may have other words with dashes: text
+  assert.deepEqual(parseInput("/kick @ann stop -- now --please"), {
+    kind: "kick",
+    user: "ann",
+    reason: "stop -- now --please",
+  });
+  assert.deepEqual(parseInput("/ban @ann #ops see --server rules"), {
+    kind: "usage",
+    message: `--server goes before the reason ${ban}`,
+  });
+});
+
+Deno.test("the README's command table shows each moderation command's usage as the table has it", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  for (const name of ["kick", "ban", "unban", "mute", "bans", "modlog", "droproom"]) {
+    const usage = COMMANDS.find((c) => c.name === name)!.usage;
+    const cell = "| `" + usage.replaceAll("|", "\\|") + "`";
+    assert.ok(readme.includes(cell), `README lacks ${cell}`);
+  }
+});
+
 Deno.test("/droproom: names the room (never the one typed in by default) and an optional reason", () => {
   const asked = doing(["/droproom #Spam flooded with ads", "/droproom #old"]);
   assert.deepEqual(asked.map((line) => JSON.parse(line.replace(/^request /, ""))), [

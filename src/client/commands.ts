@@ -199,9 +199,37 @@ interface AimRules {
   reason?: boolean;
 }
 
+/** The options a moderation command may be given, as `rules` allow them. */
+function optionsOf(rules: AimRules): string[] {
+  return [...(rules.server ? ["--server"] : []), ...(rules.address ? ["--address"] : [])];
+}
+
+/**
+ * Why the words after a moderation command's options are not its reason, or null when they may
+ * be: an option it does not take where its options are (`--serve`), or one of its own after the
+ * reason began (`spam --server`), which would otherwise be taken as the reason's text.
+ */
+function strayOption(rest: string, rules: AimRules, row: { usage: string }): Usage | null {
+  if (rest === "") return null;
+  const own = optionsOf(rules);
+  const said = (message: string): Usage => ({
+    kind: "usage",
+    message: `${message} (usage: ${row.usage})`,
+  });
+  const words = rest.split(/\s+/);
+  if (/^--[A-Za-z]/.test(words[0]) && !own.includes(words[0])) {
+    return said(`${row.usage.split(" ")[0]} has no option ${words[0]}`);
+  }
+  if (!rules.reason) return null;
+  const late = words.find((word) => own.includes(word));
+  return late === undefined ? null : said(`${late} goes before the reason`);
+}
+
 /**
  * `@id [#room | --server [--address]] [DURATION] [reason…]`, or `--address ADDR` instead of
- * `@id`, as `rules` allow; the room, when neither is given, is the one typed in (at run time).
+ * `@id`, as `rules` allow, the options in any order before the reason; the room, when neither is
+ * given, is the one typed in (at run time). An option it does not take, or one after the reason
+ * began, is a usage error, never text of the reason.
  */
 function parseAimed(
   args: string,
@@ -246,9 +274,12 @@ function parseAimed(
     } else break;
     rest = rest.slice(word[0].length);
   }
-  if (out.room !== undefined && out.server) {
+  // a room after --server: the same slip as before it, not the reason
+  if ((out.room !== undefined || /^#/.test(rest)) && out.server) {
     return { kind: "usage", message: "name a room or --server, not both" };
   }
+  const stray = strayOption(rest, rules, row);
+  if (stray !== null) return stray;
   if (out.user === undefined && out.address === undefined) return usage(row);
   if (rest !== "") {
     if (!rules.reason) return usage(row);
@@ -641,7 +672,7 @@ export const COMMANDS: AnyCommand[] = [
     forOperators: true,
     name: "ban",
     aliases: [],
-    usage: "/ban @id [#room] [2h] [reason]",
+    usage: "/ban @id [#room|--server] [2h] [why]",
     help: "keep someone out of the room for a while (30m, 2h, 1d; without: until /unban); " +
       "a server operator: --server for the whole server, --address also where they connect " +
       "from, /ban --address ADDR an address",
@@ -683,7 +714,7 @@ export const COMMANDS: AnyCommand[] = [
     forOperators: true,
     name: "mute",
     aliases: [],
-    usage: "/mute @id [#room] [2h] [reason]",
+    usage: "/mute @id [#room|--server] [2h] [why]",
     help: "someone may read but not send in the room, for a while or until /unmute " +
       "(a server operator: --server for anywhere)",
     parse(args) {
