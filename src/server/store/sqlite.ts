@@ -392,8 +392,11 @@ export class SqliteStore implements Store {
         `DELETE FROM restrictions WHERE kind = :kind AND scope = :scope AND target = :target
          RETURNING until`,
       ),
+      // by the target's index: the primary key begins with kind, and SQLite (no statistics)
+      // would otherwise walk every mute on the server for each hello
       restrictionsOf: prepare(
-        `SELECT * FROM restrictions WHERE target = :target AND kind = :kind
+        `SELECT * FROM restrictions INDEXED BY restrictions_by_target
+         WHERE target = :target AND kind = :kind
            AND (until IS NULL OR until > :now)`,
       ),
       restrictionsIn: prepare(
