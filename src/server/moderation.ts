@@ -13,9 +13,11 @@
  * Moderation.bannedFrom}); a mute refuses `send` (messages.ts asks {@link Moderation.muted}).
  * A timed ban or mute ends by itself: checked when used, forgotten by `prune`.
  *
- * In memory: only the mutes of the users online, read when they log in, so a send is checked
- * without a read of the store. Everything else is one indexed read or write per request, and
- * every list is bounded by a constant and cut to one frame.
+ * In memory: the mutes of the users online, each read (one key lookup) the first time they send
+ * where it would hold, at most MUTES_KEPT_PER_USER per user, so a send is checked without a
+ * read of the store after that, and however many rooms someone is muted in costs their hello
+ * nothing. Everything else is one indexed read or write per request, and every list is bounded
+ * by a constant and cut to one frame.
  */
 import { encodeFrame } from "../protocol/codec.ts";
 import {
@@ -49,7 +51,7 @@ import {
 import { type Log, silentLog } from "./log.ts";
 import type { Peer } from "./peer.ts";
 import type { Presence } from "./presence.ts";
-import { notInRoom, type Rooms } from "./rooms.ts";
+import { MAX_ROOMS_PER_USER, notInRoom, type Rooms } from "./rooms.ts";
 import type { Resolution } from "./routing.ts";
 import type { StoreHealth } from "./store/health.ts";
 import type {
@@ -70,6 +72,12 @@ export const ADMIN = "admin";
  * room's counts after it, which the log does not keep).
  */
 type Change = Omit<ModerationEvent, "type" | "by" | "ref" | "members" | "online">;
+
+/**
+ * Scopes whose mute (or its absence) is kept per user online: the server and every room one may
+ * be in at once. Past it (rooms left and others joined), what is kept is read again as needed.
+ */
+export const MUTES_KEPT_PER_USER = MAX_ROOMS_PER_USER + 1;
 
 /** A ban or mute refused because its scope keeps as many as it may. */
 class ScopeFull extends Error {}
@@ -104,7 +112,10 @@ export class Moderation {
   readonly #dropMessages: NonNullable<ModerationOptions["dropMessages"]>;
   readonly #now: () => number;
   readonly #log: Log;
-  /** The mutes of users online: id → scope → when it ends (Infinity: when lifted). */
+  /**
+   * The mutes of users online, as read when first needed: id → scope → when it ends (Infinity:
+   * when lifted; 0 or past: none). At most MUTES_KEPT_PER_USER scopes each.
+   */
   readonly #mutes = new Map<string, Map<string, number>>();
 
   constructor(options: ModerationOptions) {
@@ -147,16 +158,10 @@ export class Moderation {
    * on the whole server; null when they may.
    */
   muted(userId: string, room: string | undefined): string | null {
-    const mine = this.#mutes.get(userId);
-    if (!mine) return null;
     const now = this.#now();
     for (const scope of room === undefined ? [SERVER_SCOPE] : [SERVER_SCOPE, room]) {
-      const until = mine.get(scope);
-      if (until === undefined) continue;
-      if (until <= now) {
-        mine.delete(scope);
-        continue;
-      }
+      const until = this.#muteEnds(userId, scope, now);
+      if (until <= now) continue;
       const where = scope === SERVER_SCOPE ? "on this server" : `in ${scope}`;
       const when = untilWords(until === Infinity ? undefined : until);
       return `you are muted ${where}${when}: you may read, not send`;
@@ -169,20 +174,44 @@ export class Moderation {
     return this.#store.isServerOperator(userId) || this.#store.isOperator(userId, room);
   }
 
-  /** `userId` came online: their mutes in force are kept while they are. */
+  /**
+   * `userId` came online: their mutes are read as they send (nothing now: a user muted in
+   * thousands of rooms costs no more to log in than anyone).
+   */
   enter(userId: string): void {
     this.#mutes.delete(userId);
+  }
+
+  /** Scopes whose mute is kept in memory, over all users online (for tests and metrics). */
+  get mutesKept(): number {
+    let kept = 0;
+    for (const mine of this.#mutes.values()) kept += mine.size;
+    return kept;
+  }
+
+  /** When `userId`'s mute in `scope` ends (0: none), kept from the first time it is asked. */
+  #muteEnds(userId: string, scope: string, now: number): number {
+    const known = this.#mutes.get(userId)?.get(scope);
+    if (known !== undefined) return known;
+    let until: number;
     try {
-      const mutes = this.#store.restrictionsOf(userId, "mute", this.#now());
-      if (mutes.length > 0) {
-        this.#mutes.set(userId, new Map(mutes.map((m) => [m.scope, m.until ?? Infinity])));
-      }
+      const mute = this.#store.restriction("mute", scope, userId, now);
+      until = mute === null ? 0 : mute.until ?? Infinity;
     } catch (error) {
-      this.#log.error("could not read a user's mutes", {
-        id: userId,
-        cause: (error as Error)?.message,
-      });
+      // as when the store cannot take the message either: not kept, read again next time
+      this.#health.failed("reading a user's mutes", error);
+      return 0;
     }
+    this.#remember(userId, scope, until);
+    return until;
+  }
+
+  /** Keeps `userId`'s mute in `scope` (online only), within MUTES_KEPT_PER_USER. */
+  #remember(userId: string, scope: string, until: number): void {
+    let mine = this.#mutes.get(userId);
+    if (!mine) this.#mutes.set(userId, mine = new Map());
+    else if (mine.size >= MUTES_KEPT_PER_USER && !mine.has(scope)) mine.clear();
+    mine.set(scope, until);
   }
 
   /** `userId` went away. */
@@ -400,10 +429,7 @@ export class Moderation {
       const done = this.#apply(peer, user, ref, change, () => {
         this.#restrict(user, "mute", scope, target, false, reason, until);
       });
-      if (!done || !this.#presence.peer(target)) return;
-      let mine = this.#mutes.get(target);
-      if (!mine) this.#mutes.set(target, mine = new Map());
-      mine.set(scope, until ?? Infinity);
+      if (done && this.#presence.peer(target)) this.#remember(target, scope, until ?? Infinity);
     });
   }
 
@@ -426,7 +452,7 @@ export class Moderation {
       const done = this.#apply(peer, user, ref, { action: "unmuted", room, user: target }, () => {
         this.#store.lift("mute", scope, target, this.#now());
       });
-      if (done) this.#mutes.get(target)?.delete(scope);
+      if (done) this.#mutes.get(target)?.set(scope, 0);
     });
   }
 
