@@ -9,7 +9,13 @@ export function addressKey(address: string | undefined): string {
   if (mapped) return mapped[1];
   if (!address.includes(":")) return address;
   const groups = expandIpv6(address.replace(/%.*$/, ""));
-  return groups ? `${groups.slice(0, 4).join(":")}::/64` : address;
+  if (!groups) return address;
+  // IPv4-mapped however written (::ffff:102:304, 0:0:0:0:0:ffff:1.2.3.4): its IPv4 address
+  if (groups.slice(0, 5).every((g) => g === "0") && groups[5] === "ffff") {
+    const [high, low] = [parseInt(groups[6], 16), parseInt(groups[7], 16)];
+    return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+  }
+  return `${groups.slice(0, 4).join(":")}::/64`;
 }
 
 /**
@@ -26,7 +32,9 @@ export function parseAddress(typed: string): string | null {
     return octets.every((o) => o <= 255) ? octets.join(".") : null;
   }
   if (!text.includes(":") || expandIpv6(text) === null) return null;
-  return addressKey(text);
+  const key = addressKey(text);
+  // an IPv4-mapped one written in hex is its IPv4 address, which has no /64
+  return typed.endsWith("/64") && !key.includes(":") ? null : key;
 }
 
 /** The eight 16-bit groups of an IPv6 address, lower-case without leading zeros; null if malformed. */
