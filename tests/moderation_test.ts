@@ -629,3 +629,22 @@ Deno.test("moderation: a room being removed keeps its name (and its place) until
   assert.equal(w.hub.rooms.size, 1);
   w.roomOf(w.alice, { type: "join", room: "#ops" });
 });
+
+Deno.test("moderation: a room's ban or mute of someone not in it is not told to them (its reason is no channel to anyone); an unban is", () => {
+  const w = opsRoom();
+  const dave = w.join("dave"); // online, not in #ops
+  w.act(w.alice, { type: "ban", room: "#ops", user: dave.id, reason: "buy cheap watches" });
+  w.act(w.alice, { type: "mute", room: "#ops", user: dave.id, reason: "visit example.com" });
+  assert.deepEqual(dave.of("moderation"), [], "nothing reached dave");
+  // the room's members hear of it, as of any action there
+  assert.deepEqual(w.bob.of("moderation").map((e) => e.action), ["banned", "muted"]);
+  // lifting the ban tells them (it carries no reason): they may join again
+  w.act(w.alice, { type: "unban", room: "#ops", user: dave.id });
+  assert.deepEqual(dave.of("moderation").map((e) => e.action), ["unbanned"]);
+  // someone in the room who is banned is told, with the reason
+  w.act(w.alice, { type: "ban", room: "#ops", user: w.carol.id, reason: "spam" });
+  assert.deepEqual(
+    w.carol.of("moderation").filter((e) => e.user === w.carol.id).map((e) => [e.action, e.reason]),
+    [["banned", "spam"]],
+  );
+});

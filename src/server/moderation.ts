@@ -707,6 +707,10 @@ export class Moderation {
     applied?: () => { members: number; online: number } | undefined,
   ): boolean {
     const event: ModerationEvent = { type: "moderation", ...definedOnly(change), by: user.id };
+    // whether the user it is about hears of it: a room's action only if they were in the room
+    // (or may join it again), else a ban or mute with a reason would carry text to anyone
+    const told = change.room === undefined || change.user === undefined ||
+      this.#rooms.isIn(change.user, change.room) || change.action === "unbanned";
     const entry: NewModlogEntry = { time: this.#now(), ...definedOnly(change), by: user.id };
     let full: string | undefined;
     const written = writeOrRefuse(this.#health, peer, ref, "record that", () => {
@@ -727,7 +731,7 @@ export class Moderation {
     }
     this.#logLine(entry);
     const counts = applied?.();
-    this.#tell(peer, ref, counts ? { ...event, ...counts } : event);
+    this.#tell(peer, ref, counts ? { ...event, ...counts } : event, told);
     return true;
   }
 
@@ -736,13 +740,13 @@ export class Moderation {
    * it is about (when put out of the room already, through their own connection), and the
    * operator (with the ref of their request).
    */
-  #tell(peer: Peer, ref: string, event: ModerationEvent): void {
+  #tell(peer: Peer, ref: string, event: ModerationEvent, toUser: boolean): void {
     const bytes = encodeFrame(event);
     const { room, user } = event;
     if (room !== undefined) {
       for (const member of this.#rooms.peersIn(room)) if (member !== peer) member.send(bytes);
     }
-    if (user !== undefined && (room === undefined || !this.#rooms.isIn(user, room))) {
+    if (toUser && user !== undefined && (room === undefined || !this.#rooms.isIn(user, room))) {
       const target = this.#presence.peer(user);
       if (target && target !== peer) target.send(bytes);
     }
