@@ -192,6 +192,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   });
   ui.start({
     onLine: (line) => chat.line(line),
+    onHistory: () => void chat.line("/history"),
     onEnd: () => void chat.leave(mode === "interactive" ? EXIT_DRAIN_MS : DRAIN_TIMEOUT_MS),
   });
 

@@ -97,6 +97,7 @@ export class Chat {
       leave: () => void this.leave(EXIT_DRAIN_MS),
       ignores: options.ignores,
       clear: ui.clear ? () => ui.clear!() : undefined,
+      oldest: (room) => state.oldest(room),
     };
   }
 

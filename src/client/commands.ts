@@ -7,6 +7,7 @@
 import {
   awayProblem,
   ID_PATTERN,
+  MAX_HISTORY_LIMIT,
   MAX_MODERATION_SECONDS,
   MAX_RECIPIENTS,
   MAX_TEXT_LENGTH,
@@ -37,6 +38,7 @@ export type Intent =
   | { kind: "delete"; ref: string }
   | { kind: "temp"; ttl: number; text: string; to?: string[] }
   | { kind: "search"; pattern: string }
+  | { kind: "history"; limit: number }
   | { kind: "who"; room?: string }
   | { kind: "join"; room: string; private?: boolean }
   | { kind: "part"; room?: string }
@@ -111,6 +113,8 @@ export interface CommandContext {
   ignores?: Ignores;
   /** Empties the view (/clear); absent: there is nothing to empty. */
   clear?(): void;
+  /** The id of the oldest message of `room` shown so far (/history asks for those before it). */
+  oldest?(room: string): string | undefined;
 }
 
 export interface Command<K extends CommandKind = CommandKind> {
@@ -138,6 +142,8 @@ const command = <K extends CommandKind>(row: Command<K>): Command<K> => row;
 
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
+/** Messages /history asks for when no number is given. */
+export const DEFAULT_HISTORY_MESSAGES = 50;
 export { MAX_TTL_SECONDS as MAX_TEMP_SECONDS, MIN_TTL_SECONDS as MIN_TEMP_SECONDS };
 
 const usage = (row: { usage: string }): Usage => ({
@@ -503,6 +509,30 @@ export const COMMANDS: AnyCommand[] = [
       return pattern ? { kind: "search", pattern } : usage(this);
     },
     run: ({ pattern }, context) => void context.request({ type: "search", pattern }),
+  }),
+  command({
+    kind: "history",
+    name: "history",
+    aliases: [],
+    usage: "/history [N]",
+    help:
+      `the room's N messages (default ${DEFAULT_HISTORY_MESSAGES}, at most ${MAX_HISTORY_LIMIT}) ` +
+      "before the oldest shown; again: further back",
+    parse(args) {
+      const typed = args.trim();
+      if (typed === "") return { kind: "history", limit: DEFAULT_HISTORY_MESSAGES };
+      if (!/^[0-9]{1,6}$/.test(typed)) return usage(this);
+      const limit = Number(typed);
+      if (limit < 1 || limit > MAX_HISTORY_LIMIT) {
+        return { kind: "usage", message: `/history asks for 1 to ${MAX_HISTORY_LIMIT} messages` };
+      }
+      return { kind: "history", limit };
+    },
+    run: ({ limit }, context) => {
+      const room = context.here();
+      const before = context.oldest?.(room);
+      void context.request({ type: "history", room, limit, ...(before ? { before } : {}) });
+    },
   }),
   command({
     kind: "who",

@@ -64,8 +64,18 @@ export type ClientEvent =
   | { type: "bans"; room?: string; bans: Restriction[]; total: number; offset: number }
   /** Moderation log entries, newest first; `more`: older ones exist. */
   | { type: "modlog"; room?: string; entries: ModlogEntry[]; more: boolean }
-  /** `pattern`: what was searched for, when the results answer a /search. */
-  | { type: "results"; total: number; messages: Shown[]; pattern?: string }
+  /**
+   * `pattern`: what was searched for, when the results answer a /search; `history`: they answer
+   * /history, a page of earlier messages (of `room`, when it asked for one), oldest first.
+   */
+  | {
+    type: "results";
+    total: number;
+    messages: Shown[];
+    pattern?: string;
+    history?: true;
+    room?: string;
+  }
   /** This user's sessions; `loggedOutOthers` when it answers /logout-others (the ones left). */
   | { type: "sessions"; sessions: SessionInfo[]; loggedOutOthers: boolean }
   | { type: "ack"; requestRef: string; id: string }
@@ -106,6 +116,8 @@ export class ClientState {
   away?: string;
   /** Id of the last message frame received (frames come in the server's order), for resuming. */
   lastId?: string;
+  /** The oldest message of each room shown (live, backlog or history): /history goes before it. */
+  readonly #oldest = new Map<string, string>();
 
   /**
    * Applies one server frame; returns what to show (nothing for a duplicate). `asked` is the
@@ -130,6 +142,7 @@ export class ClientState {
         }];
       case "message": {
         this.lastId = frame.id;
+        this.#older(frame);
         if (this.messages.has(frame.id)) return []; // idempotent by id
         const shown: Shown = { ...frame, ref: this.#refFor(frame.id) };
         if (frame.replyTo) {
@@ -202,13 +215,18 @@ export class ClientState {
         const { type, room, entries, more } = frame;
         return [{ type, room, entries, more }];
       }
-      case "results":
+      case "results": {
+        const history = asked?.type === "history";
+        if (history) { for (const m of frame.messages) this.#older(m); }
         return [{
           type: "results",
           total: frame.total,
           messages: frame.messages.map((m) => this.#remember(m)),
           ...(asked?.type === "search" ? { pattern: asked.pattern } : {}),
+          ...(history ? { history: true as const } : {}),
+          ...(history && asked.room !== undefined ? { room: asked.room } : {}),
         }];
+      }
       case "sessions":
         return [{
           type: "sessions",
@@ -294,6 +312,19 @@ export class ClientState {
     const next = this.rooms.has(GENERAL_ROOM) ? GENERAL_ROOM : this.rooms.keys().next().value;
     if (next !== undefined) this.room = next;
     return next;
+  }
+
+  /** The id of the oldest message of `room` shown so far, if any. */
+  oldest(room: string): string | undefined {
+    return this.#oldest.get(room);
+  }
+
+  /** Notes a public message's room's oldest (ULIDs sort by time). */
+  #older(m: Message): void {
+    if (m.to !== undefined && m.to.length > 0) return;
+    const room = m.room ?? GENERAL_ROOM;
+    const known = this.#oldest.get(room);
+    if (known === undefined || m.id < known) this.#oldest.set(room, m.id);
   }
 
   /** The message a typed ref (with or without a leading #) stands for. */

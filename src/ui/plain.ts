@@ -106,6 +106,19 @@ function resultsHeading(total: number, shown: number): string {
   return shown < total ? `* ${count}, newest ${shown} shown` : `* ${count}`;
 }
 
+/**
+ * A page of /history: a line saying what it is, then its messages as any others, oldest first.
+ */
+function historyLines(event: Extract<ClientEvent, { type: "results" }>, here: string): string[] {
+  const where = event.room ?? "your rooms";
+  const n = event.messages.length;
+  if (n === 0) return [`* no earlier messages in ${where}`];
+  const lines = [`* ${n} earlier message${n === 1 ? "" : "s"} of ${where}:`];
+  const oldestFirst = [...event.messages].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : 1));
+  for (const m of oldestFirst) lines.push(...plainMessage(m, here));
+  return lines;
+}
+
 /** A room in a line: `#room (3 members, 2 online, invite-only): topic`. */
 export function roomLine(room: RoomInfo): string {
   const kind = room.private ? ", invite-only" : "";
@@ -293,6 +306,7 @@ export function plainLines(event: ClientEvent, here: string = GENERAL_ROOM): str
     case "modlog":
       return modlogLines(event);
     case "results":
+      if (event.history) return historyLines(event, here);
       if (event.messages.length === 0) return [resultsHeading(event.total, 0)];
       return [
         resultsHeading(event.total, event.messages.length),

@@ -25,6 +25,11 @@ export interface UiHandlers {
   onLine(line: string): void | Promise<void>;
   /** The input ended: Ctrl+D, Ctrl+C, or the end of stdin. */
   onEnd(): void;
+  /**
+   * Asks for the earlier messages of the room what is typed goes to, as /history does (the
+   * full-screen UI, on looking at a room that shows none yet); absent: they are not asked for.
+   */
+  onHistory?(): void;
 }
 
 export interface Ui {

@@ -330,6 +330,42 @@ export function receive(model: Model, message: Shown): Model {
   return direct && !message.replay ? addMessage(model, message) : model;
 }
 
+/** Whether message `a` came after message `b` (by time, then id: ULIDs sort by time). */
+const after = (a: Shown, b: Shown) => a.time > b.time || (a.time === b.time && a.id > b.id);
+
+/**
+ * A page of /history, into the view of `room`: each message not shown yet goes before the first
+ * one shown that is later (so, mostly, above all of them), in time order. It is not news: no
+ * count, no read marker, no bell. Asked for in a view that shows messages already, the pane
+ * moves to the first of them. As many as the view has room for (MAX_ITEMS) are placed, the
+ * newest of them.
+ */
+export function addHistory(model: Model, room: string, messages: Shown[]): Model {
+  if (!model.views.some((v) => v.key === room)) return model; // left meanwhile
+  const page = messages.filter((m) => viewOf(m, model.me) === room);
+  return inView(model, room, (m) => {
+    const ids = idsOf(m.items);
+    const fresh = page.filter((p) => !ids.has(p.id)).sort((a, b) => (after(a, b) ? 1 : -1));
+    const taken = fresh.slice(Math.max(0, fresh.length - (MAX_ITEMS - m.items.length)));
+    if (fresh.length === 0) return addNotice(m, `no earlier messages in ${room}`);
+    if (taken.length === 0) return m;
+    const shown = m.items.some((i) => i.kind === "message");
+    const items = [...m.items];
+    let at = 0;
+    for (const message of taken) {
+      while (at < items.length) {
+        const item = items[at];
+        if (item.kind === "message" && after(item.message, message)) break;
+        at++;
+      }
+      items.splice(at++, 0, { kind: "message", key: message.id, message });
+      ids.add(message.id);
+    }
+    handOn(m.items, items, ids);
+    return { ...m, items, ...(shown ? { anchor: { key: taken[0].id, line: 0 } } : {}) };
+  });
+}
+
 /** A notice in view `key` (on screen when there is no such view). */
 function noticeIn(model: Model, key: string, text: string, role: NoticeRole = "notice"): Model {
   if (!model.views.some((v) => v.key === key)) key = model.view;
@@ -513,6 +549,11 @@ export function applyEvents(
         };
         break;
       case "results":
+        if (event.history) {
+          // a page of history goes to its room's view (asked in a room view, always of one room)
+          model = addHistory(model, event.room ?? model.view, event.messages);
+          break;
+        }
         model = {
           ...model,
           panel: {

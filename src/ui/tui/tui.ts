@@ -168,6 +168,10 @@ class TuiController implements Ui {
   #askedToLeave = false;
   #stopped = false;
   #recent: { time: number; text: string; role: NoticeRole }[] = [];
+  /** The view on screen when the client last followed it (see #follow). */
+  #followed: string;
+  /** Room views whose history was asked for by themselves (once each, see #backfill). */
+  #backfilled = new Set<string>();
 
   constructor(context: UiContext, deps: TuiDeps) {
     this.#context = context;
@@ -175,6 +179,7 @@ class TuiController implements Ui {
     this.#clock = deps.clock;
     // the view looked at first is the room what is typed goes to (--room)
     this.#model = initialModel(context.layout, context.state.room);
+    this.#followed = this.#model.view;
     this.#writer = new RowWriter(context.color);
   }
 
@@ -380,6 +385,22 @@ class TuiController implements Ui {
   #follow(): void {
     const view = this.#model.view;
     if (isRoom(view) && this.#context.state.room !== view) this.#context.state.room = view;
+    if (view !== this.#followed) {
+      this.#followed = view;
+      this.#backfill();
+    }
+  }
+
+  /**
+   * Switched to a room view that shows no messages yet: its history is asked for, once (a quiet
+   * room shows what was said before). What is typed goes to that room already (#follow).
+   */
+  #backfill(): void {
+    const view = this.#model.view;
+    if (!isRoom(view) || this.#model.me === undefined || this.#backfilled.has(view)) return;
+    if (this.#model.items.some((i) => i.kind === "message")) return;
+    this.#backfilled.add(view);
+    this.#handlers?.onHistory?.();
   }
 
   #look(key: string | undefined): void {
@@ -427,6 +448,7 @@ class TuiController implements Ui {
       case "topic":
       case "invite":
       case "private":
+      case "history":
         return conversation
           ? error(`/${word} is about a room: look at one first (Alt+1, /window #room)`)
           : false;
