@@ -3,6 +3,8 @@
 // brings the ones before what was shown, oldest first, and again pages further back, room by
 // room. (The server's refusal of a room one is not in: tests/e2e/rooms_test.ts, frame by frame;
 // a line-mode client always asks about a room it is in, as /join and /part wait for their answer.)
+// In a real terminal (tmux.ts), the full-screen client looking at a room whose messages the
+// backlog left out asks for them by itself.
 //
 // Run: deno test -A tests/e2e/backfill_test.ts
 
@@ -21,6 +23,7 @@ import {
   WAIT_TIMEOUT_MS,
   waitUntil,
 } from "./harness.ts";
+import { SHOW_TIMEOUT_MS, Tmux, tmuxAvailable } from "./tmux.ts";
 
 async function post(raw: RawClient, frame: Record<string, unknown>): Promise<string> {
   const ack = await ask(raw, { type: "send", ...frame });
@@ -126,4 +129,41 @@ Deno.test("history: /history in --plain brings a room's earlier messages in orde
   } finally {
     await removeDir(stateDir);
   }
+});
+
+Deno.test("history: in the full-screen client, looking at a quiet room shows what was said there before", async () => {
+  await tmuxAvailable();
+  await using server = await startServer({ args: ["--max-rate", "0"] });
+  await using tmux = new Tmux(server);
+  const state = await tmux.stateDir();
+  // alice is in #quiet, and away while it is spoken in, then buried under #general's backlog
+  {
+    await using first = await joined(server, "alice", { stateDir: state });
+    await first.send("/join #quiet");
+    await first.waitFor(isJoined("#quiet"));
+    await first.end();
+  }
+  const { raw: bob } = await rawJoined(server, "bob");
+  try {
+    assert.equal((await ask(bob, { type: "join", room: "#quiet" })).type, "room");
+    await post(bob, { text: "quiet one", room: "#quiet" });
+    await post(bob, { text: "quiet two", room: "#quiet" });
+    for (let i = 1; i <= 60; i++) await post(bob, { text: `busy ${i}`, room: GENERAL_ROOM });
+  } finally {
+    await bob.close();
+  }
+  const alice = await tmux.join("alice", "alice", 100, 30, [], state);
+  await alice.waitFor((t) => t.includes("busy 60"), SHOW_TIMEOUT_MS, "#general's backlog");
+  assert.ok(!(await alice.text()).includes("quiet one"));
+  await alice.keys("M-2");
+  const quiet = await alice.waitFor(
+    (t) => t.includes("quiet one") && t.includes("quiet two"),
+    SHOW_TIMEOUT_MS,
+    "#quiet's earlier messages",
+  );
+  const lines = quiet.split("\n");
+  const at = (text: string) => lines.findIndex((l) => l.includes(text));
+  assert.ok(at("quiet one") < at("quiet two"), quiet);
+  assert.ok(!quiet.includes("busy 60"), quiet);
+  assert.match(quiet, /\[2:#quiet\]/);
 });
