@@ -29,6 +29,7 @@ import { addHistory, applyEvents, initialModel, lookAt, type Model } from "../sr
 import { composeScreen, READ_MARKER } from "../src/ui/tui/screen.ts";
 import type { Terminal } from "../src/ui/tui/terminal.ts";
 import { tuiUi } from "../src/ui/tui/tui.ts";
+import { notInRoom } from "../src/server/rooms.ts";
 import { FakeClock } from "./fake_clock.ts";
 
 const ME = { id: "tom_1234", name: "tom" };
@@ -337,4 +338,17 @@ Deno.test("tui: looking at a room that shows no messages asks for its history on
   const painted = writes.join("").replace(/\x1b\[[?0-9;]*[A-Za-z]|\x1b\]8;;[^\x07]*\x07/g, "");
   assert.match(painted, /\/history is about a room/);
   await ui.stop();
+});
+
+Deno.test("plain: /history about a room one is not in shows the server's own sentence", () => {
+  const state = new ClientState();
+  const asked: ClientFrame = { type: "history", ref: "r1", room: "#vault", limit: 50 };
+  const refused: ServerFrame = {
+    type: "error",
+    ref: "r1",
+    code: "not_found",
+    message: notInRoom("#vault"),
+  };
+  const events = state.apply(refused, asked);
+  assert.deepEqual(events.flatMap((e) => plainLines(e, "#vault")), ["! you are not in #vault"]);
 });
