@@ -30,6 +30,8 @@ import { composeScreen, READ_MARKER } from "../src/ui/tui/screen.ts";
 import type { Terminal } from "../src/ui/tui/terminal.ts";
 import { tuiUi } from "../src/ui/tui/tui.ts";
 import { notInRoom } from "../src/server/rooms.ts";
+import { IgnoreList } from "../src/client/ignore.ts";
+import { View } from "../src/client/view.ts";
 import { FakeClock } from "./fake_clock.ts";
 
 const ME = { id: "tom_1234", name: "tom" };
@@ -351,4 +353,23 @@ Deno.test("plain: /history about a room one is not in shows the server's own sen
   };
   const events = state.apply(refused, asked);
   assert.deepEqual(events.flatMap((e) => plainLines(e, "#vault")), ["! you are not in #vault"]);
+});
+
+Deno.test("view: a page of /history leaves out people ignored, as live messages do; --json keeps all", () => {
+  const mal = msg({ from: "mal_0001", room: "#builds", text: "spam" });
+  const ann = msg({ room: "#builds", text: "build 3 passed" });
+  const event: ClientEvent = { type: "results", total: 2, messages: [mal, ann], history: true };
+  const view = (everything: boolean) =>
+    new View({
+      ignores: new IgnoreList(["Mal_0001"]),
+      here: () => "#builds",
+      now: () => NOW,
+      everything,
+    });
+  const shown = view(false).filter([event]);
+  assert.deepEqual(shown.flatMap((e) => e.type === "results" ? e.messages : []), [ann]);
+  assert.deepEqual(view(true).filter([event]), [event]);
+  // a search's results are what was searched for: as they were
+  const search: ClientEvent = { type: "results", total: 2, messages: [mal, ann], pattern: "." };
+  assert.deepEqual(view(false).filter([search]), [search]);
 });

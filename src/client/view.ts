@@ -1,9 +1,9 @@
 /**
  * What of the client's events a person is shown: the filter between the client's state and its
- * UI. Messages (mentions and bells with them), joins, leaves, aways and invitations of people
- * ignored are not shown; joins and leaves go through the smart filter (smart_filter.ts). In
- * --json everything is passed on, for scripts: a message from someone ignored is only marked
- * `ignored`.
+ * UI. Messages (mentions and bells with them, and those of a /history page), joins, leaves, aways
+ * and invitations of people ignored are not shown; joins and leaves go through the smart filter
+ * (smart_filter.ts). In --json everything is passed on, for scripts: a message from someone
+ * ignored is only marked `ignored`.
  */
 import type { IgnoreList } from "./ignore.ts";
 import { SmartFilter } from "./smart_filter.ts";
@@ -56,6 +56,11 @@ export class View {
         continue;
       }
       if (event.type === "away" && !event.mine && ignores.has(event.user)) continue;
+      // a page of /history is shown as messages are: without those of people ignored
+      if (event.type === "results" && event.history) {
+        out.push({ ...event, messages: event.messages.filter((m) => !ignores.has(m.from)) });
+        continue;
+      }
       // anyone may invite anyone to a room of theirs: from someone ignored, it is not shown
       if (event.type === "room" && event.toMe && event.by !== undefined && ignores.has(event.by)) {
         continue;
