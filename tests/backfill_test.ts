@@ -33,26 +33,15 @@ import { notInRoom } from "../src/server/rooms.ts";
 import { IgnoreList } from "../src/client/ignore.ts";
 import { View } from "../src/client/view.ts";
 import { FakeClock } from "./fake_clock.ts";
+import { shownMaker } from "./fixtures.ts";
 
 const ME = { id: "tom_1234", name: "tom" };
 /** Noon, local time: a day either side is another day wherever the tests run. */
 const NOW = new Date(2026, 11, 3, 12, 0, 0).getTime();
 const DAY = 86_400_000;
 
-let n = 0;
 /** A message; ids grow with each one made (not with `time`: a page made later is older). */
-function msg(over: Partial<Shown> = {}): Shown {
-  n++;
-  return {
-    type: "message",
-    id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
-    ref: `m${n}`,
-    from: "ann_0001",
-    text: `message ${n}`,
-    time: NOW,
-    ...over,
-  };
-}
+const msg = shownMaker(NOW);
 
 // ---- the command ---------------------------------------------------------------------------
 

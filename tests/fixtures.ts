@@ -23,6 +23,7 @@ import { StoreHealth } from "../src/server/store/health.ts";
 import type { Peer } from "../src/server/peer.ts";
 import type { NewMessage, Store, StoredMessage } from "../src/server/store/store.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
+import type { Shown } from "../src/client/state.ts";
 
 /** A fixed start for injected clocks (Nov 2023). */
 export const T0 = 1_700_000_000_000;
@@ -265,6 +266,26 @@ export function testLog(now: () => number = () => T0): { log: Logger; lines: str
 }
 
 // ---- frames by hand -----------------------------------------------------------------------------
+
+/**
+ * A maker of messages as a client shows them, from ann_0001 at `time`: ids grow with each one
+ * made (not with `time`, so a page made later can be older), refs m1, m2, ...
+ */
+export function shownMaker(time: number): (over?: Partial<Shown>) => Shown {
+  let n = 0;
+  return (over = {}) => {
+    n++;
+    return {
+      type: "message",
+      id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
+      ref: `m${n}`,
+      from: "ann_0001",
+      text: `message ${n}`,
+      time,
+      ...over,
+    };
+  };
+}
 
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -23,6 +23,7 @@ import {
   stepView,
 } from "../src/ui/tui/model.ts";
 import { composeScreen, READ_MARKER } from "../src/ui/tui/screen.ts";
+import { shownMaker } from "./fixtures.ts";
 import { styleFor } from "../src/ui/tui/style.ts";
 import {
   addressed,
@@ -53,19 +54,8 @@ const welcome = (...rooms: string[]): ClientEvent => ({
   rooms: rooms.map(room),
 });
 
-let n = 0;
-function msg(over: Partial<Shown> = {}): Shown {
-  n++;
-  return {
-    type: "message",
-    id: `01JABCDEFGHJKMNPQRSTV${String(n).padStart(5, "0")}`,
-    ref: `m${n}`,
-    from: "ann_0001",
-    text: `message ${n}`,
-    time: NOW,
-    ...over,
-  };
-}
+/** A message; ids grow with each one made (not with `time`: a page made later is older). */
+const msg = shownMaker(NOW);
 const ev = (message: Shown): ClientEvent => ({ type: "message", message });
 
 /** Me, in #general, #builds and #ops. */
