@@ -648,3 +648,28 @@ Deno.test("moderation: a room's ban or mute of someone not in it is not told to 
     [["banned", "spam"]],
   );
 });
+
+Deno.test("moderation: an operator kicked or banned out of a room comes back a member, not an operator", () => {
+  const w = opsRoom();
+  const opBob = () => w.act(w.alice, { type: "op", room: "#ops", user: w.bob.id });
+  opBob();
+  w.act(w.alice, { type: "kick", room: "#ops", user: w.bob.id });
+  w.roomOf(w.bob, { type: "join", room: "#ops" });
+  assert.ok(!w.store.isOperator(w.bob.id, "#ops"), "kicked: no longer an operator");
+  assert.equal(
+    w.refused(w.bob, { type: "kick", room: "#ops", user: w.carol.id }).code,
+    "forbidden",
+  );
+  opBob();
+  w.act(w.alice, { type: "ban", room: "#ops", user: w.bob.id });
+  w.act(w.alice, { type: "unban", room: "#ops", user: w.bob.id });
+  w.roomOf(w.bob, { type: "join", room: "#ops" });
+  assert.ok(!w.store.isOperator(w.bob.id, "#ops"), "banned: no longer an operator");
+  assert.ok(w.store.isMember(w.carol.id, "#ops"));
+  // a part of one's own keeps the standing, as it always did; the creator stays one
+  opBob();
+  w.roomOf(w.bob, { type: "part", room: "#ops" });
+  w.roomOf(w.bob, { type: "join", room: "#ops" });
+  assert.ok(w.store.isOperator(w.bob.id, "#ops"));
+  assert.ok(w.store.isOperator(w.alice.id, "#ops"));
+});

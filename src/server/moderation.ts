@@ -312,6 +312,15 @@ export class Moderation {
     });
   }
 
+  /**
+   * Takes someone out of a room in the store, and with them their operator's standing there (an
+   * operator kicked or banned who comes back is a member; only the room's creator stays one).
+   */
+  #putOut(target: string, room: string): void {
+    this.#store.partRoom(target, room);
+    if (this.#store.roomCreator(room) !== target) this.#store.removeRoomOperator(room, target);
+  }
+
   /** `kick`: out of a room, told why; they may join again. */
   kick(peer: Peer, user: User, frame: Kick): void {
     this.#guard(peer, frame.ref, () => {
@@ -326,9 +335,7 @@ export class Moderation {
         user,
         ref,
         { action: "kicked", room, user: target, reason },
-        () => {
-          this.#store.partRoom(target, room);
-        },
+        () => this.#putOut(target, room),
         () => this.#rooms.removeMember(target, room),
       );
     });
@@ -358,7 +365,7 @@ export class Moderation {
           change,
           () => {
             this.#restrict(user, "ban", room, target, false, reason, until);
-            if (member) this.#store.partRoom(target, room);
+            if (member) this.#putOut(target, room);
           },
           member ? () => this.#rooms.removeMember(target, room) : undefined,
         );
