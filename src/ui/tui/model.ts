@@ -340,14 +340,19 @@ const after = (a: Shown, b: Shown) => a.time > b.time || (a.time === b.time && a
  * moves to the first of them. As many as the view has room for (MAX_ITEMS) are placed, the
  * newest of them.
  */
-export function addHistory(model: Model, room: string, messages: Shown[]): Model {
+export function addHistory(
+  model: Model,
+  room: string,
+  messages: Shown[],
+  quiet = false,
+): Model {
   if (!model.views.some((v) => v.key === room)) return model; // left meanwhile
   const page = messages.filter((m) => viewOf(m, model.me) === room);
   return inView(model, room, (m) => {
     const ids = idsOf(m.items);
     const fresh = page.filter((p) => !ids.has(p.id)).sort((a, b) => (after(a, b) ? 1 : -1));
     const taken = fresh.slice(Math.max(0, fresh.length - (MAX_ITEMS - m.items.length)));
-    if (fresh.length === 0) return addNotice(m, `no earlier messages in ${room}`);
+    if (fresh.length === 0) return quiet ? m : addNotice(m, `no earlier messages in ${room}`);
     if (taken.length === 0) return m;
     const shown = m.items.some((i) => i.kind === "message");
     const items = [...m.items];
@@ -451,6 +456,8 @@ export interface Applied {
 export interface ApplyOptions {
   /** Who is online now, to keep an open online list current. */
   users?: () => User[];
+  /** Rooms whose history the client asked for by itself: an empty page there says nothing. */
+  quietHistory?: ReadonlySet<string>;
 }
 
 /**
@@ -551,7 +558,8 @@ export function applyEvents(
       case "results":
         if (event.history) {
           // a page of history goes to its room's view (asked in a room view, always of one room)
-          model = addHistory(model, event.room ?? model.view, event.messages);
+          const room = event.room ?? model.view;
+          model = addHistory(model, room, event.messages, options.quietHistory?.has(room));
           break;
         }
         model = {

@@ -172,6 +172,8 @@ class TuiController implements Ui {
   #followed: string;
   /** Room views whose history was asked for by themselves (once each, see #backfill). */
   #backfilled = new Set<string>();
+  /** Of those, the ones whose answer has not come yet (an empty one is not announced). */
+  #backfilling = new Set<string>();
 
   constructor(context: UiContext, deps: TuiDeps) {
     this.#context = context;
@@ -203,7 +205,11 @@ class TuiController implements Ui {
   show(events: ClientEvent[]): void {
     const applied = applyEvents(this.#model, events, {
       users: () => [...this.#context.state.users.values()],
+      quietHistory: this.#backfilling,
     });
+    for (const event of events) {
+      if (event.type === "results" && event.history) this.#backfilling.delete(event.room ?? "");
+    }
     this.#model = applied.model;
     this.#follow();
     for (const event of events) {
@@ -400,6 +406,7 @@ class TuiController implements Ui {
     if (!isRoom(view) || this.#model.me === undefined || this.#backfilled.has(view)) return;
     if (this.#model.items.some((i) => i.kind === "message")) return;
     this.#backfilled.add(view);
+    this.#backfilling.add(view);
     this.#handlers?.onHistory?.();
   }
 
