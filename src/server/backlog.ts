@@ -110,9 +110,16 @@ export class Backlog implements BacklogSource {
 export function planBacklog(
   store: Store,
   userId: string,
-  options: { resumeSeq: number | null; lastSeq: number; recent: number; limit: number },
+  options: {
+    resumeSeq: number | null;
+    lastSeq: number;
+    recent: number;
+    limit: number;
+    /** The newest seq already sent out live (default: the store's newest; see cluster/). */
+    upto?: number;
+  },
 ): BacklogPlan {
-  const upto = store.latestSeq();
+  const upto = options.upto ?? store.latestSeq();
   const { resumeSeq, lastSeq, recent, limit } = options;
   if (resumeSeq !== null) {
     const cut = store.newestStart(userId, resumeSeq, upto, limit);

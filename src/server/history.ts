@@ -23,8 +23,22 @@ export class Histories {
   readonly #searcher: Searcher;
   readonly #rooms: Rooms;
   readonly #log: Log;
+  readonly #latestSeq?: () => number;
 
-  constructor(options: { store: Store; searcher: Searcher; rooms: Rooms; log?: Log }) {
+  constructor(
+    options: {
+      store: Store;
+      searcher: Searcher;
+      rooms: Rooms;
+      log?: Log;
+      /**
+       * The newest seq fanned out on this server, where a backlog ends and live frames begin
+       * (default: the store's newest; a node of a cluster may not have sent out all of it yet).
+       */
+      latestSeq?: () => number;
+    },
+  ) {
+    this.#latestSeq = options.latestSeq;
     this.#store = options.store;
     this.#searcher = options.searcher;
     this.#rooms = options.rooms;
@@ -51,6 +65,7 @@ export class Histories {
           lastSeq,
           recent: HISTORY_ON_JOIN,
           limit: REPLAY_LIMIT,
+          upto: this.#latestSeq?.(),
         }),
       );
     } catch (error) {

@@ -11,7 +11,8 @@
  * - messages.ts — send, delete and expiry through one group commit, then fan-out and acks;
  * - history.ts — backlogs, history pages and search;
  * - limiters.ts — rate limits per user and per address;
- * - handlers.ts — the table of client frames, one row each.
+ * - handlers.ts — the table of client frames, one row each;
+ * - cluster/ — in a cluster: commits in one order on every node, and who is online elsewhere.
  */
 import { MAX_FRAME_BYTES } from "../protocol/codec.ts";
 import {
@@ -25,6 +26,8 @@ import {
   type User,
 } from "../protocol/schema.ts";
 import { Admissions } from "./admission.ts";
+import type { Bus } from "./cluster/bus.ts";
+import { Cluster, type CommitLog } from "./cluster/cluster.ts";
 import { Away } from "./away.ts";
 import { HANDLERS } from "./handlers.ts";
 import { reply, toFrame } from "./frames.ts";
@@ -95,6 +98,8 @@ export interface HubOptions {
   later?: (fn: () => void, ms: number) => void;
   digits?: () => string;
   log?: Log;
+  /** One node of a cluster: the bus to the others, and the store's commit log (PostgreSQL). */
+  cluster?: { bus: Bus; store: CommitLog; node?: string };
 }
 
 export class Hub {
@@ -107,6 +112,8 @@ export class Hub {
   readonly messages: Messages;
   readonly histories: Histories;
   readonly limiters: Limiters;
+  /** This node's part in a cluster (absent on a single server). */
+  readonly cluster?: Cluster;
   readonly #store: Store;
   readonly #health: StoreHealth;
   readonly #log: Log;
@@ -163,6 +170,23 @@ export class Hub {
       now,
       log,
     });
+    if (options.cluster) {
+      this.cluster = new Cluster({
+        ...options.cluster,
+        now,
+        log,
+        hooks: {
+          deliver: (commit) => this.messages.deliverCommit(commit),
+          replaced: (id) => this.#replacedElsewhere(id),
+          joined: (user) =>
+            this.presence.announce({ type: "presence", joined: user, online: this.presence.size }),
+          left: (user) =>
+            this.presence.announce({ type: "presence", left: user, online: this.presence.size }),
+          isHere: (id) => this.presence.peer(id) !== undefined,
+        },
+      });
+      this.presence.attach(this.cluster.roster);
+    }
     this.messages = new Messages({
       store,
       presence: this.presence,
@@ -177,12 +201,14 @@ export class Hub {
       operates: (userId, room) => this.moderation.operates(userId, room),
       deletedBy: (by, purged) => this.moderation.deleted(by, purged),
       roomDropped: (room) => this.rooms.dropped(room),
+      order: this.cluster,
     });
     this.histories = new Histories({
       store,
       searcher: options.searcher ?? new InlineSearcher(store),
       rooms: this.rooms,
       log,
+      latestSeq: () => this.#latestSeq(),
     });
     this.limiters = new Limiters({
       maxRate: options.maxRate,
@@ -193,8 +219,23 @@ export class Hub {
       // what a flooder sent before it is cut is stored and acknowledged first
       beforeCut: () => this.messages.flush(),
     });
+    this.cluster?.start();
     // anything that came due while the server was down goes now
     this.tick();
+  }
+
+  /** The newest message seq fanned out here: a node of a cluster may be behind the store. */
+  #latestSeq(): number {
+    return this.cluster ? this.cluster.sequencer.deliveredSeq : this.#store.latestSeq();
+  }
+
+  /** `id` logged in on another node since: their connection here ends without a "left". */
+  #replacedElsewhere(id: string): void {
+    const peer = this.presence.peer(id);
+    if (!peer) return;
+    this.#leave(peer);
+    peer.user = undefined;
+    peer.close("replaced", "you joined again from another connection");
   }
 
   /**
@@ -204,6 +245,7 @@ export class Hub {
   tick(now = this.#now()): void {
     this.presence.tick(now);
     this.rooms.tick(now);
+    this.cluster?.tick(now);
     if (now - this.#lastPrune >= PRUNE_INTERVAL_MS) {
       this.#lastPrune = now;
       this.limiters.prune(now);
@@ -285,6 +327,9 @@ export class Hub {
     const user: User = { id: identity.id, name: identity.name };
     peer.sessionId = sessionId;
     const previous = this.presence.add(peer, user);
+    // online on another node of the cluster until now: that node ends its connection
+    const elsewhere = this.cluster?.roster.get(user.id);
+    this.cluster?.joined(user, this.#now());
     if (previous) {
       // the same person on a new connection: the old one goes quietly, presence does not flicker
       previous.user = undefined;
@@ -307,7 +352,7 @@ export class Hub {
     // still away from before (a dropped connection, another device): said before the backlog
     if (this.away.isAway(user.id)) reply(peer, this.away.frame(user.id));
     this.histories.backlog(peer, user.id, identity.lastSeq, hello.resume);
-    if (!previous) {
+    if (!previous && !elsewhere) {
       this.#log.info("joined", { id: user.id, address: peer.address, kind });
       this.presence.announce({ type: "presence", joined: user, online: this.presence.size }, peer);
     }
@@ -315,19 +360,27 @@ export class Hub {
 
   /** A connection ended (closed, broken or timed out, `reason`): it leaves presence at once. */
   disconnect(peer: Peer, reason?: string): void {
-    const user = this.presence.remove(peer);
+    const user = this.#leave(peer);
     if (!user) return;
+    this.cluster?.left(user.id);
+    this.#log.info("left", { id: user.id, reason });
+    if (this.#stopping) return; // everyone is going: nobody needs to hear who
+    this.presence.announce({ type: "presence", left: user, online: this.presence.size });
+  }
+
+  /** `peer` leaves presence, its rooms and moderation's memory; its user, if it was online. */
+  #leave(peer: Peer): User | undefined {
+    const user = this.presence.remove(peer);
+    if (!user) return undefined;
     this.rooms.leave(peer, user);
     this.moderation.leave(user.id);
     try {
-      this.#store.setLastSeq(user.id, this.#store.latestSeq());
+      this.#store.setLastSeq(user.id, this.#latestSeq());
     } catch (error) {
       // only costs them a repeat of direct messages they had seen, on their next join
       this.#health.failed("recording where a leaving user was", error);
     }
-    this.#log.info("left", { id: user.id, reason });
-    if (this.#stopping) return; // everyone is going: nobody needs to hear who
-    this.presence.announce({ type: "presence", left: user, online: this.presence.size });
+    return user;
   }
 
   /** Tells everyone the server is going away (after storing what was accepted). */

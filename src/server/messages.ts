@@ -18,6 +18,7 @@ import type { Presence } from "./presence.ts";
 import { notInRoom, type Rooms } from "./rooms.ts";
 import { canSee, replyAudience, resolveRecipients } from "./routing.ts";
 import type { StoreHealth } from "./store/health.ts";
+import type { Commit, CommittedPurge } from "./cluster/sequencer.ts";
 import {
   type DroppedBatch,
   type Inserted,
@@ -25,6 +26,7 @@ import {
   type Purged,
   type Quote,
   quoteOf,
+  type StoredMessage,
   type Store,
   type Write,
   type Written,
@@ -41,6 +43,11 @@ export const EXPIRY_RETRY_MS = 5_000;
  * 100 turns of the event loop, none of them held long (see tests/messages_test.ts).
  */
 export const ROOM_MESSAGES_DROPPED_PER_TURN = 1_000;
+/**
+ * A temporary message stored by another node of a cluster is expired by that node; this node
+ * takes it over only this long after its deadline (when that node is gone).
+ */
+export const EXPIRY_TAKEOVER_MS = 3_000;
 /** What a `message` frame adds to its text: id, sender, time and the JSON around them. */
 const FRAME_FIELDS_BYTES = 160;
 
@@ -79,6 +86,20 @@ export interface MessagesOptions {
   deletedBy?: (by: string, purged: Purged) => void;
   /** A room being removed is gone, its messages with it: its name is free again. */
   roomDropped?: (room: string) => void;
+  /**
+   * In a cluster, where this node's commits take their turn among every node's (absent: one
+   * node, whose commits go out at once).
+   */
+  order?: CommitOrder;
+}
+
+/** Where a node of a cluster hands its commits, to go out in the cluster's one order. */
+export interface CommitOrder {
+  /**
+   * This node has just committed `messages` and `purges`: `run` (their fan-out and acks here)
+   * runs once every earlier commit of the cluster has gone out here; the other nodes are told.
+   */
+  own(messages: StoredMessage[], purges: CommittedPurge[], run: () => void): void;
 }
 
 export class Messages {
@@ -95,6 +116,11 @@ export class Messages {
   readonly #operates: NonNullable<MessagesOptions["operates"]>;
   readonly #deletedBy: NonNullable<MessagesOptions["deletedBy"]>;
   readonly #roomDropped: NonNullable<MessagesOptions["roomDropped"]>;
+  readonly #order?: CommitOrder;
+  /** Temporary messages of other nodes scheduled here in case their node is gone. */
+  readonly #takeover = new Set<string>();
+  /** Of those, the ones their node expired (or someone deleted): skipped when they come due. */
+  readonly #goneElsewhere = new Set<string>();
   /** Rooms being removed, oldest first: one batch of their messages goes with each commit. */
   readonly #dropping = new Set<string>();
   /** A flush is waiting for the end of this turn. */
@@ -121,6 +147,7 @@ export class Messages {
     this.#operates = options.operates ?? (() => false);
     this.#deletedBy = options.deletedBy ?? (() => {});
     this.#roomDropped = options.roomDropped ?? (() => {});
+    this.#order = options.order;
     for (const { id, expiresAt } of this.#store.pendingExpiries()) {
       this.#expiries.add(id, expiresAt);
     }
@@ -236,7 +263,10 @@ export class Messages {
    * their own, and tells their audience.
    */
   expire(now: number): void {
-    const due = this.#expiries.due(now, EXPIRIES_PER_TICK);
+    const due = this.#expiries.due(now, EXPIRIES_PER_TICK).filter((id) => {
+      if (!this.#takeover.delete(id)) return true;
+      return !this.#goneElsewhere.delete(id);
+    });
     // a removal stopped by a failing store is taken up again here, not retried every turn
     if (due.length === 0) return void (this.#dropping.size > 0 && this.#flushLater());
     for (const id of due) this.#batch.push({ kind: "expire", id });
@@ -307,7 +337,10 @@ export class Messages {
     }
     metrics.groupCommitTime.record(performance.now() - started);
     metrics.groupCommitSize.record(batch.length);
-    this.#fanOut(batch, written);
+    if (this.#order) {
+      const { messages, purges } = committed(batch, written);
+      this.#order.own(messages, purges, () => this.#fanOut(batch, written));
+    } else this.#fanOut(batch, written);
     if (dropping !== undefined) this.#dropped(dropping, written[batch.length] as DroppedBatch);
   }
 
@@ -328,35 +361,11 @@ export class Messages {
    */
   #fanOut(batch: Entry[], written: Written[]): void {
     const started = performance.now();
-    let delivered = 0;
     let stored = 0;
     let expired = 0;
-    let run: Uint8Array[] = [];
-    let runRoom = "";
-    let acks: (() => void)[] = [];
-    const endRun = () => {
-      if (run.length > 0) {
-        const shared = run.length === 1 ? run[0] : concatFrames(run);
-        delivered += run.length * this.#rooms.deliver(runRoom, shared);
-      }
-      for (const ack of acks) ack();
-      run = [];
-      acks = [];
-    };
-    /** One frame to its audience: into the shared run if it is for the run's room. */
-    const out = (
-      audience: { from: string; to?: readonly string[]; room?: string },
-      bytes: Uint8Array,
-    ) => {
-      if (audience.to === undefined) {
-        const room = audience.room ?? "";
-        if (room !== runRoom) endRun();
-        runRoom = room;
-        return void run.push(bytes);
-      }
-      endRun();
-      delivered += this.#presence.deliver(audience, bytes);
-    };
+    const fan = this.#fan();
+    const { out } = fan;
+    const acks = fan.acks;
     for (let i = 0; i < batch.length; i++) {
       const entry = batch[i];
       const result = written[i];
@@ -397,14 +406,74 @@ export class Messages {
         else ack();
       }
     }
-    endRun();
+    fan.end();
     metrics.messagesStored.add(stored);
-    metrics.deliveries.add(delivered);
+    metrics.deliveries.add(fan.delivered);
     metrics.fanOutTime.record(performance.now() - started);
     if (expired > 0) {
       metrics.expiryPurges.add(expired);
       this.#log.info("expired", { count: expired });
     }
+  }
+
+  /**
+   * Delivers another node's commit to the people on this one: its messages, then its purges.
+   * Their temporary messages are scheduled here too, EXPIRY_TAKEOVER_MS late, in case their
+   * node is gone when they come due.
+   */
+  deliverCommit(commit: Commit): void {
+    const started = performance.now();
+    const fan = this.#fan();
+    for (const message of commit.messages) {
+      if (message.expiresAt !== undefined) {
+        this.#takeover.add(message.id);
+        this.#expiries.add(message.id, message.expiresAt + EXPIRY_TAKEOVER_MS);
+      }
+      fan.out(message, encodeFrame(toFrame(message)));
+    }
+    for (const purge of commit.purges) {
+      if (this.#takeover.has(purge.id)) this.#goneElsewhere.add(purge.id);
+      const { id, reason, by } = purge;
+      fan.out(purge, encodeFrame({ type: "deleted", id, reason, ...(by ? { by } : {}) }));
+    }
+    fan.end();
+    metrics.deliveries.add(fan.delivered);
+    metrics.fanOutTime.record(performance.now() - started);
+  }
+
+  /**
+   * Fan-out in order: frames for one room are gathered into one shared buffer (encoded once,
+   * concatenated once, one write per connection) until a frame for another audience ends the
+   * run; acknowledgements wait for the run holding what they answer.
+   */
+  #fan() {
+    let run: Uint8Array[] = [];
+    let runRoom = "";
+    const fan = {
+      delivered: 0,
+      acks: [] as (() => void)[],
+      end: () => {
+        if (run.length > 0) {
+          const shared = run.length === 1 ? run[0] : concatFrames(run);
+          fan.delivered += run.length * this.#rooms.deliver(runRoom, shared);
+        }
+        for (const ack of fan.acks) ack();
+        run = [];
+        fan.acks.length = 0;
+      },
+      /** One frame to its audience: into the shared run if it is for the run's room. */
+      out: (audience: { from: string; to?: readonly string[]; room?: string }, bytes: Uint8Array) => {
+        if (audience.to === undefined) {
+          const room = audience.room ?? "";
+          if (room !== runRoom) fan.end();
+          runRoom = room;
+          return void run.push(bytes);
+        }
+        fan.end();
+        fan.delivered += this.#presence.deliver(audience, bytes);
+      },
+    };
+    return fan;
   }
 
   #ack(request: { peer: Peer; ref: string }, message: Inserted): void {
@@ -432,6 +501,29 @@ export class Messages {
       });
     }
   }
+}
+
+/** What a commit stored and purged, as the other nodes of a cluster deliver it. */
+function committed(
+  batch: Entry[],
+  written: Written[],
+): { messages: StoredMessage[]; purges: CommittedPurge[] } {
+  const messages: StoredMessage[] = [];
+  const purges: CommittedPurge[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const entry = batch[i];
+    if (entry.kind === "send") {
+      const message = written[i] as Inserted;
+      if (!("duplicateOf" in message)) messages.push({ ...message, quote: entry.quote });
+      continue;
+    }
+    const purged = (written[i] as { purged: Purged | null }).purged;
+    if (!purged) continue;
+    const reason = entry.kind === "delete" ? "deleted" : "expired";
+    const by = entry.kind === "delete" ? entry.by : undefined;
+    purges.push({ ...purged, reason, ...(by ? { by } : {}) });
+  }
+  return { messages, purges };
 }
 
 /** What a failed commit was doing, for the log. */

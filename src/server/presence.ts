@@ -6,6 +6,7 @@
 import { encodeFrame } from "../protocol/codec.ts";
 import type { ServerFrame, User } from "../protocol/schema.ts";
 import type { Peer } from "./peer.ts";
+import type { Roster } from "./cluster/roster.ts";
 
 /**
  * Up to this many online, each join and leave is announced by name to everyone. Beyond it,
@@ -24,8 +25,21 @@ export class Presence {
   readonly #byName = new Map<string, Set<string>>();
   #countChanged = false;
   #lastCount = 0;
+  /** In a cluster, who is online on the other nodes: counted and listed, reached through them. */
+  #elsewhere?: Roster;
 
+  /** Makes the people online on other nodes part of who is online. */
+  attach(roster: Roster): void {
+    this.#elsewhere = roster;
+  }
+
+  /** How many are online (on every node of a cluster). */
   get size(): number {
+    return this.#online.size + (this.#elsewhere?.size ?? 0);
+  }
+
+  /** How many are online on this server (this node). */
+  get here(): number {
     return this.#online.size;
   }
 
@@ -57,20 +71,33 @@ export class Presence {
     return user;
   }
 
-  /** Users online now, in the order they joined (at most `limit`). */
+  /** Users online now, in the order they joined (at most `limit`); then those elsewhere. */
   users(limit = Infinity): User[] {
     const users: User[] = [];
     for (const peer of this.#online.values()) {
-      if (users.length >= limit) break;
+      if (users.length >= limit) return users;
       users.push(peer.user!);
+    }
+    for (const remote of this.#elsewhere?.users() ?? []) {
+      if (users.length >= limit) break;
+      users.push(remote.user);
     }
     return users;
   }
 
-  /** The online users whose names are, ignoring case, one of `typed` (no duplicates). */
+  /** The online users (anywhere) whose names are, ignoring case, one of `typed` (no duplicates). */
   named(typed: readonly string[]): User[] {
-    const ids = new Set(typed.flatMap((name) => [...this.#byName.get(name.toLowerCase()) ?? []]));
-    return [...ids].map((id) => this.#online.get(id)!.user!);
+    const users = new Map<string, User>();
+    for (const name of typed) {
+      for (const id of this.#byName.get(name.toLowerCase()) ?? []) {
+        users.set(id, this.#online.get(id)!.user!);
+      }
+      for (const id of this.#elsewhere?.named(name) ?? []) {
+        const remote = this.#elsewhere!.get(id);
+        if (remote && !users.has(id)) users.set(id, remote.user);
+      }
+    }
+    return [...users.values()];
   }
 
   /**
@@ -78,7 +105,7 @@ export class Presence {
    * and `tick` sends it to everyone at most once per interval.
    */
   announce(frame: ServerFrame & { type: "presence" }, except?: Peer): void {
-    if (this.#online.size <= PRESENCE_NAMES_LIMIT) return this.broadcast(frame, except);
+    if (this.size <= PRESENCE_NAMES_LIMIT) return this.broadcast(frame, except);
     this.#countChanged = true;
   }
 
@@ -87,7 +114,7 @@ export class Presence {
     if (!this.#countChanged || now - this.#lastCount < PRESENCE_INTERVAL_MS) return;
     this.#countChanged = false;
     this.#lastCount = now;
-    this.broadcast({ type: "presence", online: this.#online.size });
+    this.broadcast({ type: "presence", online: this.size });
   }
 
   /** One frame, encoded once, to everyone online (but `except`). */
