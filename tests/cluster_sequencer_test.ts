@@ -12,7 +12,13 @@ import type { StoredMessage } from "../src/server/store/store.ts";
 
 /** A commit holding one message whose seq is its number (plus `base`). */
 function commit(n: number, base = 100): Commit {
-  const message: StoredMessage = { seq: base + n, id: `m${n}`, from: "a_0001", text: `t${n}`, time: n };
+  const message: StoredMessage = {
+    seq: base + n,
+    id: `m${n}`,
+    from: "a_0001",
+    text: `t${n}`,
+    time: n,
+  };
   return { commitNo: n, messages: [message], purges: [] };
 }
 
@@ -49,7 +55,11 @@ function sequencer(source: CommitSource, start = 0) {
   });
   const seq = new Sequencer(source, fromStore, { commitNo: start, seq: 100 + start });
   const bus = (n: number, own = false) =>
-    seq.offer({ commitNo: n, maxSeq: 100 + n, run: () => order.push(`${own ? "own" : "bus"}:${n}`) }, own);
+    seq.offer({
+      commitNo: n,
+      maxSeq: 100 + n,
+      run: () => order.push(`${own ? "own" : "bus"}:${n}`),
+    }, own);
   return { seq, order, bus };
 }
 

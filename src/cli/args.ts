@@ -2,6 +2,7 @@
  * Argument parsing and help text for every subcommand (node:util parseArgs, strict).
  * A usage mistake becomes a UsageError: one sentence on stderr, exit code 2.
  */
+import { natsAddresses, postgresAddress, redacted } from "./engines.ts";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { helpText } from "../client/commands.ts";
@@ -70,6 +71,10 @@ Options:
   --host HOST           address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 for all)
   --port N              port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
   --db FILE             history database (default ./${DEFAULT_DB}; created mode 0600)
+  --store URL           keep everything in PostgreSQL instead (postgres://USER:PASS@HOST/DB)
+  --bus URL             one node of a cluster: the nodes sharing --store talk over this
+                        NATS server (nats://HOST:PORT; several, comma-separated); see
+                        docs/CLUSTER.md
   --certs DIR           where the generated CA and server certificate live (default
                         ./${DEFAULT_CERTS}; created mode 0700)
   --cert FILE --key FILE  use this certificate chain and key instead (e.g. a public one);
@@ -114,6 +119,7 @@ Options:
 Environment (an option given on the command line wins):
   ${ENV.host}, ${ENV.port}, ${ENV.db}, ${ENV.certs}, ${ENV.logFormat}, ${ENV.logLevel}
                         --host, --port, --db, --certs, --log-format, --log-level
+  ${ENV.store}, ${ENV.bus}   --store, --bus
   ${ENV.password}         the password, when there is no --password-file
 `;
 
@@ -158,6 +164,10 @@ export interface ServeArgs {
   host: string;
   port: number;
   db: string;
+  /** A PostgreSQL URL: the store instead of --db. */
+  store?: string;
+  /** NATS URLs: this server is one node of a cluster sharing `store`. */
+  bus?: string[];
   certs: string;
   cert?: string;
   key?: string;
@@ -246,6 +256,40 @@ function parseLimit(text: string, what: string): number {
   return Number(text);
 }
 
+/** --store and --bus (or CHAT_STORE, CHAT_BUS): a cluster's engines, checked. */
+function parseEngines(
+  v: Record<string, unknown>,
+  env: Env,
+): { store?: string; bus?: string[] } {
+  const given = (flag: string, variable: string) =>
+    v[flag] !== undefined
+      ? { text: String(v[flag]), what: `--${flag}` }
+      : env(variable) !== undefined && env(variable) !== ""
+      ? { text: env(variable)!, what: variable }
+      : undefined;
+  const store = given("store", ENV.store);
+  const bus = given("bus", ENV.bus);
+  if (store === undefined) {
+    if (bus !== undefined) {
+      throw new UsageError(
+        `${bus.what} needs --store postgres://…: the nodes of a cluster share one PostgreSQL`,
+      );
+    }
+    return {};
+  }
+  if (v.db !== undefined) throw new UsageError("--db and --store name two stores; give one");
+  if (postgresAddress(store.text) === null) {
+    throw new UsageError(
+      `${store.what} must be a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE), ` +
+        `not "${redacted(store.text)}"`,
+    );
+  }
+  if (bus === undefined) return { store: store.text };
+  const nats = natsAddresses(bus.text);
+  if (typeof nats === "string") throw new UsageError(`${bus.what} ${nats}`);
+  return { store: store.text, bus: nats.servers };
+}
+
 export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs {
   const v = parse(argv, SERVE_OPTIONS);
   /** The flag, else its environment variable, else the default; `what` names the source in errors. */
@@ -279,10 +323,12 @@ export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs
     }
     return Number(text);
   };
+  const engines = parseEngines(v, env);
   return {
     host: pick("host", ENV.host, DEFAULT_HOST).text,
     port: parsePort(port.text, port.what),
     db: pick("db", ENV.db, DEFAULT_DB).text,
+    ...engines,
     certs: pick("certs", ENV.certs, DEFAULT_CERTS).text,
     logFormat: logFormat.text as LogFormat,
     logLevel: logLevel.text as LogLevel,

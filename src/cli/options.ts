@@ -54,6 +54,9 @@ export const ENV = {
   logFormat: "CHAT_LOG_FORMAT",
   logLevel: "CHAT_LOG_LEVEL",
   password: "CHAT_PASSWORD",
+  /** A cluster's store (PostgreSQL URL) and bus (NATS URL): see src/cli/engines.ts. */
+  store: "CHAT_STORE",
+  bus: "CHAT_BUS",
   /**
    * Set by the launchers (src/launch/): how a person runs chat where this server was started
    * (`chat`, or the `deno task` form of a checkout), for the join command the banner prints.
@@ -69,6 +72,8 @@ export const SERVE_OPTIONS = {
   host: { type: "string" },
   port: { type: "string" },
   db: { type: "string" },
+  store: { type: "string" },
+  bus: { type: "string" },
   certs: { type: "string" },
   cert: { type: "string" },
   key: { type: "string" },

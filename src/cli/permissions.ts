@@ -29,6 +29,7 @@
  * // ["--no-prompt", "--allow-net=127.0.0.1", "--allow-read=...", ...]
  * ```
  */
+import { natsAddresses, POSTGRES_ENV, postgresAddress } from "./engines.ts";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import {
@@ -72,6 +73,8 @@ export const SERVE_ENV = [
   ENV.logLevel,
   ENV.password,
   ENV.command,
+  ENV.store,
+  ENV.bus,
 ];
 /** Variables `chat check` reads: where the server beside it listens, and where pins are kept. */
 export const CHECK_ENV = [ENV.host, ENV.port, ENV.certs, ...STATE_DIR_ENV];
@@ -121,7 +124,13 @@ function serveFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const host = text(v.host) ?? env(ENV.host) ?? DEFAULT_HOST;
   flags.net(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   if (host === "0.0.0.0" || host === "::" || host === "[::]") flags.sys("hostname");
-  dbFlags(flags, v, context);
+  const store = postgresAddress(text(v.store) ?? env(ENV.store) ?? "");
+  if (store) {
+    flags.net(store.net);
+    flags.env(...POSTGRES_ENV);
+  } else dbFlags(flags, v, context);
+  const bus = natsAddresses(text(v.bus) ?? env(ENV.bus) ?? "");
+  if (store && typeof bus !== "string") { for (const address of bus.net) flags.net(address); }
   const cert = text(v.cert);
   const key = text(v.key);
   if (cert !== undefined || key !== undefined) {

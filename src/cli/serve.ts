@@ -4,6 +4,11 @@
  */
 import { startServer } from "../server/server.ts";
 import { SqliteStore } from "../server/store/sqlite.ts";
+import type { Store } from "../server/store/store.ts";
+import type { Bus } from "../server/cluster/bus.ts";
+import type { CommitLog } from "../server/cluster/cluster.ts";
+import type { Searcher } from "../server/search/searcher.ts";
+import { redacted } from "./engines.ts";
 import { databaseFiles, looseFiles } from "../server/store/files.ts";
 import { searcherFor } from "../server/search/mod.ts";
 import { ensureServerCerts, loadServerCerts } from "../tls/certs.ts";
@@ -26,19 +31,27 @@ export async function runServe(args: ServeArgs): Promise<number> {
 
   // looser modes than owner-only on what exists already: said once, at start, left as they are
   const loose = looseFiles([
-    ...databaseFiles(args.db),
+    ...(args.store ? [] : databaseFiles(args.db)),
     ...(args.cert && args.key ? [] : [args.certs]),
   ]);
-  let store: SqliteStore;
-  try {
-    store = new SqliteStore(args.db);
-  } catch (error) {
-    throw new ServeError(
-      `cannot open the history database ${args.db}: ${(error as Error).message}`,
-    );
+  const log = new Logger({ format: args.logFormat, level: args.logLevel });
+  const { store, searcher, where } = await openStore(args);
+  let bus: Bus | undefined;
+  if (args.bus) {
+    try {
+      const { NatsBus } = await import("../server/cluster/nats_bus.ts");
+      bus = await NatsBus.open(args.bus.join(","), `chat ${advertised}`, log);
+    } catch (error) {
+      searcher.close();
+      store.close();
+      throw new ServeError(
+        `cannot reach the bus (NATS) at ${args.bus.map(redacted).join(", ")}: ${
+          (error as Error).message
+        }`,
+      );
+    }
   }
 
-  const log = new Logger({ format: args.logFormat, level: args.logLevel });
   for (const { path, mode } of loose) {
     log.warn(
       `${path} has mode ${mode.toString(8).padStart(4, "0")}, so other users of this ` +
@@ -47,7 +60,6 @@ export async function runServe(args: ServeArgs): Promise<number> {
         } it`,
     );
   }
-  const searcher = searcherFor(store, args.db);
   let server;
   try {
     server = await startServer({
@@ -67,6 +79,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       maxRooms: args.maxRooms,
       outputBudgetBytes: args.outputBudgetBytes,
       log,
+      cluster: bus ? { bus, store: store as Store & CommitLog } : undefined,
       limits: {
         handshakeTimeoutMs: args.handshakeTimeoutMs,
         helloTimeoutMs: args.helloTimeoutMs,
@@ -74,6 +87,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
       },
     });
   } catch (error) {
+    await bus?.close().catch(() => {});
     searcher.close();
     store.close();
     const code = (error as { code?: string }).code;
@@ -98,14 +112,17 @@ export async function runServe(args: ServeArgs): Promise<number> {
   if (args.logFormat === "text") {
     // for the person who started it: what others need
     if (certs.issued?.ca) console.log(`created a new certificate authority in ${args.certs}/`);
-    console.log(`chat server, history in ${args.db}${password ? ", password required" : ""}`);
+    const cluster = bus ? `, one node of a cluster on ${args.bus!.map(redacted).join(", ")}` : "";
+    console.log(
+      `chat server, history in ${where}${cluster}${password ? ", password required" : ""}`,
+    );
     console.log(`listening on ${server.addr.hostname}:${port}`);
     console.log(`CA fingerprint: ${certs.caFingerprint}`);
     console.log(`join with: ${join}`);
   }
   // the banner above says the rest to a person; a JSON log carries it all in this entry
   const detail = args.logFormat === "json"
-    ? { db: args.db, fingerprint: certs.caFingerprint, newCa: certs.issued?.ca === true, join }
+    ? { db: where, fingerprint: certs.caFingerprint, newCa: certs.issued?.ca === true, join }
     : {};
   log.info("listening", {
     version: VERSION,
@@ -143,4 +160,30 @@ export async function runServe(args: ServeArgs): Promise<number> {
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", hangup);
   log.info("stopped");
   return 0;
+}
+
+/** The store `args` name (SQLite file, or PostgreSQL), with its searcher and how to name it. */
+async function openStore(
+  args: ServeArgs,
+): Promise<{ store: Store; searcher: Searcher; where: string }> {
+  if (args.store) {
+    const where = redacted(args.store);
+    try {
+      const { PostgresStore } = await import("../server/store/postgres.ts");
+      const { postgresSearcherFor } = await import("../server/search/postgres_searcher.ts");
+      const store = new PostgresStore(args.store);
+      return { store, searcher: postgresSearcherFor(store, args.store), where };
+    } catch (error) {
+      throw new ServeError(`cannot open the store ${where}: ${(error as Error).message}`);
+    }
+  }
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(args.db);
+  } catch (error) {
+    throw new ServeError(
+      `cannot open the history database ${args.db}: ${(error as Error).message}`,
+    );
+  }
+  return { store, searcher: searcherFor(store, args.db), where: args.db };
 }

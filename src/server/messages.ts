@@ -26,8 +26,8 @@ import {
   type Purged,
   type Quote,
   quoteOf,
-  type StoredMessage,
   type Store,
+  type StoredMessage,
   type Write,
   type Written,
 } from "./store/store.ts";
@@ -462,7 +462,10 @@ export class Messages {
         fan.acks.length = 0;
       },
       /** One frame to its audience: into the shared run if it is for the run's room. */
-      out: (audience: { from: string; to?: readonly string[]; room?: string }, bytes: Uint8Array) => {
+      out: (
+        audience: { from: string; to?: readonly string[]; room?: string },
+        bytes: Uint8Array,
+      ) => {
         if (audience.to === undefined) {
           const room = audience.room ?? "";
           if (room !== runRoom) fan.end();

@@ -30,6 +30,7 @@ import {
 } from "./session.ts";
 import type { Store } from "./store/store.ts";
 import type { Searcher } from "./search/searcher.ts";
+import type { HubOptions } from "./hub.ts";
 
 /** Error codes of a connection closed during its TLS handshake (not a TLS error). */
 const CLOSED_CODES = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED", "ECONNABORTED"]);
@@ -66,6 +67,8 @@ export interface ServerOptions {
   outputBudgetBytes?: number;
   limits?: Partial<SessionLimits>;
   log?: Log;
+  /** One node of a cluster (docs/CLUSTER.md): the bus and the store's commit log. */
+  cluster?: HubOptions["cluster"];
 }
 
 export interface RunningServer {
@@ -116,6 +119,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     newRoomsPerAddressPerHour: options.newRoomsPerAddressPerHour,
     maxRooms: options.maxRooms,
     log,
+    cluster: options.cluster,
   });
   let stopping = false;
   const sessions = new Set<Session>();
@@ -234,6 +238,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       clearInterval(expirer);
       clearInterval(summaries);
       log.summarize?.();
+      // the others hear this node go (its people leave there at once), then the bus closes
+      await hub.cluster?.stop().catch(() => {});
       options.searcher?.close();
       options.store.close();
       finished();

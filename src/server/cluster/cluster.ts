@@ -12,12 +12,12 @@ import { type Bus, DEFAULT_SUBJECT_PREFIX, subjects } from "./bus.ts";
 import { HEARTBEAT_MS, HEARTBEAT_USERS_LIMIT, type RemoteUser, Roster } from "./roster.ts";
 import {
   type Commit,
-  type CommittedPurge,
   type CommitSource,
+  type CommittedPurge,
   maxSeqOf,
   Sequencer,
 } from "./sequencer.ts";
-import { commitMessage, CommitMessage, decode, encode, PresenceMessage } from "./wire.ts";
+import { CommitMessage, commitMessage, decode, encode, PresenceMessage } from "./wire.ts";
 
 /** How often a node asks the store whether it missed a commit (a bus that dropped one). */
 export const COMMIT_POLL_MS = 1_000;
@@ -112,7 +112,10 @@ export class Cluster implements CommitOrder {
   own(messages: StoredMessage[], purges: CommittedPurge[], run: () => void): void {
     const commitNo = this.#store.lastCommitNo;
     this.sequencer.offer({ commitNo, maxSeq: maxSeqOf(messages), run }, true);
-    this.#bus.publish(this.#subjects.commit, commitMessage(this.node, { commitNo, messages, purges }));
+    this.#bus.publish(
+      this.#subjects.commit,
+      commitMessage(this.node, { commitNo, messages, purges }),
+    );
   }
 
   /** `user` logged in here at `since`: the others hear it (and end an older login of theirs). */
