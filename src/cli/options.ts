@@ -190,7 +190,9 @@ export function localServer(env: (name: string) => string | undefined): string {
 
 /** `chat serve` on 127.0.0.1 with a port the system picks, for a run that owns db and certs. */
 export function localServeArgv(db: string, certs: string, more: string[] = []): string[] {
-  return ["serve", "--host", "127.0.0.1", "--port", "0", "--db", db, "--certs", certs, ...more];
+  // a node of a cluster keeps everything in its --store instead
+  const store = more.includes("--store") ? [] : ["--db", db];
+  return ["serve", "--host", "127.0.0.1", "--port", "0", ...store, "--certs", certs, ...more];
 }
 
 /**
