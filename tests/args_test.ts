@@ -85,8 +85,10 @@ Deno.test("serve: defaults", () => {
   });
 });
 
+/** An environment holding `vars`. */
+const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
+
 Deno.test("serve: CHAT_HOST, CHAT_PORT, CHAT_DB, CHAT_CERTS, CHAT_LOG_FORMAT set defaults; flags win", () => {
-  const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
   const vars = {
     CHAT_HOST: "0.0.0.0",
     CHAT_PORT: "7000",
@@ -128,7 +130,6 @@ Deno.test("serve --help names every variable it reads", () => {
 });
 
 Deno.test("check: defaults follow the server's environment; errors", () => {
-  const env = (vars: Record<string, string>) => (name: string) => vars[name] || undefined;
   const plain = parseCheckArgs([], env({}));
   assert.deepEqual(
     [plain.host, plain.port, plain.localCa, plain.timeoutMs],
@@ -683,4 +684,32 @@ Deno.test("admin: op ID, deop ID, ops; --db, else CHAT_DB, else ./chat.db; anyth
     assert.throws(() => parseAdminArgs(argv, env({})), UsageError, argv.join(" "));
   }
   assert.match(ADMIN_HELP, /chat admin op ID \| deop ID \| ops/);
+});
+
+Deno.test("serve: --store and --bus (or CHAT_STORE, CHAT_BUS) make a node of a cluster", () => {
+  const url = "postgres://chat:secret@db.example:5433/chat";
+  const node = parseServeArgs(["--store", url, "--bus", "nats://a:4222, nats://b:4223"]);
+  assert.equal(node.store, url);
+  assert.deepEqual(node.bus, ["nats://a:4222", "nats://b:4223"]);
+  assert.equal(parseServeArgs(["--store", url]).bus, undefined, "one server on PostgreSQL");
+  const fromEnv = parseServeArgs([], env({ CHAT_STORE: url, CHAT_BUS: "nats://a" }));
+  assert.equal(fromEnv.store, url);
+  assert.deepEqual(fromEnv.bus, ["nats://a"]);
+  assert.equal(parseServeArgs([]).store, undefined, "SQLite stays the default");
+});
+
+Deno.test("serve: --store and --bus refuse what cannot work, in one sentence", () => {
+  assertRefused(serve("--bus", "nats://a:4222"), "--store");
+  assertRefused(() => parseServeArgs([], env({ CHAT_BUS: "nats://a" })), "CHAT_BUS");
+  assertRefused(serve("--store", "chat.db"), "--store", "chat.db");
+  assertRefused(serve("--store", "mysql://x/y"), "--store", "mysql://x/y");
+  assertRefused(serve("--db", "x.db", "--store", "postgres://h/d"), "--db");
+  const pg = ["--store", "postgres://h/d"];
+  assertRefused(serve(...pg, "--bus", "nats://a,,nats://b"), "--bus");
+  assertRefused(serve(...pg, "--bus", "http://a:80"), "--bus");
+  const many = Array.from({ length: 17 }, (_, i) => `nats://n${i}`).join(",");
+  assert.match(assertRefused(serve(...pg, "--bus", many), "--bus"), /16/);
+  // a password in the URL is never repeated in an error
+  const message = usageError(serve("--store", "postgresx://u:hunter2@h/d"));
+  assert.doesNotMatch(message, /hunter2/);
 });

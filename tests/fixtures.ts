@@ -16,7 +16,7 @@ import {
   type User,
   type Welcome,
 } from "../src/protocol/schema.ts";
-import { Hub } from "../src/server/hub.ts";
+import { Hub, type HubOptions } from "../src/server/hub.ts";
 import { type Log, Logger, silentLog } from "../src/server/log.ts";
 import { Rooms, type RoomsOptions } from "../src/server/rooms.ts";
 import { StoreHealth } from "../src/server/store/health.ts";
@@ -181,10 +181,14 @@ export function world(
     newRooms?: number;
     store?: SqliteStore;
     log?: Log;
+    /** One node of a cluster (tests/cluster_fixtures.ts). */
+    cluster?: HubOptions["cluster"];
+    /** The clock (shared by the nodes of a cluster). */
+    clock?: { t: number };
   } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
-  const clock = { t: T0 };
+  const clock = options.clock ?? { t: T0 };
   let n = 0;
   let refs = 0;
   const hub = new Hub({
@@ -200,6 +204,7 @@ export function world(
     now: () => clock.t,
     digits: () => String(++n % 10000).padStart(4, "0"),
     log: options.log,
+    cluster: options.cluster,
   });
   const say = (peer: FakePeer, frame: Record<string, unknown>) =>
     hub.handle(peer, clientFrame(frame));

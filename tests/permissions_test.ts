@@ -117,6 +117,9 @@ Deno.test("every option is known to be a path or not, so a new one cannot slip b
       "max-rooms",
       "max-connections",
       "output-budget",
+      // URLs of the cluster's engines: granted as net (their host:port), not as paths
+      "store",
+      "bus",
     ],
     join: ["name", "server", "fingerprint", "layout", "room"],
     check: ["server", "fingerprint", "timeout"],
@@ -151,4 +154,19 @@ Deno.test("admin: reads and writes the server's database (--db, else CHAT_DB), n
   assert.ok(!g.has("--allow-net") && !g.has("--allow-run"));
   const env = grants(["admin", "ops"], { CHAT_DB: "/srv/chat.db" });
   assert.ok(env.get("--allow-write")!.includes("/srv/chat.db"));
+});
+
+Deno.test("serve: a node of a cluster reaches its PostgreSQL and NATS, and no database file", () => {
+  const g = grants([
+    "serve",
+    "--store",
+    "postgres://chat@db.example/chat",
+    "--bus",
+    "nats://n1:4222,n2",
+  ]);
+  assert.deepEqual(g.get("--allow-net"), ["127.0.0.1", "db.example:5432", "n1:4222", "n2:4222"]);
+  assert.ok(!(g.get("--allow-write") ?? []).some((p) => p.includes("chat.db")));
+  assert.ok(g.get("--allow-env")!.includes("PGPASSWORD"), "the PostgreSQL client's variables");
+  const env = grants(["serve"], { CHAT_STORE: "postgresql://db:6000/x" });
+  assert.ok(env.get("--allow-net")!.includes("db:6000"));
 });

@@ -137,17 +137,17 @@ export async function runServe(args: ServeArgs): Promise<number> {
   Deno.addSignalListener("SIGTERM", stop);
   // SIGHUP: read the certificate again (a renewed one, or the certs directory's, renewed when
   // due) for new connections; those open keep theirs, and a bad one leaves the old in place
-  const where = args.cert && args.key ? `${args.cert} and ${args.key}` : `${args.certs}/`;
+  const certsFrom = args.cert && args.key ? `${args.cert} and ${args.key}` : `${args.certs}/`;
   const reload = async () => {
     try {
       const next = args.cert && args.key
         ? await loadServerCerts(args.cert, args.key)
         : await ensureServerCerts(args.certs, [advertised]);
       server.setCertificate(next.certChainPem, next.keyPem);
-      log.info("certificate reloaded (SIGHUP); open connections keep theirs", { from: where });
+      log.info("certificate reloaded (SIGHUP); open connections keep theirs", { from: certsFrom });
     } catch (error) {
       log.error("certificate not reloaded, the previous one stays", {
-        from: where,
+        from: certsFrom,
         cause: (error as Error).message,
       });
     }

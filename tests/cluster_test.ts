@@ -1,0 +1,142 @@
+// The hub as a node of a cluster (src/server/cluster/): nodes in one process on one store and a
+// bus in memory that the test pumps (tests/cluster_fixtures.ts). The engines themselves are
+// tested end to end in tests/e2e/cluster_test.ts.
+import assert from "node:assert/strict";
+import { NODE_DEAD_AFTER_MS } from "../src/server/cluster/roster.ts";
+import { COMMIT_POLL_MS } from "../src/server/cluster/cluster.ts";
+import { EXPIRY_TAKEOVER_MS } from "../src/server/messages.ts";
+import { cluster } from "./cluster_fixtures.ts";
+
+const texts = (peer: { of(type: "message"): { text: string }[] }) =>
+  peer.of("message").map((m) => m.text);
+
+Deno.test("presence crosses nodes: the welcome lists who is on other nodes, and joins are told there", () => {
+  const { network, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  network.pump();
+  const bob = n2.join("bob");
+  assert.deepEqual(bob.welcome.users.map((u) => u.id).sort(), [alice.id, bob.id].sort());
+  assert.equal(bob.welcome.online, 2);
+  network.pump();
+  const told = alice.of("presence").find((p) => p.joined?.id === bob.id);
+  assert.ok(told, "alice heard bob come");
+  assert.equal(told.online, 2);
+  n2.say(bob, { type: "who", ref: "w" });
+  const who = bob.of("users")[0];
+  assert.deepEqual(who.users.map((u) => u.id).sort(), [alice.id, bob.id].sort());
+});
+
+Deno.test("messages sent on two nodes at once reach everyone in one order", () => {
+  const { network, nodes: [n1, n2, n3] } = cluster(3);
+  const alice = n1.join("alice");
+  const bob = n2.join("bob");
+  const carol = n3.join("carol");
+  network.pump();
+  for (const p of [alice, bob, carol]) p.clear();
+  for (let i = 0; i < 5; i++) {
+    n1.say(alice, { type: "send", ref: `a${i}`, text: `a${i}` });
+    n2.say(bob, { type: "send", ref: `b${i}`, text: `b${i}` });
+    if (i % 2 === 0) network.pump(); // some arrive between sends, some later
+  }
+  network.pump();
+  const order = texts(alice);
+  assert.equal(order.length, 10);
+  assert.deepEqual(texts(bob), order);
+  assert.deepEqual(texts(carol), order);
+  assert.equal(alice.of("ack").length, 5);
+  assert.equal(bob.of("ack").length, 5);
+});
+
+Deno.test("what the bus lost is read from the store at the next poll, in order", () => {
+  const { network, clock, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  const bob = n2.join("bob");
+  network.pump();
+  bob.clear();
+  n1.say(alice, { type: "send", ref: "1", text: "lost on the bus" });
+  assert.ok(network.lose() > 0);
+  assert.deepEqual(texts(bob), []);
+  clock.t += COMMIT_POLL_MS;
+  n2.hub.tick();
+  assert.deepEqual(texts(bob), ["lost on the bus"]);
+  // and a later one that does arrive is not held back, nor the first repeated
+  n1.say(alice, { type: "send", ref: "2", text: "arrives" });
+  network.pump();
+  assert.deepEqual(texts(bob), ["lost on the bus", "arrives"]);
+});
+
+Deno.test("a direct message to someone on another node, by name, reaches them alone", () => {
+  const { network, nodes: [n1, n2, n3] } = cluster(3);
+  const alice = n1.join("alice");
+  const bob = n2.join("bob");
+  const carol = n3.join("carol");
+  network.pump();
+  n1.say(alice, { type: "send", ref: "d", to: ["bob"], text: "psst" });
+  network.pump();
+  assert.deepEqual(texts(bob), ["psst"]);
+  assert.deepEqual(texts(carol), []);
+  assert.equal(alice.of("ack").length, 1);
+});
+
+Deno.test("the same person logging in on another node ends the first session there, and nobody sees them leave", () => {
+  const { network, nodes: [n1, n2, n3] } = cluster(3);
+  const alice = n1.join("alice");
+  const carol = n3.join("carol");
+  network.pump();
+  carol.clear();
+  const again = n2.join("alice", { token: alice.token });
+  assert.equal(again.id, alice.id);
+  network.pump();
+  assert.equal(alice.closed?.reason, "replaced");
+  assert.deepEqual(carol.of("presence"), [], "no leave, no join: she stayed online");
+  n3.say(carol, { type: "who", ref: "w" });
+  assert.deepEqual(carol.of("users")[0].users.map((u) => u.id).sort(), [again.id, carol.id].sort());
+});
+
+Deno.test("a node not heard from for NODE_DEAD_AFTER_MS is dead: its users leave everywhere", () => {
+  const { network, clock, nodes: [n1, n2, n3] } = cluster(3);
+  const alice = n1.join("alice");
+  n2.join("bob");
+  const carol = n3.join("carol");
+  network.pump();
+  alice.clear();
+  n3.bus.down = true; // kill -9: it says nothing more
+  for (let t = 0; t <= NODE_DEAD_AFTER_MS; t += 1_000) {
+    clock.t += 1_000;
+    n1.hub.tick();
+    n2.hub.tick();
+    network.pump();
+  }
+  const left = alice.of("presence").filter((p) => p.left);
+  assert.deepEqual(left.map((p) => p.left!.id), [carol.id]);
+  assert.equal(left[0].online, 2);
+});
+
+Deno.test("a temporary message is expired by its own node; another takes over only if that node is gone", () => {
+  const { network, clock, shared, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  const bob = n2.join("bob");
+  network.pump();
+  n1.say(alice, { type: "send", ref: "t", text: "soon gone", ttl: 5 });
+  network.pump();
+  assert.deepEqual(texts(bob), ["soon gone"]);
+  clock.t += 5_000;
+  n1.hub.tick();
+  network.pump();
+  assert.equal(bob.of("deleted").length, 1, "expired once, by its node");
+  const commits = shared.commits.length;
+  clock.t += EXPIRY_TAKEOVER_MS;
+  n2.hub.tick();
+  network.pump();
+  assert.equal(bob.of("deleted").length, 1, "not again by the other");
+  assert.equal(shared.commits.length, commits, "nor even tried: it knew");
+
+  // now its node is gone when it comes due
+  n1.say(alice, { type: "send", ref: "t2", text: "orphan", ttl: 5 });
+  network.pump();
+  n1.bus.down = true;
+  clock.t += 5_000 + EXPIRY_TAKEOVER_MS;
+  n2.hub.tick();
+  network.pump();
+  assert.equal(bob.of("deleted").length, 2, "the other node expired it");
+});
