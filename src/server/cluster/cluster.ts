@@ -131,6 +131,20 @@ export class Cluster implements CommitOrder {
     this.#presence({ kind: "leave", node: this.node, id });
   }
 
+  /**
+   * Delivers what the store has and this node has not sent out yet. Before a login: a client
+   * resuming from a message it saw on another node must not get it again live from here.
+   */
+  catchUp(): void {
+    try {
+      this.sequencer.poll();
+    } catch (error) {
+      this.#log.warn("could not read missed commits; trying again", {
+        cause: (error as Error).message,
+      });
+    }
+  }
+
   /** Heartbeats, dead nodes, and reading what the bus may have lost. */
   tick(now: number): void {
     if (now - this.#lastBeat >= HEARTBEAT_MS) this.#beat(now);
@@ -140,13 +154,7 @@ export class Cluster implements CommitOrder {
     }
     if (now - this.#lastPoll >= COMMIT_POLL_MS) {
       this.#lastPoll = now;
-      try {
-        this.sequencer.poll();
-      } catch (error) {
-        this.#log.warn("could not read missed commits; trying again", {
-          cause: (error as Error).message,
-        });
-      }
+      this.catchUp();
     }
   }
 
