@@ -75,6 +75,7 @@ export class Cluster implements CommitOrder {
   #lastBeat = 0;
   #lastPoll = 0;
   #dropped = 0;
+  #readFailing = false;
 
   constructor(options: ClusterOptions) {
     this.node = options.node ?? crypto.randomUUID();
@@ -138,10 +139,16 @@ export class Cluster implements CommitOrder {
   catchUp(): void {
     try {
       this.sequencer.poll();
+      if (this.#readFailing) this.#log.info("reading commits from the store works again");
+      this.#readFailing = false;
     } catch (error) {
-      this.#log.warn("could not read missed commits; trying again", {
-        cause: (error as Error).message,
-      });
+      // said once per failure, not every second while the store is down
+      if (!this.#readFailing) {
+        this.#log.warn("could not read missed commits from the store; trying every second", {
+          cause: (error as Error).message,
+        });
+      }
+      this.#readFailing = true;
     }
   }
 
