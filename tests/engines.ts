@@ -413,6 +413,18 @@ export async function startNats(): Promise<Engine> {
   };
 }
 
+/** Runs `sql` through psql on database `url`; its output, unaligned, without headers. */
+export async function psql(url: string, sql: string): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command(join(postgresBin(), "psql"), {
+    args: [url, "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  if (code !== 0) throw new Error(`psql: ${text.decode(stderr).trim()}`);
+  return text.decode(stdout).trim();
+}
+
 /**
  * One PostgreSQL for a test file, started on first use; each `freshDatabase()` is a new, empty
  * database on it. The file's last test calls `stop()`; should it not run (a filter), the server
@@ -443,14 +455,13 @@ export function sharedPostgres(): {
       const name = `t${++made}`;
       const admin = new URL(pg.url);
       admin.pathname = "/postgres";
-      const psql = join(postgresBin(), "psql");
-      await run(psql, [admin.href, "-q", "-c", `CREATE DATABASE ${name}`]);
+      await psql(admin.href, `CREATE DATABASE ${name}`);
       const url = new URL(pg.url);
       url.pathname = `/${name}`;
       return url.href;
     },
     async emptyDatabase(url: string) {
-      await run(join(postgresBin(), "psql"), [url, "-q", "-v", "ON_ERROR_STOP=1", "-c", EMPTY]);
+      await psql(url, EMPTY);
     },
     async stop() {
       if (started) await (await started).stop();
