@@ -6,11 +6,12 @@
  *   certificate directory, or only read --cert/--key; read --password-file and the program itself
  *   (the search worker is the program started again); its own environment variables; the
  *   machine's name only for a wildcard --host (it goes into the certificate).
- * - `join`: connect to its --server; read --ca, --password-file and ./certs/ca.pem; read and write
+ * - `join`: connect to its --server (each address of a list; a name, at the port given only, so
+ *   a name that stands for several addresses is dialled at Deno's first); read --ca, --password-file and ./certs/ca.pem; read and write
  *   its state directory (tokens, pins); the environment (the prompt's libraries probe it). Not a
  *   permission but passed the same way: a small young generation (a V8 heap flag), which keeps
  *   the client's memory down in a busy room.
- * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
+ * - `check`: connect to its --server (each address of a list); read --ca, the server's ca.pem and the pins.
  * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
@@ -149,7 +150,7 @@ function adminFlags(flags: Flags, v: Values, context: LaunchContext): void {
 }
 
 function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
-  flags.net(server(text(v.server) ?? DEFAULT_SERVER));
+  for (const address of servers(text(v.server) ?? DEFAULT_SERVER)) flags.net(address);
   const ca = text(v.ca);
   if (ca) flags.read(ca);
   const passwordFile = text(v["password-file"]);
@@ -169,7 +170,7 @@ function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
 
 function checkFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const env = (name: string) => context.env(name) || undefined;
-  flags.net(server(text(v.server) ?? localServer(env)));
+  for (const address of servers(text(v.server) ?? localServer(env))) flags.net(address);
   const ca = text(v.ca);
   if (ca) flags.read(ca);
   flags.read(join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"));
@@ -189,6 +190,11 @@ function benchFlags(flags: Flags, v: Values, context: LaunchContext): void {
   flags.allRead();
   flags.readWrite(context.tmpDir);
   flags.allEnv();
+}
+
+/** Each address of a --server list (a:7777,b:7777), as --allow-net takes it. */
+function servers(value: string): string[] {
+  return value.split(",").map((entry) => server(entry.trim()));
 }
 
 /** HOST:PORT as --allow-net takes it (IPv6 in brackets); a bad one is args.ts's to refuse. */
