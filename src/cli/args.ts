@@ -355,7 +355,7 @@ export function parseServers(text: string): Address[] {
   return entries.map((entry, index) => {
     if (entry === "") {
       throw new UsageError(
-        `--server has an empty address (number ${index + 1} in "${text}"); ` +
+        `--server has an empty address (number ${index + 1} of ${entries.length}); ` +
           "separate addresses with single commas, as in a:7777,b:7777",
       );
     }

@@ -201,7 +201,8 @@ function servers(value: string): string[] {
 function server(value: string): string {
   const match = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(value) ??
     /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(value);
-  if (!match) return "0.0.0.0:0"; // grants nothing useful; the parse error comes first
+  // grants nothing useful; the parse error comes first (Deno itself refuses a port past 65535)
+  if (!match || Number(match[2] ?? 0) > 65535) return "0.0.0.0:0";
   const host = match[1].includes(":") ? `[${match[1]}]` : match[1];
   return `${host}:${match[2] ?? DEFAULT_PORT}`;
 }

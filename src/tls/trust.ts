@@ -8,7 +8,10 @@
  * every source only chooses trust anchors.
  *
  * Pins live in one JSON file, `${stateDir}/known_servers.json` (mode 0600),
- * keyed by `host:port`; no path is ever built from a host name.
+ * keyed by `host:port`; no path is ever built from a host name. The nodes of
+ * one server (`--server a:7777,b:7777`) share one trust: each address gets the
+ * same pin, and every node's certificate is checked against that CA and the
+ * name it is dialled by.
  *
  * @example
  * ```ts
