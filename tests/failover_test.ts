@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ChatClient, type ConnectionStatus } from "../src/client/client.ts";
+import { ChatClient, type ConnectionStatus, WELCOME_TIMEOUT_MS } from "../src/client/client.ts";
 import { ConnectError, Connection, systemAddresses } from "../src/client/connection.ts";
 import { ClientState } from "../src/client/state.ts";
 import { CERT_FILES, ensureServerCerts, type ServerCerts } from "../src/tls/certs.ts";
@@ -181,6 +181,35 @@ Deno.test("rotation: a node whose certificate is not trusted ends the reconnecti
   assert.deepEqual(r.tried, [0, 1]);
   assert.deepEqual(await r.client.ended, { code: 1, message: "bad cert" });
   assert.deepEqual(r.statuses.at(-1), { state: "offline" });
+});
+
+Deno.test("rotation: a node that takes the connection but never answers the hello is left for the next", async () => {
+  const clock = new FakeClock();
+  const wedged = new FakeConnection(() => {}); // says nothing, ever
+  const r = rotation(2, (i) => i === 0 ? wedged : welcoming("t1"), clock);
+  let welcomed = "";
+  const started = r.client.start().then((w) => (welcomed = w.token));
+  await clock.advance(WELCOME_TIMEOUT_MS - 1);
+  assert.deepEqual(r.tried, [0], "still waiting for the first node's welcome");
+  await clock.advance(1);
+  await started;
+  assert.equal(welcomed, "t1");
+  assert.deepEqual(r.tried, [0, 1]);
+  r.client.close();
+  assert.equal(clock.pending, 0, "no timer left behind");
+  // alone, it is one sentence saying so
+  const clock2 = new FakeClock();
+  const lone = rotation(1, () => new FakeConnection(() => {}), clock2);
+  const failed = assert.rejects(lone.client.start(), (e: unknown) => {
+    assert.ok(e instanceof ConnectError);
+    assert.equal(
+      e.message,
+      `the server did not answer within ${WELCOME_TIMEOUT_MS / 1000} s of the hello`,
+    );
+    return true;
+  });
+  await clock2.advance(WELCOME_TIMEOUT_MS);
+  await failed;
 });
 
 // --- trust across the nodes ----------------------------------------------------------------

@@ -124,10 +124,10 @@ Joins a chat server over TLS. The server gives you an id like tom_1234.
 
 Options:
   --name NAME           your name: 1-24 letters, digits, '.', '_' or '-'
-  --server HOST:PORT    the server (default ${DEFAULT_SERVER}); for a server run as
-                        several nodes, list them: a:7777,b:7777 (at most ${MAX_SERVERS}).
-                        The client joins the first that answers and, when it loses
-                        its node, goes on to the next, as the same id, missing nothing
+  --server HOST:PORT    the server (default ${DEFAULT_SERVER}); for one run as
+                        several nodes, all of them: a:7777,b:7777 (at most ${MAX_SERVERS});
+                        the first to answer is joined and, when it is lost, the
+                        next, as the same id, missing nothing
   --ca FILE             trust this CA certificate for the server
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it;
                         pinned on first contact, checked on every later one
@@ -461,9 +461,9 @@ health checks (systemd, containers): see docs/DEPLOY.md.
 
 Options:
   --server HOST:PORT    the server (default: the one started beside it, at ${ENV.host}
-                        and ${ENV.port}; ${DEFAULT_HOST}:${DEFAULT_PORT} without them); several
-                        nodes as a:7777,b:7777 are tried in order, the first to answer
-                        counts
+                        and ${ENV.port}; ${DEFAULT_HOST}:${DEFAULT_PORT} without them); a server's
+                        nodes, as a:7777,b:7777, are tried in order: the first to
+                        answer counts
   --ca FILE             trust this CA certificate (default: a pinned one, else
                         ${ENV.certs}/ca.pem or ./${DEFAULT_CERTS}/ca.pem, else the system roots)
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it

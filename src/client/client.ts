@@ -6,7 +6,7 @@
  */
 import type { ClientFrame, ServerFrame, Welcome } from "../protocol/schema.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { ConnectError, type Connection } from "./connection.ts";
+import { CONNECT_TIMEOUT_MS, ConnectError, type Connection } from "./connection.ts";
 import type { ClientEvent, ClientState } from "./state.ts";
 
 /**
@@ -34,6 +34,13 @@ export type ConnectionStatus =
   /** A reconnect attempt is under way (the line modes say nothing of it). */
   | { state: "connecting"; attempt: number }
   | { state: "offline" };
+
+/**
+ * How long a server that took the connection has to answer the hello. One that never does (a
+ * node wedged on its store, say) is left, so the client goes on to another instead of waiting
+ * for ever.
+ */
+export const WELCOME_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
 const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked", "banned"]);
@@ -266,10 +273,33 @@ export class ChatClient {
       password,
       resume: resume ? state.lastId : undefined,
     });
+    let silent = false;
+    const stop = this.#clock.after(WELCOME_TIMEOUT_MS, () => {
+      silent = true;
+      conn.close(); // the read below ends
+    });
+    try {
+      return await this.#welcome(conn, stop);
+    } catch (error) {
+      if (!silent) throw error;
+      throw new ConnectError(
+        `the server did not answer within ${WELCOME_TIMEOUT_MS / 1000} s of the hello`,
+      );
+    } finally {
+      stop();
+    }
+  }
+
+  /**
+   * The welcome that answers the hello, or a ConnectError saying why there is none; `answered`
+   * is called as soon as the server has.
+   */
+  async #welcome(conn: Connection, answered: () => void): Promise<Welcome> {
     for (let incoming = await conn.read(); incoming; incoming = await conn.read()) {
       if (!("frame" in incoming)) continue;
       const frame = incoming.frame;
       if (frame.type === "welcome") {
+        answered();
         this.#token = frame.token;
         await this.options.onWelcome(frame);
         return frame;
