@@ -6,12 +6,13 @@
  *   certificate directory, or only read --cert/--key; read --password-file and the program itself
  *   (the search worker is the program started again); its own environment variables; the
  *   machine's name only for a wildcard --host (it goes into the certificate).
- * - `join`: connect to its --server (each address of a list; a name, at the port given only, so
- *   a name that stands for several addresses is dialled at Deno's first); read --ca, --password-file and ./certs/ca.pem; read and write
- *   its state directory (tokens, pins); the environment (the prompt's libraries probe it). Not a
- *   permission but passed the same way: a small young generation (a V8 heap flag), which keeps
- *   the client's memory down in a busy room.
- * - `check`: connect to its --server (each address of a list); read --ca, the server's ca.pem and the pins.
+ * - `join`: connect to its --server, each address of a list (a name at its port only: one that
+ *   stands for several addresses is dialled at Deno's first); read --ca, --password-file and
+ *   ./certs/ca.pem; read and write its state directory (tokens, pins); the environment (the
+ *   prompt's libraries probe it). Not a permission but passed the same way: a small young
+ *   generation (a V8 heap flag), which keeps the client's memory down in a busy room.
+ * - `check`: connect to its --server (each address of a list); read --ca, the server's ca.pem and
+ *   the pins.
  * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
