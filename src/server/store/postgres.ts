@@ -255,10 +255,15 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * The group commit, serialized with every other node's (see postgres_ops.ts). A purge's old
-   * row version, text included, stays in the table's file until the VACUUM the worker runs
-   * soon after (at most every PG_VACUUM_INTERVAL_MS); see tests/pg_store_test.ts for what
-   * remains in PostgreSQL's WAL.
+   * The group commit, serialized with every other node's (see postgres_ops.ts).
+   *
+   * A purge is weaker here than in SqliteStore (tests/pg_store_test.ts shows it): the UPDATE
+   * leaves the old row version, text included (a TOASTed long one too), in the table's files
+   * until the VACUUM the worker runs after the commit (at most every PG_VACUUM_INTERVAL_MS;
+   * a transaction open elsewhere that may still see the row defers it to the next), and then
+   * until the next checkpoint writes the pages. PostgreSQL's WAL keeps the text until its
+   * segment is reused and overwritten (recycled segments keep their old bytes meanwhile), and
+   * archived WAL or replicas, if the operator keeps them, keep it for good.
    */
   commit(writes: readonly Write[]): Written[] {
     const committed = this.#call<Committed>("commit", [writes]);

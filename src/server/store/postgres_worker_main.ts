@@ -20,7 +20,7 @@ export interface PostgresWorkerData {
   port: MessagePort;
   /** Int32Array over it: [0] counts answers posted. */
   signal: SharedArrayBuffer;
-  /** At most one VACUUM of messages this often, after commits that purged. */
+  /** At most one VACUUM of messages this often, after commits that purged (Infinity: never). */
   vacuumIntervalMs: number;
 }
 
@@ -148,7 +148,8 @@ function vacuumer(sql: postgres.Sql, intervalMs: number) {
   };
   return {
     soon() {
-      if (timer !== undefined) return;
+      // Infinity: never (the tests that show what a purge leaves without it)
+      if (timer !== undefined || !Number.isFinite(intervalMs)) return;
       timer = setTimeout(run, Math.max(0, last + intervalMs - Date.now()));
     },
     stop() {
