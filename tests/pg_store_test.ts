@@ -17,7 +17,11 @@ let databases = 0;
 
 /** A new empty database on this file's PostgreSQL (started on first use). */
 async function freshDatabase(): Promise<string> {
-  engine ??= await startPostgres();
+  if (!engine) {
+    engine = await startPostgres();
+    // the last test stops it; filtered out, it is killed when the process ends
+    globalThis.addEventListener("unload", () => engine?.killSync());
+  }
   const name = `c${++databases}`;
   await psql(engine.url, `CREATE DATABASE ${name}`);
   const url = new URL(engine.url);
@@ -242,6 +246,42 @@ pgTest(
       assert.equal(result.length, 1);
       assert.equal(store.lastCommitNo, 1);
       assert.ok(store.isMember("ann_0001", "#x"));
+    } finally {
+      store.close();
+    }
+  },
+);
+
+pgTest(
+  "bridge: what a call costs (printed): a round trip without SQL, a one-row read, a one-message commit",
+  async () => {
+    const store = new PostgresStore(await freshDatabase());
+    try {
+      const perCall = (n: number, call: (i: number) => void) => {
+        for (let i = 0; i < 50; i++) call(-i - 1); // warm
+        const started = performance.now();
+        for (let i = 0; i < n; i++) call(i);
+        return (performance.now() - started) * 1000 / n;
+      };
+      const ping = perCall(2000, () => store.ping());
+      const read = perCall(2000, () => store.latestSeq());
+      const commit = perCall(
+        300,
+        (i) =>
+          store.insertMessage({
+            id: `c${i}`,
+            from: "x_0001",
+            room: GENERAL_ROOM,
+            text: "hi",
+            time: 1,
+          }),
+      );
+      console.log(
+        `per call: ping ${ping.toFixed(0)} µs, latestSeq ${read.toFixed(0)} µs, ` +
+          `one-message commit ${commit.toFixed(0)} µs`,
+      );
+      // loose: a loaded machine (the whole suite in parallel) is slower, never by this much
+      assert.ok(ping < 2_000, `${ping} µs per round trip`);
     } finally {
       store.close();
     }

@@ -45,7 +45,7 @@ import {
   type PostgresWorkerData,
   type Request,
   safeAddress,
-} from "./postgres_worker_main.ts";
+} from "./postgres_bridge.ts";
 
 /** How long a read may take before the call throws. */
 export const PG_READ_TIMEOUT_MS = 2_000;
@@ -189,6 +189,11 @@ export class PostgresStore implements Store {
       Atomics.wait(this.#signal, 0, seen, left);
       seen = Atomics.load(this.#signal, 0);
     }
+  }
+
+  /** A round trip to the worker and back, without SQL: what the bridge itself costs. */
+  ping(): void {
+    this.#call("ping", [], this.#readTimeoutMs);
   }
 
   canonicalId(id: string): string | null {

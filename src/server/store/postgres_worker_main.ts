@@ -7,42 +7,16 @@
  * A request whose caller has given up (its deadline passed while it waited here) is not run:
  * a write the caller was told failed then never happens.
  */
-import type { MessagePort } from "node:worker_threads";
 import type postgres from "postgres";
-import { connect, type Ctx, openSchema, type OpName, OPS } from "./postgres_ops.ts";
+import { connect, type Ctx, openSchema, OPS } from "./postgres_ops.ts";
+import {
+  type Answer,
+  type PostgresWorkerData,
+  type Request,
+  safeAddress,
+} from "./postgres_bridge.ts";
 
-/** The worker's name: how the bundle, started as a worker, knows to run this loop. */
-export const POSTGRES_WORKER_NAME = "chat-postgres";
-
-export interface PostgresWorkerData {
-  name: typeof POSTGRES_WORKER_NAME;
-  url: string;
-  port: MessagePort;
-  /** Int32Array over it: [0] counts answers posted. */
-  signal: SharedArrayBuffer;
-  /** At most one VACUUM of messages this often, after commits that purged (Infinity: never). */
-  vacuumIntervalMs: number;
-}
-
-export type Control = "open" | "begin" | "commitTx" | "rollback" | "close";
-
-export interface Request {
-  id: number;
-  op: OpName | Control;
-  args: unknown[];
-  /** Date.now() after which the caller no longer waits for the answer. */
-  deadline: number;
-}
-
-export type Answer =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; message: string; idTaken?: boolean };
-
-/** True when `data` is this worker's (the bundle checks it first thing). */
-export function isPostgresWorkerData(data: unknown): data is PostgresWorkerData {
-  return typeof data === "object" && data !== null &&
-    (data as { name?: unknown }).name === POSTGRES_WORKER_NAME;
-}
+export { isPostgresWorkerData } from "./postgres_bridge.ts";
 
 /** Serves the store's requests until it asks to close. */
 export function runPostgresWorker(data: PostgresWorkerData): void {
@@ -75,6 +49,8 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
 
   const run = async (request: Request): Promise<unknown> => {
     switch (request.op) {
+      case "ping":
+        return null;
       case "open":
         await openSchema(ctx.sql, Date.now());
         return null;
@@ -184,14 +160,4 @@ function describe(error: unknown, url: string): string {
   return e.name === "PostgresError"
     ? `PostgreSQL at ${where} refused the statement: ${message}`
     : `PostgreSQL at ${where} failed: ${message}`;
-}
-
-/** host:port/database of a postgres URL, without user or password. */
-export function safeAddress(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.host}${u.pathname}`;
-  } catch {
-    return "the configured address";
-  }
 }
