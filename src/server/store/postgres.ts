@@ -103,10 +103,7 @@ export interface PostgresStoreOptions {
   workerUrl?: string | URL;
 }
 
-/** True for a `postgres://` or `postgresql://` URL. */
-export function isPostgresUrl(spec: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(spec);
-}
+export { isPostgresUrl } from "./postgres_bridge.ts";
 
 export class PostgresStore implements Store {
   readonly #worker: Worker;

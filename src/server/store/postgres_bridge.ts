@@ -49,3 +49,8 @@ export function safeAddress(url: string): string {
     return "the configured address";
   }
 }
+
+/** True for a `postgres://` or `postgresql://` URL. */
+export function isPostgresUrl(spec: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(spec);
+}
