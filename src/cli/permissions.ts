@@ -82,25 +82,22 @@ export const CHECK_ENV = [ENV.host, ENV.port, ENV.certs, ...STATE_DIR_ENV];
 export function permissionFlags(argv: string[], context: LaunchContext): string[] {
   const [command, ...rest] = argv;
   const flags = new Flags(context);
-  switch (command) {
-    case "serve":
-      serveFlags(flags, options(rest, SERVE_OPTIONS), context);
-      break;
-    case "join":
-      joinFlags(flags, options(rest, JOIN_OPTIONS), context);
-      break;
-    case "check":
-      checkFlags(flags, options(rest, CHECK_OPTIONS), context);
-      break;
-    case "admin":
-      adminFlags(flags, options(rest, ADMIN_OPTIONS), context);
-      break;
-    case "bench":
-      benchFlags(flags, options(rest, BENCH_OPTIONS), context);
-      break;
-  }
+  const row = Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
+  row?.flags(flags, options(rest, row.options), context);
   return flags.toArgs();
 }
+
+/** Each command's options, and what grants its permissions from them. */
+const COMMAND_FLAGS: Record<
+  string,
+  { options: OptionTable; flags: (flags: Flags, v: Values, context: LaunchContext) => void }
+> = {
+  serve: { options: SERVE_OPTIONS, flags: serveFlags },
+  join: { options: JOIN_OPTIONS, flags: joinFlags },
+  check: { options: CHECK_OPTIONS, flags: checkFlags },
+  admin: { options: ADMIN_OPTIONS, flags: adminFlags },
+  bench: { options: BENCH_OPTIONS, flags: benchFlags },
+};
 
 type Values = Record<string, string | boolean | undefined>;
 
