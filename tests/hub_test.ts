@@ -118,6 +118,15 @@ function welcomeOf(peer: FakePeer) {
   return welcome;
 }
 
+/** tom online (his welcome kept; his token, to come back with) and alice. */
+function tomAndAlice() {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const token = welcomeOf(tom).token;
+  const alice = w.join("alice");
+  return { w, tom, token, alice };
+}
+
 function messages(peer: FakePeer) {
   return peer.of("message");
 }
@@ -1022,10 +1031,7 @@ Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
 // ---- resume and retries -----------------------------------------------------------------------
 
 Deno.test("resume: replays messages and deletions since the last seen id, in order", () => {
-  const w = world();
-  const tom = w.join("tom", {}, true);
-  const token = welcomeOf(tom).token;
-  const alice = w.join("alice");
+  const { w, tom, token, alice } = tomAndAlice();
   w.say(alice, { type: "send", ref: "a1", text: "seen before the drop" });
   w.say(alice, { type: "send", ref: "a2", text: "will be deleted while away" });
   const [seen, doomed] = messages(tom);
@@ -1081,10 +1087,7 @@ Deno.test("resume: past REPLAY_LIMIT missed messages, the newest follow after a 
 });
 
 Deno.test("resume: never replays others' DMs or deletions of them", () => {
-  const w = world();
-  const tom = w.join("tom", {}, true);
-  const token = welcomeOf(tom).token;
-  const alice = w.join("alice");
+  const { w, tom, token, alice } = tomAndAlice();
   w.say(alice, { type: "send", ref: "p", text: "public" });
   const [pub] = messages(tom);
   w.hub.disconnect(tom);
