@@ -311,6 +311,21 @@ function sends(prefix: string, from: number, n: number, text: (i: number) => str
 }
 
 /** A public message from `sender` seen by `receiver`: milliseconds until it arrived. */
+/**
+ * REPLAY_HISTORY messages h0, h1, … of `text(i)` from `writer`, as fast as the server acknowledges
+ * them (a window of 400 sends: its own echoes must stay under the 8 MiB queue cap of its
+ * connection); resolves once every one is acknowledged.
+ */
+async function writeHistory(writer: Light, text: (i: number) => string): Promise<void> {
+  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
+  const BATCH = 100;
+  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
+    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
+    await writer.sendBytes(sends("h", sent, BATCH, text));
+  }
+  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+}
+
 async function roundTripMs(sender: Light, receiver: Light, label: string): Promise<number> {
   const text = `round trip ${label} ${crypto.randomUUID()}`;
   const started = performance.now();
@@ -336,18 +351,11 @@ const unthrottled = (connections: number) => [
 
 Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} messages that never read: RSS grows < ${REPLAY_RSS_GROWTH_MB} MB, a bystander's ping and message take < ${BYSTANDER_MS} ms (median), none ${BYSTANDER_WORST_MS} ms`, async () => {
   await using server = await startServer({ args: unthrottled(RESUMERS + 50) });
-  // the history: one writer, as fast as the server acknowledges it (a window of 400 sends: its
-  // own echoes must stay under the 8 MiB queue cap of its connection)
+  // the history: one writer, as fast as the server acknowledges it
   const built = performance.now();
   await using writer = await Light.hello(server, { name: "historian" });
   const text = (i: number) => `history ${i} `.padEnd(REPLAY_TEXT_LENGTH, "x");
-  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
-  const BATCH = 100;
-  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
-    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
-    await writer.sendBytes(sends("h", sent, BATCH, text));
-  }
-  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+  await writeHistory(writer, text);
   const oldest = writer.frames.find((f) => f.type === "ack" && f.ref === "h0").id;
   const buildMs = performance.now() - built;
 
@@ -446,13 +454,7 @@ Deno.test(`attack 1b: ${WORST_SEARCHES.length} worst-case searches over ${REPLAY
   // letters and spaces in no pattern (what makes RE2 work hardest), no digit: nothing matches
   const pool = randomLetters(REPLAY_TEXT_LENGTH * 2);
   const text = (i: number) => pool.slice(i % REPLAY_TEXT_LENGTH).slice(0, REPLAY_TEXT_LENGTH);
-  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
-  const BATCH = 100;
-  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
-    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
-    await writer.sendBytes(sends("h", sent, BATCH, text));
-  }
-  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+  await writeHistory(writer, text);
   await using searcher = await Light.hello(server, { name: "searcher" });
   await using bystander = await Light.hello(server, { name: "bystander" }, { messages: true });
   await using listener = await Light.hello(server, { name: "listener" }, { messages: true });

@@ -41,10 +41,16 @@ async function bench(
   };
 }
 
-// deno-lint-ignore no-explicit-any
-function oneJsonLine(stdout: string): Record<string, any> {
-  const lines = stdout.trim().split("\n");
-  assert.equal(lines.length, 1, `expected one line on stdout, got: ${stdout}`);
+/** The report of a `chat bench … --json` run that succeeds: the one line it prints. */
+async function benchJson(
+  args: string[],
+  how: { command?: string[]; cwd?: string } = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<Record<string, any>> {
+  const out = await bench([...args, "--json"], how);
+  assert.equal(out.code, 0, out.stderr);
+  const lines = out.stdout.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stdout, got: ${out.stdout}`);
   return JSON.parse(lines[0]);
 }
 
@@ -86,9 +92,7 @@ async function tempDirs(): Promise<Set<string>> {
 }
 
 Deno.test("chat bench delivers every message to every receiver and reports it as JSON", async () => {
-  const out = await bench(["--clients", "5", "--messages", "200", "--json"]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
+  const report = await benchJson(["--clients", "5", "--messages", "200"]);
   assertFigures(report, [...FIGURES, "bytes_per_message"]);
   assert.equal(report.clients, 5);
   assert.equal(report.messages, 200);
@@ -100,7 +104,7 @@ Deno.test("chat bench delivers every message to every receiver and reports it as
 
 Deno.test("chat bench --raw --idle also measures the forwarder and idle connections", async () => {
   const before = await tempDirs();
-  const out = await bench([
+  const report = await benchJson([
     "--clients",
     "5",
     "--senders",
@@ -110,10 +114,7 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
     "--raw",
     "--idle",
     "5",
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [
     ...FIGURES,
     "raw_delivered_per_s",
@@ -142,7 +143,7 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
 });
 
 Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", async () => {
-  const out = await bench([
+  const report = await benchJson([
     "--clients",
     "4",
     "--senders",
@@ -152,10 +153,7 @@ Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", as
     "--raw",
     "--raw-tls",
     "deno",
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [...FIGURES, "raw_delivered_per_s", "raw_bytes_per_message", "ratio"]);
   assert.equal(report.raw_tls, "deno");
   assert.equal(report.delivered, 4 * 300);
@@ -206,9 +204,7 @@ const FLOOD_FIGURES = [
 ];
 
 Deno.test("chat bench --flood: every receiver gets every message, nobody is cut", async () => {
-  const out = await bench(["--flood", "--clients", "20", "--messages", "2000", "--json"]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
+  const report = await benchJson(["--flood", "--clients", "20", "--messages", "2000"]);
   assertFigures(report, [...FIGURES, ...FLOOD_FIGURES, "server_rss_end_mb"]);
   assert.equal(report.flood, true);
   assert.equal(report.expected, 20 * 2000);
@@ -291,7 +287,7 @@ async function cuttingServer(cutAfter: number) {
 Deno.test("chat bench --flood counts the receivers the server cuts, and still ends", async () => {
   const [clients, messages, cutAfter] = [6, 1000, 100];
   await using server = await cuttingServer(cutAfter);
-  const out = await bench([
+  const report = await benchJson([
     "--flood",
     "--server",
     `127.0.0.1:${server.port}`,
@@ -301,10 +297,7 @@ Deno.test("chat bench --flood counts the receivers the server cuts, and still en
     String(clients),
     "--messages",
     String(messages),
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [...FIGURES.filter((f) => f !== "server_rss_mb"), ...FLOOD_FIGURES]);
   assert.equal(report.expected, clients * messages);
   assert.equal(report.receivers_cut, 2);
@@ -350,12 +343,10 @@ Deno.test("the bundle runs chat bench from a directory without deno.json", async
       signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
     }).output();
     assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
-    const out = await bench(["--clients", "2", "--messages", "20", "--raw", "--json"], {
+    const report = await benchJson(["--clients", "2", "--messages", "20", "--raw"], {
       command: [Deno.execPath(), "run", "-A", bundle],
       cwd: work,
     });
-    assert.equal(out.code, 0, out.stderr);
-    const report = oneJsonLine(out.stdout);
     assert.equal(report.delivered, 2 * 20);
     assert.ok(report.raw_delivered_per_s > 0);
   } finally {
