@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, startServerOn } from "./reliability_harness.ts";
 import { textWidth } from "../../src/ui/bubble.ts";
-import { delay, joinClient, makeTempDir, messageWith, removeDir } from "./harness.ts";
+import { delay, joinClient, makeTempDir, messageWith, removedAtEnd, removeDir } from "./harness.ts";
 import {
   q,
   Screen,
@@ -216,56 +216,53 @@ Deno.test("tui: resizing the window reflows the bubbles", async () => {
 Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it was", async () => {
   await withTmux(async (tmux) => {
     const dir = await makeTempDir("chat-tui-stty-");
-    try {
-      const ways: [string, (s: Screen) => Promise<void>][] = [
-        ["ctrlc", (s) => s.keys("C-c")],
-        ["ctrld", (s) => s.keys("C-d")],
-        ["exit", (s) => s.type("/exit")],
-      ];
-      const screens = await Promise.all(ways.map(async ([name]) => {
-        const before = join(dir, `${name}.before`);
-        const after = join(dir, `${name}.after`);
-        const script = `printf 'before-marker\\n'; stty -g > ${q(before)}; ${await tmux
-          .joinCommand(name)}; echo "exit=$?"; stty -g > ${q(after)}; exec sleep 120`;
-        await tmux.open(name, `sh -c ${q(script)}`, 80, 24);
-        const screen = new Screen(tmux, name);
-        await screen.waitFor(
-          (t) => new RegExp(`${name}_\\d{4} · 127`).test(t),
-          START_TIMEOUT_MS,
-          `${name}'s chat screen`,
-        );
-        return screen;
-      }));
-      for (const screen of screens) {
-        assert.equal(await screen.format("#{alternate_on}"), "1");
-        assert.ok(!(await screen.text()).includes("before-marker")); // the alternate screen
-      }
-      await screens[0].type("a last word");
-      await screens[1].waitFor((t) => t.includes("│ a last word │"), SHOW_TIMEOUT_MS, "a message");
+    await using _dir = removedAtEnd(dir);
+    const ways: [string, (s: Screen) => Promise<void>][] = [
+      ["ctrlc", (s) => s.keys("C-c")],
+      ["ctrld", (s) => s.keys("C-d")],
+      ["exit", (s) => s.type("/exit")],
+    ];
+    const screens = await Promise.all(ways.map(async ([name]) => {
+      const before = join(dir, `${name}.before`);
+      const after = join(dir, `${name}.after`);
+      const script = `printf 'before-marker\\n'; stty -g > ${q(before)}; ${await tmux
+        .joinCommand(name)}; echo "exit=$?"; stty -g > ${q(after)}; exec sleep 120`;
+      await tmux.open(name, `sh -c ${q(script)}`, 80, 24);
+      const screen = new Screen(tmux, name);
+      await screen.waitFor(
+        (t) => new RegExp(`${name}_\\d{4} · 127`).test(t),
+        START_TIMEOUT_MS,
+        `${name}'s chat screen`,
+      );
+      return screen;
+    }));
+    for (const screen of screens) {
+      assert.equal(await screen.format("#{alternate_on}"), "1");
+      assert.ok(!(await screen.text()).includes("before-marker")); // the alternate screen
+    }
+    await screens[0].type("a last word");
+    await screens[1].waitFor((t) => t.includes("│ a last word │"), SHOW_TIMEOUT_MS, "a message");
 
-      for (const [i, [, leave]] of ways.entries()) await leave(screens[i]);
-      for (const [i, [name]] of ways.entries()) {
-        const screen = screens[i];
-        const text = await screen.waitFor(
-          (t) => /exit=\d+/.test(t),
-          SHOW_TIMEOUT_MS,
-          `${name}: the client's exit`,
-        );
-        assert.match(text, /exit=0/);
-        assert.match(text, /before-marker/); // the main screen is back, as it was
-        assert.ok(!text.includes("a last word"), text);
-        assert.ok(!text.includes("╭"), text);
-        assert.equal(await screen.format("#{alternate_on}"), "0");
-        assert.equal(await screen.format("#{cursor_flag}"), "1");
-        assert.equal(await screen.format("#{mouse_any_flag}"), "0");
-        const [before, after] = await Promise.all([
-          Deno.readTextFile(join(dir, `${name}.before`)),
-          Deno.readTextFile(join(dir, `${name}.after`)),
-        ]);
-        assert.equal(after, before, `${name}: terminal modes changed`);
-      }
-    } finally {
-      await removeDir(dir);
+    for (const [i, [, leave]] of ways.entries()) await leave(screens[i]);
+    for (const [i, [name]] of ways.entries()) {
+      const screen = screens[i];
+      const text = await screen.waitFor(
+        (t) => /exit=\d+/.test(t),
+        SHOW_TIMEOUT_MS,
+        `${name}: the client's exit`,
+      );
+      assert.match(text, /exit=0/);
+      assert.match(text, /before-marker/); // the main screen is back, as it was
+      assert.ok(!text.includes("a last word"), text);
+      assert.ok(!text.includes("╭"), text);
+      assert.equal(await screen.format("#{alternate_on}"), "0");
+      assert.equal(await screen.format("#{cursor_flag}"), "1");
+      assert.equal(await screen.format("#{mouse_any_flag}"), "0");
+      const [before, after] = await Promise.all([
+        Deno.readTextFile(join(dir, `${name}.before`)),
+        Deno.readTextFile(join(dir, `${name}.after`)),
+      ]);
+      assert.equal(after, before, `${name}: terminal modes changed`);
     }
   });
 });
