@@ -1121,6 +1121,18 @@ Deno.test("send: a retried ref is acknowledged with the first id and stored once
   assert.notEqual(alice.of("ack")[0].id, first.id);
 });
 
+/** A hub on `store` that leaves its group commits in `deferred`, for the end of the turn. */
+function deferringHub(store: SqliteStore) {
+  const deferred: (() => void)[] = [];
+  const hub = new Hub({
+    store,
+    version: "test",
+    maxRate: 0,
+    defer: (fn) => void deferred.push(fn),
+  });
+  return { hub, deferred };
+}
+
 Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
   const store = new SqliteStore(":memory:");
   const calls: number[] = [];
@@ -1129,13 +1141,7 @@ Deno.test("group commit: messages of one turn are stored in one transaction, the
     calls.push(writes.length);
     return commit(writes);
   };
-  const deferred: (() => void)[] = [];
-  const hub = new Hub({
-    store,
-    version: "test",
-    maxRate: 0,
-    defer: (fn) => void deferred.push(fn),
-  });
+  const { hub, deferred } = deferringHub(store);
   const tom = new FakePeer("tom");
   const alice = new FakePeer("alice");
   for (const peer of [tom, alice]) {
@@ -1185,13 +1191,7 @@ Deno.test("search: limited per address too, so new ids do not buy new bursts", a
 
 Deno.test("group commit: a DM between public runs keeps everyone's order; acks follow messages", () => {
   const store = new SqliteStore(":memory:");
-  const deferred: (() => void)[] = [];
-  const hub = new Hub({
-    store,
-    version: "test",
-    maxRate: 0,
-    defer: (fn) => void deferred.push(fn),
-  });
+  const { hub, deferred } = deferringHub(store);
   const [tom, alice, bob] = ["tom", "alice", "bob"].map((name) => new FakePeer(name));
   for (const peer of [tom, alice, bob]) {
     hub.handle(peer, ClientFrame.parse({ type: "hello", name: peer.label }));

@@ -491,6 +491,12 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   await using _state = removedAtEnd(state);
   const fresh = await makeTempDir("chat-e2e-state-");
   await using _fresh = removedAtEnd(fresh);
+  /** `chat join --json` as `name` to `server` (host:port), its state in `stateDir`. */
+  const joinAs = (name: string, stateDir: string, server: string, ...args: string[]) =>
+    runChat(["join", "--json", "--name", name, "--server", server, ...args], {
+      cwd,
+      env: { XDG_STATE_HOME: stateDir },
+    });
   // first contact: fetch, compare, pin
   {
     await using pin = await joined(server1, "pinner", {
@@ -519,19 +525,7 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   }
 
   // a wrong fingerprint on first contact: refused before anything is sent
-  const wrong = await runChat(
-    [
-      "join",
-      "--json",
-      "--name",
-      "victim",
-      "--server",
-      `127.0.0.1:${server1.port}`,
-      "--fingerprint",
-      server2.fingerprint,
-    ],
-    { cwd, env: { XDG_STATE_HOME: fresh } },
-  );
+  const wrong = await joinAs("victim", fresh, key1, "--fingerprint", server2.fingerprint);
   assert.equal(wrong.code, 1, wrong.stderr);
   assert.match(wrong.stderr, /fingerprint/);
   assert.ok(wrong.stderr.includes(server2.fingerprint), wrong.stderr);
@@ -544,19 +538,7 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   assert.ok(!freshPins.includes(`${server1.port}`), "nothing pinned for a refused server");
 
   // a --fingerprint that differs from the pin is refused with the warning
-  const differs = await runChat(
-    [
-      "join",
-      "--json",
-      "--name",
-      "pinner",
-      "--server",
-      `127.0.0.1:${server1.port}`,
-      "--fingerprint",
-      server2.fingerprint,
-    ],
-    { cwd, env: { XDG_STATE_HOME: state } },
-  );
+  const differs = await joinAs("pinner", state, key1, "--fingerprint", server2.fingerprint);
   assert.equal(differs.code, 1, differs.stderr);
   assert.match(differs.stderr, /WARNING/);
 
@@ -564,10 +546,7 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   const key2 = `127.0.0.1:${server2.port}`;
   pins[key2] = pins[key1];
   await Deno.writeTextFile(pinsPath, JSON.stringify(pins, null, 2));
-  const impostor = await runChat(
-    ["join", "--json", "--name", "pinner", "--server", key2],
-    { cwd, env: { XDG_STATE_HOME: state } },
-  );
+  const impostor = await joinAs("pinner", state, key2);
   assert.equal(impostor.code, 1, impostor.stderr);
   assert.match(impostor.stderr, /WARNING: the certificate of 127\.0\.0\.1:\d+ has changed/);
   assert.ok(impostor.stderr.includes(key2), impostor.stderr);

@@ -21,6 +21,14 @@ import {
   withTmux,
 } from "./tmux.ts";
 
+/** alice's and bob's screens (columns and rows as tmux.join takes them), once alice saw bob join. */
+async function aliceAndBob(tmux: Tmux, aliceSize: number[] = [], bobSize: number[] = []) {
+  const alice = await tmux.join("alice", "alice", ...aliceSize);
+  const bob = await tmux.join("bob", "bob", ...bobSize);
+  await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+  return { alice, bob };
+}
+
 /** The rows of the bubble whose text row contains `text`: top border … bottom border. */
 function bubbleAround(lines: string[], text: string): string[] {
   const at = lines.findIndex((l) => l.includes(text));
@@ -34,9 +42,7 @@ function bubbleAround(lines: string[], text: string): string[] {
 
 Deno.test("tui: a message shows as a bubble on the other screen, and a deletion removes it", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob");
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux);
 
     await alice.type("hello bob, this is a bubble");
     const seen = await bob.waitFor(
@@ -137,9 +143,7 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
 
 Deno.test("tui: a 2 s temporary message shows its time left, then vanishes", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob");
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux);
     await alice.type("/temp 2s gone in two seconds");
     const shown = await bob.waitFor(
       (t) => t.includes("│ gone in two seconds │"),
@@ -164,9 +168,7 @@ Deno.test("tui: a 2 s temporary message shows its time left, then vanishes", asy
 
 Deno.test("tui: resizing the window reflows the bubbles", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob", 100, 30);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux, [], [100, 30]);
     const words = "reflow me please ".repeat(9).trim();
     await alice.type(words);
     const wide = await bob.waitFor(
@@ -423,9 +425,7 @@ Deno.test("tui: --no-color keeps bold and inverse (as NO_COLOR does); no colour 
 
 Deno.test("tui: Esc then /search in one write runs the search; a pasted table keeps its tabs", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice", 100, 24);
-    const bob = await tmux.join("bob", "bob", 100, 24);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    const { alice, bob } = await aliceAndBob(tmux, [100, 24], [100, 24]);
     // one send-keys: tmux writes Escape and the text together
     await alice.keys("Escape", "/search nothing-here-xyz", "Enter");
     await alice.waitFor(
@@ -539,9 +539,7 @@ Deno.test("tui: the name prompt clears a refused name, so the next one is not ap
 
 Deno.test("tui: 👍🏽 × 14 at 60 columns (4 cells each in tmux) leaves the status line and the bubble whole", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice", 60, 20);
-    const bob = await tmux.join("bob", "bob", 100, 24);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    const { alice, bob } = await aliceAndBob(tmux, [60, 20], [100, 24]);
     const thumbs = "👍🏽".repeat(14);
     await alice.keys("-l", `thumbs ${thumbs}`);
     // typed, not sent: the input line is wider than the window, the status line above stays
