@@ -239,6 +239,17 @@ export function world(
   return { hub, store, clock, say, join, ask, refused, roomOf };
 }
 
+/** Counts `store`'s commits from now on: how many writes each had, in order. */
+export function commitSizes(store: Store): number[] {
+  const sizes: number[] = [];
+  const commit = store.commit.bind(store);
+  store.commit = (writes) => {
+    sizes.push(writes.length);
+    return commit(writes);
+  };
+  return sizes;
+}
+
 /** A peer that has said hello as `user` (what presence does on a welcome). */
 export function online(user: User, address?: string): FakePeer {
   const peer = new FakePeer(user.name, address);

@@ -32,7 +32,7 @@ import type { Write, Written } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { clientFrame, FakePeer, T0 } from "./fixtures.ts";
+import { clientFrame, commitSizes, FakePeer, T0 } from "./fixtures.ts";
 
 interface World {
   hub: Hub;
@@ -1135,12 +1135,7 @@ function deferringHub(store: SqliteStore) {
 
 Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
   const store = new SqliteStore(":memory:");
-  const calls: number[] = [];
-  const commit = store.commit.bind(store);
-  store.commit = (writes) => {
-    calls.push(writes.length);
-    return commit(writes);
-  };
+  const calls = commitSizes(store);
   const { hub, deferred } = deferringHub(store);
   const tom = new FakePeer("tom");
   const alice = new FakePeer("alice");
