@@ -288,6 +288,40 @@ pgTest(
   },
 );
 
+pgTest(
+  "bridge: a transaction whose calls time out is rolled back once PostgreSQL answers again, and later calls are not part of it",
+  async () => {
+    const url = await freshDatabase();
+    const store = new PostgresStore(url, { readTimeoutMs: 300, writeTimeoutMs: 300 });
+    const other = new PostgresStore(url);
+    try {
+      try {
+        assert.throws(
+          () =>
+            store.atomically(() => {
+              store.joinRoom("ann_0001", "#x", 1, { private: false });
+              engine!.freeze();
+              store.setTopic("#x", "t", "ann_0001", 2);
+            }),
+          /did not answer within 300 ms \(setTopic\)/,
+        );
+      } finally {
+        engine!.thaw();
+      }
+      // its rollback waited for the frozen call, past its own deadline: it ran all the same
+      assert.equal(store.isMember("ann_0001", "#x"), false);
+      store.joinRoom("bob_0001", GENERAL_ROOM, 3);
+      assert.ok(
+        other.isMember("bob_0001", GENERAL_ROOM),
+        "committed, not in a transaction left open",
+      );
+    } finally {
+      store.close();
+      other.close();
+    }
+  },
+);
+
 /** The files under `dir` (relative) whose bytes contain `needle`. */
 function filesHolding(dir: string, needle: string): string[] {
   const found: string[] = [];

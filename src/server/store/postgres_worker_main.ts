@@ -5,7 +5,7 @@
  * wakes and takes the answer with receiveMessageOnPort (postgres.ts).
  *
  * A request whose caller has given up (its deadline passed while it waited here) is not run:
- * a write the caller was told failed then never happens.
+ * a write the caller was told failed then never happens (a rollback or close runs whatever).
  */
 import type postgres from "postgres";
 import { connect, type Ctx, openSchema, OPS } from "./postgres_ops.ts";
@@ -33,7 +33,9 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
   };
 
   const handle = async (request: Request) => {
-    if (Date.now() > request.deadline) return;
+    // a rollback is always run: skipped, the transaction would stay open under later requests
+    const mustRun = request.op === "rollback" || request.op === "close";
+    if (Date.now() > request.deadline && !mustRun) return;
     try {
       const value = await run(request);
       answer({ id: request.id, ok: true, value });
