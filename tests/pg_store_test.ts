@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PG_READ_TIMEOUT_MS, PostgresStore } from "../src/server/store/postgres.ts";
-import { IdTakenError } from "../src/server/store/store.ts";
+import { IdTakenError, type StoredMessage } from "../src/server/store/store.ts";
 import { GENERAL_ROOM } from "../src/protocol/schema.ts";
 import { type PostgresEngine, psql, startPostgres } from "./engines.ts";
 import type { CommitSeen, CommitterJob } from "./pg_committer.ts";
@@ -318,6 +318,30 @@ pgTest(
     } finally {
       store.close();
       other.close();
+    }
+  },
+);
+
+pgTest(
+  "commit: a NUL in a text (which PostgreSQL's text refuses) does not fail the group commit: it is kept as U+FFFD, in what commit returns too",
+  async () => {
+    const store = new PostgresStore(await freshDatabase());
+    try {
+      const [evil, fine] = store.commit([
+        {
+          kind: "insert",
+          message: { id: "n", from: "x", room: GENERAL_ROOM, text: "a\0b", time: 1 },
+        },
+        {
+          kind: "insert",
+          message: { id: "f", from: "y", room: GENERAL_ROOM, text: "ok", time: 1 },
+        },
+      ]) as StoredMessage[];
+      assert.equal(evil.text, "a\uFFFDb");
+      assert.equal(store.message("n")?.text, "a\uFFFDb");
+      assert.equal(fine.seq, 2);
+    } finally {
+      store.close();
     }
   },
 );

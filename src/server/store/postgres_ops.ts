@@ -177,6 +177,18 @@ export interface CommitRecord {
 
 const one = <T>(rows: readonly T[]): T | undefined => rows[0];
 
+/**
+ * A text as PostgreSQL can hold it: its text type refuses NUL (SQLite keeps it), and one NUL
+ * in a message would fail the whole group commit with everyone else's messages in it. Each
+ * becomes U+FFFD, the character that stands for what could not be kept.
+ */
+export function storable(text: string): string {
+  return text.includes("\0") ? text.replaceAll("\0", "\uFFFD") : text;
+}
+
+/** `storable` for an optional text. */
+const storableOr = (text: string | undefined) => text === undefined ? null : storable(text);
+
 /** The operations, by name; each takes the context and the Store method's arguments. */
 export const OPS = {
   async canonicalId(c: Ctx, id: string): Promise<string | null> {
@@ -333,11 +345,12 @@ export const OPS = {
           }
         }
         seq++;
+        const text = storable(message.text);
         await db`INSERT INTO messages (seq, id, sender, recipients, room, text, time, reply_to,
             expires_at, action, commit_no)
           VALUES (${seq}, ${message.id}, ${message.from},
             ${message.to ? JSON.stringify(message.to) : null},
-            ${message.to ? null : message.room ?? null}, ${message.text}, ${message.time},
+            ${message.to ? null : message.room ?? null}, ${text}, ${message.time},
             ${message.replyTo ?? null}, ${message.expiresAt ?? null},
             ${message.action ? 1 : null}, ${commitNo})`;
         if (message.to) {
@@ -346,7 +359,7 @@ export const OPS = {
             SELECT u, ${seq} FROM unnest(${db.array(audience)}::text[]) AS u
             ON CONFLICT DO NOTHING`;
         }
-        results.push({ ...message, seq });
+        results.push({ ...message, text, seq });
       }
       if (seq !== firstSeq) await db`UPDATE chat_counters SET seq = ${seq}`;
       return { results, commitNo, purged };
@@ -583,7 +596,7 @@ export const OPS = {
   },
 
   async setTopic(c: Ctx, room: string, topic: string, by: string, now: number): Promise<void> {
-    await on(c)`UPDATE rooms SET topic = ${topic}, topic_by = ${by}, topic_at = ${now}
+    await on(c)`UPDATE rooms SET topic = ${storable(topic)}, topic_by = ${by}, topic_at = ${now}
       WHERE name = ${room}`;
   },
 
@@ -695,7 +708,7 @@ export const OPS = {
       if (!replacing && (n as number) >= keep) return false;
       await db`INSERT INTO restrictions (kind, scope, target, on_address, by, reason, time, until)
         VALUES (${kind}, ${scope}, ${target}, ${restriction.onAddress ? 1 : 0}, ${restriction.by},
-          ${restriction.reason ?? null}, ${time}, ${restriction.until ?? null})
+          ${storableOr(restriction.reason)}, ${time}, ${restriction.until ?? null})
         ON CONFLICT (kind, scope, target) DO UPDATE SET on_address = EXCLUDED.on_address,
           by = EXCLUDED.by, reason = EXCLUDED.reason, time = EXCLUDED.time,
           until = EXCLUDED.until`;
@@ -763,8 +776,8 @@ export const OPS = {
       const [row] = await db`INSERT INTO modlog
           (time, action, by, room, user_id, address, reason, until, message)
         VALUES (${entry.time}, ${entry.action}, ${entry.by}, ${entry.room ?? null},
-          ${entry.user ?? null}, ${entry.address ?? null}, ${entry.reason ?? null},
-          ${entry.until ?? null}, ${entry.message ?? null})
+          ${entry.user ?? null}, ${entry.address ?? null}, ${storableOr(entry.reason)},
+          ${entry.until ?? null}, ${storableOr(entry.message)})
         RETURNING seq`;
       const id = row.seq as number;
       await db`DELETE FROM modlog WHERE seq <= ${id - keep}`;
