@@ -45,6 +45,9 @@ async function compile(target: string, output: string): Promise<void> {
       // the search worker is this program started again; compile must know to take it along
       "--include",
       join(root, "src", "server", "search", "worker.ts"),
+      // and so is the PostgreSQL store's
+      "--include",
+      join(root, "src", "server", "store", "postgres_worker.ts"),
       "--target",
       target,
       "--output",

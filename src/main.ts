@@ -20,6 +20,8 @@ import { PromptCancelled } from "./ui/ask.ts";
 import { VERSION } from "./version.ts";
 import { sanitizeLine } from "./ui/sanitize.ts";
 import { isSearchWorker, runSearchWorker } from "./server/search/worker_main.ts";
+import { workerData } from "node:worker_threads";
+import { isPostgresWorkerData } from "./server/store/postgres_bridge.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -105,6 +107,10 @@ function print(text: string): number {
 if (isSearchWorker()) {
   // the single-file bundle started as the server's search worker (server/search/): no CLI here
   runSearchWorker();
+} else if (isPostgresWorkerData(workerData)) {
+  // …or as the PostgreSQL store's worker (server/store/postgres.ts), which loads the driver
+  const { runPostgresWorker } = await import("./server/store/postgres_worker_main.ts");
+  runPostgresWorker(workerData);
 } else if (import.meta.main) {
   Deno.exit(await main(Deno.args));
 }

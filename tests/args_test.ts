@@ -18,6 +18,7 @@ import {
 } from "../src/cli/args.ts";
 import { MAX_TEXT_LENGTH } from "../src/protocol/schema.ts";
 import { DEFAULT_PORT } from "../src/version.ts";
+import { MAX_SERVERS } from "../src/cli/options.ts";
 
 /** Runs `fn`, insists it throws a UsageError, checks the message reads as one sentence, returns it. */
 function usageError(fn: () => unknown): string {
@@ -712,4 +713,58 @@ Deno.test("serve: --store and --bus refuse what cannot work, in one sentence", (
   // a password in the URL is never repeated in an error
   const message = usageError(serve("--store", "postgresx://u:hunter2@h/d"));
   assert.doesNotMatch(message, /hunter2/);
+});
+
+Deno.test("join: --server lists the nodes of one server, in order, each HOST:PORT", () => {
+  const args = parseJoinArgs(["--server", "a.example:7001,10.0.0.2:7002,[::1]:7003,b"]);
+  assert.deepEqual(args.servers, [
+    { host: "a.example", port: 7001 },
+    { host: "10.0.0.2", port: 7002 },
+    { host: "::1", port: 7003 },
+    { host: "b", port: DEFAULT_PORT },
+  ]);
+  // the first is also the one address a single-server caller sees
+  assert.deepEqual([args.host, args.port], ["a.example", 7001]);
+  // spaces around an entry of a list are dropped (a quoted "a:1, b:2")
+  assert.deepEqual(parseJoinArgs(["--server", "a:1, b:2"]).servers, [
+    { host: "a", port: 1 },
+    { host: "b", port: 2 },
+  ]);
+  // one address is as before: one entry
+  assert.deepEqual(parseJoinArgs(["--server", "h:1"]).servers, [{ host: "h", port: 1 }]);
+  assert.deepEqual(parseJoinArgs([]).servers, [{ host: "localhost", port: DEFAULT_PORT }]);
+  const sixteen = Array.from({ length: MAX_SERVERS }, (_, i) => `n${i}:7777`).join(",");
+  assert.equal(parseJoinArgs(["--server", sixteen]).servers.length, MAX_SERVERS);
+});
+
+Deno.test("join: --server refuses an empty entry, a bad port, a repeat and more than 16", () => {
+  for (const bad of ["a:1,,b:2", "a:1,", ",a:1", "a:1, ,b:2"]) {
+    assert.match(
+      assertRefused(join("--server", bad), "--server"),
+      /^--server has an empty address \(number [0-9]+ of [0-9]+\); separate addresses with single commas/,
+      bad,
+    );
+  }
+  assert.equal(
+    usageError(join("--server", "a:1,b:70000")),
+    '--server must be a port number from 0 to 65535, not "70000"',
+  );
+  assert.equal(usageError(join("--server", "a:1,b:0")), "--server needs a real port, not 0");
+  assertRefused(join("--server", "a:1,b c:2"), "--server", "b c:2");
+  assert.equal(usageError(join("--server", "a:1,b:2,A:1")), "--server lists A:1 twice");
+  const seventeen = Array.from({ length: MAX_SERVERS + 1 }, (_, i) => `n${i}:7777`).join(",");
+  assert.equal(
+    usageError(join("--server", seventeen)),
+    `--server lists ${MAX_SERVERS + 1} addresses; at most ${MAX_SERVERS} are allowed`,
+  );
+});
+
+Deno.test("check: --server takes a list as join does", () => {
+  const args = parseCheckArgs(["--server", "a:1,b:2"]);
+  assert.deepEqual(args.servers, [{ host: "a", port: 1 }, { host: "b", port: 2 }]);
+  assert.deepEqual([args.host, args.port], ["a", 1]);
+  assert.deepEqual(parseCheckArgs([], (name) => ({ CHAT_PORT: "7100" })[name]).servers, [
+    { host: "127.0.0.1", port: 7100 },
+  ]);
+  assertRefused(() => parseCheckArgs(["--server", "a:1,,b:2"]), "--server");
 });

@@ -42,6 +42,16 @@ function world(maxRate = 0) {
   return { hub, clock, say, join };
 }
 
+/** tom and ann online, tom away for lunch; ann's frames cleared. */
+function tomAwayForLunch() {
+  const w = world();
+  const tom = w.join("tom");
+  const ann = w.join("ann");
+  w.say(tom, { type: "away", ref: "a1", reason: "lunch" });
+  ann.clear();
+  return { w, tom, ann };
+}
+
 Deno.test("away: set with a reason on the hub's clock, answered with the ref; back without one", () => {
   const w = world();
   const tom = w.join("tom");
@@ -57,11 +67,7 @@ Deno.test("away: set with a reason on the hub's clock, answered with the ref; ba
 });
 
 Deno.test("away: who (the server's and a room's) and a newcomer's welcome mark who is away", () => {
-  const w = world();
-  const tom = w.join("tom");
-  const ann = w.join("ann");
-  w.say(tom, { type: "away", ref: "a1", reason: "lunch" });
-  ann.clear();
+  const { w, tom, ann } = tomAwayForLunch();
   w.say(ann, { type: "who", ref: "w1" });
   w.say(ann, { type: "who", ref: "w2", room: "#general" });
   const [all, room] = ann.of("users");
@@ -107,11 +113,7 @@ Deno.test("away: a direct message tells its sender once per away period; a publi
 });
 
 Deno.test("away: a refused message tells nobody; a retried one is told at most once", () => {
-  const w = world();
-  const tom = w.join("tom");
-  const ann = w.join("ann");
-  w.say(tom, { type: "away", ref: "a1", reason: "lunch" });
-  ann.clear();
+  const { w, ann } = tomAwayForLunch();
   w.say(ann, { type: "send", ref: "s1", to: ["tom_0001", "nobody"], text: "x" });
   assert.deepEqual(ann.frames.map((f) => f.type), ["error"]);
   w.say(ann, { type: "send", ref: "s2", to: ["tom_0001"], text: "x" });

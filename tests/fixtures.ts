@@ -27,6 +27,11 @@ import type { Shown } from "../src/client/state.ts";
 
 /** A fixed start for injected clocks (Nov 2023). */
 export const T0 = 1_700_000_000_000;
+/** An hour on those clocks. */
+export const HOUR = 3_600_000;
+
+/** The server frame of this type. */
+export type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
 
 // ---- ids and messages -------------------------------------------------------------------------
 
@@ -153,8 +158,8 @@ export class FakePeer implements Peer {
   }
 
   /** Frames of one type. */
-  of<T extends ServerFrame["type"]>(type: T): Extract<ServerFrame, { type: T }>[] {
-    return this.frames.filter((f) => f.type === type) as Extract<ServerFrame, { type: T }>[];
+  of<T extends ServerFrame["type"]>(type: T): Frame<T>[] {
+    return this.frames.filter((f) => f.type === type) as Frame<T>[];
   }
 
   last(): ServerFrame {
@@ -229,14 +234,25 @@ export function world(
   const refused = (peer: FakePeer, frame: Record<string, unknown>) => {
     const answer = ask(peer, frame);
     assert.equal(answer.type, "error", `not refused: ${JSON.stringify(answer)}`);
-    return answer as Extract<ServerFrame, { type: "error" }>;
+    return answer as Frame<"error">;
   };
   const roomOf = (peer: FakePeer, frame: Record<string, unknown>) => {
     const answer = ask(peer, frame);
     assert.equal(answer.type, "room", JSON.stringify(answer));
-    return answer as Extract<ServerFrame, { type: "room" }>;
+    return answer as Frame<"room">;
   };
   return { hub, store, clock, say, join, ask, refused, roomOf };
+}
+
+/** Counts `store`'s commits from now on: how many writes each had, in order. */
+export function commitSizes(store: Store): number[] {
+  const sizes: number[] = [];
+  const commit = store.commit.bind(store);
+  store.commit = (writes) => {
+    sizes.push(writes.length);
+    return commit(writes);
+  };
+  return sizes;
 }
 
 /** A peer that has said hello as `user` (what presence does on a welcome). */

@@ -175,6 +175,14 @@ function dispatch(asHub: Hub, peer: FakePeer, frame: ClientFrame): void {
   Hub.prototype.handle.call(asHub, peer, frame);
 }
 
+/** A fake hub, and tom logged in, whose sample frames of these types were handled in turn. */
+function handled(types: readonly Type[]) {
+  const { asHub, calls } = fakeHub();
+  const peer = loggedIn();
+  for (const type of types) HANDLERS[type].handle(asHub, peer, SAMPLES[type] as never, tom);
+  return { asHub, calls, peer };
+}
+
 function loggedIn(sessionId?: string): FakePeer {
   const peer = new FakePeer("tom", "10.0.0.1");
   peer.user = tom;
@@ -281,12 +289,7 @@ Deno.test("handlers: bye closes the connection with reason bye, saying nothing m
 });
 
 Deno.test("handlers: send and delete go to messages (peer, user, frame); search and history to histories (peer, user id, frame)", () => {
-  const { asHub, calls } = fakeHub();
-  const peer = loggedIn();
-  HANDLERS.send.handle(asHub, peer, SAMPLES.send, tom);
-  HANDLERS.delete.handle(asHub, peer, SAMPLES.delete, tom);
-  HANDLERS.search.handle(asHub, peer, SAMPLES.search, tom);
-  HANDLERS.history.handle(asHub, peer, SAMPLES.history, tom);
+  const { calls, peer } = handled(["send", "delete", "search", "history"]);
   assert.deepEqual(calls, [
     ["messages.send", peer, tom, SAMPLES.send],
     ["messages.delete", peer, tom, SAMPLES.delete],
@@ -296,14 +299,7 @@ Deno.test("handlers: send and delete go to messages (peer, user, frame); search 
 });
 
 Deno.test("handlers: the rows of rooms go to rooms (peer, user, frame); who with a room too", () => {
-  const { asHub, calls } = fakeHub();
-  const peer = loggedIn();
-  HANDLERS.join.handle(asHub, peer, SAMPLES.join, tom);
-  HANDLERS.part.handle(asHub, peer, SAMPLES.part, tom);
-  HANDLERS.rooms.handle(asHub, peer, SAMPLES.rooms, tom);
-  HANDLERS.topic.handle(asHub, peer, SAMPLES.topic, tom);
-  HANDLERS.invite.handle(asHub, peer, SAMPLES.invite, tom);
-  HANDLERS.private.handle(asHub, peer, SAMPLES.private, tom);
+  const { asHub, calls, peer } = handled(["join", "part", "rooms", "topic", "invite", "private"]);
   HANDLERS.who.handle(asHub, peer, { type: "who", ref: "r-who", room: "#builds" }, tom);
   assert.deepEqual(calls, [
     ["rooms.join", peer, tom, SAMPLES.join],
@@ -318,9 +314,7 @@ Deno.test("handlers: the rows of rooms go to rooms (peer, user, frame); who with
 });
 
 Deno.test("handlers: the rows of moderation go to moderation (peer, user, frame), each to its method", () => {
-  const { asHub, calls } = fakeHub();
-  const peer = loggedIn();
-  for (const type of MODERATION) HANDLERS[type].handle(asHub, peer, SAMPLES[type] as never, tom);
+  const { calls, peer } = handled(MODERATION);
   assert.deepEqual(
     calls,
     MODERATION.map((type) => [`moderation.${type}`, peer, tom, SAMPLES[type]]),

@@ -32,7 +32,7 @@ import type { Write, Written } from "../src/server/store/store.ts";
 import { MAX_SEARCH_RESULTS } from "../src/protocol/schema.ts";
 import { ulid } from "ulid";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { clientFrame, FakePeer, T0 } from "./fixtures.ts";
+import { clientFrame, commitSizes, FakePeer, T0 } from "./fixtures.ts";
 
 interface World {
   hub: Hub;
@@ -116,6 +116,15 @@ function welcomeOf(peer: FakePeer) {
   const [welcome] = peer.of("welcome");
   assert.ok(welcome, `${peer.label} has no welcome`);
   return welcome;
+}
+
+/** tom online (his welcome kept; his token, to come back with) and alice. */
+function tomAndAlice() {
+  const w = world();
+  const tom = w.join("tom", {}, true);
+  const token = welcomeOf(tom).token;
+  const alice = w.join("alice");
+  return { w, tom, token, alice };
 }
 
 function messages(peer: FakePeer) {
@@ -1022,10 +1031,7 @@ Deno.test("rate limit: a flood is cut after MAX_RATE_STRIKES refusals", () => {
 // ---- resume and retries -----------------------------------------------------------------------
 
 Deno.test("resume: replays messages and deletions since the last seen id, in order", () => {
-  const w = world();
-  const tom = w.join("tom", {}, true);
-  const token = welcomeOf(tom).token;
-  const alice = w.join("alice");
+  const { w, tom, token, alice } = tomAndAlice();
   w.say(alice, { type: "send", ref: "a1", text: "seen before the drop" });
   w.say(alice, { type: "send", ref: "a2", text: "will be deleted while away" });
   const [seen, doomed] = messages(tom);
@@ -1081,10 +1087,7 @@ Deno.test("resume: past REPLAY_LIMIT missed messages, the newest follow after a 
 });
 
 Deno.test("resume: never replays others' DMs or deletions of them", () => {
-  const w = world();
-  const tom = w.join("tom", {}, true);
-  const token = welcomeOf(tom).token;
-  const alice = w.join("alice");
+  const { w, tom, token, alice } = tomAndAlice();
   w.say(alice, { type: "send", ref: "p", text: "public" });
   const [pub] = messages(tom);
   w.hub.disconnect(tom);
@@ -1118,14 +1121,8 @@ Deno.test("send: a retried ref is acknowledged with the first id and stored once
   assert.notEqual(alice.of("ack")[0].id, first.id);
 });
 
-Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
-  const store = new SqliteStore(":memory:");
-  const calls: number[] = [];
-  const commit = store.commit.bind(store);
-  store.commit = (writes) => {
-    calls.push(writes.length);
-    return commit(writes);
-  };
+/** A hub on `store` that leaves its group commits in `deferred`, for the end of the turn. */
+function deferringHub(store: SqliteStore) {
   const deferred: (() => void)[] = [];
   const hub = new Hub({
     store,
@@ -1133,6 +1130,13 @@ Deno.test("group commit: messages of one turn are stored in one transaction, the
     maxRate: 0,
     defer: (fn) => void deferred.push(fn),
   });
+  return { hub, deferred };
+}
+
+Deno.test("group commit: messages of one turn are stored in one transaction, then sent in order", () => {
+  const store = new SqliteStore(":memory:");
+  const calls = commitSizes(store);
+  const { hub, deferred } = deferringHub(store);
   const tom = new FakePeer("tom");
   const alice = new FakePeer("alice");
   for (const peer of [tom, alice]) {
@@ -1182,13 +1186,7 @@ Deno.test("search: limited per address too, so new ids do not buy new bursts", a
 
 Deno.test("group commit: a DM between public runs keeps everyone's order; acks follow messages", () => {
   const store = new SqliteStore(":memory:");
-  const deferred: (() => void)[] = [];
-  const hub = new Hub({
-    store,
-    version: "test",
-    maxRate: 0,
-    defer: (fn) => void deferred.push(fn),
-  });
+  const { hub, deferred } = deferringHub(store);
   const [tom, alice, bob] = ["tom", "alice", "bob"].map((name) => new FakePeer(name));
   for (const peer of [tom, alice, bob]) {
     hub.handle(peer, ClientFrame.parse({ type: "hello", name: peer.label }));

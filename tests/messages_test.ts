@@ -24,10 +24,11 @@ import {
 import { Presence } from "../src/server/presence.ts";
 import { StoreHealth } from "../src/server/store/health.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import type { Write, Written } from "../src/server/store/store.ts";
+import type { Write } from "../src/server/store/store.ts";
 import type { Delete, Send } from "../src/protocol/schema.ts";
 import {
   clientFrame,
+  commitSizes,
   FakePeer,
   inGeneral,
   insert,
@@ -47,12 +48,7 @@ function setup(store = new SqliteStore(":memory:")) {
   const deferred: (() => void)[] = [];
   const budget: number[] = [];
   /** Store.commit calls, by how many writes each had. */
-  const commits: number[] = [];
-  const commit = store.commit.bind(store);
-  store.commit = (writes: readonly Write[]): Written[] => {
-    commits.push(writes.length);
-    return commit(writes);
-  };
+  const commits = commitSizes(store);
   const rooms = testRooms(store);
   const messages = new Messages({
     store,

@@ -24,6 +24,15 @@ function filledStore(fill: (db: DatabaseSync) => void): { store: SqliteStore; di
   return { store, dir };
 }
 
+/** A world where alice made #ops and bob joined it. */
+function opsOfTwo() {
+  const w = world();
+  const alice = w.join("alice");
+  const bob = w.join("bob");
+  for (const peer of [alice, bob]) w.roomOf(peer, { type: "join", room: "#ops" });
+  return { w, alice, bob };
+}
+
 /** Milliseconds per call of `fn`, the best of three rounds of `n`. */
 function perCall(n: number, fn: (i: number) => void): number {
   let best = Infinity;
@@ -112,11 +121,7 @@ Deno.test("moderation cost: a user muted in 10,000 rooms logs in at no cost and 
 });
 
 Deno.test("moderation cost: what is kept of one user's mutes stays within MUTES_KEPT_PER_USER however many rooms they pass through; a mute still holds after", () => {
-  const w = world();
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  w.roomOf(alice, { type: "join", room: "#ops" });
-  w.roomOf(bob, { type: "join", room: "#ops" });
+  const { w, alice, bob } = opsOfTwo();
   w.ask(alice, { type: "mute", room: "#ops", user: bob.id, duration: 600 });
   assert.equal(w.refused(bob, { type: "send", text: "x", room: "#ops" }).code, "forbidden");
   for (let i = 0; i < 3 * MAX_ROOMS_PER_USER; i++) {
@@ -143,11 +148,7 @@ Deno.test("moderation cost: what is kept of one user's mutes stays within MUTES_
 });
 
 Deno.test("moderation cost: a mute that cannot be read is not kept as none; read again once the store answers", () => {
-  const w = world();
-  const alice = w.join("alice");
-  const bob = w.join("bob");
-  w.roomOf(alice, { type: "join", room: "#ops" });
-  w.roomOf(bob, { type: "join", room: "#ops" });
+  const { w, alice, bob } = opsOfTwo();
   w.ask(alice, { type: "mute", room: "#ops", user: bob.id });
   w.hub.disconnect(bob);
   const again = w.join("bob", { token: bob.token });

@@ -15,7 +15,6 @@ import {
   MAX_MODERATION_SECONDS,
   MAX_REASON_LENGTH,
   MIN_MODERATION_SECONDS,
-  type ServerFrame,
 } from "../src/protocol/schema.ts";
 import {
   BANS_LIST_LIMIT,
@@ -26,10 +25,7 @@ import {
 } from "../src/server/limits.ts";
 import { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "../src/server/hub.ts";
 import { notInRoom } from "../src/server/rooms.ts";
-import { FakePeer, T0, testLog, world } from "./fixtures.ts";
-
-type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
-const HOUR = 3600_000;
+import { FakePeer, type Frame, HOUR, T0, testLog, world } from "./fixtures.ts";
 
 /** A world where alice made #ops and bob and carol are in it (frames cleared). */
 function opsRoom(options: Parameters<typeof world>[0] = {}) {

@@ -22,6 +22,16 @@ const T1 = new Date(2025, 0, 2, 9, 5, 7).getTime();
 const T2 = new Date(2025, 0, 3, 18, 30, 0).getTime();
 const T3 = new Date(2025, 0, 4, 7, 0, 59).getTime();
 
+/** alice's "hi" at T1, in the room typed in. */
+const hi = {
+  type: "message" as const,
+  id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
+  ref: "q3sf",
+  from: "alice_1111",
+  text: "hi",
+  time: T1,
+};
+
 const here: SessionInfo = {
   id: "s-here",
   current: true,
@@ -130,12 +140,7 @@ Deno.test("status: a reconnect notice carries the last attempt's reason (plain a
 
 Deno.test("plain: refs are written #ref, as the full-screen UI writes them", () => {
   const message = {
-    type: "message" as const,
-    id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
-    ref: "q3sf",
-    from: "alice_1111",
-    text: "hi",
-    time: T1,
+    ...hi,
     replyTo: "01JABCDEFGHJKMNPQRSTVWXYZ1",
     replyRef: "ab12",
     quote: { from: "bob_2222", text: "question" },
@@ -155,15 +160,7 @@ Deno.test("plain: refs are written #ref, as the full-screen UI writes them", () 
 const builds = { name: "#builds", topic: "green", private: false, members: 3, online: 2 };
 
 Deno.test("plain: a message of a room other than the one typed in names it; a DM never has one", () => {
-  const message = {
-    type: "message" as const,
-    id: "01JABCDEFGHJKMNPQRSTVWXYZ0",
-    ref: "q3sf",
-    from: "alice_1111",
-    room: "#builds",
-    text: "hi",
-    time: T1,
-  };
+  const message = { ...hi, room: "#builds" };
   assert.deepEqual(plainLines({ type: "message", message }), [
     "#q3sf 09:05:07 alice_1111 in #builds: hi",
   ]);

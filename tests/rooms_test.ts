@@ -15,7 +15,6 @@ import {
   GENERAL_ROOM,
   MAX_TOPIC_LENGTH,
   type RoomInfo,
-  type ServerFrame,
 } from "../src/protocol/schema.ts";
 import { PRESENCE_INTERVAL_MS, PRESENCE_NAMES_LIMIT } from "../src/server/hub.ts";
 import { ROOM_CHANGE_BURST, ROOMS_CREATED_PER_HOUR } from "../src/server/limiters.ts";
@@ -27,12 +26,19 @@ import {
   ROOMS_LIST_LIMIT,
 } from "../src/server/rooms.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { FakePeer, T0, world } from "./fixtures.ts";
+import { FakePeer, type Frame, HOUR, T0, world } from "./fixtures.ts";
 
-type Frame<T extends ServerFrame["type"]> = Extract<ServerFrame, { type: T }>;
-
-const HOUR = 3600_000;
 const texts = (peer: FakePeer) => peer.of("message").map((m) => m.text);
+
+/** A world where tom made #team and ann joined it; eve is online, outside it. */
+function team() {
+  const w = world();
+  const tom = w.join("tom");
+  const ann = w.join("ann");
+  const eve = w.join("eve");
+  for (const peer of [tom, ann]) w.roomOf(peer, { type: "join", room: "#team" });
+  return { w, tom, ann, eve };
+}
 
 // ---- joining and parting ----------------------------------------------------------------------
 
@@ -188,12 +194,7 @@ Deno.test("rooms: membership is kept per id: back on a new connection, and after
 // ---- topics and lists -------------------------------------------------------------------------
 
 Deno.test("rooms: a member sets the topic, every member online hears it; a topic longer than MAX_TOPIC_LENGTH is no frame", () => {
-  const w = world();
-  const tom = w.join("tom");
-  const ann = w.join("ann");
-  const eve = w.join("eve");
-  w.roomOf(tom, { type: "join", room: "#team" });
-  w.roomOf(ann, { type: "join", room: "#team" });
+  const { w, tom, ann, eve } = team();
   ann.clear();
   w.clock.t += 5;
   const set = w.roomOf(ann, { type: "topic", room: "#team", topic: "ship it" });
@@ -409,12 +410,7 @@ Deno.test("rooms: the largest welcome (every room at its longest topic, the most
 // ---- messages in rooms ------------------------------------------------------------------------
 
 Deno.test("rooms: a public message goes to its room's members only, and carries its room; sending to a room not yours is refused", () => {
-  const w = world();
-  const tom = w.join("tom");
-  const ann = w.join("ann");
-  const eve = w.join("eve");
-  w.roomOf(tom, { type: "join", room: "#team" });
-  w.roomOf(ann, { type: "join", room: "#team" });
+  const { w, tom, ann, eve } = team();
   for (const peer of [tom, ann, eve]) peer.clear();
   w.say(tom, { type: "send", ref: "1", text: "in team", room: "#team" });
   w.say(tom, { type: "send", ref: "2", text: "in general" });
@@ -504,11 +500,7 @@ Deno.test("rooms: a resume replays every room the user is in, in order, each onc
 });
 
 Deno.test("rooms: a deletion and an expiry reach the room's members only", () => {
-  const w = world();
-  const tom = w.join("tom");
-  const ann = w.join("ann");
-  const eve = w.join("eve");
-  for (const peer of [tom, ann]) w.roomOf(peer, { type: "join", room: "#team" });
+  const { w, tom, ann, eve } = team();
   w.say(tom, { type: "send", ref: "d", text: "oops", room: "#team" });
   w.say(tom, { type: "send", ref: "t", text: "soon gone", room: "#team", ttl: 1 });
   const [oops, temp] = tom.of("message");

@@ -1,6 +1,7 @@
 // Unit tests for src/server/search/: compilePattern and its cap, the required-literal prefilter
 // (property-tested against re2js itself: it must never skip a text the regex matches), the
-// database scan against the store's own search, InlineSearcher and WorkerSearcher.
+// database scan against the store's own search, InlineSearcher and WorkerSearcher; the same scan
+// and searcher over PostgreSQL (a real one, started for this file).
 //
 // Run: deno test -A tests/search_test.ts
 
@@ -23,7 +24,10 @@ import {
 } from "../src/server/search/mod.ts";
 import { DatabaseScanner } from "../src/server/search/scan.ts";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import type { NewMessage } from "../src/server/store/store.ts";
+import type { NewMessage, Store } from "../src/server/store/store.ts";
+import { PostgresStore } from "../src/server/store/postgres.ts";
+import { PostgresScanner } from "../src/server/search/pg_scan.ts";
+import { sharedPostgres } from "./engines.ts";
 import { inGeneral, mid } from "./fixtures.ts";
 import { GENERAL_ROOM } from "../src/protocol/schema.ts";
 
@@ -407,7 +411,7 @@ const USERS = ["ann_0001", "bob_0002", "cy_0003"];
 const WORDS = ["apple", "Banana", "kiwi", "\u017ftar", "STAR", "\u212aiwi", "néedle", "x"];
 
 /** A file database with public and direct messages, replies, and purged ones. */
-function populate(store: SqliteStore, count: number, seed: number): string[] {
+function populate(store: Store, count: number, seed: number): string[] {
   let state = seed;
   const random = (n: number) => {
     state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff;
@@ -700,4 +704,104 @@ Deno.test("WorkerSearcher: a worker that crashes fails that search; the next get
   } finally {
     searcher.close();
   }
+});
+
+// ---- PostgreSQL -------------------------------------------------------------------------------
+
+const postgres = sharedPostgres();
+
+/** A test on PostgreSQL: the store's worker and the server outlive a test's op accounting. */
+function pgTest(name: string, fn: () => Promise<void>) {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
+pgTest(
+  "PostgresScanner: exactly what the SQLite scan finds in the same history, in pages, for every user and room",
+  async () => {
+    const url = await postgres.freshDatabase();
+    const store = new PostgresStore(url);
+    const scanner = new PostgresScanner(url);
+    try {
+      populate(store, 450, 7);
+      assert.ok(store.latestSeq() > 2 * SCAN_PAGE_ROWS, "several pages");
+      await scanner.ready();
+      await withDatabase(async (_sqlite, path) => {
+        const reference = new DatabaseScanner(path);
+        try {
+          for (const userId of [...USERS, "nobody_0009"]) {
+            for (const pattern of PATTERNS) {
+              for (const room of [undefined, "#side"]) {
+                const request = { userId, pattern, limit: 7, room };
+                assert.deepEqual(
+                  await scanner.search(request, 60_000),
+                  reference.search(request, 60_000),
+                  `${userId} ${pattern} ${room}`,
+                );
+              }
+            }
+          }
+          const late = await scanner.search({ userId: "ann_0001", pattern: "kiwi", limit: 5 }, -1);
+          assert.equal(!late.ok && late.code, "search_timeout");
+          const bad = await scanner.search({ userId: "ann_0001", pattern: "\\pN", limit: 5 }, 1000);
+          assert.equal(!bad.ok && bad.code, "bad_pattern");
+        } finally {
+          reference.close();
+        }
+      });
+    } finally {
+      await scanner.close();
+      store.close();
+    }
+  },
+);
+
+pgTest(
+  "searcherFor a PostgreSQL URL: a worker on its own connection, results read again through the store",
+  async () => {
+    const url = await postgres.freshDatabase();
+    const store = new PostgresStore(url);
+    const searcher = searcherFor(store, url);
+    try {
+      const ids = populate(store, 120, 11);
+      const request = { userId: "ann_0001", pattern: "apple|kiwi", limit: 500 };
+      const expected = store.search("ann_0001", compiled(request.pattern).matches, 500);
+      assert.ok(expected.total > 0);
+      assert.deepEqual(await searcher.search(request), { ok: true, ...expected });
+      // purged after the scan read them, they are left out (and out of the total)
+      const gone = expected.messages[0].id;
+      assert.ok(ids.includes(gone));
+      store.purge([gone], "deleted");
+      const after = await searcher.search(request);
+      assert.ok(after.ok && after.total === expected.total - 1);
+      assert.ok(after.ok && !after.messages.some((m) => m.id === gone));
+    } finally {
+      searcher.close();
+      store.close();
+    }
+  },
+);
+
+pgTest(
+  "searcherFor a PostgreSQL URL nobody listens on: the search fails, the process does not",
+  async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const searcher = new WorkerSearcher(`postgres://chat@127.0.0.1:${port}/chat`);
+    try {
+      await assert.rejects(
+        searcher.search({ userId: "ann_0001", pattern: "x", limit: 5 }),
+        /cannot open the database to search: .*ECONNREFUSED/,
+      );
+    } finally {
+      searcher.close();
+    }
+  },
+);
+
+Deno.test({
+  name: "(PostgreSQL stops)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => postgres.stop(),
 });

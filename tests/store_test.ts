@@ -1,4 +1,6 @@
-// Unit tests for src/server/store/sqlite.ts: identities and message history on node:sqlite.
+// Unit tests of the Store: identities and message history, the same tests against SqliteStore
+// (node:sqlite) and PostgresStore (a real PostgreSQL, started for this file); SQLite-only ones
+// (its files, WAL, migrations) are named SqliteStore or test a file.
 //
 // Run: deno test -A tests/store_test.ts
 
@@ -6,7 +8,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteStore } from "../src/server/store/sqlite.ts";
-import { QUOTE_LENGTH } from "../src/server/store/store.ts";
+import { QUOTE_LENGTH, type Store } from "../src/server/store/store.ts";
+import { PostgresStore } from "../src/server/store/postgres.ts";
+import { sharedPostgres } from "./engines.ts";
 import { Backlog, BACKLOG_PAGE, type BacklogPlan, planBacklog } from "../src/server/backlog.ts";
 import { GENERAL_ROOM, type Message, type ServerFrame } from "../src/protocol/schema.ts";
 import { inGeneral, insert, mid, newMessage } from "./fixtures.ts";
@@ -18,7 +22,7 @@ function ids(messages: { id: string }[]): string[] {
 }
 
 /** Every frame of a backlog, read page by page as a connection would. */
-function drain(store: SqliteStore, user: string, plan: BacklogPlan): ServerFrame[] {
+function drain(store: Store, user: string, plan: BacklogPlan): ServerFrame[] {
   const backlog = new Backlog(store, user, plan);
   const frames: ServerFrame[] = [];
   for (let page = backlog.next(), n = 0; page && n < 10_000; page = backlog.next(), n++) {
@@ -31,7 +35,7 @@ const messagesOf = (frames: ServerFrame[]) =>
   frames.filter((f): f is Message => f.type === "message");
 
 /** What a newcomer who has seen everything is shown: the newest `limit` they may see. */
-function recentVisible(store: SqliteStore, user: string, limit: number): Message[] {
+function recentVisible(store: Store, user: string, limit: number): Message[] {
   const plan = planBacklog(store, user, {
     resumeSeq: null,
     lastSeq: store.latestSeq(),
@@ -42,14 +46,14 @@ function recentVisible(store: SqliteStore, user: string, limit: number): Message
 }
 
 /** The direct messages to or from `user` after `afterSeq`, the newest `limit`, oldest first. */
-function directSince(store: SqliteStore, user: string, afterSeq: number, limit: number) {
+function directSince(store: Store, user: string, afterSeq: number, limit: number) {
   const upto = store.latestSeq();
   const from = store.newestStart(user, afterSeq, upto, limit, true) ?? afterSeq;
   return messagesOf(drain(store, user, { segments: [{ after: from, upto, directOnly: true }] }));
 }
 
 /** What a resume from `id` replays: messages, and whether it was cut (null: unknown id). */
-function replaySince(store: SqliteStore, user: string, id: string, limit: number) {
+function replaySince(store: Store, user: string, id: string, limit: number) {
   const resumeSeq = store.seqOf(id);
   if (resumeSeq === null) return null;
   const frames = drain(
@@ -65,7 +69,7 @@ function replaySince(store: SqliteStore, user: string, id: string, limit: number
 
 /** What `user` reads of the store by every path: backlogs, a resume from `from`, history pages
  * (before `upto`, and the newest), and a search for anything. */
-function everyRead(store: SqliteStore, user: string, from: string, upto: string) {
+function everyRead(store: Store, user: string, from: string, upto: string) {
   return [
     recentVisible(store, user, 100),
     directSince(store, user, 0, 100),
@@ -91,47 +95,91 @@ function withDbFile(fn: (path: string, dir: string) => void): () => void {
 /** Who the tests read as: in GENERAL_ROOM, where the public messages are. */
 const PEOPLE = ["tom_0001", "tom_0002", "alice_1234", "bob_1111", "carol_3333", "eve_6666"];
 
-function withStore(fn: (store: SqliteStore) => void): () => void {
-  return () => {
-    const store = new SqliteStore(":memory:");
-    inGeneral(store, ...PEOPLE, "a_0001", "x_0001", "y_0001", "zed_0000");
-    try {
-      fn(store);
-    } finally {
-      store.close();
-    }
-  };
+/** One PostgreSQL for this file; each test gets a fresh database on it. */
+const postgres = sharedPostgres();
+
+/** One PostgresStore for the file's tests, emptied before each (a new one costs ~0.5 s). */
+let shared: { store: PostgresStore; url: string } | null = null;
+
+/** The backends every store test runs against; `open` gives an empty store, `done` is after. */
+const BACKENDS: { name: string; open(): Promise<Store>; done(store: Store): void }[] = [
+  {
+    name: "sqlite",
+    open: () => Promise.resolve(new SqliteStore(":memory:")),
+    done: (store) => store.close(),
+  },
+  {
+    name: "postgres",
+    open: async () => {
+      if (!shared) {
+        const url = await postgres.freshDatabase();
+        shared = { store: new PostgresStore(url), url };
+      } else {
+        await postgres.emptyDatabase(shared.url);
+      }
+      return shared.store;
+    },
+    done: () => {},
+  },
+];
+
+/**
+ * Registers `fn` once per backend, named `[backend] name`, with an empty store (the test people
+ * in GENERAL_ROOM, unless `bare`).
+ */
+function storeTest(
+  name: string,
+  fn: (store: Store) => void,
+  options: { bare?: boolean } = {},
+): void {
+  for (const backend of BACKENDS) {
+    Deno.test({
+      name: `[${backend.name}] ${name}`,
+      // the PostgreSQL store's worker and the server's process outlive a test
+      sanitizeOps: backend.name === "sqlite",
+      sanitizeResources: backend.name === "sqlite",
+      fn: async () => {
+        const store = await backend.open();
+        try {
+          if (!options.bare) inGeneral(store, ...PEOPLE, "a_0001", "x_0001", "y_0001", "zed_0000");
+          fn(store);
+        } finally {
+          backend.done(store);
+        }
+      },
+    });
+  }
 }
 
-function addIdentity(store: SqliteStore, id: string, name: string, tokenHash = `hash-${id}`) {
+function addIdentity(store: Store, id: string, name: string, tokenHash = `hash-${id}`) {
   store.createIdentity({ id, name, tokenHash, createdAt: 1 });
 }
 
 // ---- identities -------------------------------------------------------------------------------
 
-Deno.test(
+storeTest(
   "canonicalId: the id as issued, ignoring case; null when never issued",
-  withStore((store) => {
+  (store) => {
     addIdentity(store, "Tom_0001", "Tom");
     assert.equal(store.canonicalId("Tom_0001"), "Tom_0001");
     assert.equal(store.canonicalId("tom_0001"), "Tom_0001");
     assert.equal(store.canonicalId("TOM_0001"), "Tom_0001");
     assert.equal(store.canonicalId("tom_0002"), null);
     assert.equal(store.canonicalId(""), null);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "createIdentity: the same id in another case cannot be issued twice",
-  withStore((store) => {
+  (store) => {
     addIdentity(store, "Tom_0001", "Tom");
     assert.throws(() => addIdentity(store, "tom_0001", "tom"));
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "identity and identityByToken: by id; by name + token hash",
-  withStore((store) => {
+  (store) => {
     store.createIdentity({ id: "tom_0001", name: "tom", tokenHash: "aaa", createdAt: 42 });
     store.createIdentity({ id: "tom_0002", name: "tom", tokenHash: "bbb", createdAt: 43 });
     assert.deepEqual(store.identity("tom_0001"), {
@@ -146,24 +194,24 @@ Deno.test(
     assert.equal(store.identityByToken("tom", "aaa")?.id, "tom_0001");
     assert.equal(store.identityByToken("tom", "ccc"), null, "wrong token");
     assert.equal(store.identityByToken("alice", "aaa"), null, "right token, other name");
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "setLastSeq: remembered on the identity",
-  withStore((store) => {
+  (store) => {
     addIdentity(store, "tom_0001", "tom", "aaa");
     store.setLastSeq("tom_0001", 17);
     assert.equal(store.identity("tom_0001")?.lastSeq, 17);
     assert.equal(store.identityByToken("tom", "aaa")?.lastSeq, 17);
-  }),
+  },
 );
 
 // ---- messages ---------------------------------------------------------------------------------
 
-Deno.test(
+storeTest(
   "insertMessage: increasing seq; message() reads it back with every field",
-  withStore((store) => {
+  (store) => {
     assert.equal(store.latestSeq(), 0);
     const pub = { id: mid(1), from: "tom_0001", text: "public", time: 100 };
     const direct = {
@@ -186,12 +234,12 @@ Deno.test(
       quote: { from: "tom_0001", text: "public" },
     });
     assert.equal(store.message(mid(3)), null);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "insertMessage: a duplicate id is refused and leaves nothing behind",
-  withStore((store) => {
+  (store) => {
     store.insertMessage({ id: mid(1), from: "tom_0001", text: "one", time: 1 });
     assert.throws(() =>
       store.insertMessage({ id: mid(1), from: "x_0001", to: ["y_0001"], text: "two", time: 2 })
@@ -201,12 +249,12 @@ Deno.test(
     // the store is still usable (the transaction was rolled back)
     store.insertMessage({ id: mid(2), from: "tom_0001", text: "three", time: 3 });
     assert.equal(store.message(mid(2))?.text, "three");
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "recentVisible: the newest N visible, oldest first; DMs only for their audience",
-  withStore((store) => {
+  (store) => {
     const pub1 = store.insertMessage(newMessage("tom_0001"));
     const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
     const pub2 = store.insertMessage(newMessage("bob_1111"));
@@ -216,12 +264,12 @@ Deno.test(
     assert.deepEqual(ids(recentVisible(store, "bob_1111", 10)), ids([pub1, pub2, dm2]));
     assert.deepEqual(ids(recentVisible(store, "carol_3333", 10)), ids([pub1, pub2]));
     assert.deepEqual(ids(recentVisible(store, "alice_1234", 2)), ids([pub2, dm2]));
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "directSince: DMs to or from the user after a seq, oldest first, the newest when limited",
-  withStore((store) => {
+  (store) => {
     const d1 = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
     store.insertMessage(newMessage("tom_0001")); // public: not a DM
     const d2 = store.insertMessage(newMessage("alice_1234", ["bob_1111"]));
@@ -232,12 +280,12 @@ Deno.test(
     assert.deepEqual(ids(directSince(store, "alice_1234", 0, 2)), ids([d2, d3]));
     assert.deepEqual(ids(directSince(store, "alice_1234", d3.seq, 10)), []);
     assert.deepEqual(ids(directSince(store, "zed_0000", 0, 10)), []);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "replaySince: what the user may see after an id, the newest `limit` of it, and whether more was left out; null for an unknown id",
-  withStore((store) => {
+  (store) => {
     const a = store.insertMessage(newMessage("tom_0001"));
     const dmOther = store.insertMessage(newMessage("bob_1111", ["carol_3333"]));
     const dmMine = store.insertMessage(newMessage("bob_1111", ["alice_1234"]));
@@ -253,12 +301,12 @@ Deno.test(
     assert.deepEqual(replay("alice_1234", a.id, 1), { ids: ids([b]), truncated: true });
     assert.deepEqual(replay("alice_1234", b.id, 10), { ids: [], truncated: false });
     assert.equal(replaySince(store, "alice_1234", mid(999_999), 10), null);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "visibleBefore: the newest `limit` before an id (or the newest), oldest first",
-  withStore((store) => {
+  (store) => {
     const ms = Array.from({ length: 6 }, () => store.insertMessage(newMessage("tom_0001")));
     const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"]));
     assert.deepEqual(ids(store.visibleBefore("bob_1111", undefined, 3)), ids(ms.slice(3)));
@@ -269,12 +317,12 @@ Deno.test(
     assert.deepEqual(ids(store.visibleBefore("bob_1111", ms[4].id, 2)), ids([ms[2], ms[3]]));
     assert.deepEqual(ids(store.visibleBefore("bob_1111", ms[0].id, 5)), []);
     assert.deepEqual(store.visibleBefore("bob_1111", mid(999_999), 5), [], "unknown id");
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "DMs are invisible to anyone outside their audience, through every read",
-  withStore((store) => {
+  (store) => {
     const before = store.insertMessage(newMessage("tom_0001"));
     const secret = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "the secret"));
     const after = store.insertMessage(newMessage("tom_0001"));
@@ -282,12 +330,12 @@ Deno.test(
       assert.ok(!ids(read).includes(secret.id));
       assert.ok(!read.some((m) => m.text === "the secret"));
     }
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "rows come back as plain objects that compare with deepEqual",
-  withStore((store) => {
+  (store) => {
     const stored = store.insertMessage({
       id: mid(1),
       from: "a_0001",
@@ -304,14 +352,14 @@ Deno.test(
       text: "x",
       time: 5,
     });
-  }),
+  },
 );
 
 // ---- replies and quotes ----------------------------------------------------------------------
 
-Deno.test(
+storeTest(
   "quote: a reply is read with the original's author and first line, cut",
-  withStore((store) => {
+  (store) => {
     const long = "x".repeat(QUOTE_LENGTH + 50);
     store.insertMessage({ id: mid(1), from: "tom_0001", text: `first\nsecond`, time: 1 });
     store.insertMessage({ id: mid(2), from: "bob_1111", text: long, time: 2 });
@@ -323,12 +371,12 @@ Deno.test(
     assert.equal(cut.text.length, QUOTE_LENGTH);
     assert.ok(cut.text.endsWith("…"));
     assert.equal(store.message(mid(1))?.quote, undefined, "not a reply: no quote");
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "quote: once the original is purged, replies quote it as deleted (its text never leaks)",
-  withStore((store) => {
+  (store) => {
     store.insertMessage({ id: mid(1), from: "tom_0001", text: "regret this", time: 1 });
     store.insertMessage({ id: mid(2), from: "alice_1234", text: "lol", time: 2, replyTo: mid(1) });
     store.purge([mid(1)], "deleted");
@@ -342,14 +390,14 @@ Deno.test(
       assert.equal(m?.id, mid(2));
       assert.deepEqual(m?.quote, { deleted: true });
     }
-  }),
+  },
 );
 
 // ---- purge, expiry, search --------------------------------------------------------------------
 
-Deno.test(
+storeTest(
   "purge: returns the live messages and their audience; they never come back through any read",
-  withStore((store) => {
+  (store) => {
     const before = store.insertMessage(newMessage("tom_0001"));
     const gone = store.insertMessage(newMessage("tom_0001", undefined, "delete me"));
     const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "secret dm"));
@@ -366,17 +414,17 @@ Deno.test(
     }
     assert.equal(store.message(gone.id), null);
     assert.equal(store.message(dm.id), null);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "purge: a second purge of the same id returns nothing",
-  withStore((store) => {
+  (store) => {
     const m = store.insertMessage(newMessage("tom_0001"));
     assert.equal(store.purge([m.id], "expired").length, 1);
     assert.deepEqual(store.purge([m.id], "deleted"), []);
     assert.deepEqual(store.purge([], "deleted"), []);
-  }),
+  },
 );
 
 Deno.test(
@@ -397,9 +445,9 @@ Deno.test(
   }),
 );
 
-Deno.test(
+storeTest(
   "pendingExpiries: live temporary messages only",
-  withStore((store) => {
+  (store) => {
     store.insertMessage({ id: mid(1), from: "a_0001", text: "t1", time: 1, expiresAt: 100 });
     store.insertMessage({ id: mid(2), from: "a_0001", text: "plain", time: 2 });
     store.insertMessage({ id: mid(3), from: "a_0001", text: "t3", time: 3, expiresAt: 50 });
@@ -408,12 +456,12 @@ Deno.test(
     const pending = store.pendingExpiries().map((p) => ({ ...p }));
     pending.sort((a, b) => a.expiresAt - b.expiresAt);
     assert.deepEqual(pending, [{ id: mid(3), expiresAt: 50 }, { id: mid(1), expiresAt: 100 }]);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "search: visible live matches newest first, limited, with the full total",
-  withStore((store) => {
+  (store) => {
     const a = store.insertMessage(newMessage("tom_0001", undefined, "apple pie"));
     store.insertMessage(newMessage("tom_0001", undefined, "banana"));
     const dm = store.insertMessage(newMessage("tom_0001", ["alice_1234"], "apple secret"));
@@ -427,7 +475,7 @@ Deno.test(
     assert.deepEqual(ids(alice.messages), ids([c, b]));
     assert.deepEqual(ids(store.search("alice_1234", has, 10).messages), ids([c, b, dm, a]));
     assert.deepEqual(store.search("carol_3333", () => false, 10), { total: 0, messages: [] });
-  }),
+  },
 );
 
 // ---- persistence ------------------------------------------------------------------------------
@@ -485,9 +533,9 @@ Deno.test(
 
 // ---- backlogs read page by page ---------------------------------------------------------------
 
-Deno.test(
+storeTest(
   "backlog: a resume over many pages replays messages and purges in the order they happened, each once",
-  withStore((store) => {
+  (store) => {
     // a reproducible mix: public and direct messages, purges of earlier ones along the way
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -532,12 +580,12 @@ Deno.test(
     );
     assert.deepEqual(got, events.sort((a, b) => a.at - b.at).map((e) => e.what));
     assert.ok(got.length > BACKLOG_PAGE * 3, `${got.length} events: several pages`);
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "backlog: a newcomer's direct messages from while away come before the recent history, over many pages",
-  withStore((store) => {
+  (store) => {
     const dms = Array.from(
       { length: BACKLOG_PAGE * 2 + 3 },
       () => store.insertMessage(newMessage("bob_1111", ["alice_1234"])),
@@ -553,12 +601,12 @@ Deno.test(
       ids([...dms.slice(-100), ...noise.slice(-50)]),
       "the newest 100 DMs, then the newest 50 of everything",
     );
-  }),
+  },
 );
 
-Deno.test(
+storeTest(
   "backlog: holds one page, however long the backlog (messages are read as it is drained)",
-  withStore((store) => {
+  (store) => {
     for (let i = 0; i < 1_000; i++) store.insertMessage(newMessage("tom_0001"));
     let reads = 0;
     const counting = new Proxy(store, {
@@ -567,7 +615,7 @@ Deno.test(
         if (key !== "messagesAfter") {
           return typeof value === "function" ? value.bind(target) : value;
         }
-        return (...args: Parameters<SqliteStore["messagesAfter"]>) => {
+        return (...args: Parameters<Store["messagesAfter"]>) => {
           reads++;
           const page = target.messagesAfter(...args);
           assert.ok(page.length <= BACKLOG_PAGE);
@@ -585,7 +633,7 @@ Deno.test(
     while (backlog.next()) frames++;
     assert.equal(frames, Math.ceil(1_000 / BACKLOG_PAGE));
     assert.equal(reads, Math.ceil(1_000 / BACKLOG_PAGE), "one read a page");
-  }),
+  },
 );
 
 // ---- rooms ------------------------------------------------------------------------------------
@@ -641,9 +689,9 @@ Deno.test(
   }),
 );
 
-Deno.test(
+storeTest(
   "rooms: a public message is seen by its room's members only, in every read; parting hides it again",
-  withStore((store) => {
+  (store) => {
     store.joinRoom("tom_0001", "#side", 1, { private: true });
     const side = store.insertMessage({ ...newMessage("tom_0001"), room: "#side" });
     const general = store.insertMessage(newMessage("tom_0001"));
@@ -667,170 +715,196 @@ Deno.test(
     const range = { atOrBefore: general.seq, since: 0, upto: store.latestSeq() };
     assert.deepEqual(store.purgesAfter("alice_1234", range, 10), []);
     assert.deepEqual(store.purgesAfter("tom_0001", range, 10).map((p) => p.id), [side.id]);
-  }),
+  },
 );
 
 // ---- moderation ---------------------------------------------------------------------------------
 
-Deno.test("store: server operators are added once, listed in the order made, removed; ids ignore case", () => {
-  const store = new SqliteStore(":memory:");
-  assert.equal(store.addServerOperator("ann_0001", 2), true);
-  assert.equal(store.addServerOperator("ANN_0001", 3), false);
-  assert.equal(store.addServerOperator("bob_0002", 1), true);
-  assert.deepEqual(store.serverOperators(), ["bob_0002", "ann_0001"]);
-  assert.ok(store.isServerOperator("Ann_0001"));
-  assert.equal(store.removeServerOperator("ann_0001"), true);
-  assert.equal(store.removeServerOperator("ann_0001"), false);
-  assert.deepEqual(store.serverOperators(), ["bob_0002"]);
-});
+storeTest(
+  "store: server operators are added once, listed in the order made, removed; ids ignore case",
+  (store) => {
+    assert.equal(store.addServerOperator("ann_0001", 2), true);
+    assert.equal(store.addServerOperator("ANN_0001", 3), false);
+    assert.equal(store.addServerOperator("bob_0002", 1), true);
+    assert.deepEqual(store.serverOperators(), ["bob_0002", "ann_0001"]);
+    assert.ok(store.isServerOperator("Ann_0001"));
+    assert.equal(store.removeServerOperator("ann_0001"), true);
+    assert.equal(store.removeServerOperator("ann_0001"), false);
+    assert.deepEqual(store.serverOperators(), ["bob_0002"]);
+  },
+  { bare: true },
+);
 
-Deno.test("store: a room keeps at most `keep` operators (one already is one), its creator among them", () => {
-  const store = new SqliteStore(":memory:");
-  store.joinRoom("ann_0001", "#ops", 1, { private: false });
-  assert.equal(store.roomCreator("#ops"), "ann_0001");
-  assert.equal(store.roomCreator(GENERAL_ROOM), null);
-  assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true);
-  assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true, "already one");
-  assert.equal(store.addRoomOperator("#ops", "cat_0003", 2), false);
-  assert.deepEqual(store.roomOperators("#ops"), ["ann_0001", "bob_0002"]);
-  assert.equal(store.removeRoomOperator("#ops", "bob_0002"), true);
-  assert.equal(store.removeRoomOperator("#ops", "bob_0002"), false);
-});
+storeTest(
+  "store: a room keeps at most `keep` operators (one already is one), its creator among them",
+  (store) => {
+    store.joinRoom("ann_0001", "#ops", 1, { private: false });
+    assert.equal(store.roomCreator("#ops"), "ann_0001");
+    assert.equal(store.roomCreator(GENERAL_ROOM), null);
+    assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true);
+    assert.equal(store.addRoomOperator("#ops", "bob_0002", 2), true, "already one");
+    assert.equal(store.addRoomOperator("#ops", "cat_0003", 2), false);
+    assert.deepEqual(store.roomOperators("#ops"), ["ann_0001", "bob_0002"]);
+    assert.equal(store.removeRoomOperator("#ops", "bob_0002"), true);
+    assert.equal(store.removeRoomOperator("#ops", "bob_0002"), false);
+  },
+  { bare: true },
+);
 
-Deno.test("store: bans and mutes: one per kind, scope and target; in force until their end; listed newest first and paged; pruned a batch at a time", () => {
-  const store = new SqliteStore(":memory:");
-  const base = { kind: "ban" as const, onAddress: false, by: "ann_0001" };
-  assert.ok(
-    store.restrict({ ...base, scope: "#ops", target: "bob_0002", time: 10, until: 100 }, 3),
-  );
-  assert.ok(
-    store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 20, reason: "x" }, 3),
-  );
-  assert.ok(
-    store.restrict({ ...base, kind: "mute", scope: "#ops", target: "bob_0002", time: 30 }, 3),
-  );
-  // full: a new one is refused, a replacement is not
-  assert.ok(!store.restrict({ ...base, scope: "#ops", target: "dan_0004", time: 40 }, 3));
-  assert.ok(store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 50 }, 3));
-  assert.ok(
-    store.restrict({ ...base, scope: "", target: "10.0.0.1", onAddress: true, time: 1 }, 3),
-  );
-  assert.equal(store.restriction("ban", "#ops", "bob_0002", 99)?.until, 100);
-  assert.equal(store.restriction("ban", "#ops", "bob_0002", 100), null, "ended");
-  assert.equal(store.restriction("ban", "", "10.0.0.1", 99)?.onAddress, true);
-  assert.deepEqual(store.restrictionsOf("bob_0002", "mute", 99).map((r) => r.scope), ["#ops"]);
-  const listed = store.restrictions("#ops", 99, 0, 2);
-  assert.deepEqual(
-    [listed.total, listed.restrictions.map((r) => [r.kind, r.target, r.time])],
-    [3, [["ban", "cat_0003", 50], ["mute", "bob_0002", 30]]],
-  );
-  assert.deepEqual(store.restrictions("#ops", 99, 2, 2).restrictions.map((r) => r.target), [
-    "bob_0002",
-  ]);
-  assert.equal(store.restrictions("#ops", 100, 0, 10).total, 2, "the ended one is not listed");
-  // lift says whether one was in force
-  assert.equal(store.lift("ban", "#ops", "cat_0003", 99), true);
-  assert.equal(store.lift("ban", "#ops", "cat_0003", 99), false);
-  // pruning forgets ended ones, at most `limit` a time
-  for (let i = 0; i < 5; i++) {
-    store.restrict({ ...base, scope: "#x", target: `e${i}_0001`, time: 1, until: 50 }, 10);
-  }
-  assert.equal(store.pruneRestrictions(200, 4), 4);
-  assert.equal(store.pruneRestrictions(200, 4), 2);
-  assert.equal(store.pruneRestrictions(200, 4), 0);
-  assert.deepEqual(store.restrictions("#ops", 0, 0, 10).restrictions.map((r) => r.kind), ["mute"]);
-});
+storeTest(
+  "store: bans and mutes: one per kind, scope and target; in force until their end; listed newest first and paged; pruned a batch at a time",
+  (store) => {
+    const base = { kind: "ban" as const, onAddress: false, by: "ann_0001" };
+    assert.ok(
+      store.restrict({ ...base, scope: "#ops", target: "bob_0002", time: 10, until: 100 }, 3),
+    );
+    assert.ok(
+      store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 20, reason: "x" }, 3),
+    );
+    assert.ok(
+      store.restrict({ ...base, kind: "mute", scope: "#ops", target: "bob_0002", time: 30 }, 3),
+    );
+    // full: a new one is refused, a replacement is not
+    assert.ok(!store.restrict({ ...base, scope: "#ops", target: "dan_0004", time: 40 }, 3));
+    assert.ok(store.restrict({ ...base, scope: "#ops", target: "cat_0003", time: 50 }, 3));
+    assert.ok(
+      store.restrict({ ...base, scope: "", target: "10.0.0.1", onAddress: true, time: 1 }, 3),
+    );
+    assert.equal(store.restriction("ban", "#ops", "bob_0002", 99)?.until, 100);
+    assert.equal(store.restriction("ban", "#ops", "bob_0002", 100), null, "ended");
+    assert.equal(store.restriction("ban", "", "10.0.0.1", 99)?.onAddress, true);
+    assert.deepEqual(store.restrictionsOf("bob_0002", "mute", 99).map((r) => r.scope), ["#ops"]);
+    const listed = store.restrictions("#ops", 99, 0, 2);
+    assert.deepEqual(
+      [listed.total, listed.restrictions.map((r) => [r.kind, r.target, r.time])],
+      [3, [["ban", "cat_0003", 50], ["mute", "bob_0002", 30]]],
+    );
+    assert.deepEqual(store.restrictions("#ops", 99, 2, 2).restrictions.map((r) => r.target), [
+      "bob_0002",
+    ]);
+    assert.equal(store.restrictions("#ops", 100, 0, 10).total, 2, "the ended one is not listed");
+    // lift says whether one was in force
+    assert.equal(store.lift("ban", "#ops", "cat_0003", 99), true);
+    assert.equal(store.lift("ban", "#ops", "cat_0003", 99), false);
+    // pruning forgets ended ones, at most `limit` a time
+    for (let i = 0; i < 5; i++) {
+      store.restrict({ ...base, scope: "#x", target: `e${i}_0001`, time: 1, until: 50 }, 10);
+    }
+    assert.equal(store.pruneRestrictions(200, 4), 4);
+    assert.equal(store.pruneRestrictions(200, 4), 2);
+    assert.equal(store.pruneRestrictions(200, 4), 0);
+    assert.deepEqual(store.restrictions("#ops", 0, 0, 10).restrictions.map((r) => r.kind), [
+      "mute",
+    ]);
+  },
+  { bare: true },
+);
 
-Deno.test("store: the moderation log keeps its `keep` newest entries, numbered, newest first, per room or all", () => {
-  const store = new SqliteStore(":memory:");
-  for (let i = 1; i <= 6; i++) {
-    const id = store.logModeration({
-      time: i,
-      action: i % 2 ? "kicked" : "banned",
-      by: "ann_0001",
-      room: i % 2 ? "#a" : undefined,
-      user: "bob_0002",
-      reason: i === 5 ? "why" : undefined,
-    }, 4);
-    assert.equal(id, i);
-  }
-  assert.deepEqual(store.modlog(undefined, undefined, 10).map((e) => e.id), [6, 5, 4, 3]);
-  assert.deepEqual(store.modlog(undefined, 5, 10).map((e) => e.id), [4, 3]);
-  assert.deepEqual(store.modlog("#a", undefined, 10), [
-    {
-      id: 5,
-      time: 5,
-      action: "kicked",
-      by: "ann_0001",
-      room: "#a",
-      user: "bob_0002",
-      reason: "why",
-    },
-    { id: 3, time: 3, action: "kicked", by: "ann_0001", room: "#a", user: "bob_0002" },
-  ]);
-  // atomically: all of it or none
-  assert.throws(() =>
-    store.atomically(() => {
-      store.logModeration({ time: 7, action: "kicked", by: "x" }, 4);
-      throw new Error("no");
-    })
-  );
-  assert.equal(store.modlog(undefined, undefined, 1)[0].id, 6);
-});
+storeTest(
+  "store: the moderation log keeps its `keep` newest entries, numbered, newest first, per room or all",
+  (store) => {
+    for (let i = 1; i <= 6; i++) {
+      const id = store.logModeration({
+        time: i,
+        action: i % 2 ? "kicked" : "banned",
+        by: "ann_0001",
+        room: i % 2 ? "#a" : undefined,
+        user: "bob_0002",
+        reason: i === 5 ? "why" : undefined,
+      }, 4);
+      assert.equal(id, i);
+    }
+    assert.deepEqual(store.modlog(undefined, undefined, 10).map((e) => e.id), [6, 5, 4, 3]);
+    assert.deepEqual(store.modlog(undefined, 5, 10).map((e) => e.id), [4, 3]);
+    assert.deepEqual(store.modlog("#a", undefined, 10), [
+      {
+        id: 5,
+        time: 5,
+        action: "kicked",
+        by: "ann_0001",
+        room: "#a",
+        user: "bob_0002",
+        reason: "why",
+      },
+      { id: 3, time: 3, action: "kicked", by: "ann_0001", room: "#a", user: "bob_0002" },
+    ]);
+    // atomically: all of it or none
+    assert.throws(() =>
+      store.atomically(() => {
+        store.logModeration({ time: 7, action: "kicked", by: "x" }, 4);
+        throw new Error("no");
+      })
+    );
+    assert.equal(store.modlog(undefined, undefined, 1)[0].id, 6);
+  },
+  { bare: true },
+);
 
-Deno.test("store: dropRoom takes a room's members, operators, invitations, bans and mutes (no other scope's) and marks it; dropRoom writes delete its oldest messages a batch at a time, then it; the latest seq stays", () => {
-  const store = new SqliteStore(":memory:");
-  inGeneral(store, "ann_0001", "bob_0001");
-  store.joinRoom("ann_0001", "#spam", 1, { private: true });
-  store.joinRoom("bob_0001", "#spam", 2);
-  store.invite("#spam", "cat_0001", "ann_0001", 3, 10);
-  const ban = { kind: "ban" as const, target: "cat_0001", onAddress: false, by: "ann_0001" };
-  store.restrict({ ...ban, scope: "#spam", time: 4 }, 10);
-  store.restrict({ ...ban, kind: "mute", scope: "#spam", time: 4 }, 10);
-  store.restrict({ ...ban, scope: "", time: 4 }, 10);
-  const inRoom = (n: number) => ({
-    ...newMessage("ann_0001", undefined, `spam ${n}`),
-    room: "#spam",
-  });
-  const spam = [1, 2, 3, 4, 5].map(inRoom);
-  const [general] = insert(store, newMessage("bob_0001", undefined, "kept"));
-  insert(store, ...spam);
-  const latest = store.latestSeq();
+storeTest(
+  "store: dropRoom takes a room's members, operators, invitations, bans and mutes (no other scope's) and marks it; dropRoom writes delete its oldest messages a batch at a time, then it; the latest seq stays",
+  (store) => {
+    inGeneral(store, "ann_0001", "bob_0001");
+    store.joinRoom("ann_0001", "#spam", 1, { private: true });
+    store.joinRoom("bob_0001", "#spam", 2);
+    store.invite("#spam", "cat_0001", "ann_0001", 3, 10);
+    const ban = { kind: "ban" as const, target: "cat_0001", onAddress: false, by: "ann_0001" };
+    store.restrict({ ...ban, scope: "#spam", time: 4 }, 10);
+    store.restrict({ ...ban, kind: "mute", scope: "#spam", time: 4 }, 10);
+    store.restrict({ ...ban, scope: "", time: 4 }, 10);
+    const inRoom = (n: number) => ({
+      ...newMessage("ann_0001", undefined, `spam ${n}`),
+      room: "#spam",
+    });
+    const spam = [1, 2, 3, 4, 5].map(inRoom);
+    const [general] = insert(store, newMessage("bob_0001", undefined, "kept"));
+    insert(store, ...spam);
+    const latest = store.latestSeq();
 
-  assert.equal(store.dropRoom("#spam"), true);
-  assert.equal(store.dropRoom("#spam"), false, "being removed already");
-  assert.equal(store.dropRoom("#nothing"), false);
-  assert.deepEqual(store.roomsOf("bob_0001"), [GENERAL_ROOM]);
-  assert.deepEqual(store.roomOperators("#spam"), []);
-  assert.equal(store.isInvited("cat_0001", "#spam"), false);
-  assert.equal(store.restriction("ban", "#spam", "cat_0001", 5), null);
-  assert.equal(store.restriction("mute", "#spam", "cat_0001", 5), null);
-  assert.ok(store.restriction("ban", "", "cat_0001", 5), "a server-wide ban is not the room's");
-  assert.deepEqual(store.rooms().map((r) => r.name), [GENERAL_ROOM]);
-  assert.deepEqual(store.droppedRooms(), ["#spam"]);
+    assert.equal(store.dropRoom("#spam"), true);
+    assert.equal(store.dropRoom("#spam"), false, "being removed already");
+    assert.equal(store.dropRoom("#nothing"), false);
+    assert.deepEqual(store.roomsOf("bob_0001"), [GENERAL_ROOM]);
+    assert.deepEqual(store.roomOperators("#spam"), []);
+    assert.equal(store.isInvited("cat_0001", "#spam"), false);
+    assert.equal(store.restriction("ban", "#spam", "cat_0001", 5), null);
+    assert.equal(store.restriction("mute", "#spam", "cat_0001", 5), null);
+    assert.ok(store.restriction("ban", "", "cat_0001", 5), "a server-wide ban is not the room's");
+    assert.deepEqual(store.rooms().map((r) => r.name), [GENERAL_ROOM]);
+    assert.deepEqual(store.droppedRooms(), ["#spam"]);
 
-  // oldest first, `limit` at a time; fewer than `limit` left: the last batch, and the room goes
-  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
-    { removed: 2, done: false },
-  ]);
-  assert.equal(store.tombstone(spam[0].id), null);
-  assert.ok(store.message(spam[2].id));
-  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
-    { removed: 2, done: false },
-  ]);
-  assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
-    { removed: 1, done: true },
-  ]);
-  assert.deepEqual(store.droppedRooms(), []);
-  for (const m of spam) assert.equal(store.seqOf(m.id), null);
-  assert.ok(store.message(general.id), "other rooms' messages stay");
-  // its newest messages went: the latest seq given out does not go back, nor does the next
-  assert.equal(store.latestSeq(), latest);
-  const [next] = insert(store, newMessage("bob_0001"));
-  assert.equal(next.seq, latest + 1);
-  // the name is free: made again, it is a new room with nothing in it
-  store.joinRoom("bob_0001", "#spam", 9, { private: false });
-  assert.equal(store.roomCreator("#spam"), "bob_0001");
-  assert.deepEqual(store.visibleBefore("bob_0001", undefined, 10, "#spam"), []);
-  store.close();
+    // oldest first, `limit` at a time; fewer than `limit` left: the last batch, and the room goes
+    assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+      { removed: 2, done: false },
+    ]);
+    assert.equal(store.tombstone(spam[0].id), null);
+    assert.ok(store.message(spam[2].id));
+    assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+      { removed: 2, done: false },
+    ]);
+    assert.deepEqual(store.commit([{ kind: "dropRoom", room: "#spam", limit: 2 }]), [
+      { removed: 1, done: true },
+    ]);
+    assert.deepEqual(store.droppedRooms(), []);
+    for (const m of spam) assert.equal(store.seqOf(m.id), null);
+    assert.ok(store.message(general.id), "other rooms' messages stay");
+    // its newest messages went: the latest seq given out does not go back, nor does the next
+    assert.equal(store.latestSeq(), latest);
+    const [next] = insert(store, newMessage("bob_0001"));
+    assert.equal(next.seq, latest + 1);
+    // the name is free: made again, it is a new room with nothing in it
+    store.joinRoom("bob_0001", "#spam", 9, { private: false });
+    assert.equal(store.roomCreator("#spam"), "bob_0001");
+    assert.deepEqual(store.visibleBefore("bob_0001", undefined, 10, "#spam"), []);
+  },
+  { bare: true },
+);
+
+Deno.test({
+  name: "[postgres] (the server stops)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    shared?.store.close();
+    await postgres.stop();
+  },
 });

@@ -148,6 +148,15 @@ async function exchange(
   }
 }
 
+/** Puts `key` in `certDir` as the server's private key (PKCS#8 PEM). */
+async function writeServerKey(certDir: string, key: CryptoKey): Promise<void> {
+  const pkcs8 = await crypto.subtle.exportKey("pkcs8", key);
+  await Deno.writeTextFile(
+    join(certDir, "server-key.pem"),
+    x509.PemConverter.encode(pkcs8, "PRIVATE KEY"),
+  );
+}
+
 async function mode(path: string): Promise<number> {
   return (await Deno.stat(path)).mode! & 0o777;
 }
@@ -362,26 +371,14 @@ tlsTest(
       ],
     });
     await Deno.writeTextFile(join(certDir, "server.pem"), short.toString("pem"));
-    await Deno.writeTextFile(
-      join(certDir, "server-key.pem"),
-      x509.PemConverter.encode(
-        await crypto.subtle.exportKey("pkcs8", keys.privateKey),
-        "PRIVATE KEY",
-      ),
-    );
+    await writeServerKey(certDir, keys.privateKey);
     const renewed = await ensureServerCerts(certDir, []);
     assert.match(renewed.issued!.reason, /server\.pem expires on/);
     const renewedCert = new x509.X509Certificate(splitPemChain(renewed.certChainPem)[0]);
     assert.ok(renewedCert.notAfter.getTime() - Date.now() > 300 * DAY_MS);
 
     // A key that does not belong to the certificate: re-issued.
-    await Deno.writeTextFile(
-      join(certDir, "server-key.pem"),
-      x509.PemConverter.encode(
-        await crypto.subtle.exportKey("pkcs8", keys.privateKey),
-        "PRIVATE KEY",
-      ),
-    );
+    await writeServerKey(certDir, keys.privateKey);
     const rekeyed = await ensureServerCerts(certDir, []);
     assert.match(rekeyed.issued!.reason, /server-key\.pem does not match/);
 

@@ -38,6 +38,7 @@ import {
   LOG_LEVELS,
   type LogFormat,
   type LogLevel,
+  MAX_SERVERS,
   MIB,
   type OptionTable,
   SERVE_OPTIONS,
@@ -129,7 +130,10 @@ Joins a chat server over TLS. The server gives you an id like tom_1234.
 
 Options:
   --name NAME           your name: 1-24 letters, digits, '.', '_' or '-'
-  --server HOST:PORT    the server (default ${DEFAULT_SERVER})
+  --server HOST:PORT    the server (default ${DEFAULT_SERVER}); for one run as
+                        several nodes, all of them: a:7777,b:7777 (at most ${MAX_SERVERS});
+                        the first to answer is joined and, when it is lost, the
+                        next, as the same id, missing nothing
   --ca FILE             trust this CA certificate for the server
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it;
                         pinned on first contact, checked on every later one
@@ -191,8 +195,11 @@ export interface ServeArgs {
 
 export interface JoinArgs {
   name?: string;
+  /** The first of {@link servers}. */
   host: string;
   port: number;
+  /** Every address --server lists, in the order given (one unless it lists the nodes of one server). */
+  servers: Address[];
   ca?: string;
   fingerprint?: string;
   passwordFile?: string;
@@ -361,8 +368,14 @@ export function parseServeArgs(argv: string[], env: Env = processEnv): ServeArgs
   };
 }
 
+/** Where a server listens, as --server gives it. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
 /** Splits HOST:PORT, [v6]:PORT or HOST (default port). */
-export function parseServer(text: string): { host: string; port: number } {
+export function parseServer(text: string): Address {
   const match = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(text) ??
     /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(text);
   if (!match) throw new UsageError(`--server must look like HOST:PORT, not "${text}"`);
@@ -370,6 +383,34 @@ export function parseServer(text: string): { host: string; port: number } {
   // one rule for both spellings: a server to dial has a real port
   if (port === 0) throw new UsageError("--server needs a real port, not 0");
   return { host: match[1], port };
+}
+
+/**
+ * Splits --server's list: one address, or several separated by commas (the nodes of one server,
+ * tried in this order). Each is HOST:PORT, [v6]:PORT or HOST; spaces around one are dropped.
+ */
+export function parseServers(text: string): Address[] {
+  if (!text.includes(",")) return [parseServer(text)];
+  const entries = text.split(",").map((entry) => entry.trim());
+  if (entries.length > MAX_SERVERS) {
+    throw new UsageError(
+      `--server lists ${entries.length} addresses; at most ${MAX_SERVERS} are allowed`,
+    );
+  }
+  const seen = new Set<string>();
+  return entries.map((entry, index) => {
+    if (entry === "") {
+      throw new UsageError(
+        `--server has an empty address (number ${index + 1} of ${entries.length}); ` +
+          "separate addresses with single commas, as in a:7777,b:7777",
+      );
+    }
+    const address = parseServer(entry);
+    const key = `${address.host.toLowerCase()}:${address.port}`;
+    if (seen.has(key)) throw new UsageError(`--server lists ${entry} twice`);
+    seen.add(key);
+    return address;
+  });
 }
 
 export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
@@ -382,13 +423,15 @@ export function parseJoinArgs(argv: string[], env: Env = processEnv): JoinArgs {
     const problem = nameProblem(name);
     if (problem) throw new UsageError(`--name "${name}" is not allowed: ${problem}`);
   }
-  const { host, port } = parseServer(String(v.server));
+  const servers = parseServers(String(v.server));
+  const { host, port } = servers[0];
   const room = v.room === undefined ? undefined : roomName(String(v.room));
   if (room === null) throw new UsageError(`--room "${v.room}" is not allowed: ${ROOM_NAME_RULE}`);
   return {
     name,
     host,
     port,
+    servers,
     ca: v.ca as string | undefined,
     fingerprint: v.fingerprint as string | undefined,
     passwordFile: v["password-file"] as string | undefined,
@@ -464,7 +507,9 @@ health checks (systemd, containers): see docs/DEPLOY.md.
 
 Options:
   --server HOST:PORT    the server (default: the one started beside it, at ${ENV.host}
-                        and ${ENV.port}; ${DEFAULT_HOST}:${DEFAULT_PORT} without them)
+                        and ${ENV.port}; ${DEFAULT_HOST}:${DEFAULT_PORT} without them); a server's
+                        nodes, as a:7777,b:7777, are tried in order: the first to
+                        answer counts
   --ca FILE             trust this CA certificate (default: a pinned one, else
                         ${ENV.certs}/ca.pem or ./${DEFAULT_CERTS}/ca.pem, else the system roots)
   --fingerprint SHA256:...  the server's CA fingerprint, as chat serve printed it
@@ -474,8 +519,11 @@ Options:
 `;
 
 export interface CheckArgs {
+  /** The first of {@link servers}. */
   host: string;
   port: number;
+  /** Every address --server lists, tried in order until one answers. */
+  servers: Address[];
   ca?: string;
   fingerprint?: string;
   /** The CA of a server started beside this check (CHAT_CERTS or ./certs), trusted when present. */
@@ -494,10 +542,12 @@ export function parseCheckArgs(argv: string[], env: Env = processEnv): CheckArgs
   const port = env(ENV.port);
   if (port !== undefined) parsePort(port, ENV.port);
   const server = v.server === undefined ? localServer(env) : String(v.server);
-  const { host, port: serverPort } = parseServer(server);
+  const servers = parseServers(server);
+  const { host, port: serverPort } = servers[0];
   return {
     host,
     port: serverPort,
+    servers,
     ca: v.ca as string | undefined,
     fingerprint: v.fingerprint as string | undefined,
     localCa: join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"),

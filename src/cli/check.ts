@@ -10,6 +10,8 @@ import { pinMismatchWarning, resolveTrust, type TrustOptions } from "../tls/trus
 
 /** What a check found. */
 export interface CheckResult {
+  /** The address that answered (of several, the first to). */
+  where: string;
   /** The server's version, when it said (servers before 0.1.0's check did not). */
   version?: string;
   /** Ping to pong, over the established connection, in milliseconds. */
@@ -18,15 +20,19 @@ export interface CheckResult {
   connectMs: number;
 }
 
-/** Runs one check within `args.timeoutMs`; throws ConnectError (or a TrustError) when it fails. */
+/**
+ * Runs one check within `args.timeoutMs`: of several addresses, each in turn until one answers
+ * (one not trusted stops the check). Throws ConnectError (or a TrustError) when it fails.
+ */
 export async function check(args: CheckArgs): Promise<CheckResult> {
-  const where = `${args.host}:${args.port}`;
+  const servers = args.servers;
+  const label = servers.map(({ host, port }) => `${host}:${port}`).join(",");
   const deadline = Date.now() + args.timeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let connection: Connection | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new ConnectError(`${where} did not answer within ${args.timeoutMs / 1000} s`)),
+      () => reject(new ConnectError(`${label} did not answer within ${args.timeoutMs / 1000} s`)),
       args.timeoutMs,
     );
   });
@@ -41,6 +47,7 @@ export async function check(args: CheckArgs): Promise<CheckResult> {
     const trustOptions: TrustOptions = {
       host: args.host,
       port: args.port,
+      others: servers.slice(1),
       caFile: args.ca,
       fingerprint: args.fingerprint,
       stateDir: defaultStateDir(),
@@ -49,19 +56,29 @@ export async function check(args: CheckArgs): Promise<CheckResult> {
       probeTimeoutMs: Math.max(1, deadline - Date.now()),
     };
     const trust = await resolveTrust(trustOptions);
-    const started = performance.now();
-    try {
-      connection = await Connection.open({
-        host: args.host,
-        port: args.port,
-        caCerts: trust.caCerts,
-      });
-    } catch (error) {
-      if (error instanceof ConnectError && error.certificate && trust.source === "pinned") {
-        throw new ConnectError(pinMismatchWarning(trustOptions), true);
+    const failures: string[] = [];
+    for (const { host, port } of servers) {
+      try {
+        return await ask(host, port, trust.caCerts);
+      } catch (error) {
+        if (error instanceof ConnectError && error.certificate && trust.source === "pinned") {
+          throw new ConnectError(pinMismatchWarning({ ...trustOptions, host, port }), true);
+        }
+        if (servers.length === 1 || (error instanceof ConnectError && error.certificate)) {
+          throw error;
+        }
+        failures.push((error as Error).message);
       }
-      throw error;
     }
+    throw new ConnectError(failures.join("; "));
+  }
+
+  /** Connects to one address and asks it for a pong. */
+  async function ask(host: string, port: number, caCerts?: string[]): Promise<CheckResult> {
+    const where = `${host}:${port}`;
+    const started = performance.now();
+    connection?.close();
+    connection = await Connection.open({ host, port, caCerts });
     const connected = performance.now();
     connection.send({ type: "ping" });
     for (;;) {
@@ -73,6 +90,7 @@ export async function check(args: CheckArgs): Promise<CheckResult> {
       const frame = incoming.frame;
       if (frame.type === "pong") {
         return {
+          where,
           version: frame.server?.version,
           rttMs: performance.now() - connected,
           connectMs: connected - started,
@@ -91,7 +109,7 @@ export async function runCheck(args: CheckArgs): Promise<number> {
   const result = await check(args);
   const version = result.version ? `chat ${result.version}` : "a chat server of unknown version";
   console.log(
-    `ok: ${version} at ${args.host}:${args.port}, round trip ${format(result.rttMs)} ` +
+    `ok: ${version} at ${result.where}, round trip ${format(result.rttMs)} ` +
       `(TCP and TLS ${format(result.connectMs)})`,
   );
   return 0;

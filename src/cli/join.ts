@@ -34,27 +34,32 @@ export async function runJoin(args: JoinArgs): Promise<number> {
   }
   let password = await readPassword(args.passwordFile);
   const stateDir = defaultStateDir();
+  const servers = args.servers;
   const trustOptions: TrustOptions = {
     host: args.host,
     port: args.port,
     caFile: args.ca,
     fingerprint: args.fingerprint,
     stateDir,
+    // the nodes of one server share its CA: each is checked as the first would be
+    others: servers.slice(1),
   };
   const trust = await resolveTrust(trustOptions);
-  const connect = async () => {
+  const connect = async (index: number) => {
+    const { host, port } = servers[index];
     try {
-      return await Connection.open({ host: args.host, port: args.port, caCerts: trust.caCerts });
+      return await Connection.open({ host, port, caCerts: trust.caCerts });
     } catch (error) {
       if (error instanceof ConnectError && error.certificate && trust.source === "pinned") {
-        throw new ConnectError(pinMismatchWarning(trustOptions), true);
+        throw new ConnectError(pinMismatchWarning({ ...trustOptions, host, port }), true);
       }
       throw error;
     }
   };
 
   // ids belong to a server, known by its CA where we have one (so a new address or port of the
-  // same server still gives back the same id), else by its address
+  // same server, or another of its nodes, still gives back the same id), else by its (first)
+  // address
   const server = trust.fingerprint ?? pinKey(args.host, args.port);
   const saved = await loadToken(stateDir, server, name);
   const mode = args.mode === "interactive" && !interactive ? "plain" : args.mode;
@@ -100,6 +105,7 @@ export async function runJoin(args: JoinArgs): Promise<number> {
       token: saved?.token,
       state,
       connect,
+      servers: servers.length,
       onEvents: (events) => show(events),
       onStatus: (next) => status(next),
       onWelcome: (welcome) => save({ id: welcome.you.id, token: welcome.token }),
@@ -127,7 +133,8 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     welcome = await client.start();
   }
   const id = welcome.you.id;
-  const where = `${args.host}:${args.port}`;
+  // the address that answered (of several: the node joined first)
+  const where = `${servers[client.server].host}:${servers[client.server].port}`;
   if (args.room !== undefined) {
     // what is typed goes there from the first line: in it before any is read
     state.room = args.room;

@@ -108,6 +108,11 @@ export const ADMIN_OPTIONS = {
 
 /** The server `chat join` and `chat check` dial when none is given. */
 export const DEFAULT_SERVER = `localhost:${DEFAULT_PORT}`;
+/**
+ * The most addresses one `--server` may list (the nodes of one server, tried in turn): enough
+ * for any cluster, few enough that a round of failed attempts stays short.
+ */
+export const MAX_SERVERS = 16;
 
 /** How the full-screen client shows messages at first (F3 switches): speech bubbles. */
 export const DEFAULT_LAYOUT = "bubbles";

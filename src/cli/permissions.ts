@@ -6,11 +6,13 @@
  *   certificate directory, or only read --cert/--key; read --password-file and the program itself
  *   (the search worker is the program started again); its own environment variables; the
  *   machine's name only for a wildcard --host (it goes into the certificate).
- * - `join`: connect to its --server; read --ca, --password-file and ./certs/ca.pem; read and write
- *   its state directory (tokens, pins); the environment (the prompt's libraries probe it). Not a
- *   permission but passed the same way: a small young generation (a V8 heap flag), which keeps
- *   the client's memory down in a busy room.
- * - `check`: connect to its --server; read --ca, the server's ca.pem and the pins.
+ * - `join`: connect to its --server, each address of a list (a name at its port only: one that
+ *   stands for several addresses is dialled at Deno's first); read --ca, --password-file and
+ *   ./certs/ca.pem; read and write its state directory (tokens, pins); the environment (the
+ *   prompt's libraries probe it). Not a permission but passed the same way: a small young
+ *   generation (a V8 heap flag), which keeps the client's memory down in a busy room.
+ * - `check`: connect to its --server (each address of a list); read --ca, the server's ca.pem and
+ *   the pins.
  * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
@@ -83,25 +85,22 @@ export const CHECK_ENV = [ENV.host, ENV.port, ENV.certs, ...STATE_DIR_ENV];
 export function permissionFlags(argv: string[], context: LaunchContext): string[] {
   const [command, ...rest] = argv;
   const flags = new Flags(context);
-  switch (command) {
-    case "serve":
-      serveFlags(flags, options(rest, SERVE_OPTIONS), context);
-      break;
-    case "join":
-      joinFlags(flags, options(rest, JOIN_OPTIONS), context);
-      break;
-    case "check":
-      checkFlags(flags, options(rest, CHECK_OPTIONS), context);
-      break;
-    case "admin":
-      adminFlags(flags, options(rest, ADMIN_OPTIONS), context);
-      break;
-    case "bench":
-      benchFlags(flags, options(rest, BENCH_OPTIONS), context);
-      break;
-  }
+  const row = Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
+  row?.flags(flags, options(rest, row.options), context);
   return flags.toArgs();
 }
+
+/** Each command's options, and what grants its permissions from them. */
+const COMMAND_FLAGS: Record<
+  string,
+  { options: OptionTable; flags: (flags: Flags, v: Values, context: LaunchContext) => void }
+> = {
+  serve: { options: SERVE_OPTIONS, flags: serveFlags },
+  join: { options: JOIN_OPTIONS, flags: joinFlags },
+  check: { options: CHECK_OPTIONS, flags: checkFlags },
+  admin: { options: ADMIN_OPTIONS, flags: adminFlags },
+  bench: { options: BENCH_OPTIONS, flags: benchFlags },
+};
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -158,7 +157,7 @@ function adminFlags(flags: Flags, v: Values, context: LaunchContext): void {
 }
 
 function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
-  flags.net(server(text(v.server) ?? DEFAULT_SERVER));
+  for (const address of servers(text(v.server) ?? DEFAULT_SERVER)) flags.net(address);
   const ca = text(v.ca);
   if (ca) flags.read(ca);
   const passwordFile = text(v["password-file"]);
@@ -178,7 +177,7 @@ function joinFlags(flags: Flags, v: Values, context: LaunchContext): void {
 
 function checkFlags(flags: Flags, v: Values, context: LaunchContext): void {
   const env = (name: string) => context.env(name) || undefined;
-  flags.net(server(text(v.server) ?? localServer(env)));
+  for (const address of servers(text(v.server) ?? localServer(env))) flags.net(address);
   const ca = text(v.ca);
   if (ca) flags.read(ca);
   flags.read(join(env(ENV.certs) ?? DEFAULT_CERTS, "ca.pem"));
@@ -200,11 +199,17 @@ function benchFlags(flags: Flags, v: Values, context: LaunchContext): void {
   flags.allEnv();
 }
 
+/** Each address of a --server list (a:7777,b:7777), as --allow-net takes it. */
+function servers(value: string): string[] {
+  return value.split(",").map((entry) => server(entry.trim()));
+}
+
 /** HOST:PORT as --allow-net takes it (IPv6 in brackets); a bad one is args.ts's to refuse. */
 function server(value: string): string {
   const match = /^\[([0-9a-fA-F:.]+)\](?::([0-9]+))?$/.exec(value) ??
     /^([A-Za-z0-9.-]+)(?::([0-9]+))?$/.exec(value);
-  if (!match) return "0.0.0.0:0"; // grants nothing useful; the parse error comes first
+  // grants nothing useful; the parse error comes first (Deno itself refuses a port past 65535)
+  if (!match || Number(match[2] ?? 0) > 65535) return "0.0.0.0:0";
   const host = match[1].includes(":") ? `[${match[1]}]` : match[1];
   return `${host}:${match[2] ?? DEFAULT_PORT}`;
 }

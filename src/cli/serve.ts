@@ -170,9 +170,10 @@ async function openStore(
     const where = redacted(args.store);
     try {
       const { PostgresStore } = await import("../server/store/postgres.ts");
-      const { postgresSearcherFor } = await import("../server/search/postgres_searcher.ts");
+      const { InlineSearcher } = await import("../server/search/inline.ts");
       const store = new PostgresStore(args.store);
-      return { store, searcher: postgresSearcherFor(store, args.store), where };
+      // searching on this thread until the PostgreSQL search worker is wired (search/pg_scan.ts)
+      return { store, searcher: new InlineSearcher(store), where };
     } catch (error) {
       throw new ServeError(`cannot open the store ${where}: ${(error as Error).message}`);
     }

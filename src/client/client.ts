@@ -6,7 +6,7 @@
  */
 import type { ClientFrame, ServerFrame, Welcome } from "../protocol/schema.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { ConnectError, type Connection } from "./connection.ts";
+import { CONNECT_TIMEOUT_MS, ConnectError, type Connection } from "./connection.ts";
 import type { ClientEvent, ClientState } from "./state.ts";
 
 /**
@@ -34,6 +34,13 @@ export type ConnectionStatus =
   /** A reconnect attempt is under way (the line modes say nothing of it). */
   | { state: "connecting"; attempt: number }
   | { state: "offline" };
+
+/**
+ * How long a server that took the connection has to answer the hello. One that never does (a
+ * node wedged on its store, say) is left, so the client goes on to another instead of waiting
+ * for ever.
+ */
+export const WELCOME_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 
 /** Goodbyes after which reconnecting would be wrong: the server or the person said no. */
 const FINAL_GOODBYES = new Set(["replaced", "bad_password", "full", "bye", "revoked", "banned"]);
@@ -63,8 +70,16 @@ export interface ChatClientOptions {
   /** The saved token, if any, for the first hello. */
   token?: string;
   state: ClientState;
-  /** Opens a verified TLS connection (throws ConnectError). */
-  connect(): Promise<Connection>;
+  /**
+   * Opens a verified TLS connection to server `index` of {@link servers} (throws ConnectError).
+   */
+  connect(index: number): Promise<Connection>;
+  /**
+   * How many addresses the server has (its nodes, in the order given); default 1. The first
+   * connection goes to the first that answers; after a loss, each attempt goes to the next
+   * address in turn, the one lost last, and the backoff waits only once a whole round failed.
+   */
+  servers?: number;
   /** Everything that happened, for the UI. */
   onEvents(events: ClientEvent[]): void;
   onStatus(status: ConnectionStatus): void;
@@ -111,6 +126,8 @@ export class ChatClient {
   #wake?: () => void;
   /** Whether the outbox on disk may hold messages (then every change is reported). */
   #unsentKept = false;
+  /** The address (an index into the caller's list) connected to, or tried last. */
+  #server = 0;
   #end!: (ending: Ending) => void;
   /** Resolves when the client has stopped for good. */
   readonly ended: Promise<Ending>;
@@ -130,12 +147,35 @@ export class ChatClient {
     return this.#outbox.size;
   }
 
-  /** Connects the first time. Throws ConnectError when the server cannot be reached or says no. */
+  /**
+   * Connects the first time, to the first address that answers (one that cannot be reached
+   * costs no wait before the next). Throws ConnectError when none can be reached, or at once
+   * when one is not trusted or says no.
+   */
   async start(): Promise<Welcome> {
-    const conn = await this.options.connect();
-    const welcome = await this.#hello(conn, false);
-    this.#attach(conn, welcome);
-    return welcome;
+    const failures: string[] = [];
+    for (let index = 0; index < this.#servers; index++) {
+      try {
+        const conn = await this.options.connect(index);
+        const welcome = await this.#hello(conn, false);
+        this.#server = index;
+        this.#attach(conn, welcome);
+        return welcome;
+      } catch (error) {
+        if (this.#servers === 1 || stops(error)) throw error;
+        failures.push(describe(error));
+      }
+    }
+    throw new ConnectError(failures.join("; "));
+  }
+
+  /** Which address (an index into the caller's list) the client is on, or tried last. */
+  get server(): number {
+    return this.#server;
+  }
+
+  get #servers(): number {
+    return Math.max(1, this.options.servers ?? 1);
   }
 
   /**
@@ -233,10 +273,33 @@ export class ChatClient {
       password,
       resume: resume ? state.lastId : undefined,
     });
+    let silent = false;
+    const stop = this.#clock.after(WELCOME_TIMEOUT_MS, () => {
+      silent = true;
+      conn.close(); // the read below ends
+    });
+    try {
+      return await this.#welcome(conn, stop);
+    } catch (error) {
+      if (!silent) throw error;
+      throw new ConnectError(
+        `the server did not answer within ${WELCOME_TIMEOUT_MS / 1000} s of the hello`,
+      );
+    } finally {
+      stop();
+    }
+  }
+
+  /**
+   * The welcome that answers the hello, or a ConnectError saying why there is none; `answered`
+   * is called as soon as the server has.
+   */
+  async #welcome(conn: Connection, answered: () => void): Promise<Welcome> {
     for (let incoming = await conn.read(); incoming; incoming = await conn.read()) {
       if (!("frame" in incoming)) continue;
       const frame = incoming.frame;
       if (frame.type === "welcome") {
+        answered();
         this.#token = frame.token;
         await this.options.onWelcome(frame);
         return frame;
@@ -361,31 +424,41 @@ export class ChatClient {
     if (outgoing.frame.type === "send" && this.#unsentKept) this.options.onUnsent?.();
   }
 
+  /**
+   * Reconnects: each attempt goes to the next address (the one just lost is tried last), and
+   * the backoff waits before each round of them; with one address, before every attempt.
+   */
   async #reconnect(): Promise<void> {
     const random = this.options.random ?? Math.random;
-    /** Why the last attempt failed, for the next notice. */
-    let reason: string | undefined;
+    const count = this.#servers;
+    /** Why the attempts of the last round failed, for the next notice. */
+    let failures: string[] = [];
     for (let attempt = 0; !this.#closing; attempt++) {
-      const delay = backoffDelay(attempt, random);
-      this.options.onStatus({
-        state: "reconnecting",
-        retryAt: this.#clock.now() + delay,
-        attempt: attempt + 1,
-        ...(reason ? { reason } : {}),
-      });
-      await new Promise<void>((resolve) => {
-        const cancel = this.#clock.after(delay, resolve);
-        this.#wake = () => {
-          cancel();
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-      if (this.#closing) return;
+      this.#server = (this.#server + 1) % count;
+      if (attempt % count === 0) {
+        const delay = backoffDelay(attempt / count, random);
+        const reason = failures.join("; ");
+        failures = [];
+        this.options.onStatus({
+          state: "reconnecting",
+          retryAt: this.#clock.now() + delay,
+          attempt: attempt + 1,
+          ...(reason ? { reason } : {}),
+        });
+        await new Promise<void>((resolve) => {
+          const cancel = this.#clock.after(delay, resolve);
+          this.#wake = () => {
+            cancel();
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+        if (this.#closing) return;
+      }
       this.options.onStatus({ state: "connecting", attempt: attempt + 1 });
       let conn: Connection | undefined;
       try {
-        conn = await this.options.connect();
+        conn = await this.options.connect(this.#server);
         const welcome = await this.#hello(conn, true);
         if (this.#closing) return conn.close();
         this.#attach(conn, welcome);
@@ -393,12 +466,21 @@ export class ChatClient {
       } catch (error) {
         conn?.close();
         // a changed certificate or a refusal will not mend by retrying
-        if (error instanceof ConnectError && (error.certificate || error.refused)) {
+        if (stops(error)) {
           this.options.onStatus({ state: "offline" });
-          return this.#end({ code: 1, message: error.message });
+          return this.#end({ code: 1, message: (error as Error).message });
         }
-        reason = error instanceof Error ? error.message : String(error);
+        failures.push(describe(error));
       }
     }
   }
+}
+
+/** A failure that trying again, or another address, will not mend: not trusted, or told no. */
+function stops(error: unknown): boolean {
+  return error instanceof ConnectError && (error.certificate || error.refused);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -137,8 +137,10 @@ export interface Command<K extends CommandKind = CommandKind> {
 /** A row of the table, of whichever kind. */
 export type AnyCommand = { [K in CommandKind]: Command<K> }[CommandKind];
 
-/** A row, its parse and action typed by its kind. */
-const command = <K extends CommandKind>(row: Command<K>): Command<K> => row;
+/** A row, its parse and action typed by its kind; no aliases unless it names some. */
+const command = <K extends CommandKind>(
+  row: Omit<Command<K>, "aliases"> & { aliases?: string[] },
+): Command<K> => ({ aliases: [], ...row });
 
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
@@ -296,6 +298,26 @@ function parseAimed(
   return out;
 }
 
+/** The parse of a row aimed at someone (`rules`: what else it takes): its kind and the aim. */
+function aimedAs<K extends "op" | "deop" | "kick" | "ban" | "mute" | "unmute">(
+  kind: K,
+  rules: AimRules,
+) {
+  return function (this: { usage: string }, args: string): IntentOf<K> | Usage {
+    const aimed = parseAimed(args, rules, this);
+    return "kind" in aimed ? aimed : { kind, ...aimed } as IntentOf<K>;
+  };
+}
+
+/** The parse of a row taking `[#room]`: its kind, with the room when one is typed. */
+function roomOrNone<K extends "who" | "part" | "ops">(kind: K) {
+  return (args: string): IntentOf<K> | Usage => {
+    if (args.trim() === "") return { kind } as IntentOf<K>;
+    const typed = typedRoom(args.trim());
+    return "room" in typed ? { kind, room: typed.room } as IntentOf<K> : typed;
+  };
+}
+
 /** Where a moderation request is about: `room` (default: the one typed in), or the server. */
 function scopeOf(intent: { room?: string; server?: boolean }, context: CommandContext) {
   return intent.server ? {} : { room: intent.room ?? context.here() };
@@ -347,7 +369,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "msg",
     name: "msg",
-    aliases: [],
     usage: "/msg @id text",
     help: "a direct message, the same as @id text (the @ may be left out of the first)",
     parse(args) {
@@ -361,7 +382,6 @@ export const COMMANDS: AnyCommand[] = [
   command<"away">({
     kind: "away",
     name: "away",
-    aliases: [],
     usage: "/away [reason]",
     help: "say you are away (shown in /who, and told once to whoever writes to you); " +
       "/away alone: back",
@@ -377,7 +397,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "back",
     name: "back",
-    aliases: [],
     usage: "/back",
     help: "say you are back (the same as /away alone)",
     parse: () => ({ kind: "back" }),
@@ -386,7 +405,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "ignore",
     name: "ignore",
-    aliases: [],
     usage: "/ignore [@id]",
     help:
       `hide someone's messages, mentions and bells, kept for this server (at most ${MAX_IGNORED}); ` +
@@ -402,7 +420,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "unignore",
     name: "unignore",
-    aliases: [],
     usage: "/unignore @id",
     help: "show someone's messages again",
     parse(args) {
@@ -414,7 +431,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "clear",
     name: "clear",
-    aliases: [],
     usage: "/clear",
     help: "clear the screen (on a terminal; messages stay, for /reply and /search)",
     parse: () => ({ kind: "clear" }),
@@ -425,7 +441,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "reply",
     name: "reply",
     dotted: true,
-    aliases: [],
     usage: "/reply REF text",
     help: "reply to the message with that ref, quoting it",
     parse(args) {
@@ -441,7 +456,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "delete",
     name: "delete",
     dotted: true,
-    aliases: [],
     usage: "/delete REF",
     help: "delete a message of yours (an operator: anyone's in their room), for everyone",
     parse(args) {
@@ -460,7 +474,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "temp",
     name: "temp",
     dotted: true,
-    aliases: [],
     usage: "/temp [30s|5m|2h|1d] [@id ...] text",
     help: `send a message that disappears after a while (default ${DEFAULT_TEMP_SECONDS}s)`,
     parse(args) {
@@ -501,7 +514,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "search",
     name: "search",
     dotted: true,
-    aliases: [],
     usage: "/search PATTERN",
     help: "search everything you can see with a regular expression (case-insensitive)",
     parse(args) {
@@ -513,7 +525,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "history",
     name: "history",
-    aliases: [],
     usage: "/history [N]",
     help:
       `the room's N messages (default ${DEFAULT_HISTORY_MESSAGES}, at most ${MAX_HISTORY_LIMIT}) ` +
@@ -540,17 +551,12 @@ export const COMMANDS: AnyCommand[] = [
     aliases: ["users"],
     usage: "/who [#room]",
     help: "list who is online (in a room of yours: who of its members)",
-    parse(args) {
-      if (args.trim() === "") return { kind: "who" };
-      const typed = typedRoom(args.trim());
-      return "room" in typed ? { kind: "who", room: typed.room } : typed;
-    },
+    parse: roomOrNone("who"),
     run: ({ room }, context) => void context.request({ type: "who", ...(room ? { room } : {}) }),
   }),
   command({
     kind: "join",
     name: "join",
-    aliases: [],
     usage: "/join #room [--private]",
     help: "go into a room, made for you if new (--private: invite-only); what you type goes there",
     parse(args) {
@@ -573,11 +579,7 @@ export const COMMANDS: AnyCommand[] = [
     aliases: ["leave"],
     usage: "/part [#room]",
     help: "leave a room (by default the one you type in); its messages stop coming",
-    parse(args) {
-      if (args.trim() === "") return { kind: "part" };
-      const typed = typedRoom(args.trim());
-      return "room" in typed ? { kind: "part", room: typed.room } : typed;
-    },
+    parse: roomOrNone("part"),
     run: ({ room }, context) =>
       answered(context.request({ type: "part", room: room ?? context.here() })),
   }),
@@ -593,7 +595,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "topic",
     name: "topic",
-    aliases: [],
     usage: "/topic text",
     help: "set the topic of the room you type in (/topic -delete clears it)",
     parse(args) {
@@ -609,7 +610,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "invite",
     name: "invite",
-    aliases: [],
     usage: "/invite @id",
     help: "let someone into the room you type in, when it is invite-only, and tell them",
     parse(args) {
@@ -622,7 +622,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "private",
     name: "private",
-    aliases: [],
     usage: "/private [on|off]",
     help: "make the room you type in invite-only, or public again (its operators only)",
     parse(args) {
@@ -636,27 +635,18 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "ops",
     name: "ops",
-    aliases: [],
     usage: "/ops [#room]",
     help: "list the server's operators and those of a room (by default the one you type in)",
-    parse(args) {
-      if (args.trim() === "") return { kind: "ops" };
-      const typed = typedRoom(args.trim());
-      return "room" in typed ? { kind: "ops", room: typed.room } : typed;
-    },
+    parse: roomOrNone("ops"),
     run: ({ room }, context) => void context.request({ type: "ops", room: room ?? context.here() }),
   }),
   command({
     kind: "op",
     forOperators: true,
     name: "op",
-    aliases: [],
     usage: "/op @id [#room]",
     help: "make a member an operator of the room (its operators only)",
-    parse(args) {
-      const aimed = parseAimed(args, {}, this);
-      return "kind" in aimed ? aimed : { kind: "op", ...aimed };
-    },
+    parse: aimedAs("op", {}),
     run: (intent, context) =>
       void context.request({ type: "op", room: intent.room ?? context.here(), user: intent.user! }),
   }),
@@ -664,13 +654,9 @@ export const COMMANDS: AnyCommand[] = [
     kind: "deop",
     forOperators: true,
     name: "deop",
-    aliases: [],
     usage: "/deop @id [#room]",
     help: "take that back (never from whoever made the room)",
-    parse(args) {
-      const aimed = parseAimed(args, {}, this);
-      return "kind" in aimed ? aimed : { kind: "deop", ...aimed };
-    },
+    parse: aimedAs("deop", {}),
     run: (intent, context) =>
       void context.request({
         type: "deop",
@@ -682,13 +668,9 @@ export const COMMANDS: AnyCommand[] = [
     kind: "kick",
     forOperators: true,
     name: "kick",
-    aliases: [],
     usage: "/kick @id [#room] [reason]",
     help: "put someone out of the room (they may join again), saying why",
-    parse(args) {
-      const aimed = parseAimed(args, { reason: true }, this);
-      return "kind" in aimed ? aimed : { kind: "kick", ...aimed };
-    },
+    parse: aimedAs("kick", { reason: true }),
     run: (intent, context) =>
       void context.request({
         type: "kick",
@@ -701,19 +683,11 @@ export const COMMANDS: AnyCommand[] = [
     kind: "ban",
     forOperators: true,
     name: "ban",
-    aliases: [],
     usage: "/ban @id [#room|--server] [2h] [why]",
     help: "keep someone out of the room for a while (30m, 2h, 1d; without: until /unban); " +
       "a server operator: --server for the whole server, --address also where they connect " +
       "from, /ban --address ADDR an address",
-    parse(args) {
-      const aimed = parseAimed(
-        args,
-        { server: true, address: true, duration: true, reason: true },
-        this,
-      );
-      return "kind" in aimed ? aimed : { kind: "ban", ...aimed };
-    },
+    parse: aimedAs("ban", { server: true, address: true, duration: true, reason: true }),
     run: (intent, context) =>
       void context.request({
         type: "ban",
@@ -727,7 +701,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "unban",
     forOperators: true,
     name: "unban",
-    aliases: [],
     usage: "/unban @id [#room|--server]",
     help: "lift a ban (/unban --address ADDR: one on an address)",
     parse(args) {
@@ -743,14 +716,10 @@ export const COMMANDS: AnyCommand[] = [
     kind: "mute",
     forOperators: true,
     name: "mute",
-    aliases: [],
     usage: "/mute @id [#room|--server] [2h] [why]",
     help: "someone may read but not send in the room, for a while or until /unmute " +
       "(a server operator: --server for anywhere)",
-    parse(args) {
-      const aimed = parseAimed(args, { server: true, duration: true, reason: true }, this);
-      return "kind" in aimed ? aimed : { kind: "mute", ...aimed };
-    },
+    parse: aimedAs("mute", { server: true, duration: true, reason: true }),
     run: (intent, context) =>
       void context.request({
         type: "mute",
@@ -764,13 +733,9 @@ export const COMMANDS: AnyCommand[] = [
     kind: "unmute",
     forOperators: true,
     name: "unmute",
-    aliases: [],
     usage: "/unmute @id [#room|--server]",
     help: "lift a mute",
-    parse(args) {
-      const aimed = parseAimed(args, { server: true }, this);
-      return "kind" in aimed ? aimed : { kind: "unmute", ...aimed };
-    },
+    parse: aimedAs("unmute", { server: true }),
     run: (intent, context) =>
       void context.request({ type: "unmute", ...scopeOf(intent, context), user: intent.user! }),
   }),
@@ -778,7 +743,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "bans",
     forOperators: true,
     name: "bans",
-    aliases: [],
     usage: "/bans [#room|--server] [FROM]",
     help: "list the bans and mutes in force in the room (or on the server), from the FROMth",
     parse(args) {
@@ -798,7 +762,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "modlog",
     forOperators: true,
     name: "modlog",
-    aliases: [],
     usage: "/modlog [#room|--server] [BEFORE]",
     help: "read the moderation log of the room (or all of it), newest first, before entry BEFORE",
     parse(args) {
@@ -818,7 +781,6 @@ export const COMMANDS: AnyCommand[] = [
     kind: "droproom",
     forOperators: true,
     name: "droproom",
-    aliases: [],
     usage: "/droproom #room [reason]",
     help: "remove a room, its messages and members with it, freeing its name " +
       "(server operators; ergo's /CS DROP)",
@@ -841,7 +803,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "sessions",
     name: "sessions",
-    aliases: [],
     usage: "/sessions",
     help: "list where you are signed in: each session's start, last use and address",
     parse: () => ({ kind: "sessions" }),
@@ -850,7 +811,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "logoutOthers",
     name: "logout-others",
-    aliases: [],
     usage: "/logout-others",
     help: "sign out all your other sessions (their tokens stop working)",
     // it cannot be undone: a stray word after it is more likely a slip than a wish
@@ -862,7 +822,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "reconnect",
     name: "reconnect",
-    aliases: [],
     usage: "/reconnect",
     help: "while disconnected, try to connect again now instead of waiting (Ctrl+R too)",
     parse: () => ({ kind: "reconnect" }),

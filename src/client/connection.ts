@@ -10,7 +10,9 @@ import {
   MAX_FRAME_BYTES,
 } from "../protocol/codec.ts";
 import { ALPN, type ClientFrame, ServerFrame } from "../protocol/schema.ts";
+import { lookup } from "node:dns/promises";
 import { handshakeDropped, isCertificateError } from "../tls/trust.ts";
+import { parseIp, unbracket } from "../tls/names.ts";
 
 /** Time allowed for TCP connect plus the TLS handshake. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -34,6 +36,54 @@ export interface ConnectOptions {
   host: string;
   port: number;
   caCerts?: string[];
+  /**
+   * The addresses a host name stands for, in the order to try them (default: the system's
+   * resolver, {@link systemAddresses}).
+   */
+  addresses?: (host: string, port: number) => Promise<string[]>;
+}
+
+/**
+ * What to dial for `host`: an address literal as it is; a name that stands for several
+ * addresses, each (in the resolver's order) when this process may connect to all of them;
+ * otherwise the name itself, which Deno resolves and dials at its first address. A sandbox that
+ * grants `host:port` only (the launchers' flags) keeps the second way.
+ */
+export async function systemAddresses(host: string, port: number): Promise<string[]> {
+  const bare = unbracket(host);
+  if (parseIp(bare)) return [bare];
+  try {
+    if (Deno.permissions.querySync({ name: "net", host: bare }).state !== "granted") return [host];
+    const found = await lookup(bare, { all: true, verbatim: true });
+    const addresses = [...new Set(found.map((a) => a.address))];
+    if (addresses.length < 2) return [host];
+    const allowed = addresses.every((address) =>
+      Deno.permissions.querySync({
+        name: "net",
+        host: `${address.includes(":") ? `[${address}]` : address}:${port}`,
+      }).state === "granted"
+    );
+    return allowed ? addresses : [host];
+  } catch {
+    // cannot resolve: dialling the name says why, as it always did
+    return [host];
+  }
+}
+
+/**
+ * A TCP connection to the first of `targets` that takes one: refused or unreachable moves on
+ * at once to the next; the caller's timeout bounds the whole.
+ */
+async function dial(targets: string[], port: number): Promise<Deno.TcpConn> {
+  let failure: unknown;
+  for (const hostname of targets) {
+    try {
+      return await Deno.connect({ hostname, port });
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
 }
 
 /** What arrives: a valid server frame, or why a frame was not one. */
@@ -63,7 +113,9 @@ export class Connection {
       const attempt = (async () => {
         // TCP first, with Nagle off, then TLS over it: Deno.connectTls leaves Nagle on, which
         // holds the first frame after the handshake for the server's delayed ACK (~40 ms)
-        const tcp = await Deno.connect({ hostname: options.host, port: options.port });
+        // every address of the name is checked against the name: TLS verifies options.host
+        const targets = await (options.addresses ?? systemAddresses)(options.host, options.port);
+        const tcp = await dial(targets, options.port);
         tcpConnected = true;
         tcp.setNoDelay(true);
         conn = await Deno.startTls(tcp, {

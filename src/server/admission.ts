@@ -191,12 +191,7 @@ export class Admissions {
       } catch (error) {
         // the replaced token it holds lapses with its grace: no id handed out on it now
         this.#health.failed("opening a session", error);
-        return refusal(
-          ErrorCode.unavailable,
-          "unavailable",
-          "the server cannot sign you in just now (it cannot write to its database); " +
-            "try again shortly",
-        );
+        return unwritable("sign you in", "shortly");
       }
     }
     try {
@@ -243,14 +238,18 @@ export class Admissions {
       return { ok: true, identity, token, sessionId, returning: false };
     } catch (error) {
       this.#health.failed("issuing a new id", error);
-      return refusal(
-        ErrorCode.unavailable,
-        "unavailable",
-        "the server cannot issue new ids just now (it cannot write to its database); " +
-          "try again later",
-      );
+      return unwritable("issue new ids", "later");
     }
   }
+}
+
+/** The refusal when the database cannot be written: the server cannot `what` just now. */
+function unwritable(what: string, when: "shortly" | "later"): Admission {
+  return refusal(
+    ErrorCode.unavailable,
+    "unavailable",
+    `the server cannot ${what} just now (it cannot write to its database); try again ${when}`,
+  );
 }
 
 function refusal(code: string, reason: string, message: string, delayMs = 0): Admission {

@@ -8,7 +8,10 @@
  * every source only chooses trust anchors.
  *
  * Pins live in one JSON file, `${stateDir}/known_servers.json` (mode 0600),
- * keyed by `host:port`; no path is ever built from a host name.
+ * keyed by `host:port`; no path is ever built from a host name. The nodes of
+ * one server (`--server a:7777,b:7777`) share one trust: each address gets the
+ * same pin, and every node's certificate is checked against that CA and the
+ * name it is dialled by.
  *
  * @example
  * ```ts
@@ -60,6 +63,12 @@ export interface TrustOptions {
   localCaFile?: string;
   /** Bound on the first-contact probe (connect + handshake); default {@link PROBE_TIMEOUT_MS}. */
   probeTimeoutMs?: number;
+  /**
+   * The server's other addresses (the nodes of one server, `--server a:7777,b:7777`): one trust
+   * for all. A pin of any of them is the pin of all (pins that differ are refused), a first
+   * contact probes them in order until one answers, and the pin is kept for each.
+   */
+  others?: { host: string; port: number }[];
 }
 
 /** The decision: CA certificates for `Deno.connectTls({ caCerts })` (none means system roots). */
@@ -164,16 +173,33 @@ export async function resolveTrust(opts: TrustOptions): Promise<Trust> {
     };
   }
 
-  // 2. A pin from an earlier first contact.
-  const key = pinKey(opts.host, opts.port);
+  // 2. A pin from an earlier first contact (of any of the server's addresses).
+  const addresses = [{ host: opts.host, port: opts.port }, ...(opts.others ?? [])];
+  const keys = addresses.map(({ host, port }) => pinKey(host, port));
   const pinsPath = pinsFilePath(opts.stateDir);
   const pins = await loadPins(pinsPath);
-  const pin = Object.hasOwn(pins, key) ? await checkPin(pins[key], key, pinsPath) : null;
-  if (pin) {
+  const pinned: { key: string; pin: Pin }[] = [];
+  for (const key of keys) {
+    if (Object.hasOwn(pins, key)) {
+      pinned.push({ key, pin: await checkPin(pins[key], key, pinsPath) });
+    }
+  }
+  const other = pinned.find(({ pin }) => pin.fingerprint !== pinned[0].pin.fingerprint);
+  if (other) {
+    throw new TrustError(
+      `the addresses you gave are pinned to different servers: ${pinned[0].key} to ` +
+        `${pinned[0].pin.fingerprint}, ${other.key} to ${other.pin.fingerprint}; list only ` +
+        `the nodes of one server, or remove the wrong entry from ${pinsPath}`,
+    );
+  }
+  if (pinned.length > 0) {
+    const { key, pin } = pinned[0];
     if (wanted && wanted !== pin.fingerprint) {
       throw new TrustError(
         [
-          `WARNING: the fingerprint you gave for ${label} (${wanted}) differs from the one pinned${
+          `WARNING: the fingerprint you gave for ${
+            key === keys[0] ? label : key
+          } (${wanted}) differs from the one pinned${
             pin.pinnedAt ? ` on ${pin.pinnedAt.slice(0, 10)}` : ""
           } (${pin.fingerprint}).`,
           "The server's identity may have changed: someone may be intercepting the connection,",
@@ -183,16 +209,21 @@ export async function resolveTrust(opts: TrustOptions): Promise<Trust> {
         ].join("\n"),
       );
     }
+    // the other nodes are held to the same CA, now and when named alone
+    const unpinned = keys.filter((k) => !Object.hasOwn(pins, k));
+    if (unpinned.length > 0 && opts.keepPin !== false) {
+      await savePins(opts.stateDir, unpinned, pin);
+    }
     return { caCerts: [pin.ca], source: "pinned", fingerprint: pin.fingerprint };
   }
 
-  // 3. --fingerprint, first contact.
+  // 3. --fingerprint, first contact: the first address that answers is probed.
   if (wanted) {
-    const pem = await probeAndMatch(opts, wanted, label);
+    const pem = await probeFirst(opts, addresses, wanted);
     if (opts.keepPin === false) {
       return { caCerts: [pem], source: "fingerprint", fingerprint: wanted };
     }
-    await savePin(opts.stateDir, key, {
+    await savePins(opts.stateDir, keys, {
       ca: pem,
       fingerprint: wanted,
       pinnedAt: new Date().toISOString(),
@@ -331,17 +362,37 @@ export function fetchServerChain(
 
 // --- first contact --------------------------------------------------------
 
-/** Probes the server and returns the PEM of the certificate whose fingerprint is `wanted`. */
-async function probeAndMatch(
+/**
+ * Probes the addresses in order (one that cannot be reached moves on to the next) and returns
+ * the PEM of the certificate whose fingerprint is `wanted`, from the first that answers.
+ */
+async function probeFirst(
   opts: TrustOptions,
+  addresses: { host: string; port: number }[],
+  wanted: string,
+): Promise<string> {
+  const failures: string[] = [];
+  for (const { host, port } of addresses) {
+    let chain: Uint8Array[];
+    try {
+      chain = await fetchServerChain(host, port, opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
+    } catch (error) {
+      if (addresses.length === 1) throw error;
+      failures.push((error as Error).message);
+      continue;
+    }
+    return await match(chain, host, wanted, serverLabel(host, port));
+  }
+  throw new TrustError(failures.join("; "));
+}
+
+/** The PEM of the certificate of `chain` whose fingerprint is `wanted`, checked for `hostName`. */
+async function match(
+  chain: Uint8Array[],
+  hostName: string,
   wanted: string,
   label: string,
 ): Promise<string> {
-  const chain = await fetchServerChain(
-    opts.host,
-    opts.port,
-    opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
-  );
   const fps = await Promise.all(chain.map((der) => fingerprintDer(der)));
   const index = fps.indexOf(wanted);
   if (index < 0) {
@@ -371,12 +422,12 @@ async function probeAndMatch(
     );
   }
   // Refuse here, before pinning, what the real connection would refuse anyway.
-  const host = parseHost(opts.host);
+  const host = parseHost(hostName);
   if (!host || !names.some((n) => nameCovers(n, host))) {
     const list = names.map((n) => n.kind === "ip" ? compactIp(n.bytes) : n.text);
     throw new TrustError(
       `the certificate of ${label} matches the fingerprint but is not valid for the name ${
-        unbracket(opts.host)
+        unbracket(hostName)
       } (it covers ${list.length ? list.join(", ") : "no names"}); connect with one of those names`,
     );
   }
@@ -496,10 +547,10 @@ async function checkPin(entry: unknown, key: string, path: string): Promise<Pin>
   return { ca: pem, fingerprint: fp, pinnedAt: typeof e.pinnedAt === "string" ? e.pinnedAt : "" };
 }
 
-async function savePin(stateDir: string, key: string, pin: Pin): Promise<void> {
+async function savePins(stateDir: string, keys: string[], pin: Pin): Promise<void> {
   // Re-read right before writing so a pin added meanwhile by another client survives.
   const pins = await loadPins(pinsFilePath(stateDir));
-  pins[key] = pin;
+  for (const key of keys) pins[key] = pin;
   await writePins(stateDir, pins);
 }
 

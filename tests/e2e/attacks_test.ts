@@ -15,6 +15,7 @@ import {
   makeTempDir,
   rawClient,
   ReadConn,
+  removedAtEnd,
   removeDir,
   type ServerHandle,
   startServer,
@@ -311,6 +312,21 @@ function sends(prefix: string, from: number, n: number, text: (i: number) => str
 }
 
 /** A public message from `sender` seen by `receiver`: milliseconds until it arrived. */
+/**
+ * REPLAY_HISTORY messages h0, h1, … of `text(i)` from `writer`, as fast as the server acknowledges
+ * them (a window of 400 sends: its own echoes must stay under the 8 MiB queue cap of its
+ * connection); resolves once every one is acknowledged.
+ */
+async function writeHistory(writer: Light, text: (i: number) => string): Promise<void> {
+  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
+  const BATCH = 100;
+  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
+    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
+    await writer.sendBytes(sends("h", sent, BATCH, text));
+  }
+  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+}
+
 async function roundTripMs(sender: Light, receiver: Light, label: string): Promise<number> {
   const text = `round trip ${label} ${crypto.randomUUID()}`;
   const started = performance.now();
@@ -336,18 +352,11 @@ const unthrottled = (connections: number) => [
 
 Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} messages that never read: RSS grows < ${REPLAY_RSS_GROWTH_MB} MB, a bystander's ping and message take < ${BYSTANDER_MS} ms (median), none ${BYSTANDER_WORST_MS} ms`, async () => {
   await using server = await startServer({ args: unthrottled(RESUMERS + 50) });
-  // the history: one writer, as fast as the server acknowledges it (a window of 400 sends: its
-  // own echoes must stay under the 8 MiB queue cap of its connection)
+  // the history: one writer, as fast as the server acknowledges it
   const built = performance.now();
   await using writer = await Light.hello(server, { name: "historian" });
   const text = (i: number) => `history ${i} `.padEnd(REPLAY_TEXT_LENGTH, "x");
-  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
-  const BATCH = 100;
-  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
-    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
-    await writer.sendBytes(sends("h", sent, BATCH, text));
-  }
-  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+  await writeHistory(writer, text);
   const oldest = writer.frames.find((f) => f.type === "ack" && f.ref === "h0").id;
   const buildMs = performance.now() - built;
 
@@ -446,13 +455,7 @@ Deno.test(`attack 1b: ${WORST_SEARCHES.length} worst-case searches over ${REPLAY
   // letters and spaces in no pattern (what makes RE2 work hardest), no digit: nothing matches
   const pool = randomLetters(REPLAY_TEXT_LENGTH * 2);
   const text = (i: number) => pool.slice(i % REPLAY_TEXT_LENGTH).slice(0, REPLAY_TEXT_LENGTH);
-  const acks = () => writer.frames.filter((f) => f.type === "ack").length;
-  const BATCH = 100;
-  for (let sent = 0; sent < REPLAY_HISTORY; sent += BATCH) {
-    await writer.until(() => acks() >= sent - 400, 30_000, "acks for the history");
-    await writer.sendBytes(sends("h", sent, BATCH, text));
-  }
-  await writer.until(() => acks() >= REPLAY_HISTORY, 30_000, "the last acks of the history");
+  await writeHistory(writer, text);
   await using searcher = await Light.hello(server, { name: "searcher" });
   await using bystander = await Light.hello(server, { name: "bystander" }, { messages: true });
   await using listener = await Light.hello(server, { name: "listener" }, { messages: true });
@@ -800,65 +803,62 @@ Deno.test(`attack 4: --max-new-ids-per-address ${NEW_IDS}: ${NEW_IDS} hellos wit
 
 Deno.test(`attack 5: the ids of a name cannot be used up: ${SAME_NAME_HELLOS} hellos of "victim" all get distinct ids, each < ${SAME_NAME_HELLO_MS} ms; with all 10,000 four-digit ids taken, victim still gets one`, async () => {
   const dir = await makeTempDir("chat-e2e-victim-");
-  try {
-    await using server = await startServer({ dir, args: ["--max-new-ids-per-address", "0"] });
-    const ids = new Set<string>();
-    const times: number[] = [];
-    const hello = async (i: number) => {
-      const started = performance.now();
-      await using victim = await Light.hello(server, { name: "victim" });
-      times.push(performance.now() - started);
-      assert.ok(victim.welcome, `hello ${i + 1}: ${JSON.stringify(victim.frames)}`);
-      ids.add(victim.welcome.you.id.toLowerCase());
-    };
-    for (let i = 0; i < SAME_NAME_HELLOS; i += SAME_NAME_CONCURRENCY) {
-      await Promise.all(
-        Array.from(
-          { length: Math.min(SAME_NAME_CONCURRENCY, SAME_NAME_HELLOS - i) },
-          (_, k) => hello(i + k),
-        ),
-      );
-    }
-    assert.equal(ids.size, SAME_NAME_HELLOS, "every id is new");
-
-    // every 4-digit id of the name taken (written into the database, as if issued over the wire)
-    const db = new DatabaseSync(join(dir, "chat.db"));
-    try {
-      db.exec("PRAGMA busy_timeout = 5000");
-      db.exec("BEGIN IMMEDIATE");
-      const insert = db.prepare(
-        "INSERT OR IGNORE INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-      );
-      for (let n = 0; n < 10_000; n++) {
-        insert.run(`victim_${String(n).padStart(4, "0")}`, "victim", "x".repeat(64), Date.now());
-      }
-      db.exec("COMMIT");
-    } finally {
-      db.close();
-    }
-    const crowded: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const started = performance.now();
-      await using victim = await Light.hello(server, { name: "victim" });
-      crowded.push(performance.now() - started);
-      assert.ok(victim.welcome, `crowded hello ${i + 1}: ${JSON.stringify(victim.frames)}`);
-      assert.match(victim.welcome.you.id, /^victim_[0-9]{5,8}$/);
-      assert.ok(!ids.has(victim.welcome.you.id.toLowerCase()));
-      ids.add(victim.welcome.you.id.toLowerCase());
-    }
-    const slowest = Math.max(...times, ...crowded);
-    console.log(
-      `name exhaustion: ${SAME_NAME_HELLOS} hellos of victim, each a new connection, ` +
-        `${SAME_NAME_CONCURRENCY} at a time: median ${
-          times.sort((a, b) => a - b)[times.length >> 1].toFixed(0)
-        } ms, max ${Math.max(...times).toFixed(0)} ms; with every 4-digit id taken: max ${
-          Math.max(...crowded).toFixed(0)
-        } ms`,
+  await using _dir = removedAtEnd(dir);
+  await using server = await startServer({ dir, args: ["--max-new-ids-per-address", "0"] });
+  const ids = new Set<string>();
+  const times: number[] = [];
+  const hello = async (i: number) => {
+    const started = performance.now();
+    await using victim = await Light.hello(server, { name: "victim" });
+    times.push(performance.now() - started);
+    assert.ok(victim.welcome, `hello ${i + 1}: ${JSON.stringify(victim.frames)}`);
+    ids.add(victim.welcome.you.id.toLowerCase());
+  };
+  for (let i = 0; i < SAME_NAME_HELLOS; i += SAME_NAME_CONCURRENCY) {
+    await Promise.all(
+      Array.from(
+        { length: Math.min(SAME_NAME_CONCURRENCY, SAME_NAME_HELLOS - i) },
+        (_, k) => hello(i + k),
+      ),
     );
-    assert.ok(slowest < SAME_NAME_HELLO_MS, `a hello took ${slowest.toFixed(0)} ms`);
-  } finally {
-    await removeDir(dir);
   }
+  assert.equal(ids.size, SAME_NAME_HELLOS, "every id is new");
+
+  // every 4-digit id of the name taken (written into the database, as if issued over the wire)
+  const db = new DatabaseSync(join(dir, "chat.db"));
+  try {
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("BEGIN IMMEDIATE");
+    const insert = db.prepare(
+      "INSERT OR IGNORE INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+    );
+    for (let n = 0; n < 10_000; n++) {
+      insert.run(`victim_${String(n).padStart(4, "0")}`, "victim", "x".repeat(64), Date.now());
+    }
+    db.exec("COMMIT");
+  } finally {
+    db.close();
+  }
+  const crowded: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await using victim = await Light.hello(server, { name: "victim" });
+    crowded.push(performance.now() - started);
+    assert.ok(victim.welcome, `crowded hello ${i + 1}: ${JSON.stringify(victim.frames)}`);
+    assert.match(victim.welcome.you.id, /^victim_[0-9]{5,8}$/);
+    assert.ok(!ids.has(victim.welcome.you.id.toLowerCase()));
+    ids.add(victim.welcome.you.id.toLowerCase());
+  }
+  const slowest = Math.max(...times, ...crowded);
+  console.log(
+    `name exhaustion: ${SAME_NAME_HELLOS} hellos of victim, each a new connection, ` +
+      `${SAME_NAME_CONCURRENCY} at a time: median ${
+        times.sort((a, b) => a - b)[times.length >> 1].toFixed(0)
+      } ms, max ${Math.max(...times).toFixed(0)} ms; with every 4-digit id taken: max ${
+        Math.max(...crowded).toFixed(0)
+      } ms`,
+  );
+  assert.ok(slowest < SAME_NAME_HELLO_MS, `a hello took ${slowest.toFixed(0)} ms`);
 });
 
 // ---- 6. idle sockets ---------------------------------------------------------------------------
@@ -1198,31 +1198,28 @@ Deno.test("attack 9: a token rotates on every hello; a copy of a replaced token 
 
 Deno.test("attack 10: --password-file: every wrong password is logged with the address (never the password itself)", async () => {
   const secrets = await makeTempDir("chat-e2e-secrets-");
-  try {
-    const file = join(secrets, "password.txt");
-    await Deno.writeTextFile(file, "correct horse battery\n");
-    await using server = await startServer({ args: ["--password-file", file] });
-    // two guesses, each after the previous one's delay has passed (1 s, then 2 s)
-    const guesses = ["wrong guess alpha", "wrong guess beta"];
-    for (const password of guesses) {
-      await delay(200); // the previous guess's delay is over
-      await using guess = await Light.hello(server, { name: "guesser", password }, {}, 10_000);
-      assert.equal(guess.first("error")?.code, "bad_password", JSON.stringify(guess.frames));
-      assert.match(guess.first("error").message, /wrong password/);
-    }
-    await using member = await Light.hello(server, {
-      name: "member",
-      password: "correct horse battery",
-    }, { messages: true });
-    assert.ok(member.welcome, JSON.stringify(member.frames));
-    const logged = server.output().split("\n").filter((l) => /wrong password/.test(l));
-    console.log(`password: the log says:\n${logged.join("\n")}`);
-    assert.equal(logged.length, guesses.length, "one line per wrong password");
-    for (const line of logged) assert.match(line, /127\.0\.0\.1/);
-    for (const password of guesses) assert.ok(!server.output().includes(password));
-    assert.ok(!server.output().includes("correct horse"));
-    assert.ok(await member.pingMs() < 5_000);
-  } finally {
-    await removeDir(secrets);
+  await using _secrets = removedAtEnd(secrets);
+  const file = join(secrets, "password.txt");
+  await Deno.writeTextFile(file, "correct horse battery\n");
+  await using server = await startServer({ args: ["--password-file", file] });
+  // two guesses, each after the previous one's delay has passed (1 s, then 2 s)
+  const guesses = ["wrong guess alpha", "wrong guess beta"];
+  for (const password of guesses) {
+    await delay(200); // the previous guess's delay is over
+    await using guess = await Light.hello(server, { name: "guesser", password }, {}, 10_000);
+    assert.equal(guess.first("error")?.code, "bad_password", JSON.stringify(guess.frames));
+    assert.match(guess.first("error").message, /wrong password/);
   }
+  await using member = await Light.hello(server, {
+    name: "member",
+    password: "correct horse battery",
+  }, { messages: true });
+  assert.ok(member.welcome, JSON.stringify(member.frames));
+  const logged = server.output().split("\n").filter((l) => /wrong password/.test(l));
+  console.log(`password: the log says:\n${logged.join("\n")}`);
+  assert.equal(logged.length, guesses.length, "one line per wrong password");
+  for (const line of logged) assert.match(line, /127\.0\.0\.1/);
+  for (const password of guesses) assert.ok(!server.output().includes(password));
+  assert.ok(!server.output().includes("correct horse"));
+  assert.ok(await member.pingMs() < 5_000);
 });

@@ -18,7 +18,7 @@ import {
   makeTempDir,
   type RawClient,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   startServer,
   WAIT_TIMEOUT_MS,
   waitUntil,
@@ -69,66 +69,63 @@ const numbered = (from: number, to: number) =>
 Deno.test("history: /history in --plain brings a room's earlier messages in order, pages further back, room by room", async () => {
   await using server = await startServer({ args: ["--max-rate", "0"] });
   const stateDir = await makeTempDir("chat-e2e-state-");
-  try {
-    // reader joins #builds once, then leaves
-    {
-      await using first = await joined(server, "reader", { stateDir });
-      await first.send("/join #builds");
-      await first.waitFor(isJoined("#builds"));
-      await first.end();
-    }
-    const { raw: writer, welcome } = await rawJoined(server, "writer");
-    const writerId: string = welcome.you.id;
-    try {
-      assert.equal((await ask(writer, { type: "join", room: "#builds" })).type, "room");
-      for (const text of numbered(1, 80)) await post(writer, { text, room: "#builds" });
-      for (let i = 1; i <= 20; i++) await post(writer, { text: `g${i}`, room: GENERAL_ROOM });
-      assert.equal((await ask(writer, { type: "join", room: "#vault" })).type, "room");
-      await post(writer, { text: "vault business", room: "#vault" });
-    } finally {
-      await writer.close();
-    }
-
-    // the backlog: the 50 newest of all, so #builds from b51
-    await using reader = await joined(server, "reader", {
-      stateDir,
-      mode: "plain",
-      extraArgs: ["--room", "#builds"],
-    });
-    await reader.waitForLine((l) => l.endsWith(`${writerId} in #general: g20`));
-    assert.deepEqual(texts(reader.lines, writerId).filter((t) => t.startsWith("b")), [
-      ...numbered(51, 80),
-    ]);
-
-    let from = reader.lines.length;
-    await reader.send("/history 20");
-    const first = await page(reader, /^\* 20 earlier messages of #builds:$/, from, 20);
-    assert.deepEqual(texts(first, writerId), numbered(31, 50));
-
-    from = reader.lines.length;
-    await reader.send("/history 20");
-    const second = await page(reader, /^\* 20 earlier messages of #builds:$/, from, 20);
-    assert.deepEqual(texts(second, writerId), numbered(11, 30));
-
-    from = reader.lines.length;
-    await reader.send("/history");
-    const last = await page(reader, /^\* 10 earlier messages of #builds:$/, from, 10);
-    assert.deepEqual(texts(last, writerId), numbered(1, 10));
-    await reader.send("/history");
-    await reader.waitForLine((l) => l === "* no earlier messages in #builds");
-    await reader.end();
-
-    // the oldest shown of each room is its own: #general's page goes before g1, where there is
-    // nothing; #vault's message is never in it
-    await using again = await joined(server, "reader", { stateDir, mode: "plain" });
-    await again.waitForLine((l) => l.endsWith(`${writerId} in #builds: b80`));
-    from = again.lines.length;
-    await again.send("/history");
-    await again.waitForLine((l) => l === "* no earlier messages in #general");
-    assert.ok(!again.lines.some((l) => l.includes("vault business")));
-  } finally {
-    await removeDir(stateDir);
+  await using _stateDir = removedAtEnd(stateDir);
+  // reader joins #builds once, then leaves
+  {
+    await using first = await joined(server, "reader", { stateDir });
+    await first.send("/join #builds");
+    await first.waitFor(isJoined("#builds"));
+    await first.end();
   }
+  const { raw: writer, welcome } = await rawJoined(server, "writer");
+  const writerId: string = welcome.you.id;
+  try {
+    assert.equal((await ask(writer, { type: "join", room: "#builds" })).type, "room");
+    for (const text of numbered(1, 80)) await post(writer, { text, room: "#builds" });
+    for (let i = 1; i <= 20; i++) await post(writer, { text: `g${i}`, room: GENERAL_ROOM });
+    assert.equal((await ask(writer, { type: "join", room: "#vault" })).type, "room");
+    await post(writer, { text: "vault business", room: "#vault" });
+  } finally {
+    await writer.close();
+  }
+
+  // the backlog: the 50 newest of all, so #builds from b51
+  await using reader = await joined(server, "reader", {
+    stateDir,
+    mode: "plain",
+    extraArgs: ["--room", "#builds"],
+  });
+  await reader.waitForLine((l) => l.endsWith(`${writerId} in #general: g20`));
+  assert.deepEqual(texts(reader.lines, writerId).filter((t) => t.startsWith("b")), [
+    ...numbered(51, 80),
+  ]);
+
+  let from = reader.lines.length;
+  await reader.send("/history 20");
+  const first = await page(reader, /^\* 20 earlier messages of #builds:$/, from, 20);
+  assert.deepEqual(texts(first, writerId), numbered(31, 50));
+
+  from = reader.lines.length;
+  await reader.send("/history 20");
+  const second = await page(reader, /^\* 20 earlier messages of #builds:$/, from, 20);
+  assert.deepEqual(texts(second, writerId), numbered(11, 30));
+
+  from = reader.lines.length;
+  await reader.send("/history");
+  const last = await page(reader, /^\* 10 earlier messages of #builds:$/, from, 10);
+  assert.deepEqual(texts(last, writerId), numbered(1, 10));
+  await reader.send("/history");
+  await reader.waitForLine((l) => l === "* no earlier messages in #builds");
+  await reader.end();
+
+  // the oldest shown of each room is its own: #general's page goes before g1, where there is
+  // nothing; #vault's message is never in it
+  await using again = await joined(server, "reader", { stateDir, mode: "plain" });
+  await again.waitForLine((l) => l.endsWith(`${writerId} in #builds: b80`));
+  from = again.lines.length;
+  await again.send("/history");
+  await again.waitForLine((l) => l === "* no earlier messages in #general");
+  assert.ok(!again.lines.some((l) => l.includes("vault business")));
 });
 
 Deno.test("history: in the full-screen client, looking at a quiet room shows what was said there before", async () => {

@@ -12,7 +12,7 @@ import {
   childEnv,
   fakeTlsServer,
   makeTempDir,
-  removeDir,
+  removedAtEnd,
 } from "./harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -41,11 +41,17 @@ async function bench(
   };
 }
 
-// deno-lint-ignore no-explicit-any
-function oneJsonLine(stdout: string): Record<string, any> {
-  const lines = stdout.trim().split("\n");
-  assert.equal(lines.length, 1, `expected one line on stdout, got: ${stdout}`);
-  return JSON.parse(lines[0]);
+/** A `chat bench … --json` run that succeeds: its report (the one line it prints), its stderr. */
+async function benchJson(
+  args: string[],
+  how: { command?: string[]; cwd?: string } = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<{ report: Record<string, any>; stderr: string }> {
+  const out = await bench([...args, "--json"], how);
+  assert.equal(out.code, 0, out.stderr);
+  const lines = out.stdout.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stdout, got: ${out.stdout}`);
+  return { report: JSON.parse(lines[0]), stderr: out.stderr };
 }
 
 function assertFigures(report: Record<string, unknown>, keys: string[]): void {
@@ -86,9 +92,7 @@ async function tempDirs(): Promise<Set<string>> {
 }
 
 Deno.test("chat bench delivers every message to every receiver and reports it as JSON", async () => {
-  const out = await bench(["--clients", "5", "--messages", "200", "--json"]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
+  const { report } = await benchJson(["--clients", "5", "--messages", "200"]);
   assertFigures(report, [...FIGURES, "bytes_per_message"]);
   assert.equal(report.clients, 5);
   assert.equal(report.messages, 200);
@@ -100,7 +104,7 @@ Deno.test("chat bench delivers every message to every receiver and reports it as
 
 Deno.test("chat bench --raw --idle also measures the forwarder and idle connections", async () => {
   const before = await tempDirs();
-  const out = await bench([
+  const { report } = await benchJson([
     "--clients",
     "5",
     "--senders",
@@ -110,10 +114,7 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
     "--raw",
     "--idle",
     "5",
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [
     ...FIGURES,
     "raw_delivered_per_s",
@@ -142,7 +143,7 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
 });
 
 Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", async () => {
-  const out = await bench([
+  const { report } = await benchJson([
     "--clients",
     "4",
     "--senders",
@@ -152,10 +153,7 @@ Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", as
     "--raw",
     "--raw-tls",
     "deno",
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [...FIGURES, "raw_delivered_per_s", "raw_bytes_per_message", "ratio"]);
   assert.equal(report.raw_tls, "deno");
   assert.equal(report.delivered, 4 * 300);
@@ -206,9 +204,7 @@ const FLOOD_FIGURES = [
 ];
 
 Deno.test("chat bench --flood: every receiver gets every message, nobody is cut", async () => {
-  const out = await bench(["--flood", "--clients", "20", "--messages", "2000", "--json"]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
+  const { report } = await benchJson(["--flood", "--clients", "20", "--messages", "2000"]);
   assertFigures(report, [...FIGURES, ...FLOOD_FIGURES, "server_rss_end_mb"]);
   assert.equal(report.flood, true);
   assert.equal(report.expected, 20 * 2000);
@@ -291,7 +287,7 @@ async function cuttingServer(cutAfter: number) {
 Deno.test("chat bench --flood counts the receivers the server cuts, and still ends", async () => {
   const [clients, messages, cutAfter] = [6, 1000, 100];
   await using server = await cuttingServer(cutAfter);
-  const out = await bench([
+  const { report, stderr } = await benchJson([
     "--flood",
     "--server",
     `127.0.0.1:${server.port}`,
@@ -301,17 +297,14 @@ Deno.test("chat bench --flood counts the receivers the server cuts, and still en
     String(clients),
     "--messages",
     String(messages),
-    "--json",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  const report = oneJsonLine(out.stdout);
   assertFigures(report, [...FIGURES.filter((f) => f !== "server_rss_mb"), ...FLOOD_FIGURES]);
   assert.equal(report.expected, clients * messages);
   assert.equal(report.receivers_cut, 2);
   assert.equal(report.receivers_cut_goodbye, 1);
   assert.equal(report.senders_cut, 0);
   assert.equal(report.errors, 1);
-  assert.match(out.stderr, /1 error\(s\) during the flood; the first: receiver 2: test_cut: you/);
+  assert.match(stderr, /1 error\(s\) during the flood; the first: receiver 2: test_cut: you/);
   assert.equal(typeof report.first_cut_s, "number");
   // the four left got everything; the two cut got at most what came before the cut
   const survivors = (clients - 2) * messages;
@@ -338,27 +331,22 @@ Deno.test("chat bench fails in one sentence when the server cannot be reached", 
 
 Deno.test("the bundle runs chat bench from a directory without deno.json", async () => {
   const work = await makeTempDir("chat-bundle-bench-");
-  try {
-    const bundle = join(work, "chat.js");
-    const built = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(ROOT, "src/main.ts")],
-      cwd: ROOT,
-      env: childEnv(),
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
-    }).output();
-    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
-    const out = await bench(["--clients", "2", "--messages", "20", "--raw", "--json"], {
-      command: [Deno.execPath(), "run", "-A", bundle],
-      cwd: work,
-    });
-    assert.equal(out.code, 0, out.stderr);
-    const report = oneJsonLine(out.stdout);
-    assert.equal(report.delivered, 2 * 20);
-    assert.ok(report.raw_delivered_per_s > 0);
-  } finally {
-    await removeDir(work);
-  }
+  await using _work = removedAtEnd(work);
+  const bundle = join(work, "chat.js");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(ROOT, "src/main.ts")],
+    cwd: ROOT,
+    env: childEnv(),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
+  }).output();
+  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  const { report } = await benchJson(["--clients", "2", "--messages", "20", "--raw"], {
+    command: [Deno.execPath(), "run", "-A", bundle],
+    cwd: work,
+  });
+  assert.equal(report.delivered, 2 * 20);
+  assert.ok(report.raw_delivered_per_s > 0);
 });

@@ -10,11 +10,12 @@ import {
   type ClientHandle,
   joinClient,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   rawClient,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   runChat,
   startServer,
   waitUntil,
@@ -99,10 +100,8 @@ Deno.test("three clients see each other join and each public message exactly onc
 
 Deno.test("a direct message reaches its recipient and the sender, and nobody else", async () => {
   await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await using c = await joined(server, "carol");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === c.id);
+  await using people = await joinedAll(server, "alice", "bob", "carol");
+  const [a, b, c] = people;
 
   // by exact id
   await a.send(`@${b.id} secret for bob`);
@@ -227,37 +226,34 @@ Deno.test("a forged from, time and id in a raw send frame are ignored", async ()
 Deno.test("an offline direct message is delivered when the recipient comes back with its token", async () => {
   await using server = await startServer();
   const bState = await makeTempDir("chat-e2e-state-");
-  try {
-    await using a = await joined(server, "alice");
-    let bId: string;
-    {
-      await using b = await joined(server, "bob", { stateDir: bState });
-      bId = b.id;
-      await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
-      const result = await b.end();
-      assert.equal(result.code, 0, result.stderr);
-    }
-    await a.waitFor((e) => e.type === "presence" && e.left?.id === bId);
-    await a.send(`@${bId} while you were away`);
-    await a.waitFor(messageWith("while you were away"));
-    await a.waitFor((e) => e.type === "ack");
-
-    const tokens = join(bState, "chat", "tokens.json");
-    assert.equal((await Deno.stat(tokens)).mode! & 0o777, 0o600, "the token file is private");
-    for await (const entry of Deno.readDir(join(bState, "chat"))) {
-      assert.ok(!entry.name.includes("bob"), `no file named after the user: ${entry.name}`);
-    }
-
-    await using b2 = await joined(server, "bob", { stateDir: bState });
-    assert.equal(b2.id, bId, "the saved token gives back the same id");
-    const dm = await b2.waitFor(messageWith("while you were away"));
-    assert.equal(dm.from, a.id);
-    assert.deepEqual(dm.to, [bId]);
-    const again = await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
-    assert.ok(again);
-  } finally {
-    await removeDir(bState);
+  await using _bState = removedAtEnd(bState);
+  await using a = await joined(server, "alice");
+  let bId: string;
+  {
+    await using b = await joined(server, "bob", { stateDir: bState });
+    bId = b.id;
+    await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
+    const result = await b.end();
+    assert.equal(result.code, 0, result.stderr);
   }
+  await a.waitFor((e) => e.type === "presence" && e.left?.id === bId);
+  await a.send(`@${bId} while you were away`);
+  await a.waitFor(messageWith("while you were away"));
+  await a.waitFor((e) => e.type === "ack");
+
+  const tokens = join(bState, "chat", "tokens.json");
+  assert.equal((await Deno.stat(tokens)).mode! & 0o777, 0o600, "the token file is private");
+  for await (const entry of Deno.readDir(join(bState, "chat"))) {
+    assert.ok(!entry.name.includes("bob"), `no file named after the user: ${entry.name}`);
+  }
+
+  await using b2 = await joined(server, "bob", { stateDir: bState });
+  assert.equal(b2.id, bId, "the saved token gives back the same id");
+  const dm = await b2.waitFor(messageWith("while you were away"));
+  assert.equal(dm.from, a.id);
+  assert.deepEqual(dm.to, [bId]);
+  const again = await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
+  assert.ok(again);
 });
 
 Deno.test("a stranger asking for someone's name or id never gets that id", async () => {
@@ -290,50 +286,46 @@ Deno.test("a stranger asking for someone's name or id never gets that id", async
 
 Deno.test("history survives a SIGTERM stop and a restart on the same dir", async () => {
   const dir = await makeTempDir("chat-e2e-server-");
-  try {
-    let fingerprint: string;
-    let aId: string;
-    {
-      await using server = await startServer({ dir });
-      fingerprint = server.fingerprint;
-      await using a = await joined(server, "alice");
-      await using b = await joined(server, "bob");
-      aId = a.id;
-      await a.send("history one");
-      await a.send("history two");
-      await a.send(`@${b.id} private history`);
-      await b.waitFor(messageWith("private history"));
-      const done = await a.end();
-      assert.equal(done.code, 0, done.stderr);
-      assert.equal(done.stdout.split("\n").filter((l) => l.includes('"type":"ack"')).length, 3);
+  await using _dir = removedAtEnd(dir);
+  let fingerprint: string;
+  let aId: string;
+  {
+    await using server = await startServer({ dir });
+    fingerprint = server.fingerprint;
+    await using a = await joined(server, "alice");
+    await using b = await joined(server, "bob");
+    aId = a.id;
+    await a.send("history one");
+    await a.send("history two");
+    await a.send(`@${b.id} private history`);
+    await b.waitFor(messageWith("private history"));
+    const done = await a.end();
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(done.stdout.split("\n").filter((l) => l.includes('"type":"ack"')).length, 3);
 
-      const status = await server.stop("SIGTERM");
-      assert.equal(status.code, 0, server.output());
-      assert.equal(status.signal, null);
-      // a client still connected is told, and does not hang
-      await b.waitFor((e) => e.type === "goodbye", 5_000);
-      await b.end(5_000);
-    }
-    await using server2 = await startServer({ dir });
-    assert.equal(server2.fingerprint, fingerprint, "the certificates are reused");
-    await using c = await joined(server2, "carol");
-    const one = await c.waitFor(messageWith("history one"));
-    const two = await c.waitFor(messageWith("history two"));
-    assert.equal(one.replay, true);
-    assert.equal(one.from, aId);
-    assert.ok(c.events.indexOf(one) < c.events.indexOf(two), "history in order");
-    await marker(c, [c]);
-    assert.equal(count(c, "private history"), 0);
-  } finally {
-    await removeDir(dir);
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0, server.output());
+    assert.equal(status.signal, null);
+    // a client still connected is told, and does not hang
+    await b.waitFor((e) => e.type === "goodbye", 5_000);
+    await b.end(5_000);
   }
+  await using server2 = await startServer({ dir });
+  assert.equal(server2.fingerprint, fingerprint, "the certificates are reused");
+  await using c = await joined(server2, "carol");
+  const one = await c.waitFor(messageWith("history one"));
+  const two = await c.waitFor(messageWith("history two"));
+  assert.equal(one.replay, true);
+  assert.equal(one.from, aId);
+  assert.ok(c.events.indexOf(one) < c.events.indexOf(two), "history in order");
+  await marker(c, [c]);
+  assert.equal(count(c, "private history"), 0);
 });
 
 Deno.test("the saved token on another connection reclaims the id and replaces the old one", async () => {
   await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
+  await using people = await joinedAll(server, "alice", "bob");
+  const [a, b] = people;
   // the client prints the welcome, then saves the token: wait for the file
   const tokensPath = join(b.stateDir, "chat", "tokens.json");
   const read = () => Deno.readTextFile(tokensPath).catch(() => "{}");
@@ -355,10 +347,8 @@ Deno.test("the saved token on another connection reclaims the id and replaces th
 
 Deno.test("/exit and .exit leave with exit code 0 and the others see them go", async () => {
   await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await using c = await joined(server, "carol");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === c.id);
+  await using people = await joinedAll(server, "alice", "bob", "carol");
+  const [a, b, c] = people;
   await b.send("bye from bob");
   await b.send("/exit");
   await c.send(".exit");
@@ -373,29 +363,25 @@ Deno.test("/exit and .exit leave with exit code 0 and the others see them go", a
 
 Deno.test("an acknowledged message survives kill -9 of the server", async () => {
   const dir = await makeTempDir("chat-e2e-server-");
-  try {
-    {
-      await using server = await startServer({ dir });
-      await using a = await joined(server, "alice");
-      await a.send("acknowledged before the crash");
-      await a.waitFor((e) => e.type === "ack");
-      const status = await server.kill9();
-      assert.equal(status.signal, "SIGKILL");
-    }
-    await using server2 = await startServer({ dir });
-    await using c = await joined(server2, "carol");
-    const m = await c.waitFor(messageWith("acknowledged before the crash"));
-    assert.equal(m.replay, true);
-  } finally {
-    await removeDir(dir);
+  await using _dir = removedAtEnd(dir);
+  {
+    await using server = await startServer({ dir });
+    await using a = await joined(server, "alice");
+    await a.send("acknowledged before the crash");
+    await a.waitFor((e) => e.type === "ack");
+    const status = await server.kill9();
+    assert.equal(status.signal, "SIGKILL");
   }
+  await using server2 = await startServer({ dir });
+  await using c = await joined(server2, "carol");
+  const m = await c.waitFor(messageWith("acknowledged before the crash"));
+  assert.equal(m.replay, true);
 });
 
 Deno.test("a client killed with SIGKILL leaves presence within a few seconds", async () => {
   await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
+  await using people = await joinedAll(server, "alice", "bob");
+  const [a, b] = people;
   await b.kill();
   const left = await a.waitFor((e) => e.type === "presence" && e.left?.id === b.id, 5_000);
   assert.equal(left.online, 1);
@@ -456,46 +442,43 @@ Deno.test("at the end of stdin the client sends what is pending, waits for acks,
 
 Deno.test("exit codes: 1 and one sentence when nothing listens, 2 for bad usage", async () => {
   const cwd = await makeTempDir("chat-e2e-cwd-");
-  try {
-    // a port where nothing listens
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    const env = { XDG_STATE_HOME: join(cwd, "state") };
+  await using _cwd = removedAtEnd(cwd);
+  // a port where nothing listens
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const env = { XDG_STATE_HOME: join(cwd, "state") };
 
-    const refused = await runChat(
-      ["join", "--json", "--name", "tom", "--server", `127.0.0.1:${port}`],
-      { cwd, env },
-    );
-    assert.equal(refused.code, 1, refused.stderr);
-    assertOneSentence(refused.stderr);
-    assert.match(refused.stderr, new RegExp(String(port)));
+  const refused = await runChat(
+    ["join", "--json", "--name", "tom", "--server", `127.0.0.1:${port}`],
+    { cwd, env },
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assertOneSentence(refused.stderr);
+  assert.match(refused.stderr, new RegExp(String(port)));
 
-    const noName = await runChat(["join", "--server", `127.0.0.1:${port}`], { cwd, env });
-    assert.equal(noName.code, 2, noName.stderr);
-    assertOneSentence(noName.stderr);
-    assert.match(noName.stderr, /--name/);
+  const noName = await runChat(["join", "--server", `127.0.0.1:${port}`], { cwd, env });
+  assert.equal(noName.code, 2, noName.stderr);
+  assertOneSentence(noName.stderr);
+  assert.match(noName.stderr, /--name/);
 
-    const badName = await runChat(["join", "--name", "../etc/passwd"], { cwd, env });
-    assert.equal(badName.code, 2, badName.stderr);
-    assertOneSentence(badName.stderr);
+  const badName = await runChat(["join", "--name", "../etc/passwd"], { cwd, env });
+  assert.equal(badName.code, 2, badName.stderr);
+  assertOneSentence(badName.stderr);
 
-    const badPort = await runChat(["serve", "--port", "abc"], { cwd, env });
-    assert.equal(badPort.code, 2, badPort.stderr);
-    assertOneSentence(badPort.stderr);
-    assert.match(badPort.stderr, /port/);
+  const badPort = await runChat(["serve", "--port", "abc"], { cwd, env });
+  assert.equal(badPort.code, 2, badPort.stderr);
+  assertOneSentence(badPort.stderr);
+  assert.match(badPort.stderr, /port/);
 
-    const unknown = await runChat(["serve", "--bogus"], { cwd, env });
-    assert.equal(unknown.code, 2, unknown.stderr);
-    assertOneSentence(unknown.stderr);
+  const unknown = await runChat(["serve", "--bogus"], { cwd, env });
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assertOneSentence(unknown.stderr);
 
-    // nothing was created in the working directory by the failed runs
-    const entries = [];
-    for await (const entry of Deno.readDir(cwd)) entries.push(entry.name);
-    assert.ok(!entries.includes("chat.db") && !entries.includes("certs"), entries.join(", "));
-  } finally {
-    await removeDir(cwd);
-  }
+  // nothing was created in the working directory by the failed runs
+  const entries = [];
+  for await (const entry of Deno.readDir(cwd)) entries.push(entry.name);
+  assert.ok(!entries.includes("chat.db") && !entries.includes("certs"), entries.join(", "));
 });
 
 Deno.test("--fingerprint pins the CA on first contact; a changed certificate is refused", async () => {
@@ -503,94 +486,70 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   await using server2 = await startServer();
   assert.notEqual(server1.fingerprint, server2.fingerprint);
   const cwd = await makeTempDir("chat-e2e-cwd-"); // no ./certs/ca.pem here
+  await using _cwd = removedAtEnd(cwd);
   const state = await makeTempDir("chat-e2e-state-");
+  await using _state = removedAtEnd(state);
   const fresh = await makeTempDir("chat-e2e-state-");
-  try {
-    // first contact: fetch, compare, pin
-    {
-      await using pin = await joined(server1, "pinner", {
-        noCa: true,
-        cwd,
-        stateDir: state,
-        extraArgs: ["--fingerprint", server1.fingerprint],
-      });
-      const done = await pin.end();
-      assert.equal(done.code, 0, done.stderr);
-    }
-    const pinsPath = join(state, "chat", "known_servers.json");
-    const pins = JSON.parse(await Deno.readTextFile(pinsPath));
-    const key1 = `127.0.0.1:${server1.port}`;
-    assert.equal(pins[key1]?.fingerprint, server1.fingerprint, JSON.stringify(pins));
-    assert.equal((await Deno.stat(pinsPath)).mode! & 0o777, 0o600);
-    for (const key of ["ca-key.pem", "server-key.pem"]) {
-      const mode = (await Deno.stat(join(server1.dir, "certs", key))).mode! & 0o777;
-      assert.equal(mode, 0o600, `${key} is private`);
-    }
-
-    // later contacts need no flag
-    {
-      await using again = await joined(server1, "pinner", { noCa: true, cwd, stateDir: state });
-      await again.end();
-    }
-
-    // a wrong fingerprint on first contact: refused before anything is sent
-    const wrong = await runChat(
-      [
-        "join",
-        "--json",
-        "--name",
-        "victim",
-        "--server",
-        `127.0.0.1:${server1.port}`,
-        "--fingerprint",
-        server2.fingerprint,
-      ],
-      { cwd, env: { XDG_STATE_HOME: fresh } },
-    );
-    assert.equal(wrong.code, 1, wrong.stderr);
-    assert.match(wrong.stderr, /fingerprint/);
-    assert.ok(wrong.stderr.includes(server2.fingerprint), wrong.stderr);
-    assert.doesNotMatch(wrong.stderr, /^\s*at /m);
-    assert.ok(!server1.output().includes("victim"), "no hello reached the server");
-    let freshPins = "{}";
-    try {
-      freshPins = await Deno.readTextFile(join(fresh, "chat", "known_servers.json"));
-    } catch { /* no pins file at all is right too */ }
-    assert.ok(!freshPins.includes(`${server1.port}`), "nothing pinned for a refused server");
-
-    // a --fingerprint that differs from the pin is refused with the warning
-    const differs = await runChat(
-      [
-        "join",
-        "--json",
-        "--name",
-        "pinner",
-        "--server",
-        `127.0.0.1:${server1.port}`,
-        "--fingerprint",
-        server2.fingerprint,
-      ],
-      { cwd, env: { XDG_STATE_HOME: state } },
-    );
-    assert.equal(differs.code, 1, differs.stderr);
-    assert.match(differs.stderr, /WARNING/);
-
-    // server 2's address pinned to server 1's CA: server 2 looks like an impostor
-    const key2 = `127.0.0.1:${server2.port}`;
-    pins[key2] = pins[key1];
-    await Deno.writeTextFile(pinsPath, JSON.stringify(pins, null, 2));
-    const impostor = await runChat(
-      ["join", "--json", "--name", "pinner", "--server", key2],
-      { cwd, env: { XDG_STATE_HOME: state } },
-    );
-    assert.equal(impostor.code, 1, impostor.stderr);
-    assert.match(impostor.stderr, /WARNING: the certificate of 127\.0\.0\.1:\d+ has changed/);
-    assert.ok(impostor.stderr.includes(key2), impostor.stderr);
-    assert.doesNotMatch(impostor.stderr, /^\s*at /m);
-    assert.ok(!server2.output().includes("pinner"), "no hello reached the impostor");
-  } finally {
-    await removeDir(cwd);
-    await removeDir(state);
-    await removeDir(fresh);
+  await using _fresh = removedAtEnd(fresh);
+  /** `chat join --json` as `name` to `server` (host:port), its state in `stateDir`. */
+  const joinAs = (name: string, stateDir: string, server: string, ...args: string[]) =>
+    runChat(["join", "--json", "--name", name, "--server", server, ...args], {
+      cwd,
+      env: { XDG_STATE_HOME: stateDir },
+    });
+  // first contact: fetch, compare, pin
+  {
+    await using pin = await joined(server1, "pinner", {
+      noCa: true,
+      cwd,
+      stateDir: state,
+      extraArgs: ["--fingerprint", server1.fingerprint],
+    });
+    const done = await pin.end();
+    assert.equal(done.code, 0, done.stderr);
   }
+  const pinsPath = join(state, "chat", "known_servers.json");
+  const pins = JSON.parse(await Deno.readTextFile(pinsPath));
+  const key1 = `127.0.0.1:${server1.port}`;
+  assert.equal(pins[key1]?.fingerprint, server1.fingerprint, JSON.stringify(pins));
+  assert.equal((await Deno.stat(pinsPath)).mode! & 0o777, 0o600);
+  for (const key of ["ca-key.pem", "server-key.pem"]) {
+    const mode = (await Deno.stat(join(server1.dir, "certs", key))).mode! & 0o777;
+    assert.equal(mode, 0o600, `${key} is private`);
+  }
+
+  // later contacts need no flag
+  {
+    await using again = await joined(server1, "pinner", { noCa: true, cwd, stateDir: state });
+    await again.end();
+  }
+
+  // a wrong fingerprint on first contact: refused before anything is sent
+  const wrong = await joinAs("victim", fresh, key1, "--fingerprint", server2.fingerprint);
+  assert.equal(wrong.code, 1, wrong.stderr);
+  assert.match(wrong.stderr, /fingerprint/);
+  assert.ok(wrong.stderr.includes(server2.fingerprint), wrong.stderr);
+  assert.doesNotMatch(wrong.stderr, /^\s*at /m);
+  assert.ok(!server1.output().includes("victim"), "no hello reached the server");
+  let freshPins = "{}";
+  try {
+    freshPins = await Deno.readTextFile(join(fresh, "chat", "known_servers.json"));
+  } catch { /* no pins file at all is right too */ }
+  assert.ok(!freshPins.includes(`${server1.port}`), "nothing pinned for a refused server");
+
+  // a --fingerprint that differs from the pin is refused with the warning
+  const differs = await joinAs("pinner", state, key1, "--fingerprint", server2.fingerprint);
+  assert.equal(differs.code, 1, differs.stderr);
+  assert.match(differs.stderr, /WARNING/);
+
+  // server 2's address pinned to server 1's CA: server 2 looks like an impostor
+  const key2 = `127.0.0.1:${server2.port}`;
+  pins[key2] = pins[key1];
+  await Deno.writeTextFile(pinsPath, JSON.stringify(pins, null, 2));
+  const impostor = await joinAs("pinner", state, key2);
+  assert.equal(impostor.code, 1, impostor.stderr);
+  assert.match(impostor.stderr, /WARNING: the certificate of 127\.0\.0\.1:\d+ has changed/);
+  assert.ok(impostor.stderr.includes(key2), impostor.stderr);
+  assert.doesNotMatch(impostor.stderr, /^\s*at /m);
+  assert.ok(!server2.output().includes("pinner"), "no hello reached the impostor");
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeTempDir, removeDir, runChat, startServer } from "./harness.ts";
+import { makeTempDir, removedAtEnd, runChat, startServer } from "./harness.ts";
 import { VERSION } from "../../src/version.ts";
 
 const OK = new RegExp(
@@ -23,65 +23,59 @@ function assertOneSentence(stderr: string) {
 Deno.test("chat check: ok with --ca, with --fingerprint (not pinned) and beside the server", async () => {
   await using server = await startServer();
   const state = await makeTempDir("chat-check-state-");
-  try {
-    const env = { XDG_STATE_HOME: state };
-    const where = ["--server", `127.0.0.1:${server.port}`];
-    const ca = await runChat(["check", ...where, "--ca", server.caFile], { env });
-    assert.equal(ca.code, 0, ca.stderr);
-    assert.match(ca.stdout, OK);
+  await using _state = removedAtEnd(state);
+  const env = { XDG_STATE_HOME: state };
+  const where = ["--server", `127.0.0.1:${server.port}`];
+  const ca = await runChat(["check", ...where, "--ca", server.caFile], { env });
+  assert.equal(ca.code, 0, ca.stderr);
+  assert.match(ca.stdout, OK);
 
-    const fp = await runChat(["check", ...where, "--fingerprint", server.fingerprint], { env });
-    assert.equal(fp.code, 0, fp.stderr);
-    assert.match(fp.stdout, OK);
-    // a health check leaves nothing behind
-    await assert.rejects(Deno.stat(join(state, "chat", "known_servers.json")));
+  const fp = await runChat(["check", ...where, "--fingerprint", server.fingerprint], { env });
+  assert.equal(fp.code, 0, fp.stderr);
+  assert.match(fp.stdout, OK);
+  // a health check leaves nothing behind
+  await assert.rejects(Deno.stat(join(state, "chat", "known_servers.json")));
 
-    // in the server's directory, on its port (as a container's health check runs it)
-    const beside = await runChat(["check"], {
-      cwd: server.dir,
-      env: { ...env, CHAT_PORT: String(server.port) },
-    });
-    assert.equal(beside.code, 0, beside.stderr);
-    assert.match(beside.stdout, OK);
-    // the server logged nobody in
-    assert.doesNotMatch(server.output(), /joined/);
-  } finally {
-    await removeDir(state);
-  }
+  // in the server's directory, on its port (as a container's health check runs it)
+  const beside = await runChat(["check"], {
+    cwd: server.dir,
+    env: { ...env, CHAT_PORT: String(server.port) },
+  });
+  assert.equal(beside.code, 0, beside.stderr);
+  assert.match(beside.stdout, OK);
+  // the server logged nobody in
+  assert.doesNotMatch(server.output(), /joined/);
 });
 
 Deno.test("chat check: exit 1 and one sentence when the server is down or not the one expected", async () => {
   const state = await makeTempDir("chat-check-state-");
-  try {
-    const env = { XDG_STATE_HOME: state };
-    let port: number;
-    {
-      await using server = await startServer();
-      port = server.port;
-      const wrong = await runChat([
-        "check",
-        "--server",
-        `127.0.0.1:${port}`,
-        "--fingerprint",
-        `SHA256:${"A".repeat(43)}`,
-      ], { env });
-      assert.equal(wrong.code, 1);
-      assertOneSentence(wrong.stderr);
-      const untrusted = await runChat(["check", "--server", `127.0.0.1:${port}`], {
-        env,
-        cwd: state, // no certs/ca.pem here: the system roots do not know this CA
-      });
-      assert.equal(untrusted.code, 1);
-      assertOneSentence(untrusted.stderr);
-      assert.match(untrusted.stderr, /not trusted/);
-    }
-    const down = await runChat(["check", "--server", `127.0.0.1:${port}`], { env });
-    assert.equal(down.code, 1);
-    assertOneSentence(down.stderr);
-    assert.match(down.stderr, /refused/);
-  } finally {
-    await removeDir(state);
+  await using _state = removedAtEnd(state);
+  const env = { XDG_STATE_HOME: state };
+  let port: number;
+  {
+    await using server = await startServer();
+    port = server.port;
+    const wrong = await runChat([
+      "check",
+      "--server",
+      `127.0.0.1:${port}`,
+      "--fingerprint",
+      `SHA256:${"A".repeat(43)}`,
+    ], { env });
+    assert.equal(wrong.code, 1);
+    assertOneSentence(wrong.stderr);
+    const untrusted = await runChat(["check", "--server", `127.0.0.1:${port}`], {
+      env,
+      cwd: state, // no certs/ca.pem here: the system roots do not know this CA
+    });
+    assert.equal(untrusted.code, 1);
+    assertOneSentence(untrusted.stderr);
+    assert.match(untrusted.stderr, /not trusted/);
   }
+  const down = await runChat(["check", "--server", `127.0.0.1:${port}`], { env });
+  assert.equal(down.code, 1);
+  assertOneSentence(down.stderr);
+  assert.match(down.stderr, /refused/);
 });
 
 Deno.test("chat check: a listener that never answers fails within --timeout", async () => {

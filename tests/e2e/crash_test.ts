@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import {
   type ChatEvent,
   delay,
-  joined,
+  joinedAll,
   makeTempDir,
   removeDir,
   type ServerHandle,
   waitUntil,
+  withTimeout,
 } from "./harness.ts";
 import { EventCursor, freePort, readMessages, startServerOn } from "./reliability_harness.ts";
 
@@ -35,9 +36,8 @@ Deno.test("an acknowledged message survives kill -9", async () => {
   const args = ["--max-rate", "0"];
   let server: ServerHandle | undefined = await startServerOn(dir, port, args);
   try {
-    await using receiver = await joined(server, "receiver");
-    await using sender = await joined(server, "sender");
-    await receiver.waitFor((e) => e.type === "presence" && e.joined?.id === sender.id);
+    await using people = await joinedAll(server, "receiver", "sender");
+    const [receiver, sender] = people;
 
     // what the sender's stdout says, followed incrementally
     const acked = new Set<string>();
@@ -125,7 +125,11 @@ Deno.test("an acknowledged message survives kill -9", async () => {
       console.log(line);
     }
 
-    await withinRun(writing, started, "writing every line to the sender");
+    await withTimeout(
+      writing,
+      Math.max(1, RUN_TIMEOUT_MS - (Date.now() - started)),
+      "writing every line to the sender",
+    );
     // at the end of stdin the client sends what is pending, waits for every ack, exits 0
     const result = await sender.end(60_000);
     followSender();
@@ -194,20 +198,3 @@ Deno.test("an acknowledged message survives kill -9", async () => {
     await removeDir(dir);
   }
 });
-
-async function withinRun<T>(promise: Promise<T>, started: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out: ${what}`)),
-          Math.max(1, RUN_TIMEOUT_MS - (Date.now() - started)),
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import {
   type ChatEvent,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   startServer,
   storeHolds,
   waitUntil,
@@ -20,10 +21,8 @@ const isDeleted = (id: string, reason: string) => (e: ChatEvent) =>
 
 Deno.test("reply: quotes the right author and first line; a reply to a DM stays in it", async () => {
   await using server = await startServer();
-  await using a = await joined(server, "ann");
-  await using b = await joined(server, "ben");
-  await using c = await joined(server, "cat");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === c.id);
+  await using people = await joinedAll(server, "ann", "ben", "cat");
+  const [a, b, c] = people;
 
   // a two-line original (line modes send one line per message, so it comes from a raw client)
   const { raw: dan } = await rawJoined(server, "dan");
@@ -84,37 +83,34 @@ Deno.test("reply: to a DM you were not part of, or to nothing, is one and the sa
 
 Deno.test("delete: only the author; purged everywhere, from history, search and the db files", async () => {
   const dir = await makeTempDir();
-  try {
-    const secret = `regrettable ${crypto.randomUUID()}`;
-    {
-      await using server = await startServer({ dir });
-      await using a = await joined(server, "ann");
-      await using b = await joined(server, "ben");
-      await a.send(secret);
-      const shown = await b.waitFor(messageWith(secret));
-
-      await b.send(`/delete ${shown.ref}`);
-      const refusal = await b.waitFor((e) => e.type === "error" && e.code === "forbidden");
-      assert.match(refusal.message, /only its author/);
-
-      await a.send(`/delete ${shown.ref}`);
-      await a.waitFor(isDeleted(shown.id, "deleted"));
-      await b.waitFor(isDeleted(shown.id, "deleted"));
-      await b.send(`/search regrettable`);
-      const results = await b.waitFor((e) => e.type === "results");
-      assert.equal(results.total, 0);
-      assert.equal(await storeHolds(dir, secret), false, "the text is still in the db files");
-      assert.equal((await server.stop("SIGTERM")).code, 0);
-    }
+  await using _dir = removedAtEnd(dir);
+  const secret = `regrettable ${crypto.randomUUID()}`;
+  {
     await using server = await startServer({ dir });
-    await using later = await joined(server, "late");
-    await later.send("/search regrettable");
-    const results = await later.waitFor((e) => e.type === "results");
+    await using a = await joined(server, "ann");
+    await using b = await joined(server, "ben");
+    await a.send(secret);
+    const shown = await b.waitFor(messageWith(secret));
+
+    await b.send(`/delete ${shown.ref}`);
+    const refusal = await b.waitFor((e) => e.type === "error" && e.code === "forbidden");
+    assert.match(refusal.message, /only its author/);
+
+    await a.send(`/delete ${shown.ref}`);
+    await a.waitFor(isDeleted(shown.id, "deleted"));
+    await b.waitFor(isDeleted(shown.id, "deleted"));
+    await b.send(`/search regrettable`);
+    const results = await b.waitFor((e) => e.type === "results");
     assert.equal(results.total, 0);
-    assert.ok(!later.events.some((e) => e.type === "message" && e.text === secret));
-  } finally {
-    await removeDir(dir);
+    assert.equal(await storeHolds(dir, secret), false, "the text is still in the db files");
+    assert.equal((await server.stop("SIGTERM")).code, 0);
   }
+  await using server = await startServer({ dir });
+  await using later = await joined(server, "late");
+  await later.send("/search regrettable");
+  const results = await later.waitFor((e) => e.type === "results");
+  assert.equal(results.total, 0);
+  assert.ok(!later.events.some((e) => e.type === "message" && e.text === secret));
 });
 
 Deno.test("temp: a 2 s message reaches everyone marked temporary and is gone within 3 s", async () => {
@@ -147,26 +143,23 @@ Deno.test("temp: a 2 s message reaches everyone marked temporary and is gone wit
 
 Deno.test("temp: a message whose deadline passed while the server was down is expired at start", async () => {
   const dir = await makeTempDir();
-  try {
-    const text = `outlived ${crypto.randomUUID()}`;
-    {
-      await using server = await startServer({ dir });
-      await using a = await joined(server, "ann");
-      await a.send(`/temp 2s ${text}`);
-      await a.waitFor(messageWith(text));
-      assert.equal((await server.stop("SIGTERM")).code, 0);
-    }
-    assert.equal(await storeHolds(dir, text), true, "the message should still be stored");
-    await new Promise((r) => setTimeout(r, 2_500));
+  await using _dir = removedAtEnd(dir);
+  const text = `outlived ${crypto.randomUUID()}`;
+  {
     await using server = await startServer({ dir });
-    await waitUntil(async () => !(await storeHolds(dir, text)), 5_000, "not purged at start-up");
-    await using b = await joined(server, "ben");
-    await b.send("/search outlived");
-    assert.equal((await b.waitFor((e) => e.type === "results")).total, 0);
-    assert.ok(!b.events.some((e) => e.type === "message" && e.text === text));
-  } finally {
-    await removeDir(dir);
+    await using a = await joined(server, "ann");
+    await a.send(`/temp 2s ${text}`);
+    await a.waitFor(messageWith(text));
+    assert.equal((await server.stop("SIGTERM")).code, 0);
   }
+  assert.equal(await storeHolds(dir, text), true, "the message should still be stored");
+  await new Promise((r) => setTimeout(r, 2_500));
+  await using server = await startServer({ dir });
+  await waitUntil(async () => !(await storeHolds(dir, text)), 5_000, "not purged at start-up");
+  await using b = await joined(server, "ben");
+  await b.send("/search outlived");
+  assert.equal((await b.waitFor((e) => e.type === "results")).total, 0);
+  assert.ok(!b.events.some((e) => e.type === "message" && e.text === text));
 });
 
 Deno.test("search: regex, case-insensitive, never others' DMs; catastrophic and invalid patterns", async () => {

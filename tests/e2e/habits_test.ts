@@ -17,10 +17,11 @@ import {
   type ChatEvent,
   type ClientHandle,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   startServer,
   WAIT_TIMEOUT_MS,
   waitUntil,
@@ -70,10 +71,8 @@ Deno.test("habits: /me is an action, seen as `* alice waves` in plain and marked
 
 Deno.test("habits: /msg @id text (and /msg id text) is a direct message, as @id text is", async () => {
   await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
-  await using carol = await joined(server, "carol");
-  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === carol.id);
+  await using people = await joinedAll(server, "alice", "bob", "carol");
+  const [alice, bob, carol] = people;
   await alice.send(`/msg @${bob.id} just between us`);
   const got = await bob.waitFor(messageWith("just between us"));
   assert.deepEqual([got.from, got.to, got.room], [alice.id, [bob.id], null]);
@@ -175,85 +174,79 @@ Deno.test("habits: the server refuses an away reason too long, on several lines 
 Deno.test("habits: /ignore hides a person's messages and mentions in plain, marks them in JSON, and holds across a restart of the client", async () => {
   await using server = await startServer();
   const state = await makeTempDir("chat-e2e-ignore-");
+  await using _state = removedAtEnd(state);
+  await using alice = await joined(server, "alice");
+  await using mallory = await joined(server, "mallory");
+  let bob = await joined(server, "bob", { mode: "plain", stateDir: state });
   try {
-    await using alice = await joined(server, "alice");
-    await using mallory = await joined(server, "mallory");
-    let bob = await joined(server, "bob", { mode: "plain", stateDir: state });
-    try {
-      await alice.waitFor((e) => e.type === "presence" && e.joined?.id === bob.id);
-      await bob.send(`/ignore @${mallory.id.toUpperCase()}`);
-      await bob.waitForLine((l) => l.startsWith(`* ignoring ${mallory.id.toUpperCase()}`));
-      await mallory.send(`spam for ${bob.id}`);
-      await mallory.send(`@${bob.id} direct spam`);
-      await mallory.send(`/me spams ${bob.id}`);
-      await alice.send("alice speaks");
-      await bob.waitForLine((l) => l.endsWith("alice speaks"));
-      await bob.send("/ignore");
-      await bob.waitForLine((l) => l.startsWith("* you ignore (1):"));
-      assert.ok(!bob.lines.some((l) => /spam/.test(l)), bob.lines.join("\n"));
-      const result = await bob.end();
-      assert.equal(result.code, 0, result.stderr);
-    } finally {
-      await bob[Symbol.asyncDispose]();
-    }
-    const file = join(state, "chat", IGNORES_FILE_NAME);
-    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
-
-    // the next run of the client on this state dir still ignores mallory
-    bob = await joined(server, "bob", { mode: "plain", stateDir: state });
-    try {
-      await mallory.send(`@${bob.id} spam again`);
-      await alice.send(`@${bob.id} alice again`);
-      await bob.waitForLine((l) => l.endsWith("alice again"));
-      assert.ok(!bob.lines.some((l) => /spam/.test(l)), bob.lines.join("\n"));
-      await bob.send(`/unignore ${mallory.id}`);
-      await bob.waitForLine((l) => l === `* no longer ignoring ${mallory.id}`);
-      await mallory.send(`@${bob.id} heard now`);
-      await bob.waitForLine((l) => l.endsWith("heard now"));
-    } finally {
-      await bob[Symbol.asyncDispose]();
-    }
-
-    // in JSON, a script sees everything: a message from someone ignored is only marked
-    await using script = await joined(server, "bob", { stateDir: state });
-    await script.send(`/ignore ${mallory.id}`);
-    await script.waitFor((e) => e.type === "notice" && e.message.startsWith("ignoring"));
-    await mallory.send("for the script");
-    const marked = await script.waitFor(messageWith("for the script"));
-    assert.equal(marked.ignored, true);
+    await alice.waitFor((e) => e.type === "presence" && e.joined?.id === bob.id);
+    await bob.send(`/ignore @${mallory.id.toUpperCase()}`);
+    await bob.waitForLine((l) => l.startsWith(`* ignoring ${mallory.id.toUpperCase()}`));
+    await mallory.send(`spam for ${bob.id}`);
+    await mallory.send(`@${bob.id} direct spam`);
+    await mallory.send(`/me spams ${bob.id}`);
+    await alice.send("alice speaks");
+    await bob.waitForLine((l) => l.endsWith("alice speaks"));
+    await bob.send("/ignore");
+    await bob.waitForLine((l) => l.startsWith("* you ignore (1):"));
+    assert.ok(!bob.lines.some((l) => /spam/.test(l)), bob.lines.join("\n"));
+    const result = await bob.end();
+    assert.equal(result.code, 0, result.stderr);
   } finally {
-    await removeDir(state);
+    await bob[Symbol.asyncDispose]();
   }
+  const file = join(state, "chat", IGNORES_FILE_NAME);
+  assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+
+  // the next run of the client on this state dir still ignores mallory
+  bob = await joined(server, "bob", { mode: "plain", stateDir: state });
+  try {
+    await mallory.send(`@${bob.id} spam again`);
+    await alice.send(`@${bob.id} alice again`);
+    await bob.waitForLine((l) => l.endsWith("alice again"));
+    assert.ok(!bob.lines.some((l) => /spam/.test(l)), bob.lines.join("\n"));
+    await bob.send(`/unignore ${mallory.id}`);
+    await bob.waitForLine((l) => l === `* no longer ignoring ${mallory.id}`);
+    await mallory.send(`@${bob.id} heard now`);
+    await bob.waitForLine((l) => l.endsWith("heard now"));
+  } finally {
+    await bob[Symbol.asyncDispose]();
+  }
+
+  // in JSON, a script sees everything: a message from someone ignored is only marked
+  await using script = await joined(server, "bob", { stateDir: state });
+  await script.send(`/ignore ${mallory.id}`);
+  await script.waitFor((e) => e.type === "notice" && e.message.startsWith("ignoring"));
+  await mallory.send("for the script");
+  const marked = await script.waitFor(messageWith("for the script"));
+  assert.equal(marked.ignored, true);
 });
 
 Deno.test("habits: /ignore of one more than the most kept, or of something not an id, is refused with a sentence", async () => {
   await using server = await startServer();
   const state = await makeTempDir("chat-e2e-ignore-");
-  try {
-    // a list one short of full, as earlier runs would have left it
-    const ids = Array.from({ length: MAX_IGNORED - 1 }, (_, i) => `p${i}_${1000 + i}`);
-    await Deno.mkdir(join(state, "chat"), { recursive: true });
-    await Deno.writeTextFile(
-      join(state, "chat", IGNORES_FILE_NAME),
-      JSON.stringify({ [server.fingerprint]: ids }),
-    );
-    await using bob = await joined(server, "bob", { mode: "plain", stateDir: state });
-    await bob.send("/ignore @last_0001");
-    await bob.waitForLine((l) => l.startsWith("* ignoring last_0001"));
-    await bob.send("/ignore @over_0001");
-    await bob.waitForLine((l) =>
-      l === `! you ignore ${MAX_IGNORED} people already, the most kept; /unignore someone first`
-    );
-    await bob.send("/ignore bob");
-    await bob.waitForLine((l) => l === "! ignoring is by id, as name_1234 (/who lists them)");
-    const result = await bob.end();
-    assert.equal(result.code, 0, result.stderr);
-    const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", IGNORES_FILE_NAME)));
-    assert.equal(kept[server.fingerprint].length, MAX_IGNORED);
-    assert.ok(!kept[server.fingerprint].includes("over_0001"));
-  } finally {
-    await removeDir(state);
-  }
+  await using _state = removedAtEnd(state);
+  // a list one short of full, as earlier runs would have left it
+  const ids = Array.from({ length: MAX_IGNORED - 1 }, (_, i) => `p${i}_${1000 + i}`);
+  await Deno.mkdir(join(state, "chat"), { recursive: true });
+  await Deno.writeTextFile(
+    join(state, "chat", IGNORES_FILE_NAME),
+    JSON.stringify({ [server.fingerprint]: ids }),
+  );
+  await using bob = await joined(server, "bob", { mode: "plain", stateDir: state });
+  await bob.send("/ignore @last_0001");
+  await bob.waitForLine((l) => l.startsWith("* ignoring last_0001"));
+  await bob.send("/ignore @over_0001");
+  await bob.waitForLine((l) =>
+    l === `! you ignore ${MAX_IGNORED} people already, the most kept; /unignore someone first`
+  );
+  await bob.send("/ignore bob");
+  await bob.waitForLine((l) => l === "! ignoring is by id, as name_1234 (/who lists them)");
+  const result = await bob.end();
+  assert.equal(result.code, 0, result.stderr);
+  const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", IGNORES_FILE_NAME)));
+  assert.equal(kept[server.fingerprint].length, MAX_IGNORED);
+  assert.ok(!kept[server.fingerprint].includes("over_0001"));
 });
 
 Deno.test("habits: join and part lines in --plain are those of the room looked at; --json has them all", async () => {

@@ -106,6 +106,14 @@ export async function removeDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Removes `dir` (as {@link removeDir}) when the scope it is bound in ends:
+ * `await using _dir = removedAtEnd(dir);` instead of a try/finally.
+ */
+export function removedAtEnd(dir: string): AsyncDisposable {
+  return { [Symbol.asyncDispose]: () => removeDir(dir) };
+}
+
 /** Resolves after `ms`; the timer never outlives the test. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -626,6 +634,31 @@ export async function joined(
     return Object.assign(client, { id: me.id });
   } catch (error) {
     await client[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/**
+ * Joins these names in turn (as {@link joined}) and waits until the first has seen the last come
+ * in, so that each is online for the others; disposing of the list ends them, last first.
+ */
+export async function joinedAll(
+  server: Pick<ServerHandle, "port" | "caFile">,
+  ...names: string[]
+): Promise<(ClientHandle & { id: string })[] & AsyncDisposable> {
+  const clients: (ClientHandle & { id: string })[] = [];
+  const all = Object.assign(clients, {
+    async [Symbol.asyncDispose]() {
+      for (const client of [...clients].reverse()) await client[Symbol.asyncDispose]();
+    },
+  });
+  try {
+    for (const name of names) clients.push(await joined(server, name));
+    const [first, last] = [clients[0], clients[clients.length - 1]];
+    await first.waitFor((e) => e.type === "presence" && e.joined?.id === last.id);
+    return all;
+  } catch (error) {
+    await all[Symbol.asyncDispose]();
     throw error;
   }
 }

@@ -12,7 +12,7 @@ import {
   fakeTlsServer,
   joinClient,
   makeTempDir,
-  removeDir,
+  removedAtEnd,
   runJoinRaw,
   WAIT_TIMEOUT_MS,
   waitUntil,
@@ -150,28 +150,25 @@ const HANDSHAKE_DROPPED =
 Deno.test("a server that hangs up during the TLS handshake: one sentence that says so, exit 1", async () => {
   await using server = dropping();
   const state = await makeTempDir("chat-e2e-state-");
-  try {
-    const env = { XDG_STATE_HOME: state };
-    const where = ["--server", `127.0.0.1:${server.port}`];
-    for (const mode of ["--plain", "--json"]) {
-      const out = await runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
-      assert.equal(out.code, 1, out.stderr);
-      assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
-      assert.match(out.stderr, HANDSHAKE_DROPPED);
-      assert.doesNotMatch(out.stderr, /unexpected end of file/);
-    }
-    // first contact with --fingerprint probes the certificate first: the same sentence
-    const fingerprint = `SHA256:${"A".repeat(43)}`;
-    const probed = await runJoinRaw(
-      ["--plain", "--name", "bob", ...where, "--fingerprint", fingerprint],
-      { cwd: state, env },
-    );
-    assert.equal(probed.code, 1, probed.stderr);
-    assert.match(probed.stderr, HANDSHAKE_DROPPED);
-    assert.ok(server.accepted >= 3);
-  } finally {
-    await removeDir(state);
+  await using _state = removedAtEnd(state);
+  const env = { XDG_STATE_HOME: state };
+  const where = ["--server", `127.0.0.1:${server.port}`];
+  for (const mode of ["--plain", "--json"]) {
+    const out = await runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
+    assert.equal(out.code, 1, out.stderr);
+    assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
+    assert.match(out.stderr, HANDSHAKE_DROPPED);
+    assert.doesNotMatch(out.stderr, /unexpected end of file/);
   }
+  // first contact with --fingerprint probes the certificate first: the same sentence
+  const fingerprint = `SHA256:${"A".repeat(43)}`;
+  const probed = await runJoinRaw(
+    ["--plain", "--name", "bob", ...where, "--fingerprint", fingerprint],
+    { cwd: state, env },
+  );
+  assert.equal(probed.code, 1, probed.stderr);
+  assert.match(probed.stderr, HANDSHAKE_DROPPED);
+  assert.ok(server.accepted >= 3);
 });
 
 Deno.test("reconnecting to a server that hangs up during the TLS handshake: the notice says so", async () => {
@@ -276,23 +273,20 @@ Deno.test("tokens rotate: a save that fails is reported once, not at every welco
   const hellos: (string | undefined)[] = [];
   await using server = await rotating(hellos);
   const state = await makeTempDir("chat-e2e-state-");
-  try {
-    // a directory where the tokens file should be: every save fails
-    await Deno.mkdir(join(state, "chat", "tokens.json"), { recursive: true });
-    await using client = await joinClient(server, "bob", { mode: "plain", stateDir: state });
-    await client.waitForLine((l) => l.startsWith("* you are"));
-    const end = Date.now() + WAIT_TIMEOUT_MS;
-    while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
-      assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const result = await client.end();
-    const reports = result.stdout.split("\n").filter((l) => l.includes("could not save your id"));
-    assert.equal(reports.length, 1, result.stdout);
-    assert.match(reports[0], /the next chat join will get a new id, not bob_1234/);
-  } finally {
-    await removeDir(state);
+  await using _state = removedAtEnd(state);
+  // a directory where the tokens file should be: every save fails
+  await Deno.mkdir(join(state, "chat", "tokens.json"), { recursive: true });
+  await using client = await joinClient(server, "bob", { mode: "plain", stateDir: state });
+  await client.waitForLine((l) => l.startsWith("* you are"));
+  const end = Date.now() + WAIT_TIMEOUT_MS;
+  while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
+    assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
+  const result = await client.end();
+  const reports = result.stdout.split("\n").filter((l) => l.includes("could not save your id"));
+  assert.equal(reports.length, 1, result.stdout);
+  assert.match(reports[0], /the next chat join will get a new id, not bob_1234/);
 });
 
 Deno.test("goodbye revoked: no reconnect, one sentence, and the saved token is forgotten", async () => {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pack } from "../../scripts/pack.ts";
 import { VERSION } from "../../src/version.ts";
-import { makeTempDir, removeDir } from "./harness.ts";
+import { makeTempDir, removeDir, withTimeout } from "./harness.ts";
 
 /** Bound on npm install (it may fetch the deno package if its cache lacks it). */
 const INSTALL_TIMEOUT_MS = 180_000;
@@ -81,7 +81,7 @@ Deno.test("the npm package installs with npm and runs serve, join, check and --v
     assert.equal(sender.code, 0, sender.stderr);
     await receiver.out.waitFor(/"text":"hello from the npm package"/, WAIT_MS);
     await receiver.child.stdin.close();
-    assert.equal((await within(receiver.child.status, WAIT_MS, "alice's exit")).code, 0);
+    assert.equal((await withTimeout(receiver.child.status, WAIT_MS, "alice's exit")).code, 0);
 
     const checked = await run("chat", [
       "check",
@@ -95,7 +95,7 @@ Deno.test("the npm package installs with npm and runs serve, join, check and --v
 
     // SIGTERM reaches the server through the launcher; it stops cleanly
     server.child.kill("SIGTERM");
-    const status = await within(server.child.status, WAIT_MS, "the server's exit");
+    const status = await withTimeout(server.child.status, WAIT_MS, "the server's exit");
     assert.equal(status.code, 0, server.out.text + server.err.text);
     assert.match(server.out.text, /\bstopped\b/);
     // nothing was downloaded: no Download line anywhere
@@ -179,26 +179,16 @@ async function run(
     await writer.close();
   }
   try {
-    const status = await within(child.status, opts.timeoutMs ?? WAIT_MS, `${command} ${args[0]}`);
+    const status = await withTimeout(
+      child.status,
+      opts.timeoutMs ?? WAIT_MS,
+      `${command} ${args[0]}`,
+    );
     await Promise.all([out.done, err.done]);
     return { code: status.code, stdout: out.text, stderr: err.text };
   } catch (error) {
     await killTree(child);
     throw error;
-  }
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -21,7 +21,7 @@ import {
   type RawClient,
   rawClient,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   startServer,
   tcpClient,
   waitUntil,
@@ -425,112 +425,106 @@ Deno.test("limit: more than 5 quick searches get rate_limited, a few queue per u
 
 Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong one is refused slowly and more slowly, a missing one is named", async () => {
   const secrets = await makeTempDir("chat-e2e-secrets-");
-  try {
-    const right = join(secrets, "right.txt");
-    const wrong = join(secrets, "wrong.txt");
-    await Deno.writeTextFile(right, "correct horse battery\n");
-    await Deno.writeTextFile(wrong, "incorrect horse\n");
-    await using server = await startServer({ args: ["--password-file", right] });
-    assert.match(server.output(), /password required/);
+  await using _secrets = removedAtEnd(secrets);
+  const right = join(secrets, "right.txt");
+  const wrong = join(secrets, "wrong.txt");
+  await Deno.writeTextFile(right, "correct horse battery\n");
+  await Deno.writeTextFile(wrong, "incorrect horse\n");
+  await using server = await startServer({ args: ["--password-file", right] });
+  assert.match(server.output(), /password required/);
 
-    await using viaFile = await joined(server, "filer", { extraArgs: ["--password-file", right] });
-    await using viaEnv = await joined(server, "enver", {
-      env: { CHAT_PASSWORD: "correct horse battery" },
-    });
-    await viaFile.send("in with a file");
-    await viaEnv.waitFor(messageWith("in with a file"));
+  await using viaFile = await joined(server, "filer", { extraArgs: ["--password-file", right] });
+  await using viaEnv = await joined(server, "enver", {
+    env: { CHAT_PASSWORD: "correct horse battery" },
+  });
+  await viaFile.send("in with a file");
+  await viaEnv.waitFor(messageWith("in with a file"));
 
-    // missing: said at once, and what to do about it
-    const missingStarted = Date.now();
-    await using missing = await joinClient(server, "nopass");
-    assert.equal(await missing.exitedWithin(15_000), 1);
-    assert.match(missing.stderr(), /needs a password/);
-    assertOneSentence(missing.stderr());
-    const missingMs = Date.now() - missingStarted;
+  // missing: said at once, and what to do about it
+  const missingStarted = Date.now();
+  await using missing = await joinClient(server, "nopass");
+  assert.equal(await missing.exitedWithin(15_000), 1);
+  assert.match(missing.stderr(), /needs a password/);
+  assertOneSentence(missing.stderr());
+  const missingMs = Date.now() - missingStarted;
 
-    // wrong: refused with a sentence, after a delay
-    const wrongStarted = Date.now();
-    await using bad = await joinClient(server, "guesser", {
-      extraArgs: ["--password-file", wrong],
-    });
-    assert.equal(await bad.exitedWithin(20_000), 1);
-    const firstMs = Date.now() - wrongStarted;
-    assert.match(bad.stderr(), /wrong password/);
-    assertOneSentence(bad.stderr());
-    assert.ok(firstMs >= 1_000, `the first wrong password was answered after ${firstMs} ms`);
+  // wrong: refused with a sentence, after a delay
+  const wrongStarted = Date.now();
+  await using bad = await joinClient(server, "guesser", {
+    extraArgs: ["--password-file", wrong],
+  });
+  assert.equal(await bad.exitedWithin(20_000), 1);
+  const firstMs = Date.now() - wrongStarted;
+  assert.match(bad.stderr(), /wrong password/);
+  assertOneSentence(bad.stderr());
+  assert.ok(firstMs >= 1_000, `the first wrong password was answered after ${firstMs} ms`);
 
-    // a second wrong one from the same address waits longer; meanwhile the others chat freely
-    const guess = await rawClient(server.port, server.caFile);
-    await using _guess = guess;
-    const guessAt = Date.now();
-    await guess.sendFrame({ type: "hello", name: "guesser", password: "still wrong" });
-    const chatStarted = Date.now();
-    await viaEnv.send("not held up by the guesser");
-    await viaFile.waitFor(messageWith("not held up by the guesser"));
-    const chatMs = Date.now() - chatStarted;
-    const refusal = await guess.frameWhere((f) => f.type === "error" || f.type === "welcome");
-    const secondMs = Date.now() - guessAt;
-    assert.equal(refusal?.code, "bad_password", JSON.stringify(refusal));
-    assert.equal(await guess.closed(3_000), true);
-    console.log(
-      `password: missing refused in ${missingMs} ms (process run included); first wrong in ` +
-        `${firstMs} ms (process run included); second wrong answered ${secondMs} ms after ` +
-        `its hello; others' message meanwhile took ${chatMs} ms`,
-    );
-    assert.ok(secondMs >= 1_800, `the second wrong password was answered after ${secondMs} ms`);
-    assert.ok(chatMs < secondMs, "the others were not held up by the delayed refusal");
+  // a second wrong one from the same address waits longer; meanwhile the others chat freely
+  const guess = await rawClient(server.port, server.caFile);
+  await using _guess = guess;
+  const guessAt = Date.now();
+  await guess.sendFrame({ type: "hello", name: "guesser", password: "still wrong" });
+  const chatStarted = Date.now();
+  await viaEnv.send("not held up by the guesser");
+  await viaFile.waitFor(messageWith("not held up by the guesser"));
+  const chatMs = Date.now() - chatStarted;
+  const refusal = await guess.frameWhere((f) => f.type === "error" || f.type === "welcome");
+  const secondMs = Date.now() - guessAt;
+  assert.equal(refusal?.code, "bad_password", JSON.stringify(refusal));
+  assert.equal(await guess.closed(3_000), true);
+  console.log(
+    `password: missing refused in ${missingMs} ms (process run included); first wrong in ` +
+      `${firstMs} ms (process run included); second wrong answered ${secondMs} ms after ` +
+      `its hello; others' message meanwhile took ${chatMs} ms`,
+  );
+  assert.ok(secondMs >= 1_800, `the second wrong password was answered after ${secondMs} ms`);
+  assert.ok(chatMs < secondMs, "the others were not held up by the delayed refusal");
 
-    // a server whose password comes from CHAT_PASSWORD
-    await using envServer = await startServer({ env: { CHAT_PASSWORD: "from the env" } });
-    await using envRight = await joined(envServer, "righty", {
-      env: { CHAT_PASSWORD: "from the env" },
-    });
-    const envWrongStarted = Date.now();
-    await using envWrong = await joinClient(envServer, "wrongy", {
-      env: { CHAT_PASSWORD: "not it" },
-    });
-    assert.equal(await envWrong.exitedWithin(20_000), 1);
-    assert.ok(Date.now() - envWrongStarted >= 1_000);
-    assert.match(envWrong.stderr(), /wrong password/);
-    assertOneSentence(envWrong.stderr());
-    await envRight.send("/who");
-    const who = await envRight.waitFor((e) => e.type === "users");
-    assert.deepEqual(who.users.map((u: { id: string }) => u.id), [envRight.id]);
-    assert.equal((await envRight.end()).code, 0);
-    assert.equal((await viaFile.end()).code, 0);
-    assert.equal(viaEnv.events.filter((e) => e.type === "error").length, 0);
-  } finally {
-    await removeDir(secrets);
-  }
+  // a server whose password comes from CHAT_PASSWORD
+  await using envServer = await startServer({ env: { CHAT_PASSWORD: "from the env" } });
+  await using envRight = await joined(envServer, "righty", {
+    env: { CHAT_PASSWORD: "from the env" },
+  });
+  const envWrongStarted = Date.now();
+  await using envWrong = await joinClient(envServer, "wrongy", {
+    env: { CHAT_PASSWORD: "not it" },
+  });
+  assert.equal(await envWrong.exitedWithin(20_000), 1);
+  assert.ok(Date.now() - envWrongStarted >= 1_000);
+  assert.match(envWrong.stderr(), /wrong password/);
+  assertOneSentence(envWrong.stderr());
+  await envRight.send("/who");
+  const who = await envRight.waitFor((e) => e.type === "users");
+  assert.deepEqual(who.users.map((u: { id: string }) => u.id), [envRight.id]);
+  assert.equal((await envRight.end()).code, 0);
+  assert.equal((await viaFile.end()).code, 0);
+  assert.equal(viaEnv.events.filter((e) => e.type === "error").length, 0);
 });
 
 Deno.test("limit: password: a refusal delayed past --hello-timeout still arrives as a wrong password, and the right one gets in once the delay is over", async () => {
   const secrets = await makeTempDir("chat-e2e-secrets-");
-  try {
-    const right = join(secrets, "right.txt");
-    await Deno.writeTextFile(right, "correct horse battery\n");
-    await using server = await startServer({
-      args: ["--password-file", right, "--hello-timeout", "1"],
-    });
-    // the first wrong guess is answered after 1 s, the second after 2 s: past the hello timeout
-    // (what happens to guesses made while a delay runs: hub_test, with an injected clock)
-    for (const [i, wait] of [[1, 1_000], [2, 2_000]]) {
-      const guess = await rawClient(server.port, server.caFile);
-      await using _guess = guess;
-      await guess.sendFrame({ type: "hello", name: "guesser", password: `wrong ${i}` });
-      const refusal = await guess.frameWhere((f) => f.type === "error", wait + 5_000);
-      assert.equal(refusal?.code, "bad_password", JSON.stringify(guess.received));
-      assert.match(refusal.message, /wrong password/);
-      const goodbye = await guess.frameWhere((f) => f.type === "goodbye", 5_000);
-      assert.equal(goodbye?.reason, "bad_password", JSON.stringify(guess.received));
-      assert.equal(await guess.closed(3_000), true);
-    }
-    const rightful = await rawClient(server.port, server.caFile);
-    await using _rightful = rightful;
-    await rightful.sendFrame({ type: "hello", name: "tom", password: "correct horse battery" });
-    const welcome = await rightful.frameWhere((f) => f.type === "welcome" || f.type === "error");
-    assert.equal(welcome?.type, "welcome", JSON.stringify(rightful.received));
-  } finally {
-    await removeDir(secrets);
+  await using _secrets = removedAtEnd(secrets);
+  const right = join(secrets, "right.txt");
+  await Deno.writeTextFile(right, "correct horse battery\n");
+  await using server = await startServer({
+    args: ["--password-file", right, "--hello-timeout", "1"],
+  });
+  // the first wrong guess is answered after 1 s, the second after 2 s: past the hello timeout
+  // (what happens to guesses made while a delay runs: hub_test, with an injected clock)
+  for (const [i, wait] of [[1, 1_000], [2, 2_000]]) {
+    const guess = await rawClient(server.port, server.caFile);
+    await using _guess = guess;
+    await guess.sendFrame({ type: "hello", name: "guesser", password: `wrong ${i}` });
+    const refusal = await guess.frameWhere((f) => f.type === "error", wait + 5_000);
+    assert.equal(refusal?.code, "bad_password", JSON.stringify(guess.received));
+    assert.match(refusal.message, /wrong password/);
+    const goodbye = await guess.frameWhere((f) => f.type === "goodbye", 5_000);
+    assert.equal(goodbye?.reason, "bad_password", JSON.stringify(guess.received));
+    assert.equal(await guess.closed(3_000), true);
   }
+  const rightful = await rawClient(server.port, server.caFile);
+  await using _rightful = rightful;
+  await rightful.sendFrame({ type: "hello", name: "tom", password: "correct horse battery" });
+  const welcome = await rightful.frameWhere((f) => f.type === "welcome" || f.type === "error");
+  assert.equal(welcome?.type, "welcome", JSON.stringify(rightful.received));
 });

@@ -12,6 +12,7 @@ import {
   type ChatEvent,
   type ClientHandle,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   type RawClient,
@@ -155,9 +156,8 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
   await using node = await restartableServer();
   let server: ServerHandle | undefined;
   server = await node.start();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === b.id);
+  await using people = await joinedAll(server, "alice", "bob");
+  const [a, b] = people;
 
   const killedAt = Date.now();
   const markA = a.events.length;

@@ -9,11 +9,12 @@ import {
   assertServerServes,
   joinClient,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   rawClient,
   rawJoined,
-  removeDir,
+  removedAtEnd,
   runJoinRaw,
   startServer,
   tcpClient,
@@ -224,10 +225,8 @@ Deno.test("regression: a message over 2 KiB is delivered and the connection live
 
 Deno.test("regression: disconnected users are not listed", async () => {
   await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
-  await using carol = await joined(server, "carol");
-  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === carol.id);
+  await using people = await joinedAll(server, "alice", "bob", "carol");
+  const [alice, bob, carol] = people;
   await carol.kill();
   await alice.waitFor((e) => e.type === "presence" && e.left?.id === carol.id, 5_000);
   await alice.send("/who");
@@ -244,52 +243,49 @@ Deno.test("regression: disconnected users are not listed", async () => {
 Deno.test("regression: a username is never a file path", async () => {
   await using server = await startServer();
   const cwd = await makeTempDir("chat-e2e-cwd-");
+  await using _cwd = removedAtEnd(cwd);
   const state = await makeTempDir("chat-e2e-state-");
-  try {
-    const paths = ["../x", "a/b", "../../etc/passwd", "/etc/passwd", "x\\y", "~root", "a b"];
-    for (const name of paths) {
-      const result = await runJoinRaw(
-        ["--name", name, "--server", `127.0.0.1:${server.port}`, "--ca", server.caFile],
-        { cwd, env: { XDG_STATE_HOME: state } },
-      );
-      assert.equal(result.code, 2, `--name ${JSON.stringify(name)}: ${result.stderr}`);
-      assert.match(result.stderr, /name/);
-    }
-    for (const name of [...paths, "a\0b", "..\u2215x", ""]) {
-      await using raw = await rawClient(server.port, server.caFile);
-      await raw.sendFrame({ type: "hello", name });
-      const answer = await raw.frameWhere((f) => f.type === "error" || f.type === "welcome");
-      assert.equal(
-        answer?.type,
-        "error",
-        `hello ${JSON.stringify(name)}: ${JSON.stringify(answer)}`,
-      );
-      assert.equal(answer.code, "bad_frame");
-    }
-
-    // a real join, by CA file and by pinned fingerprint, keeps its state in two files; even a
-    // name that looks like a path part (".." is a fine name) is only ever a key in them
-    await using bob = await joined(server, "bob", { stateDir: state, cwd });
-    assert.equal((await bob.end()).code, 0);
-    await using dots = await joined(server, "..", { stateDir: state, cwd });
-    assert.match(dots.id, /^\.\._[0-9]{4}$/);
-    assert.equal((await dots.end()).code, 0);
-    await using pinned = await joined(server, "pinned", {
-      stateDir: state,
-      cwd,
-      noCa: true,
-      extraArgs: ["--fingerprint", server.fingerprint],
-    });
-    assert.equal((await pinned.end()).code, 0);
-    const files = listFiles(state).sort();
-    assert.deepEqual(files, ["chat/known_servers.json", "chat/outbox.json", "chat/tokens.json"]);
-    assert.deepEqual(listFiles(cwd), [], "nothing written in the working directory");
-    const tokens = await Deno.readTextFile(join(state, "chat", "tokens.json"));
-    assert.ok(tokens.includes(bob.id), "the name is a key inside the file");
-  } finally {
-    await removeDir(cwd);
-    await removeDir(state);
+  await using _state = removedAtEnd(state);
+  const paths = ["../x", "a/b", "../../etc/passwd", "/etc/passwd", "x\\y", "~root", "a b"];
+  for (const name of paths) {
+    const result = await runJoinRaw(
+      ["--name", name, "--server", `127.0.0.1:${server.port}`, "--ca", server.caFile],
+      { cwd, env: { XDG_STATE_HOME: state } },
+    );
+    assert.equal(result.code, 2, `--name ${JSON.stringify(name)}: ${result.stderr}`);
+    assert.match(result.stderr, /name/);
   }
+  for (const name of [...paths, "a\0b", "..\u2215x", ""]) {
+    await using raw = await rawClient(server.port, server.caFile);
+    await raw.sendFrame({ type: "hello", name });
+    const answer = await raw.frameWhere((f) => f.type === "error" || f.type === "welcome");
+    assert.equal(
+      answer?.type,
+      "error",
+      `hello ${JSON.stringify(name)}: ${JSON.stringify(answer)}`,
+    );
+    assert.equal(answer.code, "bad_frame");
+  }
+
+  // a real join, by CA file and by pinned fingerprint, keeps its state in two files; even a
+  // name that looks like a path part (".." is a fine name) is only ever a key in them
+  await using bob = await joined(server, "bob", { stateDir: state, cwd });
+  assert.equal((await bob.end()).code, 0);
+  await using dots = await joined(server, "..", { stateDir: state, cwd });
+  assert.match(dots.id, /^\.\._[0-9]{4}$/);
+  assert.equal((await dots.end()).code, 0);
+  await using pinned = await joined(server, "pinned", {
+    stateDir: state,
+    cwd,
+    noCa: true,
+    extraArgs: ["--fingerprint", server.fingerprint],
+  });
+  assert.equal((await pinned.end()).code, 0);
+  const files = listFiles(state).sort();
+  assert.deepEqual(files, ["chat/known_servers.json", "chat/outbox.json", "chat/tokens.json"]);
+  assert.deepEqual(listFiles(cwd), [], "nothing written in the working directory");
+  const tokens = await Deno.readTextFile(join(state, "chat", "tokens.json"));
+  assert.ok(tokens.includes(bob.id), "the name is a key inside the file");
 });
 
 Deno.test("regression: escape sequences are not printed raw", async () => {

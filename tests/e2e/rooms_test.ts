@@ -20,11 +20,13 @@ import {
   type ChatEvent,
   joinClient,
   joined,
+  joinedAll,
   makeTempDir,
   messageWith,
   type RawClient,
   rawClient,
   rawJoined,
+  removedAtEnd,
   removeDir,
   startServer,
 } from "./harness.ts";
@@ -59,10 +61,8 @@ const isRoom = (event: string, name: string) => (e: ChatEvent) =>
 
 Deno.test("rooms: join, part, the list and topics through chat join's commands; messages stay in their room", async () => {
   await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
-  await using carol = await joined(server, "carol");
-  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === carol.id);
+  await using people = await joinedAll(server, "alice", "bob", "carol");
+  const [alice, bob, carol] = people;
 
   await alice.send("/join #Builds");
   const made = await alice.waitFor(isRoom("joined", "#builds"));
@@ -417,35 +417,32 @@ Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT memb
 
 Deno.test("rooms: a database from before rooms is served with its public messages in #general and everyone in it", async () => {
   const dir = await makeTempDir("chat-e2e-old-db-");
+  await using _dir = removedAtEnd(dir);
+  const token = "an-old-token-of-tom";
+  const db = new DatabaseSync(join(dir, "chat.db"));
+  db.exec(`
+    CREATE TABLE identities (id TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL,
+      token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+      sender TEXT NOT NULL, recipients TEXT, text TEXT NOT NULL, time INTEGER NOT NULL,
+      reply_to TEXT, expires_at INTEGER, purged TEXT, purged_after INTEGER);
+    CREATE TABLE audience (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
+      PRIMARY KEY (user_id, seq)) WITHOUT ROWID;`);
+  db.prepare("INSERT INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)")
+    .run("tom_0001", "tom", hashToken(token), 1);
+  db.prepare("INSERT INTO messages (id, sender, text, time) VALUES (?, ?, ?, ?)")
+    .run("01ARZ3NDEKTSV4RRFFQ69G5FAV", "tom_0001", "from the old days", 1);
+  db.close();
+  await using server = await startServer({ dir });
+  const { raw, welcome } = await rawJoinedToken(server, "tom", token, {});
   try {
-    const token = "an-old-token-of-tom";
-    const db = new DatabaseSync(join(dir, "chat.db"));
-    db.exec(`
-      CREATE TABLE identities (id TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL,
-        token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-        sender TEXT NOT NULL, recipients TEXT, text TEXT NOT NULL, time INTEGER NOT NULL,
-        reply_to TEXT, expires_at INTEGER, purged TEXT, purged_after INTEGER);
-      CREATE TABLE audience (user_id TEXT NOT NULL, seq INTEGER NOT NULL,
-        PRIMARY KEY (user_id, seq)) WITHOUT ROWID;`);
-    db.prepare("INSERT INTO identities (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)")
-      .run("tom_0001", "tom", hashToken(token), 1);
-    db.prepare("INSERT INTO messages (id, sender, text, time) VALUES (?, ?, ?, ?)")
-      .run("01ARZ3NDEKTSV4RRFFQ69G5FAV", "tom_0001", "from the old days", 1);
-    db.close();
-    await using server = await startServer({ dir });
-    const { raw, welcome } = await rawJoinedToken(server, "tom", token, {});
-    try {
-      assert.equal(welcome.you.id, "tom_0001");
-      assert.deepEqual(welcome.rooms.map((r: Frame) => [r.name, r.members]), [[GENERAL_ROOM, 1]]);
-      const old = await raw.frameWhere((f) => f.type === "message");
-      assert.deepEqual([old.text, old.room], ["from the old days", GENERAL_ROOM]);
-      await post(raw, { text: "and the new" });
-    } finally {
-      await raw.close();
-    }
+    assert.equal(welcome.you.id, "tom_0001");
+    assert.deepEqual(welcome.rooms.map((r: Frame) => [r.name, r.members]), [[GENERAL_ROOM, 1]]);
+    const old = await raw.frameWhere((f) => f.type === "message");
+    assert.deepEqual([old.text, old.room], ["from the old days", GENERAL_ROOM]);
+    await post(raw, { text: "and the new" });
   } finally {
-    await removeDir(dir);
+    await raw.close();
   }
 });
 

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { dayWords, stamp } from "../../src/ui/time.ts";
-import { joined, makeTempDir, messageWith, removeDir, startServer } from "./harness.ts";
+import { joined, makeTempDir, messageWith, removedAtEnd, startServer } from "./harness.ts";
 import { type Screen, SHOW_TIMEOUT_MS, Tmux, tmuxAvailable, withTmux } from "./tmux.ts";
 
 const DAY = 86_400_000;
@@ -91,46 +91,43 @@ Deno.test("tui rooms: at 160 and 60 columns the list counts another room's news,
 Deno.test("tui rooms: a message from two days ago has a day line and its date; today's come after today's line", async () => {
   await tmuxAvailable();
   const dir = await makeTempDir("chat-tui-days-");
-  try {
-    // a message written two days ago, in the server's own database
-    const old = Date.now() - 2 * DAY;
-    {
-      await using server = await startServer({ dir });
-      await using bob = await joined(server, "bob");
-      await bob.send("from the day before yesterday");
-      await bob.waitFor(messageWith("from the day before yesterday"));
-      await bob.end();
-      await server.stop();
-    }
-    const db = new DatabaseSync(join(dir, "chat.db"));
-    db.prepare("UPDATE messages SET time = ? WHERE text = ?").run(
-      old,
-      "from the day before yesterday",
-    );
-    db.close();
-
+  await using _dir = removedAtEnd(dir);
+  // a message written two days ago, in the server's own database
+  const old = Date.now() - 2 * DAY;
+  {
     await using server = await startServer({ dir });
-    await using tmux = new Tmux(server);
-    const alice = await tmux.join("alice", "alice", 60, 24);
-    await using carol = await joined(server, "carol");
-    await carol.send("and today's news");
-    const text = await alice.waitFor(
-      (t) => t.includes("and today's news"),
-      SHOW_TIMEOUT_MS,
-      "today's message",
-    );
-    const lines = text.split("\n");
-    const at = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
-    const oldDay = at(new RegExp(`^─+ ${dayWords(old)} ─+$`));
-    const today = at(new RegExp(`^─+ ${dayWords(Date.now())} ─+$`));
-    const oldText = at(/│ from the day before yesterday │/);
-    const newText = at(/│ and today's news │/);
-    assert.ok(oldDay >= 0 && today >= 0, `no day lines:\n${text}`);
-    assert.ok(oldDay < oldText && oldText < today && today < newText, text);
-    // the old one's time has its date; today's has the time alone
-    assert.match(text, new RegExp(`bob_\\d{4} · Public · ${stamp(old, Date.now())} · #\\w+`));
-    assert.match(text, /carol_\d{4} · Public · \d\d:\d\d:\d\d · #\w+/);
-  } finally {
-    await removeDir(dir);
+    await using bob = await joined(server, "bob");
+    await bob.send("from the day before yesterday");
+    await bob.waitFor(messageWith("from the day before yesterday"));
+    await bob.end();
+    await server.stop();
   }
+  const db = new DatabaseSync(join(dir, "chat.db"));
+  db.prepare("UPDATE messages SET time = ? WHERE text = ?").run(
+    old,
+    "from the day before yesterday",
+  );
+  db.close();
+
+  await using server = await startServer({ dir });
+  await using tmux = new Tmux(server);
+  const alice = await tmux.join("alice", "alice", 60, 24);
+  await using carol = await joined(server, "carol");
+  await carol.send("and today's news");
+  const text = await alice.waitFor(
+    (t) => t.includes("and today's news"),
+    SHOW_TIMEOUT_MS,
+    "today's message",
+  );
+  const lines = text.split("\n");
+  const at = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
+  const oldDay = at(new RegExp(`^─+ ${dayWords(old)} ─+$`));
+  const today = at(new RegExp(`^─+ ${dayWords(Date.now())} ─+$`));
+  const oldText = at(/│ from the day before yesterday │/);
+  const newText = at(/│ and today's news │/);
+  assert.ok(oldDay >= 0 && today >= 0, `no day lines:\n${text}`);
+  assert.ok(oldDay < oldText && oldText < today && today < newText, text);
+  // the old one's time has its date; today's has the time alone
+  assert.match(text, new RegExp(`bob_\\d{4} · Public · ${stamp(old, Date.now())} · #\\w+`));
+  assert.match(text, /carol_\d{4} · Public · \d\d:\d\d:\d\d · #\w+/);
 });

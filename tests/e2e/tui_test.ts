@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, startServerOn } from "./reliability_harness.ts";
 import { textWidth } from "../../src/ui/bubble.ts";
-import { delay, joinClient, makeTempDir, messageWith, removeDir } from "./harness.ts";
+import { delay, joinClient, makeTempDir, messageWith, removedAtEnd, removeDir } from "./harness.ts";
 import {
   q,
   Screen,
@@ -20,6 +20,14 @@ import {
   tmuxAvailable,
   withTmux,
 } from "./tmux.ts";
+
+/** alice's and bob's screens (columns and rows as tmux.join takes them), once alice saw bob join. */
+async function aliceAndBob(tmux: Tmux, aliceSize: number[] = [], bobSize: number[] = []) {
+  const alice = await tmux.join("alice", "alice", ...aliceSize);
+  const bob = await tmux.join("bob", "bob", ...bobSize);
+  await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+  return { alice, bob };
+}
 
 /** The rows of the bubble whose text row contains `text`: top border … bottom border. */
 function bubbleAround(lines: string[], text: string): string[] {
@@ -34,9 +42,7 @@ function bubbleAround(lines: string[], text: string): string[] {
 
 Deno.test("tui: a message shows as a bubble on the other screen, and a deletion removes it", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob");
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux);
 
     await alice.type("hello bob, this is a bubble");
     const seen = await bob.waitFor(
@@ -137,9 +143,7 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
 
 Deno.test("tui: a 2 s temporary message shows its time left, then vanishes", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob");
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux);
     await alice.type("/temp 2s gone in two seconds");
     const shown = await bob.waitFor(
       (t) => t.includes("│ gone in two seconds │"),
@@ -164,9 +168,7 @@ Deno.test("tui: a 2 s temporary message shows its time left, then vanishes", asy
 
 Deno.test("tui: resizing the window reflows the bubbles", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice");
-    const bob = await tmux.join("bob", "bob", 100, 30);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+    const { alice, bob } = await aliceAndBob(tmux, [], [100, 30]);
     const words = "reflow me please ".repeat(9).trim();
     await alice.type(words);
     const wide = await bob.waitFor(
@@ -216,56 +218,53 @@ Deno.test("tui: resizing the window reflows the bubbles", async () => {
 Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it was", async () => {
   await withTmux(async (tmux) => {
     const dir = await makeTempDir("chat-tui-stty-");
-    try {
-      const ways: [string, (s: Screen) => Promise<void>][] = [
-        ["ctrlc", (s) => s.keys("C-c")],
-        ["ctrld", (s) => s.keys("C-d")],
-        ["exit", (s) => s.type("/exit")],
-      ];
-      const screens = await Promise.all(ways.map(async ([name]) => {
-        const before = join(dir, `${name}.before`);
-        const after = join(dir, `${name}.after`);
-        const script = `printf 'before-marker\\n'; stty -g > ${q(before)}; ${await tmux
-          .joinCommand(name)}; echo "exit=$?"; stty -g > ${q(after)}; exec sleep 120`;
-        await tmux.open(name, `sh -c ${q(script)}`, 80, 24);
-        const screen = new Screen(tmux, name);
-        await screen.waitFor(
-          (t) => new RegExp(`${name}_\\d{4} · 127`).test(t),
-          START_TIMEOUT_MS,
-          `${name}'s chat screen`,
-        );
-        return screen;
-      }));
-      for (const screen of screens) {
-        assert.equal(await screen.format("#{alternate_on}"), "1");
-        assert.ok(!(await screen.text()).includes("before-marker")); // the alternate screen
-      }
-      await screens[0].type("a last word");
-      await screens[1].waitFor((t) => t.includes("│ a last word │"), SHOW_TIMEOUT_MS, "a message");
+    await using _dir = removedAtEnd(dir);
+    const ways: [string, (s: Screen) => Promise<void>][] = [
+      ["ctrlc", (s) => s.keys("C-c")],
+      ["ctrld", (s) => s.keys("C-d")],
+      ["exit", (s) => s.type("/exit")],
+    ];
+    const screens = await Promise.all(ways.map(async ([name]) => {
+      const before = join(dir, `${name}.before`);
+      const after = join(dir, `${name}.after`);
+      const script = `printf 'before-marker\\n'; stty -g > ${q(before)}; ${await tmux
+        .joinCommand(name)}; echo "exit=$?"; stty -g > ${q(after)}; exec sleep 120`;
+      await tmux.open(name, `sh -c ${q(script)}`, 80, 24);
+      const screen = new Screen(tmux, name);
+      await screen.waitFor(
+        (t) => new RegExp(`${name}_\\d{4} · 127`).test(t),
+        START_TIMEOUT_MS,
+        `${name}'s chat screen`,
+      );
+      return screen;
+    }));
+    for (const screen of screens) {
+      assert.equal(await screen.format("#{alternate_on}"), "1");
+      assert.ok(!(await screen.text()).includes("before-marker")); // the alternate screen
+    }
+    await screens[0].type("a last word");
+    await screens[1].waitFor((t) => t.includes("│ a last word │"), SHOW_TIMEOUT_MS, "a message");
 
-      for (const [i, [, leave]] of ways.entries()) await leave(screens[i]);
-      for (const [i, [name]] of ways.entries()) {
-        const screen = screens[i];
-        const text = await screen.waitFor(
-          (t) => /exit=\d+/.test(t),
-          SHOW_TIMEOUT_MS,
-          `${name}: the client's exit`,
-        );
-        assert.match(text, /exit=0/);
-        assert.match(text, /before-marker/); // the main screen is back, as it was
-        assert.ok(!text.includes("a last word"), text);
-        assert.ok(!text.includes("╭"), text);
-        assert.equal(await screen.format("#{alternate_on}"), "0");
-        assert.equal(await screen.format("#{cursor_flag}"), "1");
-        assert.equal(await screen.format("#{mouse_any_flag}"), "0");
-        const [before, after] = await Promise.all([
-          Deno.readTextFile(join(dir, `${name}.before`)),
-          Deno.readTextFile(join(dir, `${name}.after`)),
-        ]);
-        assert.equal(after, before, `${name}: terminal modes changed`);
-      }
-    } finally {
-      await removeDir(dir);
+    for (const [i, [, leave]] of ways.entries()) await leave(screens[i]);
+    for (const [i, [name]] of ways.entries()) {
+      const screen = screens[i];
+      const text = await screen.waitFor(
+        (t) => /exit=\d+/.test(t),
+        SHOW_TIMEOUT_MS,
+        `${name}: the client's exit`,
+      );
+      assert.match(text, /exit=0/);
+      assert.match(text, /before-marker/); // the main screen is back, as it was
+      assert.ok(!text.includes("a last word"), text);
+      assert.ok(!text.includes("╭"), text);
+      assert.equal(await screen.format("#{alternate_on}"), "0");
+      assert.equal(await screen.format("#{cursor_flag}"), "1");
+      assert.equal(await screen.format("#{mouse_any_flag}"), "0");
+      const [before, after] = await Promise.all([
+        Deno.readTextFile(join(dir, `${name}.before`)),
+        Deno.readTextFile(join(dir, `${name}.after`)),
+      ]);
+      assert.equal(after, before, `${name}: terminal modes changed`);
     }
   });
 });
@@ -426,9 +425,7 @@ Deno.test("tui: --no-color keeps bold and inverse (as NO_COLOR does); no colour 
 
 Deno.test("tui: Esc then /search in one write runs the search; a pasted table keeps its tabs", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice", 100, 24);
-    const bob = await tmux.join("bob", "bob", 100, 24);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    const { alice, bob } = await aliceAndBob(tmux, [100, 24], [100, 24]);
     // one send-keys: tmux writes Escape and the text together
     await alice.keys("Escape", "/search nothing-here-xyz", "Enter");
     await alice.waitFor(
@@ -542,9 +539,7 @@ Deno.test("tui: the name prompt clears a refused name, so the next one is not ap
 
 Deno.test("tui: 👍🏽 × 14 at 60 columns (4 cells each in tmux) leaves the status line and the bubble whole", async () => {
   await withTmux(async (tmux) => {
-    const alice = await tmux.join("alice", "alice", 60, 20);
-    const bob = await tmux.join("bob", "bob", 100, 24);
-    await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob");
+    const { alice, bob } = await aliceAndBob(tmux, [60, 20], [100, 24]);
     const thumbs = "👍🏽".repeat(14);
     await alice.keys("-l", `thumbs ${thumbs}`);
     // typed, not sent: the input line is wider than the window, the status line above stays

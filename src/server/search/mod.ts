@@ -12,8 +12,9 @@ export { SCAN_PAGE_ROWS } from "./scan.ts";
 export { isSearchWorker, runSearchWorker, SEARCH_WORKER_NAME } from "./worker_main.ts";
 
 /**
- * The searcher for `store`, whose database is `dbPath`: a worker on that file, its results read
- * again through `store` so that none purged (or of a room left) meanwhile is returned; or, for an in-memory database
+ * The searcher for `store`, whose database is `dbPath` (a SQLite file, or a PostgreSQL URL): a
+ * worker on that database with a connection of its own, its results read again through `store`
+ * so that none purged (or of a room left) meanwhile is returned; or, for an in-memory database
  * (which a worker cannot open), an InlineSearcher. Close it before the store.
  */
 export function searcherFor(store: Store, dbPath: string): Searcher {

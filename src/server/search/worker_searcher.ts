@@ -1,6 +1,6 @@
 /**
- * The server's searcher: searches run in one worker thread with its own read-only SQLite
- * connection, so however long one takes, the event loop keeps delivering messages.
+ * The server's searcher: searches run in one worker thread with its own connection (read-only
+ * SQLite, or PostgreSQL), so however long one takes, the event loop keeps delivering messages.
  *
  * One search at a time, first come first served; at most MAX_PENDING_SEARCHES waiting and one
  * per user queued or running, the rest refused at once with `busy`. Each is stopped after the

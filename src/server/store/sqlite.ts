@@ -14,7 +14,6 @@ import {
   type Purge,
   type Purged,
   type PurgeRange,
-  quoteOf,
   type RestrictionKind,
   type Session,
   type Store,
@@ -27,6 +26,9 @@ import {
   type Written,
 } from "./store.ts";
 import { createPrivateDatabase } from "./files.ts";
+import { type Row, toIdentity, toMessage, toPurged, toRestriction } from "./rows.ts";
+
+export { toMessage } from "./rows.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS identities (
@@ -153,8 +155,6 @@ CREATE TABLE IF NOT EXISTS modlog (
 );
 CREATE INDEX IF NOT EXISTS modlog_by_room ON modlog(room, seq) WHERE room IS NOT NULL;
 `;
-
-type Row = Record<string, unknown>;
 
 /**
  * SQL: the highest seq ever given out (0 when none), which removing a room's messages (the
@@ -1091,58 +1091,4 @@ function migrateActions(db: DatabaseSync): void {
   if (!columns.some((c) => c.name === "action")) {
     db.exec("ALTER TABLE messages ADD COLUMN action INTEGER");
   }
-}
-
-function toRestriction(row: Row): StoredRestriction {
-  const restriction: StoredRestriction = {
-    kind: row.kind as RestrictionKind,
-    scope: row.scope as string,
-    target: row.target as string,
-    onAddress: row.on_address !== 0,
-    by: row.by as string,
-    time: row.time as number,
-  };
-  if (row.reason !== null) restriction.reason = row.reason as string;
-  if (row.until !== null) restriction.until = row.until as number;
-  return restriction;
-}
-
-/** Who a message was from and to: whom to tell when it goes. */
-function toPurged(row: Row): Purged {
-  const purged: Purged = { id: row.id as string, from: row.sender as string };
-  if (row.recipients !== null) purged.to = JSON.parse(row.recipients as string);
-  else if (row.room !== null) purged.room = row.room as string;
-  return purged;
-}
-
-function toIdentity(row: Row): Identity {
-  return {
-    id: row.id as string,
-    name: row.name as string,
-    tokenHash: row.token_hash as string,
-    createdAt: row.created_at as number,
-    lastSeq: row.last_seq as number,
-  };
-}
-
-/** A row read with {@link MESSAGE_WITH_QUOTE} as a message, quote included. */
-export function toMessage(row: Row): StoredMessage {
-  const message: StoredMessage = {
-    seq: row.seq as number,
-    id: row.id as string,
-    from: row.sender as string,
-    text: row.text as string,
-    time: row.time as number,
-  };
-  if (row.recipients !== null) message.to = JSON.parse(row.recipients as string);
-  else if (row.room !== null) message.room = row.room as string;
-  if (row.reply_to !== null) {
-    message.replyTo = row.reply_to as string;
-    message.quote = row.q_from === null || row.q_purged !== null
-      ? { deleted: true }
-      : quoteOf({ from: row.q_from as string, text: row.q_text as string });
-  }
-  if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
-  if (row.action === 1) message.action = true;
-  return message;
 }

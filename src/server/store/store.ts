@@ -367,6 +367,17 @@ export interface Store {
   close(): void;
 }
 
+/**
+ * The id was issued meanwhile by another server sharing the database (PostgreSQL): admission
+ * picks another. SQLite, with one writer, never throws it.
+ */
+export class IdTakenError extends Error {
+  constructor(readonly id: string) {
+    super(`the id ${id} was just issued to someone else`);
+    this.name = "IdTakenError";
+  }
+}
+
 /** Longest quote of an original, in characters: its first line, cut. */
 export const QUOTE_LENGTH = 120;
 
