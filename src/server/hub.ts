@@ -250,7 +250,7 @@ export class Hub {
   #fromElsewhere(event: ClusterEvent): void {
     switch (event.kind) {
       case "room":
-        return this.rooms.stateHere(event.state, event.frame, event.except);
+        return this.rooms.stateHere(event.state, event);
       case "dropping":
         this.rooms.dropHere(event.room);
         return this.moderation.forgetRoom(event.room);
@@ -261,7 +261,7 @@ export class Hub {
       case "toUser":
         return this.rooms.toUserHere(event.user, event.frame, event.unlessIn);
       case "putOut":
-        return this.rooms.putOutHere(event.user, event.room, event.members);
+        return this.rooms.putOutHere(event.user, event.room);
       case "restricted":
         return this.moderation.forgetMuteHere(event.user, event.scope);
       case "serverBan":

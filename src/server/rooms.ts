@@ -188,7 +188,7 @@ export class Rooms {
     if (isNew) {
       const general = this.#rooms.get(GENERAL_ROOM)!;
       general.members++;
-      this.#tell({ kind: "room", state: this.#state(general) });
+      this.#tell({ kind: "room", state: this.#state(general), change: 1 });
     }
     const mine = new Set<string>();
     for (const name of names) {
@@ -252,16 +252,16 @@ export class Rooms {
     room.online.delete(userId);
     this.#of.get(userId)?.delete(name);
     // on their node (if they are online on another) they are taken out there
-    this.#tell({ kind: "putOut", user: userId, room: name, members: room.members });
+    this.#tell({ kind: "putOut", user: userId, room: name });
     if (room.online.size > PRESENCE_NAMES_LIMIT) return void this.#countChanged(room);
     return { members: room.members, online: room.online.size };
   }
 
-  /** Another node put `userId` out of `name` ({@link removeMember}); it has `members` now. */
-  putOutHere(userId: string, name: string, members: number): void {
+  /** Another node put `userId` out of `name` ({@link removeMember}). */
+  putOutHere(userId: string, name: string): void {
     const room = this.#rooms.get(name);
     if (!room) return;
-    room.members = members;
+    room.members = Math.max(0, room.members - 1);
     if (room.online.delete(userId)) this.#countChanged(room);
     this.#of.get(userId)?.delete(name);
   }
@@ -270,7 +270,15 @@ export class Rooms {
    * A room as another node has it now (made there, or changed): kept here, and its members
    * online here told `frame` (but `except`), with this node's counts.
    */
-  stateHere(state: RoomState, frame?: Relayed, except?: string): void {
+  stateHere(
+    state: RoomState,
+    { made, change, frame, except }: {
+      made?: boolean;
+      change?: number;
+      frame?: Relayed;
+      except?: string;
+    } = {},
+  ): void {
     let room = this.#rooms.get(state.name);
     if (!room) {
       // a name freed and made again elsewhere: the removal is over here too
@@ -284,7 +292,8 @@ export class Rooms {
       room.topicAt = state.topicAt;
       if (state.topicBy === undefined) delete room.topicBy;
       if (state.topicAt === undefined) delete room.topicAt;
-      room.members = state.members;
+      // made elsewhere while this node read it from the store: its creator is counted already
+      if (!made) room.members = Math.max(0, room.members + (change ?? 0));
     }
     if (frame) this.toMembersHere(state.name, frame, except);
   }
@@ -414,7 +423,9 @@ export class Rooms {
     this.#tell({
       kind: "room",
       state: this.#state(room),
-      frame: { ...joined, online: 0 },
+      ...(create ? { made: true as const } : {}),
+      change: 1,
+      frame: { ...joined, online: 0 }, // each node puts in its own count
       except: user.id,
     });
   }
@@ -452,7 +463,8 @@ export class Rooms {
     this.#tell({
       kind: "room",
       state: this.#state(room),
-      frame: { ...left, online: 0 },
+      change: -1,
+      frame: { ...left, online: 0 }, // each node puts in its own count
       except: user.id,
     });
   }

@@ -226,7 +226,15 @@ export class Cluster implements CommitOrder, Elsewhere {
     const message = decode(EventMessage, data);
     if (!message) return this.#drop("event");
     if (message.node === this.node) return;
-    this.#hooks.event?.(message.event);
+    try {
+      this.#hooks.event?.(message.event);
+    } catch (error) {
+      // one event that cannot be applied must not stop the bus's delivery of the next
+      this.#log.warn("could not apply a bus event", {
+        kind: message.event.kind,
+        cause: (error as Error)?.message,
+      });
+    }
   }
 
   #onPresence(data: Uint8Array): void {

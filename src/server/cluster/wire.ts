@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { MAX_FRAME_BYTES } from "../../protocol/codec.ts";
+import { utf8Length } from "../frames.ts";
 import {
   ModerationEvent,
   Presence,
@@ -70,7 +71,12 @@ export type PresenceMessage = z.infer<typeof PresenceMessage>;
 
 const RoomName = z.string().regex(ROOM_PATTERN);
 
-/** A room as every node keeps it (rooms.ts), without its online count: that is each node's. */
+/**
+ * A room as every node keeps it (rooms.ts), without its online count: that is each node's.
+ * `members` is the sender's count, taken by a node that did not know the room yet; one that did
+ * applies the event's `change` instead (counts from different nodes cannot be ordered, changes
+ * add up in any order).
+ */
 const RoomState = z.object({
   name: RoomName,
   topic: z.string(),
@@ -81,8 +87,17 @@ const RoomState = z.object({
 });
 export type RoomState = z.infer<typeof RoomState>;
 
-/** The frames one node has the others tell their people: joins and parts, room and moderation news. */
-const Relayed = z.discriminatedUnion("type", [Presence, RoomEvent, ModerationEvent]);
+/** Room left in a relayed frame for the receiving node's counts in place of the sender's. */
+const COUNTS_SLACK_BYTES = 64;
+
+/**
+ * The frames one node has the others tell their people: joins and parts, room and moderation
+ * news. Each still fits one frame once the receiver has put its own counts in.
+ */
+const Relayed = z.discriminatedUnion("type", [Presence, RoomEvent, ModerationEvent]).refine(
+  (frame) => utf8Length(JSON.stringify(frame)) <= MAX_FRAME_BYTES - COUNTS_SLACK_BYTES,
+  "a relayed frame is over the frame size",
+);
 export type Relayed = z.infer<typeof Relayed>;
 
 /**
@@ -95,6 +110,10 @@ export const ClusterEvent = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("room"),
     state: RoomState,
+    /** It was just made (a node that knows it already, from the store, has its creator counted). */
+    made: z.literal(true).optional(),
+    /** How its member count changed: someone joined (1) or parted (-1). */
+    change: z.union([z.literal(1), z.literal(-1)]).optional(),
     /** For its members online, but `except` (who made the change). */
     frame: Relayed.optional(),
     except: UserId.optional(),
@@ -116,13 +135,8 @@ export const ClusterEvent = z.discriminatedUnion("kind", [
     frame: Relayed,
     unlessIn: RoomName.optional(),
   }),
-  /** `user` was put out of `room` (kicked, banned), which has `members` after it. */
-  z.object({
-    kind: z.literal("putOut"),
-    user: UserId,
-    room: RoomName,
-    members: z.number().int().nonnegative(),
-  }),
+  /** `user` was put out of `room` (kicked, banned): one member fewer. */
+  z.object({ kind: z.literal("putOut"), user: UserId, room: RoomName }),
   /** `user`'s mute in `scope` (a room, or "" for the server) was set or lifted. */
   z.object({ kind: z.literal("restricted"), user: UserId, scope: z.string().max(64) }),
   /** A server-wide ban on `user` and/or an address key: their connections are cut, told `why`. */
