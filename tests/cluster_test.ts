@@ -6,6 +6,7 @@ import { NODE_DEAD_AFTER_MS } from "../src/server/cluster/roster.ts";
 import { COMMIT_POLL_MS } from "../src/server/cluster/cluster.ts";
 import { EXPIRY_TAKEOVER_MS } from "../src/server/messages.ts";
 import { cluster } from "./cluster_fixtures.ts";
+import { FakePeer } from "./fixtures.ts";
 
 const texts = (peer: { of(type: "message"): { text: string }[] }) =>
   peer.of("message").map((m) => m.text);
@@ -139,4 +140,24 @@ Deno.test("a temporary message is expired by its own node; another takes over on
   n2.hub.tick();
   network.pump();
   assert.equal(bob.of("deleted").length, 2, "the other node expired it");
+});
+
+Deno.test("a login on a node that is behind catches it up first: what the client saw elsewhere does not come twice", () => {
+  const { network, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  const bob = n1.join("bob");
+  network.pump();
+  n1.say(alice, { type: "send", ref: "1", text: "one" });
+  n1.say(alice, { type: "send", ref: "2", text: "two" });
+  network.lose(); // n2 has not heard of them
+  const seen = bob.of("message").at(-1)!;
+  assert.equal(seen.text, "two");
+  // bob's node goes; he resumes on n2 from the last message he saw
+  const back = new FakePeer("bob");
+  n2.say(back, { type: "hello", name: "bob", token: bob.token, resume: seen.id });
+  assert.equal(back.of("welcome").length, 1);
+  assert.deepEqual(texts(back), [], "nothing missed, nothing again");
+  n1.say(alice, { type: "send", ref: "3", text: "three" });
+  network.pump();
+  assert.deepEqual(texts(back), ["three"]);
 });

@@ -9,7 +9,11 @@ export const NATS_DEFAULT_PORT = 4222;
 /** NATS servers a --bus may name. */
 export const MAX_BUS_SERVERS = 16;
 
-/** Environment variables the PostgreSQL client (postgres.js) reads for what a URL leaves out. */
+/**
+ * Environment variables the PostgreSQL client (postgres.js 3, parseOptions) reads for whatever
+ * the URL leaves out: under narrowed permissions, reading one not granted would throw, so every
+ * name it may read is granted (PGPASSWORD keeps a password out of the command line).
+ */
 export const POSTGRES_ENV = [
   "PGHOST",
   "PGPORT",
@@ -17,14 +21,29 @@ export const POSTGRES_ENV = [
   "PGUSER",
   "PGUSERNAME",
   "PGPASSWORD",
-  "PGSSLMODE",
   "PGAPPNAME",
-  "PGCONNECT_TIMEOUT",
-  "PGIDLE_TIMEOUT",
-  "PGMAX_LIFETIME",
   "PGTARGETSESSIONATTRS",
-  "USER",
+  // one per option it takes: "PG" + the option's name in capitals
+  ...[
+    "max",
+    "ssl",
+    "sslnegotiation",
+    "idle_timeout",
+    "connect_timeout",
+    "max_lifetime",
+    "max_pipeline",
+    "backoff",
+    "keep_alive",
+    "prepare",
+    "debug",
+    "fetch_types",
+    "publications",
+    "target_session_attrs",
+  ].map((option) => `PG${option.toUpperCase()}`),
+  // the user name when neither the URL nor PGUSER gives one
   "USERNAME",
+  "USER",
+  "LOGNAME",
 ];
 
 /** A --store value: a PostgreSQL URL, and the host:port it dials; or null when it is not one. */

@@ -356,6 +356,9 @@ export class Hub {
     }
     const { identity, token, sessionId, returning } = admission;
     const user: User = { id: identity.id, name: identity.name };
+    // in a cluster, first send out here what other nodes committed: the backlog ends where live
+    // frames begin, and one resuming from what another node showed them must not get it twice
+    this.cluster?.catchUp();
     peer.sessionId = sessionId;
     const previous = this.presence.add(peer, user);
     // online on another node of the cluster until now: that node ends its connection

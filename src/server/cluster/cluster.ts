@@ -87,6 +87,7 @@ export class Cluster implements CommitOrder, Elsewhere {
   #lastBeat = 0;
   #lastPoll = 0;
   #dropped = 0;
+  #readFailing = false;
 
   constructor(options: ClusterOptions) {
     this.node = options.node ?? crypto.randomUUID();
@@ -150,6 +151,26 @@ export class Cluster implements CommitOrder, Elsewhere {
   }
 
   /**
+   * Delivers what the store has and this node has not sent out yet. Before a login: a client
+   * resuming from a message it saw on another node must not get it again live from here.
+   */
+  catchUp(): void {
+    try {
+      this.sequencer.poll();
+      if (this.#readFailing) this.#log.info("reading commits from the store works again");
+      this.#readFailing = false;
+    } catch (error) {
+      // said once per failure, not every second while the store is down
+      if (!this.#readFailing) {
+        this.#log.warn("could not read missed commits from the store; trying every second", {
+          cause: (error as Error).message,
+        });
+      }
+      this.#readFailing = true;
+    }
+  }
+
+  /**
    * A change to rooms or moderation made here, for the other nodes (at most once, as all the
    * bus carries: a lost one leaves their copy stale until the next change of that room).
    */
@@ -169,13 +190,7 @@ export class Cluster implements CommitOrder, Elsewhere {
     }
     if (now - this.#lastPoll >= COMMIT_POLL_MS) {
       this.#lastPoll = now;
-      try {
-        this.sequencer.poll();
-      } catch (error) {
-        this.#log.warn("could not read missed commits; trying again", {
-          cause: (error as Error).message,
-        });
-      }
+      this.catchUp();
     }
   }
 

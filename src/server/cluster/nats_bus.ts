@@ -60,7 +60,11 @@ export class NatsBus implements Bus {
   }
 
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): void {
-    this.#nc.subscribe(subject, { callback: (error, msg) => error || onMessage(msg.data) });
+    this.#nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (!error) onMessage(msg.data);
+      },
+    });
   }
 
   async close(): Promise<void> {
