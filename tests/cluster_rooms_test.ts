@@ -302,3 +302,26 @@ Deno.test("cluster: an event that does not parse, or is too large, is dropped an
   w.network.pump();
   assert.equal(w.alice.of("presence").length, 1);
 });
+
+Deno.test("cluster rooms: news of a room that crossed its removal on the bus does not bring it back; its making anew does", () => {
+  const w = opsWithBob();
+  w.shared.store.addServerOperator(w.alice.id, T0);
+  const state = { name: "#ops", topic: "", private: false, members: 3 };
+  const late = { kind: "room", state, change: 1 };
+  // the removal's commit waits on n1, so #ops is being removed (its name taken) for a while
+  const messages = w.n1.hub.messages as unknown as { dropRoom(room: string): void };
+  const deferred: (() => void)[] = [];
+  const dropRoom = messages.dropRoom.bind(w.n1.hub.messages);
+  messages.dropRoom = (room) => void deferred.push(() => dropRoom(room));
+  w.n1.ask(w.alice, { type: "droproom", room: "#ops" });
+  w.network.pump();
+  w.n3.bus.publish(EVENT, encode({ node: "late", event: late }));
+  w.network.pump();
+  assert.equal(w.n2.hub.rooms.exists("#ops"), false);
+  assert.equal(w.n2.refused(w.bob, { type: "join", room: "#ops" }).code, "unavailable");
+  deferred.shift()!();
+  w.network.pump();
+  w.n3.roomOf(w.carol, { type: "join", room: "#ops" });
+  w.network.pump();
+  assert.equal(w.n2.hub.rooms.info("#ops")?.members, 1);
+});

@@ -281,7 +281,9 @@ export class Rooms {
   ): void {
     let room = this.#rooms.get(state.name);
     if (!room) {
-      // a name freed and made again elsewhere: the removal is over here too
+      // being removed here: only its making anew (the name freed there) brings it back, not news
+      // of the old one that crossed the removal on the bus
+      if (this.#dropping.has(state.name) && !made) return;
       this.#dropping.delete(state.name);
       room = this.#add({ ...state, createdAt: 0 });
     } else {
