@@ -28,6 +28,7 @@ import {
 import { Admissions } from "./admission.ts";
 import type { Bus } from "./cluster/bus.ts";
 import { Cluster, type CommitLog } from "./cluster/cluster.ts";
+import type { ClusterEvent, Elsewhere } from "./cluster/wire.ts";
 import { Away } from "./away.ts";
 import { HANDLERS } from "./handlers.ts";
 import { reply, toFrame } from "./frames.ts";
@@ -148,6 +149,10 @@ export class Hub {
     });
     const resolve = (typed: string) =>
       resolveRecipients([typed], this.presence.named([typed]), (id) => store.canonicalId(id));
+    // rooms and moderation are made before the cluster (whose hooks reach them): they reach it so
+    const elsewhere: Elsewhere | undefined = options.cluster
+      ? { publish: (event) => this.cluster?.publish(event) }
+      : undefined;
     this.rooms = new Rooms({
       store,
       health,
@@ -157,6 +162,7 @@ export class Hub {
       resolve,
       mark: (users) => this.away.mark(users),
       bannedFrom: (userId, room) => this.moderation.bannedFrom(userId, room),
+      elsewhere,
       now,
       log,
     });
@@ -167,6 +173,7 @@ export class Hub {
       presence: this.presence,
       resolve,
       dropMessages: (room) => this.messages.dropRoom(room),
+      elsewhere,
       now,
       log,
     });
@@ -183,6 +190,7 @@ export class Hub {
           left: (user) =>
             this.presence.announce({ type: "presence", left: user, online: this.presence.size }),
           isHere: (id) => this.presence.peer(id) !== undefined,
+          event: (event) => this.#fromElsewhere(event),
         },
       });
       this.presence.attach(this.cluster.roster);
@@ -236,6 +244,29 @@ export class Hub {
     this.#leave(peer);
     peer.user = undefined;
     peer.close("replaced", "you joined again from another connection");
+  }
+
+  /** What another node did to rooms or moderation, applied here (cluster/wire.ts). */
+  #fromElsewhere(event: ClusterEvent): void {
+    switch (event.kind) {
+      case "room":
+        return this.rooms.stateHere(event.state, event);
+      case "dropping":
+        this.rooms.dropHere(event.room);
+        return this.moderation.forgetRoom(event.room);
+      case "gone":
+        return this.rooms.goneHere(event.room);
+      case "toRoom":
+        return this.rooms.toMembersHere(event.room, event.frame, event.except);
+      case "toUser":
+        return this.rooms.toUserHere(event.user, event.frame, event.unlessIn);
+      case "putOut":
+        return this.rooms.putOutHere(event.user, event.room);
+      case "restricted":
+        return this.moderation.forgetMuteHere(event.user, event.scope);
+      case "serverBan":
+        return this.moderation.cutHere(event.user, event.address, event.why);
+    }
   }
 
   /**

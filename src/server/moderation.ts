@@ -18,6 +18,10 @@
  * read of the store after that, and however many rooms someone is muted in costs their hello
  * nothing. Everything else is one indexed read or write per request, and every list is bounded
  * by a constant and cut to one frame.
+ *
+ * In a cluster, what an action means for the other nodes goes to them (`elsewhere`): its frame
+ * for the room's members and the user there, a mute to read again, a server ban's connections to
+ * cut, a room dropped. They apply it with the `…Here` methods.
  */
 import { encodeFrame } from "../protocol/codec.ts";
 import {
@@ -39,6 +43,7 @@ import {
   type User,
 } from "../protocol/schema.ts";
 import { addressKey, parseAddress } from "./address.ts";
+import type { ClusterEvent, Elsewhere } from "./cluster/wire.ts";
 import { fitInFrame, reply, writeOrRefuse } from "./frames.ts";
 import {
   BANS_LIST_LIMIT,
@@ -91,6 +96,8 @@ export interface ModerationOptions {
   resolve(typed: string): Resolution;
   /** A room was removed (the store has it marked): its messages are to be deleted, then it. */
   dropMessages?: (room: string) => void;
+  /** The other nodes of a cluster, told of every action here (absent on a single server). */
+  elsewhere?: Elsewhere;
   now?: () => number;
   log?: Log;
 }
@@ -110,6 +117,7 @@ export class Moderation {
   readonly #presence: Presence;
   readonly #resolve: ModerationOptions["resolve"];
   readonly #dropMessages: NonNullable<ModerationOptions["dropMessages"]>;
+  readonly #elsewhere?: Elsewhere;
   readonly #now: () => number;
   readonly #log: Log;
   /**
@@ -125,6 +133,7 @@ export class Moderation {
     this.#presence = options.presence;
     this.#resolve = options.resolve;
     this.#dropMessages = options.dropMessages ?? (() => {});
+    this.#elsewhere = options.elsewhere;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
   }
@@ -385,7 +394,9 @@ export class Moderation {
         }
       });
       if (done) {
-        this.#cut(peer, target, address, `${user.id}${untilWords(until)}${reasonWords(reason)}`);
+        const why = `${user.id}${untilWords(until)}${reasonWords(reason)}`;
+        this.#cut(peer, target, address, why);
+        this.#tellElsewhere({ kind: "serverBan", ...definedOnly({ user: target, address }), why });
       }
     });
   }
@@ -437,6 +448,7 @@ export class Moderation {
         this.#restrict(user, "mute", scope, target, false, reason, until);
       });
       if (done && this.#presence.peer(target)) this.#remember(target, scope, until ?? Infinity);
+      else if (done) this.#tellElsewhere({ kind: "restricted", user: target, scope });
     });
   }
 
@@ -460,6 +472,9 @@ export class Moderation {
         this.#store.lift("mute", scope, target, this.#now());
       });
       if (done) this.#mutes.get(target)?.set(scope, 0);
+      if (done && !this.#presence.peer(target)) {
+        this.#tellElsewhere({ kind: "restricted", user: target, scope });
+      }
     });
   }
 
@@ -522,9 +537,33 @@ export class Moderation {
       });
       if (!done) return;
       this.#rooms.drop(room);
-      for (const mine of this.#mutes.values()) mine.delete(room);
+      this.forgetRoom(room);
       this.#dropMessages(room);
     });
+  }
+
+  // ---- what another node of a cluster did (cluster/wire.ts) -----------------------------------
+
+  /**
+   * The mutes kept of `room` go (it was removed): a room made later under its name starts with
+   * none. Over the users online with mutes kept, as on the node that removed it.
+   */
+  forgetRoom(room: string): void {
+    for (const mine of this.#mutes.values()) mine.delete(room);
+  }
+
+  /** `userId`'s mute in `scope` was set or lifted on another node: read again when they send. */
+  forgetMuteHere(userId: string, scope: string): void {
+    this.#mutes.get(userId)?.delete(scope);
+  }
+
+  /** A server-wide ban made on another node: its connections here are cut. */
+  cutHere(target: string | undefined, address: string | undefined, why: string): void {
+    this.#cut(undefined, target, address, why);
+  }
+
+  #tellElsewhere(event: ClusterEvent): void {
+    this.#elsewhere?.publish(event);
   }
 
   // ---- the steps every request takes ---------------------------------------------------------
@@ -717,7 +756,7 @@ export class Moderation {
     // whether the user it is about hears of it: a room's action only if they were in the room
     // (or may join it again), else a ban or mute with a reason would carry text to anyone
     const told = change.room === undefined || change.user === undefined ||
-      this.#rooms.isIn(change.user, change.room) || change.action === "unbanned";
+      this.#inRoom(change.user, change.room) || change.action === "unbanned";
     const entry: NewModlogEntry = { time: this.#now(), ...definedOnly(change), by: user.id };
     let full: string | undefined;
     const written = writeOrRefuse(this.#health, peer, ref, "record that", () => {
@@ -743,6 +782,16 @@ export class Moderation {
   }
 
   /**
+   * Whether `userId` is in `room`, online here; in a cluster, also when online on another node
+   * (the store says: one indexed read, only for someone not online here).
+   */
+  #inRoom(userId: string, room: string): boolean {
+    if (this.#rooms.isIn(userId, room)) return true;
+    return this.#elsewhere !== undefined && !this.#presence.peer(userId) &&
+      this.#store.isMember(userId, room);
+  }
+
+  /**
    * One frame to everyone an action concerns, encoded once: the room's members online, the user
    * it is about (when put out of the room already, through their own connection), and the
    * operator (with the ref of their request).
@@ -758,13 +807,24 @@ export class Moderation {
       if (target && target !== peer) target.send(bytes);
     }
     reply(peer, { ...event, ref });
+    // the same to the members and the user on the other nodes (counts there are theirs)
+    const except = peer.user?.id;
+    if (room !== undefined) this.#tellElsewhere({ kind: "toRoom", room, frame: event, except });
+    if (toUser && user !== undefined && !this.#presence.peer(user)) {
+      this.#tellElsewhere({ kind: "toUser", user, frame: event, unlessIn: room });
+    }
   }
 
   /**
    * Cuts the live connections a server-wide ban covers: the user's, and those from the address
    * (never a server operator's). Bounded by the connections online.
    */
-  #cut(peer: Peer, target: string | undefined, address: string | undefined, why: string): void {
+  #cut(
+    peer: Peer | undefined,
+    target: string | undefined,
+    address: string | undefined,
+    why: string,
+  ): void {
     const goodbye = `you are banned from this server by ${why}`;
     const cut: Peer[] = [];
     const own = target !== undefined ? this.#presence.peer(target) : undefined;

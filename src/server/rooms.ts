@@ -8,6 +8,10 @@
  * In memory: every room (at most the server's bound, with its topic and member count) and, for
  * the users online, which of their rooms they are in and which peer to reach them at. A user's
  * rooms are read from the store when they log in, never per message.
+ *
+ * In a cluster every node keeps this copy: each change made here is sent to the others
+ * (`elsewhere`), which apply it with the `…Here` methods; a room's online count, and who `who`
+ * lists in it, are the members online on this node.
  */
 import { encodeFrame } from "../protocol/codec.ts";
 import {
@@ -24,6 +28,7 @@ import {
   type SetTopic,
   type User,
 } from "../protocol/schema.ts";
+import type { ClusterEvent, Elsewhere, Relayed, RoomState } from "./cluster/wire.ts";
 import { fitInFrame, reply, writeOrRefuse } from "./frames.ts";
 import { DEFAULT_MAX_ROOMS } from "./limits.ts";
 import { type Log, silentLog } from "./log.ts";
@@ -79,6 +84,8 @@ export interface RoomsOptions {
   mark?(users: User[]): User[];
   /** Why `userId` may not join `room` now (a ban), or null (default: nobody is banned). */
   bannedFrom?(userId: string, room: string): string | null;
+  /** The other nodes of a cluster, told of every change here (absent on a single server). */
+  elsewhere?: Elsewhere;
   now?: () => number;
   log?: Log;
 }
@@ -92,6 +99,7 @@ export class Rooms {
   readonly #mark: (users: User[]) => User[];
   readonly #bannedFrom: NonNullable<RoomsOptions["bannedFrom"]>;
   readonly #maxRooms: number;
+  readonly #elsewhere?: Elsewhere;
   readonly #now: () => number;
   readonly #log: Log;
   readonly #rooms = new Map<string, Room>();
@@ -114,6 +122,7 @@ export class Rooms {
     this.#mark = options.mark ?? ((users) => users);
     this.#bannedFrom = options.bannedFrom ?? (() => null);
     this.#maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
+    this.#elsewhere = options.elsewhere;
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
     for (const stored of this.#store.rooms()) this.#add(stored);
@@ -130,6 +139,17 @@ export class Rooms {
    * at once, its name taken until {@link dropped}. Returns its members who were online.
    */
   drop(name: string): Peer[] {
+    const peers = this.#dropHere(name);
+    this.#tell({ kind: "dropping", room: name });
+    return peers;
+  }
+
+  /** Another node is removing `name` ({@link drop}); returns its members online here. */
+  dropHere(name: string): Peer[] {
+    return this.#dropHere(name);
+  }
+
+  #dropHere(name: string): Peer[] {
     const room = this.#rooms.get(name);
     if (!room) return [];
     this.#rooms.delete(name);
@@ -143,6 +163,12 @@ export class Rooms {
 
   /** A room being removed is gone, its messages with it: its name is free, and it counts no more. */
   dropped(name: string): void {
+    this.#dropping.delete(name);
+    this.#tell({ kind: "gone", room: name });
+  }
+
+  /** Another node's removal of `name` is done ({@link dropped}). */
+  goneHere(name: string): void {
     this.#dropping.delete(name);
   }
 
@@ -159,7 +185,11 @@ export class Rooms {
       });
     }
     // a new id was put in GENERAL_ROOM with its making (one transaction)
-    if (isNew) this.#rooms.get(GENERAL_ROOM)!.members++;
+    if (isNew) {
+      const general = this.#rooms.get(GENERAL_ROOM)!;
+      general.members++;
+      this.#tell({ kind: "room", state: this.#state(general), change: 1 });
+    }
     const mine = new Set<string>();
     for (const name of names) {
       const room = this.#rooms.get(name);
@@ -221,8 +251,86 @@ export class Rooms {
     room.members = Math.max(0, room.members - 1);
     room.online.delete(userId);
     this.#of.get(userId)?.delete(name);
+    // on their node (if they are online on another) they are taken out there
+    this.#tell({ kind: "putOut", user: userId, room: name });
     if (room.online.size > PRESENCE_NAMES_LIMIT) return void this.#countChanged(room);
     return { members: room.members, online: room.online.size };
+  }
+
+  /** Another node put `userId` out of `name` ({@link removeMember}). */
+  putOutHere(userId: string, name: string): void {
+    const room = this.#rooms.get(name);
+    if (!room) return;
+    room.members = Math.max(0, room.members - 1);
+    if (room.online.delete(userId)) this.#countChanged(room);
+    this.#of.get(userId)?.delete(name);
+  }
+
+  /**
+   * A room as another node has it now (made there, or changed): kept here, and its members
+   * online here told `frame` (but `except`), with this node's counts.
+   */
+  stateHere(
+    state: RoomState,
+    { made, change, frame, except }: {
+      made?: boolean;
+      change?: number;
+      frame?: Relayed;
+      except?: string;
+    } = {},
+  ): void {
+    let room = this.#rooms.get(state.name);
+    if (!room) {
+      // being removed here: only its making anew (the name freed there) brings it back, not news
+      // of the old one that crossed the removal on the bus
+      if (this.#dropping.has(state.name) && !made) return;
+      this.#dropping.delete(state.name);
+      room = this.#add({ ...state, createdAt: 0 });
+    } else {
+      if (room.private !== state.private) this.#publicCount += state.private ? -1 : 1;
+      room.private = state.private;
+      room.topic = state.topic;
+      room.topicBy = state.topicBy;
+      room.topicAt = state.topicAt;
+      if (state.topicBy === undefined) delete room.topicBy;
+      if (state.topicAt === undefined) delete room.topicAt;
+      // made elsewhere while this node read it from the store: its creator is counted already
+      if (!made) room.members = Math.max(0, room.members + (change ?? 0));
+    }
+    if (frame) this.toMembersHere(state.name, frame, except);
+  }
+
+  /**
+   * Tells `room`'s members online here (but `except`) what another node told its own, with this
+   * node's online count. Joins and parts by name only while the room is small here.
+   */
+  toMembersHere(name: string, frame: Relayed, except?: string): void {
+    const room = this.#rooms.get(name);
+    if (!room) return;
+    if (frame.type === "presence" && room.online.size > PRESENCE_NAMES_LIMIT) return;
+    const bytes = encodeFrame(this.#counted(frame, room));
+    for (const [id, peer] of room.online) if (id !== except) peer.send(bytes);
+  }
+
+  /** Tells `userId`, if online here and not in `unlessIn` (told as its member), what another node did. */
+  toUserHere(userId: string, frame: Relayed, unlessIn?: string): void {
+    const peer = this.#peerOf(userId);
+    if (!peer || (unlessIn !== undefined && this.isIn(userId, unlessIn))) return;
+    const room = frame.type === "room" ? frame.room.name : frame.room;
+    const known = room === undefined ? undefined : this.#rooms.get(room);
+    reply(peer, known ? this.#counted(frame, known) : frame);
+  }
+
+  /** A frame from another node with this node's counts of `room` (its online are its own). */
+  #counted(frame: Relayed, room: Room): Relayed {
+    switch (frame.type) {
+      case "room":
+        return { ...frame, room: this.#info(room) };
+      case "presence":
+        return { ...frame, online: room.online.size };
+      case "moderation":
+        return frame.online === undefined ? frame : { ...frame, online: room.online.size };
+    }
   }
 
   /** Sends one encoded frame to `room`'s members online; returns to how many. */
@@ -292,11 +400,18 @@ export class Rooms {
       create = { private: frame.private ?? false };
     }
     const now = this.#now();
+    let madeElsewhere = false;
     if (
       !this.#write(peer, frame.ref, "put you in that room", () => {
-        this.#store.joinRoom(user.id, name, now, create);
+        try {
+          this.#store.joinRoom(user.id, name, now, create);
+        } catch (error) {
+          if (!create || !(madeElsewhere = this.#madeElsewhere(name))) throw error;
+        }
       })
     ) return;
+    // another node made it first (we had not heard yet): a join of that room, checked as one
+    if (madeElsewhere) return this.join(peer, user, frame);
     if (!room) {
       room = this.#add({ name, topic: "", private: create!.private, createdAt: now, members: 0 });
       this.#log.info("room created", { id: user.id, room: name, private: room.private });
@@ -305,7 +420,31 @@ export class Rooms {
     room.online.set(user.id, peer);
     mine.add(name);
     this.#answer(peer, frame.ref, room, "joined");
-    this.#announce(room, { type: "presence", room: name, joined: user, online: room.online.size });
+    const joined = { type: "presence" as const, room: name, joined: user };
+    this.#announce(room, { ...joined, online: room.online.size });
+    this.#tell({
+      kind: "room",
+      state: this.#state(room),
+      ...(create ? { made: true as const } : {}),
+      change: 1,
+      frame: { ...joined, online: 0 }, // each node puts in its own count
+      except: user.id,
+    });
+  }
+
+  /**
+   * Whether `name`, which this node could not make, was made by another node meanwhile (the
+   * store refuses a second): then it is kept here now. Reads every room, once per such race
+   * (creations are rate-limited; the store has no read of one room).
+   */
+  #madeElsewhere(name: string): boolean {
+    if (!this.#elsewhere || this.#rooms.has(name) || this.#store.roomCreator(name) === null) {
+      return false;
+    }
+    const stored = this.#store.rooms().find((r) => r.name === name);
+    if (!stored) return false;
+    this.stateHere({ ...stored });
+    return true;
   }
 
   /** `part`: out of a room the user is in. */
@@ -323,6 +462,13 @@ export class Rooms {
     this.#answer(peer, frame.ref, room, "parted");
     const left = { type: "presence" as const, room: room.name, left: user };
     this.#announce(room, { ...left, online: room.online.size });
+    this.#tell({
+      kind: "room",
+      state: this.#state(room),
+      change: -1,
+      frame: { ...left, online: 0 }, // each node puts in its own count
+      except: user.id,
+    });
   }
 
   /** `topic`: any member sets it; every member online is told. */
@@ -407,6 +553,7 @@ export class Rooms {
     reply(peer, { ...invited, ref: frame.ref });
     const invitee = this.#peerOf(target);
     if (invitee) reply(invitee, invited);
+    else this.#tell({ kind: "toUser", user: target, frame: invited });
   }
 
   /**
@@ -520,6 +667,25 @@ export class Rooms {
     const bytes = encodeFrame(frame);
     for (const member of room.online.values()) if (member !== peer) member.send(bytes);
     reply(peer, { ...frame, ref });
+    this.#tell({ kind: "room", state: this.#state(room), frame, except: peer.user?.id });
+  }
+
+  /** Tells the other nodes of a cluster (nobody on a single server). */
+  #tell(event: ClusterEvent): void {
+    this.#elsewhere?.publish(event);
+  }
+
+  /** What the other nodes keep of a room. */
+  #state(room: Room): RoomState {
+    const state: RoomState = {
+      name: room.name,
+      topic: room.topic,
+      private: room.private,
+      members: room.members,
+    };
+    if (room.topicBy !== undefined) state.topicBy = room.topicBy;
+    if (room.topicAt !== undefined) state.topicAt = room.topicAt;
+    return state;
   }
 
   /**

@@ -20,6 +20,8 @@ export function subjects(prefix: string) {
     commit: `${prefix}.commit`,
     /** Joins, leaves, heartbeats and stops of nodes. */
     presence: `${prefix}.presence`,
+    /** Rooms and moderation: what changed on one node that the others apply or tell (wire.ts). */
+    event: `${prefix}.event`,
   } as const;
 }
 

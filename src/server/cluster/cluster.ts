@@ -17,7 +17,17 @@ import {
   maxSeqOf,
   Sequencer,
 } from "./sequencer.ts";
-import { CommitMessage, commitMessage, decode, encode, PresenceMessage } from "./wire.ts";
+import {
+  type ClusterEvent,
+  CommitMessage,
+  commitMessage,
+  decode,
+  type Elsewhere,
+  encode,
+  EventMessage,
+  MAX_EVENT_BYTES,
+  PresenceMessage,
+} from "./wire.ts";
 
 /** How often a node asks the store whether it missed a commit (a bus that dropped one). */
 export const COMMIT_POLL_MS = 1_000;
@@ -47,6 +57,8 @@ export interface ClusterHooks {
   left(user: User): void;
   /** Whether `id` is online on this node. */
   isHere(id: string): boolean;
+  /** Applies another node's change to rooms or moderation here, and tells whom it concerns. */
+  event?(event: ClusterEvent): void;
 }
 
 export interface ClusterOptions {
@@ -60,7 +72,7 @@ export interface ClusterOptions {
   log?: Log;
 }
 
-export class Cluster implements CommitOrder {
+export class Cluster implements CommitOrder, Elsewhere {
   readonly node: string;
   readonly roster: Roster;
   readonly sequencer: Sequencer;
@@ -102,10 +114,16 @@ export class Cluster implements CommitOrder {
     );
   }
 
+  /** Bus messages dropped because they did not parse (or were too large). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
   /** Listens on the bus and says this node is here. */
   start(): void {
     this.#bus.subscribe(this.#subjects.commit, (data) => this.#onCommit(data));
     this.#bus.subscribe(this.#subjects.presence, (data) => this.#onPresence(data));
+    this.#bus.subscribe(this.#subjects.event, (data) => this.#onEvent(data));
     this.#beat(this.#now());
   }
 
@@ -150,6 +168,17 @@ export class Cluster implements CommitOrder {
       }
       this.#readFailing = true;
     }
+  }
+
+  /**
+   * A change to rooms or moderation made here, for the other nodes (at most once, as all the
+   * bus carries: a lost one leaves their copy stale until the next change of that room).
+   */
+  publish(event: ClusterEvent): void {
+    const data = encode({ node: this.node, event });
+    // a frame is within MAX_FRAME_BYTES by construction; this only keeps a bug off the bus
+    if (data.length > MAX_EVENT_BYTES) return this.#drop(`outgoing ${event.kind} (too large)`);
+    this.#bus.publish(this.#subjects.event, data);
   }
 
   /** Heartbeats, dead nodes, and reading what the bus may have lost. */
@@ -204,6 +233,23 @@ export class Cluster implements CommitOrder {
     if (message.node === this.node) return;
     const { node: _, ...commit } = message;
     this.sequencer.offer(this.#deliverable(commit));
+  }
+
+  #onEvent(data: Uint8Array): void {
+    // read no further than the bound: a large message is refused before it is parsed
+    if (data.length > MAX_EVENT_BYTES) return this.#drop("event");
+    const message = decode(EventMessage, data);
+    if (!message) return this.#drop("event");
+    if (message.node === this.node) return;
+    try {
+      this.#hooks.event?.(message.event);
+    } catch (error) {
+      // one event that cannot be applied must not stop the bus's delivery of the next
+      this.#log.warn("could not apply a bus event", {
+        kind: message.event.kind,
+        cause: (error as Error)?.message,
+      });
+    }
   }
 
   #onPresence(data: Uint8Array): void {
