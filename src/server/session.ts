@@ -5,6 +5,7 @@
  * by the server's single sweeper, not by a timer per connection.
  */
 import type { TLSSocket } from "node:tls";
+import { StoreUnavailableError } from "./store/store.ts";
 import {
   concatFrames,
   decodePayload,
@@ -239,17 +240,28 @@ export class Session implements Peer, BudgetMember {
         }
       }
     } catch (error) {
-      // a bug in serving one request must cost that request, never the server
-      this.log.error("internal error serving a request", {
-        address: this.address,
-        id: this.user?.id,
-        cause: (error as Error)?.message,
-      });
-      const frame: ServerFrame = {
-        type: "error",
-        code: ErrorCode.internal,
-        message: "the server failed on that request; it was not carried out",
-      };
+      // the database out of reach costs the request, said as such (and logged by kind, once)
+      const unreachable = error instanceof StoreUnavailableError;
+      if (unreachable) this.log.count("store_unavailable", this.address);
+      else {
+        // a bug in serving one request must cost that request, never the server
+        this.log.error("internal error serving a request", {
+          address: this.address,
+          id: this.user?.id,
+          cause: (error as Error)?.message,
+        });
+      }
+      const frame: ServerFrame = unreachable
+        ? {
+          type: "error",
+          code: ErrorCode.unavailable,
+          message: "the server cannot reach its database just now; that was not done, try again",
+        }
+        : {
+          type: "error",
+          code: ErrorCode.internal,
+          message: "the server failed on that request; it was not carried out",
+        };
       const ref = refOf(decoded.value);
       if (ref !== undefined) frame.ref = ref;
       this.send(encodeFrame(frame));

@@ -31,6 +31,7 @@ import {
   type StoredMessage,
   type StoredRestriction,
   type StoredRoom,
+  StoreUnavailableError,
   type TokenMatch,
   type Tombstone,
   type Write,
@@ -55,6 +56,11 @@ export const PG_WRITE_TIMEOUT_MS = 5_000;
 export const PG_OPEN_TIMEOUT_MS = 15_000;
 /** At most one VACUUM of the messages table this often, after commits that purged text. */
 export const PG_VACUUM_INTERVAL_MS = 10_000;
+/**
+ * Once a call has timed out, calls are refused at once (a server waiting 2 s per call would be
+ * frozen for everyone) until a ping, sent in the background at most this often, is answered.
+ */
+export const PG_PROBE_INTERVAL_MS = 250;
 /** Seqs per page when Store.search reads messages to match on this thread. */
 const SEARCH_PAGE_ROWS = 200;
 
@@ -115,6 +121,8 @@ export class PostgresStore implements Store {
   #nextId = 1;
   #inTransaction = false;
   #closed = false;
+  /** Set when a call timed out: calls fail at once until a ping is answered. */
+  #down?: { probe: number | undefined; probedAt: number };
   /**
    * The number of the last commit() this instance made (0 before any). Inside `atomically`, it is
    * known before the transaction ends: the commit is only durable once that returns.
@@ -157,8 +165,46 @@ export class PostgresStore implements Store {
    * Posts a request and blocks until its answer (or the timeout). Answers to earlier calls that
    * timed out are read and dropped on the way.
    */
+  /**
+   * While PostgreSQL is taken for down: whether the background ping was answered (then it is up
+   * again); sends a new ping when none is out, or the last went unanswered for a read's timeout.
+   */
+  #answeredAgain(): boolean {
+    const down = this.#down!;
+    for (let got = receiveMessageOnPort(this.#port); got; got = receiveMessageOnPort(this.#port)) {
+      const answer = got.message as Answer;
+      if (answer.id !== down.probe) continue;
+      down.probe = undefined;
+      if (answer.ok) {
+        this.#down = undefined;
+        return true;
+      }
+    }
+    const now = performance.now();
+    const stale = down.probe !== undefined && now - down.probedAt > this.#readTimeoutMs;
+    if ((down.probe === undefined || stale) && now - down.probedAt >= PG_PROBE_INTERVAL_MS) {
+      down.probe = this.#nextId++;
+      down.probedAt = now;
+      const request: Request = {
+        id: down.probe,
+        op: "ping",
+        args: [],
+        deadline: Date.now() + this.#readTimeoutMs,
+      };
+      this.#port.postMessage(request);
+    }
+    return false;
+  }
+
   #call<T>(op: OpName | Control, args: unknown[], timeoutMs?: number): T {
     if (this.#closed) throw new Error("the PostgreSQL store is closed");
+    if (this.#down && op !== "close" && !this.#answeredAgain()) {
+      // what a transaction began must still end, whenever PostgreSQL answers again
+      if (op === "rollback") this.#post("rollback");
+      throw new StoreUnavailableError(
+        `PostgreSQL at ${this.#where} is not answering; requests are refused until it does`,
+      );
+    }
     const ms = timeoutMs ?? (READS.has(op) ? this.#readTimeoutMs : this.#writeTimeoutMs);
     const id = this.#nextId++;
     let seen = Atomics.load(this.#signal, 0);
@@ -175,11 +221,12 @@ export class PostgresStore implements Store {
         if (answer.id !== id) continue;
         if (answer.ok) return answer.value as T;
         if (answer.idTaken) throw new IdTakenError((args[0] as { id: string }).id);
-        throw new Error(answer.message);
+        throw new StoreUnavailableError(answer.message);
       }
       const left = deadline - performance.now();
       if (left <= 0) {
-        throw new Error(
+        this.#down = { probe: undefined, probedAt: 0 };
+        throw new StoreUnavailableError(
           `PostgreSQL at ${this.#where} did not answer within ${ms} ms (${op})`,
         );
       }

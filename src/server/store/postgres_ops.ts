@@ -42,6 +42,9 @@ export function connect(url: string, options: { max?: number } = {}): postgres.S
     onnotice: () => {},
     // refused or unreachable: fail within the bridge's timeout, not postgres.js's 30 s
     connect_timeout: 2,
+    // after a restart, connect again within a quarter second (postgres.js waits up to 20 s once
+    // a few attempts have failed, and every call would time out until then)
+    backoff: () => 0.25,
     types: {
       bigint: {
         to: 20,

@@ -18,12 +18,27 @@ import {
 
 export { isPostgresWorkerData } from "./postgres_bridge.ts";
 
+/** How long past its deadline a request may hold up the next (its caller has given up). */
+const GIVE_UP_GRACE_MS = 500;
+
 /** Serves the store's requests until it asks to close. */
 export function runPostgresWorker(data: PostgresWorkerData): void {
   const { port } = data;
   const signal = new Int32Array(data.signal);
   const ctx: Ctx = { sql: connect(data.url), tx: null };
-  const vacuum = vacuumer(ctx.sql, data.vacuumIntervalMs);
+  const vacuum = vacuumer(() => ctx.sql, data.vacuumIntervalMs);
+  // postgres.js can throw from a socket callback while PostgreSQL restarts (a write on a socket
+  // it has already dropped): uncaught, that would end this worker, and the store with it for
+  // good. The worker stays; the pool, whose state is not to be trusted after it, is replaced.
+  const renew = (event: Event) => {
+    event.preventDefault();
+    const old = ctx.sql;
+    ctx.sql = connect(data.url);
+    ctx.tx = null;
+    old.end({ timeout: 0 }).catch(() => {});
+  };
+  globalThis.addEventListener("error", renew);
+  globalThis.addEventListener("unhandledrejection", renew);
   let chain = Promise.resolve();
 
   const answer = (message: Answer) => {
@@ -60,7 +75,10 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
         const tx = await ctx.sql.reserve();
         try {
           await tx`BEGIN`;
+          // given up on meanwhile: later requests must not run inside it
+          if (Date.now() > request.deadline) throw new Error("BEGIN came too late");
         } catch (error) {
+          await tx.unsafe("ROLLBACK").catch(() => {});
           tx.release();
           throw error;
         }
@@ -98,7 +116,16 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
   };
 
   port.on("message", (request: Request) => {
-    chain = chain.then(() => handle(request));
+    // requests run one after another, but none holds up the rest past its deadline: a query on
+    // a connection that PostgreSQL never answers (it stopped mid-query, or hangs while starting)
+    // would otherwise stop every later request, the pings that tell it is back among them
+    chain = chain.then(() => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, request.deadline - Date.now()) + GIVE_UP_GRACE_MS);
+      });
+      return Promise.race([handle(request), late]).finally(() => clearTimeout(timer));
+    });
   });
 }
 
@@ -107,7 +134,7 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
  * it: one runs after a commit that purged, at most once per interval (VACUUM cannot run in a
  * transaction; it runs on the pool, beside the requests, and never holds them up).
  */
-function vacuumer(sql: postgres.Sql, intervalMs: number) {
+function vacuumer(pool: () => postgres.Sql, intervalMs: number) {
   let last = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
@@ -117,7 +144,7 @@ function vacuumer(sql: postgres.Sql, intervalMs: number) {
     running = true;
     last = Date.now();
     try {
-      await sql`VACUUM messages`;
+      await pool()`VACUUM messages`;
     } catch {
       // owed no more than before: the next purge schedules another
     } finally {

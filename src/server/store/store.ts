@@ -368,6 +368,18 @@ export interface Store {
 }
 
 /**
+ * The store cannot be reached or did not answer in time (PostgreSQL down, frozen, or cut off):
+ * the request is refused as `unavailable`, never as a fault of the server. SQLite does not throw
+ * it (its failures are its disk's).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
  * The id was issued meanwhile by another server sharing the database (PostgreSQL): admission
  * picks another. SQLite, with one writer, never throws it.
  */
