@@ -17,11 +17,8 @@ let databases = 0;
 
 /** A new empty database on this file's PostgreSQL (started on first use). */
 async function freshDatabase(): Promise<string> {
-  if (!engine) {
-    engine = await startPostgres();
-    // the last test stops it; filtered out, it is killed when the process ends
-    globalThis.addEventListener("unload", () => engine?.killSync());
-  }
+  // the last test removes it; filtered out, it is killed when the process unloads
+  engine ??= await startPostgres();
   const name = `c${++databases}`;
   await psql(engine.url, `CREATE DATABASE ${name}`);
   const url = new URL(engine.url);
@@ -200,7 +197,7 @@ pgTest(
     const url = await freshDatabase();
     const store = new PostgresStore(url);
     try {
-      await engine!.halt();
+      await engine!.stop();
       let started = performance.now();
       assert.throws(() => store.latestSeq(), /refused the connection|connection .* was lost/);
       assert.throws(() => store.latestSeq(), /refused the connection/);
@@ -436,7 +433,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    await engine?.stop();
+    await engine?.remove();
     engine = null;
   },
 });
