@@ -15,7 +15,7 @@
  */
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
-import { GENERAL_ROOM } from "../protocol/schema.ts";
+import { GENERAL_ROOM } from "../protocol/rules.ts";
 import { stamp } from "./time.ts";
 import { oneLine } from "./sanitize.ts";
 import { type NickRole, nickRole } from "./colors.ts";

@@ -6,13 +6,8 @@
  */
 import Table from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import {
-  GENERAL_ROOM,
-  type Restriction,
-  type RoomInfo,
-  type SessionInfo,
-  type User,
-} from "../protocol/schema.ts";
+import { GENERAL_ROOM } from "../protocol/rules.ts";
+import type { Restriction, RoomInfo, SessionInfo, User } from "../protocol/schema.ts";
 import { oneLine, untab } from "./sanitize.ts";
 import { clock, dateTime } from "./time.ts";
 import type { ConnectionStatus } from "../client/client.ts";

@@ -10,7 +10,8 @@
  * theirs in `views`. A live direct message is also shown in the view on screen, so none is missed.
  */
 import type { ClientEvent, Shown } from "../../client/state.ts";
-import { GENERAL_ROOM, type SessionInfo, type User } from "../../protocol/schema.ts";
+import { GENERAL_ROOM } from "../../protocol/rules.ts";
+import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { plainLines } from "../plain.ts";
 import { oneLine, untab } from "../sanitize.ts";

@@ -12,7 +12,7 @@
  * ```
  */
 import { COMMANDS, type HelpTopic } from "../../client/commands.ts";
-import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
+import { MAX_TEXT_LENGTH } from "../../protocol/rules.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
 import type { Ui, UiContext, UiHandlers } from "../ui.ts";
