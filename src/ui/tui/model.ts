@@ -298,7 +298,16 @@ export function addMessage(model: Model, message: Shown): Model {
   const ids = idsOf(model.items);
   if (ids.has(message.id)) return model;
   const item: Item = { kind: "message", key: message.id, message };
-  const items = [...model.items, item];
+  // at the cap, the oldest is left out of the one copy made (not copied, then cut by bounded)
+  const full = model.items.length >= MAX_ITEMS && model.anchor === undefined;
+  const items = model.items.slice(full ? model.items.length + 1 - MAX_ITEMS : 0);
+  items.push(item);
+  if (full) {
+    for (let i = 0; i < model.items.length + 1 - MAX_ITEMS; i++) {
+      const dropped = model.items[i];
+      if (dropped.kind === "message") ids.delete(dropped.key);
+    }
+  }
   ids.add(message.id);
   handOn(model.items, items, ids);
   const unseen = model.anchor && message.from !== model.me?.id ? model.unseen + 1 : model.unseen;

@@ -336,7 +336,7 @@ class TuiController implements Ui {
     }
     this.#screen = screen;
     const next = screen.lines.map((line) => this.#writer.row(line, cols));
-    const text = paintFrame(this.#painted, next, rows, screen.cursor, cols);
+    const text = paintFrame(this.#painted, next, rows, screen.cursor, cols, screen.pane);
     this.#painted = next;
     this.#terminal.write(text);
   }
