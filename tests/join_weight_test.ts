@@ -1,6 +1,7 @@
 // What `chat join` loads before its first message: the modules main.ts and cli/join.ts import
 // at run time (static imports, not type-only ones, not the dynamic ones of other commands). zod
-// and the server's search code (node:sqlite, re2js) are megabytes of memory a client does not need:
+// and the server's search code (node:sqlite, re2js) are megabytes of memory a client does not need
+// (and cli-table3 one the full-screen client does not: plain.ts loads it for the line modes):
 // the client checks frames with protocol/server_frames.ts (held to the schema by
 // server_frames_test.ts) and reads its limits and patterns from protocol/rules.ts.
 //
@@ -42,7 +43,7 @@ function closure(entries: string[]): Set<string> {
 Deno.test("join loads neither zod nor the server's search", () => {
   const loaded = closure(["main.ts", "cli/join.ts"]);
   assert.ok(loaded.has("client/connection.ts") && loaded.has("ui/tui/tui.ts"), [...loaded].join());
-  for (const heavy of ["zod", "re2js", "node:sqlite", "protocol/schema.ts"]) {
+  for (const heavy of ["zod", "re2js", "node:sqlite", "protocol/schema.ts", "cli-table3"]) {
     assert.ok(!loaded.has(heavy), `join loads ${heavy}`);
   }
   const server = [...loaded].filter((m) => m.startsWith("server/"));
