@@ -327,17 +327,32 @@ export interface Me {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 
-/** Matches my id or name as a word (optionally after @), case-insensitive. */
-function mentionPattern(me: Me): RegExp {
-  const names = [me.id, me.name].filter((n) => n !== "").map(escapeRegExp).join("|");
-  return new RegExp(`(?<![A-Za-z0-9._-])@?(?:${names})(?![A-Za-z0-9_-])`, "gi");
+/** The last patterns made, for whom (every message and bubble line asks, always for the same me). */
+let mentions: { id: string; name: string; all: RegExp; one: RegExp } | undefined;
+
+/**
+ * Matches my id or name as a word (optionally after @), case-insensitive: `all` (global, for
+ * matchAll, which works on a copy and leaves it at lastIndex 0) or `one` (for test, stateless).
+ */
+function mentionPattern(me: Me, which: "all" | "one"): RegExp {
+  if (mentions?.id !== me.id || mentions.name !== me.name) {
+    const names = [me.id, me.name].filter((n) => n !== "").map(escapeRegExp).join("|");
+    const source = `(?<![A-Za-z0-9._-])@?(?:${names})(?![A-Za-z0-9_-])`;
+    mentions = {
+      id: me.id,
+      name: me.name,
+      all: new RegExp(source, "gi"),
+      one: new RegExp(source, "i"),
+    };
+  }
+  return mentions[which];
 }
 
 /** Whether a message from someone else is for me in particular: direct to me, or naming me. */
 export function isForMe(m: Shown, me: Me | undefined): boolean {
   if (!me || m.from === me.id) return false;
   if (m.to?.includes(me.id)) return true;
-  return mentionPattern(me).test(m.text);
+  return mentionPattern(me, "one").test(m.text);
 }
 
 /** Splits a line into text and mention segments. */
@@ -345,7 +360,7 @@ function withMentions(text: string, me: Me | undefined): StyledLine {
   if (!me || text === "") return [{ text, role: "text" }];
   const out: StyledLine = [];
   let last = 0;
-  for (const match of text.matchAll(mentionPattern(me))) {
+  for (const match of text.matchAll(mentionPattern(me, "all"))) {
     if (match.index > last) out.push({ text: text.slice(last, match.index), role: "text" });
     out.push({ text: match[0], role: "mention" });
     last = match.index + match[0].length;
