@@ -118,6 +118,9 @@ export function textWidth(text: string): number {
   return width;
 }
 
+/** Printable ASCII and tabs: nothing visible() would drop. */
+const PRINTABLE_OR_TAB = /^[\x20-\x7e\t]*$/;
+
 /**
  * Drops graphemes that take no column (zero-width spaces, joiners left alone): a terminal
  * draws nothing for them, and a renderer that counts each grapheme as at least one column would
@@ -125,6 +128,7 @@ export function textWidth(text: string): number {
  */
 export function visible(text: string): string {
   // a tab has no width of its own: it is expanded where its column is known (expandTabs)
+  if (PRINTABLE_OR_TAB.test(text)) return text; // each a grapheme of one column (or a tab)
   return graphemes(text).filter((g) => g === "\t" || cellWidth(g) > 0).join("");
 }
 
