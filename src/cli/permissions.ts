@@ -9,8 +9,9 @@
  * - `join`: connect to its --server, each address of a list (a name at its port only: one that
  *   stands for several addresses is dialled at Deno's first); read --ca, --password-file and
  *   ./certs/ca.pem; read and write its state directory (tokens, pins); the environment (the
- *   prompt's libraries probe it). Not a permission but passed the same way: a small young
- *   generation (a V8 heap flag), which keeps the client's memory down in a busy room.
+ *   prompt's libraries probe it). Not permissions but passed the same way: V8 heap flags (a small
+ *   young generation, an old one that grows little, memory given back soon after a burst), which
+ *   keep the client's memory down in a busy room.
  * - `check`: connect to its --server (each address of a list); read --ca, the server's ca.pem and
  *   the pins.
  * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
