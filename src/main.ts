@@ -19,7 +19,6 @@ import {
 import { PromptCancelled } from "./ui/ask.ts";
 import { VERSION } from "./version.ts";
 import { sanitizeLine } from "./ui/sanitize.ts";
-import { isSearchWorker, runSearchWorker } from "./server/search/worker_main.ts";
 import { workerData } from "node:worker_threads";
 import { isPostgresWorkerData } from "./server/store/postgres_bridge.ts";
 
@@ -104,9 +103,28 @@ function print(text: string): number {
   return 0;
 }
 
-if (isSearchWorker()) {
-  // the single-file bundle started as the server's search worker (server/search/): no CLI here
+/**
+ * The name the server gives its search worker (server/search/worker_main.ts SEARCH_WORKER_NAME;
+ * tests/join_weight_test.ts holds them equal): checked here without loading the server's search
+ * code (node:sqlite, re2js, zod), which every other command would carry for nothing.
+ */
+export const SEARCH_WORKER_NAME = "chat-search";
+
+/** True in a worker started as the search worker (as worker_main.ts isSearchWorker). */
+function startedAsSearchWorker(): boolean {
+  return (globalThis as { name?: unknown }).name === SEARCH_WORKER_NAME &&
+    typeof (globalThis as { postMessage?: unknown }).postMessage === "function";
+}
+
+if (startedAsSearchWorker()) {
+  // the single-file bundle started as the server's search worker (server/search/): no CLI here.
+  // What the server posts while the worker's code loads waits for its handler, in order.
+  const scope = globalThis as unknown as { onmessage: ((event: MessageEvent) => void) | null };
+  const early: MessageEvent[] = [];
+  scope.onmessage = (event) => early.push(event);
+  const { runSearchWorker } = await import("./server/search/worker_main.ts");
   runSearchWorker();
+  for (const event of early) scope.onmessage?.(event);
 } else if (isPostgresWorkerData(workerData)) {
   // …or as the PostgreSQL store's worker (server/store/postgres.ts), which loads the driver
   const { runPostgresWorker } = await import("./server/store/postgres_worker_main.ts");

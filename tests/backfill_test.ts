@@ -23,7 +23,7 @@ import {
   type ServerFrame,
 } from "../src/protocol/schema.ts";
 import { lineText } from "../src/ui/bubble.ts";
-import { jsonEvent, plainLines } from "../src/ui/plain.ts";
+import { jsonEvent, loadTables, plainLines } from "../src/ui/plain.ts";
 import type { Key } from "../src/ui/tui/keys.ts";
 import { addHistory, applyEvents, initialModel, lookAt, type Model } from "../src/ui/tui/model.ts";
 import { composeScreen, READ_MARKER } from "../src/ui/tui/screen.ts";
@@ -134,7 +134,8 @@ Deno.test("state: the oldest message of each room shown, live or from history; r
 
 // ---- line modes ----------------------------------------------------------------------------
 
-Deno.test("plain: a page of history is its messages as lines, oldest first, under a line saying so", () => {
+Deno.test("plain: a page of history is its messages as lines, oldest first, under a line saying so", async () => {
+  await loadTables(); // as a line mode does before it shows anything
   const t1 = new Date(2026, 11, 2, 9, 5, 7).getTime();
   const first = msg({ room: "#builds", text: "build 1 failed", time: t1 });
   const second = msg({ room: "#builds", text: "build 2 passed", time: t1 + 60_000 });

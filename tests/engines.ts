@@ -1,7 +1,9 @@
 /**
  * Real PostgreSQL and NATS servers for tests, each on a free loopback port with its data in a
- * fresh temp dir (removed by `stop()`). Every wait is bounded. As root, PostgreSQL runs as the
- * unprivileged `postgres` user (it refuses to run as root).
+ * fresh temp dir: `stop()`/`kill()` and `start()` again keep both; `remove()` ends it for good,
+ * and when the process unloads, whatever is left is killed and its dir removed (so a `stop()`
+ * at the end of a test cleans up too, at exit). Every wait is bounded. As root, PostgreSQL runs
+ * as the unprivileged `postgres` user (it refuses to run as root).
  *
  * Nothing here contacts anything but 127.0.0.1.
  */
@@ -16,16 +18,23 @@ const STOP_TIMEOUT_MS = 10_000;
 export interface Engine {
   url: string;
   dataDir: string;
-  /** Stops it for good: its data dir is removed. */
+  /**
+   * Stops it cleanly (SIGKILL after STOP_TIMEOUT_MS), keeping its data dir and port for
+   * `start()`; the dir goes when the process unloads (or with `remove()`).
+   */
   stop(): Promise<void>;
-  /** Kills it (SIGKILL), keeping the data dir and port for `start()`. */
+  /** Kills it (SIGKILL), keeping its data dir and port. */
   kill(): Promise<void>;
-  /** Starts it again on the same port and data dir (after `halt()` or `kill()`). */
+  /** Starts it again on the same port and data dir (after `stop()` or `kill()`). */
   start(): Promise<void>;
+  /** Stops it for good and removes its dir. */
+  remove(): Promise<void>;
+  /** Kills it and removes its dir, synchronously (what the unload handler does). */
+  killSync(): void;
 }
 
 export interface PostgresEngine extends Engine {
-  /** Stops it cleanly, keeping the data dir and port for `start()`. */
+  /** The same as `stop()`. */
   halt(): Promise<void>;
   /** Freezes every process of the cluster (SIGSTOP): queries hang, connections stay. */
   freeze(): void;
@@ -33,8 +42,6 @@ export interface PostgresEngine extends Engine {
   thaw(): void;
   /** The postmaster's pid while running. */
   pid(): number | null;
-  /** Kills every process of it and removes its dir, synchronously (an unload handler's). */
-  killSync(): void;
 }
 
 /** A port on 127.0.0.1 that nothing listened on a moment ago. */
@@ -290,27 +297,32 @@ export async function startPostgres(): Promise<PostgresEngine> {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
+  const killSync = () => {
+    signalAll("SIGCONT");
+    signalAll("SIGKILL");
+    child = null;
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // removed already
+    }
+  };
+  globalThis.addEventListener("unload", killSync);
   return {
     url: `postgres://chat@127.0.0.1:${port}/chat`,
     dataDir,
     start,
+    stop: halt,
     halt,
     kill,
     freeze: () => signalAll("SIGSTOP"),
     thaw: () => signalAll("SIGCONT"),
     pid: () => child?.pid ?? null,
-    killSync: () => {
-      signalAll("SIGKILL");
-      child = null;
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch {
-        // removed already
-      }
-    },
-    stop: async () => {
+    killSync,
+    remove: async () => {
       signalAll("SIGCONT");
       await halt();
+      globalThis.removeEventListener("unload", killSync);
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -395,19 +407,37 @@ export async function startNats(): Promise<Engine> {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
+  const kill = async () => {
+    const proc = child;
+    if (!proc) return;
+    child = null;
+    proc.kill("SIGKILL");
+    await proc.status;
+  };
+  const killSync = () => {
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // exited already
+    }
+    child = null;
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // removed already
+    }
+  };
+  globalThis.addEventListener("unload", killSync);
   return {
     url: `nats://127.0.0.1:${port}`,
     dataDir: dir,
     start,
-    kill: async () => {
-      const proc = child;
-      if (!proc) return;
-      child = null;
-      proc.kill("SIGKILL");
-      await proc.status;
-    },
-    stop: async () => {
+    stop: halt,
+    kill,
+    killSync,
+    remove: async () => {
       await halt();
+      globalThis.removeEventListener("unload", killSync);
       await Deno.remove(dir, { recursive: true });
     },
   };
@@ -427,25 +457,20 @@ export async function psql(url: string, sql: string): Promise<string> {
 
 /**
  * One PostgreSQL for a test file, started on first use; each `freshDatabase()` is a new, empty
- * database on it. The file's last test calls `stop()`; should it not run (a filter), the server
- * is killed when the process unloads.
+ * database on it. The file's last test calls `remove()`; should it not run (a filter), the
+ * server is killed when the process unloads.
  */
 export function sharedPostgres(): {
   engine(): Promise<PostgresEngine>;
   freshDatabase(): Promise<string>;
   /** Empties every table of the store's schema in database `url`, counters back at 0. */
   emptyDatabase(url: string): Promise<void>;
-  stop(): Promise<void>;
+  remove(): Promise<void>;
 } {
   let started: Promise<PostgresEngine> | null = null;
   let made = 0;
   const engine = () => {
-    if (!started) {
-      started = startPostgres();
-      started.then((pg) => {
-        globalThis.addEventListener("unload", () => pg.killSync());
-      }, () => {});
-    }
+    started ??= startPostgres();
     return started;
   };
   return {
@@ -463,8 +488,8 @@ export function sharedPostgres(): {
     async emptyDatabase(url: string) {
       await psql(url, EMPTY);
     },
-    async stop() {
-      if (started) await (await started).stop();
+    async remove() {
+      if (started) await (await started).remove();
       started = null;
     },
   };

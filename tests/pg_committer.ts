@@ -4,13 +4,15 @@
  */
 import { PostgresStore } from "../src/server/store/postgres.ts";
 import { GENERAL_ROOM } from "../src/protocol/schema.ts";
-import type { Write } from "../src/server/store/store.ts";
+import { IdTakenError, type Write } from "../src/server/store/store.ts";
 
 export interface CommitterJob {
   url: string;
   node: string;
   commits: number;
   batch: number;
+  /** Instead of committing, issue ids `id0_0001`… (as many as `commits`): what became of each. */
+  identities?: boolean;
 }
 
 /** What one commit did, as its node saw it. */
@@ -22,12 +24,33 @@ export interface CommitSeen {
 
 const scope = globalThis as unknown as {
   onmessage: (event: MessageEvent<CommitterJob>) => void;
-  postMessage(message: { seen: CommitSeen[] } | { error: string }): void;
+  postMessage(
+    message: { seen: CommitSeen[] } | { issued: string[] } | { error: string },
+  ): void;
 };
 
 scope.onmessage = ({ data: job }) => {
   try {
     const store = new PostgresStore(job.url);
+    if (job.identities) {
+      const issued: string[] = [];
+      for (let i = 0; i < job.commits; i++) {
+        try {
+          store.createIdentity({
+            id: `id${i}_0001`,
+            name: `id${i}`,
+            tokenHash: job.node,
+            createdAt: i,
+          });
+          issued.push("issued");
+        } catch (error) {
+          issued.push(error instanceof IdTakenError ? "taken" : String(error));
+        }
+      }
+      store.close();
+      scope.postMessage({ issued });
+      return;
+    }
     const seen: CommitSeen[] = [];
     const mine: string[] = [];
     for (let c = 0; c < job.commits; c++) {

@@ -17,11 +17,8 @@ let databases = 0;
 
 /** A new empty database on this file's PostgreSQL (started on first use). */
 async function freshDatabase(): Promise<string> {
-  if (!engine) {
-    engine = await startPostgres();
-    // the last test stops it; filtered out, it is killed when the process ends
-    globalThis.addEventListener("unload", () => engine?.killSync());
-  }
+  // the last test removes it; filtered out, it is killed when the process unloads
+  engine ??= await startPostgres();
   const name = `c${++databases}`;
   await psql(engine.url, `CREATE DATABASE ${name}`);
   const url = new URL(engine.url);
@@ -36,13 +33,18 @@ function pgTest(name: string, fn: () => Promise<void>) {
 
 /** Runs a committer worker (one node) to the end. */
 function runNode(job: CommitterJob): Promise<CommitSeen[]> {
+  return runWorker(job).then((data) => (data as { seen: CommitSeen[] }).seen);
+}
+
+/** Runs a committer worker to the end: what it reports. */
+function runWorker(job: CommitterJob): Promise<unknown> {
   const worker = new Worker(new URL("./pg_committer.ts", import.meta.url), { type: "module" });
-  return new Promise<CommitSeen[]>((resolve, reject) => {
+  return new Promise<unknown>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${job.node} did not finish`)), 60_000);
     worker.onmessage = ({ data }) => {
       clearTimeout(timer);
       if ("error" in data) reject(new Error(data.error));
-      else resolve(data.seen);
+      else resolve(data);
     };
     worker.onerror = (event) => {
       event.preventDefault();
@@ -97,6 +99,30 @@ pgTest(
       assert.ok(gone.length > 0 && gone.every((m) => m.text === ""));
       assert.deepEqual(store.commitsAfter(120, 10), []);
       assert.equal(store.commitsAfter(118, 1).length, 1);
+    } finally {
+      store.close();
+    }
+  },
+);
+
+pgTest(
+  "cluster: two nodes issuing the same ids at the same moment: each id is issued once, the other node gets IdTakenError",
+  async () => {
+    const url = await freshDatabase();
+    const store = new PostgresStore(url);
+    try {
+      const [a, b] = await Promise.all(
+        ["a", "b"].map((node) =>
+          runWorker({ url, node, commits: 80, batch: 0, identities: true }) as Promise<
+            { issued: string[] }
+          >
+        ),
+      );
+      for (let i = 0; i < 80; i++) {
+        assert.deepEqual([a.issued[i], b.issued[i]].sort(), ["issued", "taken"], `id${i}_0001`);
+        const winner = a.issued[i] === "issued" ? "a" : "b";
+        assert.equal(store.sessionByToken(`id${i}`, winner)?.identity.id, `id${i}_0001`);
+      }
     } finally {
       store.close();
     }
@@ -221,7 +247,7 @@ pgTest(
     const url = await freshDatabase();
     const store = new PostgresStore(url);
     try {
-      await engine!.halt();
+      await engine!.stop();
       let started = performance.now();
       assert.throws(() => store.latestSeq(), /refused the connection|connection .* was lost/);
       assert.throws(() => store.latestSeq(), /refused the connection/);
@@ -458,7 +484,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    await engine?.stop();
+    await engine?.remove();
     engine = null;
   },
 });

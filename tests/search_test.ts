@@ -803,5 +803,5 @@ Deno.test({
   name: "(PostgreSQL stops)",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: () => postgres.stop(),
+  fn: () => postgres.remove(),
 });

@@ -905,6 +905,6 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     shared?.store.close();
-    await postgres.stop();
+    await postgres.remove();
   },
 });

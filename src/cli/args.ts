@@ -15,7 +15,7 @@ import {
   nameProblem,
   ROOM_NAME_RULE,
   roomName,
-} from "../protocol/schema.ts";
+} from "../protocol/rules.ts";
 import { DEFAULT_PORT, VERSION } from "../version.ts";
 import * as limits from "../server/limits.ts";
 import {
@@ -589,7 +589,7 @@ export function defaultStateDir(env: Env = processEnv): string {
 
 // ---- chat bench ------------------------------------------------------------------------------
 
-import { MAX_TEXT_LENGTH } from "../protocol/schema.ts";
+import { MAX_TEXT_LENGTH } from "../protocol/rules.ts";
 
 export const BENCH_HELP = `Usage: chat bench [options]
 

@@ -8,6 +8,7 @@ import { defaultStateDir, type JoinArgs, readPassword, UsageError } from "./args
 import { pinKey, pinMismatchWarning, resolveTrust, type TrustOptions } from "../tls/trust.ts";
 import { askName, askPassword, canPrompt } from "../ui/ask.ts";
 import { chooseUi } from "../ui/choose.ts";
+import { loadTables } from "../ui/plain.ts";
 import type { Ui } from "../ui/ui.ts";
 import { ChatClient, type ConnectionStatus, type SendFrame } from "../client/client.ts";
 import { loadOutbox, outboxWriter, saveOutbox } from "../client/outbox.ts";
@@ -169,6 +170,8 @@ export async function runJoin(args: JoinArgs): Promise<number> {
     client.resend(kept);
   }
 
+  // the line modes draw search results as tables; the full-screen UI has a panel for them
+  if (mode !== "interactive") await loadTables();
   const ui: Ui = chooseUi(mode, {
     state,
     server: where,

@@ -4,7 +4,7 @@
  * leaving waits — boundedly — for the server to answer what was sent, then says what is left.
  * The join command (cli/join.ts) wires it to a ChatClient, the outbox on disk and a UI.
  */
-import { ID_PATTERN } from "../protocol/schema.ts";
+import { ID_PATTERN } from "../protocol/rules.ts";
 import type { ChatClient, Ending, SendFrame } from "./client.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {

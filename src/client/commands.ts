@@ -17,9 +17,9 @@ import {
   reasonProblem,
   ROOM_NAME_RULE,
   roomName,
-  type ServerFrame,
   topicProblem,
-} from "../protocol/schema.ts";
+} from "../protocol/rules.ts";
+import type { ServerFrame } from "../protocol/schema.ts";
 import type { Request, SendFrame } from "./client.ts";
 import { type Ignores, MAX_IGNORED } from "./ignore.ts";
 import type { Shown } from "./state.ts";

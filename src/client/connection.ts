@@ -1,15 +1,11 @@
 /**
- * The client's TLS connection: connect and verify, then frames in (validated by the schema)
- * and frames out (encoded one at a time, written in order).
+ * The client's TLS connection: connect and verify, then frames in (checked as the schema says,
+ * by server_frames.ts) and frames out (encoded one at a time, written in order).
  */
-import {
-  type Decoded,
-  encodeFrame,
-  frameDecoder,
-  jsonDecoder,
-  MAX_FRAME_BYTES,
-} from "../protocol/codec.ts";
-import { ALPN, type ClientFrame, ServerFrame } from "../protocol/schema.ts";
+import { decodePayload, encodeFrame, FrameCutter, MAX_FRAME_BYTES } from "../protocol/codec.ts";
+import { ALPN } from "../protocol/rules.ts";
+import type { ClientFrame, ServerFrame } from "../protocol/schema.ts";
+import { parseServerFrame } from "../protocol/server_frames.ts";
 import { lookup } from "node:dns/promises";
 import { handshakeDropped, isCertificateError } from "../tls/trust.ts";
 import { parseIp, unbracket } from "../tls/names.ts";
@@ -93,14 +89,19 @@ export class Connection {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #closed = false;
 
-  #reader: ReadableStreamDefaultReader<Decoded>;
+  /**
+   * Frames are cut straight from reads of the connection, not through a chain of streams: in a
+   * busy room the streams' promises and queues cost more than cutting and checking the frames.
+   */
+  #cutter = new FrameCutter(MAX_FRAME_BYTES);
+  #buffer = new Uint8Array(64 * 1024);
+  /** Payloads cut from the last read, not yet read; `#next` is the first of them. */
+  #payloads: Uint8Array[] = [];
+  #next = 0;
+  #ended = false;
 
   private constructor(readonly conn: Deno.TlsConn) {
     this.#writer = conn.writable.getWriter();
-    this.#reader = conn.readable
-      .pipeThrough(frameDecoder(MAX_FRAME_BYTES))
-      .pipeThrough(jsonDecoder())
-      .getReader();
   }
 
   /** Connects and completes the TLS handshake (hostname verified), or throws ConnectError. */
@@ -155,15 +156,25 @@ export class Connection {
   /** The next frame from the server, or null once the connection has ended. */
   async read(): Promise<Incoming | null> {
     try {
-      const { value, done } = await this.#reader.read();
-      if (done) return null;
-      if (!value.ok) return { bad: value.reason };
-      const parsed = ServerFrame.safeParse(value.value);
-      return parsed.success
-        ? { frame: parsed.data }
-        : { bad: "the server sent a frame this client does not understand" };
+      while (this.#next === this.#payloads.length) {
+        if (this.#ended) return null;
+        // the end, even inside a frame, ends the connection
+        const n = await this.conn.read(this.#buffer);
+        if (n === null) {
+          this.#ended = true;
+          return null;
+        }
+        // the payloads are copies: the buffer is read into again
+        this.#payloads = this.#cutter.push(this.#buffer.subarray(0, n));
+        this.#next = 0;
+      }
+      const decoded = decodePayload(this.#payloads[this.#next++]);
+      if (!decoded.ok) return { bad: decoded.reason };
+      const frame = parseServerFrame(decoded.value);
+      return frame ? { frame } : { bad: "the server sent a frame this client does not understand" };
     } catch {
-      // a reset or a broken frame ends the connection like a close does
+      // a reset or a frame over the limit ends the connection like a close does
+      this.#ended = true;
       return null;
     }
   }

@@ -4,7 +4,7 @@
  * (mode 0600, written atomically, beside tokens.json), so it holds across runs; bounded.
  */
 import { join } from "node:path";
-import { ID_PATTERN } from "../protocol/schema.ts";
+import { ID_PATTERN } from "../protocol/rules.ts";
 import { readJsonObject, writePrivateJson } from "../tls/files.ts";
 
 export const IGNORES_FILE_NAME = "ignores.json";

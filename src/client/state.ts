@@ -2,18 +2,18 @@
  * What a client knows: who it is, who is online, and the messages it has been shown, each with
  * a short ref a person can type. Pure: frames in, events out; no I/O, no clock.
  */
-import {
-  type ClientFrame,
-  GENERAL_ROOM,
-  type Message,
-  type ModerationEvent,
-  type ModlogEntry,
-  type Restriction,
-  type RoomEvent,
-  type RoomInfo,
-  type ServerFrame,
-  type SessionInfo,
-  type User,
+import { GENERAL_ROOM } from "../protocol/rules.ts";
+import type {
+  ClientFrame,
+  Message,
+  ModerationEvent,
+  ModlogEntry,
+  Restriction,
+  RoomEvent,
+  RoomInfo,
+  ServerFrame,
+  SessionInfo,
+  User,
 } from "../protocol/schema.ts";
 
 /** Shortest ref handed out. */

@@ -12,7 +12,7 @@
  * }
  * ```
  */
-import { nameProblem } from "../protocol/schema.ts";
+import { nameProblem } from "../protocol/rules.ts";
 
 /** The person pressed Ctrl+C (or Ctrl+D) at a prompt. */
 export class PromptCancelled extends Error {

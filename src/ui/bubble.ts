@@ -15,7 +15,7 @@
  */
 import stringWidth from "string-width";
 import type { Shown } from "../client/state.ts";
-import { GENERAL_ROOM } from "../protocol/schema.ts";
+import { GENERAL_ROOM } from "../protocol/rules.ts";
 import { stamp } from "./time.ts";
 import { oneLine } from "./sanitize.ts";
 import { type NickRole, nickRole } from "./colors.ts";
@@ -118,6 +118,9 @@ export function textWidth(text: string): number {
   return width;
 }
 
+/** Printable ASCII and tabs: nothing visible() would drop. */
+const PRINTABLE_OR_TAB = /^[\x20-\x7e\t]*$/;
+
 /**
  * Drops graphemes that take no column (zero-width spaces, joiners left alone): a terminal
  * draws nothing for them, and a renderer that counts each grapheme as at least one column would
@@ -125,6 +128,7 @@ export function textWidth(text: string): number {
  */
 export function visible(text: string): string {
   // a tab has no width of its own: it is expanded where its column is known (expandTabs)
+  if (PRINTABLE_OR_TAB.test(text)) return text; // each a grapheme of one column (or a tab)
   return graphemes(text).filter((g) => g === "\t" || cellWidth(g) > 0).join("");
 }
 
@@ -327,17 +331,32 @@ export interface Me {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 
-/** Matches my id or name as a word (optionally after @), case-insensitive. */
-function mentionPattern(me: Me): RegExp {
-  const names = [me.id, me.name].filter((n) => n !== "").map(escapeRegExp).join("|");
-  return new RegExp(`(?<![A-Za-z0-9._-])@?(?:${names})(?![A-Za-z0-9_-])`, "gi");
+/** The last patterns made, for whom (every message and bubble line asks, always for the same me). */
+let mentions: { id: string; name: string; all: RegExp; one: RegExp } | undefined;
+
+/**
+ * Matches my id or name as a word (optionally after @), case-insensitive: `all` (global, for
+ * matchAll, which works on a copy and leaves it at lastIndex 0) or `one` (for test, stateless).
+ */
+function mentionPattern(me: Me, which: "all" | "one"): RegExp {
+  if (mentions?.id !== me.id || mentions.name !== me.name) {
+    const names = [me.id, me.name].filter((n) => n !== "").map(escapeRegExp).join("|");
+    const source = `(?<![A-Za-z0-9._-])@?(?:${names})(?![A-Za-z0-9_-])`;
+    mentions = {
+      id: me.id,
+      name: me.name,
+      all: new RegExp(source, "gi"),
+      one: new RegExp(source, "i"),
+    };
+  }
+  return mentions[which];
 }
 
 /** Whether a message from someone else is for me in particular: direct to me, or naming me. */
 export function isForMe(m: Shown, me: Me | undefined): boolean {
   if (!me || m.from === me.id) return false;
   if (m.to?.includes(me.id)) return true;
-  return mentionPattern(me).test(m.text);
+  return mentionPattern(me, "one").test(m.text);
 }
 
 /** Splits a line into text and mention segments. */
@@ -345,7 +364,7 @@ function withMentions(text: string, me: Me | undefined): StyledLine {
   if (!me || text === "") return [{ text, role: "text" }];
   const out: StyledLine = [];
   let last = 0;
-  for (const match of text.matchAll(mentionPattern(me))) {
+  for (const match of text.matchAll(mentionPattern(me, "all"))) {
     if (match.index > last) out.push({ text: text.slice(last, match.index), role: "text" });
     out.push({ text: match[0], role: "mention" });
     last = match.index + match[0].length;

@@ -4,15 +4,10 @@
  * JSON it is kept whole, and every control and bidi control is written as `\uXXXX` (safeJson,
  * in lines.ts).
  */
-import Table from "cli-table3";
+import type TableOf from "cli-table3";
 import type { ClientEvent, Shown } from "../client/state.ts";
-import {
-  GENERAL_ROOM,
-  type Restriction,
-  type RoomInfo,
-  type SessionInfo,
-  type User,
-} from "../protocol/schema.ts";
+import { GENERAL_ROOM } from "../protocol/rules.ts";
+import type { Restriction, RoomInfo, SessionInfo, User } from "../protocol/schema.ts";
 import { oneLine, untab } from "./sanitize.ts";
 import { clock, dateTime } from "./time.ts";
 import type { ConnectionStatus } from "../client/client.ts";
@@ -81,8 +76,20 @@ export function plainMessage(m: Shown, here: string = GENERAL_ROOM): string[] {
   return lines;
 }
 
+/**
+ * cli-table3, once loadTables() has loaded it: only the line modes draw tables, and the
+ * full-screen client would carry it (and the CommonJS loader it brings) for nothing.
+ */
+let Table: typeof TableOf | undefined;
+
+/** Loads what resultsTable draws with; a line mode awaits it before it shows anything. */
+export async function loadTables(): Promise<void> {
+  Table ??= (await import("cli-table3")).default;
+}
+
 /** Search results as a table (cli-table3, uncoloured: it would colour even into a pipe). */
 export function resultsTable(messages: Shown[]): string {
+  if (!Table) throw new Error("resultsTable before loadTables");
   const table = new Table({
     head: ["ref", "time", "from", "to", "text"],
     style: { head: [], border: [] },

@@ -3,7 +3,8 @@
  * synchronous ("persist, then fan out, then ack" is a straight line of code), so this is a thin
  * synchronous facade: postgres.js runs in a worker thread (postgres_worker_main.ts, the SQL in
  * postgres_ops.ts), and each call posts a request there and blocks this thread in Atomics.wait
- * until the answer is posted back, or its timeout passes. About 50 µs per call besides the SQL.
+ * until the answer is posted back, or its timeout passes: 20-40 µs a call besides the SQL
+ * (tests/pg_store_test.ts prints it). The worker runs requests one at a time, in order.
  *
  * A timeout or a PostgreSQL failure throws an Error with one sentence saying so (StoreHealth
  * treats it as a failing disk). A call that timed out before the worker started it is never run;

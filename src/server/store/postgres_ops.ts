@@ -192,6 +192,60 @@ export function storable(text: string): string {
 /** `storable` for an optional text. */
 const storableOr = (text: string | undefined) => text === undefined ? null : storable(text);
 
+/**
+ * One write of a group commit as one statement (see OPS.commit). Seqs and the commit number are
+ * read from the counter row, which the statements before it in the transaction have moved on.
+ */
+function writeStatement(db: Db, write: Write) {
+  if (write.kind === "dropRoom") {
+    // its oldest messages, live or purged; with the last of them (fewer than limit), the room
+    return db`WITH gone AS (
+        DELETE FROM messages WHERE seq IN
+          (SELECT seq FROM messages WHERE room = ${write.room} ORDER BY seq LIMIT ${write.limit})
+        RETURNING 1),
+      counted AS (SELECT COUNT(*) AS removed FROM gone),
+      room AS (DELETE FROM rooms WHERE name = ${write.room} AND dropped = 1
+        AND (SELECT removed FROM counted) < ${write.limit})
+      SELECT removed FROM counted`;
+  }
+  if (write.kind === "purge") {
+    // the audience comes back with it, to be told: no read before the write
+    return db`UPDATE messages SET text = '', purged = ${write.reason},
+        purged_after = (SELECT seq FROM chat_counters),
+        purged_commit = (SELECT commit_no FROM chat_counters)
+      WHERE id = ${write.id} AND purged IS NULL
+      RETURNING id, sender, recipients, room`;
+  }
+  const { message, clientRef } = write;
+  const audience = message.to ? [...new Set([message.from, ...message.to])] : [];
+  // claimed: the ref was new (or there is none), so the message is stored under the next seq;
+  // otherwise the message stored before under it is named (the claim is not visible to this
+  // statement's own read, an earlier one is)
+  const claim = clientRef === undefined
+    ? db`SELECT 1`
+    : db`INSERT INTO sent_refs (user_id, ref, message_id, time)
+        VALUES (${message.from}, ${clientRef}, ${message.id}, ${message.time})
+        ON CONFLICT DO NOTHING RETURNING 1`;
+  const duplicate = clientRef === undefined
+    ? db`NULL::text`
+    : db`(SELECT message_id FROM sent_refs WHERE user_id = ${message.from} AND ref = ${clientRef})`;
+  return db`WITH claimed AS (${claim}),
+    bump AS (UPDATE chat_counters SET seq = seq + 1 WHERE EXISTS (SELECT 1 FROM claimed)
+      RETURNING seq, commit_no),
+    stored AS (INSERT INTO messages (seq, id, sender, recipients, room, text, time, reply_to,
+        expires_at, action, commit_no)
+      SELECT seq, ${message.id}, ${message.from},
+        ${message.to ? JSON.stringify(message.to) : null},
+        ${message.to ? null : message.room ?? null}, ${storable(message.text)}, ${message.time},
+        ${message.replyTo ?? null}, ${message.expiresAt ?? null}, ${message.action ? 1 : null},
+        commit_no
+      FROM bump RETURNING seq),
+    heard AS (INSERT INTO audience (user_id, seq)
+      SELECT u, stored.seq FROM stored, unnest(${db.array(audience)}::text[]) AS u
+      ON CONFLICT DO NOTHING)
+    SELECT (SELECT seq FROM stored) AS seq, ${duplicate} AS duplicate_of`;
+}
+
 /** The operations, by name; each takes the context and the Store method's arguments. */
 export const OPS = {
   async canonicalId(c: Ctx, id: string): Promise<string | null> {
@@ -298,73 +352,44 @@ export const OPS = {
 
   /**
    * The group commit. First the cluster-wide commit lock, then one UPDATE of the counter row
-   * numbers the commit; seqs follow the counter in order, written back once at the end: with
-   * the lock held, nobody else can take a number in between, so there are no gaps.
+   * numbers the commit; each insert takes the next seq from that row in the statement that
+   * stores it: with the lock held nobody else can take one in between, so there are no gaps.
+   * Every write is one statement, and all are sent at once (pipelined on the transaction's
+   * connection, run in order): a commit costs a few round trips, not a few per message.
    */
   async commit(c: Ctx, writes: readonly Write[]): Promise<Committed> {
     if (writes.length === 0) return { results: [], commitNo: null, purged: false };
     return await inTx(c, async (db) => {
-      await db.unsafe(`SELECT pg_advisory_xact_lock(${COMMIT_LOCK})`);
-      const [counter] = await db`UPDATE chat_counters SET commit_no = commit_no + 1
-        RETURNING seq, commit_no`;
-      const commitNo = counter.commit_no as number;
-      const firstSeq = counter.seq as number;
-      let seq = firstSeq;
-      let purged = false;
+      // one Promise.all over every statement: should one fail, none is left rejected unheard
+      const [, counter, outcomes] = await Promise.all([
+        db.unsafe(`SELECT pg_advisory_xact_lock(${COMMIT_LOCK})`).execute(),
+        db`UPDATE chat_counters SET commit_no = commit_no + 1 RETURNING commit_no`.execute(),
+        Promise.all(writes.map((write) => writeStatement(db, write).execute())),
+      ]);
+      const commitNo = counter[0].commit_no as number;
       const results: Written[] = [];
-      for (const write of writes) {
+      let purged = false;
+      for (const [i, rows] of outcomes.entries()) {
+        const write = writes[i];
+        const row = rows[0] as Row | undefined;
         if (write.kind === "dropRoom") {
-          const { room, limit } = write;
-          const removed = (await db`DELETE FROM messages WHERE seq IN
-            (SELECT seq FROM messages WHERE room = ${room} ORDER BY seq LIMIT ${limit})`).count;
-          const done = removed < limit;
-          if (done) await db`DELETE FROM rooms WHERE name = ${room} AND dropped = 1`;
-          results.push({ removed, done });
+          const removed = row!.removed as number;
+          results.push({ removed, done: removed < write.limit });
           purged ||= removed > 0;
-          continue;
-        }
-        if (write.kind === "purge") {
-          const row = one(
-            await db`UPDATE messages SET text = '', purged = ${write.reason},
-                purged_after = ${seq}, purged_commit = ${commitNo}
-              WHERE id = ${write.id} AND purged IS NULL
-              RETURNING id, sender, recipients, room`,
-          );
+        } else if (write.kind === "purge") {
           results.push(row ? { purged: toPurged(row) } : { purged: null });
           purged ||= row !== undefined;
-          continue;
+        } else if (row!.seq === null) {
+          // this user's request was stored before: the same message, not a new one
+          results.push({ duplicateOf: row!.duplicate_of as string });
+        } else {
+          results.push({
+            ...write.message,
+            text: storable(write.message.text),
+            seq: row!.seq as number,
+          });
         }
-        const { message, clientRef } = write;
-        if (clientRef !== undefined) {
-          const claimed = await db`INSERT INTO sent_refs (user_id, ref, message_id, time)
-            VALUES (${message.from}, ${clientRef}, ${message.id}, ${message.time})
-            ON CONFLICT DO NOTHING`;
-          if (claimed.count === 0) {
-            // this user's request was stored before: the same message, not a new one
-            const [row] = await db`SELECT message_id FROM sent_refs
-              WHERE user_id = ${message.from} AND ref = ${clientRef}`;
-            results.push({ duplicateOf: row.message_id as string });
-            continue;
-          }
-        }
-        seq++;
-        const text = storable(message.text);
-        await db`INSERT INTO messages (seq, id, sender, recipients, room, text, time, reply_to,
-            expires_at, action, commit_no)
-          VALUES (${seq}, ${message.id}, ${message.from},
-            ${message.to ? JSON.stringify(message.to) : null},
-            ${message.to ? null : message.room ?? null}, ${text}, ${message.time},
-            ${message.replyTo ?? null}, ${message.expiresAt ?? null},
-            ${message.action ? 1 : null}, ${commitNo})`;
-        if (message.to) {
-          const audience = [...new Set([message.from, ...message.to])];
-          await db`INSERT INTO audience (user_id, seq)
-            SELECT u, ${seq} FROM unnest(${db.array(audience)}::text[]) AS u
-            ON CONFLICT DO NOTHING`;
-        }
-        results.push({ ...message, text, seq });
       }
-      if (seq !== firstSeq) await db`UPDATE chat_counters SET seq = ${seq}`;
       return { results, commitNo, purged };
     });
   },

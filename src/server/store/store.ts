@@ -220,7 +220,8 @@ export interface Store {
    * whose `clientRef` this sender already used is not stored again (its result names the message
    * that was). A purge leaves no text behind, in the database or its WAL, once this returns (or,
    * should a reader keep the checkpoint from finishing, after the next write); so does a
-   * `dropRoom` batch, whose messages are deleted outright (ids, tombstones and all).
+   * `dropRoom` batch, whose messages are deleted outright (ids, tombstones and all). (SQLite;
+   * PostgreSQL keeps it longer: see PostgresStore.commit.)
    */
   commit(writes: readonly Write[]): Written[];
   /** The id of the message that `userId`'s request `ref` stored, if it did. */

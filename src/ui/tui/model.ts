@@ -10,7 +10,8 @@
  * theirs in `views`. A live direct message is also shown in the view on screen, so none is missed.
  */
 import type { ClientEvent, Shown } from "../../client/state.ts";
-import { GENERAL_ROOM, type SessionInfo, type User } from "../../protocol/schema.ts";
+import { GENERAL_ROOM } from "../../protocol/rules.ts";
+import type { SessionInfo, User } from "../../protocol/schema.ts";
 import { isForMe, type Me } from "../bubble.ts";
 import { plainLines } from "../plain.ts";
 import { oneLine, untab } from "../sanitize.ts";
@@ -297,7 +298,16 @@ export function addMessage(model: Model, message: Shown): Model {
   const ids = idsOf(model.items);
   if (ids.has(message.id)) return model;
   const item: Item = { kind: "message", key: message.id, message };
-  const items = [...model.items, item];
+  // at the cap, the oldest is left out of the one copy made (not copied, then cut by bounded)
+  const full = model.items.length >= MAX_ITEMS && model.anchor === undefined;
+  const items = model.items.slice(full ? model.items.length + 1 - MAX_ITEMS : 0);
+  items.push(item);
+  if (full) {
+    for (let i = 0; i < model.items.length + 1 - MAX_ITEMS; i++) {
+      const dropped = model.items[i];
+      if (dropped.kind === "message") ids.delete(dropped.key);
+    }
+  }
   ids.add(message.id);
   handOn(model.items, items, ids);
   const unseen = model.anchor && message.from !== model.me?.id ? model.unseen + 1 : model.unseen;

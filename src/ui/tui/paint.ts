@@ -37,9 +37,43 @@ const same = (a: PaintRow, b: PaintRow) =>
   a.text === b.text && a.tail?.col === b.tail?.col && a.tail?.text === b.tail?.text &&
   a.tail?.end === b.tail?.end;
 
+/** A row the terminal holds but no frame drew (scrolled in): never the same as one to draw. */
+const BLANK: PaintRow = { text: "\0" };
+
+/**
+ * How many rows the region's content moved up from `previous` to `next` — the most rows kept
+ * by scrolling, if scrolling keeps more than repainting in place would — or 0.
+ */
+function scrolledBy(
+  previous: readonly (string | PaintRow)[],
+  next: readonly (string | PaintRow)[],
+  top: number,
+  height: number,
+): number {
+  let kept = 0;
+  for (let i = top; i < top + height; i++) if (same(normal(previous[i]), normal(next[i]))) kept++;
+  let best = 0;
+  const first = normal(next[top]);
+  for (let k = 1; k < height; k++) {
+    if (!same(normal(previous[top + k]), first)) continue;
+    let matched = 0;
+    for (let i = top; i < top + height - k; i++) {
+      if (same(normal(previous[i + k]), normal(next[i]))) matched++;
+    }
+    if (matched > kept) {
+      kept = matched;
+      best = k;
+    }
+  }
+  return best;
+}
+
 /**
  * What to write to show `next` where `previous` was (undefined: the screen is in an unknown
- * state — after a resize or Ctrl+L — so everything is drawn afresh).
+ * state — after a resize or Ctrl+L — so everything is drawn afresh). With `scroll` (the message
+ * pane), content that moved up is scrolled by the terminal inside that region (DECSTBM, then
+ * index at its bottom) and only the rows it brings in are written: in a busy room a frame writes
+ * the new messages' rows instead of every row of the pane.
  */
 export function paintFrame(
   previous: readonly (string | PaintRow)[] | undefined,
@@ -47,9 +81,25 @@ export function paintFrame(
   rows: number,
   cursor: { x: number; y: number } | undefined,
   cols = Infinity,
+  scroll?: { top: number; height: number },
 ): string {
   let out = SYNC_START + HIDE_CURSOR;
   if (!previous) out += `${CSI}0m${CSI}H${CSI}2J`;
+  else if (scroll && scroll.height > 1 && scroll.top >= 0 && scroll.top + scroll.height <= rows) {
+    const { top, height } = scroll;
+    const k = scrolledBy(previous, next, top, height);
+    if (k > 0) {
+      // the region's rows move up k inside it (rows above and below stay); IND at its bottom
+      // scrolls the region in every terminal since the VT100. DECSTBM's reset homes the cursor.
+      out += `${CSI}0m${CSI}${top + 1};${top + height}r${CSI}${top + height};1H` +
+        "\x1bD".repeat(k) + `${CSI}r`;
+      const moved = [...previous];
+      for (let i = top; i < top + height; i++) {
+        moved[i] = i + k < top + height ? previous[i + k] : BLANK;
+      }
+      previous = moved;
+    }
+  }
   for (let row = 0; row < rows; row++) {
     const line = normal(next[row]);
     if (previous && same(normal(previous[row]), line)) continue;

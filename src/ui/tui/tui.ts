@@ -12,7 +12,7 @@
  * ```
  */
 import { COMMANDS, type HelpTopic } from "../../client/commands.ts";
-import { MAX_TEXT_LENGTH } from "../../protocol/schema.ts";
+import { MAX_TEXT_LENGTH } from "../../protocol/rules.ts";
 import type { ClientEvent } from "../../client/state.ts";
 import type { ConnectionStatus } from "../../client/client.ts";
 import type { Ui, UiContext, UiHandlers } from "../ui.ts";
@@ -336,7 +336,7 @@ class TuiController implements Ui {
     }
     this.#screen = screen;
     const next = screen.lines.map((line) => this.#writer.row(line, cols));
-    const text = paintFrame(this.#painted, next, rows, screen.cursor, cols);
+    const text = paintFrame(this.#painted, next, rows, screen.cursor, cols, screen.pane);
     this.#painted = next;
     this.#terminal.write(text);
   }

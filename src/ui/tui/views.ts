@@ -7,7 +7,8 @@
  */
 import { parseInput } from "../../client/commands.ts";
 import type { Shown } from "../../client/state.ts";
-import { GENERAL_ROOM, ID_PATTERN, roomName, type User } from "../../protocol/schema.ts";
+import { GENERAL_ROOM, ID_PATTERN, roomName } from "../../protocol/rules.ts";
+import type { User } from "../../protocol/schema.ts";
 import type { Me } from "../bubble.ts";
 import type { Anchor } from "./layout.ts";
 import type { Item } from "./model.ts";
