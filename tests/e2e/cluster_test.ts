@@ -51,7 +51,11 @@ Deno.test("three nodes: messages from every node reach everyone in one order, pr
   const [alice, bob, carol] = [await a.me(), await b.me(), await c.me()];
 
   // presence crosses nodes: bob (on n2) hears carol (on n3) come; /who lists all three
-  await b.waitFor((e) => e.type === "presence" && e.joined?.id === carol.id);
+  // (in bob's welcome, if carol came first)
+  await b.waitFor((e) =>
+    (e.type === "presence" && e.joined?.id === carol.id) ||
+    (e.type === "welcome" && e.users.some((u: { id: string }) => u.id === carol.id))
+  );
   await b.send("/who");
   const who = await b.waitFor((e) => e.type === "users" && e.users.length === 3);
   assert.deepEqual(
@@ -106,7 +110,10 @@ Deno.test("the same person joining on another node ends the first session; a tok
   await using a = await joinClient(n1, "alice");
   await using b = await joinClient(n2, "bob");
   const alice = await a.me();
-  await b.waitFor((e) => e.type === "presence" && e.joined?.id === alice.id);
+  await b.waitFor((e) =>
+    (e.type === "presence" && e.joined?.id === alice.id) ||
+    (e.type === "welcome" && e.users.some((u: { id: string }) => u.id === alice.id))
+  );
   // alice again, with her saved token, on the other node
   await using again = await joinClient(n2, "alice", { stateDir: a.stateDir, extraArgs: [] });
   assert.equal((await again.me()).id, alice.id, "the token of n1 works on n2");
