@@ -16,9 +16,11 @@ import {
   type Admission,
   type AdmissionOptions,
   Admissions,
+  ID_TAKEN_RETRIES,
   MAX_SESSIONS_PER_USER,
   TOKEN_REUSE_GRACE_MS,
 } from "../src/server/admission.ts";
+import { IdTakenError } from "../src/server/store/store.ts";
 import { hashToken } from "../src/server/identity.ts";
 import { PASSWORD_DELAY_MS } from "../src/server/password.ts";
 import { StoreHealth } from "../src/server/store/health.ts";
@@ -302,4 +304,22 @@ Deno.test("admission: once the store works again, the copy (within its grace) op
   clock.t += TOKEN_REUSE_GRACE_MS + 1;
   const later = admitted(admit({ name: "tom", token: again.token }));
   assert.equal(later.identity.id, "tom_0001", "the token its welcome gave lasts");
+});
+
+Deno.test("admission: an id another node issued at the same moment (IdTakenError) makes it pick another; after ID_TAKEN_RETRIES it asks to try again, the store not blamed", () => {
+  const { store, lines, admit } = setup();
+  const create = store.createIdentity.bind(store);
+  let races = 1;
+  store.createIdentity = (identity, address) => {
+    if (races-- > 0) throw new IdTakenError(identity.id);
+    return create(identity, address);
+  };
+  const tom = admitted(admit({ name: "tom" }));
+  assert.equal(tom.identity.id, "tom_0002", "the first pick was taken; the next one was issued");
+  races = ID_TAKEN_RETRIES;
+  const unlucky = refused(admit({ name: "ann" }));
+  assert.deepEqual([unlucky.code, unlucky.reason], ["unavailable", "unavailable"]);
+  assert.match(unlucky.message, /could not find a free id for ann just now; try again/);
+  assert.equal(lines.filter((l) => /failed while issuing/.test(l)).length, 0);
+  admitted(admit({ name: "ann" }));
 });

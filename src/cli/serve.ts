@@ -170,10 +170,9 @@ async function openStore(
     const where = redacted(args.store);
     try {
       const { PostgresStore } = await import("../server/store/postgres.ts");
-      const { InlineSearcher } = await import("../server/search/inline.ts");
       const store = new PostgresStore(args.store);
-      // searching on this thread until the PostgreSQL search worker is wired (search/pg_scan.ts)
-      return { store, searcher: new InlineSearcher(store), where };
+      // searches run in a worker with a connection of its own (search/pg_scan.ts)
+      return { store, searcher: searcherFor(store, args.store), where };
     } catch (error) {
       throw new ServeError(`cannot open the store ${where}: ${(error as Error).message}`);
     }

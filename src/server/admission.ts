@@ -14,7 +14,10 @@ import { PasswordGate } from "./password.ts";
 import type { Peer } from "./peer.ts";
 import { RateLimiter } from "./rate.ts";
 import type { StoreHealth } from "./store/health.ts";
-import type { Identity, Store, TokenMatch } from "./store/store.ts";
+import { type Identity, IdTakenError, type Store, type TokenMatch } from "./store/store.ts";
+
+/** Ids tried for one newcomer when other nodes of a cluster keep taking the one picked. */
+export const ID_TAKEN_RETRIES = 5;
 
 /** A token presented again this soon after it was rotated away makes a second session. */
 export const TOKEN_REUSE_GRACE_MS = 5 * 60_000;
@@ -218,28 +221,38 @@ export class Admissions {
           "join again from the account that has your id, or try again later",
       );
     }
-    const id = pickId(hello.name, (id) => this.#store.canonicalId(id) !== null, this.#digits);
-    if (id === null) {
-      return refusal(
-        ErrorCode.full,
-        "full",
-        `every id for the name ${hello.name} has been issued; pick another name`,
-      );
-    }
     const token = newToken();
     const createdAt = this.#now();
-    try {
-      const sessionId = this.#store.createIdentity(
-        { id, name: hello.name, tokenHash: hashToken(token), createdAt },
-        peer.address ?? "",
-      );
-      this.#health.ok();
-      const identity = { id, name: hello.name, tokenHash: "", createdAt, lastSeq: 0 };
-      return { ok: true, identity, token, sessionId, returning: false };
-    } catch (error) {
-      this.#health.failed("issuing a new id", error);
-      return unwritable("issue new ids", "later");
+    // another node of a cluster may issue the same id at the same moment: the store refuses the
+    // second (IdTakenError), and another is picked
+    for (let attempt = 0; attempt < ID_TAKEN_RETRIES; attempt++) {
+      const id = pickId(hello.name, (id) => this.#store.canonicalId(id) !== null, this.#digits);
+      if (id === null) {
+        return refusal(
+          ErrorCode.full,
+          "full",
+          `every id for the name ${hello.name} has been issued; pick another name`,
+        );
+      }
+      try {
+        const sessionId = this.#store.createIdentity(
+          { id, name: hello.name, tokenHash: hashToken(token), createdAt },
+          peer.address ?? "",
+        );
+        this.#health.ok();
+        const identity = { id, name: hello.name, tokenHash: "", createdAt, lastSeq: 0 };
+        return { ok: true, identity, token, sessionId, returning: false };
+      } catch (error) {
+        if (error instanceof IdTakenError) continue;
+        this.#health.failed("issuing a new id", error);
+        return unwritable("issue new ids", "later");
+      }
     }
+    return refusal(
+      ErrorCode.unavailable,
+      "unavailable",
+      `the server could not find a free id for ${hello.name} just now; try again`,
+    );
   }
 }
 
