@@ -11,6 +11,7 @@ import {
   joinClient,
   makeTempDir,
   removeDir,
+  runChat,
   startServer,
   waitUntil,
 } from "./harness.ts";
@@ -149,5 +150,42 @@ Deno.test("back on another node, what was missed comes once", async () => {
   const seen = back.events.filter((e) => e.type === "message").map((e) => e.text);
   for (let i = 0; i < 5; i++) {
     assert.equal(seen.filter((t) => t === `missed ${i}`).length, 1, `missed ${i} once`);
+  }
+});
+
+Deno.test("a store or bus that cannot be reached stops chat serve with one sentence naming it, the password hidden", async () => {
+  const dir = await makeTempDir("chat-e2e-engines-");
+  await using pg = { ...(await startPostgres()), [Symbol.asyncDispose]: () => pg.stop() };
+  try {
+    const certs = ["--port", "0", "--certs", `${dir}/certs`];
+    const noStore = await runChat([
+      "serve",
+      ...certs,
+      "--store",
+      "postgres://chat:hunter2@127.0.0.1:1/chat",
+    ], { timeoutMs: 30_000 });
+    assert.notEqual(noStore.code, 0);
+    const said = noStore.stderr.trim();
+    assert.match(
+      said,
+      /^chat: cannot open the store postgres:\/\/chat:\*\*\*@127\.0\.0\.1:1\/chat.*refused the connection/,
+    );
+    assert.doesNotMatch(said, /hunter2|\n\s+at /);
+    const noBus = await runChat([
+      "serve",
+      ...certs,
+      "--store",
+      pg.url,
+      "--bus",
+      "nats://127.0.0.1:1",
+    ], { timeoutMs: 30_000 });
+    assert.notEqual(noBus.code, 0);
+    assert.match(
+      noBus.stderr.trim(),
+      /^chat: cannot reach the bus \(NATS\) at nats:\/\/127\.0\.0\.1:1/,
+    );
+    assert.equal(noBus.stderr.trim().split("\n").length, 1, noBus.stderr);
+  } finally {
+    await removeDir(dir);
   }
 });
