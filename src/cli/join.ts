@@ -172,15 +172,15 @@ export async function runJoin(args: JoinArgs): Promise<number> {
 
   // the line modes draw search results as tables; the full-screen UI has a panel for them
   if (mode !== "interactive") await loadTables();
-  const ui: Ui = chooseUi(mode, {
-    state,
-    server: where,
-    bell: args.bell,
-    color: args.color,
-    layout: args.layout,
-  });
+  const context = { state, server: where, bell: args.bell, color: args.color, layout: args.layout };
+  const ui: Ui = chooseUi(mode, context);
   show = (events) => ui.show(view.filter(events));
-  status = (next) => ui.status(next);
+  status = (next) => {
+    // of several nodes, the status line names the one the client is on now
+    const node = servers[client.server];
+    if (next.state === "connected") context.server = `${node.host}:${node.port}`;
+    ui.status(next);
+  };
   notice = (text) => ui.notice(text);
   ui.show(view.filter(early.splice(0)));
   // joins and leaves the smart filter did not show, summed up now and then
