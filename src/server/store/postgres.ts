@@ -17,14 +17,12 @@ import {
   Worker,
 } from "node:worker_threads";
 import {
+  CommitShorthands,
   type Identity,
   IdTakenError,
-  type Inserted,
   type ModlogRow,
-  type NewMessage,
   type NewModlogEntry,
   type Purge,
-  type Purged,
   type PurgeRange,
   type RestrictionKind,
   type Session,
@@ -112,7 +110,7 @@ export interface PostgresStoreOptions {
 
 export { isPostgresUrl } from "./postgres_bridge.ts";
 
-export class PostgresStore implements Store {
+export class PostgresStore extends CommitShorthands implements Store {
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #signal: Int32Array;
@@ -132,6 +130,7 @@ export class PostgresStore implements Store {
 
   /** Connects to `url` and creates the schema if needed; throws when it cannot. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
+    super();
     this.#where = safeAddress(url);
     this.#readTimeoutMs = options.readTimeoutMs ?? PG_READ_TIMEOUT_MS;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? PG_WRITE_TIMEOUT_MS;
@@ -294,16 +293,6 @@ export class PostgresStore implements Store {
     this.#call("setLastSeq", [id, seq]);
   }
 
-  insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
-    const [result] = this.insertMessages([{ message, clientRef }]);
-    if ("duplicateOf" in result) throw new Error(`request ${clientRef} was already stored`);
-    return result;
-  }
-
-  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[] {
-    return this.commit(batch.map((b) => ({ kind: "insert", ...b }))) as Inserted[];
-  }
-
   /**
    * The group commit, serialized with every other node's (see postgres_ops.ts).
    *
@@ -391,11 +380,6 @@ export class PostgresStore implements Store {
 
   visibleMessage(userId: string, id: string): StoredMessage | null {
     return this.#call("visibleMessage", [userId, id]);
-  }
-
-  purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
-    return this.commit(ids.map((id) => ({ kind: "purge", id, reason })))
-      .flatMap((w) => "purged" in w && w.purged ? [w.purged] : []);
   }
 
   pendingExpiries(): { id: string; expiresAt: number }[] {

@@ -6,13 +6,11 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { GENERAL_ROOM } from "../../protocol/schema.ts";
 import {
+  CommitShorthands,
   type Identity,
-  type Inserted,
   type ModlogRow,
-  type NewMessage,
   type NewModlogEntry,
   type Purge,
-  type Purged,
   type PurgeRange,
   type RestrictionKind,
   type Session,
@@ -201,13 +199,14 @@ export const MESSAGE_WITH_QUOTE = `m.*, o.sender AS q_from, o.text AS q_text, o.
   FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
 
 /** Opens (creating if needed) the database at `path`; ":memory:" works for tests. */
-export class SqliteStore implements Store {
+export class SqliteStore extends CommitShorthands implements Store {
   #db: DatabaseSync;
   #q: Record<string, StatementSync>;
   /** A purge's WAL checkpoint did not finish; retried after each write. */
   #checkpointOwed = false;
 
   constructor(path: string) {
+    super();
     // owner-only from the first byte: it holds direct messages (its -wal and -shm follow it)
     createPrivateDatabase(path);
     this.#db = new DatabaseSync(path);
@@ -533,16 +532,6 @@ export class SqliteStore implements Store {
 
   setLastSeq(id: string, seq: number): void {
     this.#q.setLastSeq.run(seq, id);
-  }
-
-  insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
-    const [result] = this.insertMessages([{ message, clientRef }]);
-    if ("duplicateOf" in result) throw new Error(`request ${clientRef} was already stored`);
-    return result;
-  }
-
-  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[] {
-    return this.commit(batch.map((b) => ({ kind: "insert", ...b }))) as Inserted[];
   }
 
   commit(writes: readonly Write[]): Written[] {
@@ -951,11 +940,6 @@ export class SqliteStore implements Store {
       if (row.message !== null) entry.message = row.message as string;
       return entry;
     });
-  }
-
-  purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
-    return this.commit(ids.map((id) => ({ kind: "purge", id, reason })))
-      .flatMap((w) => "purged" in w && w.purged ? [w.purged] : []);
   }
 
   /**
