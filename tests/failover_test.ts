@@ -328,21 +328,42 @@ dirTest(
   },
 );
 
+/**
+ * Two servers with CAs of their own, listening (until the result is disposed), and a state
+ * dir in which the first is pinned already (`base`: what resolveTrust needs besides an address).
+ */
+async function twoServers(dir: string) {
+  const a = await ensureServerCerts(join(dir, "a"), []);
+  const other = await ensureServerCerts(join(dir, "other"), []);
+  const nodeA = node(a);
+  const nodeO = node(other);
+  const stateDir = join(dir, "state");
+  const base = { stateDir, localCaFile: join(dir, "none.pem"), probeTimeoutMs: 5_000 };
+  await resolveTrust({
+    ...base,
+    host: "localhost",
+    port: nodeA.port,
+    fingerprint: a.caFingerprint,
+  });
+  return {
+    a,
+    other,
+    nodeA,
+    nodeO,
+    stateDir,
+    base,
+    async [Symbol.asyncDispose]() {
+      await nodeA[Symbol.asyncDispose]();
+      await nodeO[Symbol.asyncDispose]();
+    },
+  };
+}
+
 dirTest(
   "trust: a pin of one node holds for the others (and is kept for them); a node with another CA is refused",
   async (dir) => {
-    const a = await ensureServerCerts(join(dir, "a"), []);
-    const stranger = await ensureServerCerts(join(dir, "stranger"), []);
-    await using nodeA = node(a);
-    await using impostor = node(stranger);
-    const stateDir = join(dir, "state");
-    const base = { stateDir, localCaFile: join(dir, "none.pem"), probeTimeoutMs: 5_000 };
-    await resolveTrust({
-      ...base,
-      host: "localhost",
-      port: nodeA.port,
-      fingerprint: a.caFingerprint,
-    });
+    await using servers = await twoServers(dir);
+    const { a, other: stranger, nodeA, nodeO: impostor, stateDir, base } = servers;
     const trust = await resolveTrust({
       ...base,
       host: "localhost",
@@ -373,18 +394,8 @@ dirTest(
 );
 
 dirTest("trust: addresses pinned to different servers are refused in one sentence", async (dir) => {
-  const a = await ensureServerCerts(join(dir, "a"), []);
-  const other = await ensureServerCerts(join(dir, "other"), []);
-  await using nodeA = node(a);
-  await using nodeO = node(other);
-  const stateDir = join(dir, "state");
-  const base = { stateDir, localCaFile: join(dir, "none.pem"), probeTimeoutMs: 5_000 };
-  await resolveTrust({
-    ...base,
-    host: "localhost",
-    port: nodeA.port,
-    fingerprint: a.caFingerprint,
-  });
+  await using servers = await twoServers(dir);
+  const { a, other, nodeA, nodeO, stateDir, base } = servers;
   await resolveTrust({
     ...base,
     host: "localhost",
