@@ -330,6 +330,26 @@ export interface ServerHandle extends AsyncDisposable {
   readonly exited: boolean;
 }
 
+/**
+ * The heaviest load tests (floods to hundreds of receivers, a cluster failover) take turns: the
+ * suite runs two files at once on a 2-core machine, and two of these side by side starve each
+ * other past the bounds they check. `deno test --parallel` runs files in separate processes,
+ * so the turn is an exclusive lock on a file in the system's temp dir. The wait is bounded by the
+ * other test's own bounds.
+ */
+export async function takingTurns<T>(fn: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(join(Deno.env.get("TMPDIR") ?? "/tmp", "chat-heavy-tests.lock"), {
+    create: true,
+    write: true,
+  });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close(); // closing releases the lock
+  }
+}
+
 /** Starts `chat serve --host 127.0.0.1 --port 0` on a temp db and temp certs. */
 export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const ownsDir = opts.dir === undefined;
