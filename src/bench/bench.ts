@@ -3,7 +3,10 @@
  *
  * 1. Starts this program as `chat serve` on 127.0.0.1 with a temp db and certs (or uses
  *    `--server`), with the rate limits off (per user and per address) and room for every
- *    connection and new id from one address.
+ *    connection and new id from one address. With `--store`, the server keeps everything in that
+ *    PostgreSQL instead; with `--cluster N`, N such servers share it and `--bus` (one certs dir,
+ *    so one CA: the first node makes it, then the others start), receivers spread over them and
+ *    every sender on the first.
  * 2. Logs in the receivers and senders over real TLS, runs the load to the last delivery
  *    (load.ts; with `--flood`, to the last delivery to a receiver not cut, or a stall), reads
  *    the server's peak RSS, stops it.
@@ -66,11 +69,37 @@ export async function runBench(argv: string[]): Promise<number> {
     await child.stop();
     children.delete(child);
   };
-  const serve = (db: string) =>
-    start(
-      "server",
-      localServeArgv(join(dir, db), certs, loadTestServeArgs(CONNECTIONS_PER_ADDRESS)),
-    );
+  const engines = [
+    ...(args.store ? ["--store", args.store] : []),
+    ...(args.bus ? ["--bus", args.bus.join(",")] : []),
+  ];
+  const serveArgv = (db: string) =>
+    localServeArgv(join(dir, db), certs, [
+      ...loadTestServeArgs(CONNECTIONS_PER_ADDRESS),
+      ...engines,
+    ]);
+  const serve = (db: string) => start("server", serveArgv(db));
+  /** The nodes of --cluster: the first makes the CA and certificate, the rest start together. */
+  const cluster = async (): Promise<Child[]> => {
+    const first = await serve("node1.db");
+    run.note(args.nodes === 2 ? "starting node 2" : `starting nodes 2 to ${args.nodes}`);
+    const rest = await run.race(Promise.all(
+      Array.from(
+        { length: args.nodes - 1 },
+        (_, i) =>
+          startChild(`server node ${i + 2}`, serveArgv(`node${i + 2}.db`), (c) => children.add(c)),
+      ),
+    ));
+    const nodes = [first, ...rest];
+    // the watchdog and a lost connection look at whichever node died first
+    run.child = {
+      get exited() {
+        return nodes.some((node) => node.exited);
+      },
+      exitMessage: () => nodes.find((node) => node.exited)?.exitMessage() ?? "",
+    };
+    return nodes;
+  };
   const local = async (port: number): Promise<Target> => ({
     host: "127.0.0.1",
     port,
@@ -88,14 +117,25 @@ export async function runBench(argv: string[]): Promise<number> {
   try {
     let ours: LoadResult;
     let peak: number | null = null;
+    let nodePeaks: (number | null)[] | undefined;
     if (args.server) {
       const target = { ...args.server, caCerts: await caFor(args) };
       ours = await runLoad(target, { ...load, label: "chat" }, run);
+    } else if (args.nodes > 1) {
+      const nodes = await cluster();
+      const targets = await Promise.all(nodes.map((node) => local(node.port)));
+      ours = await runLoad(targets, { ...load, label: "chat", pids: nodes.map((n) => n.pid) }, run);
+      nodePeaks = await Promise.all(
+        nodes.map(async (node, i) => (await memoryOf(node.pid))?.peak ?? ours.servers[i].peak),
+      );
+      peak = nodePeaks.some((p) => p === null) ? null : nodePeaks.reduce((a, b) => a! + b!, 0);
+      run.child = undefined;
+      await Promise.all(nodes.map(stop));
     } else {
       const server = await serve("chat.db");
       ours = await runLoad(
         await local(server.port),
-        { ...load, label: "chat", pid: server.pid },
+        { ...load, label: "chat", pids: [server.pid] },
         run,
       );
       // VmHWM is the kernel's own peak; the samples taken during the load stand in for it
@@ -118,7 +158,7 @@ export async function runBench(argv: string[]): Promise<number> {
       ]);
       const result = await runLoad(
         await local(forwarder.port),
-        { ...load, label: "raw", pid: forwarder.pid },
+        { ...load, label: "raw", pids: [forwarder.pid] },
         run,
       );
       raw = { result, peak: (await memoryOf(forwarder.pid))?.peak ?? null };
@@ -137,7 +177,7 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     run.close();
 
-    const report = figures(args, ours, peak, raw, idle);
+    const report = figures(args, ours, peak, raw, idle, nodePeaks);
     const others = Math.max(report.other_cpu_pct ?? 0, report.raw_other_cpu_pct ?? 0);
     if (ours.flood?.firstError) {
       console.error(
@@ -152,7 +192,13 @@ export async function runBench(argv: string[]): Promise<number> {
           `${report.delivered} of ${report.expected} deliveries arrived`,
       );
     }
-    if (others >= NOISY_OTHERS_PCT) {
+    if (others >= NOISY_OTHERS_PCT && args.store) {
+      // PostgreSQL and NATS are other processes too: their share is part of the cost, not noise
+      console.error(
+        `chat bench: other processes, PostgreSQL${args.bus ? " and NATS" : ""} among them, ` +
+          `took ${others} % of a core during the load`,
+      );
+    } else if (others >= NOISY_OTHERS_PCT) {
       console.error(
         `chat bench: other processes took ${others} % of a core during the load; ` +
           "the figures are lower than this machine can do",
@@ -222,6 +268,23 @@ export interface Figures {
   load_cpu_pct: number | null;
   /** CPU other processes took during the load, % of one core: above a few %, figures are noisy. */
   other_cpu_pct: number | null;
+  /** Servers measured: 1, or the nodes of --cluster (then CPU and RSS above are their sums). */
+  nodes: number;
+  /** What the bench's own server kept its data in (null for --server: not known). */
+  store: "sqlite" | "postgres" | null;
+  /**
+   * --cluster: latency of the probes on the senders' node (node 1) and on the other nodes, whose
+   * messages crossed the bus.
+   */
+  same_node_p50_ms?: number | null;
+  same_node_p99_ms?: number | null;
+  same_node_max_ms?: number | null;
+  cross_node_p50_ms?: number | null;
+  cross_node_p99_ms?: number | null;
+  cross_node_max_ms?: number | null;
+  /** --cluster: each node's CPU during the load (% of a core) and peak RSS (MiB), node 1 first. */
+  node_cpu_pct?: (number | null)[];
+  node_rss_mb?: (number | null)[];
   /** The TLS stack of the raw forwarder: node (the server's) or deno (Deno.listenTls). */
   raw_tls?: RawTls;
   raw_delivered_per_s?: number;
@@ -271,6 +334,7 @@ function figures(
   peak: number | null,
   raw: { result: LoadResult; peak: number | null } | undefined,
   idle: IdleResult | undefined,
+  nodePeaks?: (number | null)[],
 ): Figures {
   const out: Figures = {
     clients: args.clients,
@@ -294,7 +358,22 @@ function figures(
     server_ns_per_delivery: perDelivery(ours),
     load_cpu_pct: pct(ours.loadCpuS, ours.cpuWindowS),
     other_cpu_pct: pct(ours.otherCpuS, ours.cpuWindowS),
+    nodes: args.nodes,
+    store: args.server ? null : args.store ? "postgres" : "sqlite",
   };
+  if (ours.nodeLatency) {
+    const { same, cross } = ours.nodeLatency;
+    out.same_node_p50_ms = round(same?.p50, 2);
+    out.same_node_p99_ms = round(same?.p99, 2);
+    out.same_node_max_ms = round(same?.max, 2);
+    out.cross_node_p50_ms = round(cross?.p50, 2);
+    out.cross_node_p99_ms = round(cross?.p99, 2);
+    out.cross_node_max_ms = round(cross?.max, 2);
+  }
+  if (nodePeaks) {
+    out.node_cpu_pct = ours.servers.map((s) => pct(s.cpuS, ours.cpuWindowS));
+    out.node_rss_mb = nodePeaks.map(mb);
+  }
   if (ours.flood) {
     const f = ours.flood;
     out.flood = true;
@@ -379,9 +458,14 @@ function table(args: BenchArgs, f: Figures): string {
     : f.rate > 0
     ? `${num(f.rate)} messages/s`
     : "as fast as the server takes them";
+  const where = f.nodes > 1
+    ? `; ${f.nodes} nodes on PostgreSQL and NATS, receivers spread over them, senders on node 1`
+    : f.store === "postgres"
+    ? "; the server on PostgreSQL"
+    : "";
   const title = `${num(f.clients)} receivers, ${num(f.senders)} sender${
     f.senders === 1 ? "" : "s"
-  }, ${num(f.messages)} messages of ${f.size} B, ${rate}`;
+  }, ${num(f.messages)} messages of ${f.size} B, ${rate}${where}`;
   row(`login of ${num(f.clients)} clients`, `${num(f.login_ms)} ms`, `${num(f.raw_login_ms)} ms`);
   row("bytes per client while all joined", num(f.join_bytes_per_client));
   if (f.flood) {
@@ -410,14 +494,30 @@ function table(args: BenchArgs, f: Figures): string {
   row("latency p50", ms(f.p50_ms), ms(f.raw_p50_ms));
   row("latency p99", ms(f.p99_ms), ms(f.raw_p99_ms));
   row("latency max", ms(f.max_ms), ms(f.raw_max_ms));
+  if (f.node_cpu_pct) {
+    const pair = (same: number | null | undefined, cross: number | null | undefined) =>
+      `${ms(same)} | ${ms(cross)}`;
+    row("latency p50, senders' node | other nodes", pair(f.same_node_p50_ms, f.cross_node_p50_ms));
+    row("latency p99, senders' node | other nodes", pair(f.same_node_p99_ms, f.cross_node_p99_ms));
+    row("latency max, senders' node | other nodes", pair(f.same_node_max_ms, f.cross_node_max_ms));
+  }
   row("persisted per second (acks)", num(f.persisted_per_s), "(stores nothing)");
   if (args.rate > 0) row("sent per second", num(f.sent_per_s));
-  row("server peak RSS", mib(f.server_rss_mb), mib(f.raw_rss_mb));
+  const nodes = f.nodes > 1 ? `, ${f.nodes} nodes summed` : "";
+  row(`server peak RSS${nodes}`, mib(f.server_rss_mb), mib(f.raw_rss_mb));
+  const each = (values: (number | null)[], unit: string) =>
+    values.map((v) => (v == null ? "n/a" : num(v))).join(", ") + unit;
+  if (f.node_rss_mb) row("peak RSS of node 1, 2, …", each(f.node_rss_mb, " MiB"));
   if (f.flood) row("server RSS when the load ended", mib(f.server_rss_end_mb));
-  row("server CPU during the load", cpu(f.server_cpu_pct), cpu(f.raw_cpu_pct));
+  row(`server CPU during the load${nodes}`, cpu(f.server_cpu_pct), cpu(f.raw_cpu_pct));
+  if (f.node_cpu_pct) row("CPU of node 1, 2, …", each(f.node_cpu_pct, " % of a core"));
   row("server CPU per delivered message", ns(f.server_ns_per_delivery), ns(f.raw_ns_per_delivery));
   row("load generator CPU", cpu(f.load_cpu_pct), cpu(f.raw_load_cpu_pct));
-  row("other processes' CPU", cpu(f.other_cpu_pct), cpu(f.raw_other_cpu_pct));
+  row(
+    f.store === "postgres" ? "other processes' CPU (PostgreSQL, NATS, …)" : "other processes' CPU",
+    cpu(f.other_cpu_pct),
+    cpu(f.raw_other_cpu_pct),
+  );
   if (f.idle !== undefined) {
     row(`login of ${num(f.idle)} idle connections`, `${num(f.idle_login_ms)} ms`);
     row(

@@ -206,6 +206,8 @@ export class Client {
    * is counted, not a failure; a rate limit still is one (the server is not set up to measure).
    */
   onError?: (said: string) => void;
+  /** The node it is connected to (0: the senders' node, or the only server). */
+  node = 0;
   #closing = false;
   #buf: Uint8Array;
   #discard = false;
@@ -421,8 +423,10 @@ export async function loginMany(
   target: Target,
   count: number,
   run: Run,
-  make: (i: number) => { name: string; label: string; role: Role },
+  make: (i: number) => { name: string; label: string; role: Role; node?: number },
   what: string,
+  /** The nodes of a cluster, which `make` picks from (`target` is then unused). */
+  nodes: Target[] = [target],
 ): Promise<{ clients: Client[]; ms: number }> {
   const clients: Client[] = new Array(count);
   let next = 0;
@@ -438,9 +442,10 @@ export async function loginMany(
   const worker = async () => {
     while (next < count && !run.failure) {
       const i = next++;
-      const { name, label, role } = make(i);
+      const { name, label, role, node = 0 } = make(i);
       try {
-        clients[i] = await Client.login(target, name, label, role, run);
+        clients[i] = await Client.login(nodes[node], name, label, role, run);
+        clients[i].node = node;
       } catch (error) {
         // a refused or reset connection is most often a server that just died: say so if it did
         if (error !== run.failure) await sleep(LOST_GRACE_MS);
@@ -487,8 +492,11 @@ export interface LoadOptions {
   flood?: boolean;
   /** What is measured, for the progress line ("chat", "raw"). */
   label: string;
-  /** The measured server's process id, for its CPU time and memory (none for --server). */
-  pid?: number;
+  /**
+   * The measured servers' process ids, for their CPU time and memory (none for --server): one, or
+   * one per node of a cluster, in the order of the nodes.
+   */
+  pids?: number[];
 }
 
 /** What a flood run adds to the figures. */
@@ -530,18 +538,25 @@ export interface LoadResult {
   cpuWindowS: number;
   deliveredPerS: number;
   persistedPerS: number;
-  latency: { p50: number; p99: number; max: number } | null;
+  latency: Latency | null;
+  /**
+   * A cluster's probes apart: on the senders' node (same) and on the others (cross), whose
+   * messages crossed the bus.
+   */
+  nodeLatency?: { same: Latency | null; cross: Latency | null };
+  /** Per server (node), in the order of `pids`: CPU seconds during the load, peak RSS in bytes. */
+  servers: { cpuS: number | null; peak: number | null }[];
   /** Messages per second the senders actually sent (with --rate: did the schedule hold). */
   sentPerS: number;
   /** CPU seconds used by this process (the load generator) during the load. */
   loadCpuS: number | null;
-  /** CPU seconds used by the server during the load. */
+  /** CPU seconds used by the server (summed over a cluster's nodes) during the load. */
   serverCpuS: number | null;
   /** CPU seconds other processes used during the load: they take it from the two measured. */
   otherCpuS: number | null;
-  /** The server's peak RSS (VmHWM) as last read during or right after the load, bytes. */
+  /** The server's peak RSS (VmHWM) as last read during or right after the load, bytes (a cluster: summed over the nodes). */
   serverPeak: number | null;
-  /** The server's RSS (VmRSS) when the load ended, before the clients left, bytes. */
+  /** The server's RSS (VmRSS) when the load ended, before the clients left, bytes (a cluster: summed). */
   serverRssEnd: number | null;
   flood?: FloodResult;
 }
@@ -581,24 +596,56 @@ class MemorySampler {
   }
 }
 
-/** Logs in the receivers and senders, runs the load to the last delivery, closes them all. */
-export async function runLoad(target: Target, options: LoadOptions, run: Run): Promise<LoadResult> {
+/** Picks the probes among `n` receivers on `nodes` nodes (receiver i on node i % nodes). */
+export function probesOf(n: number, nodes: number): Set<number> {
+  const probes = new Set<number>();
+  if (nodes <= 1) {
+    const every = Math.max(1, Math.floor(n / Math.min(PROBES, n)));
+    for (let i = 0; i < n && probes.size < PROBES; i += every) probes.add(i);
+    return probes;
+  }
+  // spread over the login order as on one server, each nudged onto the next node in turn, so
+  // every node has one (and the senders' node, the first, at least one)
+  const count = Math.min(n, Math.max(PROBES, nodes));
+  for (let k = 0; k < count; k++) {
+    const base = Math.floor((k * n) / count);
+    let i = base - (base % nodes) + (k % nodes);
+    if (i >= n) i -= nodes;
+    if (i >= 0) probes.add(i);
+  }
+  return probes;
+}
+
+/**
+ * Logs in the receivers and senders, runs the load to the last delivery, closes them all. With
+ * several targets (the nodes of a cluster), receiver i goes to node i % N and every sender to
+ * the first.
+ */
+export async function runLoad(
+  targets: Target | Target[],
+  options: LoadOptions,
+  run: Run,
+): Promise<LoadResult> {
+  const nodes = Array.isArray(targets) ? targets : [targets];
   const { clients: n, senders: s } = options;
-  const probeEvery = Math.max(1, Math.floor(n / Math.min(PROBES, n)));
-  const isProbe = (i: number) => i % probeEvery === 0 && i / probeEvery < PROBES;
+  const probes = probesOf(n, nodes.length);
   const receivers = await loginMany(
-    target,
+    nodes[0],
     n,
     run,
     (i) => ({
       name: `bench-r${i}`,
-      label: `receiver ${i + 1}`,
-      role: isProbe(i) ? "probe" : "receiver",
+      label: nodes.length > 1
+        ? `receiver ${i + 1} (node ${(i % nodes.length) + 1})`
+        : `receiver ${i + 1}`,
+      role: probes.has(i) ? "probe" : "receiver",
+      node: i % nodes.length,
     }),
     `${options.label}: receivers`,
+    nodes,
   );
   const senders = await loginMany(
-    target,
+    nodes[0],
     s,
     run,
     (i) => ({ name: `bench-s${i}`, label: `sender ${i + 1}`, role: "sender" }),
@@ -616,22 +663,23 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   const receivedBefore = receivers.clients.reduce((sum, client) => sum + client.bytes, 0);
 
   const driver = new Driver(receivers.clients, senders.clients, options, run);
-  const memory = options.pid ? new MemorySampler(options.pid) : undefined;
-  const before = await cpuTimes(options.pid);
+  const pids = options.pids ?? [];
+  const memory = pids.map((pid) => new MemorySampler(pid));
+  const before = await cpuTimes(pids);
   // a stalled flood's CPU is counted to its last movement, not through the wait for the stall
   let moved: CpuTimes | undefined;
   let reading = false;
   driver.onMoved = () => {
     if (reading) return;
     reading = true;
-    void cpuTimes(options.pid).then((times) => (moved = times)).finally(() => (reading = false));
+    void cpuTimes(pids).then((times) => (moved = times)).finally(() => (reading = false));
   };
   try {
     await driver.start();
   } finally {
-    await memory?.stop();
+    await Promise.all(memory.map((sampler) => sampler.stop()));
   }
-  const after = driver.stalled && moved ? moved : await cpuTimes(options.pid);
+  const after = driver.stalled && moved ? moved : await cpuTimes(pids);
   const cpuWindowS = (after.at - before.at) / 1000;
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
   const loadCpuS = minus(after.load, before.load);
@@ -649,7 +697,15 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   const seconds = (driver.doneAt - driver.startedAt) / 1000;
   const ackSeconds = (driver.ackedAt - driver.startedAt) / 1000;
   const sendSeconds = (driver.lastSendAt - driver.startedAt) / 1000;
-  const probes = receivers.clients.filter((c) => c.latencies);
+  const probed = receivers.clients.filter((c) => c.latencies);
+  const servers = pids.map((_, i) => ({
+    cpuS: minus(after.servers[i], before.servers[i]),
+    peak: memory[i].peak,
+  }));
+  const total = (values: (number | null)[]) =>
+    values.length === 0 || values.some((v) => v === null)
+      ? null
+      : values.reduce((a, b) => a! + b!, 0);
   return {
     loginMs: receivers.ms,
     joinBytes,
@@ -660,7 +716,14 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
     cpuWindowS,
     deliveredPerS: perSecond(driver.delivered, seconds),
     persistedPerS: perSecond(driver.acked, ackSeconds),
-    latency: probes.length ? summarizeClients(probes) : null,
+    latency: probed.length ? summarizeClients(probed) : null,
+    nodeLatency: nodes.length > 1
+      ? {
+        same: summarizeClients(probed.filter((c) => c.node === 0)),
+        cross: summarizeClients(probed.filter((c) => c.node !== 0)),
+      }
+      : undefined,
+    servers,
     sentPerS: perSecond(driver.sent, sendSeconds || seconds),
     loadCpuS,
     serverCpuS,
@@ -668,8 +731,8 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
     otherCpuS: machineCpuS === null || loadCpuS === null || serverCpuS === null
       ? null
       : Math.max(0, machineCpuS - loadCpuS - serverCpuS),
-    serverPeak: memory?.peak ?? null,
-    serverRssEnd: memory?.rss ?? null,
+    serverPeak: total(memory.map((m) => m.peak)),
+    serverRssEnd: total(memory.map((m) => m.rss)),
     flood: options.flood
       ? {
         sent: driver.sent,
@@ -686,23 +749,28 @@ export async function runLoad(target: Target, options: LoadOptions, run: Run): P
   };
 }
 
-/** CPU seconds used so far by this process, the server (when known) and the whole machine. */
+/** CPU seconds used so far by this process, the servers (when known) and the whole machine. */
 interface CpuTimes {
   /** performance.now() when they were read. */
   at: number;
   load: number | null;
+  /** Summed over `servers` (null when there are none, or one is unknown). */
   server: number | null;
+  servers: (number | null)[];
   machine: number | null;
 }
 
-async function cpuTimes(pid: number | undefined): Promise<CpuTimes> {
+async function cpuTimes(pids: number[]): Promise<CpuTimes> {
   const at = performance.now();
-  const [load, server, machine] = await Promise.all([
+  const [load, machine, ...servers] = await Promise.all([
     cpuSecondsOf(Deno.pid),
-    pid ? cpuSecondsOf(pid) : null,
     machineBusySeconds(),
+    ...pids.map((pid) => cpuSecondsOf(pid)),
   ]);
-  return { at, load, server, machine };
+  const server = servers.length === 0 || servers.some((s) => s === null)
+    ? null
+    : servers.reduce((a, b) => a! + b!, 0);
+  return { at, load, server, servers, machine };
 }
 
 /** `count` per second over `seconds`; 0 when no time passed (nothing arrived in a flood). */
@@ -710,7 +778,9 @@ function perSecond(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : 0;
 }
 
-function summarizeClients(probes: Client[]) {
+type Latency = { p50: number; p99: number; max: number };
+
+function summarizeClients(probes: Client[]): Latency | null {
   return summarize(probes.map((p) => p.latencies!.data()));
 }
 

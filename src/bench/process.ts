@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { permissionFlags } from "../cli/permissions.ts";
+import { ENV } from "../cli/options.ts";
 
 /** Time a child gets to print its `listening on` line. */
 export const START_TIMEOUT_MS = 30_000;
@@ -88,6 +89,10 @@ export async function startChild(
   const [command, ...rest] = selfCommand(args);
   const env = Deno.env.toObject();
   delete env.RUST_BACKTRACE;
+  // a server gets its store and bus on its command line or not at all: one exported for a real
+  // cluster must not turn the bench's own SQLite server into a node of it
+  delete env[ENV.store];
+  delete env[ENV.bus];
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(command, {

@@ -38,8 +38,10 @@ import {
   LOG_LEVELS,
   type LogFormat,
   type LogLevel,
+  MAX_BENCH_NODES,
   MAX_SERVERS,
   MIB,
+  MIN_BENCH_NODES,
   type OptionTable,
   SERVE_OPTIONS,
 } from "./options.ts";
@@ -623,6 +625,13 @@ Options:
                         lost connection) and the acks. A cut receiver is not waited for;
                         the run ends when every other one has every message, or when
                         nothing has moved for a while (reported as stalled)
+  --store URL           run the server on PostgreSQL (postgres://USER:PASS@HOST/DB), not a
+                        temporary SQLite file; the bench writes its ids and messages there
+                        and deletes nothing: give it a scratch database
+  --cluster N           start N nodes (${MIN_BENCH_NODES} to ${MAX_BENCH_NODES}) on --store and --bus (or ${ENV.store},
+                        ${ENV.bus}); receiver i on node i % N, every sender on node 1; adds
+                        latency on the senders' node and on the others, CPU and RSS per node
+  --bus URL             the NATS of the --cluster (nats://HOST:PORT)
   --json                print one JSON line instead of a table
   -h, --help            show this help
 
@@ -652,12 +661,18 @@ export interface BenchArgs {
   forwarder: boolean;
   port: number;
   certs?: string;
+  /** Nodes to start (--cluster N); 1: one server. */
+  nodes: number;
+  /** A PostgreSQL URL: the store of the server (or of every node) instead of a temporary SQLite. */
+  store?: string;
+  /** NATS URLs: the bus of a cluster (with nodes > 1). */
+  bus?: string[];
 }
 
 /** Smallest --size: the send time and a space have to fit in the text. */
 export const MIN_BENCH_SIZE = 24;
 
-export function parseBenchArgs(argv: string[]): BenchArgs {
+export function parseBenchArgs(argv: string[], env: Env = processEnv): BenchArgs {
   const v = parse(argv, BENCH_OPTIONS);
   const rate = String(v.rate);
   if (!/^[0-9]{1,9}(\.[0-9]+)?$/.test(rate)) {
@@ -693,6 +708,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (v.ca !== undefined && v.server === undefined) {
     throw new UsageError("--ca goes with --server (the bench's own server has its own CA)");
   }
+  const engines = parseBenchEngines(v, env);
   return {
     clients: parseCount(String(v.clients), "--clients"),
     senders: parseCount(String(v.senders), "--senders"),
@@ -710,5 +726,54 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     forwarder: Boolean(v.forwarder),
     port: parsePort(String(v.port), "--port"),
     certs: v.certs as string | undefined,
+    ...engines,
   };
+}
+
+/**
+ * --cluster, --store and --bus. CHAT_STORE and CHAT_BUS are read only with --cluster, as serve
+ * reads them: a plain `chat bench` never writes into a database it was not pointed at.
+ */
+function parseBenchEngines(
+  v: Record<string, unknown>,
+  env: Env,
+): { nodes: number; store?: string; bus?: string[] } {
+  if (v.cluster === undefined) {
+    if (v.bus !== undefined) {
+      throw new UsageError("--bus goes with --cluster N (one server on --store needs no bus)");
+    }
+    if (v.store !== undefined && v.server !== undefined) {
+      throw new UsageError("--store goes with the bench's own server, not --server");
+    }
+    const { store } = parseEngines(v, () => undefined);
+    return { nodes: 1, ...(store === undefined ? {} : { store }) };
+  }
+  const text = String(v.cluster);
+  if (
+    !/^[0-9]{1,2}$/.test(text) || Number(text) < MIN_BENCH_NODES ||
+    Number(text) > MAX_BENCH_NODES
+  ) {
+    throw new UsageError(
+      `--cluster must be a number of nodes from ${MIN_BENCH_NODES} to ${MAX_BENCH_NODES}, not "${text}"`,
+    );
+  }
+  for (const [flag, what] of [["server", "a running server"], ["raw", "the raw forwarder"]]) {
+    if (v[flag]) {
+      throw new UsageError(
+        `--cluster does not go with --${flag} (it starts its nodes, not ${what})`,
+      );
+    }
+  }
+  if (v.idle !== undefined && String(v.idle) !== "0") {
+    throw new UsageError(
+      "--cluster does not go with --idle (idle memory is measured on one server)",
+    );
+  }
+  const { store, bus } = parseEngines(v, env);
+  if (store === undefined || bus === undefined) {
+    throw new UsageError(
+      `--cluster needs --store postgres://… and --bus nats://… (or ${ENV.store} and ${ENV.bus})`,
+    );
+  }
+  return { nodes: Number(text), store, bus };
 }

@@ -160,7 +160,14 @@ export const BENCH_OPTIONS = {
   forwarder: { type: "boolean", default: false },
   port: { type: "string", default: "0" },
   certs: { type: "string" },
+  cluster: { type: "string" },
+  store: { type: "string" },
+  bus: { type: "string" },
 } satisfies OptionTable;
+
+/** Nodes `chat bench --cluster N` may start: two at least, and few enough for one machine. */
+export const MIN_BENCH_NODES = 2;
+export const MAX_BENCH_NODES = 8;
 
 /** Variables that say where a user's state (tokens, pins) lives. */
 export const STATE_DIR_ENV = ["XDG_STATE_HOME", "LOCALAPPDATA", "HOME", "USERPROFILE"];
