@@ -18,7 +18,7 @@ import {
 } from "../src/cli/args.ts";
 import { MAX_TEXT_LENGTH } from "../src/protocol/schema.ts";
 import { DEFAULT_PORT } from "../src/version.ts";
-import { MAX_SERVERS } from "../src/cli/options.ts";
+import { MAX_BENCH_NODES, MAX_SERVERS, MIN_BENCH_NODES } from "../src/cli/options.ts";
 
 /** Runs `fn`, insists it throws a UsageError, checks the message reads as one sentence, returns it. */
 function usageError(fn: () => unknown): string {
@@ -501,6 +501,7 @@ Deno.test("bench: defaults", () => {
     forwarder: false,
     port: 0,
     certs: undefined,
+    nodes: 1,
   });
 });
 
@@ -644,6 +645,87 @@ Deno.test("bench: --server and --port are checked like elsewhere", () => {
     '--port must be a port number from 0 to 65535, not "70000"',
   );
   assertRefused(bench("--port=abc"), "--port", "abc");
+});
+
+const PG = "postgres://chat:pw@db:5433/scratch";
+const NATS = "nats://n1:4222";
+
+Deno.test("bench: --cluster N takes 2 to 8 nodes on --store and --bus", () => {
+  const args = parseBenchArgs(["--cluster", "3", "--store", PG, "--bus", `${NATS},n2`]);
+  assert.equal(args.nodes, 3);
+  assert.equal(args.store, PG);
+  assert.deepEqual(args.bus, [NATS, "n2"]);
+  assert.equal(
+    parseBenchArgs(["--cluster", String(MIN_BENCH_NODES), "--store", PG, "--bus", NATS]).nodes,
+    2,
+  );
+  assert.equal(
+    parseBenchArgs(["--cluster", String(MAX_BENCH_NODES), "--store", PG, "--bus", NATS]).nodes,
+    8,
+  );
+  for (const bad of ["0", "1", "9", "2.5", "two", "", "-3"]) {
+    assertRefused(bench(`--cluster=${bad}`, "--store", PG, "--bus", NATS), "--cluster", bad);
+  }
+});
+
+Deno.test("bench: --cluster reads CHAT_STORE and CHAT_BUS as serve does; flags win", () => {
+  const vars = env({ CHAT_STORE: PG, CHAT_BUS: NATS });
+  const args = parseBenchArgs(["--cluster", "2"], vars);
+  assert.equal(args.store, PG);
+  assert.deepEqual(args.bus, [NATS]);
+  const flags = parseBenchArgs(["--cluster", "2", "--bus", "nats://other:1"], vars);
+  assert.deepEqual(flags.bus, ["nats://other:1"]);
+  // without --cluster the variables are not read: a plain bench never writes into that store
+  const plain = parseBenchArgs([], vars);
+  assert.equal(plain.store, undefined);
+  assert.equal(plain.bus, undefined);
+  assert.equal(plain.nodes, 1);
+});
+
+Deno.test("bench: --cluster needs both engines, and neither --server, --raw nor --idle", () => {
+  const needs =
+    "--cluster needs --store postgres://… and --bus nats://… (or CHAT_STORE and CHAT_BUS)";
+  assert.equal(usageError(() => parseBenchArgs(["--cluster", "2"], env({}))), needs);
+  assert.equal(usageError(() => parseBenchArgs(["--cluster", "2", "--store", PG], env({}))), needs);
+  assert.match(
+    usageError(() => parseBenchArgs(["--cluster", "2", "--bus", NATS], env({}))),
+    /^--bus needs --store postgres:/,
+  );
+  assert.equal(
+    usageError(bench("--cluster", "2", "--store", PG, "--bus", NATS, "--server", "h:1")),
+    "--cluster does not go with --server (it starts its nodes, not a running server)",
+  );
+  assert.equal(
+    usageError(bench("--cluster", "2", "--store", PG, "--bus", NATS, "--raw")),
+    "--cluster does not go with --raw (it starts its nodes, not the raw forwarder)",
+  );
+  assert.equal(
+    usageError(bench("--cluster", "2", "--store", PG, "--bus", NATS, "--idle", "10")),
+    "--cluster does not go with --idle (idle memory is measured on one server)",
+  );
+  // the engines are checked as serve checks them, the password hidden
+  const store = usageError(
+    bench("--cluster", "2", "--store", "mysql://u:secret@h/d", "--bus", NATS),
+  );
+  assert.match(store, /^--store must be a PostgreSQL URL/);
+  assert.ok(!store.includes("secret"), store);
+  assertRefused(bench("--cluster", "2", "--store", PG, "--bus", "http://n1"), "--bus", "http://n1");
+});
+
+Deno.test("bench: --store alone runs one server on PostgreSQL; --bus only with --cluster", () => {
+  const args = parseBenchArgs(["--store", PG]);
+  assert.equal(args.nodes, 1);
+  assert.equal(args.store, PG);
+  assert.equal(args.bus, undefined);
+  assert.equal(
+    usageError(bench("--store", PG, "--bus", NATS)),
+    "--bus goes with --cluster N (one server on --store needs no bus)",
+  );
+  assert.equal(
+    usageError(bench("--store", PG, "--server", "h:1")),
+    "--store goes with the bench's own server, not --server",
+  );
+  assert.match(usageError(bench("--store", "chat.db")), /^--store must be a PostgreSQL URL/);
 });
 
 Deno.test("bench: the other flags are read", () => {

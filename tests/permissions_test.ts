@@ -6,7 +6,13 @@
 
 import assert from "node:assert/strict";
 import { type LaunchContext, permissionFlags } from "../src/cli/permissions.ts";
-import { CHECK_OPTIONS, JOIN_OPTIONS, SERVE_OPTIONS } from "../src/cli/options.ts";
+import {
+  CHECK_OPTIONS,
+  JOIN_OPTIONS,
+  loadTestServeArgs,
+  localServeArgv,
+  SERVE_OPTIONS,
+} from "../src/cli/options.ts";
 
 const context = (env: Record<string, string> = {}): LaunchContext => ({
   cwd: "/work",
@@ -169,4 +175,26 @@ Deno.test("serve: a node of a cluster reaches its PostgreSQL and NATS, and no da
   assert.ok(g.get("--allow-env")!.includes("PGPASSWORD"), "the PostgreSQL client's variables");
   const env = grants(["serve"], { CHAT_STORE: "postgresql://db:6000/x" });
   assert.ok(env.get("--allow-net")!.includes("db:6000"));
+});
+
+Deno.test("bench --cluster: its nodes reach the engines; the bench itself only its nodes", () => {
+  const store = "postgres://chat@db.example:5433/scratch";
+  const bus = "nats://n1:4222";
+  const bench = grants(["bench", "--cluster", "2", "--store", store, "--bus", bus]);
+  // the bench talks to its nodes over TLS; the nodes, not it, talk to PostgreSQL and NATS
+  assert.deepEqual(bench.get("--allow-net"), ["127.0.0.1"]);
+  assert.deepEqual(bench.get("--allow-run"), ["/opt/deno", "cat"]);
+  // a node is started with what `chat serve` gets for the same command line (process.ts
+  // selfCommand): bench.ts builds it with localServeArgv, the load-test limits and the engines
+  const node = grants(
+    localServeArgv("/tmp/b/node1.db", "/tmp/b/certs", [
+      ...loadTestServeArgs(1000),
+      "--store",
+      store,
+      "--bus",
+      bus,
+    ]),
+  );
+  assert.deepEqual(node.get("--allow-net"), ["127.0.0.1", "db.example:5433", "n1:4222"]);
+  assert.ok(!(node.get("--allow-write") ?? []).some((p) => p.includes("node1.db")));
 });

@@ -17,7 +17,8 @@
  * - `admin`: read and write its --db (and -wal, -shm, -journal), and the CHAT_DB variable.
  * - `bench`: starts servers (this program again) and measures them through /proc: run of the Deno
  *   executable and of cat (Deno reads /proc only under -A), read, write of the temporary
- *   directory, net on 127.0.0.1 and its --server.
+ *   directory, net on 127.0.0.1 and its --server. With --store/--bus (--cluster) the servers it
+ *   starts get serve's grants for those engines; the bench itself never dials them.
  * - anything else (--help, --version, a mistake): nothing.
  *
  * Option names and defaults come from options.ts, as args.ts parses them; a path the program
