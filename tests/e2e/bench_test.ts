@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
+import { psql, startNats, startPostgres } from "../engines.ts";
 import {
   CHAT_ALL_PERMISSIONS,
   childEnv,
@@ -180,6 +181,11 @@ Deno.test("chat bench refuses bad options with one sentence and exit code 2", as
       ["--raw-tls", "deno"],
       ["--flood", "--rate", "100"],
       ["--flood", "--raw"],
+      ["--cluster", "2"],
+      ["--cluster", "9", "--store", "postgres://h/d", "--bus", "nats://h"],
+      ["--cluster", "2", "--store", "postgres://h/d", "--bus", "nats://h", "--raw"],
+      ["--store", "chat.db"],
+      ["--bus", "nats://h"],
       ["--what"],
     ]
   ) {
@@ -189,6 +195,58 @@ Deno.test("chat bench refuses bad options with one sentence and exit code 2", as
     assert.equal(lines.length, 1, out.stderr);
     assert.match(lines[0], /^chat: .*\(see chat bench --help\)$/);
   }
+});
+
+Deno.test("chat bench --cluster 2 spreads receivers over two nodes on PostgreSQL and NATS", async () => {
+  const pg = await startPostgres();
+  await using _pg = { [Symbol.asyncDispose]: () => pg.remove() };
+  const nats = await startNats();
+  await using _nats = { [Symbol.asyncDispose]: () => nats.remove() };
+  // what was there before the bench stays: it empties nothing
+  await psql(pg.url, "CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (42)");
+  const [clients, senders, messages] = [20, 2, 200];
+  const { report } = await benchJson([
+    "--cluster",
+    "2",
+    "--store",
+    pg.url,
+    "--bus",
+    nats.url,
+    "--clients",
+    String(clients),
+    "--senders",
+    String(senders),
+    "--messages",
+    String(messages),
+  ]);
+  assertFigures(report, [...FIGURES, "bytes_per_message"]);
+  assert.equal(report.nodes, 2);
+  assert.equal(report.store, "postgres");
+  assert.equal(report.delivered, clients * messages);
+  // both kinds of probe took samples, in order; a message that crossed the bus is not free
+  for (const where of ["same_node", "cross_node"]) {
+    const [p50, p99, max] = ["p50", "p99", "max"].map((p) => report[`${where}_${p}_ms`]);
+    for (const v of [p50, p99, max]) {
+      assert.ok(
+        typeof v === "number" && v >= 0 && v < 60_000,
+        `${where}: ${JSON.stringify(report)}`,
+      );
+    }
+    assert.ok(p50 <= p99 && p99 <= max, `${where}: ${p50} ${p99} ${max}`);
+  }
+  assert.ok(report.max_ms === Math.max(report.same_node_max_ms, report.cross_node_max_ms));
+  // one figure per node; CPU needs a load of a second or more (a tiny one reports null)
+  assert.equal(report.node_rss_mb.length, 2);
+  assert.equal(report.node_cpu_pct.length, 2);
+  for (const rss of report.node_rss_mb) assert.ok(typeof rss === "number" && rss > 0, `${rss}`);
+  for (const cpu of report.node_cpu_pct) assert.ok(cpu === null || cpu >= 0, `${cpu}`);
+  assert.ok(
+    Math.abs(report.server_rss_mb - report.node_rss_mb[0] - report.node_rss_mb[1]) < 0.2,
+    "the servers' RSS is the nodes' summed",
+  );
+  // every message is in the store it was given, and nothing else was touched
+  assert.equal(await psql(pg.url, "SELECT x FROM keep_me"), "42");
+  assert.equal(Number(await psql(pg.url, "SELECT count(*) FROM messages")), messages);
 });
 
 /** The figures a flood adds; the counts among them are checked one by one. */
