@@ -125,17 +125,25 @@ export class NumberedStore {
   }
 }
 
-/** `count` nodes (worlds, see fixtures.ts) on one store and one bus, on one clock. */
-export function cluster(count: number) {
+/**
+ * `count` nodes (worlds, see fixtures.ts) on one store and one bus, on one clock; `skews` (ms)
+ * sets each node's clock that far off the shared one (no two machines agree exactly).
+ */
+export function cluster(count: number, skews: readonly number[] = []) {
   const network = new MemoryNetwork();
   const shared = new NumberedStore();
   const clock = { t: T0 };
   const nodes = Array.from({ length: count }, (_, i) => {
     const bus = network.bus();
     const view = shared.view();
+    const skew = skews[i] ?? 0;
     const node = world({
       store: view as unknown as SqliteStore,
-      clock,
+      clock: skew === 0 ? clock : {
+        get t() {
+          return clock.t + skew;
+        },
+      },
       cluster: { bus, store: view, node: `node${i + 1}` },
     });
     return { ...node, bus };

@@ -2,7 +2,7 @@
 // bus in memory that the test pumps (tests/cluster_fixtures.ts). The engines themselves are
 // tested end to end in tests/e2e/cluster_test.ts.
 import assert from "node:assert/strict";
-import { NODE_DEAD_AFTER_MS } from "../src/server/cluster/roster.ts";
+import { HEARTBEAT_MS, NODE_DEAD_AFTER_MS } from "../src/server/cluster/roster.ts";
 import { COMMIT_POLL_MS } from "../src/server/cluster/cluster.ts";
 import { EXPIRY_TAKEOVER_MS } from "../src/server/messages.ts";
 import { cluster } from "./cluster_fixtures.ts";
@@ -160,4 +160,22 @@ Deno.test("a login on a node that is behind catches it up first: what the client
   n1.say(alice, { type: "send", ref: "3", text: "three" });
   network.pump();
   assert.deepEqual(texts(back), ["three"]);
+});
+
+Deno.test("a login on a node whose clock is behind still replaces the session it knew of elsewhere", () => {
+  // n2's clock is 5 s behind n1's: by the clocks, her login on n2 is older than the one it ends
+  const { network, clock, nodes: [n1, n2] } = cluster(2, [0, -5_000]);
+  const alice = n1.join("alice");
+  network.pump();
+  clock.t += 1_000;
+  const again = n2.join("alice", { token: alice.token });
+  network.pump();
+  for (let t = 0; t < 2 * HEARTBEAT_MS; t += 1_000) {
+    clock.t += 1_000;
+    n1.hub.tick();
+    n2.hub.tick();
+    network.pump();
+  }
+  assert.equal(alice.closed?.reason, "replaced", "the session she left ends");
+  assert.equal(again.closed, undefined, "the one she just opened holds");
 });

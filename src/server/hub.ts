@@ -361,9 +361,11 @@ export class Hub {
     this.cluster?.catchUp();
     peer.sessionId = sessionId;
     const previous = this.presence.add(peer, user);
-    // online on another node of the cluster until now: that node ends its connection
+    // online on another node of the cluster until now: that node ends its connection. This login
+    // is newer than that one whatever the two clocks say (a clock behind would make it the older,
+    // and that node would keep its session)
     const elsewhere = this.cluster?.roster.get(user.id);
-    this.cluster?.joined(user, this.#now());
+    this.cluster?.joined(user, Math.max(this.#now(), (elsewhere?.since ?? 0) + 1));
     if (previous) {
       // the same person on a new connection: the old one goes quietly, presence does not flicker
       previous.user = undefined;
