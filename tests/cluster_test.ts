@@ -162,6 +162,23 @@ Deno.test("a login on a node that is behind catches it up first: what the client
   assert.deepEqual(texts(back), ["three"]);
 });
 
+Deno.test("a login elsewhere whose announcement the bus lost still ends the older session, at the next heartbeat", () => {
+  const { network, clock, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  network.pump();
+  clock.t += 1_000;
+  const again = n2.join("alice", { token: alice.token });
+  assert.equal(network.lose() > 0, true, "her join on n2 never reaches n1");
+  for (let t = 0; t < 2 * HEARTBEAT_MS; t += 1_000) {
+    clock.t += 1_000;
+    n1.hub.tick();
+    n2.hub.tick();
+    network.pump();
+  }
+  assert.equal(alice.closed?.reason, "replaced", "one person, one session");
+  assert.equal(again.closed, undefined, "the newer one holds");
+});
+
 Deno.test("a login on a node whose clock is behind still replaces the session it knew of elsewhere", () => {
   // n2's clock is 5 s behind n1's: by the clocks, her login on n2 is older than the one it ends
   const { network, clock, nodes: [n1, n2] } = cluster(2, [0, -5_000]);

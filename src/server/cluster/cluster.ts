@@ -265,6 +265,12 @@ export class Cluster implements CommitOrder, Elsewhere {
         return;
       }
       case "beat": {
+        // someone online here and there: their join may have been lost on the bus; the newer
+        // login holds, as when it is heard of (else both sessions would stay, each node
+        // ignoring the other's)
+        for (const { user, since } of message.users) {
+          if (this.#here.has(user.id)) this.#remoteJoin(message.node, user, since);
+        }
         const users = message.users
           .filter((u) => !this.#here.has(u.user.id))
           .map((u) => ({ ...u, node: message.node }));
