@@ -488,3 +488,30 @@ Deno.test({
     engine = null;
   },
 });
+
+pgTest(
+  "bridge: postgres.js throwing in the worker in the middle of a transaction (a new pool taken) fails the transaction: none of it is kept, and what came after is not written outside it",
+  async () => {
+    const url = await freshDatabase();
+    const workerUrl = new URL("./pg_renewing_worker.ts?throwBefore=setTopic", import.meta.url);
+    const store = new PostgresStore(url, { workerUrl });
+    const other = new PostgresStore(url);
+    try {
+      other.joinRoom("ann_0001", "#x", 1, { private: false });
+      assert.throws(() =>
+        store.atomically(() => {
+          store.joinRoom("bob_0001", "#x", 2);
+          store.setTopic("#x", "set in the transaction", "bob_0001", 3);
+        })
+      );
+      assert.equal(other.isMember("bob_0001", "#x"), false, "the first write was not kept");
+      assert.equal(other.rooms().find((r) => r.name === "#x")?.topic, "", "nor the second");
+      // and the store goes on, on its new pool
+      store.joinRoom("bob_0001", GENERAL_ROOM, 4);
+      assert.ok(other.isMember("bob_0001", GENERAL_ROOM));
+    } finally {
+      store.close();
+      other.close();
+    }
+  },
+);

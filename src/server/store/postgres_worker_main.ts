@@ -30,10 +30,15 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
   // postgres.js can throw from a socket callback while PostgreSQL restarts (a write on a socket
   // it has already dropped): uncaught, that would end this worker, and the store with it for
   // good. The worker stays; the pool, whose state is not to be trusted after it, is replaced.
+  // A transaction open then goes with the old pool: until the store ends it (commitTx or
+  // rollback), its later requests fail rather than run outside it on the new pool, and its
+  // commit is refused, not taken for done.
+  let txLost = false;
   const renew = (event: Event) => {
     event.preventDefault();
     const old = ctx.sql;
     ctx.sql = connect(data.url);
+    if (ctx.tx) txLost = true;
     ctx.tx = null;
     old.end({ timeout: 0 }).catch(() => {});
   };
@@ -65,6 +70,12 @@ export function runPostgresWorker(data: PostgresWorkerData): void {
   };
 
   const run = async (request: Request): Promise<unknown> => {
+    if (txLost && request.op !== "ping" && request.op !== "close") {
+      if (request.op === "commitTx" || request.op === "rollback") txLost = false;
+      if (request.op !== "rollback") {
+        throw new Error("the transaction was lost with its connection; none of it was kept");
+      }
+    }
     switch (request.op) {
       case "ping":
         return null;
