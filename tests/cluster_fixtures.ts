@@ -15,6 +15,8 @@ export class MemoryNetwork {
   readonly buses: MemoryBus[] = [];
   /** Messages published so far, by subject. */
   readonly published = new Map<string, number>();
+  /** The largest message the bus carries (NATS: max_payload); a larger one is refused. */
+  maxPayload = Infinity;
 
   bus(): MemoryBus {
     const bus = new MemoryBus(this);
@@ -58,8 +60,14 @@ export class MemoryBus implements Bus {
     return !this.down;
   }
 
+  get maxPayload(): number {
+    return this.#network.maxPayload;
+  }
+
   publish(subject: string, data: Uint8Array): void {
-    if (!this.down) this.#network.send(subject, data, this);
+    // as NatsBus: what NATS refuses (too large) is not sent, and nobody is told
+    if (this.down || data.length > this.#network.maxPayload) return;
+    this.#network.send(subject, data, this);
   }
 
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): void {

@@ -196,3 +196,19 @@ Deno.test("a login on a node whose clock is behind still replaces the session it
   assert.equal(alice.closed?.reason, "replaced", "the session she left ends");
   assert.equal(again.closed, undefined, "the one she just opened holds");
 });
+
+Deno.test("a commit larger than the bus carries reaches the other nodes at once all the same (read from the store), not at the next poll", () => {
+  const { network, nodes: [n1, n2] } = cluster(2);
+  const alice = n1.join("alice");
+  const bob = n2.join("bob");
+  network.pump();
+  // NATS's max_payload is 1 MB; a group commit of many long messages is more than that
+  network.maxPayload = 2_048;
+  const long = "x".repeat(3_000);
+  n1.say(alice, { type: "send", ref: "1", text: long });
+  network.pump();
+  assert.deepEqual(texts(bob), [long]);
+  n1.say(alice, { type: "send", ref: "2", text: "short" });
+  network.pump();
+  assert.deepEqual(texts(bob), [long, "short"], "once, in order");
+});

@@ -7,6 +7,8 @@ export interface Bus {
   publish(subject: string, data: Uint8Array): void;
   /** Calls `onMessage` for each message on `subject`, in the order the bus delivers them. */
   subscribe(subject: string, onMessage: (data: Uint8Array) => void): void;
+  /** The largest message it carries (NATS: the server's max_payload); a larger one is not sent. */
+  readonly maxPayload: number;
   /** Whether it is connected now (a reconnect is under way when not). */
   readonly connected: boolean;
   /** Sends what is buffered, then disconnects. */

@@ -22,6 +22,7 @@ import {
   CommitMessage,
   commitMessage,
   decode,
+  ElidedCommit,
   type Elsewhere,
   encode,
   EventMessage,
@@ -87,6 +88,7 @@ export class Cluster implements CommitOrder, Elsewhere {
   #lastBeat = 0;
   #lastPoll = 0;
   #dropped = 0;
+  #elided = 0;
   #readFailing = false;
 
   constructor(options: ClusterOptions) {
@@ -119,6 +121,11 @@ export class Cluster implements CommitOrder, Elsewhere {
     return this.#dropped;
   }
 
+  /** This node's commits too large for the bus, announced by number only (read from the store). */
+  get elided(): number {
+    return this.#elided;
+  }
+
   /** Listens on the bus and says this node is here. */
   start(): void {
     this.#bus.subscribe(this.#subjects.commit, (data) => this.#onCommit(data));
@@ -131,10 +138,13 @@ export class Cluster implements CommitOrder, Elsewhere {
   own(messages: StoredMessage[], purges: CommittedPurge[], run: () => void): void {
     const commitNo = this.#store.lastCommitNo;
     this.sequencer.offer({ commitNo, maxSeq: maxSeqOf(messages), run }, true);
-    this.#bus.publish(
-      this.#subjects.commit,
-      commitMessage(this.node, { commitNo, messages, purges }),
-    );
+    let data = commitMessage(this.node, { commitNo, messages, purges });
+    // the bus would refuse it, and nobody would hear of it before their next poll
+    if (data.length > this.#bus.maxPayload) {
+      this.#elided++;
+      data = encode({ node: this.node, commitNo, elided: true });
+    }
+    this.#bus.publish(this.#subjects.commit, data);
   }
 
   /** `user` logged in here at `since`: the others hear it (and end an older login of theirs). */
@@ -229,7 +239,13 @@ export class Cluster implements CommitOrder, Elsewhere {
 
   #onCommit(data: Uint8Array): void {
     const message = decode(CommitMessage, data);
-    if (!message) return this.#drop("commit");
+    if (!message) {
+      const elided = decode(ElidedCommit, data);
+      if (!elided) return this.#drop("commit");
+      // committed before it was announced: the store has it (one read, as for a lost one)
+      if (elided.node !== this.node && elided.commitNo > this.sequencer.delivered) this.catchUp();
+      return;
+    }
     if (message.node === this.node) return;
     const { node: _, ...commit } = message;
     this.sequencer.offer(this.#deliverable(commit));

@@ -9,6 +9,8 @@ import type { Bus } from "./bus.ts";
 
 /** Pause between reconnect attempts to NATS. */
 export const BUS_RECONNECT_WAIT_MS = 500;
+/** NATS's max_payload unless its server is told otherwise. */
+export const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** How long the first connection may take before `chat serve` gives up. */
 export const BUS_CONNECT_TIMEOUT_MS = 5_000;
 
@@ -45,6 +47,10 @@ export class NatsBus implements Bus {
       maxPingOut: 2,
     });
     return new NatsBus(nc, log);
+  }
+
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD;
   }
 
   get connected(): boolean {

@@ -51,6 +51,17 @@ export const CommitMessage = z.object({
   purges: z.array(CommittedPurge),
 });
 
+/**
+ * A commit too large for the bus (NATS's max_payload): only its number goes, and each node reads
+ * it from the store at once. Without `messages`, a node that does not know this form drops it
+ * as unparsable and reads the commit at its next poll (never delivers it empty).
+ */
+export const ElidedCommit = z.object({
+  node: z.string(),
+  commitNo: z.number().int().positive(),
+  elided: z.literal(true),
+});
+
 const Online = z.object({ user: User, since: z.number() });
 
 export const PresenceMessage = z.discriminatedUnion("kind", [
