@@ -5,7 +5,15 @@
  */
 import postgres from "postgres";
 import { GENERAL_ROOM } from "../../protocol/schema.ts";
-import { type Row, toIdentity, toMessage, toPurged, toRestriction } from "./rows.ts";
+import {
+  type Row,
+  toIdentity,
+  toMessage,
+  toModlog,
+  toPurged,
+  toRestriction,
+  toRoom,
+} from "./rows.ts";
 import type {
   Identity,
   ModlogRow,
@@ -132,35 +140,6 @@ async function bySeqs(db: Db, seqs: number[]): Promise<StoredMessage[]> {
   const rows = await db`SELECT ${withQuote(db)} WHERE m.seq = ANY(${db.array(seqs)}::bigint[])
     ORDER BY m.seq`;
   return rows.map((r) => toMessage(r as Row));
-}
-
-function toRoom(row: Row): StoredRoom {
-  const room: StoredRoom = {
-    name: row.name as string,
-    topic: row.topic as string,
-    private: row.private !== 0,
-    createdAt: row.created_at as number,
-    members: row.members as number,
-  };
-  if (row.topic_by !== null) room.topicBy = row.topic_by as string;
-  if (row.topic_at !== null) room.topicAt = row.topic_at as number;
-  return room;
-}
-
-function toModlog(row: Row): ModlogRow {
-  const entry: ModlogRow = {
-    id: row.seq as number,
-    time: row.time as number,
-    action: row.action as ModlogRow["action"],
-    by: row.by as string,
-  };
-  if (row.room !== null) entry.room = row.room as string;
-  if (row.user_id !== null) entry.user = row.user_id as string;
-  if (row.address !== null) entry.address = row.address as string;
-  if (row.reason !== null) entry.reason = row.reason as string;
-  if (row.until !== null) entry.until = row.until as number;
-  if (row.message !== null) entry.message = row.message as string;
-  return entry;
 }
 
 /** What a group commit did, for the facade: the results, and the commit's number. */
@@ -582,7 +561,7 @@ export const OPS = {
     const rows = await on(c)`SELECT r.*,
         (SELECT COUNT(*) FROM room_members m WHERE m.room = r.name) AS members
       FROM rooms r WHERE r.dropped = 0`;
-    return rows.map((r) => toRoom(r));
+    return rows.map(toRoom);
   },
 
   async roomsOf(c: Ctx, userId: string): Promise<string[]> {
@@ -825,7 +804,7 @@ export const OPS = {
       ? await db`SELECT * FROM modlog WHERE seq < ${upto} ORDER BY seq DESC LIMIT ${limit}`
       : await db`SELECT * FROM modlog WHERE room = ${room} AND seq < ${upto}
           ORDER BY seq DESC LIMIT ${limit}`;
-    return rows.map((r) => toModlog(r));
+    return rows.map(toModlog);
   },
 };
 

@@ -4,11 +4,13 @@
  */
 import {
   type Identity,
+  type ModlogRow,
   type Purged,
   quoteOf,
   type RestrictionKind,
   type StoredMessage,
   type StoredRestriction,
+  type StoredRoom,
 } from "./store.ts";
 
 export type Row = Record<string, unknown>;
@@ -65,4 +67,35 @@ export function toMessage(row: Row): StoredMessage {
   if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
   if (row.action === 1) message.action = true;
   return message;
+}
+
+/** A room row (with its member count) as stored. */
+export function toRoom(row: Row): StoredRoom {
+  const room: StoredRoom = {
+    name: row.name as string,
+    topic: row.topic as string,
+    private: row.private !== 0,
+    createdAt: row.created_at as number,
+    members: row.members as number,
+  };
+  if (row.topic_by !== null) room.topicBy = row.topic_by as string;
+  if (row.topic_at !== null) room.topicAt = row.topic_at as number;
+  return room;
+}
+
+/** A moderation log row, numbered by its seq. */
+export function toModlog(row: Row): ModlogRow {
+  const entry: ModlogRow = {
+    id: row.seq as number,
+    time: row.time as number,
+    action: row.action as ModlogRow["action"],
+    by: row.by as string,
+  };
+  if (row.room !== null) entry.room = row.room as string;
+  if (row.user_id !== null) entry.user = row.user_id as string;
+  if (row.address !== null) entry.address = row.address as string;
+  if (row.reason !== null) entry.reason = row.reason as string;
+  if (row.until !== null) entry.until = row.until as number;
+  if (row.message !== null) entry.message = row.message as string;
+  return entry;
 }

@@ -24,7 +24,15 @@ import {
   type Written,
 } from "./store.ts";
 import { createPrivateDatabase } from "./files.ts";
-import { type Row, toIdentity, toMessage, toPurged, toRestriction } from "./rows.ts";
+import {
+  type Row,
+  toIdentity,
+  toMessage,
+  toModlog,
+  toPurged,
+  toRestriction,
+  toRoom,
+} from "./rows.ts";
 
 export { toMessage } from "./rows.ts";
 
@@ -724,18 +732,7 @@ export class SqliteStore extends CommitShorthands implements Store {
   }
 
   rooms(): StoredRoom[] {
-    return this.#q.rooms.all().map((row) => {
-      const room: StoredRoom = {
-        name: row.name as string,
-        topic: row.topic as string,
-        private: row.private !== 0,
-        createdAt: row.created_at as number,
-        members: row.members as number,
-      };
-      if (row.topic_by !== null) room.topicBy = row.topic_by as string;
-      if (row.topic_at !== null) room.topicAt = row.topic_at as number;
-      return room;
-    });
+    return this.#q.rooms.all().map(toRoom);
   }
 
   roomsOf(userId: string): string[] {
@@ -925,21 +922,7 @@ export class SqliteStore extends CommitShorthands implements Store {
     const rows = room === undefined
       ? this.#q.modlog.all({ before: upto, limit })
       : this.#q.roomModlog.all({ room, before: upto, limit });
-    return rows.map((row) => {
-      const entry: ModlogRow = {
-        id: row.seq as number,
-        time: row.time as number,
-        action: row.action as ModlogRow["action"],
-        by: row.by as string,
-      };
-      if (row.room !== null) entry.room = row.room as string;
-      if (row.user_id !== null) entry.user = row.user_id as string;
-      if (row.address !== null) entry.address = row.address as string;
-      if (row.reason !== null) entry.reason = row.reason as string;
-      if (row.until !== null) entry.until = row.until as number;
-      if (row.message !== null) entry.message = row.message as string;
-      return entry;
-    });
+    return rows.map(toModlog);
   }
 
   /**
