@@ -108,6 +108,15 @@ async function exited(child: Deno.ChildProcess, ms: number): Promise<boolean> {
   return result;
 }
 
+/** Sends `signal` to `child`, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
+async function endProcess(child: Deno.ChildProcess, signal: Deno.Signal): Promise<void> {
+  child.kill(signal);
+  if (!await exited(child, STOP_TIMEOUT_MS)) {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
 /** Polls `check` every 100 ms until it is true, up to `ms`; throws `what` otherwise. */
 async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -242,11 +251,7 @@ export async function startPostgres(): Promise<PostgresEngine> {
     if (!proc) return;
     child = null;
     // SIGINT is PostgreSQL's fast shutdown (SIGTERM, smart, would wait for every client to leave)
-    proc.kill("SIGINT");
-    if (!await exited(proc, STOP_TIMEOUT_MS)) {
-      proc.kill("SIGKILL");
-      await proc.status;
-    }
+    await endProcess(proc, "SIGINT");
   };
 
   const kill = async () => {
@@ -394,11 +399,7 @@ export async function startNats(): Promise<Engine> {
     const proc = child;
     if (!proc) return;
     child = null;
-    proc.kill("SIGTERM");
-    if (!await exited(proc, STOP_TIMEOUT_MS)) {
-      proc.kill("SIGKILL");
-      await proc.status;
-    }
+    await endProcess(proc, "SIGTERM");
   };
 
   try {
