@@ -2,10 +2,17 @@
 // bus in memory that the test pumps (tests/cluster_fixtures.ts). The engines themselves are
 // tested end to end in tests/e2e/cluster_test.ts.
 import assert from "node:assert/strict";
-import { HEARTBEAT_MS, NODE_DEAD_AFTER_MS } from "../src/server/cluster/roster.ts";
-import { COMMIT_POLL_MS } from "../src/server/cluster/cluster.ts";
+import {
+  HEARTBEAT_MS,
+  HEARTBEAT_USERS_LIMIT,
+  NODE_DEAD_AFTER_MS,
+  Roster,
+} from "../src/server/cluster/roster.ts";
+import { Cluster, COMMIT_POLL_MS } from "../src/server/cluster/cluster.ts";
 import { EXPIRY_TAKEOVER_MS } from "../src/server/messages.ts";
-import { cluster } from "./cluster_fixtures.ts";
+import { cluster, MemoryNetwork, NumberedStore } from "./cluster_fixtures.ts";
+import { DEFAULT_SUBJECT_PREFIX } from "../src/server/cluster/bus.ts";
+import { decode, PresenceMessage } from "../src/server/cluster/wire.ts";
 import { FakePeer } from "./fixtures.ts";
 
 const texts = (peer: { of(type: "message"): { text: string }[] }) =>
@@ -211,4 +218,41 @@ Deno.test("a commit larger than the bus carries reaches the other nodes at once 
   n1.say(alice, { type: "send", ref: "2", text: "short" });
   network.pump();
   assert.deepEqual(texts(bob), [long, "short"], "once, in order");
+});
+
+Deno.test(`a heartbeat lists at most HEARTBEAT_USERS_LIMIT (${HEARTBEAT_USERS_LIMIT}) people and says when it is cut; a cut one removes nobody elsewhere`, () => {
+  const network = new MemoryNetwork();
+  const bus = network.bus();
+  const beats: PresenceMessage[] = [];
+  network.bus().subscribe(`${DEFAULT_SUBJECT_PREFIX}.presence`, (data) => {
+    const message = decode(PresenceMessage, data);
+    if (message?.kind === "beat") beats.push(message);
+  });
+  const hooks = {
+    deliver: () => {},
+    replaced: () => {},
+    joined: () => {},
+    left: () => {},
+    isHere: () => false,
+  };
+  const store = new NumberedStore().view();
+  const clock = { t: 1_000_000 };
+  const node = new Cluster({ bus, store, hooks, node: "big", now: () => clock.t });
+  node.start();
+  for (let i = 0; i <= HEARTBEAT_USERS_LIMIT; i++) {
+    node.joined({ id: `u${i}_0001`, name: `u${i}` }, clock.t);
+  }
+  network.lose();
+  clock.t += HEARTBEAT_MS;
+  node.tick(clock.t);
+  network.pump();
+  const beat = beats.at(-1) as Extract<PresenceMessage, { kind: "beat" }>;
+  assert.equal(beat.users.length, HEARTBEAT_USERS_LIMIT);
+  assert.equal(beat.complete, false);
+  // another node knowing someone from a join, left out of a cut list, keeps them
+  const roster = new Roster(() => clock.t);
+  roster.join("big", { id: `u${HEARTBEAT_USERS_LIMIT}_0001`, name: "late" }, 1);
+  const change = roster.beat("big", beat.users.map((u) => ({ ...u, node: "big" })), beat.complete);
+  assert.deepEqual(change.left, []);
+  assert.equal(roster.size, HEARTBEAT_USERS_LIMIT + 1);
 });
