@@ -112,6 +112,13 @@ export class Tmux implements AsyncDisposable {
       "-y",
       String(rows),
       command,
+      // the server stays when its last session is killed: a test that kills one and opens the
+      // next would otherwise race the exiting server ("server exited unexpectedly")
+      ";",
+      "set-option",
+      "-s",
+      "exit-empty",
+      "off",
     );
     await this.tmux("set-option", "-t", `=${session}:`, "remain-on-exit", "on");
   }
