@@ -17,11 +17,12 @@
  *
  * Needs Linux (/proc), `script` and -A (the task grants it). `--cpu-prof DIR` runs the client
  * with Deno's --cpu-prof into DIR (written when it leaves); `--v8-flags FLAGS` passes V8 flags to
- * the client (to try heap settings). `--json` prints one JSON line.
+ * the client (to try heap settings); `--program dist/chat/main.js` runs the client from the bundle, as
+ * the npm package's launcher does (the server always runs from src). `--json` prints one JSON line.
  *
  * Usage: deno task bench:tui [--rate 50] [--seconds 20] [--fill 10000] [--fill-rate 1000]
  *          [--cols 120] [--rows 40] [--key-ms 120] [--layout bubbles|lines] [--cpu-prof DIR]
- *          [--v8-flags FLAGS] [--json]
+ *          [--v8-flags FLAGS] [--program BUNDLE] [--json]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -50,6 +51,7 @@ const { values: opt } = parseArgs({
     layout: { type: "string", default: "bubbles" },
     "cpu-prof": { type: "string" },
     "v8-flags": { type: "string" },
+    program: { type: "string" },
     json: { type: "boolean", default: false },
   },
   strict: true,
@@ -67,6 +69,8 @@ const COLS = num("cols");
 const ROWS = num("rows");
 const KEY_MS = num("key-ms");
 const IDLE_S = num("idle-s");
+/** The client's program: src/main.ts unless `--program` names a bundle (`deno task bundle`). */
+const PROGRAM = opt.program;
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,11 +105,11 @@ function message(head: string): string {
 
 // ---- processes -----------------------------------------------------------------------------------
 
-function permissions(argv: string[]): string[] {
+function permissions(argv: string[], program?: string): string[] {
   return permissionFlags(argv, {
     cwd: Deno.cwd(),
     env: (name) => Deno.env.get(name),
-    program: [SRC],
+    program: [program ?? SRC],
     deno: Deno.execPath(),
     tmpDir: tmpdir(),
     windows: false,
@@ -201,8 +205,19 @@ class PtyClient {
   constructor(argv: string[], state: string, pidFile: string, cpuProf?: string, v8?: string) {
     const prof = cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${cpuProf}`] : [];
     if (v8) prof.push(`--v8-flags=${v8}`);
-    const command = [Deno.execPath(), "run", ...permissions(argv), ...prof, "--config", CONFIG]
-      .concat([MAIN, ...argv]).map(q).join(" ");
+    // the bundle runs as the npm package's launcher runs it (src/launch/npm.ts)
+    const load = PROGRAM === undefined
+      ? ["--config", CONFIG, MAIN]
+      : ["--no-config", "--no-lock", "--cached-only", "--no-remote", PROGRAM];
+    const command = [
+      Deno.execPath(),
+      "run",
+      ...permissions(argv, PROGRAM),
+      ...prof,
+      ...load,
+      ...argv,
+    ]
+      .map(q).join(" ");
     const child = new Deno.Command("script", {
       args: [
         "-qfec",

@@ -1,6 +1,7 @@
 /**
  * `deno task pack`: the npm package that puts a `chat` command on the PATH, as a tarball in
- * dist/ that `npm install -g` takes. Inside: chat.js (the whole program as one bundle),
+ * dist/ that `npm install -g` takes. Inside: chat/ (the program's bundle: main.js and its chunks,
+ * scripts/bundle.ts),
  * bin/chat.mjs (the launcher, src/launch/npm.ts, run by Node), package.json (depends on the `deno`
  * package at exactly this Deno's version, which ships the runtime for each platform) and a
  * README. The tarball is reproducible: fixed times and modes, files in a fixed order.
@@ -11,6 +12,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VERSION } from "../src/version.ts";
+import { bundleProgram } from "./bundle.ts";
 
 /** The package's name on npm (`npx tlschat serve` once published); the command is `chat`. */
 export const PACKAGE_NAME = "tlschat";
@@ -21,11 +23,13 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 export async function pack(outDir: string): Promise<string> {
   const work = await Deno.makeTempDir({ prefix: "chat-pack-" });
   try {
-    const program = join(work, "chat.js");
+    const program = join(work, "chat");
     const launcher = join(work, "chat.mjs");
-    await bundle("deno", join(root, "src", "main.ts"), program);
+    await bundleProgram(program);
     // the launcher runs under Node: only node: modules, nothing of Deno's
-    await bundle("browser", join(root, "src", "launch", "npm.ts"), launcher);
+    await bundleLauncher(join(root, "src", "launch", "npm.ts"), launcher);
+    // in a fixed order, for a reproducible tarball
+    const chunks = [...Deno.readDirSync(program)].map((entry) => entry.name).sort();
     const encoder = new TextEncoder();
     const files: TarFile[] = [
       { name: "package.json", data: encoder.encode(packageJson()), mode: 0o644 },
@@ -35,7 +39,11 @@ export async function pack(outDir: string): Promise<string> {
         data: encoder.encode(`#!/usr/bin/env node\n${await Deno.readTextFile(launcher)}`),
         mode: 0o755,
       },
-      { name: "chat.js", data: await Deno.readFile(program), mode: 0o644 },
+      ...chunks.map((name) => ({
+        name: `chat/${name}`,
+        data: Deno.readFileSync(join(program, name)),
+        mode: 0o644,
+      })),
     ];
     await Deno.mkdir(outDir, { recursive: true });
     const tarball = join(outDir, `${PACKAGE_NAME}-${VERSION}.tgz`);
@@ -46,9 +54,9 @@ export async function pack(outDir: string): Promise<string> {
   }
 }
 
-async function bundle(platform: "deno" | "browser", entry: string, output: string) {
+async function bundleLauncher(entry: string, output: string) {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", platform, "-o", output, entry],
+    args: ["bundle", "--quiet", "--platform", "browser", "-o", output, entry],
     cwd: root,
     stdout: "null",
     stderr: "piped",
@@ -66,7 +74,7 @@ function packageJson(): string {
       description: "A secure terminal chat: chat serve, chat join --name Tom",
       type: "module",
       bin: { chat: "bin/chat.mjs" },
-      files: ["bin/", "chat.js", "README.md"],
+      files: ["bin/", "chat/", "README.md"],
       // the runtime the bundle was built and tested with; the deno package ships it per platform
       dependencies: { deno: Deno.version.deno },
       engines: { node: ">=18" },

@@ -1,7 +1,8 @@
 /**
  * The `chat` command of the npm package (bundled by `deno task pack` into bin/chat.mjs and run by
  * Node): finds the Deno executable of the `deno` package this package depends on, and runs the
- * bundled program (../chat.js) with it, with the permissions of the subcommand (launch.ts).
+ * bundled program (../chat/main.js and its chunks) with it, with the permissions of the
+ * subcommand (launch.ts).
  * Nothing is downloaded at run time: no config, no lockfile, npm and remote imports from the
  * cache only (the bundle has none).
  */
@@ -16,7 +17,8 @@ import { shellQuote } from "../cli/quote.ts";
 const require = createRequire(import.meta.url);
 const bin = fileURLToPath(import.meta.url);
 const root = dirname(dirname(bin));
-const program = join(root, "chat.js");
+const bundle = join(root, "chat");
+const program = join(bundle, "main.js");
 
 let deno: string;
 try {
@@ -33,7 +35,7 @@ launch({
   deno,
   runFlags: ["--no-config", "--no-lock", "--cached-only", "--no-remote"],
   program,
-  programFiles: [program],
+  programFiles: [bundle],
   command: commandName(),
   cwd: process.cwd(),
   // a package.json where chat runs is someone else's project, not ours

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { psql, startNats, startPostgres } from "../engines.ts";
+import { bundleProgram } from "../../scripts/bundle.ts";
 import {
   CHAT_ALL_PERMISSIONS,
   childEnv,
@@ -16,7 +16,6 @@ import {
   removedAtEnd,
 } from "./harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** A bench run (or build) still going after this is killed: no test waits for ever. */
 const PROCESS_LIMIT_MS = 120_000;
 
@@ -390,17 +389,7 @@ Deno.test("chat bench fails in one sentence when the server cannot be reached", 
 Deno.test("the bundle runs chat bench from a directory without deno.json", async () => {
   const work = await makeTempDir("chat-bundle-bench-");
   await using _work = removedAtEnd(work);
-  const bundle = join(work, "chat.js");
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(ROOT, "src/main.ts")],
-    cwd: ROOT,
-    env: childEnv(),
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
-  }).output();
-  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  const bundle = await bundleProgram(join(work, "chat"));
   const { report } = await benchJson(["--clients", "2", "--messages", "20", "--raw"], {
     command: [Deno.execPath(), "run", "-A", bundle],
     cwd: work,

@@ -1,15 +1,16 @@
 /**
- * The single-file bundle (`deno task bundle`) runs `serve` and `join` from an empty directory: no read
- * of a source-relative path at run time.
+ * The bundle (`deno task bundle`: main.js and its chunks) runs `serve` and `join` from an empty
+ * directory: no read of a source-relative path at run time; and `join` loads none of the server's
+ * chunks.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { WorkerSearcher } from "../../src/server/search/mod.ts";
 import { permissionFlags } from "../../src/cli/permissions.ts";
+import { bundleProgram } from "../../scripts/bundle.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const env = { NO_COLOR: "1", RUST_BACKTRACE: "0" };
 /** The permissions the npm package's launcher grants `chat ARGV` run from `cwd` (not -A). */
 function granted(argv: string[], cwd: string, bundle: string, extra: Record<string, string> = {}) {
@@ -28,23 +29,14 @@ const PROCESS_LIMIT_MS = 90_000;
 
 Deno.test("the deno bundle runs serve and join from an empty directory", async () => {
   const work = await Deno.makeTempDir({ prefix: "chat-bundle-" });
-  const bundle = join(work, "chat.js");
-  const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "deno", "-o", bundle, join(root, "src/main.ts")],
-    cwd: root,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(PROCESS_LIMIT_MS),
-  }).output();
-  assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+  const bundle = await bundleProgram(join(work, "chat"));
 
   const empty = join(work, "empty");
   await Deno.mkdir(empty);
   const server = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...granted(["serve", "--port", "0"], empty, bundle),
+      ...granted(["serve", "--port", "0"], empty, dirname(bundle)),
       bundle,
       "serve",
       "--port",
@@ -78,7 +70,7 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
       const argv = ["join", "--name", name, "--server", `127.0.0.1:${port}`];
       const state = { XDG_STATE_HOME: join(work, "state") };
       const client = new Deno.Command(Deno.execPath(), {
-        args: ["run", ...granted(argv, empty, bundle, state), bundle, ...argv],
+        args: ["run", ...granted(argv, empty, dirname(bundle), state), bundle, ...argv],
         cwd: empty, // ./certs/ca.pem here is the server's CA
         env: { ...env, ...state },
         stdin: "piped",
@@ -133,6 +125,51 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
     } catch { /* it exited already: the assertion that failed says why */ }
     await server.status;
     await server.stderr.cancel().catch(() => {});
+    await Deno.remove(work, { recursive: true });
+  }
+});
+
+/** The chunks a module imports at once (`import … from "./chunk.js"`), not those it loads later. */
+async function staticClosure(dir: string, entries: string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const code = await Deno.readTextFile(join(dir, name));
+    for (const [, imported] of code.matchAll(/^import\s[^;]*?from\s*"\.\/([^"]+)"/gms)) {
+      queue.push(imported);
+    }
+    for (const [, imported] of code.matchAll(/^import\s*"\.\/([^"]+)"/gm)) queue.push(imported);
+  }
+  return seen;
+}
+
+Deno.test("the bundle's join loads the client's chunks only: no zod, store, drivers or server", async () => {
+  const work = await Deno.makeTempDir({ prefix: "chat-bundle-split-" });
+  try {
+    const dir = join(work, "chat");
+    await bundleProgram(dir);
+    const main = await Deno.readTextFile(join(dir, "main.js"));
+    // main.ts imports each command's code with import(): join's own chunk, and what it imports
+    const joinChunk = /import\("\.\/(join-[^"]+\.js)"\)/.exec(main)?.[1];
+    assert.ok(joinChunk, "main.js loads no join chunk on demand");
+    const loaded = await staticClosure(dir, ["main.js", joinChunk]);
+    const code = (await Promise.all([...loaded].map((name) => Deno.readTextFile(join(dir, name)))))
+      .join("\n");
+    // what only the server, its store and drivers bring (a marker of each)
+    for (const marker of ["ZodError", "node:sqlite", "RE2JS", "PostgresError", "NKeysError"]) {
+      assert.ok(!code.includes(marker), `join loads ${marker}`);
+    }
+    // and the whole bundle has them: the markers mean something
+    const all = (await Promise.all(
+      [...Deno.readDirSync(dir)].map((entry) => Deno.readTextFile(join(dir, entry.name))),
+    )).join("\n");
+    for (const marker of ["ZodError", "node:sqlite", "RE2JS", "PostgresError", "NKeysError"]) {
+      assert.ok(all.includes(marker), `the bundle has no ${marker}`);
+    }
+  } finally {
     await Deno.remove(work, { recursive: true });
   }
 });

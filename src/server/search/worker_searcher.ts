@@ -239,15 +239,15 @@ export class WorkerSearcher implements Searcher {
 }
 
 /**
- * From source (or a compiled binary) this module is a .ts file with worker.ts beside it. Inside
- * the single-file bundle import.meta.url is the bundle itself, which `deno bundle` leaves
- * worker.ts out of; the bundle, started as a worker named SEARCH_WORKER_NAME, runs the worker
- * loop instead of the command line (src/main.ts).
+ * From source (or a compiled binary) this module is a .ts file with worker.ts beside it. In the
+ * bundle this code sits in one of its chunks, and worker.ts is left out: the bundle's entry
+ * (Deno.mainModule), started as a worker named SEARCH_WORKER_NAME, runs the worker loop instead of
+ * the command line (src/main.ts).
  */
 function defaultWorkerUrl(): string {
   return import.meta.url.endsWith(".ts")
     ? new URL("./worker.ts", import.meta.url).href
-    : import.meta.url;
+    : Deno.mainModule;
 }
 
 /** SQLite's names for a private in-memory database, which no other connection can open. */

@@ -600,12 +600,12 @@ export class PostgresStore extends CommitShorthands implements Store {
 }
 
 /**
- * From source (or a compiled binary) the worker is postgres_worker.ts beside this module; inside
- * the single-file bundle import.meta.url is the bundle itself, started again as the worker
- * (src/main.ts recognizes it by its workerData).
+ * From source (or a compiled binary) the worker is postgres_worker.ts beside this module; in the
+ * bundle this code sits in one of its chunks, and the bundle's entry (Deno.mainModule) is started
+ * again as the worker (src/main.ts recognizes it by its workerData).
  */
 function defaultWorkerUrl(): URL {
   return import.meta.url.endsWith(".ts")
     ? new URL("./postgres_worker.ts", import.meta.url)
-    : new URL(import.meta.url);
+    : new URL(Deno.mainModule);
 }

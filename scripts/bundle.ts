@@ -1,0 +1,52 @@
+/**
+ * `deno task bundle`: the program as a bundle in dist/chat/ — main.js and the chunks it loads on
+ * demand (`deno run -A dist/chat/main.js serve`). Split, not one file: `chat join` then loads the
+ * client's code only, not the server's, the store's drivers and zod (about 13 MB less RSS for a
+ * client, docs/BENCHMARKS.md). The npm package (scripts/pack.ts) ships the same directory.
+ *
+ * Usage: deno task bundle [OUT_DIR]   (default dist/chat/; emptied first)
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The entry the bundler writes for src/main.ts; the other files are its chunks. */
+export const BUNDLE_ENTRY = "main.js";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+
+/** Bundles src/main.ts into `outDir`; returns the path of its entry. */
+export async function bundleProgram(outDir: string): Promise<string> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--outdir",
+      outDir,
+      join(root, "src", "main.ts"),
+    ],
+    cwd: root,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(`deno bundle failed: ${new TextDecoder().decode(stderr).trim()}`);
+  }
+  return join(outDir, BUNDLE_ENTRY);
+}
+
+if (import.meta.main) {
+  const outDir = Deno.args[0] ?? join(root, "dist", "chat");
+  try {
+    // chunks are named by their content: old ones would stay beside the new ones
+    await Deno.remove(outDir, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    console.log(await bundleProgram(outDir));
+  } catch (error) {
+    console.error(`bundle: ${(error as Error).message}`);
+    Deno.exit(1);
+  }
+}
