@@ -14,26 +14,33 @@ export const BUNDLE_ENTRY = "main.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
-/** Bundles src/main.ts into `outDir`; returns the path of its entry. */
-export async function bundleProgram(outDir: string): Promise<string> {
+/** Runs `deno ARGS` in the checkout; on failure, throws with what it printed. */
+export async function runDeno(args: string[]): Promise<void> {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      "--outdir",
-      outDir,
-      join(root, "src", "main.ts"),
-    ],
+    args,
     cwd: root,
     stdout: "null",
     stderr: "piped",
   }).output();
-  if (code !== 0) {
-    throw new Error(`deno bundle failed: ${new TextDecoder().decode(stderr).trim()}`);
-  }
+  if (code !== 0) throw new Error(new TextDecoder().decode(stderr).trim());
+}
+
+/** Bundles src/main.ts into `outDir`; returns the path of its entry. */
+export async function bundleProgram(outDir: string): Promise<string> {
+  const entry = join(root, "src", "main.ts");
+  await runDeno([
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    "--outdir",
+    outDir,
+    entry,
+  ])
+    .catch((error) => {
+      throw new Error(`deno bundle failed: ${error.message}`);
+    });
   return join(outDir, BUNDLE_ENTRY);
 }
 

@@ -10,6 +10,7 @@
  */
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runDeno } from "./bundle.ts";
 
 /** Deno's target triples, and the names of the executables. */
 export const TARGETS: Record<string, string> = {
@@ -35,35 +36,29 @@ export const COMPILED_PERMISSIONS = [
 const root = fileURLToPath(new URL("../", import.meta.url));
 
 async function compile(target: string, output: string): Promise<void> {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "compile",
-      "--quiet",
-      // deno task check type-checks (the release workflow runs it first)
-      "--no-check",
-      ...COMPILED_PERMISSIONS,
-      // the search worker is this program started again; compile must know to take it along
-      "--include",
-      join(root, "src", "server", "search", "worker.ts"),
-      // and so is the PostgreSQL store's
-      "--include",
-      join(root, "src", "server", "store", "postgres_worker.ts"),
-      "--target",
-      target,
-      "--output",
-      output,
-      join(root, "src", "main.ts"),
-    ],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) {
-    const why = new TextDecoder().decode(stderr).trim().split("\n").at(-1) ?? "";
+  await runDeno([
+    "compile",
+    "--quiet",
+    // deno task check type-checks (the release workflow runs it first)
+    "--no-check",
+    ...COMPILED_PERMISSIONS,
+    // the search worker is this program started again; compile must know to take it along
+    "--include",
+    join(root, "src", "server", "search", "worker.ts"),
+    // and so is the PostgreSQL store's
+    "--include",
+    join(root, "src", "server", "store", "postgres_worker.ts"),
+    "--target",
+    target,
+    "--output",
+    output,
+    join(root, "src", "main.ts"),
+  ]).catch((error) => {
+    const why = error.message.split("\n").at(-1) ?? "";
     throw new Error(
       `deno compile for ${target} failed (it needs Deno's download host for the runtime): ${why}`,
     );
-  }
+  });
 }
 
 async function sha256(path: string): Promise<string> {

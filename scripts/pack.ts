@@ -12,7 +12,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VERSION } from "../src/version.ts";
-import { bundleProgram } from "./bundle.ts";
+import { bundleProgram, runDeno } from "./bundle.ts";
 
 /** The package's name on npm (`npx tlschat serve` once published); the command is `chat`. */
 export const PACKAGE_NAME = "tlschat";
@@ -55,15 +55,10 @@ export async function pack(outDir: string): Promise<string> {
 }
 
 async function bundleLauncher(entry: string, output: string) {
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "browser", "-o", output, entry],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) {
-    throw new Error(`deno bundle ${entry} failed: ${new TextDecoder().decode(stderr).trim()}`);
-  }
+  await runDeno(["bundle", "--quiet", "--platform", "browser", "-o", output, entry])
+    .catch((error) => {
+      throw new Error(`deno bundle ${entry} failed: ${error.message}`);
+    });
 }
 
 function packageJson(): string {
