@@ -19,6 +19,8 @@ export async function runDeno(args: string[]): Promise<void> {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: root,
+    // its error, not a Rust backtrace after it
+    env: { RUST_BACKTRACE: "0" },
     stdout: "null",
     stderr: "piped",
   }).output();
