@@ -57,6 +57,10 @@ function assertRefused(fn: () => unknown, option: string, value?: string): strin
 const serve = (...argv: string[]) => () => parseServeArgs(argv);
 const join = (...argv: string[]) => () => parseJoinArgs(argv);
 const bench = (...argv: string[]) => () => parseBenchArgs(argv);
+const PARSERS = { serve: parseServeArgs, join: parseJoinArgs, bench: parseBenchArgs };
+
+/** An argv as a shell splits a line without quotes. */
+const words = (line: string) => line.split(" ");
 
 // ---- chat serve ---------------------------------------------------------------------------------
 
@@ -154,187 +158,17 @@ Deno.test("check: defaults follow the server's environment; errors", () => {
   usageError(() => parseCheckArgs(["--ca", "x", "--fingerprint", "y"]));
 });
 
-Deno.test("serve: the per-address and server-wide limits", () => {
-  const args = parseServeArgs([
-    "--max-rate-per-address",
-    "2.5",
-    "--max-new-ids-per-address",
-    "0",
-    "--max-connections",
-    "7",
-    "--output-budget",
-    "4",
-  ]);
-  assert.equal(args.maxRatePerAddress, 2.5);
-  assert.equal(args.newIdsPerAddressPerHour, 0, "0 turns it off");
-  assert.equal(args.maxConnections, 7);
-  assert.equal(args.outputBudgetBytes, 4 * 1024 * 1024);
-  assert.equal(
-    usageError(() => parseServeArgs(["--max-rate-per-address", "fast"])),
-    '--max-rate-per-address must be a number of messages per second, not "fast"',
-  );
-  assert.equal(
-    usageError(() => parseServeArgs(["--max-new-ids-per-address", "1e3"])),
-    '--max-new-ids-per-address must be a whole number from 0 (no limit) to 1000000, not "1e3"',
-  );
-  assert.equal(
-    usageError(() => parseServeArgs(["--max-connections", "0"])),
-    '--max-connections must be a whole number from 1 to 1000000, not "0"',
-  );
-  assert.equal(
-    usageError(() => parseServeArgs(["--output-budget", "0"])),
-    '--output-budget must be a whole number from 1 to 1000000, not "0"',
-  );
-});
-
 Deno.test("serve: every option is read", () => {
-  const args = parseServeArgs([
-    "--host",
-    "0.0.0.0",
-    "--port",
-    "9000",
-    "--db",
-    "x.db",
-    "--certs",
-    "c",
-    "--cert",
-    "a.pem",
-    "--key",
-    "a.key",
-    "--password-file",
-    "pw",
-    "-h",
-  ]);
-  assert.equal(args.host, "0.0.0.0");
-  assert.equal(args.port, 9000);
-  assert.equal(args.db, "x.db");
-  assert.equal(args.certs, "c");
-  assert.equal(args.cert, "a.pem");
-  assert.equal(args.key, "a.key");
-  assert.equal(args.passwordFile, "pw");
-  assert.equal(args.help, true);
+  const args = parseServeArgs(
+    words(
+      "--host 0.0.0.0 --port 9000 --db x.db --certs c --cert a.pem --key a.key --password-file pw -h",
+    ),
+  );
+  assert.deepEqual(
+    [args.host, args.port, args.db, args.certs, args.cert, args.key, args.passwordFile, args.help],
+    ["0.0.0.0", 9000, "x.db", "c", "a.pem", "a.key", "pw", true],
+  );
   assert.equal(parseServeArgs(["--help"]).help, true);
-});
-
-Deno.test("serve: --port accepts 0 and 65535 and the numbers between", () => {
-  assert.equal(parseServeArgs(["--port", "0"]).port, 0);
-  assert.equal(parseServeArgs(["--port", "65535"]).port, 65535);
-  assert.equal(parseServeArgs(["--port", "1"]).port, 1);
-  assert.equal(parseServeArgs(["--port=8080"]).port, 8080);
-  assert.equal(parseServeArgs(["--port", "00080"]).port, 80);
-});
-
-Deno.test("serve: --port refuses what is not a port number", () => {
-  assert.equal(
-    usageError(serve("--port", "70000")),
-    '--port must be a port number from 0 to 65535, not "70000"',
-  );
-  for (const bad of ["65536", "99999", "123456", "abc", "-1", "1.5", "", " 80", "0x50", "1e3"]) {
-    assertRefused(serve(`--port=${bad}`), "--port", bad);
-  }
-});
-
-Deno.test("serve: --port -1 (a dash value without =) is refused and names --port", () => {
-  const message = assertRefused(serve("--port", "-1"), "--port");
-  assert.match(message, /ambiguous/);
-});
-
-Deno.test("serve: the timeouts take seconds and become milliseconds", () => {
-  for (
-    const [option, field] of [
-      ["--handshake-timeout", "handshakeTimeoutMs"],
-      ["--hello-timeout", "helloTimeoutMs"],
-      ["--idle-timeout", "idleTimeoutMs"],
-    ] as const
-  ) {
-    assert.equal(parseServeArgs([option, "86400"])[field], 86_400_000, `${option} 86400`);
-    assert.equal(parseServeArgs([option, "0.001"])[field], 1, `${option} 0.001`);
-    assert.equal(parseServeArgs([option, "0.5"])[field], 500, `${option} 0.5`);
-    assert.equal(parseServeArgs([option, "1.25"])[field], 1250, `${option} 1.25`);
-    assert.equal(parseServeArgs([option, "1"])[field], 1000, `${option} 1`);
-    assert.equal(parseServeArgs([option, "86399.999"])[field], 86_399_999, `${option} 86399.999`);
-  }
-});
-
-Deno.test("serve: the timeouts refuse 0, more than a day and what is not a plain number", () => {
-  assert.equal(
-    usageError(serve("--idle-timeout", "0")),
-    '--idle-timeout must be a number of seconds from 0.001 to 86400, not "0"',
-  );
-  assert.equal(
-    usageError(serve("--idle-timeout", "86401")),
-    '--idle-timeout must be a number of seconds from 0.001 to 86400, not "86401"',
-  );
-  assert.equal(
-    usageError(serve("--handshake-timeout", "x")),
-    '--handshake-timeout must be a number of seconds from 0.001 to 86400, not "x"',
-  );
-  assert.equal(
-    usageError(serve("--hello-timeout", "1e3")),
-    '--hello-timeout must be a number of seconds from 0.001 to 86400, not "1e3"',
-  );
-  // under a millisecond would round to no time at all
-  assert.equal(
-    usageError(serve("--idle-timeout", "0.0001")),
-    '--idle-timeout must be a number of seconds from 0.001 to 86400, not "0.0001"',
-  );
-  assert.equal(parseServeArgs(["--idle-timeout", "0.001"]).idleTimeoutMs, 1);
-  const bads = [
-    "0",
-    "0.0",
-    "000",
-    "86400.5",
-    "86401",
-    "100000",
-    "x",
-    "1e3",
-    "-5",
-    ".5",
-    "1.",
-    "Infinity",
-    "NaN",
-    "",
-    "1,5",
-    " 5",
-  ];
-  for (const option of ["--handshake-timeout", "--hello-timeout", "--idle-timeout"]) {
-    for (const bad of bads) assertRefused(serve(`${option}=${bad}`), option, bad);
-  }
-});
-
-Deno.test("serve: --max-connections-per-address takes 1 to 1000000", () => {
-  const option = "--max-connections-per-address";
-  assert.equal(parseServeArgs([option, "1"]).maxConnectionsPerAddress, 1);
-  assert.equal(parseServeArgs([option, "1000000"]).maxConnectionsPerAddress, 1_000_000);
-  assert.equal(parseServeArgs([option, "0000007"]).maxConnectionsPerAddress, 7);
-  assert.equal(
-    usageError(serve(option, "0")),
-    '--max-connections-per-address must be a whole number from 1 to 1000000, not "0"',
-  );
-  for (const bad of ["0", "1000001", "9999999", "10000000", "1.5", "x", "-1", "", "1e3"]) {
-    assertRefused(serve(`${option}=${bad}`), option, bad);
-  }
-});
-
-Deno.test("serve: --max-rate takes 0 (no limit) and positive numbers", () => {
-  assert.equal(parseServeArgs(["--max-rate", "0"]).maxRate, 0);
-  assert.equal(parseServeArgs(["--max-rate", "2.5"]).maxRate, 2.5);
-  assert.equal(parseServeArgs(["--max-rate", "100"]).maxRate, 100);
-});
-
-Deno.test("serve: --max-rate refuses negatives and what is not a number", () => {
-  assert.equal(
-    usageError(serve("--max-rate=-1")),
-    '--max-rate must be a number of messages per second, not "-1"',
-  );
-  assert.equal(
-    usageError(serve("--max-rate", "fast")),
-    '--max-rate must be a number of messages per second, not "fast"',
-  );
-  for (const bad of ["-1", "fast", "1e3", "", ".5", "1.", "Infinity", "NaN"]) {
-    assertRefused(serve(`--max-rate=${bad}`), "--max-rate", bad);
-  }
-  assertRefused(serve("--max-rate", "-1"), "--max-rate");
 });
 
 Deno.test("serve: --cert and --key go together", () => {
@@ -342,15 +176,197 @@ Deno.test("serve: --cert and --key go together", () => {
   assert.equal(usageError(serve("--key", "a.key")), "--cert and --key go together");
 });
 
-Deno.test("serve: unknown options, positionals, missing values and valued flags are refused", () => {
-  assertRefused(serve("--bogus"), "--bogus");
-  assertRefused(serve("-x"), "-x");
-  assertRefused(serve("--name", "tom"), "--name");
-  assertRefused(serve("stray"), "stray");
-  assertRefused(serve("--port"), "--port");
-  assertRefused(serve("--idle-timeout"), "--idle-timeout");
-  assertRefused(serve("--help=yes"), "--help");
+// ---- numeric options of chat serve and chat bench --------------------------------------------
+
+/**
+ * An option that takes a number: the values it reads (as text, and what they become in `field`),
+ * and the values it refuses, each with `refusal`, `, not "VALUE"`.
+ */
+interface NumberOption {
+  command: "serve" | "bench";
+  option: string;
+  field: string;
+  accepts: [text: string, value: number][];
+  refusal: string;
+  refuses: string[];
+}
+
+const PORT_REFUSAL = "must be a port number from 0 to 65535";
+const COUNT_REFUSAL = "must be a whole number from 1 to 1000000";
+const RATE_REFUSAL = "must be a number of messages per second";
+/** A rate: 0 (no limit) and plain decimals. */
+const RATE_REFUSED = ["-1", "fast", "1e3", "", ".5", "1.", "Infinity", "NaN"];
+const COUNT_REFUSED = ["0", "1000001", "10000000", "1.5", "x", "-1", "", "1e3"];
+const BENCH_SIZE_BELOW = String(MIN_BENCH_SIZE - 1);
+const BENCH_SIZE_ABOVE = String(MAX_TEXT_LENGTH + 1);
+
+const NUMBER_OPTIONS: NumberOption[] = [
+  {
+    command: "serve",
+    option: "--port",
+    field: "port",
+    accepts: [["0", 0], ["65535", 65535], ["1", 1], ["8080", 8080], ["00080", 80]],
+    refusal: PORT_REFUSAL,
+    refuses: ["65536", "70000", "99999", "123456", "abc", "-1", "1.5", "", " 80", "0x50", "1e3"],
+  },
+  // the timeouts take seconds and become milliseconds; under a millisecond would round to none
+  ...[
+    ["--handshake-timeout", "handshakeTimeoutMs"],
+    ["--hello-timeout", "helloTimeoutMs"],
+    ["--idle-timeout", "idleTimeoutMs"],
+  ].map(([option, field]) => ({
+    command: "serve" as const,
+    option,
+    field,
+    accepts: [
+      ["86400", 86_400_000],
+      ["0.001", 1],
+      ["0.5", 500],
+      ["1.25", 1250],
+      ["1", 1000],
+      ["86399.999", 86_399_999],
+    ] as [string, number][],
+    refusal: "must be a number of seconds from 0.001 to 86400",
+    refuses: ["0", "0.0", "000", "0.0001", "86400.5", "86401", "100000", "x", "1e3", "-5", ".5"]
+      .concat(["1.", "Infinity", "NaN", "", "1,5", " 5"]),
+  })),
+  {
+    command: "serve",
+    option: "--max-connections-per-address",
+    field: "maxConnectionsPerAddress",
+    accepts: [["1", 1], ["1000000", 1_000_000], ["0000007", 7]],
+    refusal: COUNT_REFUSAL,
+    refuses: ["0", "1000001", "9999999", "10000000", "1.5", "x", "-1", "", "1e3"],
+  },
+  {
+    command: "serve",
+    option: "--max-rate",
+    field: "maxRate",
+    accepts: [["0", 0], ["2.5", 2.5], ["100", 100]],
+    refusal: RATE_REFUSAL,
+    refuses: RATE_REFUSED,
+  },
+  {
+    command: "serve",
+    option: "--max-rate-per-address",
+    field: "maxRatePerAddress",
+    accepts: [["2.5", 2.5]],
+    refusal: RATE_REFUSAL,
+    refuses: RATE_REFUSED,
+  },
+  {
+    command: "serve",
+    option: "--max-new-ids-per-address",
+    field: "newIdsPerAddressPerHour",
+    accepts: [["0", 0], ["60", 60]], // 0 turns it off
+    refusal: "must be a whole number from 0 (no limit) to 1000000",
+    refuses: ["1e3", "1000001", "x", "-1"],
+  },
+  {
+    command: "serve",
+    option: "--max-connections",
+    field: "maxConnections",
+    accepts: [["7", 7]],
+    refusal: COUNT_REFUSAL,
+    refuses: ["0", "1000001"],
+  },
+  {
+    command: "serve",
+    option: "--output-budget",
+    field: "outputBudgetBytes",
+    accepts: [["4", 4 * 1024 * 1024]], // MiB
+    refusal: COUNT_REFUSAL,
+    refuses: ["0", "1000001"],
+  },
+  ...["--clients", "--senders", "--messages"].map((option) => ({
+    command: "bench" as const,
+    option,
+    field: option.slice(2),
+    accepts: [["1", 1], ["1000000", 1_000_000], ["42", 42]] as [string, number][],
+    refusal: COUNT_REFUSAL,
+    refuses: COUNT_REFUSED,
+  })),
+  {
+    command: "bench",
+    option: "--size",
+    field: "size",
+    accepts: [
+      [String(MIN_BENCH_SIZE), MIN_BENCH_SIZE],
+      [String(MAX_TEXT_LENGTH), MAX_TEXT_LENGTH],
+      ["1000", 1000],
+    ],
+    refusal: `must be a whole number from ${MIN_BENCH_SIZE} to ${MAX_TEXT_LENGTH}`,
+    refuses: [BENCH_SIZE_BELOW, BENCH_SIZE_ABOVE, "0", "100000", "100.5", "x", "-100", "", "1e2"],
+  },
+  {
+    command: "bench",
+    option: "--rate",
+    field: "rate",
+    accepts: [["0", 0], ["0.5", 0.5], ["999999999", 999_999_999]],
+    refusal: RATE_REFUSAL,
+    refuses: ["fast", "-1", "1e3", "", ".5", "1.", "1000000000", "Infinity"],
+  },
+  {
+    command: "bench",
+    option: "--idle",
+    field: "idle",
+    accepts: [["0", 0], ["1", 1], ["1000000", 1_000_000]],
+    refusal: "must be a whole number from 0 to 1000000",
+    refuses: ["1000001", "10000000", "1.5", "x", "-1", "", "1e3"],
+  },
+  {
+    command: "bench",
+    option: "--port",
+    field: "port",
+    accepts: [["65535", 65535], ["0", 0]],
+    refusal: PORT_REFUSAL,
+    refuses: ["70000", "abc"],
+  },
+];
+
+Deno.test("bench: MIN_BENCH_SIZE is 24", () => {
+  assert.equal(MIN_BENCH_SIZE, 24);
 });
+
+for (const { command, option, field, accepts, refusal, refuses } of NUMBER_OPTIONS) {
+  const parse = (argv: string[]) => PARSERS[command](argv) as unknown as Record<string, unknown>;
+  Deno.test(`${command}: ${option} reads ${accepts.map(([text]) => text).join(", ")}`, () => {
+    for (const [text, value] of accepts) {
+      assert.equal(parse([option, text])[field], value, `${option} ${text}`);
+      assert.equal(parse([`${option}=${text}`])[field], value, `${option}=${text}`);
+    }
+  });
+  Deno.test(`${command}: ${option} refuses what it does not take, quoting it`, () => {
+    for (const bad of refuses) {
+      const message = `${option} ${refusal}, not "${bad}"`;
+      assert.equal(usageError(() => parse([`${option}=${bad}`])), message);
+      // a value that starts with a dash is taken for an option unless it follows `=`
+      if (bad.startsWith("-")) {
+        assert.match(assertRefused(() => parse([option, bad]), option), /ambiguous/);
+      } else assert.equal(usageError(() => parse([option, bad])), message);
+    }
+  });
+}
+
+// ---- what each command refuses outright ---------------------------------------------------------
+
+/**
+ * Unknown options, positionals, options without their value and flags given one: each is refused
+ * with a message naming it (the first word, an option without its `=value`).
+ */
+const REFUSED_OUTRIGHT = {
+  serve: ["--bogus", "-x", "--name tom", "stray", "--port", "--idle-timeout", "--help=yes"],
+  join: ["--bogus", "--port 1", "tom", "--name", "--plain=yes"],
+  bench: ["--bogus", "--name x", "100", "--clients", "--raw=yes"],
+};
+
+for (const command of ["serve", "join", "bench"] as const) {
+  Deno.test(`${command}: unknown options, positionals, missing values and valued flags are refused`, () => {
+    for (const line of REFUSED_OUTRIGHT[command]) {
+      assertRefused(() => PARSERS[command](words(line)), line.split(/[ =]/)[0]);
+    }
+  });
+}
 
 // ---- chat join ----------------------------------------------------------------------------------
 
@@ -369,32 +385,15 @@ Deno.test("join: defaults", () => {
 });
 
 Deno.test("join: every option is read", () => {
-  const args = parseJoinArgs([
-    "--name",
-    "tom",
-    "--server",
-    "chat.example.com:443",
-    "--ca",
-    "ca.pem",
-    "--fingerprint",
-    "SHA256:abc",
-    "--password-file",
-    "pw",
-    "--plain",
-    "--no-bell",
-    "--no-color",
-    "-h",
-  ]);
-  assert.equal(args.name, "tom");
-  assert.equal(args.host, "chat.example.com");
-  assert.equal(args.port, 443);
-  assert.equal(args.ca, "ca.pem");
-  assert.equal(args.fingerprint, "SHA256:abc");
-  assert.equal(args.passwordFile, "pw");
-  assert.equal(args.mode, "plain");
-  assert.equal(args.bell, false);
-  assert.equal(args.color, false);
-  assert.equal(args.help, true);
+  const args = parseJoinArgs(words(
+    "--name tom --server chat.example.com:443 --ca ca.pem --fingerprint SHA256:abc --password-file pw" +
+      " --plain --no-bell --no-color -h",
+  ));
+  assert.deepEqual(
+    [args.name, args.host, args.port, args.ca, args.fingerprint, args.passwordFile],
+    ["tom", "chat.example.com", 443, "ca.pem", "SHA256:abc", "pw"],
+  );
+  assert.deepEqual([args.mode, args.bell, args.color, args.help], ["plain", false, false, true]);
   assert.equal(parseJoinArgs(["--json"]).mode, "json");
 });
 
@@ -473,14 +472,6 @@ Deno.test("parseServer: splits and defaults like --server", () => {
   assert.equal(usageError(() => parseServer("[::1]:0")), "--server needs a real port, not 0");
 });
 
-Deno.test("join: unknown options and positionals are refused", () => {
-  assertRefused(join("--bogus"), "--bogus");
-  assertRefused(join("--port", "1"), "--port");
-  assertRefused(join("tom"), "tom");
-  assertRefused(join("--name"), "--name");
-  assertRefused(join("--plain=yes"), "--plain");
-});
-
 // ---- chat bench ---------------------------------------------------------------------------------
 
 Deno.test("bench: defaults", () => {
@@ -503,91 +494,6 @@ Deno.test("bench: defaults", () => {
     certs: undefined,
     nodes: 1,
   });
-});
-
-Deno.test("bench: --clients, --senders and --messages take 1 to 1000000", () => {
-  for (
-    const [option, field] of [
-      ["--clients", "clients"],
-      ["--senders", "senders"],
-      ["--messages", "messages"],
-    ] as const
-  ) {
-    assert.equal(parseBenchArgs([option, "1"])[field], 1, `${option} 1`);
-    assert.equal(parseBenchArgs([option, "1000000"])[field], 1_000_000, `${option} 1000000`);
-    assert.equal(parseBenchArgs([option, "42"])[field], 42, `${option} 42`);
-  }
-});
-
-Deno.test("bench: --clients, --senders and --messages refuse 0, too many and non-integers", () => {
-  assert.equal(
-    usageError(bench("--clients", "0")),
-    '--clients must be a whole number from 1 to 1000000, not "0"',
-  );
-  assert.equal(
-    usageError(bench("--clients", "1000001")),
-    '--clients must be a whole number from 1 to 1000000, not "1000001"',
-  );
-  for (const option of ["--clients", "--senders", "--messages"]) {
-    for (const bad of ["0", "1000001", "10000000", "1.5", "x", "-1", "", "1e3"]) {
-      assertRefused(bench(`${option}=${bad}`), option, bad);
-    }
-  }
-});
-
-Deno.test("bench: --size takes MIN_BENCH_SIZE to MAX_TEXT_LENGTH", () => {
-  assert.equal(MIN_BENCH_SIZE, 24);
-  assert.equal(parseBenchArgs(["--size", String(MIN_BENCH_SIZE)]).size, MIN_BENCH_SIZE);
-  assert.equal(parseBenchArgs(["--size", String(MAX_TEXT_LENGTH)]).size, MAX_TEXT_LENGTH);
-  assert.equal(parseBenchArgs(["--size", "1000"]).size, 1000);
-});
-
-Deno.test("bench: --size refuses below MIN_BENCH_SIZE, above MAX_TEXT_LENGTH and non-integers", () => {
-  const below = String(MIN_BENCH_SIZE - 1);
-  const above = String(MAX_TEXT_LENGTH + 1);
-  assert.equal(
-    usageError(bench("--size", below)),
-    `--size must be a whole number from ${MIN_BENCH_SIZE} to ${MAX_TEXT_LENGTH}, not "${below}"`,
-  );
-  assert.equal(
-    usageError(bench("--size", above)),
-    `--size must be a whole number from ${MIN_BENCH_SIZE} to ${MAX_TEXT_LENGTH}, not "${above}"`,
-  );
-  for (const bad of [below, above, "0", "100000", "100.5", "x", "-100", "", "1e2"]) {
-    assertRefused(bench(`--size=${bad}`), "--size", bad);
-  }
-});
-
-Deno.test("bench: --rate takes 0 and positive numbers", () => {
-  assert.equal(parseBenchArgs(["--rate", "0"]).rate, 0);
-  assert.equal(parseBenchArgs(["--rate", "0.5"]).rate, 0.5);
-  assert.equal(parseBenchArgs(["--rate", "999999999"]).rate, 999_999_999);
-});
-
-Deno.test("bench: --rate refuses what is not a plain number", () => {
-  assert.equal(
-    usageError(bench("--rate", "fast")),
-    '--rate must be a number of messages per second, not "fast"',
-  );
-  for (const bad of ["fast", "-1", "1e3", "", ".5", "1.", "1000000000", "Infinity"]) {
-    assertRefused(bench(`--rate=${bad}`), "--rate", bad);
-  }
-});
-
-Deno.test("bench: --idle takes 0 to 1000000", () => {
-  assert.equal(parseBenchArgs(["--idle", "0"]).idle, 0);
-  assert.equal(parseBenchArgs(["--idle", "1"]).idle, 1);
-  assert.equal(parseBenchArgs(["--idle", "1000000"]).idle, 1_000_000);
-});
-
-Deno.test("bench: --idle refuses too many and what is not a whole number", () => {
-  assert.equal(
-    usageError(bench("--idle", "1000001")),
-    '--idle must be a whole number from 0 to 1000000, not "1000001"',
-  );
-  for (const bad of ["1000001", "10000000", "1.5", "x", "-1", "", "1e3"]) {
-    assertRefused(bench(`--idle=${bad}`), "--idle", bad);
-  }
 });
 
 Deno.test("bench: --raw-tls picks node or deno, and only with --raw", () => {
@@ -634,17 +540,10 @@ Deno.test("bench: --ca goes with --server", () => {
   assert.equal(args.ca, "ca.pem");
 });
 
-Deno.test("bench: --server and --port are checked like elsewhere", () => {
+Deno.test("bench: --server is checked like elsewhere (--port: see the numeric options)", () => {
   assert.equal(usageError(bench("--server", "h:0")), "--server needs a real port, not 0");
   assertRefused(bench("--server", "h:70000"), "--server", "70000");
   assertRefused(bench("--server", "a b"), "--server", "a b");
-  assert.equal(parseBenchArgs(["--port", "65535"]).port, 65535);
-  assert.equal(parseBenchArgs(["--port", "0"]).port, 0);
-  assert.equal(
-    usageError(bench("--port", "70000")),
-    '--port must be a port number from 0 to 65535, not "70000"',
-  );
-  assertRefused(bench("--port=abc"), "--port", "abc");
 });
 
 const PG = "postgres://chat:pw@db:5433/scratch";
@@ -734,14 +633,6 @@ Deno.test("bench: the other flags are read", () => {
   assert.equal(args.help, true);
   assert.equal(args.forwarder, true);
   assert.equal(args.certs, "d");
-});
-
-Deno.test("bench: unknown options and positionals are refused", () => {
-  assertRefused(bench("--bogus"), "--bogus");
-  assertRefused(bench("--name", "x"), "--name");
-  assertRefused(bench("100"), "100");
-  assertRefused(bench("--clients"), "--clients");
-  assertRefused(bench("--raw=yes"), "--raw");
 });
 
 Deno.test("admin: op ID, deop ID, ops; --db, else CHAT_DB, else ./chat.db; anything else is usage", () => {
