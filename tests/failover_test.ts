@@ -15,6 +15,7 @@ import { pinKey, pinsFilePath, resolveTrust, TrustError } from "../src/tls/trust
 import { permissionFlags } from "../src/cli/permissions.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { FakeConnection, welcoming } from "./fake_connection.ts";
+import { dirTests, listenChat } from "./tls_fixtures.ts";
 
 // --- rotation -------------------------------------------------------------------------------
 
@@ -214,26 +215,8 @@ Deno.test("rotation: a node that takes the connection but never answers the hell
 
 // --- trust across the nodes ----------------------------------------------------------------
 
-const TEST_TIMEOUT_MS = 30_000;
-
 /** A test with a temp dir removed afterwards, bounded in time. */
-function dirTest(name: string, fn: (dir: string) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-failover-test-" });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        fn(dir),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`timed out: ${name}`)), TEST_TIMEOUT_MS);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-}
+const dirTest = dirTests("chat-failover-test-");
 
 /** A second node's certificates: its own key and certificate, issued by the same CA. */
 async function sameCaCerts(dir: string, from: string): Promise<ServerCerts> {
@@ -246,13 +229,7 @@ async function sameCaCerts(dir: string, from: string): Promise<ServerCerts> {
 
 /** A TLS listener on 127.0.0.1 that completes handshakes and closes. */
 function node(certs: ServerCerts, hostname = "127.0.0.1") {
-  const listener = Deno.listenTls({
-    hostname,
-    port: 0,
-    cert: certs.certChainPem,
-    key: certs.keyPem,
-    alpnProtocols: ["chat/1"],
-  });
+  const listener = listenChat(certs, hostname);
   const handled: Promise<void>[] = [];
   const loop = (async () => {
     try {

@@ -33,41 +33,17 @@ import {
   resolveTrust,
   TrustError,
 } from "../src/tls/trust.ts";
+import { deadline, dirTests, listenChat } from "./tls_fixtures.ts";
 
 x509.cryptoProvider.set(globalThis.crypto);
 
 const DAY_MS = 86_400_000;
-const TEST_TIMEOUT_MS = 30_000;
 const IS_POSIX = Deno.build.os !== "windows";
 
 // --- helpers ----------------------------------------------------------------
 
-/** Rejects if `p` takes longer than `ms`, so a hung handshake fails the test instead of the run. */
-async function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Deno.test with a temp dir that is removed afterwards and an overall time bound. */
-function tlsTest(name: string, fn: (dir: string) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "chat-tls-test-" });
-    try {
-      await deadline(fn(dir), TEST_TIMEOUT_MS, name);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-}
+/** Each test in its own temp dir, removed afterwards, with an overall time bound. */
+const tlsTest = dirTests("chat-tls-test-");
 
 interface ConnRecord {
   bytes: number;
@@ -76,13 +52,7 @@ interface ConnRecord {
 
 /** An echo server over TLS that records, per connection, how many bytes the client sent. */
 function startServer(certs: ServerCerts, hostname = "127.0.0.1") {
-  const listener = Deno.listenTls({
-    hostname,
-    port: 0,
-    cert: certs.certChainPem,
-    key: certs.keyPem,
-    alpnProtocols: ["chat/1"],
-  });
+  const listener = listenChat(certs, hostname);
   const conns: Promise<ConnRecord>[] = [];
   const handle = async (conn: Deno.TlsConn): Promise<ConnRecord> => {
     const rec: ConnRecord = { bytes: 0 };
