@@ -156,5 +156,16 @@ export function cluster(count: number, skews: readonly number[] = []) {
     });
     return { ...node, bus };
   });
-  return { network, shared, clock, nodes };
+  /**
+   * Lets `ms` go by a second at a time: the clock moves, each of `ticking` (every node unless
+   * given) ticks, and the bus delivers what that sent.
+   */
+  const elapse = (ms: number, ticking: readonly { hub: { tick(): void } }[] = nodes) => {
+    for (let t = 0; t < ms; t += 1_000) {
+      clock.t += 1_000;
+      for (const node of ticking) node.hub.tick();
+      network.pump();
+    }
+  };
+  return { network, shared, clock, nodes, elapse };
 }

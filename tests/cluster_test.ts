@@ -18,6 +18,15 @@ import { FakePeer } from "./fixtures.ts";
 const texts = (peer: { of(type: "message"): { text: string }[] }) =>
   peer.of("message").map((m) => m.text);
 
+/** Three nodes: alice on the first, bob on the second, carol on the third, each told of the others. */
+function threeNodes() {
+  const nodes = cluster(3);
+  const [n1, n2, n3] = nodes.nodes;
+  const people = { alice: n1.join("alice"), bob: n2.join("bob"), carol: n3.join("carol") };
+  nodes.network.pump();
+  return { ...nodes, ...people };
+}
+
 Deno.test("presence crosses nodes: the welcome lists who is on other nodes, and joins are told there", () => {
   const { network, nodes: [n1, n2] } = cluster(2);
   const alice = n1.join("alice");
@@ -35,11 +44,7 @@ Deno.test("presence crosses nodes: the welcome lists who is on other nodes, and 
 });
 
 Deno.test("messages sent on two nodes at once reach everyone in one order", () => {
-  const { network, nodes: [n1, n2, n3] } = cluster(3);
-  const alice = n1.join("alice");
-  const bob = n2.join("bob");
-  const carol = n3.join("carol");
-  network.pump();
+  const { network, nodes: [n1, n2], alice, bob, carol } = threeNodes();
   for (const p of [alice, bob, carol]) p.clear();
   for (let i = 0; i < 5; i++) {
     n1.say(alice, { type: "send", ref: `a${i}`, text: `a${i}` });
@@ -74,11 +79,7 @@ Deno.test("what the bus lost is read from the store at the next poll, in order",
 });
 
 Deno.test("a direct message to someone on another node, by name, reaches them alone", () => {
-  const { network, nodes: [n1, n2, n3] } = cluster(3);
-  const alice = n1.join("alice");
-  const bob = n2.join("bob");
-  const carol = n3.join("carol");
-  network.pump();
+  const { network, nodes: [n1], alice, bob, carol } = threeNodes();
   n1.say(alice, { type: "send", ref: "d", to: ["bob"], text: "psst" });
   network.pump();
   assert.deepEqual(texts(bob), ["psst"]);
@@ -102,19 +103,10 @@ Deno.test("the same person logging in on another node ends the first session the
 });
 
 Deno.test("a node not heard from for NODE_DEAD_AFTER_MS is dead: its users leave everywhere", () => {
-  const { network, clock, nodes: [n1, n2, n3] } = cluster(3);
-  const alice = n1.join("alice");
-  n2.join("bob");
-  const carol = n3.join("carol");
-  network.pump();
+  const { elapse, nodes: [n1, n2, n3], alice, carol } = threeNodes();
   alice.clear();
   n3.bus.down = true; // kill -9: it says nothing more
-  for (let t = 0; t <= NODE_DEAD_AFTER_MS; t += 1_000) {
-    clock.t += 1_000;
-    n1.hub.tick();
-    n2.hub.tick();
-    network.pump();
-  }
+  elapse(NODE_DEAD_AFTER_MS + 1_000, [n1, n2]); // a second past it
   const left = alice.of("presence").filter((p) => p.left);
   assert.deepEqual(left.map((p) => p.left!.id), [carol.id]);
   assert.equal(left[0].online, 2);
@@ -170,36 +162,26 @@ Deno.test("a login on a node that is behind catches it up first: what the client
 });
 
 Deno.test("a login elsewhere whose announcement the bus lost still ends the older session, at the next heartbeat", () => {
-  const { network, clock, nodes: [n1, n2] } = cluster(2);
+  const { network, clock, elapse, nodes: [n1, n2] } = cluster(2);
   const alice = n1.join("alice");
   network.pump();
   clock.t += 1_000;
   const again = n2.join("alice", { token: alice.token });
   assert.equal(network.lose() > 0, true, "her join on n2 never reaches n1");
-  for (let t = 0; t < 2 * HEARTBEAT_MS; t += 1_000) {
-    clock.t += 1_000;
-    n1.hub.tick();
-    n2.hub.tick();
-    network.pump();
-  }
+  elapse(2 * HEARTBEAT_MS);
   assert.equal(alice.closed?.reason, "replaced", "one person, one session");
   assert.equal(again.closed, undefined, "the newer one holds");
 });
 
 Deno.test("a login on a node whose clock is behind still replaces the session it knew of elsewhere", () => {
   // n2's clock is 5 s behind n1's: by the clocks, her login on n2 is older than the one it ends
-  const { network, clock, nodes: [n1, n2] } = cluster(2, [0, -5_000]);
+  const { network, clock, elapse, nodes: [n1, n2] } = cluster(2, [0, -5_000]);
   const alice = n1.join("alice");
   network.pump();
   clock.t += 1_000;
   const again = n2.join("alice", { token: alice.token });
   network.pump();
-  for (let t = 0; t < 2 * HEARTBEAT_MS; t += 1_000) {
-    clock.t += 1_000;
-    n1.hub.tick();
-    n2.hub.tick();
-    network.pump();
-  }
+  elapse(2 * HEARTBEAT_MS);
   assert.equal(alice.closed?.reason, "replaced", "the session she left ends");
   assert.equal(again.closed, undefined, "the one she just opened holds");
 });
