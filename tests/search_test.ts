@@ -128,42 +128,27 @@ Deno.test("compilePattern: refuses a program over MAX_PATTERN_PROGRAM_SIZE, nami
 // ---- the prefilter ---------------------------------------------------------------------------
 
 Deno.test("requiredLiterals: literal runs every match must contain", () => {
-  const cases: [string, string[]][] = [
-    ["hello", ["hello"]],
-    ["Hello World", ["hello world"]],
-    ["^hel+o", ["hel", "lo"]],
-    ["colou?r", ["colo", "r"]],
-    ["ab*c", ["a", "c"]],
-    ["x{2}y", ["xy"]],
-    ["x{0,3}y", ["y"]],
-    ["x{2,}?y", ["xy"]],
-    ["\\.txt$", [".txt"]],
-    ["a\\+b\\\\c", ["a+b\\c"]],
-    ["[abc]def", ["def"]],
-    ["[]a]bc", ["bc"]],
-    ["[^]a]bc", ["bc"]],
-    ["[a\\]]bc", ["bc"]],
-    ["(abc)+d", ["abc", "d"]],
-    ["(abc)?d", ["d"]],
-    ["(?:foo)*bar", ["bar"]],
-    ["(?P<w>foo)bar", ["foo", "bar"]],
-    ["(?<w>foo)bar", ["foo", "bar"]],
-    ["caf\u00e9 bar", [" bar", "caf"]],
-    ["😀x", ["x"]],
-    ["\\bfoo\\b", ["foo"]],
-    ["\\pLfoo\\p{Greek}", ["foo"]],
-    ["\\x41bc\\x{42}", ["bc"]],
-    ["\\d+ items", [" items"]],
-    ["a.b", ["a", "b"]],
-    ["a{", ["a{"]],
-    ["a{,3}", ["a{,3}"]],
-    ["a}]", ["a}]"]],
-    ["KS", ["ks"]],
-    ["", []],
-    [".*", []],
-  ];
-  for (const [pattern, expected] of cases) {
-    assert.deepEqual(requiredLiterals(pattern), expected, pattern);
+  const cases: Record<string, [pattern: string, literals: string[]][]> = {
+    "plain text, folded": [["hello", ["hello"]], ["Hello World", ["hello world"]], ["KS", ["ks"]]],
+    "repeats cut it": [["^hel+o", ["hel", "lo"]], ["colou?r", ["colo", "r"]], ["ab*c", ["a", "c"]]],
+    "a count keeps one": [["x{2}y", ["xy"]], ["x{0,3}y", ["y"]], ["x{2,}?y", ["xy"]]],
+    "escaped punctuation is literal": [["\\.txt$", [".txt"]], ["a\\+b\\\\c", ["a+b\\c"]]],
+    "a class is skipped": [["[abc]def", ["def"]], ["[]a]bc", ["bc"]], ["[^]a]bc", ["bc"]]],
+    "a class ends at its real ]": [["[a\\]]bc", ["bc"]]],
+    "groups": [["(abc)+d", ["abc", "d"]], ["(abc)?d", ["d"]], ["(?:foo)*bar", ["bar"]]],
+    "named groups": [["(?P<w>foo)bar", ["foo", "bar"]], ["(?<w>foo)bar", ["foo", "bar"]]],
+    "not ASCII ends a run": [["caf\u00e9 bar", [" bar", "caf"]], ["😀x", ["x"]]],
+    "assertions and classes end a run": [["\\bfoo\\b", ["foo"]], ["\\d+ items", [" items"]]],
+    "Unicode classes end a run": [["\\pLfoo\\p{Greek}", ["foo"]]],
+    "hex escapes end a run": [["\\x41bc\\x{42}", ["bc"]]],
+    "any character ends a run": [["a.b", ["a", "b"]]],
+    "braces that are no count": [["a{", ["a{"]], ["a{,3}", ["a{,3}"]], ["a}]", ["a}]"]]],
+    "nothing required": [["", []], [".*", []]],
+  };
+  for (const [group, pairs] of Object.entries(cases)) {
+    for (const [pattern, expected] of pairs) {
+      assert.deepEqual(requiredLiterals(pattern), expected, `${group}: ${pattern}`);
+    }
   }
 });
 
