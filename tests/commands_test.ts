@@ -521,46 +521,40 @@ Deno.test("parseInput: a room is # and 1 to 32 of a-z 0-9 - _; a topic one line 
 });
 
 Deno.test("moderation commands: each asks for its frame, in the room typed in unless one is named or --server", () => {
-  const asked = doing([
-    "/ops",
-    "/op @ann_0001",
-    "/deop @ann",
-    "/kick @ann_0001 #builds too much spam",
-    "/ban @ann_0001 2h flooding the room",
-    "/ban @ann_0001 --server --address",
-    "/ban --address 10.0.0.7 1d",
-    "/unban @ann_0001 --server",
-    "/unban --address 2001:db8::1",
-    "/mute @bob #Builds 30m",
-    "/mute @bob --server calm down",
-    "/unmute @bob",
-    "/bans --server 200",
-    "/modlog #builds 17",
-    "/modlog",
-  ]);
-  assert.deepEqual(asked.map((line) => JSON.parse(line.replace(/^request /, ""))), [
-    { type: "ops", room: "#general" },
-    { type: "op", room: "#general", user: "ann_0001" },
-    { type: "deop", room: "#general", user: "ann" },
-    { type: "kick", room: "#builds", user: "ann_0001", reason: "too much spam" },
-    {
+  // each line typed, and the frame it asks for
+  const cases: [string, Record<string, unknown>][] = [
+    ["/ops", { type: "ops", room: "#general" }],
+    ["/op @ann_0001", { type: "op", room: "#general", user: "ann_0001" }],
+    ["/deop @ann", { type: "deop", room: "#general", user: "ann" }],
+    ["/kick @ann_0001 #builds too much spam", {
+      type: "kick",
+      room: "#builds",
+      user: "ann_0001",
+      reason: "too much spam",
+    }],
+    ["/ban @ann_0001 2h flooding the room", {
       type: "ban",
       room: "#general",
       user: "ann_0001",
       duration: 7200,
       reason: "flooding the room",
-    },
-    { type: "ban", user: "ann_0001", withAddress: true },
-    { type: "ban", address: "10.0.0.7", duration: 86400 },
-    { type: "unban", user: "ann_0001" },
-    { type: "unban", address: "2001:db8::1" },
-    { type: "mute", room: "#builds", user: "bob", duration: 1800 },
-    { type: "mute", user: "bob", reason: "calm down" },
-    { type: "unmute", room: "#general", user: "bob" },
-    { type: "bans", offset: 200 },
-    { type: "modlog", room: "#builds", before: 17 },
-    { type: "modlog", room: "#general" },
-  ]);
+    }],
+    ["/ban @ann_0001 --server --address", { type: "ban", user: "ann_0001", withAddress: true }],
+    ["/ban --address 10.0.0.7 1d", { type: "ban", address: "10.0.0.7", duration: 86400 }],
+    ["/unban @ann_0001 --server", { type: "unban", user: "ann_0001" }],
+    ["/unban --address 2001:db8::1", { type: "unban", address: "2001:db8::1" }],
+    ["/mute @bob #Builds 30m", { type: "mute", room: "#builds", user: "bob", duration: 1800 }],
+    ["/mute @bob --server calm down", { type: "mute", user: "bob", reason: "calm down" }],
+    ["/unmute @bob", { type: "unmute", room: "#general", user: "bob" }],
+    ["/bans --server 200", { type: "bans", offset: 200 }],
+    ["/modlog #builds 17", { type: "modlog", room: "#builds", before: 17 }],
+    ["/modlog", { type: "modlog", room: "#general" }],
+  ];
+  const asked = doing(cases.map(([line]) => line));
+  assert.deepEqual(
+    asked.map((line) => JSON.parse(line.replace(/^request /, ""))),
+    cases.map(([, frame]) => frame),
+  );
 });
 
 Deno.test("moderation commands: what the server would refuse is said before anything is sent", () => {

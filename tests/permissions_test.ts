@@ -163,13 +163,8 @@ Deno.test("admin: reads and writes the server's database (--db, else CHAT_DB), n
 });
 
 Deno.test("serve: a node of a cluster reaches its PostgreSQL and NATS, and no database file", () => {
-  const g = grants([
-    "serve",
-    "--store",
-    "postgres://chat@db.example/chat",
-    "--bus",
-    "nats://n1:4222,n2",
-  ]);
+  const store = "postgres://chat@db.example/chat"; // the default port: 5432
+  const g = grants(["serve", "--store", store, "--bus", "nats://n1:4222,n2"]);
   assert.deepEqual(g.get("--allow-net"), ["127.0.0.1", "db.example:5432", "n1:4222", "n2:4222"]);
   assert.ok(!(g.get("--allow-write") ?? []).some((p) => p.includes("chat.db")));
   assert.ok(g.get("--allow-env")!.includes("PGPASSWORD"), "the PostgreSQL client's variables");
