@@ -142,8 +142,7 @@ Deno.test("rooms: only an operator makes a room invite-only or public again; nev
   const w = world();
   const tom = w.join("tom");
   const ann = w.join("ann");
-  w.roomOf(tom, { type: "join", room: "#team" });
-  w.roomOf(ann, { type: "join", room: "#team" });
+  for (const peer of [tom, ann]) w.roomOf(peer, { type: "join", room: "#team" }); // tom: operator
   const forbidden = w.refused(ann, { type: "private", room: "#team", private: true });
   assert.equal(forbidden.code, "forbidden");
   assert.match(forbidden.message, /only an operator of #team/);
