@@ -486,29 +486,41 @@ Deno.test("paint: a first frame clears and draws; later ones rewrite only the ro
 });
 
 Deno.test("style: without colour no role has a colour (only bold, underline, inverse)", () => {
-  const roles: Role[] = [
-    "text",
-    "border",
-    "mine",
-    "quote",
-    "sender",
-    "meta",
-    "direct",
-    "ref",
-    "temp",
-    "mention",
-    "notice",
-    "presence",
-    "error",
-    "marker",
-    "panel",
-    "heading",
-    "status",
-    "statusGood",
-    "statusBad",
-    "input",
-    "hint",
-  ];
+  // every role: a Record, so the type checker says when a new one is missing here
+  const every: Record<Role, true> = {
+    text: true,
+    border: true,
+    mine: true,
+    quote: true,
+    sender: true,
+    meta: true,
+    direct: true,
+    ref: true,
+    temp: true,
+    mention: true,
+    notice: true,
+    presence: true,
+    error: true,
+    marker: true,
+    panel: true,
+    heading: true,
+    status: true,
+    statusGood: true,
+    statusBad: true,
+    input: true,
+    hint: true,
+    link: true,
+    hotCurrent: true,
+    hotActive: true,
+    hotHighlight: true,
+    nick0: true,
+    nick1: true,
+    nick2: true,
+    nick3: true,
+    nick4: true,
+    nick5: true,
+  };
+  const roles = Object.keys(every) as Role[];
   for (const role of roles) {
     const style = styleFor(role, false);
     assert.equal(style.color, undefined, role);
