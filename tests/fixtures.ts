@@ -84,6 +84,23 @@ export function insert(store: Store, ...messages: NewMessage[]): StoredMessage[]
   return store.commit(messages.map((message) => ({ kind: "insert", message }))) as StoredMessage[];
 }
 
+/**
+ * Stores `count` messages from tom_0001 in one group commit: ids mid(1) … mid(count), in order,
+ * `fields(i)` the rest of the i-th (from 0). Returns them with their seq.
+ */
+export function commitMessages(
+  store: Store,
+  count: number,
+  fields: (i: number) => Omit<NewMessage, "id" | "from">,
+): StoredMessage[] {
+  const messages = Array.from({ length: count }, (_, i) => ({
+    id: mid(i + 1),
+    from: "tom_0001",
+    ...fields(i),
+  }));
+  return insert(store, ...messages);
+}
+
 /** A client frame as the session hands it over: checked by the schema first. */
 export function clientFrame(frame: Record<string, unknown>): ClientFrame {
   const parsed = ClientFrame.safeParse(frame);

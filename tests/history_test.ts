@@ -20,6 +20,7 @@ import { SqliteStore } from "../src/server/store/sqlite.ts";
 import type { StoredMessage } from "../src/server/store/store.ts";
 import {
   clientFrame,
+  commitMessages,
   FakePeer,
   inGeneral,
   insert,
@@ -46,16 +47,7 @@ function setup(searcher?: (store: SqliteStore) => Searcher) {
 
 /** `n` public messages by tom, `text(i)` each, stored in one commit. */
 function publicMessages(store: SqliteStore, n: number, text = (i: number) => `m${i}`) {
-  return insert(
-    store,
-    ...Array.from({ length: n }, (_, i) => ({
-      id: mid(i + 1),
-      from: "tom_0001",
-      room: GENERAL_ROOM,
-      text: text(i),
-      time: T0 + i,
-    })),
-  );
+  return commitMessages(store, n, (i) => ({ room: GENERAL_ROOM, text: text(i), time: T0 + i }));
 }
 
 const long = (i: number) => `${i} `.padEnd(MAX_TEXT_LENGTH, "x");

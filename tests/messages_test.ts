@@ -28,10 +28,10 @@ import type { Write } from "../src/server/store/store.ts";
 import type { Delete, Send } from "../src/protocol/schema.ts";
 import {
   clientFrame,
+  commitMessages,
   commitSizes,
   FakePeer,
   inGeneral,
-  insert,
   mid,
   T0,
   testLog,
@@ -301,16 +301,7 @@ Deno.test("messages: a send with a ttl expires at time + ttl × 1000, to its aud
 Deno.test("messages: deadlines are read from the store at start; EXPIRIES_PER_TICK go per call", () => {
   const store = new SqliteStore(":memory:");
   const n = EXPIRIES_PER_TICK + 3;
-  insert(
-    store,
-    ...Array.from({ length: n }, (_, i) => ({
-      id: mid(i + 1),
-      from: "tom_0001",
-      text: "t",
-      time: T0,
-      expiresAt: T0 + 1 + i,
-    })),
-  );
+  commitMessages(store, n, (i) => ({ text: "t", time: T0, expiresAt: T0 + 1 + i }));
   const w = setup(store);
   assert.equal(w.messages.pendingExpiries, n);
   w.messages.expire(T0 + n);
