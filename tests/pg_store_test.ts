@@ -30,7 +30,7 @@ async function freshDatabase(): Promise<string> {
  * A test with the PostgreSQL store, on a new empty database (its URL given): the store's worker
  * outlives a test's op accounting.
  */
-function pgTest(name: string, fn: (url: string) => Promise<void>) {
+function pgTest(name: string, fn: (url: string) => void | Promise<void>) {
   Deno.test({
     name,
     fn: async () => fn(await freshDatabase()),
@@ -138,7 +138,7 @@ pgTest(
 
 pgTest(
   "cluster: a commit that only drops a room's messages still takes a number; lastCommitNo is this store's",
-  async (url) => {
+  (url) => {
     using one = opened(url);
     using two = opened(url);
     one.joinRoom("ann_0001", "#spam", 1, { private: false });
@@ -165,7 +165,7 @@ pgTest(
 
 pgTest(
   "cluster: an id another node issued (in any case) throws IdTakenError, and nothing of it is kept",
-  async (url) => {
+  (url) => {
     using one = opened(url);
     using two = opened(url);
     one.createIdentity({ id: "Tom_0001", name: "Tom", tokenHash: "h1", createdAt: 1 });
@@ -256,7 +256,7 @@ pgTest(
 
 pgTest(
   "bridge: atomically holds one connection for the transaction: all or nothing, nested ones part of it",
-  async (url) => {
+  (url) => {
     using store = opened(url);
     assert.throws(() =>
       store.atomically(() => {
@@ -281,7 +281,7 @@ pgTest(
 
 pgTest(
   "bridge: what a call costs (printed): a round trip without SQL, a one-row read, a one-message commit",
-  async (url) => {
+  (url) => {
     using store = opened(url);
     const perCall = (n: number, call: (i: number) => void) => {
       for (let i = 0; i < 50; i++) call(-i - 1); // warm
@@ -342,7 +342,7 @@ pgTest(
 
 pgTest(
   "commit: a NUL in a text (which PostgreSQL's text refuses) does not fail the group commit: it is kept as U+FFFD, in what commit returns too",
-  async (url) => {
+  (url) => {
     using store = opened(url);
     const [evil, fine] = store.commit([
       {
@@ -450,7 +450,7 @@ Deno.test({
 
 pgTest(
   "bridge: postgres.js throwing in the worker in the middle of a transaction (a new pool taken) fails the transaction: none of it is kept, and what came after is not written outside it",
-  async (url) => {
+  (url) => {
     const workerUrl = new URL("./pg_renewing_worker.ts?throwBefore=setTopic", import.meta.url);
     using store = opened(url, { workerUrl });
     using other = opened(url);
