@@ -17,27 +17,15 @@ import {
   Worker,
 } from "node:worker_threads";
 import {
-  CommitShorthands,
-  type Identity,
   IdTakenError,
-  type ModlogRow,
-  type NewModlogEntry,
-  type Purge,
-  type PurgeRange,
-  type RestrictionKind,
-  type Session,
   type Store,
-  type StoredMessage,
-  type StoredRestriction,
-  type StoredRoom,
   StoreUnavailableError,
-  type TokenMatch,
-  type Tombstone,
   type Write,
   type Written,
 } from "./store.ts";
-import type { CommitRecord, Committed, OpName } from "./postgres_ops.ts";
-import { toMessage } from "./rows.ts";
+import type { Committed, Ctx, OpName, OPS } from "./postgres_ops.ts";
+import type { Row } from "./rows.ts";
+import { StoreBase } from "./base.ts";
 import {
   type Answer,
   type Control,
@@ -99,6 +87,72 @@ const READS = new Set<string>([
   "modlog",
 ]);
 
+/**
+ * The operations that are a Store method (or one of PostgresStore's own) of the same name and
+ * arguments, forwarded as they are: the class gets each as a method (see its static block), typed
+ * from the operation itself, so that `implements Store` checks each against the interface.
+ */
+const FORWARDED = [
+  "canonicalId",
+  "createIdentity",
+  "identity",
+  "sessionByToken",
+  "rotateSession",
+  "createSession",
+  "sessions",
+  "revokeOtherSessions",
+  "setLastSeq",
+  "latestCommitNo",
+  "commitsAfter",
+  "sentRef",
+  "forgetSentRefs",
+  "tombstone",
+  "seqOf",
+  "messagesAfter",
+  "newestStart",
+  "purgesAfter",
+  "message",
+  "visibleBefore",
+  "visibleMessage",
+  "pendingExpiries",
+  "latestSeq",
+  "rooms",
+  "roomsOf",
+  "isMember",
+  "joinRoom",
+  "partRoom",
+  "setTopic",
+  "setPrivate",
+  "isOperator",
+  "invite",
+  "isInvited",
+  "dropRoom",
+  "droppedRooms",
+  "isServerOperator",
+  "serverOperators",
+  "addServerOperator",
+  "removeServerOperator",
+  "roomCreator",
+  "roomOperators",
+  "addRoomOperator",
+  "removeRoomOperator",
+  "restrict",
+  "lift",
+  "restriction",
+  "restrictionsOf",
+  "restrictions",
+  "pruneRestrictions",
+  "logModeration",
+  "modlog",
+] as const satisfies readonly OpName[];
+
+/** An operation as the facade offers it: its arguments after the context, its answer awaited. */
+type Forwarded = {
+  [K in typeof FORWARDED[number]]: typeof OPS[K] extends (c: Ctx, ...args: infer A) => infer R
+    ? (...args: A) => Awaited<R>
+    : never;
+};
+
 export interface PostgresStoreOptions {
   readTimeoutMs?: number;
   writeTimeoutMs?: number;
@@ -110,7 +164,10 @@ export interface PostgresStoreOptions {
 
 export { isPostgresUrl } from "./postgres_bridge.ts";
 
-export class PostgresStore extends CommitShorthands implements Store {
+/** The forwarded methods, which the class's static block defines. */
+export interface PostgresStore extends Forwarded {}
+
+export class PostgresStore extends StoreBase implements Store {
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #signal: Int32Array;
@@ -127,6 +184,18 @@ export class PostgresStore extends CommitShorthands implements Store {
    * known before the transaction ends: the commit is only durable once that returns.
    */
   lastCommitNo = 0;
+
+  static {
+    for (const op of FORWARDED) {
+      Object.defineProperty(this.prototype, op, {
+        value(this: PostgresStore, ...args: unknown[]) {
+          return this.#call(op, args);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
 
   /** Connects to `url` and creates the schema if needed; throws when it cannot. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -240,59 +309,6 @@ export class PostgresStore extends CommitShorthands implements Store {
     this.#call("ping", [], this.#readTimeoutMs);
   }
 
-  canonicalId(id: string): string | null {
-    return this.#call("canonicalId", [id]);
-  }
-
-  createIdentity(identity: Omit<Identity, "lastSeq">, address = ""): string {
-    return this.#call("createIdentity", [identity, address]);
-  }
-
-  identity(id: string): Identity | null {
-    return this.#call("identity", [id]);
-  }
-
-  identityByToken(name: string, tokenHash: string): Identity | null {
-    const match = this.sessionByToken(name, tokenHash);
-    return match && !match.previous ? match.identity : null;
-  }
-
-  sessionByToken(name: string, tokenHash: string): TokenMatch | null {
-    return this.#call("sessionByToken", [name, tokenHash]);
-  }
-
-  rotateSession(
-    sessionId: string,
-    presentedHash: string,
-    tokenHash: string,
-    now: number,
-    address: string,
-  ): void {
-    this.#call("rotateSession", [sessionId, presentedHash, tokenHash, now, address]);
-  }
-
-  createSession(
-    userId: string,
-    tokenHash: string,
-    now: number,
-    address: string,
-    keep: number,
-  ): string {
-    return this.#call("createSession", [userId, tokenHash, now, address, keep]);
-  }
-
-  sessions(userId: string): Session[] {
-    return this.#call("sessions", [userId]);
-  }
-
-  revokeOtherSessions(userId: string, keepSessionId: string, now: number): number {
-    return this.#call("revokeOtherSessions", [userId, keepSessionId, now]);
-  }
-
-  setLastSeq(id: string, seq: number): void {
-    this.#call("setLastSeq", [id, seq]);
-  }
-
   /**
    * The group commit, serialized with every other node's (see postgres_ops.ts).
    *
@@ -310,164 +326,18 @@ export class PostgresStore extends CommitShorthands implements Store {
     return committed.results;
   }
 
-  /** The number of the newest commit of any node (0 before any). */
-  latestCommitNo(): number {
-    return this.#call("latestCommitNo", []);
-  }
-
   /**
-   * Every commit after `commitNo`, in order, at most `limit`: the messages each stored (with
-   * quotes, as messagesAfter reads them) and the purges it made. A message purged since comes
-   * back as a purge leaves it, text "" (its purge is in a later commit); one whose room was
-   * dropped since is not there at all. A commit that stored and purged nothing has empty lists.
-   */
-  commitsAfter(commitNo: number, limit: number): CommitRecord[] {
-    return this.#call("commitsAfter", [commitNo, limit]);
-  }
-
-  sentRef(userId: string, ref: string): string | null {
-    return this.#call("sentRef", [userId, ref]);
-  }
-
-  forgetSentRefs(before: number): void {
-    this.#call("forgetSentRefs", [before]);
-  }
-
-  tombstone(id: string): Tombstone | null {
-    return this.#call("tombstone", [id]);
-  }
-
-  seqOf(id: string): number | null {
-    return this.#call("seqOf", [id]);
-  }
-
-  messagesAfter(
-    userId: string,
-    after: number,
-    upto: number,
-    limit: number,
-    directOnly = false,
-  ): StoredMessage[] {
-    return this.#call("messagesAfter", [userId, after, upto, limit, directOnly]);
-  }
-
-  newestStart(
-    userId: string,
-    after: number,
-    upto: number,
-    keep: number,
-    directOnly = false,
-  ): number | null {
-    return this.#call("newestStart", [userId, after, upto, keep, directOnly]);
-  }
-
-  purgesAfter(userId: string, range: PurgeRange, limit: number): Purge[] {
-    return this.#call("purgesAfter", [userId, range, limit]);
-  }
-
-  message(id: string): StoredMessage | null {
-    return this.#call("message", [id]);
-  }
-
-  visibleBefore(
-    userId: string,
-    beforeId: string | undefined,
-    limit: number,
-    room?: string,
-  ): StoredMessage[] {
-    return this.#call("visibleBefore", [userId, beforeId, limit, room]);
-  }
-
-  visibleMessage(userId: string, id: string): StoredMessage | null {
-    return this.#call("visibleMessage", [userId, id]);
-  }
-
-  pendingExpiries(): { id: string; expiresAt: number }[] {
-    return this.#call("pendingExpiries", []);
-  }
-
-  /**
-   * Reads the messages `userId` may see a page of seqs at a time, newest first, and matches them
-   * here: `matches` cannot go to the worker (and no pattern ever runs in PostgreSQL). The
+   * For `search`: the messages `userId` may see, read a page of seqs at a time, newest first, and
+   * matched here: `matches` cannot go to the worker (and no pattern ever runs in PostgreSQL). The
    * server searches through a PostgresSearcher instead, off this thread.
    */
-  search(
-    userId: string,
-    matches: (text: string) => boolean,
-    limit: number,
-    room?: string,
-  ): { total: number; messages: StoredMessage[] } {
-    let total = 0;
-    const messages: StoredMessage[] = [];
+  protected *searchRows(userId: string, room: string | undefined): Iterable<Row> {
     let before = this.latestSeq() + 1;
     while (before > 1) {
       const from = Math.max(1, before - SEARCH_PAGE_ROWS);
-      const rows = this.#call<Record<string, unknown>[]>("searchPage", [
-        userId,
-        room ?? null,
-        before,
-        from,
-      ]);
-      for (const row of rows) {
-        if (!matches(row.text as string)) continue;
-        total++;
-        if (messages.length < limit) messages.push(toMessage(row));
-      }
+      yield* this.#call<Row[]>("searchPage", [userId, room ?? null, before, from]);
       before = from;
     }
-    return { total, messages };
-  }
-
-  latestSeq(): number {
-    return this.#call("latestSeq", []);
-  }
-
-  rooms(): StoredRoom[] {
-    return this.#call("rooms", []);
-  }
-
-  roomsOf(userId: string): string[] {
-    return this.#call("roomsOf", [userId]);
-  }
-
-  isMember(userId: string, room: string): boolean {
-    return this.#call("isMember", [userId, room]);
-  }
-
-  joinRoom(userId: string, room: string, now: number, create?: { private: boolean }): void {
-    this.#call("joinRoom", [userId, room, now, create]);
-  }
-
-  partRoom(userId: string, room: string): void {
-    this.#call("partRoom", [userId, room]);
-  }
-
-  setTopic(room: string, topic: string, by: string, now: number): void {
-    this.#call("setTopic", [room, topic, by, now]);
-  }
-
-  setPrivate(room: string, isPrivate: boolean): void {
-    this.#call("setPrivate", [room, isPrivate]);
-  }
-
-  isOperator(userId: string, room: string): boolean {
-    return this.#call("isOperator", [userId, room]);
-  }
-
-  invite(room: string, userId: string, by: string, now: number, keep: number): void {
-    this.#call("invite", [room, userId, by, now, keep]);
-  }
-
-  isInvited(userId: string, room: string): boolean {
-    return this.#call("isInvited", [userId, room]);
-  }
-
-  dropRoom(room: string): boolean {
-    return this.#call("dropRoom", [room]);
-  }
-
-  droppedRooms(): string[] {
-    return this.#call("droppedRooms", []);
   }
 
   /**
@@ -509,80 +379,6 @@ export class PostgresStore extends CommitShorthands implements Store {
       deadline: Date.now() + this.#writeTimeoutMs,
     };
     this.#port.postMessage(request);
-  }
-
-  isServerOperator(userId: string): boolean {
-    return this.#call("isServerOperator", [userId]);
-  }
-
-  serverOperators(): string[] {
-    return this.#call("serverOperators", []);
-  }
-
-  addServerOperator(userId: string, now: number): boolean {
-    return this.#call("addServerOperator", [userId, now]);
-  }
-
-  removeServerOperator(userId: string): boolean {
-    return this.#call("removeServerOperator", [userId]);
-  }
-
-  roomCreator(room: string): string | null {
-    return this.#call("roomCreator", [room]);
-  }
-
-  roomOperators(room: string): string[] {
-    return this.#call("roomOperators", [room]);
-  }
-
-  addRoomOperator(room: string, userId: string, keep: number): boolean {
-    return this.#call("addRoomOperator", [room, userId, keep]);
-  }
-
-  removeRoomOperator(room: string, userId: string): boolean {
-    return this.#call("removeRoomOperator", [room, userId]);
-  }
-
-  restrict(restriction: StoredRestriction, keep: number): boolean {
-    return this.#call("restrict", [restriction, keep]);
-  }
-
-  lift(kind: RestrictionKind, scope: string, target: string, now: number): boolean {
-    return this.#call("lift", [kind, scope, target, now]);
-  }
-
-  restriction(
-    kind: RestrictionKind,
-    scope: string,
-    target: string,
-    now: number,
-  ): StoredRestriction | null {
-    return this.#call("restriction", [kind, scope, target, now]);
-  }
-
-  restrictionsOf(target: string, kind: RestrictionKind, now: number): StoredRestriction[] {
-    return this.#call("restrictionsOf", [target, kind, now]);
-  }
-
-  restrictions(
-    scope: string,
-    now: number,
-    offset: number,
-    limit: number,
-  ): { total: number; restrictions: StoredRestriction[] } {
-    return this.#call("restrictions", [scope, now, offset, limit]);
-  }
-
-  pruneRestrictions(now: number, limit: number): number {
-    return this.#call("pruneRestrictions", [now, limit]);
-  }
-
-  logModeration(entry: NewModlogEntry, keep: number): number {
-    return this.#call("logModeration", [entry, keep]);
-  }
-
-  modlog(room: string | undefined, before: number | undefined, limit: number): ModlogRow[] {
-    return this.#call("modlog", [room, before, limit]);
   }
 
   /** Ends the worker's connections (briefly waiting for them), then the worker. */

@@ -6,13 +6,16 @@
 import postgres from "postgres";
 import { GENERAL_ROOM } from "../../protocol/schema.ts";
 import {
+  MESSAGE_WITH_QUOTE,
   type Row,
   toIdentity,
   toMessage,
   toModlog,
+  toPurge,
   toPurged,
   toRestriction,
   toRoom,
+  toTokenMatch,
 } from "./rows.ts";
 import type {
   Identity,
@@ -29,6 +32,7 @@ import type {
   Written,
 } from "./store.ts";
 import { COMMIT_LOCK, SCHEMA, SCHEMA_LOCK } from "./postgres_schema.ts";
+import { newSessionId } from "./base.ts";
 
 /** A connection, the pool, or a transaction: anything queries run on. */
 export type Db = postgres.ISql;
@@ -64,10 +68,6 @@ export function connect(url: string, options: { max?: number } = {}): postgres.S
   });
 }
 
-/** SQL: message `m` with what a reply needs to quote (rows.ts's toMessage reads it). */
-export const MESSAGE_WITH_QUOTE = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
-  FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
-
 /** SQL condition: `user` may see message `m`, live or purged (SqliteStore's AUDIENCE_INCLUDES_USER). */
 export function audienceIncludes(db: Db, user: string) {
   return db`(CASE WHEN m.recipients IS NULL
@@ -88,12 +88,6 @@ async function inTx<T>(c: Ctx, fn: (db: Db) => Promise<T>): Promise<T> {
 
 /** The connection a statement runs on. */
 const on = (c: Ctx): Db => c.tx ?? c.sql;
-
-/** A short random handle for a session (never the token). */
-function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Creates the schema if needed, one node at a time; GENERAL_ROOM exists in every database. */
 export async function openSchema(sql: postgres.Sql, now: number): Promise<void> {
@@ -140,6 +134,19 @@ async function bySeqs(db: Db, seqs: number[]): Promise<StoredMessage[]> {
   const rows = await db`SELECT ${withQuote(db)} WHERE m.seq = ANY(${db.array(seqs)}::bigint[])
     ORDER BY m.seq`;
   return rows.map((r) => toMessage(r as Row));
+}
+
+/** Whether `table`, one of a room's lists of users, has `userId` in `room`. */
+async function inRoomTable(
+  db: Db,
+  table: "room_members" | "room_operators" | "room_invites",
+  userId: string,
+  room: string,
+): Promise<boolean> {
+  const rows = await db`SELECT 1 FROM ${
+    db.unsafe(table)
+  } WHERE user_id = ${userId} AND room = ${room}`;
+  return rows.length > 0;
 }
 
 /** What a group commit did, for the facade: the results, and the commit's number. */
@@ -259,20 +266,7 @@ export const OPS = {
         WHERE (s.token_hash = ${tokenHash} OR s.prev_hash = ${tokenHash}) AND i.name = ${name}
         LIMIT 1`,
     );
-    if (!row) return null;
-    return {
-      identity: toIdentity(row),
-      session: {
-        id: row.s_id as string,
-        userId: row.id as string,
-        createdAt: row.s_created as number,
-        lastSeenAt: row.last_seen_at as number,
-        address: row.address as string,
-      },
-      previous: row.s_hash !== tokenHash,
-      rotatedAt: row.rotated_at as number | null,
-      revoked: row.revoked_at !== null,
-    };
+    return row ? toTokenMatch(row, tokenHash) : null;
   },
 
   async rotateSession(
@@ -435,12 +429,7 @@ export const OPS = {
         AND (m.purged_after > ${fromAfter} OR (m.purged_after = ${fromAfter} AND m.seq > ${fromSeq}))
         AND m.purged IS NOT NULL AND ${audienceIncludes(db, userId)}
       ORDER BY m.purged_after, m.seq LIMIT ${limit}`;
-    return rows.map((r) => ({
-      id: r.id as string,
-      seq: r.seq as number,
-      reason: r.purged as "deleted" | "expired",
-      after: r.purged_after as number,
-    }));
+    return rows.map(toPurge);
   },
 
   async visibleBefore(
@@ -523,12 +512,18 @@ export const OPS = {
     return row.seq as number;
   },
 
+  /** The number of the newest commit of any node (0 before any). */
   async latestCommitNo(c: Ctx): Promise<number> {
     const [row] = await on(c)`SELECT commit_no FROM chat_counters`;
     return row.commit_no as number;
   },
 
-  /** The commits numbered after `commitNo`, in order, at most `limit`: what each did. */
+  /**
+   * Every commit after `commitNo`, in order, at most `limit`: the messages each stored (with
+   * quotes, as messagesAfter reads them) and the purges it made. A message purged since comes
+   * back as a purge leaves it, text "" (its purge is in a later commit); one whose room was
+   * dropped since is not there at all. A commit that stored and purged nothing has empty lists.
+   */
   async commitsAfter(c: Ctx, commitNo: number, limit: number): Promise<CommitRecord[]> {
     const db = on(c);
     const [counter] = await db`SELECT commit_no FROM chat_counters`;
@@ -546,14 +541,7 @@ export const OPS = {
     const purges = await db`SELECT id, seq, purged, purged_after, purged_commit FROM messages
       WHERE purged_commit > ${commitNo} AND purged_commit <= ${last}
       ORDER BY purged_after, seq`;
-    for (const row of purges) {
-      records.get(row.purged_commit as number)!.purges.push({
-        id: row.id as string,
-        seq: row.seq as number,
-        reason: row.purged as "deleted" | "expired",
-        after: row.purged_after as number,
-      });
-    }
+    for (const row of purges) records.get(row.purged_commit as number)!.purges.push(toPurge(row));
     return [...records.values()];
   },
 
@@ -570,9 +558,8 @@ export const OPS = {
     return rows.map((row) => row.room as string);
   },
 
-  async isMember(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return (await on(c)`SELECT 1 FROM room_members WHERE user_id = ${userId} AND room = ${room}`)
-      .length > 0;
+  isMember(c: Ctx, userId: string, room: string): Promise<boolean> {
+    return inRoomTable(on(c), "room_members", userId, room);
   },
 
   async joinRoom(
@@ -611,9 +598,8 @@ export const OPS = {
     await on(c)`UPDATE rooms SET private = ${isPrivate ? 1 : 0} WHERE name = ${room}`;
   },
 
-  async isOperator(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return (await on(c)`SELECT 1 FROM room_operators WHERE user_id = ${userId} AND room = ${room}`)
-      .length > 0;
+  isOperator(c: Ctx, userId: string, room: string): Promise<boolean> {
+    return inRoomTable(on(c), "room_operators", userId, room);
   },
 
   async invite(
@@ -634,9 +620,8 @@ export const OPS = {
     });
   },
 
-  async isInvited(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return (await on(c)`SELECT 1 FROM room_invites WHERE user_id = ${userId} AND room = ${room}`)
-      .length > 0;
+  isInvited(c: Ctx, userId: string, room: string): Promise<boolean> {
+    return inRoomTable(on(c), "room_invites", userId, room);
   },
 
   dropRoom(c: Ctx, room: string): Promise<boolean> {
@@ -689,9 +674,7 @@ export const OPS = {
 
   addRoomOperator(c: Ctx, room: string, userId: string, keep: number): Promise<boolean> {
     return inTx(c, async (db) => {
-      const existing = await db`SELECT 1 FROM room_operators
-        WHERE user_id = ${userId} AND room = ${room}`;
-      if (existing.length > 0) return true;
+      if (await inRoomTable(db, "room_operators", userId, room)) return true;
       const [{ n }] = await db`SELECT COUNT(*) AS n FROM room_operators WHERE room = ${room}`;
       if ((n as number) >= keep) return false;
       await db`INSERT INTO room_operators (room, user_id) VALUES (${room}, ${userId})

@@ -5,15 +5,40 @@
 import {
   type Identity,
   type ModlogRow,
+  type Purge,
   type Purged,
   quoteOf,
   type RestrictionKind,
   type StoredMessage,
   type StoredRestriction,
   type StoredRoom,
+  type TokenMatch,
 } from "./store.ts";
 
 export type Row = Record<string, unknown>;
+
+/**
+ * SQL: columns and FROM for reading messages `m`: every message read carries what a reply needs
+ * to quote, the original's author and text, or that it was purged (its text is gone, so nothing
+ * can leak through a quote). Read rows with {@link toMessage}.
+ */
+export const MESSAGE_WITH_QUOTE = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
+  FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
+
+/**
+ * Sets the optional properties of `into` whose columns (`columns`, by property) are not NULL in
+ * `row`; for NULL the property stays absent, as the store's types have it.
+ */
+function withPresent<T extends object>(
+  into: T,
+  row: Row,
+  columns: { [K in keyof T]?: string },
+): T {
+  for (const [key, column] of Object.entries(columns) as [string, string][]) {
+    if (row[column] !== null) (into as Row)[key] = row[column];
+  }
+  return into;
+}
 
 export function toRestriction(row: Row): StoredRestriction {
   const restriction: StoredRestriction = {
@@ -24,9 +49,7 @@ export function toRestriction(row: Row): StoredRestriction {
     by: row.by as string,
     time: row.time as number,
   };
-  if (row.reason !== null) restriction.reason = row.reason as string;
-  if (row.until !== null) restriction.until = row.until as number;
-  return restriction;
+  return withPresent(restriction, row, { reason: "reason", until: "until" });
 }
 
 /** Who a message was from and to: whom to tell when it goes. */
@@ -78,9 +101,7 @@ export function toRoom(row: Row): StoredRoom {
     createdAt: row.created_at as number,
     members: row.members as number,
   };
-  if (row.topic_by !== null) room.topicBy = row.topic_by as string;
-  if (row.topic_at !== null) room.topicAt = row.topic_at as number;
-  return room;
+  return withPresent(room, row, { topicBy: "topic_by", topicAt: "topic_at" });
 }
 
 /** A moderation log row, numbered by its seq. */
@@ -91,11 +112,42 @@ export function toModlog(row: Row): ModlogRow {
     action: row.action as ModlogRow["action"],
     by: row.by as string,
   };
-  if (row.room !== null) entry.room = row.room as string;
-  if (row.user_id !== null) entry.user = row.user_id as string;
-  if (row.address !== null) entry.address = row.address as string;
-  if (row.reason !== null) entry.reason = row.reason as string;
-  if (row.until !== null) entry.until = row.until as number;
-  if (row.message !== null) entry.message = row.message as string;
-  return entry;
+  return withPresent(entry, row, {
+    room: "room",
+    user: "user_id",
+    address: "address",
+    reason: "reason",
+    until: "until",
+    message: "message",
+  });
+}
+
+/**
+ * A session read with its identity (the session's columns under `s_` names where the identity
+ * has the same) as what `tokenHash`, the token presented, matched.
+ */
+export function toTokenMatch(row: Row, tokenHash: string): TokenMatch {
+  return {
+    identity: toIdentity(row),
+    session: {
+      id: row.s_id as string,
+      userId: row.id as string,
+      createdAt: row.s_created as number,
+      lastSeenAt: row.last_seen_at as number,
+      address: row.address as string,
+    },
+    previous: row.s_hash !== tokenHash,
+    rotatedAt: row.rotated_at as number | null,
+    revoked: row.revoked_at !== null,
+  };
+}
+
+/** A purged message's row as a resume replays the purge. */
+export function toPurge(row: Row): Purge {
+  return {
+    id: row.id as string,
+    seq: row.seq as number,
+    reason: row.purged as "deleted" | "expired",
+    after: row.purged_after as number,
+  };
 }

@@ -6,7 +6,6 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { GENERAL_ROOM } from "../../protocol/schema.ts";
 import {
-  CommitShorthands,
   type Identity,
   type ModlogRow,
   type NewModlogEntry,
@@ -24,17 +23,21 @@ import {
   type Written,
 } from "./store.ts";
 import { createPrivateDatabase } from "./files.ts";
+import { newSessionId, StoreBase } from "./base.ts";
 import {
+  MESSAGE_WITH_QUOTE,
   type Row,
   toIdentity,
   toMessage,
   toModlog,
+  toPurge,
   toPurged,
   toRestriction,
   toRoom,
+  toTokenMatch,
 } from "./rows.ts";
 
-export { toMessage } from "./rows.ts";
+export { MESSAGE_WITH_QUOTE, toMessage } from "./rows.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS identities (
@@ -198,16 +201,8 @@ const AUDIENCE_INCLUDES_USER = `(CASE WHEN m.recipients IS NULL
  */
 export const VISIBLE_TO_USER = `m.purged IS NULL AND ${AUDIENCE_INCLUDES_USER}`;
 
-/**
- * Columns and FROM for reading messages `m`: every message read carries what a reply needs to
- * quote, the original's author and text, or that it was purged (its text is gone, so nothing
- * can leak through a quote). Read rows with {@link toMessage}.
- */
-export const MESSAGE_WITH_QUOTE = `m.*, o.sender AS q_from, o.text AS q_text, o.purged AS q_purged
-  FROM messages m LEFT JOIN messages o ON o.id = m.reply_to`;
-
 /** Opens (creating if needed) the database at `path`; ":memory:" works for tests. */
-export class SqliteStore extends CommitShorthands implements Store {
+export class SqliteStore extends StoreBase implements Store {
   #db: DatabaseSync;
   #q: Record<string, StatementSync>;
   /** A purge's WAL checkpoint did not finish; retried after each write. */
@@ -453,20 +448,7 @@ export class SqliteStore extends CommitShorthands implements Store {
 
   sessionByToken(name: string, tokenHash: string): TokenMatch | null {
     const row = this.#q.sessionByToken.get({ hash: tokenHash, name });
-    if (!row) return null;
-    return {
-      identity: toIdentity(row),
-      session: {
-        id: row.s_id as string,
-        userId: row.id as string,
-        createdAt: row.s_created as number,
-        lastSeenAt: row.last_seen_at as number,
-        address: row.address as string,
-      },
-      previous: row.s_hash !== tokenHash,
-      rotatedAt: row.rotated_at as number | null,
-      revoked: row.revoked_at !== null,
-    };
+    return row ? toTokenMatch(row, tokenHash) : null;
   }
 
   rotateSession(
@@ -531,11 +513,6 @@ export class SqliteStore extends CommitShorthands implements Store {
   identity(id: string): Identity | null {
     const row = this.#q.identity.get(id);
     return row ? toIdentity(row) : null;
-  }
-
-  identityByToken(name: string, tokenHash: string): Identity | null {
-    const match = this.sessionByToken(name, tokenHash);
-    return match && !match.previous ? match.identity : null;
   }
 
   setLastSeq(id: string, seq: number): void {
@@ -702,12 +679,7 @@ export class SqliteStore extends CommitShorthands implements Store {
       fromAfter: range.from?.after ?? -1,
       fromSeq: range.from?.seq ?? -1,
       limit,
-    }).map((r) => ({
-      id: r.id as string,
-      seq: r.seq as number,
-      reason: r.purged as "deleted" | "expired",
-      after: r.purged_after as number,
-    }));
+    }).map(toPurge);
   }
 
   visibleBefore(
@@ -968,20 +940,8 @@ export class SqliteStore extends CommitShorthands implements Store {
     }));
   }
 
-  search(
-    userId: string,
-    matches: (text: string) => boolean,
-    limit: number,
-    room?: string,
-  ): { total: number; messages: StoredMessage[] } {
-    let total = 0;
-    const messages: StoredMessage[] = [];
-    for (const row of this.#q.searchVisible.iterate({ user: userId, room: room ?? null })) {
-      if (!matches(row.text as string)) continue;
-      total++;
-      if (messages.length < limit) messages.push(toMessage(row));
-    }
-    return { total, messages };
+  protected searchRows(userId: string, room: string | undefined): Iterable<Row> {
+    return this.#q.searchVisible.iterate({ user: userId, room: room ?? null });
   }
 
   latestSeq(): number {
@@ -991,12 +951,6 @@ export class SqliteStore extends CommitShorthands implements Store {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
-}
-
-/** A short random handle for a session (never the token). */
-function newSessionId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Databases from before sessions: each id's token becomes its one session. */

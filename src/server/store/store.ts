@@ -369,29 +369,6 @@ export interface Store {
 }
 
 /**
- * What every store does the same way on top of its group commit: storing one message, a batch,
- * or purging a list. A store extends it and implements the rest.
- */
-export abstract class CommitShorthands {
-  abstract commit(writes: readonly Write[]): Written[];
-
-  insertMessage(message: NewMessage, clientRef?: string): StoredMessage {
-    const [result] = this.insertMessages([{ message, clientRef }]);
-    if ("duplicateOf" in result) throw new Error(`request ${clientRef} was already stored`);
-    return result;
-  }
-
-  insertMessages(batch: readonly { message: NewMessage; clientRef?: string }[]): Inserted[] {
-    return this.commit(batch.map((b) => ({ kind: "insert", ...b }))) as Inserted[];
-  }
-
-  purge(ids: readonly string[], reason: "deleted" | "expired"): Purged[] {
-    return this.commit(ids.map((id) => ({ kind: "purge", id, reason })))
-      .flatMap((w) => "purged" in w && w.purged ? [w.purged] : []);
-  }
-}
-
-/**
  * The store cannot be reached or did not answer in time (PostgreSQL down, frozen, or cut off):
  * the request is refused as `unavailable`, never as a fault of the server. SQLite does not throw
  * it (its failures are its disk's).
