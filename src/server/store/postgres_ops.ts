@@ -136,18 +136,19 @@ async function bySeqs(db: Db, seqs: number[]): Promise<StoredMessage[]> {
   return rows.map((r) => toMessage(r as Row));
 }
 
-/** Whether `table`, one of a room's lists of users, has `userId` in `room`. */
-async function inRoomTable(
-  db: Db,
-  table: "room_members" | "room_operators" | "room_invites",
-  userId: string,
-  room: string,
-): Promise<boolean> {
-  const rows = await db`SELECT 1 FROM ${
-    db.unsafe(table)
-  } WHERE user_id = ${userId} AND room = ${room}`;
+/** A room's lists of users: who is in it, who operates it, who is invited to it. */
+type RoomList = "room_members" | "room_operators" | "room_invites";
+
+/** Whether `list` has `userId` in `room`. */
+async function listed(db: Db, list: RoomList, userId: string, room: string): Promise<boolean> {
+  const rows = await db`SELECT 1 FROM ${db.unsafe(list)}
+    WHERE user_id = ${userId} AND room = ${room}`;
   return rows.length > 0;
 }
+
+/** The operation asking whether `list` has a user in a room. */
+const isListed = (list: RoomList) => (c: Ctx, userId: string, room: string): Promise<boolean> =>
+  listed(on(c), list, userId, room);
 
 /** What a group commit did, for the facade: the results, and the commit's number. */
 export interface Committed {
@@ -558,9 +559,10 @@ export const OPS = {
     return rows.map((row) => row.room as string);
   },
 
-  isMember(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return inRoomTable(on(c), "room_members", userId, room);
-  },
+  // whether a user is among a room's members, operators, invited: one lookup of its list each
+  isMember: isListed("room_members"),
+  isOperator: isListed("room_operators"),
+  isInvited: isListed("room_invites"),
 
   async joinRoom(
     c: Ctx,
@@ -598,10 +600,6 @@ export const OPS = {
     await on(c)`UPDATE rooms SET private = ${isPrivate ? 1 : 0} WHERE name = ${room}`;
   },
 
-  isOperator(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return inRoomTable(on(c), "room_operators", userId, room);
-  },
-
   async invite(
     c: Ctx,
     room: string,
@@ -618,10 +616,6 @@ export const OPS = {
       await db`DELETE FROM room_invites WHERE room = ${room} AND user_id NOT IN
         (SELECT user_id FROM room_invites WHERE room = ${room} ORDER BY time DESC LIMIT ${keep})`;
     });
-  },
-
-  isInvited(c: Ctx, userId: string, room: string): Promise<boolean> {
-    return inRoomTable(on(c), "room_invites", userId, room);
   },
 
   dropRoom(c: Ctx, room: string): Promise<boolean> {
@@ -674,7 +668,7 @@ export const OPS = {
 
   addRoomOperator(c: Ctx, room: string, userId: string, keep: number): Promise<boolean> {
     return inTx(c, async (db) => {
-      if (await inRoomTable(db, "room_operators", userId, room)) return true;
+      if (await listed(db, "room_operators", userId, room)) return true;
       const [{ n }] = await db`SELECT COUNT(*) AS n FROM room_operators WHERE room = ${room}`;
       if ((n as number) >= keep) return false;
       await db`INSERT INTO room_operators (room, user_id) VALUES (${room}, ${userId})
