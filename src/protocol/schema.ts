@@ -27,8 +27,10 @@ import {
   topicProblem,
   ULID_PATTERN,
 } from "./rules.ts";
+import { MODERATION_ACTIONS } from "./server_frames.ts";
 
 export * from "./rules.ts";
+export { MODERATION_ACTIONS };
 
 export const Name = z.string().refine((s) => nameProblem(s) === null, {
   message: "invalid name",
@@ -36,6 +38,9 @@ export const Name = z.string().refine((s) => nameProblem(s) === null, {
 export const UserId = z.string().regex(ID_PATTERN);
 export const MessageId = z.string().regex(ULID_PATTERN);
 export const Ref = z.string().min(1).max(MAX_REF_LENGTH);
+/** A frame of `type` that carries a `ref`: a request, or the answer that gives its ref back. */
+const withRef = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ type: z.literal(type), ref: Ref, ...shape });
 /**
  * A recipient as typed: an exact id, or a bare name that the server resolves among those online.
  * As long as the longest id: a 24-character name, '_' and 8 digits.
@@ -85,9 +90,8 @@ export const Hello = z.object({
   /** Id of the last message this client saw; the server replays what came after. */
   resume: MessageId.optional(),
 });
-export const Send = z.object({
-  type: z.literal("send"),
-  ref: Ref,
+export type Hello = z.infer<typeof Hello>;
+export const Send = withRef("send", {
   to: z.array(Recipient).min(1).max(MAX_RECIPIENTS).optional(),
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
   replyTo: MessageId.optional(),
@@ -100,100 +104,73 @@ export const Send = z.object({
   /** An action (`/me waves`): shown as `* tom waves`. */
   action: z.boolean().optional(),
 });
-export const Delete = z.object({ type: z.literal("delete"), ref: Ref, id: MessageId });
-export const Search = z.object({
-  type: z.literal("search"),
-  ref: Ref,
+export type Send = z.infer<typeof Send>;
+export const Delete = withRef("delete", { id: MessageId });
+export type Delete = z.infer<typeof Delete>;
+export const Search = withRef("search", {
   pattern: z.string().min(1).max(MAX_PATTERN_LENGTH),
   /** Only in this room (else everything the user may see). */
   room: RoomName.optional(),
 });
+export type Search = z.infer<typeof Search>;
 /** Who is online; with `room`, who of that room's members is. */
-export const Who = z.object({ type: z.literal("who"), ref: Ref, room: RoomName.optional() });
-export const History = z.object({
-  type: z.literal("history"),
-  ref: Ref,
+export const Who = withRef("who", { room: RoomName.optional() });
+export const History = withRef("history", {
   before: MessageId.optional(),
   limit: z.number().int().min(1).max(MAX_HISTORY_LIMIT),
   /** Only this room's messages (else everything the user may see). */
   room: RoomName.optional(),
 });
+export type History = z.infer<typeof History>;
 /** Lists the sessions (devices holding a token) of the user on this connection. */
-export const ListSessions = z.object({ type: z.literal("sessions"), ref: Ref });
+export const ListSessions = withRef("sessions", {});
 /** Revokes every other session of this user: their tokens stop working, their connections end. */
-export const LogoutOthers = z.object({ type: z.literal("logout_others"), ref: Ref });
+export const LogoutOthers = withRef("logout_others", {});
 /** Joins a room, creating it (invite-only with `private`) when there is none of that name. */
-export const Join = z.object({
-  type: z.literal("join"),
-  ref: Ref,
-  room: RoomName,
-  private: z.boolean().optional(),
-});
-export const Part = z.object({ type: z.literal("part"), ref: Ref, room: RoomName });
+export const Join = withRef("join", { room: RoomName, private: z.boolean().optional() });
+export type Join = z.infer<typeof Join>;
+export const Part = withRef("part", { room: RoomName });
+export type Part = z.infer<typeof Part>;
 /** The public rooms and this user's own, by name, from after `after`. */
-export const ListRooms = z.object({
-  type: z.literal("rooms"),
-  ref: Ref,
-  after: RoomName.optional(),
-});
+export const ListRooms = withRef("rooms", { after: RoomName.optional() });
+export type ListRooms = z.infer<typeof ListRooms>;
 /** Sets a room's topic (empty: none). */
-export const SetTopic = z.object({
-  type: z.literal("topic"),
-  ref: Ref,
-  room: RoomName,
-  topic: Topic,
-});
+export const SetTopic = withRef("topic", { room: RoomName, topic: Topic });
+export type SetTopic = z.infer<typeof SetTopic>;
 /** Lets a user into an invite-only room (and tells them, when online). */
-export const Invite = z.object({
-  type: z.literal("invite"),
-  ref: Ref,
+export const Invite = withRef("invite", {
   room: RoomName,
   /** An id, or a name one user online has (as in `send`'s `to`). */
   user: Recipient,
 });
+export type Invite = z.infer<typeof Invite>;
 /** Makes a room invite-only, or public again (its operators only). */
-export const SetPrivate = z.object({
-  type: z.literal("private"),
-  ref: Ref,
-  room: RoomName,
-  private: z.boolean(),
-});
+export const SetPrivate = withRef("private", { room: RoomName, private: z.boolean() });
+export type SetPrivate = z.infer<typeof SetPrivate>;
 /** Marks this user away (with why), or back (no `reason`). */
-export const SetAway = z.object({
-  type: z.literal("away"),
-  ref: Ref,
-  reason: AwayReason.optional(),
-});
+export const SetAway = withRef("away", { reason: AwayReason.optional() });
+export type SetAway = z.infer<typeof SetAway>;
 /**
  * The server's operators, and with `room` that room's operators too (a room one is in). Anyone
  * may ask.
  */
-export const ListOps = z.object({ type: z.literal("ops"), ref: Ref, room: RoomName.optional() });
+export const ListOps = withRef("ops", { room: RoomName.optional() });
+export type ListOps = z.infer<typeof ListOps>;
 /** Makes a member of a room one of its operators (its operators only). */
-export const Op = z.object({ type: z.literal("op"), ref: Ref, room: RoomName, user: Recipient });
+export const Op = withRef("op", { room: RoomName, user: Recipient });
+export type Op = z.infer<typeof Op>;
 /** Takes that back (its operators only; never from the room's creator). */
-export const Deop = z.object({
-  type: z.literal("deop"),
-  ref: Ref,
-  room: RoomName,
-  user: Recipient,
-});
+export const Deop = withRef("deop", { room: RoomName, user: Recipient });
+export type Deop = z.infer<typeof Deop>;
 /** Puts a member out of a room (its operators only); they may join again. */
-export const Kick = z.object({
-  type: z.literal("kick"),
-  ref: Ref,
-  room: RoomName,
-  user: Recipient,
-  reason: Reason.optional(),
-});
+export const Kick = withRef("kick", { room: RoomName, user: Recipient, reason: Reason.optional() });
+export type Kick = z.infer<typeof Kick>;
 /**
  * Bans a user from a room (its operators), or without `room` from the whole server (server
  * operators only): by id (`user`, with `withAddress` also the address they connect from) or by
  * `address` alone (server-wide only).
  */
-export const Ban = z.object({
-  type: z.literal("ban"),
-  ref: Ref,
+export const Ban = withRef("ban", {
   room: RoomName.optional(),
   user: Recipient.optional(),
   address: Address.optional(),
@@ -205,10 +182,9 @@ export const Ban = z.object({
 }).refine((f) => f.room === undefined || (f.address === undefined && !f.withAddress), {
   message: "only a server-wide ban may name an address",
 });
+export type Ban = z.infer<typeof Ban>;
 /** Lifts a ban (as `ban` names it). */
-export const Unban = z.object({
-  type: z.literal("unban"),
-  ref: Ref,
+export const Unban = withRef("unban", {
   room: RoomName.optional(),
   user: Recipient.optional(),
   address: Address.optional(),
@@ -217,50 +193,40 @@ export const Unban = z.object({
 }).refine((f) => f.room === undefined || f.address === undefined, {
   message: "only a server-wide ban may name an address",
 });
+export type Unban = z.infer<typeof Unban>;
 /** Mutes a user in a room (its operators), or everywhere (server operators): they read, not send. */
-export const Mute = z.object({
-  type: z.literal("mute"),
-  ref: Ref,
+export const Mute = withRef("mute", {
   room: RoomName.optional(),
   user: Recipient,
   duration: Duration.optional(),
   reason: Reason.optional(),
 });
-export const Unmute = z.object({
-  type: z.literal("unmute"),
-  ref: Ref,
-  room: RoomName.optional(),
-  user: Recipient,
-});
+export type Mute = z.infer<typeof Mute>;
+export const Unmute = withRef("unmute", { room: RoomName.optional(), user: Recipient });
+export type Unmute = z.infer<typeof Unmute>;
 /** The bans and mutes of a room (its operators), or of the server (server operators). */
-export const ListBans = z.object({
-  type: z.literal("bans"),
-  ref: Ref,
+export const ListBans = withRef("bans", {
   room: RoomName.optional(),
   /** How many to skip (the list is newest first). */
   offset: z.number().int().min(0).max(1_000_000).optional(),
 });
+export type ListBans = z.infer<typeof ListBans>;
 /**
  * The moderation log of a room (its operators), or of the whole server (server operators): newest
  * first, from before entry `before`.
  */
-export const ListModlog = z.object({
-  type: z.literal("modlog"),
-  ref: Ref,
+export const ListModlog = withRef("modlog", {
   room: RoomName.optional(),
   before: z.number().int().min(1).optional(),
 });
+export type ListModlog = z.infer<typeof ListModlog>;
 /**
  * Removes a room (server operators only; never GENERAL_ROOM): its members, operators,
  * invitations, bans and mutes, and its messages go, and its name is free again (ergo's
  * `/CS DROP`).
  */
-export const DropRoom = z.object({
-  type: z.literal("droproom"),
-  ref: Ref,
-  room: RoomName,
-  reason: Reason.optional(),
-});
+export const DropRoom = withRef("droproom", { room: RoomName, reason: Reason.optional() });
+export type DropRoom = z.infer<typeof DropRoom>;
 export const Ping = z.object({ type: z.literal("ping") });
 export const Bye = z.object({ type: z.literal("bye") });
 
@@ -295,31 +261,11 @@ export const ClientFrame = z.discriminatedUnion("type", [
   Bye,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
-export type Hello = z.infer<typeof Hello>;
-export type Send = z.infer<typeof Send>;
-export type Delete = z.infer<typeof Delete>;
-export type Search = z.infer<typeof Search>;
-export type History = z.infer<typeof History>;
-export type Join = z.infer<typeof Join>;
-export type Part = z.infer<typeof Part>;
-export type ListRooms = z.infer<typeof ListRooms>;
-export type SetTopic = z.infer<typeof SetTopic>;
-export type Invite = z.infer<typeof Invite>;
-export type SetPrivate = z.infer<typeof SetPrivate>;
-export type SetAway = z.infer<typeof SetAway>;
-export type ListOps = z.infer<typeof ListOps>;
-export type Op = z.infer<typeof Op>;
-export type Deop = z.infer<typeof Deop>;
-export type Kick = z.infer<typeof Kick>;
-export type Ban = z.infer<typeof Ban>;
-export type Unban = z.infer<typeof Unban>;
-export type Mute = z.infer<typeof Mute>;
-export type Unmute = z.infer<typeof Unmute>;
-export type ListBans = z.infer<typeof ListBans>;
-export type ListModlog = z.infer<typeof ListModlog>;
-export type DropRoom = z.infer<typeof DropRoom>;
 
 // ---- server → client -------------------------------------------------------------------------
+
+/** A room's name as the server sends it (in its one spelling already). */
+const Room = z.string().regex(ROOM_PATTERN);
 
 export const Limits = z.object({
   maxFrameBytes: z.number(),
@@ -332,7 +278,7 @@ export type Limits = z.infer<typeof Limits>;
 
 /** A room as its members (and, for a public one, everyone) see it. */
 export const RoomInfo = z.object({
-  name: z.string().regex(ROOM_PATTERN),
+  name: Room,
   topic: z.string(),
   /** Invite-only: unseen by anyone not in it. */
   private: z.boolean(),
@@ -350,7 +296,7 @@ export const Message = z.object({
   id: MessageId,
   from: UserId,
   /** The room of a public message; absent for a direct message. */
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   /** Recipients of a direct message (the sender not included); absent for a public message. */
   to: z.array(UserId).optional(),
   text: z.string(),
@@ -382,6 +328,7 @@ export const Welcome = z.object({
   limits: Limits,
   server: z.object({ version: z.string() }),
 });
+export type Welcome = z.infer<typeof Welcome>;
 export const Deleted = z.object({
   type: z.literal("deleted"),
   id: MessageId,
@@ -395,33 +342,28 @@ export const Deleted = z.object({
  */
 export const Presence = z.object({
   type: z.literal("presence"),
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   joined: User.optional(),
   left: User.optional(),
   online: z.number().int(),
 });
-export const Ack = z.object({ type: z.literal("ack"), ref: Ref, id: MessageId, time: z.number() });
-export const Users = z.object({
-  type: z.literal("users"),
-  ref: Ref,
+export type Presence = z.infer<typeof Presence>;
+export const Ack = withRef("ack", { id: MessageId, time: z.number() });
+export const Users = withRef("users", {
   users: z.array(User),
   /** How many are online in all (more than `users` lists in a very large room). */
   online: z.number().int().optional(),
   /** The room whose members online these are (absent: the whole server). */
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
 });
-export const Results = z.object({
-  type: z.literal("results"),
-  ref: Ref,
-  total: z.number().int(),
-  messages: z.array(Message),
-});
+export const Results = withRef("results", { total: z.number().int(), messages: z.array(Message) });
 export const ErrorFrame = z.object({
   type: z.literal("error"),
   ref: Ref.optional(),
   code: z.string(),
   message: z.string(),
 });
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
 /** One session: a device that holds a token for this id. */
 export const SessionInfo = z.object({
   /** A short opaque handle (not the token). */
@@ -435,18 +377,9 @@ export const SessionInfo = z.object({
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
 /** The answer to `sessions` and to `logout_others` (then only the current one is left). */
-export const Sessions = z.object({
-  type: z.literal("sessions"),
-  ref: Ref,
-  sessions: z.array(SessionInfo),
-});
+export const Sessions = withRef("sessions", { sessions: z.array(SessionInfo) });
 /** The answer to `rooms`: as many as fit one frame, by name, and how many there are in all. */
-export const Rooms = z.object({
-  type: z.literal("rooms"),
-  ref: Ref,
-  rooms: z.array(RoomInfo),
-  total: z.number().int(),
-});
+export const Rooms = withRef("rooms", { rooms: z.array(RoomInfo), total: z.number().int() });
 /**
  * A room changed for this user: they joined or parted it (the answer to `join`/`part`), its topic
  * or privacy was set `by` someone, or `user` was invited to it `by` someone (to both).
@@ -472,21 +405,6 @@ export const AwayEvent = z.object({
   since: z.number().optional(),
 });
 export type AwayEvent = z.infer<typeof AwayEvent>;
-/**
- * What an operator did (`deleted`: someone else's message, in the moderation log only;
- * `dropped`: the room was removed, told to its members online).
- */
-export const MODERATION_ACTIONS = [
-  "kicked",
-  "banned",
-  "unbanned",
-  "muted",
-  "unmuted",
-  "opped",
-  "deopped",
-  "deleted",
-  "dropped",
-] as const;
 export type ModerationAction = typeof MODERATION_ACTIONS[number];
 
 /**
@@ -499,7 +417,7 @@ export const ModerationEvent = z.object({
   type: z.literal("moderation"),
   ref: Ref.optional(),
   action: z.enum(MODERATION_ACTIONS),
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   user: UserId.optional(),
   address: z.string().optional(),
   by: UserId,
@@ -514,11 +432,9 @@ export const ModerationEvent = z.object({
 });
 export type ModerationEvent = z.infer<typeof ModerationEvent>;
 /** The answer to `ops`: the server's operators, and the room's (its creator among them). */
-export const Ops = z.object({
-  type: z.literal("ops"),
-  ref: Ref,
+export const Ops = withRef("ops", {
   server: z.array(UserId),
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   operators: z.array(UserId).optional(),
   creator: UserId.optional(),
 });
@@ -526,7 +442,7 @@ export const Ops = z.object({
 export const Restriction = z.object({
   kind: z.enum(["ban", "mute"]),
   /** Absent: the whole server. */
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   user: UserId.optional(),
   /** An address (IPv4) or a /64 (IPv6), for a server-wide ban on one. */
   address: z.string().optional(),
@@ -537,10 +453,8 @@ export const Restriction = z.object({
 });
 export type Restriction = z.infer<typeof Restriction>;
 /** The answer to `bans`: newest first from `offset`, as many as fit one frame, and the total. */
-export const Bans = z.object({
-  type: z.literal("bans"),
-  ref: Ref,
-  room: z.string().regex(ROOM_PATTERN).optional(),
+export const Bans = withRef("bans", {
+  room: Room.optional(),
   bans: z.array(Restriction),
   total: z.number().int(),
   offset: z.number().int(),
@@ -552,7 +466,7 @@ export const ModlogEntry = z.object({
   time: z.number(),
   action: z.enum(MODERATION_ACTIONS),
   by: z.string(),
-  room: z.string().regex(ROOM_PATTERN).optional(),
+  room: Room.optional(),
   user: UserId.optional(),
   address: z.string().optional(),
   reason: z.string().optional(),
@@ -562,10 +476,8 @@ export const ModlogEntry = z.object({
 });
 export type ModlogEntry = z.infer<typeof ModlogEntry>;
 /** The answer to `modlog`: newest first, as many as fit one frame; `more` when older ones exist. */
-export const Modlog = z.object({
-  type: z.literal("modlog"),
-  ref: Ref,
-  room: z.string().regex(ROOM_PATTERN).optional(),
+export const Modlog = withRef("modlog", {
+  room: Room.optional(),
   entries: z.array(ModlogEntry),
   more: z.boolean(),
 });
@@ -602,9 +514,6 @@ export const ServerFrame = z.discriminatedUnion("type", [
   Goodbye,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
-export type Welcome = z.infer<typeof Welcome>;
-export type Presence = z.infer<typeof Presence>;
-export type ErrorFrame = z.infer<typeof ErrorFrame>;
 
 /** Error codes the server sends, so clients and tests can tell them apart. */
 export const ErrorCode = {

@@ -88,7 +88,12 @@ const UserId = str({ pattern: ID_PATTERN });
 const MessageId = str({ pattern: ULID_PATTERN });
 const Ref = str({ min: 1, max: MAX_REF_LENGTH });
 const Room = str({ pattern: ROOM_PATTERN });
-const MODERATION_ACTIONS = [
+/**
+ * What an operator did (`deleted`: someone else's message, in the moderation log only;
+ * `dropped`: the room was removed, told to its members online). Kept here, where the client
+ * reads it without zod; schema.ts builds its enums on it.
+ */
+export const MODERATION_ACTIONS = [
   "kicked",
   "banned",
   "unbanned",
