@@ -153,14 +153,14 @@ CREATE INDEX IF NOT EXISTS restrictions_ending ON restrictions(until) WHERE unti
 CREATE TABLE IF NOT EXISTS modlog (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   time INTEGER NOT NULL,
-  action TEXT NOT NULL,
-  by TEXT NOT NULL,
-  room TEXT,
-  user_id TEXT,
-  address TEXT,
+  action TEXT NOT NULL,             -- one of MODERATION_ACTIONS (schema.ts)
+  by TEXT NOT NULL,                 -- the operator's id, or 'admin' for chat admin
+  room TEXT,                        -- NULL: the whole server
+  user_id TEXT,                     -- whom it was done to
+  address TEXT,                     -- the address key of a server-wide ban on one
   reason TEXT,
-  until INTEGER,
-  message TEXT
+  until INTEGER,                    -- when the ban or mute ends; NULL: until lifted
+  message TEXT                      -- the message an operator deleted (its id)
 );
 CREATE INDEX IF NOT EXISTS modlog_by_room ON modlog(room, seq) WHERE room IS NOT NULL;
 `;
