@@ -22,39 +22,50 @@ import { sanitizeLine } from "./ui/sanitize.ts";
 import { workerData } from "node:worker_threads";
 import { isPostgresWorkerData } from "./server/store/postgres_bridge.ts";
 
+/**
+ * A command whose arguments are parsed here: print its help when asked, else load its code and run
+ * it. The code is loaded on demand: a client does not carry the server's.
+ */
+function withHelp<A extends { help: boolean }>(
+  parse: (argv: string[]) => A,
+  help: string,
+  load: () => Promise<(args: Exclude<A, { help: true }>) => Promise<number>>,
+): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    const args = parse(argv);
+    if (args.help) return print(help);
+    // not narrowed by the test above, A being generic: what is left is A without its help form
+    return await (await load())(args as Exclude<A, { help: true }>);
+  };
+}
+
+/** The commands by name (bench parses its own arguments). */
+const COMMANDS = new Map<string, (argv: string[]) => Promise<number>>(Object.entries({
+  serve: withHelp(
+    parseServeArgs,
+    SERVE_HELP,
+    async () => (await import("./cli/serve.ts")).runServe,
+  ),
+  join: withHelp(parseJoinArgs, JOIN_HELP, async () => (await import("./cli/join.ts")).runJoin),
+  check: withHelp(
+    parseCheckArgs,
+    CHECK_HELP,
+    async () => (await import("./cli/check.ts")).runCheck,
+  ),
+  admin: withHelp(
+    parseAdminArgs,
+    ADMIN_HELP,
+    async () => (await import("./cli/admin.ts")).runAdmin,
+  ),
+  bench: async (argv: string[]) => (await import("./bench/bench.ts")).runBench(argv),
+}));
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    const run = COMMANDS.get(command ?? "");
+    if (run) return await run(rest);
     switch (command) {
-      case "serve": {
-        const args = parseServeArgs(rest);
-        if (args.help) return print(SERVE_HELP);
-        // each command's code is loaded on demand: a client does not carry the server's
-        const { runServe } = await import("./cli/serve.ts");
-        return await runServe(args);
-      }
-      case "join": {
-        const args = parseJoinArgs(rest);
-        if (args.help) return print(JOIN_HELP);
-        const { runJoin } = await import("./cli/join.ts");
-        return await runJoin(args);
-      }
-      case "check": {
-        const args = parseCheckArgs(rest);
-        if (args.help) return print(CHECK_HELP);
-        const { runCheck } = await import("./cli/check.ts");
-        return await runCheck(args);
-      }
-      case "admin": {
-        const args = parseAdminArgs(rest);
-        if (args.help) return print(ADMIN_HELP);
-        const { runAdmin } = await import("./cli/admin.ts");
-        return await runAdmin(args);
-      }
-      case "bench": {
-        const { runBench } = await import("./bench/bench.ts");
-        return await runBench(rest);
-      }
       case "--version":
       case "-V":
         return print(`chat ${VERSION}\n`);
@@ -72,9 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      const sub = ["join", "serve", "check", "admin", "bench"].includes(command ?? "")
-        ? `${command} `
-        : "";
+      const sub = COMMANDS.has(command ?? "") ? `${command} ` : "";
       console.error(`chat: ${error.message} (see chat ${sub}--help)`);
       return 2;
     }
