@@ -120,6 +120,7 @@ export interface CommandContext {
 export interface Command<K extends CommandKind = CommandKind> {
   /** The intent this row parses to, which names the row again when it is run. */
   kind: K;
+  /** The command word (as typed after `/`). */
   name: string;
   aliases: string[];
   /** Also spelled `.name` (the original's spellings); such a line must look like the command. */
@@ -137,10 +138,13 @@ export interface Command<K extends CommandKind = CommandKind> {
 /** A row of the table, of whichever kind. */
 export type AnyCommand = { [K in CommandKind]: Command<K> }[CommandKind];
 
-/** A row, its parse and action typed by its kind; no aliases unless it names some. */
+/**
+ * A row, its parse and action typed by its kind; named as its kind and with no aliases unless it
+ * says otherwise.
+ */
 const command = <K extends CommandKind>(
-  row: Omit<Command<K>, "aliases"> & { aliases?: string[] },
-): Command<K> => ({ aliases: [], ...row });
+  row: Omit<Command<K>, "aliases" | "name"> & { aliases?: string[]; name?: string },
+): Command<K> => ({ aliases: [], name: row.kind, ...row });
 
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
@@ -353,7 +357,6 @@ function parseListArgs(
 export const COMMANDS: AnyCommand[] = [
   command({
     kind: "me",
-    name: "me",
     aliases: ["action"],
     usage: "/me [@id ...] text",
     help: "an action, shown as `* you text` (to those people only, with @ids)",
@@ -368,7 +371,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "msg",
-    name: "msg",
     usage: "/msg @id text",
     help: "a direct message, the same as @id text (the @ may be left out of the first)",
     parse(args) {
@@ -381,7 +383,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command<"away">({
     kind: "away",
-    name: "away",
     usage: "/away [reason]",
     help: "say you are away (shown in /who, and told once to whoever writes to you); " +
       "/away alone: back",
@@ -396,7 +397,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "back",
-    name: "back",
     usage: "/back",
     help: "say you are back (the same as /away alone)",
     parse: () => ({ kind: "back" }),
@@ -404,7 +404,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "ignore",
-    name: "ignore",
     usage: "/ignore [@id]",
     help:
       `hide someone's messages, mentions and bells, kept for this server (at most ${MAX_IGNORED}); ` +
@@ -419,7 +418,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "unignore",
-    name: "unignore",
     usage: "/unignore @id",
     help: "show someone's messages again",
     parse(args) {
@@ -430,7 +428,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "clear",
-    name: "clear",
     usage: "/clear",
     help: "clear the screen (on a terminal; messages stay, for /reply and /search)",
     parse: () => ({ kind: "clear" }),
@@ -439,7 +436,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "reply",
-    name: "reply",
     dotted: true,
     usage: "/reply REF text",
     help: "reply to the message with that ref, quoting it",
@@ -454,7 +450,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "delete",
-    name: "delete",
     dotted: true,
     usage: "/delete REF",
     help: "delete a message of yours (an operator: anyone's in their room), for everyone",
@@ -472,7 +467,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "temp",
-    name: "temp",
     dotted: true,
     usage: "/temp [30s|5m|2h|1d] [@id ...] text",
     help: `send a message that disappears after a while (default ${DEFAULT_TEMP_SECONDS}s)`,
@@ -512,7 +506,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "search",
-    name: "search",
     dotted: true,
     usage: "/search PATTERN",
     help: "search everything you can see with a regular expression (case-insensitive)",
@@ -524,7 +517,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "history",
-    name: "history",
     usage: "/history [N]",
     help:
       `the room's N messages (default ${DEFAULT_HISTORY_MESSAGES}, at most ${MAX_HISTORY_LIMIT}) ` +
@@ -547,7 +539,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "who",
-    name: "who",
     aliases: ["users"],
     usage: "/who [#room]",
     help: "list who is online (in a room of yours: who of its members)",
@@ -556,7 +547,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "join",
-    name: "join",
     usage: "/join #room [--private]",
     help: "go into a room, made for you if new (--private: invite-only); what you type goes there",
     parse(args) {
@@ -575,7 +565,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "part",
-    name: "part",
     aliases: ["leave"],
     usage: "/part [#room]",
     help: "leave a room (by default the one you type in); its messages stop coming",
@@ -585,7 +574,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "rooms",
-    name: "rooms",
     aliases: ["list"],
     usage: "/rooms",
     help: "list the public rooms and yours, with members, who is online and topics",
@@ -594,7 +582,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "topic",
-    name: "topic",
     usage: "/topic text",
     help: "set the topic of the room you type in (/topic -delete clears it)",
     parse(args) {
@@ -609,7 +596,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "invite",
-    name: "invite",
     usage: "/invite @id",
     help: "let someone into the room you type in, when it is invite-only, and tell them",
     parse(args) {
@@ -621,7 +607,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "private",
-    name: "private",
     usage: "/private [on|off]",
     help: "make the room you type in invite-only, or public again (its operators only)",
     parse(args) {
@@ -634,7 +619,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "ops",
-    name: "ops",
     usage: "/ops [#room]",
     help: "list the server's operators and those of a room (by default the one you type in)",
     parse: roomOrNone("ops"),
@@ -643,7 +627,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "op",
     forOperators: true,
-    name: "op",
     usage: "/op @id [#room]",
     help: "make a member an operator of the room (its operators only)",
     parse: aimedAs("op", {}),
@@ -653,7 +636,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "deop",
     forOperators: true,
-    name: "deop",
     usage: "/deop @id [#room]",
     help: "take that back (never from whoever made the room)",
     parse: aimedAs("deop", {}),
@@ -667,7 +649,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "kick",
     forOperators: true,
-    name: "kick",
     usage: "/kick @id [#room] [reason]",
     help: "put someone out of the room (they may join again), saying why",
     parse: aimedAs("kick", { reason: true }),
@@ -682,7 +663,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "ban",
     forOperators: true,
-    name: "ban",
     usage: "/ban @id [#room|--server] [2h] [why]",
     help: "keep someone out of the room for a while (30m, 2h, 1d; without: until /unban); " +
       "a server operator: --server for the whole server, --address also where they connect " +
@@ -700,7 +680,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "unban",
     forOperators: true,
-    name: "unban",
     usage: "/unban @id [#room|--server]",
     help: "lift a ban (/unban --address ADDR: one on an address)",
     parse(args) {
@@ -715,7 +694,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "mute",
     forOperators: true,
-    name: "mute",
     usage: "/mute @id [#room|--server] [2h] [why]",
     help: "someone may read but not send in the room, for a while or until /unmute " +
       "(a server operator: --server for anywhere)",
@@ -732,7 +710,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "unmute",
     forOperators: true,
-    name: "unmute",
     usage: "/unmute @id [#room|--server]",
     help: "lift a mute",
     parse: aimedAs("unmute", { server: true }),
@@ -742,7 +719,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "bans",
     forOperators: true,
-    name: "bans",
     usage: "/bans [#room|--server] [FROM]",
     help: "list the bans and mutes in force in the room (or on the server), from the FROMth",
     parse(args) {
@@ -761,7 +737,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "modlog",
     forOperators: true,
-    name: "modlog",
     usage: "/modlog [#room|--server] [BEFORE]",
     help: "read the moderation log of the room (or all of it), newest first, before entry BEFORE",
     parse(args) {
@@ -780,7 +755,6 @@ export const COMMANDS: AnyCommand[] = [
   command({
     kind: "droproom",
     forOperators: true,
-    name: "droproom",
     usage: "/droproom #room [reason]",
     help: "remove a room, its messages and members with it, freeing its name " +
       "(server operators; ergo's /CS DROP)",
@@ -802,7 +776,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "sessions",
-    name: "sessions",
     usage: "/sessions",
     help: "list where you are signed in: each session's start, last use and address",
     parse: () => ({ kind: "sessions" }),
@@ -821,7 +794,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "reconnect",
-    name: "reconnect",
     usage: "/reconnect",
     help: "while disconnected, try to connect again now instead of waiting (Ctrl+R too)",
     parse: () => ({ kind: "reconnect" }),
@@ -833,7 +805,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "help",
-    name: "help",
     aliases: ["?"],
     usage: "/help [ops]",
     help: "list the commands (and, in the full-screen client, the keys)",
@@ -846,7 +817,6 @@ export const COMMANDS: AnyCommand[] = [
   }),
   command({
     kind: "exit",
-    name: "exit",
     dotted: true,
     aliases: ["quit"],
     usage: "/exit",
