@@ -188,7 +188,7 @@ export class Rooms {
     if (isNew) {
       const general = this.#rooms.get(GENERAL_ROOM)!;
       general.members++;
-      this.#tell({ kind: "room", state: this.#state(general), change: 1 });
+      this.#tell({ kind: "room", state: stateOf(general), change: 1 });
     }
     const mine = new Set<string>();
     for (const name of names) {
@@ -424,7 +424,7 @@ export class Rooms {
     this.#announce(room, { ...joined, online: room.online.size });
     this.#tell({
       kind: "room",
-      state: this.#state(room),
+      state: stateOf(room),
       ...(create ? { made: true as const } : {}),
       change: 1,
       frame: { ...joined, online: 0 }, // each node puts in its own count
@@ -464,7 +464,7 @@ export class Rooms {
     this.#announce(room, { ...left, online: room.online.size });
     this.#tell({
       kind: "room",
-      state: this.#state(room),
+      state: stateOf(room),
       change: -1,
       frame: { ...left, online: 0 }, // each node puts in its own count
       except: user.id,
@@ -623,16 +623,7 @@ export class Rooms {
   }
 
   #add(stored: StoredRoom): Room {
-    const room: Room = {
-      name: stored.name,
-      topic: stored.topic,
-      private: stored.private,
-      members: stored.members,
-      online: new Map(),
-      lastCount: 0,
-    };
-    if (stored.topicBy !== undefined) room.topicBy = stored.topicBy;
-    if (stored.topicAt !== undefined) room.topicAt = stored.topicAt;
+    const room: Room = { ...stateOf(stored), online: new Map(), lastCount: 0 };
     this.#rooms.set(room.name, room);
     this.#sorted.splice(upperBound(this.#sorted, room.name), 0, room.name);
     if (!room.private) this.#publicCount++;
@@ -640,16 +631,7 @@ export class Rooms {
   }
 
   #info(room: Room): RoomInfo {
-    const info: RoomInfo = {
-      name: room.name,
-      topic: room.topic,
-      private: room.private,
-      members: room.members,
-      online: room.online.size,
-    };
-    if (room.topicBy !== undefined) info.topicBy = room.topicBy;
-    if (room.topicAt !== undefined) info.topicAt = room.topicAt;
-    return info;
+    return { ...stateOf(room), online: room.online.size };
   }
 
   #answer(peer: Peer, ref: string, room: Room, event: "joined" | "parted"): void {
@@ -667,25 +649,12 @@ export class Rooms {
     const bytes = encodeFrame(frame);
     for (const member of room.online.values()) if (member !== peer) member.send(bytes);
     reply(peer, { ...frame, ref });
-    this.#tell({ kind: "room", state: this.#state(room), frame, except: peer.user?.id });
+    this.#tell({ kind: "room", state: stateOf(room), frame, except: peer.user?.id });
   }
 
   /** Tells the other nodes of a cluster (nobody on a single server). */
   #tell(event: ClusterEvent): void {
     this.#elsewhere?.publish(event);
-  }
-
-  /** What the other nodes keep of a room. */
-  #state(room: Room): RoomState {
-    const state: RoomState = {
-      name: room.name,
-      topic: room.topic,
-      private: room.private,
-      members: room.members,
-    };
-    if (room.topicBy !== undefined) state.topicBy = room.topicBy;
-    if (room.topicAt !== undefined) state.topicAt = room.topicAt;
-    return state;
   }
 
   /**
@@ -730,4 +699,20 @@ function upperBound(sorted: readonly string[], name: string): number {
     else high = mid;
   }
   return low;
+}
+
+/**
+ * What the other nodes keep of a room (a stored one, or one here), which its info and a room
+ * read from the store start from; who set the topic and when only where known.
+ */
+function stateOf(room: StoredRoom | Room): RoomState {
+  const state: RoomState = {
+    name: room.name,
+    topic: room.topic,
+    private: room.private,
+    members: room.members,
+  };
+  if (room.topicBy !== undefined) state.topicBy = room.topicBy;
+  if (room.topicAt !== undefined) state.topicAt = room.topicAt;
+  return state;
 }
