@@ -432,14 +432,10 @@ export class Moderation {
 
   /** `mute`: in a room (its operators) or everywhere (server operators): they read, not send. */
   mute(peer: Peer, user: User, frame: Mute): void {
-    this.#guard(peer, frame.ref, () => {
+    const what = { server: "mute on the whole server", room: "mute people in it" };
+    this.#withAuthority(peer, user, frame, what, (authority) => {
       const { ref, room, reason } = frame;
       const scope = room ?? SERVER_SCOPE;
-      const authority = this.#authority(peer, user, ref, room, {
-        server: "mute on the whole server",
-        room: "mute people in it",
-      });
-      if (!authority) return;
       const target = this.#target(peer, user, ref, frame.user, "mute");
       if (target === undefined || this.#shielded(peer, ref, target, room, authority.server)) return;
       const until = frame.duration === undefined ? undefined : this.#now() + frame.duration * 1000;
@@ -454,14 +450,10 @@ export class Moderation {
 
   /** `unmute`: lifts a mute. */
   unmute(peer: Peer, user: User, frame: Unmute): void {
-    this.#guard(peer, frame.ref, () => {
+    const what = { server: "lift a server-wide mute", room: "lift its mutes" };
+    this.#withAuthority(peer, user, frame, what, () => {
       const { ref, room } = frame;
       const scope = room ?? SERVER_SCOPE;
-      const allowed = this.#authority(peer, user, ref, room, {
-        server: "lift a server-wide mute",
-        room: "lift its mutes",
-      });
-      if (!allowed) return;
       const target = this.#target(peer, user, ref, frame.user);
       if (target === undefined) return;
       if (!this.#store.restriction("mute", scope, target, this.#now())) {
@@ -480,13 +472,9 @@ export class Moderation {
 
   /** `bans`: the bans and mutes in force in a room, or on the server; newest first, paged. */
   bans(peer: Peer, user: User, frame: ListBans): void {
-    this.#guard(peer, frame.ref, () => {
+    const what = { server: "list the server's bans", room: "list its bans" };
+    this.#withAuthority(peer, user, frame, what, () => {
       const { ref, room } = frame;
-      const allowed = this.#authority(peer, user, ref, room, {
-        server: "list the server's bans",
-        room: "list its bans",
-      });
-      if (!allowed) return;
       const offset = frame.offset ?? 0;
       const { total, restrictions } = this.#store.restrictions(
         room ?? SERVER_SCOPE,
@@ -501,13 +489,9 @@ export class Moderation {
 
   /** `modlog`: a room's moderation log (its operators), or all of it (server operators). */
   modlog(peer: Peer, user: User, frame: ListModlog): void {
-    this.#guard(peer, frame.ref, () => {
+    const what = { server: "read the whole moderation log", room: "read its moderation log" };
+    this.#withAuthority(peer, user, frame, what, () => {
       const { ref, room } = frame;
-      const allowed = this.#authority(peer, user, ref, room, {
-        server: "read the whole moderation log",
-        room: "read its moderation log",
-      });
-      if (!allowed) return;
       const rows = this.#store.modlog(room, frame.before, MODLOG_LIST_LIMIT + 1);
       const entries = fitInFrame(rows.slice(0, MODLOG_LIST_LIMIT));
       const more = rows.length > entries.length;
@@ -618,16 +602,27 @@ export class Moderation {
     return { server };
   }
 
-  /** Who may act in `room` ({@link #roomAuthority}), or without one on the whole server. */
-  #authority(
+  /**
+   * Runs (guarded) a request made in its room by one who may act there ({@link #roomAuthority}),
+   * or without one on the whole server by a server operator; anyone else is told they may not
+   * `what`.
+   */
+  #withAuthority(
     peer: Peer,
     user: User,
-    ref: string,
-    room: string | undefined,
+    frame: { ref: string; room?: string },
     what: { server: string; room: string },
-  ): { server: boolean } | undefined {
-    if (room !== undefined) return this.#roomAuthority(peer, user, ref, room, what.room);
-    return this.#serverAuthority(peer, user, ref, what.server) ? { server: true } : undefined;
+    serve: (authority: { server: boolean }) => void,
+  ): void {
+    this.#guard(peer, frame.ref, () => {
+      const { ref, room } = frame;
+      if (room === undefined) {
+        if (this.#serverAuthority(peer, user, ref, what.server)) serve({ server: true });
+        return;
+      }
+      const authority = this.#roomAuthority(peer, user, ref, room, what.room);
+      if (authority) serve(authority);
+    });
   }
 
   /** Whether `user` is a server operator; if not, they are told they may not `what`. */
