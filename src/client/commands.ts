@@ -302,8 +302,11 @@ function parseAimed(
   return out;
 }
 
+/** The commands aimed at someone (`@id`, or for a ban an address). */
+type AimedKind = "op" | "deop" | "kick" | "ban" | "unban" | "mute" | "unmute";
+
 /** The parse of a row aimed at someone (`rules`: what else it takes): its kind and the aim. */
-function aimedAs<K extends "op" | "deop" | "kick" | "ban" | "mute" | "unmute">(
+function aimedAs<K extends Exclude<AimedKind, "unban">>(
   kind: K,
   rules: AimRules,
 ) {
@@ -334,6 +337,25 @@ function aimOf(intent: Aimed) {
     ...(intent.address !== undefined ? { address: intent.address } : {}),
     ...(intent.withAddress ? { withAddress: true } : {}),
   };
+}
+
+/**
+ * The action of every row aimed at someone: its request, with where (by default the room typed
+ * in), whom, and the duration and reason when given. Each row's parse took only what its request
+ * carries (op, deop and kick: no --server, so always a room; only a ban an address).
+ */
+function requestAimed(
+  intent: Aimed & { kind: AimedKind; duration?: number; reason?: string },
+  context: CommandContext,
+): void {
+  // a Request of the intent's kind: its parse gave it no field that kind's request lacks
+  void context.request({
+    type: intent.kind,
+    ...scopeOf(intent, context),
+    ...aimOf(intent),
+    ...(intent.duration !== undefined ? { duration: intent.duration } : {}),
+    ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
+  } as Request);
 }
 
 /** `[#room | --server] [N]`: where a list is of, and where it goes on from. */
@@ -630,8 +652,7 @@ export const COMMANDS: AnyCommand[] = [
     usage: "/op @id [#room]",
     help: "make a member an operator of the room (its operators only)",
     parse: aimedAs("op", {}),
-    run: (intent, context) =>
-      void context.request({ type: "op", room: intent.room ?? context.here(), user: intent.user! }),
+    run: requestAimed,
   }),
   command({
     kind: "deop",
@@ -639,12 +660,7 @@ export const COMMANDS: AnyCommand[] = [
     usage: "/deop @id [#room]",
     help: "take that back (never from whoever made the room)",
     parse: aimedAs("deop", {}),
-    run: (intent, context) =>
-      void context.request({
-        type: "deop",
-        room: intent.room ?? context.here(),
-        user: intent.user!,
-      }),
+    run: requestAimed,
   }),
   command({
     kind: "kick",
@@ -652,13 +668,7 @@ export const COMMANDS: AnyCommand[] = [
     usage: "/kick @id [#room] [reason]",
     help: "put someone out of the room (they may join again), saying why",
     parse: aimedAs("kick", { reason: true }),
-    run: (intent, context) =>
-      void context.request({
-        type: "kick",
-        room: intent.room ?? context.here(),
-        user: intent.user!,
-        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
-      }),
+    run: requestAimed,
   }),
   command({
     kind: "ban",
@@ -668,14 +678,7 @@ export const COMMANDS: AnyCommand[] = [
       "a server operator: --server for the whole server, --address also where they connect " +
       "from, /ban --address ADDR an address",
     parse: aimedAs("ban", { server: true, address: true, duration: true, reason: true }),
-    run: (intent, context) =>
-      void context.request({
-        type: "ban",
-        ...scopeOf(intent, context),
-        ...aimOf(intent),
-        ...(intent.duration !== undefined ? { duration: intent.duration } : {}),
-        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
-      }),
+    run: requestAimed,
   }),
   command({
     kind: "unban",
@@ -688,8 +691,7 @@ export const COMMANDS: AnyCommand[] = [
       // an unban names the ban it lifts: an id's, or an address's
       return aimed.withAddress ? usage(this) : { kind: "unban", ...aimed };
     },
-    run: (intent, context) =>
-      void context.request({ type: "unban", ...scopeOf(intent, context), ...aimOf(intent) }),
+    run: requestAimed,
   }),
   command({
     kind: "mute",
@@ -698,14 +700,7 @@ export const COMMANDS: AnyCommand[] = [
     help: "someone may read but not send in the room, for a while or until /unmute " +
       "(a server operator: --server for anywhere)",
     parse: aimedAs("mute", { server: true, duration: true, reason: true }),
-    run: (intent, context) =>
-      void context.request({
-        type: "mute",
-        ...scopeOf(intent, context),
-        user: intent.user!,
-        ...(intent.duration !== undefined ? { duration: intent.duration } : {}),
-        ...(intent.reason !== undefined ? { reason: intent.reason } : {}),
-      }),
+    run: requestAimed,
   }),
   command({
     kind: "unmute",
@@ -713,8 +708,7 @@ export const COMMANDS: AnyCommand[] = [
     usage: "/unmute @id [#room|--server]",
     help: "lift a mute",
     parse: aimedAs("unmute", { server: true }),
-    run: (intent, context) =>
-      void context.request({ type: "unmute", ...scopeOf(intent, context), user: intent.user! }),
+    run: requestAimed,
   }),
   command({
     kind: "bans",
