@@ -376,6 +376,32 @@ function parseListArgs(
   return out;
 }
 
+/**
+ * The parse of a list row, `[#room | --server] [N]`: its kind, where, and N as `page` says where
+ * the list goes on from.
+ */
+function listAs<K extends "bans" | "modlog">(
+  kind: K,
+  page: (from: number) => Omit<IntentOf<K>, "kind" | "room" | "server">,
+) {
+  return function (this: { usage: string }, args: string): IntentOf<K> | Usage {
+    const list = parseListArgs(args, this);
+    if ("kind" in list) return list;
+    const { from, ...where } = list;
+    return { kind, ...where, ...(from !== undefined ? page(from) : {}) } as IntentOf<K>;
+  };
+}
+
+/** The action of a list row: its request, where it is of and where it goes on from. */
+function requestList(
+  intent: IntentOf<"bans"> | IntentOf<"modlog">,
+  context: CommandContext,
+): void {
+  // the rest of the intent: its offset (bans) or entry to read back from (modlog), if any
+  const { kind, room, server, ...from } = intent;
+  void context.request({ type: kind, ...scopeOf({ room, server }, context), ...from } as Request);
+}
+
 export const COMMANDS: AnyCommand[] = [
   command({
     kind: "me",
@@ -715,36 +741,17 @@ export const COMMANDS: AnyCommand[] = [
     forOperators: true,
     usage: "/bans [#room|--server] [FROM]",
     help: "list the bans and mutes in force in the room (or on the server), from the FROMth",
-    parse(args) {
-      const list = parseListArgs(args, this);
-      if ("kind" in list) return list;
-      const { from, ...where } = list;
-      return { kind: "bans", ...where, ...(from !== undefined ? { offset: from } : {}) };
-    },
-    run: (intent, context) =>
-      void context.request({
-        type: "bans",
-        ...scopeOf(intent, context),
-        ...(intent.offset !== undefined ? { offset: intent.offset } : {}),
-      }),
+    parse: listAs("bans", (offset) => ({ offset })),
+    run: requestList,
   }),
   command({
     kind: "modlog",
     forOperators: true,
     usage: "/modlog [#room|--server] [BEFORE]",
     help: "read the moderation log of the room (or all of it), newest first, before entry BEFORE",
-    parse(args) {
-      const list = parseListArgs(args, this);
-      if ("kind" in list) return list;
-      const { from, ...where } = list;
-      return { kind: "modlog", ...where, ...(from ? { before: from } : {}) };
-    },
-    run: (intent, context) =>
-      void context.request({
-        type: "modlog",
-        ...scopeOf(intent, context),
-        ...(intent.before !== undefined ? { before: intent.before } : {}),
-      }),
+    // entries are numbered from 1: before 0 is none, so from the newest
+    parse: listAs("modlog", (before) => (before ? { before } : {})),
+    run: requestList,
   }),
   command({
     kind: "droproom",
