@@ -146,6 +146,22 @@ const command = <K extends CommandKind>(
   row: Omit<Command<K>, "aliases" | "name"> & { aliases?: string[]; name?: string },
 ): Command<K> => ({ aliases: [], name: row.kind, ...row });
 
+/** The kinds whose intent may be the kind alone. */
+type BareKind = { [K in CommandKind]: { kind: K } extends IntentOf<K> ? K : never }[CommandKind];
+
+/** A row that takes no arguments: `/name` alone (what follows the word is not read). */
+const bare = <K extends BareKind>(
+  row: Omit<Command<K>, "aliases" | "name" | "usage" | "parse"> & {
+    aliases?: string[];
+    name?: string;
+  },
+): Command<K> =>
+  command<K>({
+    usage: `/${row.name ?? row.kind}`,
+    parse: () => ({ kind: row.kind }) as IntentOf<K>,
+    ...row,
+  });
+
 /** Default lifetime of a temporary message, seconds. */
 export const DEFAULT_TEMP_SECONDS = 60;
 /** Messages /history asks for when no number is given. */
@@ -443,11 +459,9 @@ export const COMMANDS: AnyCommand[] = [
     run: ({ reason }, context) =>
       void context.request({ type: "away", ...(reason !== undefined ? { reason } : {}) }),
   }),
-  command({
+  bare({
     kind: "back",
-    usage: "/back",
     help: "say you are back (the same as /away alone)",
-    parse: () => ({ kind: "back" }),
     run: (_, context) => void context.request({ type: "away" }),
   }),
   command({
@@ -474,11 +488,9 @@ export const COMMANDS: AnyCommand[] = [
     },
     run: ({ user }, context) => unignore(context, user),
   }),
-  command({
+  bare({
     kind: "clear",
-    usage: "/clear",
     help: "clear the screen (on a terminal; messages stay, for /reply and /search)",
-    parse: () => ({ kind: "clear" }),
     run: (_, context) =>
       context.clear ? context.clear() : context.notice("there is no screen to clear here"),
   }),
@@ -620,12 +632,10 @@ export const COMMANDS: AnyCommand[] = [
     run: ({ room }, context) =>
       answered(context.request({ type: "part", room: room ?? context.here() })),
   }),
-  command({
+  bare({
     kind: "rooms",
     aliases: ["list"],
-    usage: "/rooms",
     help: "list the public rooms and yours, with members, who is online and topics",
-    parse: () => ({ kind: "rooms" }),
     run: (_, context) => void context.request({ type: "rooms" }),
   }),
   command({
@@ -775,11 +785,9 @@ export const COMMANDS: AnyCommand[] = [
     run: ({ room, reason }, context) =>
       void context.request({ type: "droproom", room, ...(reason !== undefined ? { reason } : {}) }),
   }),
-  command({
+  bare({
     kind: "sessions",
-    usage: "/sessions",
     help: "list where you are signed in: each session's start, last use and address",
-    parse: () => ({ kind: "sessions" }),
     run: (_, context) => void context.request({ type: "sessions" }),
   }),
   command({
@@ -793,11 +801,9 @@ export const COMMANDS: AnyCommand[] = [
     },
     run: (_, context) => void context.request({ type: "logout_others" }),
   }),
-  command({
+  bare({
     kind: "reconnect",
-    usage: "/reconnect",
     help: "while disconnected, try to connect again now instead of waiting (Ctrl+R too)",
-    parse: () => ({ kind: "reconnect" }),
     run(_, context) {
       const outcome = context.reconnectNow();
       if (outcome === "connected") context.notice("already connected");
@@ -816,13 +822,11 @@ export const COMMANDS: AnyCommand[] = [
     },
     run: ({ topic }, context) => context.help(topic),
   }),
-  command({
+  bare({
     kind: "exit",
     dotted: true,
     aliases: ["quit"],
-    usage: "/exit",
     help: "leave the chat",
-    parse: () => ({ kind: "exit" }),
     run: (_, context) => context.leave(),
   }),
 ];
