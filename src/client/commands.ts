@@ -341,6 +341,15 @@ function roomOrNone<K extends "who" | "part" | "ops">(kind: K) {
   };
 }
 
+/** The action of a row about the room typed in: its request there, with the rest of the intent. */
+function requestHere(
+  intent: IntentOf<"topic"> | IntentOf<"invite"> | IntentOf<"private">,
+  context: CommandContext,
+): void {
+  const { kind, ...fields } = intent;
+  void context.request({ type: kind, room: context.here(), ...fields } as Request);
+}
+
 /** Where a moderation request is about: `room` (default: the one typed in), or the server. */
 function scopeOf(intent: { room?: string; server?: boolean }, context: CommandContext) {
   return intent.server ? {} : { room: intent.room ?? context.here() };
@@ -649,8 +658,7 @@ export const COMMANDS: AnyCommand[] = [
       const problem = topicProblem(topic);
       return problem ? { kind: "usage", message: problem } : { kind: "topic", topic };
     },
-    run: ({ topic }, context) =>
-      void context.request({ type: "topic", room: context.here(), topic }),
+    run: requestHere,
   }),
   command({
     kind: "invite",
@@ -660,8 +668,7 @@ export const COMMANDS: AnyCommand[] = [
       const match = /^@?([A-Za-z0-9._-]{1,33})$/.exec(args.trim());
       return match ? { kind: "invite", user: match[1] } : usage(this);
     },
-    run: ({ user }, context) =>
-      void context.request({ type: "invite", room: context.here(), user }),
+    run: requestHere,
   }),
   command({
     kind: "private",
@@ -672,8 +679,7 @@ export const COMMANDS: AnyCommand[] = [
       if (word === "" || word === "on") return { kind: "private", private: true };
       return word === "off" ? { kind: "private", private: false } : usage(this);
     },
-    run: ({ private: invited }, context) =>
-      void context.request({ type: "private", room: context.here(), private: invited }),
+    run: requestHere,
   }),
   command({
     kind: "ops",
