@@ -346,6 +346,7 @@ function requestHere(
   intent: IntentOf<"topic"> | IntentOf<"invite"> | IntentOf<"private">,
   context: CommandContext,
 ): void {
+  // each of these intents holds its request's fields but the room, under the same names
   const { kind, ...fields } = intent;
   void context.request({ type: kind, room: context.here(), ...fields } as Request);
 }
