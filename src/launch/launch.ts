@@ -29,6 +29,28 @@ export interface Launch {
   env?: Record<string, string>;
 }
 
+/** Node's exec (22.15 and later, not on Windows): this process becomes another program. */
+type Execve = (file: string, args: string[], env: Record<string, string>) => never;
+
+/**
+ * Where Node can exec, the launcher becomes Deno: no Node process waits beside the program for its
+ * whole run (about 45 MB of RSS beside a client of 60 – 80), and signals and the exit code are
+ * Deno's own. Returns only when it cannot (older Node, Windows, Deno under `deno task chat`, or
+ * an exec that failed): then the launcher runs Deno as its child.
+ */
+function becomeDeno(deno: string, args: string[], env: Record<string, string | undefined>): void {
+  const execve = (process as unknown as { execve?: Execve }).execve;
+  if (typeof execve !== "function" || process.platform === "win32") return;
+  const defined = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  try {
+    execve.call(process, deno, [deno, ...args], defined);
+  } catch {
+    // not an executable there, say: spawn() fails the same way and says so in one sentence
+  }
+}
+
 /** Signals a supervisor sends to the launcher, meant for the program. */
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -51,11 +73,10 @@ export function launch(options: Launch, argv: string[]): void {
   };
   // a Rust backtrace is no error message for a person
   delete env.RUST_BACKTRACE;
-  const child = spawn(
-    options.deno,
-    ["run", ...options.runFlags, ...flags, options.program, ...argv],
-    { cwd: options.cwd, env, stdio: "inherit" },
-  );
+  const args = ["run", ...options.runFlags, ...flags, options.program, ...argv];
+  // exec keeps this process's directory: only where that is the program's
+  if (options.cwd === process.cwd()) becomeDeno(options.deno, args, env);
+  const child = spawn(options.deno, args, { cwd: options.cwd, env, stdio: "inherit" });
   const forward = (signal: NodeJS.Signals) => () => {
     try {
       child.kill(signal);

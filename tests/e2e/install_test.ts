@@ -7,7 +7,7 @@
  * runs. Every process is bounded and killed with its children at the end.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { pack } from "../../scripts/pack.ts";
 import { VERSION } from "../../src/version.ts";
 import { makeTempDir, removeDir, withTimeout } from "./harness.ts";
@@ -103,6 +103,31 @@ Deno.test("the npm package installs with npm and runs serve, join, check and --v
       assert.doesNotMatch(text, /Download|Initialize/);
     }
     console.log(`pack and npm install: ${(installMs / 1000).toFixed(1)} s`);
+
+    // under a Node that can exec (22.15 and later) the launcher becomes Deno: the process started
+    // is the program, with no Node beside it, and signals reach it directly
+    const node = await execNode();
+    const execDir = join(work, "exec");
+    await Deno.mkdir(execDir);
+    const direct = spawn(node, [join(prefix, "bin", "chat"), "serve", "--port", "0"], {
+      cwd: execDir,
+      env,
+    });
+    children.push(direct.child);
+    const [, execPort] = await direct.out.waitFor(/listening on 127\.0\.0\.1:(\d+)/, WAIT_MS);
+    assert.equal(basename(await Deno.readLink(`/proc/${direct.child.pid}/exe`)), "deno");
+    const execChecked = await run("chat", [
+      "check",
+      "--server",
+      `127.0.0.1:${execPort}`,
+      "--ca",
+      join(execDir, "certs", "ca.pem"),
+    ], { cwd: clientDir, env });
+    assert.equal(execChecked.code, 0, execChecked.stderr);
+    direct.child.kill("SIGTERM");
+    const execStatus = await withTimeout(direct.child.status, WAIT_MS, "the exec'd server's exit");
+    assert.equal(execStatus.code, 0, direct.out.text + direct.err.text);
+    assert.match(direct.out.text, /\bstopped\b/);
   } finally {
     for (const child of children) await killTree(child);
     await removeDir(work);
@@ -110,6 +135,34 @@ Deno.test("the npm package installs with npm and runs serve, join, check and --v
 });
 
 // ---- processes ---------------------------------------------------------------------------------
+
+/** Where .ci/run installs a Node 22 when the machine's cannot exec. */
+const CI_NODE = join(
+  Deno.env.get("HOME") ?? "/root",
+  ".cache",
+  "chat-ci",
+  "node22",
+  "node_modules",
+  ".bin",
+  "node",
+);
+
+/** A Node with process.execve (22.15 and later): the machine's `node`, else .ci/run's. */
+async function execNode(): Promise<string> {
+  for (const node of ["node", CI_NODE]) {
+    const probe = await run(node, [
+      "-e",
+      "process.exit(typeof process.execve === 'function' ? 0 : 1)",
+    ], {
+      cwd: Deno.cwd(),
+    }).catch(() => ({ code: 1 }));
+    if (probe.code === 0) return node;
+  }
+  throw new Error(
+    `the launcher's exec test needs Node 22.15 or later: none on the PATH nor at ${CI_NODE} ` +
+      "(.ci/run installs one there: npm install --prefix ~/.cache/chat-ci/node22 node@22)",
+  );
+}
 
 interface Output {
   text: string;
