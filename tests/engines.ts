@@ -155,6 +155,24 @@ function childrenOf(pid: number): number[] {
 }
 
 /**
+ * An engine's `killSync`: `killAll` (which also forgets the child), then `dir` removed. It is
+ * registered for the process's unload at once, so that nothing outlives the tests; `remove()`
+ * unregisters it.
+ */
+function killedAtUnload(dir: string, killAll: () => void): () => void {
+  const killSync = () => {
+    killAll();
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // removed already
+    }
+  };
+  globalThis.addEventListener("unload", killSync);
+  return killSync;
+}
+
+/**
  * A fresh PostgreSQL cluster (initdb) on a free port of 127.0.0.1, trust authentication for the
  * `chat` superuser, fsync on, its socket in the temp dir; `url` points at database `chat`.
  */
@@ -302,17 +320,11 @@ export async function startPostgres(): Promise<PostgresEngine> {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
-  const killSync = () => {
+  const killSync = killedAtUnload(dir, () => {
     signalAll("SIGCONT");
     signalAll("SIGKILL");
     child = null;
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch {
-      // removed already
-    }
-  };
-  globalThis.addEventListener("unload", killSync);
+  });
   return {
     url: `postgres://chat@127.0.0.1:${port}/chat`,
     dataDir,
@@ -415,20 +427,14 @@ export async function startNats(): Promise<Engine> {
     proc.kill("SIGKILL");
     await proc.status;
   };
-  const killSync = () => {
+  const killSync = killedAtUnload(dir, () => {
     try {
       child?.kill("SIGKILL");
     } catch {
       // exited already
     }
     child = null;
-    try {
-      Deno.removeSync(dir, { recursive: true });
-    } catch {
-      // removed already
-    }
-  };
-  globalThis.addEventListener("unload", killSync);
+  });
   return {
     url: `nats://127.0.0.1:${port}`,
     dataDir: dir,
