@@ -21,6 +21,8 @@ import {
 } from "./harness.ts";
 import { freePort, startServerOn } from "./reliability_harness.ts";
 
+type Nodes = Awaited<ReturnType<typeof threeNodes>>;
+
 /** Three nodes on fixed ports (a node comes back on its own), one CA for all. */
 async function threeNodes(connections: number) {
   const pg = await startPostgres();
@@ -64,6 +66,12 @@ async function threeNodes(connections: number) {
       }
       clients.push(...made);
       return made;
+    },
+    /** `receivers` clients r0… and `senders` clients s0…; the senders, and everyone. */
+    async crowd(receivers: number, senders: number) {
+      const heard = await this.connect("r", receivers);
+      const sending = await this.connect("s", senders);
+      return { senders: sending, everyone: [...heard, ...sending] };
     },
     /** Message ids in PostgreSQL, with their seq. */
     async stored(): Promise<Map<string, number>> {
@@ -137,12 +145,33 @@ function assertDelivered(
   }
 }
 
+/**
+ * Waits up to `ms` for every client to have `count` messages, then checks that each acknowledged
+ * id of `ids` is in PostgreSQL and reached every client once, in PostgreSQL's order; returns
+ * what PostgreSQL holds (id → seq).
+ */
+async function assertAllDelivered(
+  c: Pick<Nodes, "stored" | "table">,
+  everyone: ClusterClient[],
+  ids: string[],
+  count: number,
+  ms: number,
+): Promise<Map<string, number>> {
+  await waitUntil(
+    () => everyone.every((r) => r.received.length >= count),
+    ms,
+    "every client has every message",
+  );
+  const seqs = await c.stored();
+  for (const id of ids) assert.ok(seqs.has(id), `acknowledged ${id} is in PostgreSQL`);
+  assertDelivered(everyone, ids, seqs, c.table);
+  return seqs;
+}
+
 Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node killed with -9 mid-run and restarted: every acknowledged message is in PostgreSQL and reached every receiver once, in one order, and the dead node's clients resumed elsewhere", () =>
   takingTurns(async () => {
     await using c = await threeNodes(1_000);
-    const receivers = await c.connect("r", 300);
-    const senders = await c.connect("s", 5);
-    const everyone = [...receivers, ...senders];
+    const { senders, everyone } = await c.crowd(300, 5);
     let killedAt = 0;
     const started = Date.now();
     const ids = await sendAll(senders, 2_000, 20, 3_000, async () => {
@@ -153,15 +182,8 @@ Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node 
     });
     const sendMs = Date.now() - started;
     assert.equal(new Set(ids).size, 10_000, "10,000 acknowledged, each once");
-    await waitUntil(
-      () => everyone.every((r) => r.received.length >= 10_000),
-      120_000,
-      "every client has every message",
-    );
-    const seqs = await c.stored();
+    const seqs = await assertAllDelivered(c, everyone, ids, 10_000, 120_000);
     assert.equal(seqs.size, 10_000, "each stored once");
-    for (const id of ids) assert.ok(seqs.has(id), `acknowledged ${id} is in PostgreSQL`);
-    assertDelivered(everyone, ids, seqs, c.table);
 
     // the dead node's clients: back on another node within the backoff
     const moved = everyone.filter((r) => r.drops.some((t) => t >= killedAt));
@@ -190,23 +212,14 @@ Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node 
 Deno.test("NATS restarted mid-run: the nodes reconnect by themselves and nothing acknowledged is lost, repeated or out of order", () =>
   takingTurns(async () => {
     await using c = await threeNodes(200);
-    const receivers = await c.connect("r", 30);
-    const senders = await c.connect("s", 3);
-    const everyone = [...receivers, ...senders];
+    const { senders, everyone } = await c.crowd(30, 3);
     const ids = await sendAll(senders, 500, 10, 300, async () => {
       await c.nats.kill();
       await delay(1_000);
       await c.nats.start();
     });
     assert.equal(new Set(ids).size, 1_500);
-    await waitUntil(
-      () => everyone.every((r) => r.received.length >= 1_500),
-      60_000,
-      "every client has every message",
-    );
-    const seqs = await c.stored();
-    for (const id of ids) assert.ok(seqs.has(id), `acknowledged ${id} is in PostgreSQL`);
-    assertDelivered(everyone, ids, seqs, c.table);
+    await assertAllDelivered(c, everyone, ids, 1_500, 60_000);
     // the bus carries presence again: a newcomer on one node is known on the others
     const [late] = await c.connect("late", 1);
     await waitUntil(
@@ -220,9 +233,7 @@ Deno.test("NATS restarted mid-run: the nodes reconnect by themselves and nothing
 Deno.test("PostgreSQL stopped for 5 s: sends are refused with a clear error meanwhile, never acknowledged and lost; after it, everything goes through", () =>
   takingTurns(async () => {
     await using c = await threeNodes(200);
-    const receivers = await c.connect("r", 12);
-    const senders = await c.connect("s", 3);
-    const everyone = [...receivers, ...senders];
+    const { senders, everyone } = await c.crowd(12, 3);
     let stoppedFor = 0;
     const ids = await sendAll(senders, 300, 5, 150, async () => {
       const t0 = Date.now();
@@ -235,15 +246,8 @@ Deno.test("PostgreSQL stopped for 5 s: sends are refused with a clear error mean
     const refused = senders.reduce((sum, s) => sum + (s.errors.get("unavailable") ?? 0), 0);
     assert.ok(refused > 0, "sends were refused while PostgreSQL was down");
     assert.equal(new Set(ids).size, 900, "then every one was acknowledged, once");
-    await waitUntil(
-      () => everyone.every((r) => r.received.length >= 900),
-      60_000,
-      "every client has every message",
-    );
-    const seqs = await c.stored();
+    const seqs = await assertAllDelivered(c, everyone, ids, 900, 60_000);
     assert.equal(seqs.size, 900, "each stored once");
-    for (const id of ids) assert.ok(seqs.has(id), `acknowledged ${id} is in PostgreSQL`);
-    assertDelivered(everyone, ids, seqs, c.table);
     const said = c.nodes.map((n) => n.output()).join("\n");
     assert.match(said, /the history database failed while storing/);
     assert.match(said, /the history database works again/);

@@ -12,13 +12,12 @@
 import assert from "node:assert/strict";
 import {
   ask,
-  type ChatEvent,
-  type ClientHandle,
+  indexFrom,
   joined,
   makeTempDir,
   messageWith,
-  type RawClient,
   rawJoined,
+  rawSend,
   removeDir,
   runChat,
   type ServerHandle,
@@ -28,22 +27,6 @@ import { freePort, startServerOn } from "./reliability_harness.ts";
 
 /** How long joining through a refused address may take, process start included. */
 const QUICK_JOIN_MS = 8_000;
-
-/** Sends a message from a raw client and returns its id once acknowledged. */
-async function rawSend(raw: RawClient, ref: string, text: string): Promise<string> {
-  await raw.sendFrame({ type: "send", ref, text });
-  const ack = await raw.frameWhere((f) =>
-    (f.type === "ack" || f.type === "error") && f.ref === ref
-  );
-  assert.equal(ack?.type, "ack", `no ack for ${ref}: ${JSON.stringify(raw.received.slice(-5))}`);
-  return ack.id;
-}
-
-/** Index of the first event matching `pred` at or after `from`, or -1. */
-function indexFrom(client: ClientHandle, from: number, pred: (e: ChatEvent) => boolean): number {
-  for (let i = from; i < client.events.length; i++) if (pred(client.events[i])) return i;
-  return -1;
-}
 
 const list = (...ports: number[]) => ports.map((port) => `127.0.0.1:${port}`).join(",");
 

@@ -699,6 +699,16 @@ export async function ask(raw: RawClient, frame: Record<string, unknown>): Promi
 export const messageWith = (text: string) => (e: ChatEvent) =>
   e.type === "message" && e.text === text;
 
+/** Index of the first event of `client` matching `pred` at or after `from`, or -1. */
+export function indexFrom(
+  client: Pick<ClientHandle, "events">,
+  from: number,
+  pred: (e: ChatEvent) => boolean,
+): number {
+  for (let i = from; i < client.events.length; i++) if (pred(client.events[i])) return i;
+  return -1;
+}
+
 /**
  * Proves the server still serves everyone: two fresh json clients join and exchange a public
  * message and a direct message.
@@ -1063,6 +1073,18 @@ export async function rawJoined(
     await raw.close();
     throw error;
   }
+}
+
+/** Sends a message from a raw client and returns its id once acknowledged (throws otherwise). */
+export async function rawSend(raw: RawClient, ref: string, text: string): Promise<string> {
+  await raw.sendFrame({ type: "send", ref, text });
+  const ack = await raw.frameWhere((f) =>
+    (f.type === "ack" || f.type === "error") && f.ref === ref
+  );
+  if (ack?.type !== "ack") {
+    throw new Error(`no ack for ${ref}: ${JSON.stringify(raw.received.slice(-5))}`);
+  }
+  return ack.id;
 }
 
 /** Whether any of the database's files still hold `text` (the db, its WAL, its shared memory). */

@@ -11,12 +11,13 @@ import assert from "node:assert/strict";
 import {
   type ChatEvent,
   type ClientHandle,
+  indexFrom,
   joined,
   joinedAll,
   makeTempDir,
   messageWith,
-  type RawClient,
   rawJoined,
+  rawSend,
   removeDir,
   type ServerHandle,
   startServer,
@@ -44,22 +45,6 @@ async function restartableServer() {
   };
 }
 
-/** Sends a message from a raw client and returns its id once acknowledged. */
-async function rawSend(raw: RawClient, ref: string, text: string): Promise<string> {
-  await raw.sendFrame({ type: "send", ref, text });
-  const ack = await raw.frameWhere((f) =>
-    (f.type === "ack" || f.type === "error") && f.ref === ref
-  );
-  assert.equal(ack?.type, "ack", `no ack for ${ref}: ${JSON.stringify(raw.received.slice(-5))}`);
-  return ack.id;
-}
-
-/** Index of the first event matching `pred` at or after `from`, or -1. */
-function indexFrom(client: ClientHandle, from: number, pred: (e: ChatEvent) => boolean): number {
-  for (let i = from; i < client.events.length; i++) if (pred(client.events[i])) return i;
-  return -1;
-}
-
 /** Waits for a "reconnecting" status and then "connected"; returns ms from `since` to connected. */
 async function reconnected(client: ClientHandle, since: number, from: number): Promise<number> {
   await client.waitFor((e) => e.type === "status" && e.state === "reconnecting", 10_000);
@@ -80,8 +65,7 @@ const textsAfter = (client: ClientHandle, from: number) =>
 
 Deno.test("reconnect: after a SIGTERM restart on the same port the client resumes what it missed, deletions included", async () => {
   await using node = await restartableServer();
-  let server: ServerHandle | undefined;
-  server = await node.start();
+  let server = await node.start();
   await using a = await joined(server, "alice");
   const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
   const bobToken: string = bobWelcome.token;
@@ -154,8 +138,7 @@ Deno.test("reconnect: after a SIGTERM restart on the same port the client resume
 
 Deno.test("reconnect: lines typed while disconnected are shown as pending and delivered once", async () => {
   await using node = await restartableServer();
-  let server: ServerHandle | undefined;
-  server = await node.start();
+  let server: ServerHandle | undefined = await node.start();
   await using people = await joinedAll(server, "alice", "bob");
   const [a, b] = people;
 
@@ -204,8 +187,7 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
 
 Deno.test("reconnect: a client cut by a kill -9 of the server resumes after the restart", async () => {
   await using node = await restartableServer();
-  let server: ServerHandle | undefined;
-  server = await node.start();
+  let server: ServerHandle | undefined = await node.start();
   await using a = await joined(server, "alice");
   const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
   const bobToken: string = bobWelcome.token;
