@@ -150,7 +150,7 @@ Deno.test("history: in the full-screen client, looking at a quiet room shows wha
     await bob.close();
   }
   const alice = await tmux.join("alice", "alice", 100, 30, [], state);
-  await alice.waitFor((t) => t.includes("busy 60"), SHOW_TIMEOUT_MS, "#general's backlog");
+  await alice.shows("busy 60", "#general's backlog");
   assert.ok(!(await alice.text()).includes("quiet one"));
   await alice.keys("M-2");
   const quiet = await alice.waitFor(

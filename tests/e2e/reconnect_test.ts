@@ -14,36 +14,13 @@ import {
   indexFrom,
   joined,
   joinedAll,
-  makeTempDir,
   messageWith,
   rawJoined,
   rawSend,
-  removeDir,
   type ServerHandle,
   startServer,
 } from "./harness.ts";
-import { freePort, startServerOn } from "./reliability_harness.ts";
-
-/**
- * A server the test may kill and start again on the same port and database; whichever runs at
- * the end is killed, and its directory removed.
- */
-async function restartableServer() {
-  const dir = await makeTempDir("chat-e2e-reconnect-");
-  const port = freePort();
-  let current: ServerHandle | undefined;
-  return {
-    dir,
-    port,
-    async start(): Promise<ServerHandle> {
-      return current = await startServerOn(dir, port);
-    },
-    async [Symbol.asyncDispose]() {
-      if (current && !current.exited) await current.kill9().catch(() => {});
-      await removeDir(dir);
-    },
-  };
-}
+import { restartableServer } from "./reliability_harness.ts";
 
 /** Waits for a "reconnecting" status and then "connected"; returns ms from `since` to connected. */
 async function reconnected(client: ClientHandle, since: number, from: number): Promise<number> {
@@ -64,7 +41,7 @@ const textsAfter = (client: ClientHandle, from: number) =>
   client.events.slice(from).filter((e) => e.type === "message").map((e) => e.text as string);
 
 Deno.test("reconnect: after a SIGTERM restart on the same port the client resumes what it missed, deletions included", async () => {
-  await using node = await restartableServer();
+  await using node = await restartableServer("chat-e2e-reconnect-");
   let server = await node.start();
   await using a = await joined(server, "alice");
   const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
@@ -137,7 +114,7 @@ Deno.test("reconnect: after a SIGTERM restart on the same port the client resume
 });
 
 Deno.test("reconnect: lines typed while disconnected are shown as pending and delivered once", async () => {
-  await using node = await restartableServer();
+  await using node = await restartableServer("chat-e2e-reconnect-");
   let server: ServerHandle | undefined = await node.start();
   await using people = await joinedAll(server, "alice", "bob");
   const [a, b] = people;
@@ -186,7 +163,7 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
 });
 
 Deno.test("reconnect: a client cut by a kill -9 of the server resumes after the restart", async () => {
-  await using node = await restartableServer();
+  await using node = await restartableServer("chat-e2e-reconnect-");
   let server: ServerHandle | undefined = await node.start();
   await using a = await joined(server, "alice");
   const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");

@@ -23,7 +23,9 @@ import {
   connectTls,
   delay,
   FrameWalker,
+  makeTempDir,
   ReadConn,
+  removeDir,
   type ServerHandle,
   startServer,
   WAIT_TIMEOUT_MS,
@@ -65,6 +67,27 @@ export async function startServerOn(
     }
   }
   throw lastError;
+}
+
+/**
+ * A server the test may stop or kill and start again on the same port and database (its dir
+ * named `prefix`…); whichever runs at the end is killed, and its directory removed.
+ */
+export async function restartableServer(prefix: string) {
+  const dir = await makeTempDir(prefix);
+  const port = freePort();
+  let current: ServerHandle | undefined;
+  return {
+    dir,
+    port,
+    async start(): Promise<ServerHandle> {
+      return current = await startServerOn(dir, port);
+    },
+    async [Symbol.asyncDispose]() {
+      if (current && !current.exited) await current.kill9().catch(() => {});
+      await removeDir(dir);
+    },
+  };
 }
 
 /**

@@ -275,6 +275,16 @@ export class Screen {
     await this.tmux.tmux("send-keys", "-t", this.target, ...keys);
   }
 
+  /** Waits until the screen shows `text` (SHOW_TIMEOUT_MS at most); the screen then. */
+  shows(text: string, what: string): Promise<string> {
+    return this.waitFor((t) => t.includes(text), SHOW_TIMEOUT_MS, what);
+  }
+
+  /** Waits until `text` is nowhere on the screen (SHOW_TIMEOUT_MS at most); the screen then. */
+  gone(text: string, what: string): Promise<string> {
+    return this.waitFor((t) => !t.includes(text), SHOW_TIMEOUT_MS, what);
+  }
+
   /** Polls the screen until `check` holds; fails with the screen after `timeoutMs`. */
   async waitFor(
     check: (text: string, lines: string[]) => boolean | Promise<boolean>,

@@ -114,11 +114,7 @@ Deno.test("tui rooms: a message from two days ago has a day line and its date; t
   const alice = await tmux.join("alice", "alice", 60, 24);
   await using carol = await joined(server, "carol");
   await carol.send("and today's news");
-  const text = await alice.waitFor(
-    (t) => t.includes("and today's news"),
-    SHOW_TIMEOUT_MS,
-    "today's message",
-  );
+  const text = await alice.shows("and today's news", "today's message");
   const lines = text.split("\n");
   const at = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
   const oldDay = at(new RegExp(`^─+ ${dayWords(old)} ─+$`));

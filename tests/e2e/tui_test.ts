@@ -8,9 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, startServerOn } from "./reliability_harness.ts";
+import { restartableServer } from "./reliability_harness.ts";
 import { textWidth } from "../../src/ui/bubble.ts";
-import { delay, joinClient, makeTempDir, messageWith, removedAtEnd, removeDir } from "./harness.ts";
+import { delay, joinClient, makeTempDir, messageWith, removedAtEnd } from "./harness.ts";
 import {
   q,
   Screen,
@@ -25,7 +25,7 @@ import {
 async function aliceAndBob(tmux: Tmux, aliceSize: number[] = [], bobSize: number[] = []) {
   const alice = await tmux.join("alice", "alice", ...aliceSize);
   const bob = await tmux.join("bob", "bob", ...bobSize);
-  await alice.waitFor((t) => t.includes(`${bob.id} joined`), SHOW_TIMEOUT_MS, "bob joining");
+  await alice.shows(`${bob.id} joined`, "bob joining");
   return { alice, bob };
 }
 
@@ -45,11 +45,7 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
     const { alice, bob } = await aliceAndBob(tmux);
 
     await alice.type("hello bob, this is a bubble");
-    const seen = await bob.waitFor(
-      (t) => t.includes("│ hello bob, this is a bubble │"),
-      SHOW_TIMEOUT_MS,
-      "alice's bubble",
-    );
+    const seen = await bob.shows("│ hello bob, this is a bubble │", "alice's bubble");
     const lines = seen.split("\n");
     const box = bubbleAround(lines, "hello bob, this is a bubble");
     assert.equal(box.length, 3, box.join("\n"));
@@ -81,11 +77,7 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
       "completed @id",
     );
     await bob.type("just for you");
-    const dm = await alice.waitFor(
-      (t) => t.includes("│ just for you │"),
-      SHOW_TIMEOUT_MS,
-      "bob's direct message",
-    );
+    const dm = await alice.shows("│ just for you │", "bob's direct message");
     assert.match(dm, new RegExp(`${bob.id} · Direct to you`));
     // a direct message rings the bell
     await alice.waitFor(
@@ -96,16 +88,12 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
 
     // search results in a closable panel, with refs that work in /reply
     await bob.type("/search bubble");
-    const found = await bob.waitFor(
-      (t) => t.includes("Search for bubble: 1 result"),
-      SHOW_TIMEOUT_MS,
-      "the search panel",
-    );
+    const found = await bob.shows("Search for bubble: 1 result", "the search panel");
     const foundRef = new RegExp(` #(\\w+) \\d\\d:\\d\\d:\\d\\d ${alice.id}: hello bob`).exec(found)
       ?.[1];
     assert.equal(foundRef, ref, found);
     await bob.keys("Escape");
-    await bob.waitFor((t) => !t.includes("Search for bubble"), SHOW_TIMEOUT_MS, "the panel closed");
+    await bob.gone("Search for bubble", "the panel closed");
     await bob.type(`/reply ${foundRef} seen it`);
     await alice.waitFor(
       (t) => t.includes(`> #${ref} you: hello bob, this is a bubble`) && t.includes("seen it"),
@@ -122,14 +110,9 @@ Deno.test("tui: a message shows as a bubble on the other screen, and a deletion 
     await bob.keys("Escape");
 
     await alice.type(`/delete ${ref}`);
-    await bob.waitFor(
-      (t) => !t.includes("hello bob, this is a bubble"),
-      SHOW_TIMEOUT_MS,
-      "the deleted bubble gone",
-    );
-    await alice.waitFor(
-      (t) => !t.includes("hello bob, this is a bubble"),
-      SHOW_TIMEOUT_MS,
+    await bob.gone("hello bob, this is a bubble", "the deleted bubble gone");
+    await alice.gone(
+      "hello bob, this is a bubble",
       "the deleted bubble gone from alice's screen too",
     );
     // the rest stays where it was; the reply now quotes a deleted message
@@ -145,24 +128,12 @@ Deno.test("tui: a 2 s temporary message shows its time left, then vanishes", asy
   await withTmux(async (tmux) => {
     const { alice, bob } = await aliceAndBob(tmux);
     await alice.type("/temp 2s gone in two seconds");
-    const shown = await bob.waitFor(
-      (t) => t.includes("│ gone in two seconds │"),
-      SHOW_TIMEOUT_MS,
-      "the temporary bubble",
-    );
+    const shown = await bob.shows("│ gone in two seconds │", "the temporary bubble");
     assert.match(shown, /· [12]s left|· expiring/);
     const start = Date.now();
-    await bob.waitFor(
-      (t) => !t.includes("gone in two seconds"),
-      SHOW_TIMEOUT_MS,
-      "the temporary bubble gone",
-    );
+    await bob.gone("gone in two seconds", "the temporary bubble gone");
     assert.ok(Date.now() - start < 8_000);
-    await alice.waitFor(
-      (t) => !t.includes("gone in two seconds"),
-      SHOW_TIMEOUT_MS,
-      "the temporary bubble gone from the sender's screen",
-    );
+    await alice.gone("gone in two seconds", "the temporary bubble gone from the sender's screen");
   });
 });
 
@@ -171,11 +142,7 @@ Deno.test("tui: resizing the window reflows the bubbles", async () => {
     const { alice, bob } = await aliceAndBob(tmux, [], [100, 30]);
     const words = "reflow me please ".repeat(9).trim();
     await alice.type(words);
-    const wide = await bob.waitFor(
-      (t) => t.includes("│ reflow me please"),
-      SHOW_TIMEOUT_MS,
-      "the long bubble",
-    );
+    const wide = await bob.shows("│ reflow me please", "the long bubble");
     const bodyOf = (text: string) =>
       bubbleAround(text.split("\n"), "reflow me please")
         .filter((l) => l.includes("│"))
@@ -243,7 +210,7 @@ Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it 
       assert.ok(!(await screen.text()).includes("before-marker")); // the alternate screen
     }
     await screens[0].type("a last word");
-    await screens[1].waitFor((t) => t.includes("│ a last word │"), SHOW_TIMEOUT_MS, "a message");
+    await screens[1].shows("│ a last word │", "a message");
 
     for (const [i, [, leave]] of ways.entries()) await leave(screens[i]);
     for (const [i, [name]] of ways.entries()) {
@@ -279,123 +246,105 @@ const statusOf = (lines: string[]) => {
 
 Deno.test("tui: what is typed while the server is down survives Ctrl+C and goes out once on the next join", async () => {
   await tmuxAvailable();
-  const dir = await makeTempDir("chat-tui-outbox-");
-  const port = freePort();
-  try {
-    let server = await startServerOn(dir, port);
-    await using tmux = new Tmux(server);
-    const state = await tmux.stateDir();
-    const alice = await tmux.join("alice", "alice", 60, 20, [], state);
-    await server.stop("SIGTERM");
-    await alice.waitFor((t) => /reconnecting|connecting…/.test(t), SHOW_TIMEOUT_MS, "the drop");
+  await using node = await restartableServer("chat-tui-outbox-");
+  let server = await node.start();
+  await using tmux = new Tmux(server);
+  const state = await tmux.stateDir();
+  const alice = await tmux.join("alice", "alice", 60, 20, [], state);
+  await server.stop("SIGTERM");
+  await alice.waitFor((t) => /reconnecting|connecting…/.test(t), SHOW_TIMEOUT_MS, "the drop");
 
-    await alice.type("unsent words");
-    await alice.waitFor(
-      (t) => t.includes("will send when reconnected"),
-      SHOW_TIMEOUT_MS,
-      "pending",
-    );
-    // a half-typed line: the first Ctrl+C asks, it does not leave
-    await alice.keys("-l", "half typed");
-    await alice.keys("C-c");
-    await alice.waitFor((t) => t.includes("Ctrl+C again within 2 s"), SHOW_TIMEOUT_MS, "the ask");
-    await delay(300);
-    assert.ok(!/exit=/.test(await alice.text()));
-    const pressed = Date.now();
-    await alice.keys("C-c");
-    await alice.waitFor((t) => /exit=\d+/.test(t), SHOW_TIMEOUT_MS, "the exit");
-    // with what scrolled off the top of the pane
-    const left = await tmux.tmux("capture-pane", "-p", "-S", "-100", "-t", alice.target);
-    // no wait for a server that is not there, and no message lost: it is said how many
-    assert.ok(Date.now() - pressed < 3_000, `took ${Date.now() - pressed} ms`);
-    assert.match(left, /exit=0/);
-    assert.match(
-      left.replace(/\n\s*/g, " "),
-      /1 message not sent yet: it goes out the next time you join as alice_\d{4} on 127\.0\.0\.1:/,
-    );
-    const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", "outbox.json")));
-    const [frames] = Object.values(kept).flatMap((byId) => Object.values(byId as object));
-    assert.deepEqual(frames.map((f: { text: string }) => f.text), ["unsent words"]);
-    assert.equal((await Deno.stat(join(state, "chat", "outbox.json"))).mode! & 0o777, 0o600);
+  await alice.type("unsent words");
+  await alice.shows("will send when reconnected", "pending");
+  // a half-typed line: the first Ctrl+C asks, it does not leave
+  await alice.keys("-l", "half typed");
+  await alice.keys("C-c");
+  await alice.shows("Ctrl+C again within 2 s", "the ask");
+  await delay(300);
+  assert.ok(!/exit=/.test(await alice.text()));
+  const pressed = Date.now();
+  await alice.keys("C-c");
+  await alice.waitFor((t) => /exit=\d+/.test(t), SHOW_TIMEOUT_MS, "the exit");
+  // with what scrolled off the top of the pane
+  const left = await tmux.tmux("capture-pane", "-p", "-S", "-100", "-t", alice.target);
+  // no wait for a server that is not there, and no message lost: it is said how many
+  assert.ok(Date.now() - pressed < 3_000, `took ${Date.now() - pressed} ms`);
+  assert.match(left, /exit=0/);
+  assert.match(
+    left.replace(/\n\s*/g, " "),
+    /1 message not sent yet: it goes out the next time you join as alice_\d{4} on 127\.0\.0\.1:/,
+  );
+  const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", "outbox.json")));
+  const [frames] = Object.values(kept).flatMap((byId) => Object.values(byId as object));
+  assert.deepEqual(frames.map((f: { text: string }) => f.text), ["unsent words"]);
+  assert.equal((await Deno.stat(join(state, "chat", "outbox.json"))).mode! & 0o777, 0o600);
 
-    server = await startServerOn(dir, port);
-    tmux.server = server;
-    await using bob = await joinClient(server, "bob");
-    await tmux.tmux("kill-session", "-t", "=alice");
-    const again = await tmux.join("alice2", "alice", 60, 20, [], state);
-    assert.equal(again.id, alice.id);
-    await again.waitFor((t) => t.includes("│ unsent words │"), SHOW_TIMEOUT_MS, "the kept message");
-    await bob.waitFor(messageWith("unsent words"));
-    // once: a third join sends nothing again, and the server stored it once
-    await tmux.tmux("kill-session", "-t", "=alice2");
-    await tmux.join("alice3", "alice", 60, 20, [], state);
-    await delay(1_000);
-    assert.equal(
-      bob.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
-      1,
-    );
-    const history = await joinClient(server, "carol");
-    const seen = await history.waitFor((e) => e.type === "message" && e.text === "unsent words");
-    assert.ok(seen.replay);
-    await delay(500);
-    assert.equal(
-      history.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
-      1,
-    );
-    await history[Symbol.asyncDispose]();
-    await server[Symbol.asyncDispose]();
-  } finally {
-    await removeDir(dir);
-  }
+  server = await node.start();
+  tmux.server = server;
+  await using bob = await joinClient(server, "bob");
+  await tmux.tmux("kill-session", "-t", "=alice");
+  const again = await tmux.join("alice2", "alice", 60, 20, [], state);
+  assert.equal(again.id, alice.id);
+  await again.shows("│ unsent words │", "the kept message");
+  await bob.waitFor(messageWith("unsent words"));
+  // once: a third join sends nothing again, and the server stored it once
+  await tmux.tmux("kill-session", "-t", "=alice2");
+  await tmux.join("alice3", "alice", 60, 20, [], state);
+  await delay(1_000);
+  assert.equal(
+    bob.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
+    1,
+  );
+  const history = await joinClient(server, "carol");
+  const seen = await history.waitFor((e) => e.type === "message" && e.text === "unsent words");
+  assert.ok(seen.replay);
+  await delay(500);
+  assert.equal(
+    history.events.filter((e) => e.type === "message" && e.text === "unsent words").length,
+    1,
+  );
+  await history[Symbol.asyncDispose]();
+  await server[Symbol.asyncDispose]();
 });
 
 Deno.test("tui: a shutdown shows no one leaving; Ctrl+R reconnects at once; the count says stale", async () => {
   await tmuxAvailable();
-  const dir = await makeTempDir("chat-tui-reconnect-");
-  const port = freePort();
-  try {
-    let server = await startServerOn(dir, port);
-    await using tmux = new Tmux(server);
-    const alice = await tmux.join("alice", "alice", 100, 24);
-    const bob = await tmux.join("bob", "bob", 100, 24);
-    const carol = await tmux.join("carol", "carol", 100, 24);
-    await alice.waitFor((t) => t.includes(`${carol.id} joined`), SHOW_TIMEOUT_MS, "carol");
-    await server.stop("SIGTERM");
-    for (const screen of [alice, bob, carol]) {
-      const text = await screen.waitFor(
-        (t) => t.includes("disconnected by the server"),
-        SHOW_TIMEOUT_MS,
-        "the goodbye",
-      );
-      await delay(800); // past the time a held "left" would be shown
-      const now = await screen.text();
-      assert.ok(!/ left · \d+ online/.test(now), `${screen.session}:\n${now}\n${text}`);
-    }
-    for (const screen of [alice, bob, carol]) {
-      assert.match(statusOf(await screen.lines()), /3 online \(stale\)/);
-    }
-    // let the backoff grow past a few seconds, then bring the server back and retry by hand
-    await delay(6_000);
-    server = await startServerOn(dir, port);
-    tmux.server = server;
-    const status = statusOf(await alice.lines());
-    const wait = Number(/reconnecting in (\d+) s/.exec(status)?.[1] ?? "0");
-    await alice.keys("C-r");
-    const started = Date.now();
-    await alice.waitFor(
-      (_, lines) => / · connected/.test(statusOf(lines)),
-      SHOW_TIMEOUT_MS,
-      "back",
-    );
-    const took = Date.now() - started;
-    assert.ok(
-      took < Math.max(2_500, wait * 1000 - 1_000),
-      `Ctrl+R took ${took} ms (wait was ${wait} s)`,
-    );
-    await server[Symbol.asyncDispose]();
-  } finally {
-    await removeDir(dir);
+  await using node = await restartableServer("chat-tui-reconnect-");
+  let server = await node.start();
+  await using tmux = new Tmux(server);
+  const alice = await tmux.join("alice", "alice", 100, 24);
+  const bob = await tmux.join("bob", "bob", 100, 24);
+  const carol = await tmux.join("carol", "carol", 100, 24);
+  await alice.shows(`${carol.id} joined`, "carol");
+  await server.stop("SIGTERM");
+  for (const screen of [alice, bob, carol]) {
+    const text = await screen.shows("disconnected by the server", "the goodbye");
+    await delay(800); // past the time a held "left" would be shown
+    const now = await screen.text();
+    assert.ok(!/ left · \d+ online/.test(now), `${screen.session}:\n${now}\n${text}`);
   }
+  for (const screen of [alice, bob, carol]) {
+    assert.match(statusOf(await screen.lines()), /3 online \(stale\)/);
+  }
+  // let the backoff grow past a few seconds, then bring the server back and retry by hand
+  await delay(6_000);
+  server = await node.start();
+  tmux.server = server;
+  const status = statusOf(await alice.lines());
+  const wait = Number(/reconnecting in (\d+) s/.exec(status)?.[1] ?? "0");
+  await alice.keys("C-r");
+  const started = Date.now();
+  await alice.waitFor(
+    (_, lines) => / · connected/.test(statusOf(lines)),
+    SHOW_TIMEOUT_MS,
+    "back",
+  );
+  const took = Date.now() - started;
+  assert.ok(
+    took < Math.max(2_500, wait * 1000 - 1_000),
+    `Ctrl+R took ${took} ms (wait was ${wait} s)`,
+  );
+  await server[Symbol.asyncDispose]();
 });
 
 Deno.test("tui: --no-color keeps bold and inverse (as NO_COLOR does); no colour either way", async () => {
@@ -428,11 +377,7 @@ Deno.test("tui: Esc then /search in one write runs the search; a pasted table ke
     const { alice, bob } = await aliceAndBob(tmux, [100, 24], [100, 24]);
     // one send-keys: tmux writes Escape and the text together
     await alice.keys("Escape", "/search nothing-here-xyz", "Enter");
-    await alice.waitFor(
-      (t) => t.includes("Search for nothing-here-xyz"),
-      SHOW_TIMEOUT_MS,
-      "search",
-    );
+    await alice.shows("Search for nothing-here-xyz", "search");
     assert.ok(!(await bob.text()).includes("search nothing-here-xyz"), "sent as a message");
     // a row of a table, pasted without bracketed paste: tabs stay, aligned at tab stops
     await alice.keys("-l", "name\tqty\tprice");
@@ -440,7 +385,7 @@ Deno.test("tui: Esc then /search in one write runs the search; a pasted table ke
     // part of the paste (keys.ts), as a loaded machine may deliver them
     await alice.waitFor((t) => /› name\s+qty/.test(t), SHOW_TIMEOUT_MS, "the pasted line");
     await alice.keys("Enter");
-    await bob.waitFor((t) => t.includes("│ name    qty     price │"), SHOW_TIMEOUT_MS, "the table");
+    await bob.shows("│ name    qty     price │", "the table");
   });
 });
 
@@ -449,7 +394,7 @@ Deno.test("tui: at 50 and 60 columns the status keeps whole words, /help wraps u
     // tall enough for all of /help at 60 columns (the room and moderation commands made it longer)
     const alice = await tmux.join("alice", "alice", 60, 150);
     await alice.type("/help");
-    const help = await alice.waitFor((t) => t.includes("Ctrl+D"), SHOW_TIMEOUT_MS, "the help");
+    const help = await alice.shows("Ctrl+D", "the help");
     const lines = help.split("\n");
     const row = lines.findIndex((l) => l.includes("/search PATTERN"));
     const column = lines[row].indexOf("search everything");
@@ -501,19 +446,14 @@ Deno.test("tui: --layout lines, F3 switches; a DM to someone offline says it wai
     // bob comes and goes: his id is known to the server, and he is offline
     const bob = await tmux.join("bob", "bob", 100, 24);
     await tmux.tmux("send-keys", "-t", bob.target, "C-d");
-    await alice.waitFor((t) => t.includes(`${bob.id} left`), SHOW_TIMEOUT_MS, "bob leaving");
+    await alice.shows(`${bob.id} left`, "bob leaving");
     await alice.type(`@${bob.id} are you there?`);
-    await alice.waitFor(
-      (t) => t.includes(`${bob.id} is not online: the message waits on the server`),
-      SHOW_TIMEOUT_MS,
+    await alice.shows(
+      `${bob.id} is not online: the message waits on the server`,
       "the waiting notice",
     );
     await alice.type(`/delete ${ref}`);
-    await alice.waitFor(
-      (t) => t.includes(`deleted the message #${ref}`),
-      SHOW_TIMEOUT_MS,
-      "the confirmation",
-    );
+    await alice.shows(`deleted the message #${ref}`, "the confirmation");
   });
 });
 
@@ -543,7 +483,7 @@ Deno.test("tui: 👍🏽 × 14 at 60 columns (4 cells each in tmux) leaves the s
     const thumbs = "👍🏽".repeat(14);
     await alice.keys("-l", `thumbs ${thumbs}`);
     // typed, not sent: the input line is wider than the window, the status line above stays
-    await alice.waitFor((t) => t.includes("👍🏽👍🏽👍🏽"), SHOW_TIMEOUT_MS, "the input line");
+    await alice.shows("👍🏽👍🏽👍🏽", "the input line");
     await delay(300); // a frame that spilled would have scrolled the screen by now
     assert.match(statusOf(await alice.lines()), new RegExp(`^ ${alice.id} · 127\\.0\\.0\\.1:\\d+`));
     await alice.keys("Enter");
