@@ -8,22 +8,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { concatFrames, encodeFrame } from "../../src/protocol/codec.ts";
-import {
-  connectTls,
-  delay,
-  FrameWalker,
-  makeTempDir,
-  rawClient,
-  ReadConn,
-  removedAtEnd,
-  removeDir,
-  type ServerHandle,
-  startServer,
-  takingTurns,
-  tcpClient,
-  waitUntil,
-  writeAll,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ServerHandle } from "./harness.ts";
 
 // ---- bounds ------------------------------------------------------------------------------------
 // Measured on the 2-core machine this was written on, shared with other work (load 2-3), against
@@ -137,7 +123,7 @@ interface LightOptions {
  * A TLS connection that reads everything as fast as it comes, counts `message` frames, and
  * keeps every other frame (parsed). `until` waits on it, bounded.
  */
-class Light extends ReadConn {
+class Light extends h.ReadConn {
   messages = 0;
   readonly frames: Frame[] = [];
   readonly kept: Frame[] = [];
@@ -145,7 +131,7 @@ class Light extends ReadConn {
   private constructor(conn: Deno.TlsConn, options: LightOptions) {
     super(conn);
     const decoder = new TextDecoder();
-    const walker = new FrameWalker(
+    const walker = new h.FrameWalker(
       (type) => (type !== "message" && type !== "presence") || (options.messages ?? false),
       (type, payload) => {
         if (type === "message") this.messages++;
@@ -156,7 +142,7 @@ class Light extends ReadConn {
   }
 
   static async open(server: ServerHandle, options: LightOptions = {}): Promise<Light> {
-    return new Light(await connectTls(server.port, server.caFile), options);
+    return new Light(await h.connectTls(server.port, server.caFile), options);
   }
 
   /** Opens a connection, says hello and waits for the answer (welcome or error). */
@@ -237,11 +223,11 @@ class Light extends ReadConn {
   }
 
   async send(value: unknown): Promise<void> {
-    await writeAll(this.conn, encodeFrame(value));
+    await h.writeAll(this.conn, encodeFrame(value));
   }
 
   async sendBytes(bytes: Uint8Array): Promise<void> {
-    await writeAll(this.conn, bytes);
+    await h.writeAll(this.conn, bytes);
   }
 
   /** Milliseconds from a ping to its pong. */
@@ -354,8 +340,8 @@ const unthrottled = (connections: number) => [
 // ---- 1. replay memory --------------------------------------------------------------------------
 
 Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} messages that never read: RSS grows < ${REPLAY_RSS_GROWTH_MB} MB, a bystander's ping and message take < ${BYSTANDER_MS} ms (median), none ${BYSTANDER_WORST_MS} ms`, () =>
-  takingTurns(async () => {
-    await using server = await startServer({ args: unthrottled(RESUMERS + 50) });
+  h.takingTurns(async () => {
+    await using server = await h.startServer({ args: unthrottled(RESUMERS + 50) });
     // the history: one writer, as fast as the server acknowledges it
     const built = performance.now();
     await using writer = await Light.hello(server, { name: "historian" });
@@ -367,7 +353,7 @@ Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} m
     await using bystander = await Light.hello(server, { name: "bystander" }, { messages: true });
     await using listener = await Light.hello(server, { name: "listener" }, { messages: true });
     for (let i = 0; i < 5; i++) await bystander.pingMs(); // warm up
-    await delay(500);
+    await h.delay(500);
     const before = memoryMB(server.pid)!;
 
     // the attack: hello with resume = the oldest id, then never read
@@ -377,9 +363,9 @@ Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} m
     let growth: number;
     try {
       for (let i = 0; i < RESUMERS; i++) {
-        const conn = await connectTls(server.port, server.caFile);
+        const conn = await h.connectTls(server.port, server.caFile);
         resumers.push(conn);
-        await writeAll(conn, encodeFrame({ type: "hello", name: `resumer${i}`, resume: oldest }));
+        await h.writeAll(conn, encodeFrame({ type: "hello", name: `resumer${i}`, resume: oldest }));
         if (sampler.peak - before.rss > REPLAY_RSS_GROWTH_MB) break; // no need to wait for a crash
       }
       // they are in (counted online), then the bystander is timed while they sit there
@@ -391,14 +377,14 @@ Deno.test(`attack 1: ${RESUMERS} resumers from the oldest of ${REPLAY_HISTORY} m
       const end = Date.now() + 15_000;
       while (Date.now() < end && sampler.peak - before.rss <= REPLAY_RSS_GROWTH_MB) {
         if ((await who()).online >= RESUMERS + 3) break;
-        await delay(100);
+        await h.delay(100);
       }
       const online = (await who()).online;
       assert.equal(online, RESUMERS + 3, `every resumer is online (${serverState(server)})`);
       for (let i = 0; i < 20 && sampler.peak - before.rss <= REPLAY_RSS_GROWTH_MB; i++) {
         latencies.push(await bystander.pingMs());
         latencies.push(await roundTripMs(bystander, listener, `during-${i}`));
-        await delay(100);
+        await h.delay(100);
       }
     } finally {
       const peak = sampler.stop();
@@ -454,7 +440,7 @@ const WORST_SEARCHES = ["[a-m].{295}[0-9]", "\\b(\\w*\\s*){49}[0-9]", "[a-m].{29
 const SEARCH_BYSTANDER_P99_MS = 200;
 
 Deno.test(`attack 1b: ${WORST_SEARCHES.length} worst-case searches over ${REPLAY_HISTORY} messages of ${REPLAY_TEXT_LENGTH} characters: each ends (results, or search_timeout), and a bystander's messages arrive with p99 < ${SEARCH_BYSTANDER_P99_MS} ms`, async () => {
-  await using server = await startServer({ args: ["--max-rate", "0"] });
+  await using server = await h.startServer({ args: ["--max-rate", "0"] });
   await using writer = await Light.hello(server, { name: "historian" });
   // letters and spaces in no pattern (what makes RE2 work hardest), no digit: nothing matches
   const pool = randomLetters(REPLAY_TEXT_LENGTH * 2);
@@ -479,7 +465,7 @@ Deno.test(`attack 1b: ${WORST_SEARCHES.length} worst-case searches over ${REPLAY
   const deadline = Date.now() + 20_000;
   for (let i = 0; Date.now() < deadline && (!answered() || trips.length < 20); i++) {
     trips.push(await roundTripMs(bystander, listener, `during-${i}`));
-    await delay(20);
+    await h.delay(20);
   }
   const searchMs = performance.now() - started;
   const answers = refs.map((ref) => searcher.frames.find((f) => f.ref === ref));
@@ -550,12 +536,12 @@ Deno.test({
     "once; space back: sends work again by themselves and the log says so",
   ignore: !isRoot,
   async fn() {
-    const dir = await makeTempDir("chat-e2e-full-");
+    const dir = await h.makeTempDir("chat-e2e-full-");
     let mounted = false;
     try {
       await run("mount", ["-t", "tmpfs", "-o", `size=${DISK_MB}m`, "tmpfs", dir]);
       mounted = true;
-      await using server = await startServer({ dir, args: ["--max-rate", "0"] });
+      await using server = await h.startServer({ dir, args: ["--max-rate", "0"] });
       await using alice = await Light.hello(server, { name: "alice" }, { messages: true });
       await using carol = await Light.hello(server, { name: "carol" }, { messages: true });
       await using bob1 = await Light.hello(server, { name: "bob" }, { messages: true });
@@ -598,12 +584,12 @@ Deno.test({
       }
 
       // the temporary messages fall due meanwhile; bob leaves and comes back with his token
-      await delay(Math.max(0, DISK_TTL_S * 1000 + 1_000 - (Date.now() - fullSince)));
+      await h.delay(Math.max(0, DISK_TTL_S * 1000 + 1_000 - (Date.now() - fullSince)));
       await bob1.close();
       await alice.next("presence", (p) => p.left?.id === bob.id).catch((error) => {
         throw new Error(`${error.message}; ${serverState(server)}`);
       });
-      await delay(500);
+      await h.delay(500);
       assert.equal(server.exited, false, serverState(server));
       await using bob2 = await Light.hello(server, { name: "bob", token: bobToken }, {
         messages: true,
@@ -642,7 +628,7 @@ Deno.test({
       const back = await ask(alice, { type: "send", text: "the disk has room again" });
       assert.equal(back.type, "ack", JSON.stringify(back));
       await carol.next("message", (m) => m.text === "the disk has room again");
-      await waitUntil(
+      await h.waitUntil(
         () => /database works again/.test(server.output()),
         5_000,
         () => server.output(),
@@ -667,15 +653,15 @@ Deno.test({
       await server.stop();
     } finally {
       if (mounted) await run("umount", ["-l", dir]);
-      await removeDir(dir);
+      await h.removeDir(dir);
     }
   },
 });
 // ---- 3. an unthrottled sender ------------------------------------------------------------------
 
 Deno.test(`attack 3: --max-rate 0, one sender writing ${FLOOD_MESSAGES} messages as fast as its socket takes to ${FLOOD_RECEIVERS} receivers: nobody is cut, everyone gets everything, peak RSS < ${FLOOD_PEAK_RSS_MB} MB`, () =>
-  takingTurns(async () => {
-    await using server = await startServer({ args: unthrottled(500) });
+  h.takingTurns(async () => {
+    await using server = await h.startServer({ args: unthrottled(500) });
     const receivers: Light[] = [];
     try {
       // receivers, a few logging in at a time
@@ -728,7 +714,7 @@ Deno.test(`attack 3: --max-rate 0, one sender writing ${FLOOD_MESSAGES} messages
         let lastMoved = Date.now();
         while (!done() && Date.now() < end && Date.now() - lastMoved < FLOOD_STALL_MS) {
           if (progress() !== last) [last, lastMoved] = [progress(), Date.now()];
-          await delay(100);
+          await h.delay(100);
         }
         assert.ok(done(), `the flood did not finish: ${cuts()}`);
         assert.ok(!sender.eof && receivers.every((r) => !r.eof), `some were cut: ${cuts()}`);
@@ -768,7 +754,7 @@ Deno.test(`attack 3: --max-rate 0, one sender writing ${FLOOD_MESSAGES} messages
 // ---- 4. identity churn -------------------------------------------------------------------------
 
 Deno.test(`attack 4: --max-new-ids-per-address ${NEW_IDS}: ${NEW_IDS} hellos without a token get ids, the next gets rate_limited and goodbye too_many_ids; a returning user still logs in and messages flow`, async () => {
-  await using server = await startServer({
+  await using server = await h.startServer({
     args: ["--max-new-ids-per-address", String(NEW_IDS)],
   });
   const issued: Frame[] = [];
@@ -807,9 +793,9 @@ Deno.test(`attack 4: --max-new-ids-per-address ${NEW_IDS}: ${NEW_IDS} hellos wit
 // ---- 5. name exhaustion ------------------------------------------------------------------------
 
 Deno.test(`attack 5: the ids of a name cannot be used up: ${SAME_NAME_HELLOS} hellos of "victim" all get distinct ids, each < ${SAME_NAME_HELLO_MS} ms; with all 10,000 four-digit ids taken, victim still gets one`, async () => {
-  const dir = await makeTempDir("chat-e2e-victim-");
-  await using _dir = removedAtEnd(dir);
-  await using server = await startServer({ dir, args: ["--max-new-ids-per-address", "0"] });
+  const dir = await h.makeTempDir("chat-e2e-victim-");
+  await using _dir = h.removedAtEnd(dir);
+  await using server = await h.startServer({ dir, args: ["--max-new-ids-per-address", "0"] });
   const ids = new Set<string>();
   const times: number[] = [];
   const hello = async (i: number) => {
@@ -891,7 +877,7 @@ function holdOpen(
         held = await open();
       } catch {
         stats.failed++; // dropped during its handshake
-        await delay(5);
+        await h.delay(5);
         continue;
       }
       stats.opened++;
@@ -903,7 +889,7 @@ function holdOpen(
 }
 
 async function idleSocketsAttack(cap: number | undefined, attempts: number): Promise<void> {
-  await using server = await startServer({
+  await using server = await h.startServer({
     args: cap === undefined ? [] : ["--max-connections-per-address", String(cap)],
   });
   await using resident = await Light.hello(server, { name: "resident" }, { messages: true });
@@ -913,14 +899,14 @@ async function idleSocketsAttack(cap: number | undefined, attempts: number): Pro
   const tls = { opened: 0, dropped: 0, failed: 0 };
   const attackStarted = performance.now();
   const attack = Promise.all([
-    holdOpen(IDLE_TCP, () => tcpClient(server.port), stop, tcp),
-    holdOpen(IDLE_TLS, () => rawClient(server.port, server.caFile), stop, tls),
+    holdOpen(IDLE_TCP, () => h.tcpClient(server.port), stop, tcp),
+    holdOpen(IDLE_TLS, () => h.rawClient(server.port, server.caFile), stop, tls),
   ]);
   const logins: number[] = [];
   const trips: number[] = [];
   const failures: string[] = [];
   try {
-    await delay(1_000); // the attack is in full swing
+    await h.delay(1_000); // the attack is in full swing
     // the people already in chat on
     for (let i = 0; i < 5; i++) trips.push(await roundTripMs(resident, friend, `during-${i}`));
     for (let i = 0; i < IDLE_NEWCOMERS; i++) {
@@ -932,7 +918,7 @@ async function idleSocketsAttack(cap: number | undefined, attempts: number): Pro
         } catch (error) {
           failures.push(`newcomer ${i}, attempt ${attempt}: ${String(error).slice(0, 80)}`);
           if (attempt >= attempts) break;
-          await delay(100);
+          await h.delay(100);
           continue;
         }
         await using _newcomer = newcomer;
@@ -942,7 +928,7 @@ async function idleSocketsAttack(cap: number | undefined, attempts: number): Pro
         trips.push(await roundTripMs(resident, friend, `resident-${i}`));
         break;
       }
-      await delay(200);
+      await h.delay(200);
     }
   } finally {
     stop.done = true;
@@ -986,7 +972,7 @@ Deno.test(`attack 6c: the same with --max-connections-per-address 32, so that th
 });
 
 Deno.test("attack 6b: --max-connections-per-address 3: a 4th pending connection closes the oldest pending one, never a logged-in one", async () => {
-  await using server = await startServer({ args: ["--max-connections-per-address", "3"] });
+  await using server = await h.startServer({ args: ["--max-connections-per-address", "3"] });
   await using one = await Light.hello(server, { name: "one" }, { messages: true });
   await using two = await Light.hello(server, { name: "two" }, { messages: true });
   await using three = await Light.hello(server, { name: "three" }, { messages: true });
@@ -994,15 +980,15 @@ Deno.test("attack 6b: --max-connections-per-address 3: a 4th pending connection 
   const pending = [];
   try {
     for (let i = 0; i < 3; i++) {
-      pending.push(await tcpClient(server.port));
-      await delay(200); // accepted in this order
+      pending.push(await h.tcpClient(server.port));
+      await h.delay(200); // accepted in this order
     }
     for (const p of pending) assert.equal(await p.closed(300), false, "3 pending are allowed");
-    pending.push(await tcpClient(server.port));
+    pending.push(await h.tcpClient(server.port));
     assert.equal(await pending[0].closed(3_000), true, "the oldest pending one was closed");
     for (const p of pending.slice(1)) assert.equal(await p.closed(500), false, "the others stay");
     // and a 5th: the next oldest goes
-    pending.push(await tcpClient(server.port));
+    pending.push(await h.tcpClient(server.port));
     assert.equal(await pending[1].closed(3_000), true, "then the next oldest");
     for (const p of pending.slice(2)) assert.equal(await p.closed(300), false);
   } finally {
@@ -1018,7 +1004,7 @@ Deno.test("attack 6b: --max-connections-per-address 3: a 4th pending connection 
 // ---- 7. `who` in a big room --------------------------------------------------------------------
 
 Deno.test(`attack 7: who with ${BIG_ROOM} online with 24-character names answers users, cut to fit, online ${BIG_ROOM}`, async () => {
-  await using server = await startServer({
+  await using server = await h.startServer({
     args: ["--max-new-ids-per-address", "0", "--max-connections-per-address", "5000"],
   });
   const name = (i: number) => `n${String(i).padStart(5, "0")}`.padEnd(24, "x");
@@ -1065,7 +1051,7 @@ Deno.test(`attack 7: who with ${BIG_ROOM} online with 24-character names answers
 // ---- 8. acks after a flood cut -----------------------------------------------------------------
 
 Deno.test("attack 8: --max-rate 2: a flooder cut with goodbye flood had every stored message acknowledged before the goodbye; a retry with its token answers with the stored id; none stored twice", async () => {
-  await using server = await startServer({ args: ["--max-rate", "2"] });
+  await using server = await h.startServer({ args: ["--max-rate", "2"] });
   await using observer = await Light.hello(server, { name: "observer" }, { messages: true });
   await using flooder = await Light.hello(server, { name: "flooder" });
   const { id, name } = flooder.welcome.you;
@@ -1116,7 +1102,7 @@ Deno.test("attack 8: --max-rate 2: a flooder cut with goodbye flood had every st
         break;
       }
       assert.equal(answer.code, "rate_limited", JSON.stringify(answer));
-      await delay(600);
+      await h.delay(600);
     }
   }
   const marker2 = `marker ${crypto.randomUUID()}`;
@@ -1138,7 +1124,7 @@ Deno.test("attack 8: --max-rate 2: a flooder cut with goodbye flood had every st
 // ---- 9. sessions -------------------------------------------------------------------------------
 
 Deno.test("attack 9: a token rotates on every hello; a copy of a replaced token opens a second session that sessions lists; logout_others ends it: that token is refused with revoked, and joining again gives a new id", async () => {
-  await using server = await startServer();
+  await using server = await h.startServer();
   const ask = async (client: Light, type: string) => {
     const ref = `${type}-${crypto.randomUUID()}`;
     await client.send({ type, ref });
@@ -1202,15 +1188,15 @@ Deno.test("attack 9: a token rotates on every hello; a copy of a replaced token 
 // ---- 10. password ------------------------------------------------------------------------------
 
 Deno.test("attack 10: --password-file: every wrong password is logged with the address (never the password itself)", async () => {
-  const secrets = await makeTempDir("chat-e2e-secrets-");
-  await using _secrets = removedAtEnd(secrets);
+  const secrets = await h.makeTempDir("chat-e2e-secrets-");
+  await using _secrets = h.removedAtEnd(secrets);
   const file = join(secrets, "password.txt");
   await Deno.writeTextFile(file, "correct horse battery\n");
-  await using server = await startServer({ args: ["--password-file", file] });
+  await using server = await h.startServer({ args: ["--password-file", file] });
   // two guesses, each after the previous one's delay has passed (1 s, then 2 s)
   const guesses = ["wrong guess alpha", "wrong guess beta"];
   for (const password of guesses) {
-    await delay(200); // the previous guess's delay is over
+    await h.delay(200); // the previous guess's delay is over
     await using guess = await Light.hello(server, { name: "guesser", password }, {}, 10_000);
     assert.equal(guess.first("error")?.code, "bad_password", JSON.stringify(guess.frames));
     assert.match(guess.first("error").message, /wrong password/);

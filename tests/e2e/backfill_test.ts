@@ -10,23 +10,12 @@
 
 import assert from "node:assert/strict";
 import { GENERAL_ROOM } from "../../src/protocol/schema.ts";
-import {
-  ask,
-  type ChatEvent,
-  type ClientHandle,
-  joined,
-  makeTempDir,
-  type RawClient,
-  rawJoined,
-  removedAtEnd,
-  startServer,
-  WAIT_TIMEOUT_MS,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ClientHandle, RawClient } from "./harness.ts";
 import { SHOW_TIMEOUT_MS, Tmux, tmuxAvailable } from "./tmux.ts";
 
 async function post(raw: RawClient, frame: Record<string, unknown>): Promise<string> {
-  const ack = await ask(raw, { type: "send", ...frame });
+  const ack = await h.ask(raw, { type: "send", ...frame });
   assert.equal(ack.type, "ack", JSON.stringify(ack));
   return ack.id;
 }
@@ -51,13 +40,13 @@ async function page(
   count: number,
 ): Promise<string[]> {
   let lines: string[] = [];
-  await waitUntil(
+  await h.waitUntil(
     () => {
       const at = client.lines.findIndex((l, i) => i >= from && heading.test(l));
       lines = at < 0 ? [] : client.lines.slice(at + 1, at + 1 + count);
       return lines.length === count;
     },
-    WAIT_TIMEOUT_MS,
+    h.WAIT_TIMEOUT_MS,
     () => `${heading} and ${count} lines after it:\n${client.lines.slice(from).join("\n")}`,
   );
   return lines;
@@ -67,30 +56,30 @@ const numbered = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => `b${String(from + i).padStart(2, "0")}`);
 
 Deno.test("history: /history in --plain brings a room's earlier messages in order, pages further back, room by room", async () => {
-  await using server = await startServer({ args: ["--max-rate", "0"] });
-  const stateDir = await makeTempDir("chat-e2e-state-");
-  await using _stateDir = removedAtEnd(stateDir);
+  await using server = await h.startServer({ args: ["--max-rate", "0"] });
+  const stateDir = await h.makeTempDir("chat-e2e-state-");
+  await using _stateDir = h.removedAtEnd(stateDir);
   // reader joins #builds once, then leaves
   {
-    await using first = await joined(server, "reader", { stateDir });
+    await using first = await h.joined(server, "reader", { stateDir });
     await first.send("/join #builds");
     await first.waitFor(isJoined("#builds"));
     await first.end();
   }
-  const { raw: writer, welcome } = await rawJoined(server, "writer");
+  const { raw: writer, welcome } = await h.rawJoined(server, "writer");
   const writerId: string = welcome.you.id;
   try {
-    assert.equal((await ask(writer, { type: "join", room: "#builds" })).type, "room");
+    assert.equal((await h.ask(writer, { type: "join", room: "#builds" })).type, "room");
     for (const text of numbered(1, 80)) await post(writer, { text, room: "#builds" });
     for (let i = 1; i <= 20; i++) await post(writer, { text: `g${i}`, room: GENERAL_ROOM });
-    assert.equal((await ask(writer, { type: "join", room: "#vault" })).type, "room");
+    assert.equal((await h.ask(writer, { type: "join", room: "#vault" })).type, "room");
     await post(writer, { text: "vault business", room: "#vault" });
   } finally {
     await writer.close();
   }
 
   // the backlog: the 50 newest of all, so #builds from b51
-  await using reader = await joined(server, "reader", {
+  await using reader = await h.joined(server, "reader", {
     stateDir,
     mode: "plain",
     extraArgs: ["--room", "#builds"],
@@ -120,7 +109,7 @@ Deno.test("history: /history in --plain brings a room's earlier messages in orde
 
   // the oldest shown of each room is its own: #general's page goes before g1, where there is
   // nothing; #vault's message is never in it
-  await using again = await joined(server, "reader", { stateDir, mode: "plain" });
+  await using again = await h.joined(server, "reader", { stateDir, mode: "plain" });
   await again.waitForLine((l) => l.endsWith(`${writerId} in #builds: b80`));
   from = again.lines.length;
   await again.send("/history");
@@ -130,19 +119,19 @@ Deno.test("history: /history in --plain brings a room's earlier messages in orde
 
 Deno.test("history: in the full-screen client, looking at a quiet room shows what was said there before", async () => {
   await tmuxAvailable();
-  await using server = await startServer({ args: ["--max-rate", "0"] });
+  await using server = await h.startServer({ args: ["--max-rate", "0"] });
   await using tmux = new Tmux(server);
   const state = await tmux.stateDir();
   // alice is in #quiet, and away while it is spoken in, then buried under #general's backlog
   {
-    await using first = await joined(server, "alice", { stateDir: state });
+    await using first = await h.joined(server, "alice", { stateDir: state });
     await first.send("/join #quiet");
     await first.waitFor(isJoined("#quiet"));
     await first.end();
   }
-  const { raw: bob } = await rawJoined(server, "bob");
+  const { raw: bob } = await h.rawJoined(server, "bob");
   try {
-    assert.equal((await ask(bob, { type: "join", room: "#quiet" })).type, "room");
+    assert.equal((await h.ask(bob, { type: "join", room: "#quiet" })).type, "room");
     await post(bob, { text: "quiet one", room: "#quiet" });
     await post(bob, { text: "quiet two", room: "#quiet" });
     for (let i = 1; i <= 60; i++) await post(bob, { text: `busy ${i}`, room: GENERAL_ROOM });

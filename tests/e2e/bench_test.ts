@@ -8,13 +8,7 @@ import { join } from "node:path";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { psql, startNats, startPostgres } from "../engines.ts";
 import { bundleProgram } from "../../scripts/bundle.ts";
-import {
-  CHAT_ALL_PERMISSIONS,
-  childEnv,
-  fakeTlsServer,
-  makeTempDir,
-  removedAtEnd,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 
 /** A bench run (or build) still going after this is killed: no test waits for ever. */
 const PROCESS_LIMIT_MS = 120_000;
@@ -23,11 +17,11 @@ async function bench(
   args: string[],
   how: { command?: string[]; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [command, ...rest] = how.command ?? CHAT_ALL_PERMISSIONS;
+  const [command, ...rest] = how.command ?? h.CHAT_ALL_PERMISSIONS;
   const out = await new Deno.Command(command, {
     args: [...rest, "bench", ...args],
     cwd: how.cwd,
-    env: childEnv(),
+    env: h.childEnv(),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -312,7 +306,7 @@ async function cuttingServer(cutAfter: number) {
     peer.gone = true;
   };
   let forwarded = 0;
-  return await fakeTlsServer(async (conn) => {
+  return await h.fakeTlsServer(async (conn) => {
     const me: Peer = { conn, writing: Promise.resolve(), gone: false };
     const cutter = new FrameCutter();
     const buffer = new Uint8Array(64 * 1024);
@@ -387,8 +381,8 @@ Deno.test("chat bench fails in one sentence when the server cannot be reached", 
 });
 
 Deno.test("the bundle runs chat bench from a directory without deno.json", async () => {
-  const work = await makeTempDir("chat-bundle-bench-");
-  await using _work = removedAtEnd(work);
+  const work = await h.makeTempDir("chat-bundle-bench-");
+  await using _work = h.removedAtEnd(work);
   const bundle = await bundleProgram(join(work, "chat"));
   const { report } = await benchJson(["--clients", "2", "--messages", "20", "--raw"], {
     command: [Deno.execPath(), "run", "-A", bundle],

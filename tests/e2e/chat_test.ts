@@ -5,21 +5,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  type ChatEvent,
-  type ClientHandle,
-  joinClient,
-  joined,
-  joinedAll,
-  makeTempDir,
-  messageWith,
-  rawClient,
-  rawJoined,
-  removedAtEnd,
-  runChat,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ClientHandle } from "./harness.ts";
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
@@ -31,7 +18,7 @@ const count = (client: ClientHandle, text: string) =>
 async function marker(from: ClientHandle, all: ClientHandle[], label = "marker"): Promise<void> {
   const text = `${label} ${crypto.randomUUID()}`;
   await from.send(text);
-  await Promise.all(all.map((c) => c.waitFor(messageWith(text))));
+  await Promise.all(all.map((c) => c.waitFor(h.messageWith(text))));
 }
 
 /** The `{id, token}` saved for `id` anywhere in a tokens file (its keying is the client's business). */
@@ -58,10 +45,10 @@ function assertOneSentence(stderr: string): void {
 }
 
 Deno.test("three clients see each other join and each public message exactly once", async () => {
-  await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using b = await joined(server, "bob");
-  await using c = await joined(server, "carol");
+  await using server = await h.startServer();
+  await using a = await h.joined(server, "alice");
+  await using b = await h.joined(server, "bob");
+  await using c = await h.joined(server, "carol");
   assert.match(a.id, /^alice_[0-9]{4}$/);
   assert.match(b.id, /^bob_[0-9]{4}$/);
   assert.match(c.id, /^carol_[0-9]{4}$/);
@@ -83,7 +70,7 @@ Deno.test("three clients see each other join and each public message exactly onc
 
   const before = Date.now();
   await a.send("hello everyone");
-  const got = await Promise.all([a, b, c].map((x) => x.waitFor(messageWith("hello everyone"))));
+  const got = await Promise.all([a, b, c].map((x) => x.waitFor(h.messageWith("hello everyone"))));
   for (const m of got) {
     assert.equal(m.from, a.id);
     assert.deepEqual(m.to, []);
@@ -99,30 +86,30 @@ Deno.test("three clients see each other join and each public message exactly onc
 });
 
 Deno.test("a direct message reaches its recipient and the sender, and nobody else", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob", "carol");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob", "carol");
   const [a, b, c] = people;
 
   // by exact id
   await a.send(`@${b.id} secret for bob`);
-  const atB = await b.waitFor(messageWith("secret for bob"));
-  const atA = await a.waitFor(messageWith("secret for bob"));
+  const atB = await b.waitFor(h.messageWith("secret for bob"));
+  const atA = await a.waitFor(h.messageWith("secret for bob"));
   assert.equal(atB.from, a.id);
   assert.deepEqual(atB.to, [b.id]);
   assert.equal(atA.id, atB.id);
 
   // by name, when exactly one online user has it
   await a.send("@bob by name");
-  const byName = await b.waitFor(messageWith("by name"));
+  const byName = await b.waitFor(h.messageWith("by name"));
   assert.deepEqual(byName.to, [b.id]);
-  await a.waitFor(messageWith("by name"));
+  await a.waitFor(h.messageWith("by name"));
 
   // two recipients
   await c.send(`@${a.id} @bob for two`);
-  const two = await b.waitFor(messageWith("for two"));
+  const two = await b.waitFor(h.messageWith("for two"));
   assert.deepEqual([...two.to].sort(), [a.id, b.id].sort());
-  await a.waitFor(messageWith("for two"));
-  await c.waitFor(messageWith("for two"));
+  await a.waitFor(h.messageWith("for two"));
+  await c.waitFor(h.messageWith("for two"));
 
   // carol had every chance to receive the DMs: a later public marker reached her
   await marker(a, [a, b, c]);
@@ -131,7 +118,7 @@ Deno.test("a direct message reaches its recipient and the sender, and nobody els
   assert.equal(count(b, "secret for bob"), 1);
 
   // nor does a newcomer get them through history
-  await using d = await joined(server, "dave");
+  await using d = await h.joined(server, "dave");
   await d.waitFor((e) => e.type === "message" && e.text.startsWith("marker "));
   await marker(d, [a, d]);
   assert.equal(count(d, "secret for bob"), 0);
@@ -140,11 +127,11 @@ Deno.test("a direct message reaches its recipient and the sender, and nobody els
 });
 
 Deno.test("unknown and ambiguous recipients get an error and nothing is delivered", async () => {
-  await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using t1 = await joined(server, "twin");
-  await using t2 = await joined(server, "twin");
-  await using c = await joined(server, "carol");
+  await using server = await h.startServer();
+  await using a = await h.joined(server, "alice");
+  await using t1 = await h.joined(server, "twin");
+  await using t2 = await h.joined(server, "twin");
+  await using c = await h.joined(server, "carol");
   assert.notEqual(t1.id, t2.id);
   await a.waitFor((e) => e.type === "presence" && e.joined?.id === c.id);
   const everyone = [a, t1, t2, c];
@@ -185,9 +172,9 @@ Deno.test("unknown and ambiguous recipients get an error and nothing is delivere
 });
 
 Deno.test("a forged from, time and id in a raw send frame are ignored", async () => {
-  await using server = await startServer();
-  await using b = await joined(server, "bob");
-  const { raw, welcome } = await rawJoined(server, "mallory");
+  await using server = await h.startServer();
+  await using b = await h.joined(server, "bob");
+  const { raw, welcome } = await h.rawJoined(server, "mallory");
   await using _raw = raw;
   const mallory = welcome.you.id;
   assert.match(mallory, /^mallory_[0-9]{4}$/);
@@ -207,7 +194,7 @@ Deno.test("a forged from, time and id in a raw send frame are ignored", async ()
   const ack = await raw.frameWhere((f) => f.type === "ack" || f.type === "error");
   assert.equal(ack.type, "ack", JSON.stringify(raw.received));
   assert.equal(ack.ref, "f1");
-  const m = await b.waitFor(messageWith("forged fields"));
+  const m = await b.waitFor(h.messageWith("forged fields"));
   assert.equal(m.from, mallory);
   assert.notEqual(m.id, forgedId);
   assert.equal(m.id, ack.id);
@@ -219,18 +206,18 @@ Deno.test("a forged from, time and id in a raw send frame are ignored", async ()
   const err = await raw.frameWhere((f) => f.type === "error");
   assert.equal(err.code, "bad_frame");
   await raw.sendFrame({ type: "send", ref: "f2", text: "after injection" });
-  await b.waitFor(messageWith("after injection"));
+  await b.waitFor(h.messageWith("after injection"));
   assert.equal(count(b, "injected"), 0);
 });
 
 Deno.test("an offline direct message is delivered when the recipient comes back with its token", async () => {
-  await using server = await startServer();
-  const bState = await makeTempDir("chat-e2e-state-");
-  await using _bState = removedAtEnd(bState);
-  await using a = await joined(server, "alice");
+  await using server = await h.startServer();
+  const bState = await h.makeTempDir("chat-e2e-state-");
+  await using _bState = h.removedAtEnd(bState);
+  await using a = await h.joined(server, "alice");
   let bId: string;
   {
-    await using b = await joined(server, "bob", { stateDir: bState });
+    await using b = await h.joined(server, "bob", { stateDir: bState });
     bId = b.id;
     await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
     const result = await b.end();
@@ -238,7 +225,7 @@ Deno.test("an offline direct message is delivered when the recipient comes back 
   }
   await a.waitFor((e) => e.type === "presence" && e.left?.id === bId);
   await a.send(`@${bId} while you were away`);
-  await a.waitFor(messageWith("while you were away"));
+  await a.waitFor(h.messageWith("while you were away"));
   await a.waitFor((e) => e.type === "ack");
 
   const tokens = join(bState, "chat", "tokens.json");
@@ -247,9 +234,9 @@ Deno.test("an offline direct message is delivered when the recipient comes back 
     assert.ok(!entry.name.includes("bob"), `no file named after the user: ${entry.name}`);
   }
 
-  await using b2 = await joined(server, "bob", { stateDir: bState });
+  await using b2 = await h.joined(server, "bob", { stateDir: bState });
   assert.equal(b2.id, bId, "the saved token gives back the same id");
-  const dm = await b2.waitFor(messageWith("while you were away"));
+  const dm = await b2.waitFor(h.messageWith("while you were away"));
   assert.equal(dm.from, a.id);
   assert.deepEqual(dm.to, [bId]);
   const again = await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
@@ -257,48 +244,48 @@ Deno.test("an offline direct message is delivered when the recipient comes back 
 });
 
 Deno.test("a stranger asking for someone's name or id never gets that id", async () => {
-  await using server = await startServer();
-  await using b = await joined(server, "bob");
+  await using server = await h.startServer();
+  await using b = await h.joined(server, "bob");
   // same name from another machine (another state dir): a different id
-  await using stranger = await joined(server, "bob");
+  await using stranger = await h.joined(server, "bob");
   assert.notEqual(stranger.id, b.id);
   assert.match(stranger.id, /^bob_[0-9]{4}$/);
 
   // a made-up token: a new id, never the existing one
-  const { raw, welcome } = await rawJoined(server, "bob", "made-up-token-0123456789");
+  const { raw, welcome } = await h.rawJoined(server, "bob", "made-up-token-0123456789");
   await using _raw = raw;
   assert.notEqual(welcome.you.id, b.id);
   assert.notEqual(welcome.you.id, stranger.id);
   assert.notEqual(welcome.token, "made-up-token-0123456789", "the server issues its own token");
 
   // asking for the id itself as a name is refused
-  await using raw3 = await rawClient(server.port, server.caFile);
+  await using raw3 = await h.rawClient(server.port, server.caFile);
   await raw3.sendFrame({ type: "hello", name: b.id });
   const refused = await raw3.frameWhere((f) => f.type === "error" || f.type === "welcome");
   assert.equal(refused.type, "error", JSON.stringify(raw3.received));
 
   // the real bob was never kicked out
   await stranger.send(`@${b.id} still yours`);
-  const dm = await b.waitFor(messageWith("still yours"));
+  const dm = await b.waitFor(h.messageWith("still yours"));
   assert.equal(dm.from, stranger.id);
   assert.equal(b.events.filter((e) => e.type === "goodbye").length, 0);
 });
 
 Deno.test("history survives a SIGTERM stop and a restart on the same dir", async () => {
-  const dir = await makeTempDir("chat-e2e-server-");
-  await using _dir = removedAtEnd(dir);
+  const dir = await h.makeTempDir("chat-e2e-server-");
+  await using _dir = h.removedAtEnd(dir);
   let fingerprint: string;
   let aId: string;
   {
-    await using server = await startServer({ dir });
+    await using server = await h.startServer({ dir });
     fingerprint = server.fingerprint;
-    await using a = await joined(server, "alice");
-    await using b = await joined(server, "bob");
+    await using a = await h.joined(server, "alice");
+    await using b = await h.joined(server, "bob");
     aId = a.id;
     await a.send("history one");
     await a.send("history two");
     await a.send(`@${b.id} private history`);
-    await b.waitFor(messageWith("private history"));
+    await b.waitFor(h.messageWith("private history"));
     const done = await a.end();
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout.split("\n").filter((l) => l.includes('"type":"ack"')).length, 3);
@@ -310,11 +297,11 @@ Deno.test("history survives a SIGTERM stop and a restart on the same dir", async
     await b.waitFor((e) => e.type === "goodbye", 5_000);
     await b.end(5_000);
   }
-  await using server2 = await startServer({ dir });
+  await using server2 = await h.startServer({ dir });
   assert.equal(server2.fingerprint, fingerprint, "the certificates are reused");
-  await using c = await joined(server2, "carol");
-  const one = await c.waitFor(messageWith("history one"));
-  const two = await c.waitFor(messageWith("history two"));
+  await using c = await h.joined(server2, "carol");
+  const one = await c.waitFor(h.messageWith("history one"));
+  const two = await c.waitFor(h.messageWith("history two"));
   assert.equal(one.replay, true);
   assert.equal(one.from, aId);
   assert.ok(c.events.indexOf(one) < c.events.indexOf(two), "history in order");
@@ -323,38 +310,38 @@ Deno.test("history survives a SIGTERM stop and a restart on the same dir", async
 });
 
 Deno.test("the saved token on another connection reclaims the id and replaces the old one", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob");
   const [a, b] = people;
   // the client prints the welcome, then saves the token: wait for the file
   const tokensPath = join(b.stateDir, "chat", "tokens.json");
   const read = () => Deno.readTextFile(tokensPath).catch(() => "{}");
-  await waitUntil(async () => (await read()).includes(b.id), 5_000, "token saved");
+  await h.waitUntil(async () => (await read()).includes(b.id), 5_000, "token saved");
   const saved = findSaved(JSON.parse(await read()), b.id);
   assert.ok(saved, await read());
 
-  const { raw, welcome } = await rawJoined(server, "bob", saved.token);
+  const { raw, welcome } = await h.rawJoined(server, "bob", saved.token);
   await using _raw = raw;
   assert.equal(welcome.you.id, b.id, "the token reclaims the id");
   const goodbye = await b.waitFor((e) => e.type === "goodbye");
   assert.equal(goodbye.reason, "replaced");
   await raw.sendFrame({ type: "send", ref: "r1", text: "from the new connection" });
-  const m = await a.waitFor(messageWith("from the new connection"));
+  const m = await a.waitFor(h.messageWith("from the new connection"));
   assert.equal(m.from, b.id);
   // presence did not flicker: alice saw no "left" for bob
   assert.equal(a.events.filter((e) => e.type === "presence" && e.left?.id === b.id).length, 0);
 });
 
 Deno.test("/exit and .exit leave with exit code 0 and the others see them go", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob", "carol");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob", "carol");
   const [a, b, c] = people;
   await b.send("bye from bob");
   await b.send("/exit");
   await c.send(".exit");
   await a.waitFor((e) => e.type === "presence" && e.left?.id === b.id);
   await a.waitFor((e) => e.type === "presence" && e.left?.id === c.id);
-  await a.waitFor(messageWith("bye from bob"));
+  await a.waitFor(h.messageWith("bye from bob"));
   // they exit on their own, with stdin still open
   const [rb, rc] = await Promise.all([b.exitedWithin(5_000), c.exitedWithin(5_000)]);
   assert.equal(rb, 0);
@@ -362,25 +349,25 @@ Deno.test("/exit and .exit leave with exit code 0 and the others see them go", a
 });
 
 Deno.test("an acknowledged message survives kill -9 of the server", async () => {
-  const dir = await makeTempDir("chat-e2e-server-");
-  await using _dir = removedAtEnd(dir);
+  const dir = await h.makeTempDir("chat-e2e-server-");
+  await using _dir = h.removedAtEnd(dir);
   {
-    await using server = await startServer({ dir });
-    await using a = await joined(server, "alice");
+    await using server = await h.startServer({ dir });
+    await using a = await h.joined(server, "alice");
     await a.send("acknowledged before the crash");
     await a.waitFor((e) => e.type === "ack");
     const status = await server.kill9();
     assert.equal(status.signal, "SIGKILL");
   }
-  await using server2 = await startServer({ dir });
-  await using c = await joined(server2, "carol");
-  const m = await c.waitFor(messageWith("acknowledged before the crash"));
+  await using server2 = await h.startServer({ dir });
+  await using c = await h.joined(server2, "carol");
+  const m = await c.waitFor(h.messageWith("acknowledged before the crash"));
   assert.equal(m.replay, true);
 });
 
 Deno.test("a client killed with SIGKILL leaves presence within a few seconds", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob");
   const [a, b] = people;
   await b.kill();
   const left = await a.waitFor((e) => e.type === "presence" && e.left?.id === b.id, 5_000);
@@ -391,9 +378,9 @@ Deno.test("a client killed with SIGKILL leaves presence within a few seconds", a
 });
 
 Deno.test("--plain prints one line per message and no escape sequences from others", async () => {
-  await using server = await startServer();
-  await using a = await joined(server, "alice");
-  await using p = await joinClient(server, "paul", { mode: "plain" });
+  await using server = await h.startServer();
+  await using a = await h.joined(server, "alice");
+  await using p = await h.joinClient(server, "paul", { mode: "plain" });
   const me = await p.me();
   await a.waitFor((e) => e.type === "presence" && e.joined?.id === me.id);
 
@@ -403,7 +390,7 @@ Deno.test("--plain prints one line per message and no escape sequences from othe
 
   const hostile = "\u001b[2J\u001b]0;pwned\u0007red";
   await a.send(hostile);
-  await a.waitFor(messageWith(hostile)); // the json client receives the text as sent
+  await a.waitFor(h.messageWith(hostile)); // the json client receives the text as sent
   const red = await p.waitForLine((l) => l.endsWith("red") && l.includes(a.id));
   assert.match(red, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id}: red$`));
 
@@ -423,9 +410,9 @@ Deno.test("--plain prints one line per message and no escape sequences from othe
 });
 
 Deno.test("at the end of stdin the client sends what is pending, waits for acks, exits 0", async () => {
-  await using server = await startServer();
-  await using b = await joined(server, "bob");
-  await using a = await joinClient(server, "alice");
+  await using server = await h.startServer();
+  await using b = await h.joined(server, "bob");
+  await using a = await h.joinClient(server, "alice");
   const lines = Array.from({ length: 20 }, (_, i) => `piped line ${String(i).padStart(2, "0")}`);
   // all at once, before the welcome even arrives, then EOF
   await a.send(lines.join("\n"));
@@ -434,22 +421,22 @@ Deno.test("at the end of stdin the client sends what is pending, waits for acks,
   const acks = result.stdout.split("\n").filter((l) => l.includes('"type":"ack"'));
   assert.equal(acks.length, 20, result.stdout);
 
-  await b.waitFor(messageWith(lines[19]));
+  await b.waitFor(h.messageWith(lines[19]));
   const received = b.events.filter((e) => e.type === "message" && e.text.startsWith("piped line"))
     .map((e) => e.text);
   assert.deepEqual(received, lines);
 });
 
 Deno.test("exit codes: 1 and one sentence when nothing listens, 2 for bad usage", async () => {
-  const cwd = await makeTempDir("chat-e2e-cwd-");
-  await using _cwd = removedAtEnd(cwd);
+  const cwd = await h.makeTempDir("chat-e2e-cwd-");
+  await using _cwd = h.removedAtEnd(cwd);
   // a port where nothing listens
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const env = { XDG_STATE_HOME: join(cwd, "state") };
 
-  const refused = await runChat(
+  const refused = await h.runChat(
     ["join", "--json", "--name", "tom", "--server", `127.0.0.1:${port}`],
     { cwd, env },
   );
@@ -457,21 +444,21 @@ Deno.test("exit codes: 1 and one sentence when nothing listens, 2 for bad usage"
   assertOneSentence(refused.stderr);
   assert.match(refused.stderr, new RegExp(String(port)));
 
-  const noName = await runChat(["join", "--server", `127.0.0.1:${port}`], { cwd, env });
+  const noName = await h.runChat(["join", "--server", `127.0.0.1:${port}`], { cwd, env });
   assert.equal(noName.code, 2, noName.stderr);
   assertOneSentence(noName.stderr);
   assert.match(noName.stderr, /--name/);
 
-  const badName = await runChat(["join", "--name", "../etc/passwd"], { cwd, env });
+  const badName = await h.runChat(["join", "--name", "../etc/passwd"], { cwd, env });
   assert.equal(badName.code, 2, badName.stderr);
   assertOneSentence(badName.stderr);
 
-  const badPort = await runChat(["serve", "--port", "abc"], { cwd, env });
+  const badPort = await h.runChat(["serve", "--port", "abc"], { cwd, env });
   assert.equal(badPort.code, 2, badPort.stderr);
   assertOneSentence(badPort.stderr);
   assert.match(badPort.stderr, /port/);
 
-  const unknown = await runChat(["serve", "--bogus"], { cwd, env });
+  const unknown = await h.runChat(["serve", "--bogus"], { cwd, env });
   assert.equal(unknown.code, 2, unknown.stderr);
   assertOneSentence(unknown.stderr);
 
@@ -482,24 +469,24 @@ Deno.test("exit codes: 1 and one sentence when nothing listens, 2 for bad usage"
 });
 
 Deno.test("--fingerprint pins the CA on first contact; a changed certificate is refused", async () => {
-  await using server1 = await startServer();
-  await using server2 = await startServer();
+  await using server1 = await h.startServer();
+  await using server2 = await h.startServer();
   assert.notEqual(server1.fingerprint, server2.fingerprint);
-  const cwd = await makeTempDir("chat-e2e-cwd-"); // no ./certs/ca.pem here
-  await using _cwd = removedAtEnd(cwd);
-  const state = await makeTempDir("chat-e2e-state-");
-  await using _state = removedAtEnd(state);
-  const fresh = await makeTempDir("chat-e2e-state-");
-  await using _fresh = removedAtEnd(fresh);
+  const cwd = await h.makeTempDir("chat-e2e-cwd-"); // no ./certs/ca.pem here
+  await using _cwd = h.removedAtEnd(cwd);
+  const state = await h.makeTempDir("chat-e2e-state-");
+  await using _state = h.removedAtEnd(state);
+  const fresh = await h.makeTempDir("chat-e2e-state-");
+  await using _fresh = h.removedAtEnd(fresh);
   /** `chat join --json` as `name` to `server` (host:port), its state in `stateDir`. */
   const joinAs = (name: string, stateDir: string, server: string, ...args: string[]) =>
-    runChat(["join", "--json", "--name", name, "--server", server, ...args], {
+    h.runChat(["join", "--json", "--name", name, "--server", server, ...args], {
       cwd,
       env: { XDG_STATE_HOME: stateDir },
     });
   // first contact: fetch, compare, pin
   {
-    await using pin = await joined(server1, "pinner", {
+    await using pin = await h.joined(server1, "pinner", {
       noCa: true,
       cwd,
       stateDir: state,
@@ -520,7 +507,7 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
 
   // later contacts need no flag
   {
-    await using again = await joined(server1, "pinner", { noCa: true, cwd, stateDir: state });
+    await using again = await h.joined(server1, "pinner", { noCa: true, cwd, stateDir: state });
     await again.end();
   }
 

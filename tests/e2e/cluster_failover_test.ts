@@ -11,14 +11,8 @@ import { loadTestServeArgs } from "../../src/cli/options.ts";
 import { RECONNECT_CAP_MS } from "../../src/client/client.ts";
 import { type Engine, type PostgresEngine, startNats, startPostgres } from "../engines.ts";
 import { ClusterClient, IdTable } from "./cluster_client.ts";
-import {
-  delay,
-  makeTempDir,
-  removeDir,
-  type ServerHandle,
-  takingTurns,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ServerHandle } from "./harness.ts";
 import { freePort, startServerOn } from "./reliability_harness.ts";
 
 type Nodes = Awaited<ReturnType<typeof threeNodes>>;
@@ -33,7 +27,7 @@ async function threeNodes(connections: number) {
     await pg.stop();
     throw error;
   }
-  const dir = await makeTempDir("chat-e2e-failover-");
+  const dir = await h.makeTempDir("chat-e2e-failover-");
   const ports = [freePort(), freePort(), freePort()];
   const args = ["--store", pg.url, "--bus", nats.url, ...loadTestServeArgs(connections)];
   const nodes: ServerHandle[] = [];
@@ -88,7 +82,7 @@ async function threeNodes(connections: number) {
       for (const node of nodes) await node.kill9().catch(() => {});
       await nats.stop().catch(() => {});
       await pg.stop().catch(() => {});
-      await removeDir(dir);
+      await h.removeDir(dir);
     },
   };
 }
@@ -157,7 +151,7 @@ async function assertAllDelivered(
   count: number,
   ms: number,
 ): Promise<Map<string, number>> {
-  await waitUntil(
+  await h.waitUntil(
     () => everyone.every((r) => r.received.length >= count),
     ms,
     "every client has every message",
@@ -169,7 +163,7 @@ async function assertAllDelivered(
 }
 
 Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node killed with -9 mid-run and restarted: every acknowledged message is in PostgreSQL and reached every receiver once, in one order, and the dead node's clients resumed elsewhere", () =>
-  takingTurns(async () => {
+  h.takingTurns(async () => {
     await using c = await threeNodes(1_000);
     const { senders, everyone } = await c.crowd(300, 5);
     let killedAt = 0;
@@ -177,7 +171,7 @@ Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node 
     const ids = await sendAll(senders, 2_000, 20, 3_000, async () => {
       killedAt = Date.now();
       await c.nodes[1].kill9();
-      await delay(1_000);
+      await h.delay(1_000);
       await c.restart(1);
     });
     const sendMs = Date.now() - started;
@@ -210,19 +204,19 @@ Deno.test("failover: 3 nodes, 300 clients, 5 senders, 10,000 messages; one node 
   }));
 
 Deno.test("NATS restarted mid-run: the nodes reconnect by themselves and nothing acknowledged is lost, repeated or out of order", () =>
-  takingTurns(async () => {
+  h.takingTurns(async () => {
     await using c = await threeNodes(200);
     const { senders, everyone } = await c.crowd(30, 3);
     const ids = await sendAll(senders, 500, 10, 300, async () => {
       await c.nats.kill();
-      await delay(1_000);
+      await h.delay(1_000);
       await c.nats.start();
     });
     assert.equal(new Set(ids).size, 1_500);
     await assertAllDelivered(c, everyone, ids, 1_500, 60_000);
     // the bus carries presence again: a newcomer on one node is known on the others
     const [late] = await c.connect("late", 1);
-    await waitUntil(
+    await h.waitUntil(
       () => c.nodes.every((n) => n.output().includes("the bus (NATS) is back")),
       20_000,
       "every node said the bus is back",
@@ -231,14 +225,14 @@ Deno.test("NATS restarted mid-run: the nodes reconnect by themselves and nothing
   }));
 
 Deno.test("PostgreSQL stopped for 5 s: sends are refused with a clear error meanwhile, never acknowledged and lost; after it, everything goes through", () =>
-  takingTurns(async () => {
+  h.takingTurns(async () => {
     await using c = await threeNodes(200);
     const { senders, everyone } = await c.crowd(12, 3);
     let stoppedFor = 0;
     const ids = await sendAll(senders, 300, 5, 150, async () => {
       const t0 = Date.now();
       await c.pg.halt();
-      await delay(5_000);
+      await h.delay(5_000);
       await c.pg.start();
       stoppedFor = Date.now() - t0;
     });

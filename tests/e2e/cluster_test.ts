@@ -5,16 +5,8 @@
 
 import assert from "node:assert/strict";
 import { startNats, startPostgres } from "../engines.ts";
-import {
-  type ChatEvent,
-  type ClientHandle,
-  joinClient,
-  makeTempDir,
-  removeDir,
-  runChat,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ClientHandle } from "./harness.ts";
 
 /** The engines and a certs dir shared by every node (one CA: a client trusts them all). */
 async function engines() {
@@ -23,17 +15,17 @@ async function engines() {
     await pg.stop();
     throw error;
   });
-  const dir = await makeTempDir("chat-e2e-cluster-");
+  const dir = await h.makeTempDir("chat-e2e-cluster-");
   return {
     pg,
     nats,
     dir,
     node: (extra: string[] = []) =>
-      startServer({ dir, args: ["--store", pg.url, "--bus", nats.url, ...extra] }),
+      h.startServer({ dir, args: ["--store", pg.url, "--bus", nats.url, ...extra] }),
     async [Symbol.asyncDispose]() {
       await nats.stop().catch(() => {});
       await pg.stop().catch(() => {});
-      await removeDir(dir);
+      await h.removeDir(dir);
     },
   };
 }
@@ -46,9 +38,9 @@ Deno.test("three nodes: messages from every node reach everyone in one order, pr
   await using n1 = await cluster.node();
   await using n2 = await cluster.node();
   await using n3 = await cluster.node();
-  await using a = await joinClient(n1, "alice");
-  await using b = await joinClient(n2, "bob");
-  await using c = await joinClient(n3, "carol");
+  await using a = await h.joinClient(n1, "alice");
+  await using b = await h.joinClient(n2, "bob");
+  await using c = await h.joinClient(n3, "carol");
   const [alice, bob, carol] = [await a.me(), await b.me(), await c.me()];
 
   // presence crosses nodes: bob (on n2) hears carol (on n3) come; /who lists all three
@@ -70,7 +62,7 @@ Deno.test("three nodes: messages from every node reach everyone in one order, pr
     for (let i = 0; i < per; i++) await client.send(`n${k}-${i}`);
   }));
   for (const client of [a, b, c]) {
-    await waitUntil(() => texts(client).length >= 3 * per, 20_000, "every message everywhere");
+    await h.waitUntil(() => texts(client).length >= 3 * per, 20_000, "every message everywhere");
   }
   const order = texts(a);
   assert.equal(new Set(order).size, 3 * per, "each once");
@@ -108,15 +100,15 @@ Deno.test("the same person joining on another node ends the first session; a tok
   await using cluster = await engines();
   await using n1 = await cluster.node();
   await using n2 = await cluster.node();
-  await using a = await joinClient(n1, "alice");
-  await using b = await joinClient(n2, "bob");
+  await using a = await h.joinClient(n1, "alice");
+  await using b = await h.joinClient(n2, "bob");
   const alice = await a.me();
   await b.waitFor((e) =>
     (e.type === "presence" && e.joined?.id === alice.id) ||
     (e.type === "welcome" && e.users.some((u: { id: string }) => u.id === alice.id))
   );
   // alice again, with her saved token, on the other node
-  await using again = await joinClient(n2, "alice", { stateDir: a.stateDir, extraArgs: [] });
+  await using again = await h.joinClient(n2, "alice", { stateDir: a.stateDir, extraArgs: [] });
   assert.equal((await again.me()).id, alice.id, "the token of n1 works on n2");
   const bye = await a.waitFor((e) => e.type === "goodbye");
   assert.equal(bye.reason, "replaced");
@@ -134,8 +126,8 @@ Deno.test("back on another node, what was missed comes once", async () => {
   await using cluster = await engines();
   await using n1 = await cluster.node();
   await using n2 = await cluster.node();
-  await using a = await joinClient(n1, "alice");
-  await using b = await joinClient(n2, "bob");
+  await using a = await h.joinClient(n1, "alice");
+  await using b = await h.joinClient(n2, "bob");
   await a.me();
   await b.me();
   await a.send("before");
@@ -145,7 +137,7 @@ Deno.test("back on another node, what was missed comes once", async () => {
   for (let i = 0; i < 5; i++) await a.send(`missed ${i}`);
   await a.waitFor((e) => e.type === "message" && e.text === "missed 4");
   // bob comes back on the other node
-  await using back = await joinClient(n1, "bob", { stateDir: state });
+  await using back = await h.joinClient(n1, "bob", { stateDir: state });
   await back.waitFor((e) => e.type === "message" && e.text === "missed 4");
   const seen = back.events.filter((e) => e.type === "message").map((e) => e.text);
   for (let i = 0; i < 5; i++) {
@@ -154,11 +146,11 @@ Deno.test("back on another node, what was missed comes once", async () => {
 });
 
 Deno.test("a store or bus that cannot be reached stops chat serve with one sentence naming it, the password hidden", async () => {
-  const dir = await makeTempDir("chat-e2e-engines-");
+  const dir = await h.makeTempDir("chat-e2e-engines-");
   await using pg = { ...(await startPostgres()), [Symbol.asyncDispose]: () => pg.stop() };
   try {
     const certs = ["--port", "0", "--certs", `${dir}/certs`];
-    const noStore = await runChat([
+    const noStore = await h.runChat([
       "serve",
       ...certs,
       "--store",
@@ -171,7 +163,7 @@ Deno.test("a store or bus that cannot be reached stops chat serve with one sente
       /^chat: cannot open the store postgres:\/\/chat:\*\*\*@127\.0\.0\.1:1\/chat.*refused the connection/,
     );
     assert.doesNotMatch(said, /hunter2|\n\s+at /);
-    const noBus = await runChat([
+    const noBus = await h.runChat([
       "serve",
       ...certs,
       "--store",
@@ -186,6 +178,6 @@ Deno.test("a store or bus that cannot be reached stops chat serve with one sente
     );
     assert.equal(noBus.stderr.trim().split("\n").length, 1, noBus.stderr);
   } finally {
-    await removeDir(dir);
+    await h.removeDir(dir);
   }
 });

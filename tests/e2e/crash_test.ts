@@ -6,16 +6,8 @@
 // Run: deno test -A --parallel tests/e2e/crash_test.ts
 
 import assert from "node:assert/strict";
-import {
-  type ChatEvent,
-  delay,
-  joinedAll,
-  makeTempDir,
-  removeDir,
-  type ServerHandle,
-  waitUntil,
-  withTimeout,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ServerHandle } from "./harness.ts";
 import { EventCursor, freePort, readMessages, startServerOn } from "./reliability_harness.ts";
 
 const TOTAL = 10_000;
@@ -31,12 +23,12 @@ const text = (n: number) => `n-${String(n).padStart(5, "0")}`;
 
 Deno.test("an acknowledged message survives kill -9", async () => {
   const started = Date.now();
-  const dir = await makeTempDir("chat-e2e-crash-");
+  const dir = await h.makeTempDir("chat-e2e-crash-");
   const port = freePort();
   const args = ["--max-rate", "0"];
   let server: ServerHandle | undefined = await startServerOn(dir, port, args);
   try {
-    await using people = await joinedAll(server, "receiver", "sender");
+    await using people = await h.joinedAll(server, "receiver", "sender");
     const [receiver, sender] = people;
 
     // what the sender's stdout says, followed incrementally
@@ -77,7 +69,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
         for (let n = from; n < from + CHUNK && n <= TOTAL; n++) lines.push(text(n));
         await sender.send(lines.join("\n"));
         written += lines.length;
-        await delay(CHUNK_PAUSE_MS);
+        await h.delay(CHUNK_PAUSE_MS);
       }
     })();
 
@@ -85,7 +77,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
     /** Per kill: when, and which line numbers were written but not yet acknowledged. */
     const kills: { at: number; from: number; to: number }[] = [];
     for (const [i, threshold] of KILL_AT.entries()) {
-      await waitUntil(
+      await h.waitUntil(
         () => (followSender(), followReceiver(), acked.size >= threshold),
         RUN_TIMEOUT_MS - (Date.now() - started),
         () => `${threshold} acks (have ${acked.size}, written ${written})`,
@@ -93,8 +85,8 @@ Deno.test("an acknowledged message survives kill -9", async () => {
       );
       // strike while lines are in flight: just after a chunk went into the sender's stdin
       const before = written;
-      await waitUntil(() => written > before || written >= TOTAL, 10_000, "the next chunk", 1);
-      await delay(Math.floor(Math.random() * 5));
+      await h.waitUntil(() => written > before || written >= TOTAL, 10_000, "the next chunk", 1);
+      await h.delay(Math.floor(Math.random() * 5));
       followSender();
       const ackedAtKill = acked.size;
       const inFlight = written - acked.size;
@@ -108,7 +100,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
       // both clients come back by themselves (backoff with jitter, capped at 30 s)
       const connectedAfter = (log: { state: string; at: number }[]) =>
         log.find((s) => s.state === "connected" && s.at >= killedAt)?.at;
-      await waitUntil(
+      await h.waitUntil(
         () => (followSender(),
           followReceiver(),
           connectedAfter(statusTimes) !== undefined &&
@@ -125,7 +117,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
       console.log(line);
     }
 
-    await withTimeout(
+    await h.withTimeout(
       writing,
       Math.max(1, RUN_TIMEOUT_MS - (Date.now() - started)),
       "writing every line to the sender",
@@ -134,7 +126,7 @@ Deno.test("an acknowledged message survives kill -9", async () => {
     const result = await sender.end(60_000);
     followSender();
     assert.equal(result.code, 0, `the sender exited ${result.code}: ${result.stderr}`);
-    await waitUntil(
+    await h.waitUntil(
       () => (followReceiver(), new Set(received.map((e) => e.text)).size >= TOTAL),
       30_000,
       () => `the receiver to have all ${TOTAL} texts (has ${received.length} messages)`,
@@ -195,6 +187,6 @@ Deno.test("an acknowledged message survives kill -9", async () => {
     );
   } finally {
     if (server && !server.exited) await server.kill9().catch(() => {});
-    await removeDir(dir);
+    await h.removeDir(dir);
   }
 });

@@ -10,19 +10,8 @@
 // Run: deno test -A tests/e2e/failover_client_test.ts
 
 import assert from "node:assert/strict";
-import {
-  ask,
-  indexFrom,
-  joined,
-  makeTempDir,
-  messageWith,
-  rawJoined,
-  rawSend,
-  removeDir,
-  runChat,
-  type ServerHandle,
-  startServer,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ServerHandle } from "./harness.ts";
 import { freePort, startServerOn } from "./reliability_harness.ts";
 
 /** How long joining through a refused address may take, process start included. */
@@ -31,23 +20,23 @@ const QUICK_JOIN_MS = 8_000;
 const list = (...ports: number[]) => ports.map((port) => `127.0.0.1:${port}`).join(",");
 
 Deno.test("failover: --server with a refused address first joins the live one at once; check does too", async () => {
-  await using server = await startServer();
+  await using server = await h.startServer();
   const closed = freePort();
   const started = Date.now();
-  await using alice = await joined(server, "alice", {
+  await using alice = await h.joined(server, "alice", {
     extraArgs: ["--server", list(closed, server.port)],
   });
   const took = Date.now() - started;
   assert.ok(took < QUICK_JOIN_MS, `joined in ${took} ms`);
   // the line mode too, and the message goes through
-  await using bob = await joined(server, "bob", {
+  await using bob = await h.joined(server, "bob", {
     mode: "plain",
     extraArgs: ["--server", list(closed, server.port)],
   });
   await bob.send("hello over the second address");
-  await alice.waitFor(messageWith("hello over the second address"));
+  await alice.waitFor(h.messageWith("hello over the second address"));
 
-  const check = await runChat(
+  const check = await h.runChat(
     ["check", "--server", list(closed, server.port), "--ca", server.caFile],
     { timeoutMs: 15_000 },
   );
@@ -55,7 +44,7 @@ Deno.test("failover: --server with a refused address first joins the live one at
   assert.match(check.stdout, new RegExp(`^ok: chat .* at 127\\.0\\.0\\.1:${server.port},`));
   // none answering: one line naming each, exit 1
   const other = freePort();
-  const down = await runChat(
+  const down = await h.runChat(
     ["check", "--server", list(closed, other), "--ca", server.caFile],
     { timeoutMs: 15_000 },
   );
@@ -78,7 +67,7 @@ Deno.test("failover: a bad --server list is one sentence and exit 2, before anyt
   ];
   for (const [server, expected] of cases) {
     for (const command of [["join", "--plain", "--name", "tom"], ["check"]]) {
-      const out = await runChat([...command, "--server", server], { timeoutMs: 15_000 });
+      const out = await h.runChat([...command, "--server", server], { timeoutMs: 15_000 });
       assert.equal(out.code, 2, `${command[0]} ${server}: ${out.stderr}`);
       assert.match(out.stderr, /^chat: .+\n$/, out.stderr);
       assert.match(out.stderr, expected);
@@ -87,20 +76,20 @@ Deno.test("failover: a bad --server list is one sentence and exit 2, before anyt
 });
 
 Deno.test("failover: node A killed, node B started on the same store: the client moves to B by itself, keeps its id, and misses nothing", async () => {
-  const dir = await makeTempDir("chat-e2e-failover-");
+  const dir = await h.makeTempDir("chat-e2e-failover-");
   const portA = freePort();
   const portB = freePort(); // nothing listens there until A is gone
   const servers: ServerHandle[] = [];
   try {
     const a = await startServerOn(dir, portA);
     servers.push(a);
-    await using alice = await joined(a, "alice", { extraArgs: ["--server", list(portA, portB)] });
-    const { raw: bob, welcome: bobWelcome } = await rawJoined(a, "bob");
+    await using alice = await h.joined(a, "alice", { extraArgs: ["--server", list(portA, portB)] });
+    const { raw: bob, welcome: bobWelcome } = await h.rawJoined(a, "bob");
     const bobToken: string = bobWelcome.token;
     const bobId: string = bobWelcome.you.id;
     await alice.waitFor((e) => e.type === "presence" && e.joined?.id === bobId);
-    await rawSend(bob, "b1", "before the crash");
-    await alice.waitFor(messageWith("before the crash"));
+    await h.rawSend(bob, "b1", "before the crash");
+    await alice.waitFor(h.messageWith("before the crash"));
     // alice's own message, acknowledged by node A
     await alice.send("alice before the crash");
     const acked = await alice.waitFor((e) => e.type === "ack");
@@ -117,11 +106,11 @@ Deno.test("failover: node A killed, node B started on the same store: the client
     // while alice is away: bob, on the same store served on a port she does not know, talks
     const away = ["away 1", "away 2", "away 3"];
     {
-      await using side = await startServer({ dir });
-      const { raw, welcome } = await rawJoined(side, "bob", bobToken);
+      await using side = await h.startServer({ dir });
+      const { raw, welcome } = await h.rawJoined(side, "bob", bobToken);
       await using _raw = raw;
       assert.equal(welcome.you.id, bobId);
-      for (const [i, text] of away.entries()) await rawSend(raw, `a${i}`, text);
+      for (const [i, text] of away.entries()) await h.rawSend(raw, `a${i}`, text);
       await raw.close();
       assert.equal((await side.stop("SIGTERM")).code, 0);
     }
@@ -130,7 +119,7 @@ Deno.test("failover: node A killed, node B started on the same store: the client
     servers.push(b);
     // back by itself, on B (A is still dead): a welcome, then connected, within the backoff
     const end = Date.now() + 40_000;
-    while (indexFrom(alice, mark, (e) => e.type === "status" && e.state === "connected") < 0) {
+    while (h.indexFrom(alice, mark, (e) => e.type === "status" && e.state === "connected") < 0) {
       assert.ok(Date.now() < end, `no reconnect within 40 s: ${alice.lines.slice(-10).join("\n")}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -143,19 +132,19 @@ Deno.test("failover: node A killed, node B started on the same store: the client
     assert.equal(welcome.you.id, alice.id, "alice keeps her id (her token works on node B)");
 
     // what she missed, once each, in order, as replay; nothing from before shown again
-    await alice.waitFor(messageWith("away 3"), 10_000);
+    await alice.waitFor(h.messageWith("away 3"), 10_000);
     const missed = alice.events.slice(mark).filter((e) => e.type === "message" && !e.own)
       .map((e) => e.text as string).filter((t) => t !== "typed while away");
     assert.deepEqual(missed, away, "missed messages once each, in order");
     for (const text of away) {
-      assert.equal(alice.events.filter(messageWith(text)).length, 1, `${text} exactly once`);
-      assert.equal(alice.events.find(messageWith(text))?.replay, true, `${text} came as replay`);
+      assert.equal(alice.events.filter(h.messageWith(text)).length, 1, `${text} exactly once`);
+      assert.equal(alice.events.find(h.messageWith(text))?.replay, true, `${text} came as replay`);
     }
-    assert.equal(alice.events.filter(messageWith("before the crash")).length, 1);
+    assert.equal(alice.events.filter(h.messageWith("before the crash")).length, 1);
     // what she typed while away went out once, through B
-    const carolJoin = await rawJoined(b, "carol");
+    const carolJoin = await h.rawJoined(b, "carol");
     await using carol = carolJoin.raw;
-    const history = await ask(carol, { type: "history", limit: 50 });
+    const history = await h.ask(carol, { type: "history", limit: 50 });
     assert.equal(history.type, "results", JSON.stringify(history).slice(0, 300));
     const texts = history.messages.map((m: { text: string }) => m.text);
     const count = (text: string) => texts.filter((t: string) => t === text).length;
@@ -166,7 +155,7 @@ Deno.test("failover: node A killed, node B started on the same store: the client
       "the id node A acknowledged",
     );
     await alice.waitFor((e) => e.type === "ack" && e.id !== acked.id, 10_000);
-    const again = await ask(carol, { type: "history", limit: 50 });
+    const again = await h.ask(carol, { type: "history", limit: 50 });
     const final = again.messages.map((m: { text: string }) => m.text);
     assert.deepEqual(
       ["before the crash", "alice before the crash", ...away, "typed while away"].map((t) =>
@@ -178,6 +167,6 @@ Deno.test("failover: node A killed, node B started on the same store: the client
     assert.equal((await alice.end()).code, 0);
   } finally {
     for (const server of servers) if (!server.exited) await server.kill9().catch(() => {});
-    await removeDir(dir);
+    await h.removeDir(dir);
   }
 });

@@ -27,15 +27,8 @@ import {
 } from "../../src/protocol/codec.ts";
 import { ClientFrame, MAX_TEXT_LENGTH } from "../../src/protocol/schema.ts";
 import { MAX_BAD_FRAMES } from "../../src/server/session.ts";
-import {
-  assertServerServes,
-  type ChatEvent,
-  type ClientHandle,
-  delay,
-  joined,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ClientHandle } from "./harness.ts";
 import { EventCursor, FuzzConn, mib, rssKiB, serverPid } from "./reliability_harness.ts";
 import { prefixOnly, rawFrame, utf8 } from "../fixtures.ts";
 
@@ -400,7 +393,7 @@ async function play(
       conn = await FuzzConn.open(port, caFile);
     } catch (error) {
       if (attempt === 19) throw new Error(`cannot connect for a session: ${error}`);
-      await delay(50);
+      await h.delay(50);
     }
   }
   await using c = conn!;
@@ -420,7 +413,7 @@ async function play(
     if (c.eof) {
       // a server that died needs a moment to be seen as exited, and its last words a moment more
       const lastWords = () => /uncaught/i.test(serverState());
-      await waitUntil(lastWords, 2_000, "its last words").catch(() => {}); // said below if any
+      await h.waitUntil(lastWords, 2_000, "its last words").catch(() => {}); // said below if any
     }
     const goodbye = c.heard.goodbye;
     throw new Error(
@@ -534,9 +527,9 @@ interface Honest {
   events: ChatEvent[];
 }
 
-function follow(h: Honest, honestIds: Set<string>): void {
-  for (const e of h.cursor.take()) {
-    h.events.push(e);
+function follow(honest: Honest, honestIds: Set<string>): void {
+  for (const e of honest.cursor.take()) {
+    honest.events.push(e);
     if (e.type !== "message") continue;
     messageIds.add(e.id);
     if (honestIds.has(e.from) && e.to?.length) honestDms.add(e.id);
@@ -545,7 +538,7 @@ function follow(h: Honest, honestIds: Set<string>): void {
 
 Deno.test("fuzz: random and hostile frames from several connections; the server holds", async () => {
   const started = Date.now();
-  await using server = await startServer({
+  await using server = await h.startServer({
     // every session is a newcomer from 127.0.0.1: no limit on new ids or on the address's rate
     args: [
       "--max-rate",
@@ -558,9 +551,9 @@ Deno.test("fuzz: random and hostile frames from several connections; the server 
   });
   const pid = serverPid(server);
   assert.ok(pid, "the server's pid");
-  const a: Honest = { client: await joined(server, "honest_a"), cursor: null!, events: [] };
+  const a: Honest = { client: await h.joined(server, "honest_a"), cursor: null!, events: [] };
   await using _a = a.client;
-  const b: Honest = { client: await joined(server, "honest_b"), cursor: null!, events: [] };
+  const b: Honest = { client: await h.joined(server, "honest_b"), cursor: null!, events: [] };
   await using _b = b.client;
   a.cursor = new EventCursor(a.client);
   b.cursor = new EventCursor(b.client);
@@ -600,7 +593,7 @@ Deno.test("fuzz: random and hostile frames from several connections; the server 
       }
       follow(a, honestIds);
       follow(b, honestIds);
-      await delay(150);
+      await h.delay(150);
     }
   })();
 
@@ -641,7 +634,7 @@ Deno.test("fuzz: random and hostile frames from several connections; the server 
       rssDuring.push(rssKiB(pid));
       follow(a, honestIds);
       follow(b, honestIds);
-      await delay(500);
+      await h.delay(500);
     }
   })();
   const settled = await Promise.allSettled([...workers, sampling]);
@@ -651,7 +644,7 @@ Deno.test("fuzz: random and hostile frames from several connections; the server 
 
   // the honest clients: every send acknowledged and received by the other, exactly once
   for (const [me, other] of [[a, b], [b, a]] as const) {
-    await waitUntil(
+    await h.waitUntil(
       () => (follow(me, honestIds),
         follow(other, honestIds),
         me.events.filter((e) => e.type === "ack").length >= HONEST_MESSAGES &&
@@ -695,7 +688,7 @@ Deno.test("fuzz: random and hostile frames from several connections; the server 
   }
 
   assert.equal(server.exited, false, `the server died:\n${server.output().slice(-2_000)}`);
-  await assertServerServes(server);
+  await h.assertServerServes(server);
   const rssAfter = rssKiB(pid);
   const peak = Math.max(rssBefore, ...rssDuring, result.rssAfter, rssAfter);
   console.log(

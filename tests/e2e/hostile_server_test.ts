@@ -7,17 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeFrame, FrameCutter } from "../../src/protocol/codec.ts";
 import { MIN_HEARTBEAT_MS } from "../../src/client/client.ts";
-import {
-  closeQuietly,
-  fakeTlsServer,
-  joinClient,
-  makeTempDir,
-  removedAtEnd,
-  runJoinRaw,
-  WAIT_TIMEOUT_MS,
-  waitUntil,
-  writeAll,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 import { welcomeFrame } from "../fixtures.ts";
 
 /** Escape sequences a hostile server might send: title, colour, screen clear, bidi override. */
@@ -35,11 +25,11 @@ type Reply = (
 /** A TLS server that answers each client frame with `reply`; counts what it got by type. */
 async function fakeServer(reply: Reply) {
   const received = new Map<string, number>();
-  const server = await fakeTlsServer(async (conn) => {
+  const server = await h.fakeTlsServer(async (conn) => {
     const cutter = new FrameCutter();
     const buffer = new Uint8Array(16 * 1024);
-    const send = (value: unknown) => writeAll(conn, encodeFrame(value)).catch(() => {});
-    const close = () => closeQuietly(conn);
+    const send = (value: unknown) => h.writeAll(conn, encodeFrame(value)).catch(() => {});
+    const close = () => h.closeQuietly(conn);
     for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
       for (const payload of cutter.push(buffer.subarray(0, n))) {
         const frame = JSON.parse(new TextDecoder().decode(payload));
@@ -65,7 +55,7 @@ Deno.test("hostile server: its refusal is printed without escape sequences", asy
     if (frame.type === "hello") send({ type: "error", code: "nope", message: EVIL });
   });
   for (const mode of ["--plain", "--json"]) {
-    const out = await runJoinRaw([
+    const out = await h.runJoinRaw([
       mode,
       "--name",
       "bob",
@@ -89,8 +79,8 @@ Deno.test("hostile server: a goodbye and errors in plain mode reach the terminal
       send({ type: "goodbye", reason: "bye", message: EVIL });
     }
   });
-  await using client = await joinClient(server, "bob", { mode: "plain" });
-  await client.waitForLine((l) => l.includes("disconnected by the server"), WAIT_TIMEOUT_MS);
+  await using client = await h.joinClient(server, "bob", { mode: "plain" });
+  await client.waitForLine((l) => l.includes("disconnected by the server"), h.WAIT_TIMEOUT_MS);
   const result = await client.end();
   const printed = [...client.lines, result.stderr].join("\n");
   assert.match(printed, /disconnected by the server: no.*entry/);
@@ -104,13 +94,13 @@ Deno.test("hostile server: a ping interval of 0 does not make the client ping in
     if (frame.type === "hello") send(welcome(0));
     if (frame.type === "ping") pings.push(performance.now());
   });
-  await using client = await joinClient(server, "bob", { mode: "json" });
-  await client.waitFor((e) => e.type === "welcome", WAIT_TIMEOUT_MS);
+  await using client = await h.joinClient(server, "bob", { mode: "json" });
+  await client.waitFor((e) => e.type === "welcome", h.WAIT_TIMEOUT_MS);
   // the client raises a heartbeat of 0 to MIN_HEARTBEAT_MS: it keeps pinging, one interval
   // apart at the least. N pings span at least N - 1 intervals; one interval is left for the
   // delivery of the first to have been late (a loop would send them all within a millisecond)
   const n = 6;
-  await waitUntil(() => pings.length >= n, WAIT_TIMEOUT_MS, () => `${pings.length} pings`);
+  await h.waitUntil(() => pings.length >= n, h.WAIT_TIMEOUT_MS, () => `${pings.length} pings`);
   const first = pings.slice(0, n);
   const span = first[n - 1] - first[0];
   const gaps = first.slice(1).map((t, i) => Math.round(t - first[i]));
@@ -149,12 +139,12 @@ const HANDSHAKE_DROPPED =
 
 Deno.test("a server that hangs up during the TLS handshake: one sentence that says so, exit 1", async () => {
   await using server = dropping();
-  const state = await makeTempDir("chat-e2e-state-");
-  await using _state = removedAtEnd(state);
+  const state = await h.makeTempDir("chat-e2e-state-");
+  await using _state = h.removedAtEnd(state);
   const env = { XDG_STATE_HOME: state };
   const where = ["--server", `127.0.0.1:${server.port}`];
   for (const mode of ["--plain", "--json"]) {
-    const out = await runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
+    const out = await h.runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
     assert.equal(out.code, 1, out.stderr);
     assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
     assert.match(out.stderr, HANDSHAKE_DROPPED);
@@ -162,7 +152,7 @@ Deno.test("a server that hangs up during the TLS handshake: one sentence that sa
   }
   // first contact with --fingerprint probes the certificate first: the same sentence
   const fingerprint = `SHA256:${"A".repeat(43)}`;
-  const probed = await runJoinRaw(
+  const probed = await h.runJoinRaw(
     ["--plain", "--name", "bob", ...where, "--fingerprint", fingerprint],
     { cwd: state, env },
   );
@@ -196,7 +186,7 @@ Deno.test("reconnecting to a server that hangs up during the TLS handshake: the 
   try {
     for (const mode of ["plain", "json"] as const) {
       connections = 0;
-      await using client = await joinClient(
+      await using client = await h.joinClient(
         { port: listener.addr.port, caFile: chat.caFile },
         "bob",
         {
@@ -253,15 +243,15 @@ function rotating(hellos: (string | undefined)[]) {
 Deno.test("tokens rotate: each welcome's token is saved, and the next hello presents it", async () => {
   const hellos: (string | undefined)[] = [];
   await using server = await rotating(hellos);
-  await using client = await joinClient(server, "bob", { mode: "plain" });
+  await using client = await h.joinClient(server, "bob", { mode: "plain" });
   // the hang-up after the first welcome makes it reconnect: a second welcome
-  const end = Date.now() + WAIT_TIMEOUT_MS;
+  const end = Date.now() + h.WAIT_TIMEOUT_MS;
   while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
     assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.deepEqual(hellos.slice(0, 2), [undefined, "tok-1"]);
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  const deadline = Date.now() + h.WAIT_TIMEOUT_MS;
   while (!(await savedTokens(client.stateDir)).includes("tok-2") && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -272,13 +262,13 @@ Deno.test("tokens rotate: each welcome's token is saved, and the next hello pres
 Deno.test("tokens rotate: a save that fails is reported once, not at every welcome", async () => {
   const hellos: (string | undefined)[] = [];
   await using server = await rotating(hellos);
-  const state = await makeTempDir("chat-e2e-state-");
-  await using _state = removedAtEnd(state);
+  const state = await h.makeTempDir("chat-e2e-state-");
+  await using _state = h.removedAtEnd(state);
   // a directory where the tokens file should be: every save fails
   await Deno.mkdir(join(state, "chat", "tokens.json"), { recursive: true });
-  await using client = await joinClient(server, "bob", { mode: "plain", stateDir: state });
+  await using client = await h.joinClient(server, "bob", { mode: "plain", stateDir: state });
   await client.waitForLine((l) => l.startsWith("* you are"));
-  const end = Date.now() + WAIT_TIMEOUT_MS;
+  const end = Date.now() + h.WAIT_TIMEOUT_MS;
   while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {
     assert.ok(Date.now() < end, `no second welcome: ${client.lines.join("\n")}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -302,9 +292,9 @@ Deno.test("goodbye revoked: no reconnect, one sentence, and the saved token is f
       close();
     })();
   });
-  await using client = await joinClient(server, "bob", { mode: "plain" });
+  await using client = await h.joinClient(server, "bob", { mode: "plain" });
   await client.waitForLine((l) => l.startsWith("* you are"));
-  assert.equal(await client.exitedWithin(WAIT_TIMEOUT_MS), 1);
+  assert.equal(await client.exitedWithin(h.WAIT_TIMEOUT_MS), 1);
   const result = await client.end();
   const printed = result.stdout + result.stderr;
   assert.match(printed, /this device was signed out from another of your devices/);

@@ -10,22 +10,8 @@ import { concatFrames, encodeFrame } from "../../src/protocol/codec.ts";
 import { MAX_RATE_STRIKES, SEARCH_BURST } from "../../src/server/hub.ts";
 import { MAX_TEXT_LENGTH } from "../../src/protocol/schema.ts";
 import { MAX_SEARCHES_PER_USER } from "../../src/server/search/searcher.ts";
-import {
-  assertServerServes,
-  type ChatEvent,
-  delay,
-  joinClient,
-  joined,
-  makeTempDir,
-  messageWith,
-  type RawClient,
-  rawClient,
-  rawJoined,
-  removedAtEnd,
-  startServer,
-  tcpClient,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, RawClient } from "./harness.ts";
 import { EventCursor, ManualConn, summary } from "./reliability_harness.ts";
 
 /** Asserts an error sentence on stderr: one line, no stack trace. */
@@ -44,29 +30,29 @@ async function assertUsable(raw: RawClient, what: string): Promise<void> {
 }
 
 Deno.test("limit: --max-connections-per-address 3: logged-in users do not count; a 4th pending connection closes the oldest pending one", async () => {
-  await using server = await startServer({ args: ["--max-connections-per-address", "3"] });
+  await using server = await h.startServer({ args: ["--max-connections-per-address", "3"] });
   // three people logged in from 127.0.0.1 take no pending slot
-  const { raw: one } = await rawJoined(server, "one");
+  const { raw: one } = await h.rawJoined(server, "one");
   await using _one = one;
-  const { raw: two } = await rawJoined(server, "two");
+  const { raw: two } = await h.rawJoined(server, "two");
   await using _two = two;
-  const { raw: three } = await rawJoined(server, "three");
+  const { raw: three } = await h.rawJoined(server, "three");
   await using _three = three;
 
   // three silent TCP connections fill the pending slots; a 4th closes the oldest of them
-  await using first = await tcpClient(server.port);
-  await delay(50);
-  await using second = await tcpClient(server.port);
-  await using _third = await tcpClient(server.port);
-  await delay(100);
-  await using fourth = await tcpClient(server.port);
+  await using first = await h.tcpClient(server.port);
+  await h.delay(50);
+  await using second = await h.tcpClient(server.port);
+  await using _third = await h.tcpClient(server.port);
+  await h.delay(100);
+  await using fourth = await h.tcpClient(server.port);
   assert.equal(await first.closed(3_000), true, "the oldest pending connection was closed");
   assert.equal(await second.closed(300), false, "the others pending stay");
   assert.equal(await fourth.closed(300), false, "the newest pending one stays");
   assert.equal(first.bytesReceived, 0, "not even a TLS handshake for it");
 
   // a newcomer still gets in (it evicts another silent one), and the logged-in are untouched
-  const { raw: four } = await rawJoined(server, "four");
+  const { raw: four } = await h.rawJoined(server, "four");
   await using _four = four;
   for (
     const [raw, name] of [[one, "one"], [two, "two"], [three, "three"], [four, "four"]] as const
@@ -78,15 +64,15 @@ Deno.test("limit: --max-connections-per-address 3: logged-in users do not count;
     const m = await raw.frameWhere((f) => f.type === "message" && f.text === "four is company");
     assert.ok(m, "the others still receive");
   }
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: --handshake-timeout 1: a silent TCP connection is closed within about 2 s", async () => {
-  await using server = await startServer({ args: ["--handshake-timeout", "1"] });
+  await using server = await h.startServer({ args: ["--handshake-timeout", "1"] });
   const opened = Date.now();
-  await using silent = await tcpClient(server.port);
+  await using silent = await h.tcpClient(server.port);
   // a connection that starts a TLS record and then stalls is no different
-  await using stalled = await tcpClient(server.port);
+  await using stalled = await h.tcpClient(server.port);
   await stalled.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
   assert.equal(await silent.closed(5_000), true, "the silent connection was not closed");
   const elapsed = Date.now() - opened;
@@ -94,13 +80,13 @@ Deno.test("limit: --handshake-timeout 1: a silent TCP connection is closed withi
   console.log(`handshake timeout 1 s: silent TCP connection closed after ${elapsed} ms`);
   assert.ok(elapsed >= 800, `closed after ${elapsed} ms, before the deadline`);
   assert.ok(elapsed <= 3_000, `closed after ${elapsed} ms`);
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: --hello-timeout 1: a TLS connection without hello gets goodbye timeout", async () => {
-  await using server = await startServer({ args: ["--hello-timeout", "1"] });
+  await using server = await h.startServer({ args: ["--hello-timeout", "1"] });
   const opened = Date.now();
-  await using silent = await rawClient(server.port, server.caFile);
+  await using silent = await h.rawClient(server.port, server.caFile);
   const goodbye = await silent.frameWhere((f) => f.type === "goodbye", 5_000);
   const elapsed = Date.now() - opened;
   assert.ok(goodbye, `no goodbye: ${JSON.stringify(silent.received)}`);
@@ -109,16 +95,16 @@ Deno.test("limit: --hello-timeout 1: a TLS connection without hello gets goodbye
   console.log(`hello timeout 1 s: goodbye after ${elapsed} ms`);
   assert.ok(elapsed >= 900 && elapsed <= 4_000, `goodbye after ${elapsed} ms`);
   // one that says hello in time stays
-  const { raw } = await rawJoined(server, "prompt");
+  const { raw } = await h.rawJoined(server, "prompt");
   await using _raw = raw;
   await assertUsable(raw, "a client that said hello");
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: --idle-timeout 1: a silent client is cut with goodbye timeout and leaves presence; the real client, which pings, stays", async () => {
-  await using server = await startServer({ args: ["--idle-timeout", "1"] });
-  await using real = await joined(server, "real");
-  const { raw, welcome } = await rawJoined(server, "silent");
+  await using server = await h.startServer({ args: ["--idle-timeout", "1"] });
+  await using real = await h.joined(server, "real");
+  const { raw, welcome } = await h.rawJoined(server, "silent");
   await using _raw = raw;
   const joinedAt = Date.now();
   await real.waitFor((e) => e.type === "presence" && e.joined?.id === welcome.you.id);
@@ -133,27 +119,27 @@ Deno.test("limit: --idle-timeout 1: a silent client is cut with goodbye timeout 
 
   // the real client's heartbeat (idle/3) keeps it in, well beyond the limit
   const realSince = Date.now();
-  await delay(3_500);
+  await h.delay(3_500);
   const troubles = real.events.filter((e) =>
     e.type === "goodbye" || e.type === "status" || e.type === "error"
   );
   assert.deepEqual(troubles, [], "the real client was never cut");
-  await using other = await joined(server, "other");
+  await using other = await h.joined(server, "other");
   await real.send("still here");
-  await other.waitFor(messageWith("still here"));
+  await other.waitFor(h.messageWith("still here"));
   await other.send("so am i");
-  await real.waitFor(messageWith("so am i"));
+  await real.waitFor(h.messageWith("so am i"));
   console.log(`idle timeout 1 s: the real client stayed ${Date.now() - realSince} ms and counting`);
   const result = await real.end();
   assert.equal(result.code, 0, result.stderr);
 });
 
 Deno.test("limit: a reader that never reads is cut at the queue cap; the others get every message; it can resume", async () => {
-  await using server = await startServer({ args: ["--max-rate", "0"] });
-  await using receiver = await joined(server, "receiver");
-  const { raw: flooder } = await rawJoined(server, "flooder");
+  await using server = await h.startServer({ args: ["--max-rate", "0"] });
+  await using receiver = await h.joined(server, "receiver");
+  const { raw: flooder } = await h.rawJoined(server, "flooder");
   await using _flooder = flooder;
-  const { raw: prober } = await rawJoined(server, "prober");
+  const { raw: prober } = await h.rawJoined(server, "prober");
   await using _prober = prober;
 
   // the slow reader: reads its welcome and one message, then never reads again
@@ -171,7 +157,7 @@ Deno.test("limit: a reader that never reads is cut at the queue cap; the others 
     const text = `probe ${label} ${crypto.randomUUID()}`;
     const sent = Date.now();
     await prober.sendFrame({ type: "send", ref: `p-${label}`, text });
-    await receiver.waitFor(messageWith(text), 30_000);
+    await receiver.waitFor(h.messageWith(text), 30_000);
     return Date.now() - sent;
   };
   const before: number[] = [];
@@ -200,14 +186,14 @@ Deno.test("limit: a reader that never reads is cut at the queue cap; the others 
   const probing = (async () => {
     for (let i = 0; flooding && i < 200; i++) {
       during.push(await probe(`during-${i}`));
-      await delay(100);
+      await h.delay(100);
     }
   })();
   const floodStarted = Date.now();
   let sent = 0;
   try {
     while (cutAt === undefined && sent < FLOOD_CAP) {
-      await waitUntil(
+      await h.waitUntil(
         () => (follow(), floodReceived >= sent - WINDOW),
         30_000,
         () => `the receiver to keep up (${floodReceived} of ${sent})`,
@@ -232,7 +218,11 @@ Deno.test("limit: a reader that never reads is cut at the queue cap; the others 
   );
 
   // everyone else got every message, once, in order
-  await waitUntil(() => (follow(), floodReceived >= sent), 30_000, "the receiver to get the flood");
+  await h.waitUntil(
+    () => (follow(), floodReceived >= sent),
+    30_000,
+    "the receiver to get the flood",
+  );
   const expected = Array.from({ length: sent }, (_, i) => floodText(i).slice(0, 11));
   assert.deepEqual(received, expected, "the receiver got each flood message once, in order");
   const acks = flooder.received.filter((f) => f.type === "ack" && f.ref.startsWith("f-"));
@@ -274,9 +264,9 @@ Deno.test("limit: a reader that never reads is cut at the queue cap; the others 
 });
 
 Deno.test("limit: frame cap on the way out: search and history results over 64 KiB do not bring the server down", async () => {
-  await using server = await startServer({ args: ["--max-rate", "0"] });
-  await using observer = await joined(server, "observer");
-  const { raw } = await rawJoined(server, "longwinded");
+  await using server = await h.startServer({ args: ["--max-rate", "0"] });
+  await using observer = await h.joined(server, "observer");
+  const { raw } = await h.rawJoined(server, "longwinded");
   await using _raw = raw;
   // 20 messages of the longest text allowed: any 17 of them make more than one frame can carry
   await raw.sendBytes(concatFrames(
@@ -286,7 +276,7 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
         encodeFrame({ type: "send", ref: `l${i}`, text: `${i} `.padEnd(MAX_TEXT_LENGTH, "x") }),
     ),
   ));
-  await waitUntil(
+  await h.waitUntil(
     () => raw.received.some((f) => f.type === "ack" && f.ref === "l19"),
     10_000,
     "the long messages to be stored",
@@ -303,13 +293,13 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
       { type: "history", ref: "big-history", limit: 200 },
     ]
   ) {
-    await using asker = await rawJoined(server, "asker").then((j) => j.raw);
+    await using asker = await h.rawJoined(server, "asker").then((j) => j.raw);
     await asker.sendFrame(request);
     const answer = await asker.frameWhere((f) => f.ref === request.ref, 10_000);
     if (!answer) {
       // a dying server takes a moment, and its last words a moment more
-      await waitUntil(() => server.exited, 2_000, "the server to exit").catch(() => {});
-      await delay(300);
+      await h.waitUntil(() => server.exited, 2_000, "the server to exit").catch(() => {});
+      await h.delay(300);
     }
     assert.ok(answer, `no answer to a ${request.type} with 20 long messages; ${state()}`);
     assert.ok(["results", "error"].includes(answer.type), JSON.stringify(answer).slice(0, 200));
@@ -318,13 +308,13 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
   assert.equal(server.exited, false, state());
   await assertUsable(raw, "the writer");
   assert.equal(observer.events.filter((e) => e.type === "status").length, 0, "nobody was cut");
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited, 50 refusals in a row get goodbye flood", async () => {
-  await using server = await startServer({ args: ["--max-rate", "2"] });
-  await using observer = await joined(server, "observer");
-  const { raw, welcome } = await rawJoined(server, "paster");
+  await using server = await h.startServer({ args: ["--max-rate", "2"] });
+  await using observer = await h.joined(server, "observer");
+  const { raw, welcome } = await h.rawJoined(server, "paster");
   await using _raw = raw;
   const sends = (prefix: string, n: number) =>
     concatFrames(
@@ -338,9 +328,9 @@ Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited,
 
   // a pasted block of 10 goes through whole
   await raw.sendBytes(sends("paste", 10));
-  await waitUntil(() => answers("paste").length >= 10, 10_000, "answers to the paste");
+  await h.waitUntil(() => answers("paste").length >= 10, 10_000, "answers to the paste");
   assert.deepEqual(answers("paste").map((f) => f.type), Array(10).fill("ack"));
-  for (let i = 0; i < 10; i++) await observer.waitFor(messageWith(`paste ${i}`));
+  for (let i = 0; i < 10; i++) await observer.waitFor(h.messageWith(`paste ${i}`));
 
   // a flood: refused with a clear error, then cut
   await raw.sendBytes(sends("flood", 100));
@@ -363,7 +353,7 @@ Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited,
   // reach a connection cut in that turn; a retry with the same ref would be acknowledged)
   await observer.waitFor((e) => e.type === "presence" && e.left?.id === welcome.you.id);
   await observer.send("after the flood");
-  await observer.waitFor(messageWith("after the flood"));
+  await observer.waitFor(h.messageWith("after the flood"));
   const delivered = observer.events.filter((e: ChatEvent) =>
     e.type === "message" && e.text.startsWith("flood ")
   ).map((e) => e.text);
@@ -378,12 +368,12 @@ Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited,
       `(${acked.length} acks before the cut), ${refused.length} refused with rate_limited, ` +
       `then goodbye flood`,
   );
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: more than 5 quick searches get rate_limited, a few queue per user; other requests are unaffected", async () => {
-  await using server = await startServer();
-  const { raw } = await rawJoined(server, "searcher");
+  await using server = await h.startServer();
+  const { raw } = await h.rawJoined(server, "searcher");
   await using _raw = raw;
   const n = SEARCH_BURST + 2;
   await raw.sendBytes(concatFrames(
@@ -392,7 +382,7 @@ Deno.test("limit: more than 5 quick searches get rate_limited, a few queue per u
       (_, i) => encodeFrame({ type: "search", ref: `s${i}`, pattern: "x" }),
     ),
   ));
-  await waitUntil(
+  await h.waitUntil(
     () => raw.received.filter((f) => f.ref?.startsWith("s")).length >= n,
     10_000,
     () => `answers to ${n} searches: ${JSON.stringify(raw.received)}`,
@@ -420,29 +410,29 @@ Deno.test("limit: more than 5 quick searches get rate_limited, a few queue per u
   const ack = await raw.frameWhere((f) => f.ref === "m1");
   assert.equal(ack?.type, "ack");
   await assertUsable(raw, "after the refused searches");
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong one is refused slowly and more slowly, a missing one is named", async () => {
-  const secrets = await makeTempDir("chat-e2e-secrets-");
-  await using _secrets = removedAtEnd(secrets);
+  const secrets = await h.makeTempDir("chat-e2e-secrets-");
+  await using _secrets = h.removedAtEnd(secrets);
   const right = join(secrets, "right.txt");
   const wrong = join(secrets, "wrong.txt");
   await Deno.writeTextFile(right, "correct horse battery\n");
   await Deno.writeTextFile(wrong, "incorrect horse\n");
-  await using server = await startServer({ args: ["--password-file", right] });
+  await using server = await h.startServer({ args: ["--password-file", right] });
   assert.match(server.output(), /password required/);
 
-  await using viaFile = await joined(server, "filer", { extraArgs: ["--password-file", right] });
-  await using viaEnv = await joined(server, "enver", {
+  await using viaFile = await h.joined(server, "filer", { extraArgs: ["--password-file", right] });
+  await using viaEnv = await h.joined(server, "enver", {
     env: { CHAT_PASSWORD: "correct horse battery" },
   });
   await viaFile.send("in with a file");
-  await viaEnv.waitFor(messageWith("in with a file"));
+  await viaEnv.waitFor(h.messageWith("in with a file"));
 
   // missing: said at once, and what to do about it
   const missingStarted = Date.now();
-  await using missing = await joinClient(server, "nopass");
+  await using missing = await h.joinClient(server, "nopass");
   assert.equal(await missing.exitedWithin(15_000), 1);
   assert.match(missing.stderr(), /needs a password/);
   assertOneSentence(missing.stderr());
@@ -450,7 +440,7 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
 
   // wrong: refused with a sentence, after a delay
   const wrongStarted = Date.now();
-  await using bad = await joinClient(server, "guesser", {
+  await using bad = await h.joinClient(server, "guesser", {
     extraArgs: ["--password-file", wrong],
   });
   assert.equal(await bad.exitedWithin(20_000), 1);
@@ -460,13 +450,13 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
   assert.ok(firstMs >= 1_000, `the first wrong password was answered after ${firstMs} ms`);
 
   // a second wrong one from the same address waits longer; meanwhile the others chat freely
-  const guess = await rawClient(server.port, server.caFile);
+  const guess = await h.rawClient(server.port, server.caFile);
   await using _guess = guess;
   const guessAt = Date.now();
   await guess.sendFrame({ type: "hello", name: "guesser", password: "still wrong" });
   const chatStarted = Date.now();
   await viaEnv.send("not held up by the guesser");
-  await viaFile.waitFor(messageWith("not held up by the guesser"));
+  await viaFile.waitFor(h.messageWith("not held up by the guesser"));
   const chatMs = Date.now() - chatStarted;
   const refusal = await guess.frameWhere((f) => f.type === "error" || f.type === "welcome");
   const secondMs = Date.now() - guessAt;
@@ -481,12 +471,12 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
   assert.ok(chatMs < secondMs, "the others were not held up by the delayed refusal");
 
   // a server whose password comes from CHAT_PASSWORD
-  await using envServer = await startServer({ env: { CHAT_PASSWORD: "from the env" } });
-  await using envRight = await joined(envServer, "righty", {
+  await using envServer = await h.startServer({ env: { CHAT_PASSWORD: "from the env" } });
+  await using envRight = await h.joined(envServer, "righty", {
     env: { CHAT_PASSWORD: "from the env" },
   });
   const envWrongStarted = Date.now();
-  await using envWrong = await joinClient(envServer, "wrongy", {
+  await using envWrong = await h.joinClient(envServer, "wrongy", {
     env: { CHAT_PASSWORD: "not it" },
   });
   assert.equal(await envWrong.exitedWithin(20_000), 1);
@@ -502,17 +492,17 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
 });
 
 Deno.test("limit: password: a refusal delayed past --hello-timeout still arrives as a wrong password, and the right one gets in once the delay is over", async () => {
-  const secrets = await makeTempDir("chat-e2e-secrets-");
-  await using _secrets = removedAtEnd(secrets);
+  const secrets = await h.makeTempDir("chat-e2e-secrets-");
+  await using _secrets = h.removedAtEnd(secrets);
   const right = join(secrets, "right.txt");
   await Deno.writeTextFile(right, "correct horse battery\n");
-  await using server = await startServer({
+  await using server = await h.startServer({
     args: ["--password-file", right, "--hello-timeout", "1"],
   });
   // the first wrong guess is answered after 1 s, the second after 2 s: past the hello timeout
   // (what happens to guesses made while a delay runs: hub_test, with an injected clock)
   for (const [i, wait] of [[1, 1_000], [2, 2_000]]) {
-    const guess = await rawClient(server.port, server.caFile);
+    const guess = await h.rawClient(server.port, server.caFile);
     await using _guess = guess;
     await guess.sendFrame({ type: "hello", name: "guesser", password: `wrong ${i}` });
     const refusal = await guess.frameWhere((f) => f.type === "error", wait + 5_000);
@@ -522,7 +512,7 @@ Deno.test("limit: password: a refusal delayed past --hello-timeout still arrives
     assert.equal(goodbye?.reason, "bad_password", JSON.stringify(guess.received));
     assert.equal(await guess.closed(3_000), true);
   }
-  const rightful = await rawClient(server.port, server.caFile);
+  const rightful = await h.rawClient(server.port, server.caFile);
   await using _rightful = rightful;
   await rightful.sendFrame({ type: "hello", name: "tom", password: "correct horse battery" });
   const welcome = await rightful.frameWhere((f) => f.type === "welcome" || f.type === "error");

@@ -9,21 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  admin,
-  ask,
-  type ChatEvent,
-  delay,
-  joined,
-  messageWith,
-  type RawClient,
-  rawClient,
-  rawJoined,
-  runChat,
-  type ServerHandle,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, RawClient, ServerHandle } from "./harness.ts";
 
 // deno-lint-ignore no-explicit-any
 type Frame = any;
@@ -33,7 +20,7 @@ const joinedOps = (e: ChatEvent) =>
 
 /** Waits until `client` has seen `count` events matching `pred` (earlier ones count). */
 function seen(client: { events: ChatEvent[] }, pred: (e: ChatEvent) => boolean, count: number) {
-  return waitUntil(() => client.events.filter(pred).length >= count, 10_000, "the event");
+  return h.waitUntil(() => client.events.filter(pred).length >= count, 10_000, "the event");
 }
 
 const isModeration = (action: string, user?: string) => (e: ChatEvent) =>
@@ -41,7 +28,7 @@ const isModeration = (action: string, user?: string) => (e: ChatEvent) =>
 
 /** What a hello with `token` (none: a new id) gets first: a welcome, or an error. */
 async function hello(server: ServerHandle, name: string, token?: string): Promise<Frame> {
-  const raw = await rawClient(server.port, server.caFile);
+  const raw = await h.rawClient(server.port, server.caFile);
   try {
     await raw.sendFrame({ type: "hello", name, ...(token ? { token } : {}) });
     return await raw.frameWhere((f) => f.type === "welcome" || f.type === "error");
@@ -51,10 +38,10 @@ async function hello(server: ServerHandle, name: string, token?: string): Promis
 }
 
 Deno.test("moderation: every room command, allowed to the room's operator and forbidden to anyone else, through chat join's commands", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob", { mode: "plain" });
-  await using carol = await joined(server, "carol");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using bob = await h.joined(server, "bob", { mode: "plain" });
+  await using carol = await h.joined(server, "carol");
   for (const client of [alice, carol]) {
     await client.send("/join #ops");
     await client.waitFor((e) => e.type === "room" && e.event === "joined");
@@ -62,7 +49,7 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
   await bob.send("/join #ops");
   await bob.waitForLine((l) => l.startsWith("* you joined #ops"));
   await carol.send("carol was here");
-  const carolsMessage = await alice.waitFor(messageWith("carol was here"));
+  const carolsMessage = await alice.waitFor(h.messageWith("carol was here"));
 
   // bob, no operator: each command refused with the same sentence, and nothing changes
   const forbidden = [
@@ -89,7 +76,7 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
   const bobsRef = /^#(\S+) /.exec(line)![1];
   forbidden[forbidden.length - 1] = `/delete ${bobsRef}`;
   for (const command of forbidden) await bob.send(command);
-  await waitUntil(
+  await h.waitUntil(
     () =>
       bob.lines.filter((l) => /^! only (an operator of #ops|a server operator|its author)/.test(l))
         .length === forbidden.length,
@@ -104,7 +91,7 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
   );
   assert.ok(!carol.events.some((e) => e.type === "moderation" || e.type === "deleted"));
   // dave, one more member (--json), to see the room's counts change with the kick line
-  await using dave = await joined(server, "dave");
+  await using dave = await h.joined(server, "dave");
   await dave.send("/join #ops");
   await dave.waitFor(joinedOps);
   await alice.waitFor((e) => e.type === "presence" && e.room === "#ops" && e.online === 4);
@@ -157,7 +144,7 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
   await alice.send(`/unmute @${carol.id}`);
   await carol.waitFor(isModeration("unmuted"));
   await carol.send("back again");
-  const again = await alice.waitFor(messageWith("back again"));
+  const again = await alice.waitFor(h.messageWith("back again"));
 
   // an operator deletes anyone's message in their room: everyone sees by whom
   await alice.send(`/delete ${again.ref}`);
@@ -181,10 +168,10 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
     "flooding",
   ]]);
   const joins = carol.events.filter(joinedOps).length;
-  await waitUntil(
+  await h.waitUntil(
     async () => {
       await carol.send("/join #ops");
-      await delay(300);
+      await h.delay(300);
       return carol.events.filter(joinedOps).length > joins;
     },
     10_000,
@@ -208,34 +195,34 @@ Deno.test("moderation: every room command, allowed to the room's operator and fo
 });
 
 Deno.test("moderation: chat admin ops a user while the server runs; server bans (by id and by address) and mutes hold across a reconnect and a restart", async () => {
-  const server = await startServer();
+  const server = await h.startServer();
   const dir = server.dir;
   let restarted: ServerHandle | undefined;
   const clients: RawClient[] = [];
   try {
-    const { raw: sam, welcome: samWelcome } = await rawJoined(server, "sam");
-    const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
-    const { raw: carol, welcome: carolWelcome } = await rawJoined(server, "carol");
+    const { raw: sam, welcome: samWelcome } = await h.rawJoined(server, "sam");
+    const { raw: bob, welcome: bobWelcome } = await h.rawJoined(server, "bob");
+    const { raw: carol, welcome: carolWelcome } = await h.rawJoined(server, "carol");
     clients.push(sam, bob, carol);
     const samId = samWelcome.you.id;
     // not yet an operator
-    assert.equal((await ask(sam, { type: "ban", user: bobWelcome.you.id })).code, "forbidden");
-    assert.match(await admin(server, "op", samId), /is a server operator now/);
-    assert.equal((await admin(server, "ops")).trim(), samId);
-    const ops = await ask(sam, { type: "ops" });
+    assert.equal((await h.ask(sam, { type: "ban", user: bobWelcome.you.id })).code, "forbidden");
+    assert.match(await h.admin(server, "op", samId), /is a server operator now/);
+    assert.equal((await h.admin(server, "ops")).trim(), samId);
+    const ops = await h.ask(sam, { type: "ops" });
     assert.deepEqual(ops.server, [samId]);
 
     // a server-wide mute: carol may read, not send, anywhere
-    const mute = await ask(sam, { type: "mute", user: carolWelcome.you.id, reason: "calm down" });
+    const mute = await h.ask(sam, { type: "mute", user: carolWelcome.you.id, reason: "calm down" });
     assert.equal(mute.type, "moderation");
-    const refused = await ask(carol, { type: "send", text: "hello?" });
+    const refused = await h.ask(carol, { type: "send", text: "hello?" });
     assert.deepEqual([refused.code, /muted on this server/.test(refused.message)], [
       "forbidden",
       true,
     ]);
 
     // a server-wide ban: bob is told, cut, and refused with his token on a new connection
-    const ban = await ask(sam, { type: "ban", user: bobWelcome.you.id, reason: "spam" });
+    const ban = await h.ask(sam, { type: "ban", user: bobWelcome.you.id, reason: "spam" });
     assert.deepEqual([ban.type, ban.action, ban.user], ["moderation", "banned", bobWelcome.you.id]);
     const told = await bob.frameWhere((f) => f.type === "goodbye");
     assert.equal(told.reason, "banned");
@@ -245,32 +232,35 @@ Deno.test("moderation: chat admin ops a user while the server runs; server bans 
     assert.match(reconnect.message, /^you are banned from this server: spam$/);
 
     // a ban on an address: every client here is 127.0.0.1; the operator is exempt
-    const address = await ask(sam, { type: "ban", address: "127.0.0.1", duration: 3600 });
+    const address = await h.ask(sam, { type: "ban", address: "127.0.0.1", duration: 3600 });
     assert.equal(address.address, "127.0.0.1");
     assert.equal((await carol.frameWhere((f) => f.type === "goodbye"))?.reason, "banned");
     assert.equal((await hello(server, "newcomer")).code, "banned");
     // bans and mutes: bob's ban, the address's, carol's mute
-    assert.equal((await ask(sam, { type: "bans" })).total, 3);
+    assert.equal((await h.ask(sam, { type: "bans" })).total, 3);
     await sam.close();
 
     // a restart: everything holds
     assert.equal((await server.stop("SIGTERM")).code, 0);
-    restarted = await startServer({ dir });
+    restarted = await h.startServer({ dir });
     assert.equal((await hello(restarted, "bob", bobWelcome.token)).code, "banned");
     assert.equal((await hello(restarted, "newcomer")).code, "banned");
-    const { raw: samAgain } = await rawJoined(restarted, "sam", samWelcome.token);
+    const { raw: samAgain } = await h.rawJoined(restarted, "sam", samWelcome.token);
     clients.push(samAgain);
-    assert.equal((await ask(samAgain, { type: "unban", address: "127.0.0.1" })).action, "unbanned");
-    const { raw: carolAgain } = await rawJoined(restarted, "carol", carolWelcome.token);
+    assert.equal(
+      (await h.ask(samAgain, { type: "unban", address: "127.0.0.1" })).action,
+      "unbanned",
+    );
+    const { raw: carolAgain } = await h.rawJoined(restarted, "carol", carolWelcome.token);
     clients.push(carolAgain);
-    assert.equal((await ask(carolAgain, { type: "send", text: "still?" })).code, "forbidden");
+    assert.equal((await h.ask(carolAgain, { type: "send", text: "still?" })).code, "forbidden");
     // a timed server ban ends by itself
-    const { raw: dave, welcome: daveWelcome } = await rawJoined(restarted, "dave");
+    const { raw: dave, welcome: daveWelcome } = await h.rawJoined(restarted, "dave");
     clients.push(dave);
-    await ask(samAgain, { type: "ban", user: daveWelcome.you.id, duration: 1 });
+    await h.ask(samAgain, { type: "ban", user: daveWelcome.you.id, duration: 1 });
     assert.equal((await hello(restarted, "dave", daveWelcome.token)).code, "banned");
     let back: Frame;
-    await waitUntil(
+    await h.waitUntil(
       async () => {
         back = await hello(restarted!, "dave", daveWelcome.token);
         return back?.type === "welcome";
@@ -279,8 +269,8 @@ Deno.test("moderation: chat admin ops a user while the server runs; server bans 
       "dave let in once his ban ended",
     );
     // revoked offline: refused at once
-    assert.match(await admin(restarted, "deop", samId), /no longer a server operator/);
-    assert.equal((await ask(samAgain, { type: "modlog" })).code, "forbidden");
+    assert.match(await h.admin(restarted, "deop", samId), /no longer a server operator/);
+    assert.equal((await h.ask(samAgain, { type: "modlog" })).code, "forbidden");
     // the server log has every action and never a message's text
     const output = restarted.output() + server.output();
     assert.match(output, /moderation action=banned by=sam_\d+ user=bob_\d+ reason=spam/);
@@ -294,14 +284,14 @@ Deno.test("moderation: chat admin ops a user while the server runs; server bans 
 });
 
 Deno.test("moderation: chat admin refuses an id never issued and a database that is not there", async () => {
-  await using server = await startServer();
+  await using server = await h.startServer();
   const db = join(server.dir, "chat.db");
-  const unknown = await runChat(["admin", "op", "nobody_1234", "--db", db]);
+  const unknown = await h.runChat(["admin", "op", "nobody_1234", "--db", db]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no id nobody_1234 was ever issued/);
-  const missing = await runChat(["admin", "ops", "--db", join(server.dir, "none.db")]);
+  const missing = await h.runChat(["admin", "ops", "--db", join(server.dir, "none.db")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /there is no database at/);
-  const usage = await runChat(["admin", "op"]);
+  const usage = await h.runChat(["admin", "op"]);
   assert.equal(usage.code, 2);
 });

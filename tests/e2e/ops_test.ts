@@ -7,31 +7,23 @@
  */
 import assert from "node:assert/strict";
 import { encodeFrame } from "../../src/protocol/codec.ts";
-import {
-  delay,
-  jsonLogEntry,
-  rawClient,
-  rawJoined,
-  startServer,
-  waitUntil,
-  withTimeout,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 Deno.test("ops: --log-format json: one dated object a line for each event, and no message text, token or password", async () => {
-  const server = await startServer({ args: ["--log-format", "json", "--log-level", "debug"] });
+  const server = await h.startServer({ args: ["--log-format", "json", "--log-level", "debug"] });
   let stdout: string;
   try {
-    const { raw: alice, welcome } = await rawJoined(server, "alice");
-    const { raw: bob } = await rawJoined(server, "bob");
+    const { raw: alice, welcome } = await h.rawJoined(server, "alice");
+    const { raw: bob } = await h.rawJoined(server, "bob");
     await alice.sendFrame({ type: "send", ref: "s1", text: "the-secret-words-4711" });
     await bob.frameWhere((f) => f.type === "message");
     // a malformed frame, counted for the summary
     await alice.sendFrame({ type: "send", ref: "bad" });
     await alice.frameWhere((f) => f.type === "error" && f.ref === "bad");
     await bob.close();
-    await waitUntil(() => /"msg":"left"/.test(server.output()), 5_000, "left").catch(() => {});
+    await h.waitUntil(() => /"msg":"left"/.test(server.output()), 5_000, "left").catch(() => {});
     await alice.close();
     await server.stop();
     stdout = server.output();
@@ -42,7 +34,7 @@ Deno.test("ops: --log-format json: one dated object a line for each event, and n
   }
   const lines = stdout.split("\n").filter((l) => l.trim() !== "");
   const entries = lines.map((line) => {
-    const entry = jsonLogEntry(line);
+    const entry = h.jsonLogEntry(line);
     assert.ok(entry, `not a JSON line: ${line}`);
     assert.match(entry.time, RFC3339);
     assert.ok(["debug", "info", "warn", "error"].includes(entry.level), line);
@@ -61,13 +53,13 @@ Deno.test("ops: --log-format json: one dated object a line for each event, and n
 });
 
 Deno.test("ops: refusals a client can repeat at will are summed up, not logged one by one", async () => {
-  await using server = await startServer({ args: ["--max-connections-per-address", "2"] });
+  await using server = await h.startServer({ args: ["--max-connections-per-address", "2"] });
   // 50 silent TCP connections: 48 of them push an older one out
   const conns: Deno.Conn[] = [];
   for (let i = 0; i < 50; i++) {
     conns.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
   }
-  await delay(200);
+  await h.delay(200);
   for (const conn of conns) conn.close();
   await server.stop();
   const refusals = server.output().split("\n").filter((l) => /refused/.test(l));
@@ -124,7 +116,7 @@ function otlpReceiver() {
 Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, deliveries, bytes, refusals, group commits", async () => {
   const otlp = otlpReceiver();
   try {
-    await using server = await startServer({
+    await using server = await h.startServer({
       args: ["--max-rate", "2"],
       env: {
         OTEL_DENO: "true",
@@ -133,9 +125,9 @@ Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, d
         OTEL_METRIC_EXPORT_INTERVAL: "300",
       },
     });
-    const { raw: alice } = await rawJoined(server, "alice");
+    const { raw: alice } = await h.rawJoined(server, "alice");
     await using _alice = alice;
-    const { raw: bob } = await rawJoined(server, "bob");
+    const { raw: bob } = await h.rawJoined(server, "bob");
     await using _bob = bob;
     for (let i = 0; i < 5; i++) {
       await alice.sendFrame({ type: "send", ref: `m${i}`, text: `hello ${i}` });
@@ -151,12 +143,12 @@ Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, d
     // a TLS connection that is not ours: a handshake error
     const stray = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     await stray.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
-    await delay(100);
+    await h.delay(100);
     stray.close();
     const want = () =>
       otlp.sum("chat.messages.stored") >= 20 && otlp.sum("chat.deliveries") >= 40 &&
       otlp.sum("chat.logins") >= 2 && otlp.sum("chat.refusals", { reason: "rate_limited" }) >= 1;
-    await waitUntil(want, 15_000, "the metrics").catch(() => {});
+    await h.waitUntil(want, 15_000, "the metrics").catch(() => {});
     const seen = [...otlp.points.keys()].filter((n) => n.startsWith("chat.")).sort();
     assert.ok(
       want(),
@@ -171,16 +163,16 @@ Deno.test("ops: metrics reach an OTLP receiver: connections, logins, messages, d
     assert.ok(otlp.count("chat.group_commit.duration") >= 1);
     assert.ok(otlp.count("chat.fanout.duration") >= 1);
     const tlsError = () => otlp.sum("chat.refusals", { reason: "tls_error" }) >= 1;
-    await waitUntil(tlsError, 5_000, "a tls_error refusal counted");
+    await h.waitUntil(tlsError, 5_000, "a tls_error refusal counted");
   } finally {
-    await withTimeout(otlp.shutdown(), 5_000, "the OTLP receiver's shutdown");
+    await h.withTimeout(otlp.shutdown(), 5_000, "the OTLP receiver's shutdown");
   }
 });
 
 Deno.test("ops: a raw client that says nothing is not logged at info", async () => {
-  await using server = await startServer();
-  const raw = await rawClient(server.port, server.caFile);
+  await using server = await h.startServer();
+  const raw = await h.rawClient(server.port, server.caFile);
   await raw.close();
-  await delay(200);
+  await h.delay(200);
   assert.doesNotMatch(server.output(), /connection/);
 });

@@ -8,30 +8,21 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadOutbox, OUTBOX_FILE_NAME } from "../../src/client/outbox.ts";
-import {
-  delay,
-  joinClient,
-  makeTempDir,
-  messageWith,
-  rawJoined,
-  removedAtEnd,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 
 Deno.test("outbox: a kept message the server had stored already is acknowledged, not stored twice", async () => {
-  await using server = await startServer();
-  const state = await makeTempDir("chat-outbox-e2e-");
-  await using _state = removedAtEnd(state);
+  await using server = await h.startServer();
+  const state = await h.makeTempDir("chat-outbox-e2e-");
+  await using _state = h.removedAtEnd(state);
   // alice joins once: her id and token are saved in the state dir
-  const first = await joinClient(server, "alice", { stateDir: state });
+  const first = await h.joinClient(server, "alice", { stateDir: state });
   const me = await first.me();
   assert.equal((await first.end()).code, 0);
   const dir = join(state, "chat");
   const tokens = JSON.parse(await Deno.readTextFile(join(dir, "tokens.json")));
   const [serverKey] = Object.keys(tokens);
   // the same id sends with ref kept-1; the server stores it and acknowledges it...
-  const { raw, welcome } = await rawJoined(server, "alice", tokens[serverKey].alice.token);
+  const { raw, welcome } = await h.rawJoined(server, "alice", tokens[serverKey].alice.token);
   assert.equal(welcome.you.id, me.id);
   await raw.sendFrame({ type: "send", ref: "kept-1", text: "stored once" });
   const ack = await raw.frameWhere((f) => f.type === "ack" && f.ref === "kept-1");
@@ -45,22 +36,22 @@ Deno.test("outbox: a kept message the server had stored already is acknowledged,
     { mode: 0o600 },
   );
 
-  await using bob = await joinClient(server, "bob");
+  await using bob = await h.joinClient(server, "bob");
   await bob.me();
-  await using again = await joinClient(server, "alice", { stateDir: state });
+  await using again = await h.joinClient(server, "alice", { stateDir: state });
   assert.equal((await again.me()).id, me.id);
   await again.waitFor((e) => e.type === "notice" && /sending 1 message/.test(e.message));
   const acked = await again.waitFor((e) => e.type === "ack");
   assert.equal(acked.id, ack.id, "acknowledged with the first id: not stored again");
-  await waitUntil(
+  await h.waitUntil(
     async () => (await loadOutbox(dir, serverKey, me.id)).length === 0,
     5_000,
     "the outbox emptied once answered",
   );
   // stored once: a newcomer's history has it once, and bob was not sent it again
-  await using carol = await joinClient(server, "carol");
-  await carol.waitFor(messageWith("stored once"));
-  await delay(500);
+  await using carol = await h.joinClient(server, "carol");
+  await carol.waitFor(h.messageWith("stored once"));
+  await h.delay(500);
   const count = (events: { type: string; text?: string }[]) =>
     events.filter((e) => e.type === "message" && e.text === "stored once").length;
   assert.equal(count(carol.events), 1);

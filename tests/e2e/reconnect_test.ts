@@ -8,28 +8,18 @@
 // Run: deno test -A --parallel tests/e2e/reconnect_test.ts
 
 import assert from "node:assert/strict";
-import {
-  type ChatEvent,
-  type ClientHandle,
-  indexFrom,
-  joined,
-  joinedAll,
-  messageWith,
-  rawJoined,
-  rawSend,
-  type ServerHandle,
-  startServer,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, ClientHandle, ServerHandle } from "./harness.ts";
 import { restartableServer } from "./reliability_harness.ts";
 
 /** Waits for a "reconnecting" status and then "connected"; returns ms from `since` to connected. */
 async function reconnected(client: ClientHandle, since: number, from: number): Promise<number> {
   await client.waitFor((e) => e.type === "status" && e.state === "reconnecting", 10_000);
-  const at = indexFrom(client, from, (e) => e.type === "status" && e.state === "reconnecting");
+  const at = h.indexFrom(client, from, (e) => e.type === "status" && e.state === "reconnecting");
   assert.ok(at >= 0, "a reconnecting status after the drop");
   const end = Date.now() + 35_000;
   for (;;) {
-    if (indexFrom(client, at, (e) => e.type === "status" && e.state === "connected") >= 0) break;
+    if (h.indexFrom(client, at, (e) => e.type === "status" && e.state === "connected") >= 0) break;
     assert.ok(Date.now() < end, `no reconnect within 35 s: ${client.lines.slice(-10).join("\n")}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -43,14 +33,14 @@ const textsAfter = (client: ClientHandle, from: number) =>
 Deno.test("reconnect: after a SIGTERM restart on the same port the client resumes what it missed, deletions included", async () => {
   await using node = await restartableServer("chat-e2e-reconnect-");
   let server = await node.start();
-  await using a = await joined(server, "alice");
-  const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
+  await using a = await h.joined(server, "alice");
+  const { raw: bob, welcome: bobWelcome } = await h.rawJoined(server, "bob");
   const bobToken: string = bobWelcome.token;
   const bobId: string = bobWelcome.you.id;
   await a.waitFor((e) => e.type === "presence" && e.joined?.id === bobId);
-  await rawSend(bob, "b1", "before one");
-  const doomed = await rawSend(bob, "b2", "before two");
-  await a.waitFor(messageWith("before two"));
+  await h.rawSend(bob, "b1", "before one");
+  const doomed = await h.rawSend(bob, "b2", "before two");
+  await a.waitFor(h.messageWith("before two"));
 
   const stoppedAt = Date.now();
   const mark = a.events.length;
@@ -66,15 +56,15 @@ Deno.test("reconnect: after a SIGTERM restart on the same port the client resume
   // while alice is away: bob, on the same dir served elsewhere, talks and deletes
   const away = ["away 1", "away 2", "away 3", "away 4", "away 5"];
   {
-    await using side = await startServer({ dir: node.dir });
-    const { raw, welcome } = await rawJoined(side, "bob", bobToken);
+    await using side = await h.startServer({ dir: node.dir });
+    const { raw, welcome } = await h.rawJoined(side, "bob", bobToken);
     await using _raw = raw;
     assert.equal(welcome.you.id, bobId, "bob's token gives bob's id back");
-    for (const [i, text] of away.entries()) await rawSend(raw, `a${i}`, text);
+    for (const [i, text] of away.entries()) await h.rawSend(raw, `a${i}`, text);
     await raw.sendFrame({ type: "delete", ref: "del", id: doomed });
     const ack = await raw.frameWhere((f) => f.ref === "del");
     assert.equal(ack?.type, "ack", JSON.stringify(ack));
-    await rawSend(raw, "a9", "away last");
+    await h.rawSend(raw, "a9", "away last");
     await raw.close();
     assert.equal((await side.stop("SIGTERM")).code, 0);
   }
@@ -86,37 +76,37 @@ Deno.test("reconnect: after a SIGTERM restart on the same port the client resume
   assert.ok(welcome, "a welcome after the reconnect");
   assert.equal(welcome.you.id, a.id, "alice keeps her id");
 
-  await a.waitFor(messageWith("away last"));
+  await a.waitFor(h.messageWith("away last"));
   const deleted = await a.waitFor((e) => e.type === "deleted" && e.id === doomed);
   assert.equal(deleted.reason, "deleted");
   const missed = textsAfter(a, mark);
   assert.deepEqual(missed, [...away, "away last"], "missed messages once each, in order");
   for (const text of away) {
-    assert.equal(a.events.filter(messageWith(text)).length, 1, `${text} exactly once`);
-    assert.equal(a.events.find(messageWith(text))?.replay, true, `${text} came as replay`);
+    assert.equal(a.events.filter(h.messageWith(text)).length, 1, `${text} exactly once`);
+    assert.equal(a.events.find(h.messageWith(text))?.replay, true, `${text} came as replay`);
   }
-  assert.equal(a.events.filter(messageWith("before one")).length, 1, "nothing shown twice");
+  assert.equal(a.events.filter(h.messageWith("before one")).length, 1, "nothing shown twice");
   // the deletion sits where it happened: after "away 5", before "away last"
-  const at = (pred: (e: ChatEvent) => boolean) => indexFrom(a, mark, pred);
-  assert.ok(at(messageWith("away 5")) < at((e) => e.type === "deleted" && e.id === doomed));
-  assert.ok(at((e) => e.type === "deleted" && e.id === doomed) < at(messageWith("away last")));
+  const at = (pred: (e: ChatEvent) => boolean) => h.indexFrom(a, mark, pred);
+  assert.ok(at(h.messageWith("away 5")) < at((e) => e.type === "deleted" && e.id === doomed));
+  assert.ok(at((e) => e.type === "deleted" && e.id === doomed) < at(h.messageWith("away last")));
 
   // and live traffic flows again, once
-  const { raw: bob2 } = await rawJoined(server, "bob", bobToken);
+  const { raw: bob2 } = await h.rawJoined(server, "bob", bobToken);
   await using _bob2 = bob2;
-  await rawSend(bob2, "live", "back live");
-  await a.waitFor(messageWith("back live"));
+  await h.rawSend(bob2, "live", "back live");
+  await a.waitFor(h.messageWith("back live"));
   await a.send("alice is back");
   await bob2.frameWhere((f) => f.type === "message" && f.text === "alice is back");
   const result = await a.end();
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(a.events.filter(messageWith("back live")).length, 1);
+  assert.equal(a.events.filter(h.messageWith("back live")).length, 1);
 });
 
 Deno.test("reconnect: lines typed while disconnected are shown as pending and delivered once", async () => {
   await using node = await restartableServer("chat-e2e-reconnect-");
   let server: ServerHandle | undefined = await node.start();
-  await using people = await joinedAll(server, "alice", "bob");
+  await using people = await h.joinedAll(server, "alice", "bob");
   const [a, b] = people;
 
   const killedAt = Date.now();
@@ -141,7 +131,7 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
   ]);
   console.log(`kill -9 restart: alice reconnected after ${ra} ms, bob after ${rb} ms`);
   for (const text of ["offline one", "offline two", "offline direct"]) {
-    await b.waitFor(messageWith(text), 15_000);
+    await b.waitFor(h.messageWith(text), 15_000);
   }
   // at EOF alice waits for the acks of everything she sent: all three were answered
   const result = await a.end();
@@ -152,8 +142,8 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
   const results = await b.waitFor((e) => e.type === "results");
   assert.equal(results.total, 3, `stored once each: ${JSON.stringify(results)}`);
   for (const text of ["offline one", "offline two", "offline direct"]) {
-    assert.equal(b.events.filter(messageWith(text)).length, 1, `${text} delivered once`);
-    assert.equal(a.events.filter(messageWith(text)).length, 1, `${text} shown once to alice`);
+    assert.equal(b.events.filter(h.messageWith(text)).length, 1, `${text} delivered once`);
+    assert.equal(a.events.filter(h.messageWith(text)).length, 1, `${text} shown once to alice`);
   }
   assert.deepEqual(
     textsAfter(b, markB).filter((t) => t.startsWith("offline")),
@@ -165,11 +155,11 @@ Deno.test("reconnect: lines typed while disconnected are shown as pending and de
 Deno.test("reconnect: a client cut by a kill -9 of the server resumes after the restart", async () => {
   await using node = await restartableServer("chat-e2e-reconnect-");
   let server: ServerHandle | undefined = await node.start();
-  await using a = await joined(server, "alice");
-  const { raw: bob, welcome: bobWelcome } = await rawJoined(server, "bob");
+  await using a = await h.joined(server, "alice");
+  const { raw: bob, welcome: bobWelcome } = await h.rawJoined(server, "bob");
   const bobToken: string = bobWelcome.token;
-  await rawSend(bob, "k0", "before the crash");
-  await a.waitFor(messageWith("before the crash"));
+  await h.rawSend(bob, "k0", "before the crash");
+  await a.waitFor(h.messageWith("before the crash"));
 
   const killedAt = Date.now();
   const mark = a.events.length;
@@ -183,17 +173,17 @@ Deno.test("reconnect: a client cut by a kill -9 of the server resumes after the 
   // bob talks while alice is away, and that server crashes too
   const away = ["crash away 1", "crash away 2", "crash away 3"];
   {
-    await using side = await startServer({ dir: node.dir });
-    const { raw } = await rawJoined(side, "bob", bobToken);
+    await using side = await h.startServer({ dir: node.dir });
+    const { raw } = await h.rawJoined(side, "bob", bobToken);
     await using _raw = raw;
-    for (const [i, text] of away.entries()) await rawSend(raw, `c${i}`, text);
+    for (const [i, text] of away.entries()) await h.rawSend(raw, `c${i}`, text);
     assert.equal((await side.kill9()).signal, "SIGKILL");
   }
 
   server = await node.start();
   const ms = await reconnected(a, killedAt, mark);
   console.log(`kill -9 (no goodbye): alice reconnected ${ms} ms after the kill`);
-  await a.waitFor(messageWith("crash away 3"), 15_000);
+  await a.waitFor(h.messageWith("crash away 3"), 15_000);
   assert.deepEqual(textsAfter(a, mark), away, "resumed: each missed message once, in order");
   const welcome = a.events.slice(mark).find((e) => e.type === "welcome");
   assert.equal(welcome?.you.id, a.id, "same id after the crash");

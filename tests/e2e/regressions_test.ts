@@ -5,27 +5,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  assertServerServes,
-  joinClient,
-  joined,
-  joinedAll,
-  makeTempDir,
-  messageWith,
-  rawClient,
-  rawJoined,
-  removedAtEnd,
-  runJoinRaw,
-  startServer,
-  tcpClient,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 import { listFiles } from "./reliability_harness.ts";
 import { rawFrame, utf8 } from "../fixtures.ts";
 
 Deno.test("regression: forged sender is ignored", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  const { raw, welcome } = await rawJoined(server, "mallory");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  const { raw, welcome } = await h.rawJoined(server, "mallory");
   await using _raw = raw;
   const mallory = welcome.you.id;
   await alice.waitFor((e) => e.type === "presence" && e.joined?.id === mallory);
@@ -40,7 +27,7 @@ Deno.test("regression: forged sender is ignored", async () => {
     private: true,
     id: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
   });
-  const m = await alice.waitFor(messageWith("trust me, I am alice"));
+  const m = await alice.waitFor(h.messageWith("trust me, I am alice"));
   assert.equal(m.from, mallory, "the server sets the sender");
   assert.notEqual(m.id, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "the server sets the id");
   assert.ok(Math.abs(m.time - Date.now()) < 60_000, `the server sets the time, got ${m.time}`);
@@ -48,13 +35,13 @@ Deno.test("regression: forged sender is ignored", async () => {
 });
 
 Deno.test("regression: only the author can delete", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using carol = await joined(server, "carol");
-  const { raw: bob } = await rawJoined(server, "bob");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using carol = await h.joined(server, "carol");
+  const { raw: bob } = await h.rawJoined(server, "bob");
   await using _bob = bob;
   await alice.send("alice's own words");
-  const m = await carol.waitFor(messageWith("alice's own words"));
+  const m = await carol.waitFor(h.messageWith("alice's own words"));
 
   await bob.sendFrame({ type: "delete", ref: "d1", id: m.id });
   const refusal = await bob.frameWhere((f) => f.ref === "d1");
@@ -76,12 +63,12 @@ Deno.test("regression: only the author can delete", async () => {
 });
 
 Deno.test("regression: a session cannot be taken over by claiming its id", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using bob = await h.joined(server, "bob");
 
   // asking for the id as a name is refused outright
-  await using asId = await rawClient(server.port, server.caFile);
+  await using asId = await h.rawClient(server.port, server.caFile);
   await asId.sendFrame({ type: "hello", name: alice.id });
   const refused = await asId.frameWhere((f) => f.type === "error" || f.type === "welcome");
   assert.equal(refused?.type, "error", JSON.stringify(refused));
@@ -95,14 +82,14 @@ Deno.test("regression: a session cannot be taken over by claiming its id", async
     { type: "hello", name: "alice", token: alice.id },
   ];
   for (const hello of attempts) {
-    await using raw = await rawClient(server.port, server.caFile);
+    await using raw = await h.rawClient(server.port, server.caFile);
     await raw.sendFrame(hello);
     const welcome = await raw.frameWhere((f) => f.type === "welcome" || f.type === "error");
     assert.equal(welcome?.type, "welcome", JSON.stringify(welcome));
     assert.notEqual(welcome.you.id, alice.id, `${JSON.stringify(hello)} took alice's id`);
     // and cannot read alice's direct messages
     await bob.send(`@${alice.id} for alice only ${attempts.indexOf(hello)}`);
-    await alice.waitFor(messageWith(`for alice only ${attempts.indexOf(hello)}`));
+    await alice.waitFor(h.messageWith(`for alice only ${attempts.indexOf(hello)}`));
     await raw.sendFrame({ type: "ping" });
     await raw.frameWhere((f) => f.type === "pong");
     assert.equal(
@@ -115,7 +102,7 @@ Deno.test("regression: a session cannot be taken over by claiming its id", async
 });
 
 Deno.test("regression: raw TCP bytes do not block or crash the server", async () => {
-  await using server = await startServer();
+  await using server = await h.startServer();
   const garbage = [
     utf8("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
     utf8(JSON.stringify({ sender: "x", text: "the original's plain JSON", time: "now" }) + "\n"),
@@ -123,12 +110,12 @@ Deno.test("regression: raw TCP bytes do not block or crash the server", async ()
     new Uint8Array([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00]), // a TLS record cut short
     rawFrame(utf8('{"type":"hello","name":"plaintext"}')),
   ];
-  const conns = await Promise.all(garbage.map(() => tcpClient(server.port)));
+  const conns = await Promise.all(garbage.map(() => h.tcpClient(server.port)));
   try {
     await Promise.all(conns.map((c, i) => c.write(garbage[i]).catch(() => {})));
     // served while they are still open
     const started = Date.now();
-    await assertServerServes(server);
+    await h.assertServerServes(server);
     assert.ok(Date.now() - started < 10_000);
     // each is dropped (the cut-short TLS record waits for the handshake timeout, tested elsewhere)
     for (const [i, c] of conns.entries()) {
@@ -139,18 +126,18 @@ Deno.test("regression: raw TCP bytes do not block or crash the server", async ()
     await Promise.all(conns.map((c) => c.close()));
   }
   assert.equal(server.exited, false, server.output());
-  await assertServerServes(server);
+  await h.assertServerServes(server);
 });
 
 Deno.test("regression: a silent connection does not block the server", async () => {
-  await using server = await startServer();
-  const silentTcp = await Promise.all(Array.from({ length: 8 }, () => tcpClient(server.port)));
+  await using server = await h.startServer();
+  const silentTcp = await Promise.all(Array.from({ length: 8 }, () => h.tcpClient(server.port)));
   const silentTls = await Promise.all(
-    Array.from({ length: 4 }, () => rawClient(server.port, server.caFile)),
+    Array.from({ length: 4 }, () => h.rawClient(server.port, server.caFile)),
   );
   try {
     const started = Date.now();
-    await assertServerServes(server);
+    await h.assertServerServes(server);
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 8_000, `took ${elapsed} ms with silent connections open`);
     for (const c of [...silentTcp, ...silentTls]) {
@@ -162,10 +149,10 @@ Deno.test("regression: a silent connection does not block the server", async () 
 });
 
 Deno.test("regression: a malformed field does not stop expiry", async () => {
-  await using server = await startServer();
-  await using observer = await joined(server, "observer");
-  await using writer = await joined(server, "writer");
-  const { raw } = await rawJoined(server, "mangler");
+  await using server = await h.startServer();
+  await using observer = await h.joined(server, "observer");
+  await using writer = await h.joined(server, "writer");
+  const { raw } = await h.rawJoined(server, "mangler");
   await using _raw = raw;
 
   // bad ttl values: refused, nothing stored, the connection goes on
@@ -190,9 +177,9 @@ Deno.test("regression: a malformed field does not stop expiry", async () => {
   assert.equal((await raw.frameWhere((f) => f.ref === "t1"))?.type, "ack");
 
   await writer.send("/temp 1s a good temp message");
-  const temp = await observer.waitFor(messageWith("a good temp message"));
+  const temp = await observer.waitFor(h.messageWith("a good temp message"));
   assert.ok(temp.expiresAt, "marked temporary");
-  const forged = await observer.waitFor(messageWith("temp with a forged time"));
+  const forged = await observer.waitFor(h.messageWith("temp with a forged time"));
   assert.ok(Math.abs(forged.expiresAt - Date.now()) < 30_000, `expiresAt ${forged.expiresAt}`);
   for (const m of [temp, forged]) {
     const gone = await observer.waitFor((e) => e.type === "deleted" && e.id === m.id, 5_000);
@@ -205,18 +192,18 @@ Deno.test("regression: a malformed field does not stop expiry", async () => {
 });
 
 Deno.test("regression: a message over 2 KiB is delivered and the connection lives", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using bob = await h.joined(server, "bob");
   const long = ("over two KiB — ü€🙂 " + "y".repeat(200) + "\n").repeat(15).slice(0, 3_300);
   assert.ok(utf8(long).length > 3_000);
   await alice.send(long.replaceAll("\n", " "));
-  const got = await bob.waitFor(messageWith(long.replaceAll("\n", " ")));
+  const got = await bob.waitFor(h.messageWith(long.replaceAll("\n", " ")));
   assert.equal(got.from, alice.id);
   await alice.send("and after it");
-  await bob.waitFor(messageWith("and after it"));
+  await bob.waitFor(h.messageWith("and after it"));
   await bob.send("bob answers");
-  await alice.waitFor(messageWith("bob answers"));
+  await alice.waitFor(h.messageWith("bob answers"));
   for (const c of [alice, bob]) {
     assert.equal(c.events.filter((e) => e.type === "goodbye" || e.type === "status").length, 0);
   }
@@ -224,15 +211,15 @@ Deno.test("regression: a message over 2 KiB is delivered and the connection live
 });
 
 Deno.test("regression: disconnected users are not listed", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob", "carol");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob", "carol");
   const [alice, bob, carol] = people;
   await carol.kill();
   await alice.waitFor((e) => e.type === "presence" && e.left?.id === carol.id, 5_000);
   await alice.send("/who");
   const who = await alice.waitFor((e) => e.type === "users");
   assert.deepEqual(who.users.map((u: { id: string }) => u.id), [alice.id, bob.id]);
-  await using dave = await joined(server, "dave");
+  await using dave = await h.joined(server, "dave");
   const welcome = await dave.waitFor((e) => e.type === "welcome");
   assert.deepEqual(
     welcome.users.map((u: { id: string }) => u.id).sort(),
@@ -241,14 +228,14 @@ Deno.test("regression: disconnected users are not listed", async () => {
 });
 
 Deno.test("regression: a username is never a file path", async () => {
-  await using server = await startServer();
-  const cwd = await makeTempDir("chat-e2e-cwd-");
-  await using _cwd = removedAtEnd(cwd);
-  const state = await makeTempDir("chat-e2e-state-");
-  await using _state = removedAtEnd(state);
+  await using server = await h.startServer();
+  const cwd = await h.makeTempDir("chat-e2e-cwd-");
+  await using _cwd = h.removedAtEnd(cwd);
+  const state = await h.makeTempDir("chat-e2e-state-");
+  await using _state = h.removedAtEnd(state);
   const paths = ["../x", "a/b", "../../etc/passwd", "/etc/passwd", "x\\y", "~root", "a b"];
   for (const name of paths) {
-    const result = await runJoinRaw(
+    const result = await h.runJoinRaw(
       ["--name", name, "--server", `127.0.0.1:${server.port}`, "--ca", server.caFile],
       { cwd, env: { XDG_STATE_HOME: state } },
     );
@@ -256,7 +243,7 @@ Deno.test("regression: a username is never a file path", async () => {
     assert.match(result.stderr, /name/);
   }
   for (const name of [...paths, "a\0b", "..\u2215x", ""]) {
-    await using raw = await rawClient(server.port, server.caFile);
+    await using raw = await h.rawClient(server.port, server.caFile);
     await raw.sendFrame({ type: "hello", name });
     const answer = await raw.frameWhere((f) => f.type === "error" || f.type === "welcome");
     assert.equal(
@@ -269,12 +256,12 @@ Deno.test("regression: a username is never a file path", async () => {
 
   // a real join, by CA file and by pinned fingerprint, keeps its state in two files; even a
   // name that looks like a path part (".." is a fine name) is only ever a key in them
-  await using bob = await joined(server, "bob", { stateDir: state, cwd });
+  await using bob = await h.joined(server, "bob", { stateDir: state, cwd });
   assert.equal((await bob.end()).code, 0);
-  await using dots = await joined(server, "..", { stateDir: state, cwd });
+  await using dots = await h.joined(server, "..", { stateDir: state, cwd });
   assert.match(dots.id, /^\.\._[0-9]{4}$/);
   assert.equal((await dots.end()).code, 0);
-  await using pinned = await joined(server, "pinned", {
+  await using pinned = await h.joined(server, "pinned", {
     stateDir: state,
     cwd,
     noCa: true,
@@ -289,9 +276,9 @@ Deno.test("regression: a username is never a file path", async () => {
 });
 
 Deno.test("regression: escape sequences are not printed raw", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using plain = await joinClient(server, "paul", { mode: "plain" });
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using plain = await h.joinClient(server, "paul", { mode: "plain" });
   const me = await plain.me();
   await alice.waitFor((e) => e.type === "presence" && e.joined?.id === me.id);
   const hostile = [
@@ -329,14 +316,14 @@ function everyControl(): string {
 }
 
 Deno.test("regression: --json escapes every control and bidi character, and parses back exactly", async () => {
-  await using server = await startServer();
-  await using json = await joined(server, "jason");
-  const { raw } = await rawJoined(server, "mallory");
+  await using server = await h.startServer();
+  await using json = await h.joined(server, "jason");
+  const { raw } = await h.rawJoined(server, "mallory");
   await using _ = raw;
   // an 8-bit CSI that would clear the screen, a right-to-left override, and all the rest
   const text = `a\u009b2J${everyControl()}z`;
   await raw.sendFrame({ type: "send", ref: "r1", text });
-  const event = await json.waitFor(messageWith(text));
+  const event = await json.waitFor(h.messageWith(text));
   assert.equal(event.text, text, "the text parses back to exactly what was sent");
   const line = json.lines.find((l) => l.includes('"type":"message"') && l.includes('"a\\u009b2J'));
   assert.ok(line, `no message line with the escaped text:\n${json.lines.join("\n")}`);
@@ -351,9 +338,9 @@ Deno.test("regression: --json escapes every control and bidi character, and pars
 });
 
 Deno.test("regression: the client survives an error reply", async () => {
-  await using server = await startServer();
-  await using alice = await joined(server, "alice");
-  await using bob = await joined(server, "bob");
+  await using server = await h.startServer();
+  await using alice = await h.joined(server, "alice");
+  await using bob = await h.joined(server, "bob");
   await alice.send("@nobody_0000 anyone there?");
   const unknown = await alice.waitFor((e) => e.type === "error");
   assert.equal(unknown.code, "unknown_recipient");
@@ -361,9 +348,9 @@ Deno.test("regression: the client survives an error reply", async () => {
   const pattern = await alice.waitFor((e) => e.type === "error" && e.code === "bad_pattern");
   assert.ok(pattern.message.length > 10);
   await alice.send("still alive after two errors");
-  await bob.waitFor(messageWith("still alive after two errors"));
+  await bob.waitFor(h.messageWith("still alive after two errors"));
   await bob.send("and still listening");
-  await alice.waitFor(messageWith("and still listening"));
+  await alice.waitFor(h.messageWith("and still listening"));
   const result = await alice.end();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(alice.events.filter((e) => e.type === "goodbye").length, 0);

@@ -6,18 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureServerCerts } from "../../src/tls/certs.ts";
-import {
-  joinClient,
-  makeTempDir,
-  removedAtEnd,
-  runChat,
-  startServer,
-  waitUntil,
-} from "./harness.ts";
+import * as h from "./harness.ts";
 
 Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay", async () => {
-  const dir = await makeTempDir("chat-reload-");
-  await using _dir = removedAtEnd(dir);
+  const dir = await h.makeTempDir("chat-reload-");
+  await using _dir = h.removedAtEnd(dir);
   // two certificate authorities: the one before the renewal, and the one after
   const before = await ensureServerCerts(join(dir, "before"), ["127.0.0.1"]);
   const after = await ensureServerCerts(join(dir, "after"), ["127.0.0.1"]);
@@ -28,18 +21,18 @@ Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay",
   const caBefore = join(dir, "before", "ca.pem");
   const caAfter = join(dir, "after", "ca.pem");
 
-  await using server = await startServer({ args: ["--cert", cert, "--key", key] });
-  await using alice = await joinClient({ port: server.port, caFile: caBefore }, "alice");
+  await using server = await h.startServer({ args: ["--cert", cert, "--key", key] });
+  await using alice = await h.joinClient({ port: server.port, caFile: caBefore }, "alice");
   await alice.me();
   const check = (ca: string) =>
-    runChat(["check", "--server", `127.0.0.1:${server.port}`, "--ca", ca]);
+    h.runChat(["check", "--server", `127.0.0.1:${server.port}`, "--ca", ca]);
   assert.equal((await check(caBefore)).code, 0);
 
   // the renewal: files replaced, then SIGHUP
   await Deno.writeTextFile(cert, after.certChainPem);
   await Deno.writeTextFile(key, after.keyPem);
   Deno.kill(server.pid, "SIGHUP");
-  await waitUntil(
+  await h.waitUntil(
     () => /certificate reloaded/.test(server.output()),
     10_000,
     () => `no reload logged:\n${server.output()}`,
@@ -58,7 +51,7 @@ Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay",
   // a broken renewal: logged, and the working certificate stays
   await Deno.writeTextFile(key, "not a key\n");
   Deno.kill(server.pid, "SIGHUP");
-  await waitUntil(
+  await h.waitUntil(
     () => /certificate not reloaded/.test(server.output()),
     10_000,
     () => `no refusal logged:\n${server.output()}`,

@@ -15,21 +15,8 @@ import { ROOM_CHANGE_BURST, ROOMS_CREATED_PER_HOUR } from "../../src/server/limi
 import { DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR } from "../../src/server/limits.ts";
 import { hashToken } from "../../src/server/identity.ts";
 import { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT, notInRoom } from "../../src/server/rooms.ts";
-import {
-  ask,
-  type ChatEvent,
-  joinClient,
-  joined,
-  joinedAll,
-  makeTempDir,
-  messageWith,
-  type RawClient,
-  rawClient,
-  rawJoined,
-  removedAtEnd,
-  removeDir,
-  startServer,
-} from "./harness.ts";
+import * as h from "./harness.ts";
+import type { ChatEvent, RawClient } from "./harness.ts";
 
 /** Raw frames a test reads back. */
 // deno-lint-ignore no-explicit-any
@@ -37,21 +24,21 @@ type Frame = any;
 
 /** The same, where the answer must be a room event. */
 async function room(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
-  const answer = await ask(raw, frame);
+  const answer = await h.ask(raw, frame);
   assert.equal(answer.type, "room", JSON.stringify(answer));
   return answer;
 }
 
 /** The same, where the answer must be a refusal. */
 async function refused(raw: RawClient, frame: Record<string, unknown>): Promise<Frame> {
-  const answer = await ask(raw, frame);
+  const answer = await h.ask(raw, frame);
   assert.equal(answer.type, "error", JSON.stringify(answer));
   return answer;
 }
 
 /** A message sent from a raw client, acknowledged; its id. */
 async function post(raw: RawClient, frame: Record<string, unknown>): Promise<string> {
-  const ack = await ask(raw, { type: "send", ...frame });
+  const ack = await h.ask(raw, { type: "send", ...frame });
   assert.equal(ack.type, "ack", JSON.stringify(ack));
   return ack.id;
 }
@@ -60,8 +47,8 @@ const isRoom = (event: string, name: string) => (e: ChatEvent) =>
   e.type === "room" && e.event === event && e.room.name === name;
 
 Deno.test("rooms: join, part, the list and topics through chat join's commands; messages stay in their room", async () => {
-  await using server = await startServer();
-  await using people = await joinedAll(server, "alice", "bob", "carol");
+  await using server = await h.startServer();
+  await using people = await h.joinedAll(server, "alice", "bob", "carol");
   const [alice, bob, carol] = people;
 
   await alice.send("/join #Builds");
@@ -85,12 +72,12 @@ Deno.test("rooms: join, part, the list and topics through chat join's commands; 
 
   // what alice types goes to #builds now; carol is not in it
   await alice.send("build 1 passed");
-  const there = await bob.waitFor(messageWith("build 1 passed"));
+  const there = await bob.waitFor(h.messageWith("build 1 passed"));
   assert.equal(there.room, "#builds");
   await carol.send("hello everyone");
-  const general = await alice.waitFor(messageWith("hello everyone"));
+  const general = await alice.waitFor(h.messageWith("hello everyone"));
   assert.equal(general.room, GENERAL_ROOM);
-  await bob.waitFor(messageWith("hello everyone"));
+  await bob.waitFor(h.messageWith("hello everyone"));
   assert.ok(!carol.events.some((e) => e.text === "build 1 passed"));
 
   await bob.send("/part");
@@ -99,7 +86,7 @@ Deno.test("rooms: join, part, the list and topics through chat join's commands; 
   const left = await alice.waitFor((e) => e.type === "presence" && e.room === "#builds" && e.left);
   assert.equal(left.left.id, bob.id);
   await alice.send("build 2 passed");
-  await alice.waitFor(messageWith("build 2 passed"));
+  await alice.waitFor(h.messageWith("build 2 passed"));
   await bob.send("/who #builds");
   const notIn = await bob.waitFor((e) => e.type === "error" && e.code === "not_found");
   assert.equal(notIn.message, notInRoom("#builds"));
@@ -107,23 +94,26 @@ Deno.test("rooms: join, part, the list and topics through chat join's commands; 
 });
 
 Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #builds, joining it first", async () => {
-  await using server = await startServer();
-  await using watcher = await joined(server, "watcher");
+  await using server = await h.startServer();
+  await using watcher = await h.joined(server, "watcher");
   await watcher.send("/join #builds");
   await watcher.waitFor(isRoom("joined", "#builds"));
-  await using ci = await joined(server, "ci", { mode: "plain", extraArgs: ["--room", "#Builds"] });
+  await using ci = await h.joined(server, "ci", {
+    mode: "plain",
+    extraArgs: ["--room", "#Builds"],
+  });
   await ci.send("build 1234 passed");
   const result = await ci.end();
   assert.equal(result.code, 0, result.stderr);
-  const posted = await watcher.waitFor(messageWith("build 1234 passed"));
+  const posted = await watcher.waitFor(h.messageWith("build 1234 passed"));
   assert.deepEqual([posted.room, posted.from], ["#builds", ci.id]);
   assert.match(result.stdout, /\* you joined #builds \(2 members, 2 online\)/);
   assert.match(result.stdout, / ci_\d{4}: build 1234 passed/, "its own room is not named");
   // a room it may not join: one sentence, exit 1, nothing sent
-  await using owner = await joined(server, "owner");
+  await using owner = await h.joined(server, "owner");
   await owner.send("/join #vault --private");
   await owner.waitFor(isRoom("joined", "#vault"));
-  await using intruder = await joinClient(server, "intruder", {
+  await using intruder = await h.joinClient(server, "intruder", {
     mode: "plain",
     extraArgs: ["--room", "#vault"],
   });
@@ -132,24 +122,24 @@ Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #b
 });
 
 Deno.test("rooms: a script's lines after /join go to the room joined and after /part back, however fast they come", async () => {
-  await using server = await startServer();
-  await using watcher = await joined(server, "watcher");
+  await using server = await h.startServer();
+  await using watcher = await h.joined(server, "watcher");
   await watcher.send("/join #deploys");
   await watcher.waitFor(isRoom("joined", "#deploys"));
-  await using ci = await joined(server, "ci", { mode: "plain" });
+  await using ci = await h.joined(server, "ci", { mode: "plain" });
   // one write: the lines are read before the server has answered the /join
   await ci.send("/join #deploys\ndeploy 7 done\n/part\nall deploys done");
   const result = await ci.end();
   assert.equal(result.code, 0, result.stderr);
-  const deployed = await watcher.waitFor(messageWith("deploy 7 done"));
-  const done = await watcher.waitFor(messageWith("all deploys done"));
+  const deployed = await watcher.waitFor(h.messageWith("deploy 7 done"));
+  const done = await watcher.waitFor(h.messageWith("all deploys done"));
   assert.deepEqual([deployed.room, done.room], ["#deploys", GENERAL_ROOM]);
 });
 
 Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in the words for no room at all", async () => {
-  await using server = await startServer();
-  const { raw: owner, welcome: ownerWelcome } = await rawJoined(server, "owner");
-  const { raw: eve, welcome: eveWelcome } = await rawJoined(server, "eve");
+  await using server = await h.startServer();
+  const { raw: owner, welcome: ownerWelcome } = await h.rawJoined(server, "owner");
+  const { raw: eve, welcome: eveWelcome } = await h.rawJoined(server, "eve");
   try {
     const early = await post(eve, { text: "before the secret" });
     await room(owner, { type: "join", room: "#vault", private: true });
@@ -158,13 +148,13 @@ Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in
     await post(owner, { text: "public 4242 chatter" });
 
     // the list neither shows nor counts it
-    const listed = await ask(eve, { type: "rooms" });
+    const listed = await h.ask(eve, { type: "rooms" });
     assert.deepEqual(listed.rooms.map((r: Frame) => r.name), [GENERAL_ROOM]);
     assert.equal(listed.total, 1);
     // history, search: not there, and asked by name, the answer for no room at all
-    const history = await ask(eve, { type: "history", limit: 100 });
+    const history = await h.ask(eve, { type: "history", limit: 100 });
     assert.ok(!history.messages.some((m: Frame) => m.id === secret));
-    const search = await ask(eve, { type: "search", pattern: "4242" });
+    const search = await h.ask(eve, { type: "search", pattern: "4242" });
     assert.deepEqual(search.messages.map((m: Frame) => m.text), ["public 4242 chatter"]);
     const requests = (name: string) => [
       { type: "history", limit: 10, room: name },
@@ -209,7 +199,7 @@ Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in
       const told = await again.raw.frameWhere((f) => f.type === "room" && f.event === "invited");
       assert.equal(told.by, ownerWelcome.you.id);
       await room(again.raw, { type: "join", room: "#vault" });
-      const inside = await ask(again.raw, { type: "history", limit: 10, room: "#vault" });
+      const inside = await h.ask(again.raw, { type: "history", limit: 10, room: "#vault" });
       assert.deepEqual(inside.messages.map((m: Frame) => m.id), [secret]);
     } finally {
       await again.raw.close();
@@ -221,12 +211,12 @@ Deno.test("rooms: an invite-only room is unseen by an outsider in every path, in
 });
 
 Deno.test("rooms: history, search and resume per room; membership survives a reconnect and a restart", async () => {
-  const server = await startServer();
+  const server = await h.startServer();
   const dir = server.dir;
-  let restarted: Awaited<ReturnType<typeof startServer>> | undefined;
+  let restarted: Awaited<ReturnType<typeof h.startServer>> | undefined;
   try {
-    const { raw: tom, welcome } = await rawJoined(server, "tom");
-    const { raw: ann } = await rawJoined(server, "ann");
+    const { raw: tom, welcome } = await h.rawJoined(server, "tom");
+    const { raw: ann } = await h.rawJoined(server, "ann");
     let token: string = welcome.token;
     try {
       for (const name of ["#a", "#b"]) {
@@ -248,12 +238,12 @@ Deno.test("rooms: history, search and resume per room; membership survives a rec
         "#b",
         GENERAL_ROOM,
       ]);
-      const historyB = await ask(back.raw, { type: "history", limit: 10, room: "#b" });
+      const historyB = await h.ask(back.raw, { type: "history", limit: 10, room: "#b" });
       assert.deepEqual(historyB.messages.map((m: Frame) => m.text), ["b1", "b2 kiwi"]);
-      const searchA = await ask(back.raw, { type: "search", pattern: "kiwi", room: "#a" });
+      const searchA = await h.ask(back.raw, { type: "search", pattern: "kiwi", room: "#a" });
       assert.deepEqual(searchA.messages.map((m: Frame) => m.text), ["a0 kiwi"]);
       await room(back.raw, { type: "part", room: "#b" });
-      const searchAll = await ask(back.raw, { type: "search", pattern: "kiwi" });
+      const searchAll = await h.ask(back.raw, { type: "search", pattern: "kiwi" });
       assert.deepEqual(searchAll.messages.map((m: Frame) => m.text), ["a0 kiwi"]);
       await back.raw.close();
     } finally {
@@ -262,14 +252,14 @@ Deno.test("rooms: history, search and resume per room; membership survives a rec
     }
     const status = await server.stop("SIGTERM");
     assert.equal(status.code, 0);
-    restarted = await startServer({ dir });
+    restarted = await h.startServer({ dir });
     const after = await rawJoinedToken(restarted, "tom", token, {});
     try {
       assert.deepEqual(after.welcome.rooms.map((r: Frame) => r.name).sort(), [
         "#a",
         GENERAL_ROOM,
       ]);
-      const history = await ask(after.raw, { type: "history", limit: 10, room: "#a" });
+      const history = await h.ask(after.raw, { type: "history", limit: 10, room: "#a" });
       assert.deepEqual(history.messages.map((m: Frame) => m.text), ["a0 kiwi", "a1"]);
     } finally {
       await after.raw.close();
@@ -277,7 +267,7 @@ Deno.test("rooms: history, search and resume per room; membership survives a rec
   } finally {
     await restarted?.[Symbol.asyncDispose]();
     await server.stop("SIGKILL").catch(() => {});
-    await removeDir(dir);
+    await h.removeDir(dir);
   }
 });
 
@@ -288,7 +278,7 @@ async function rawJoinedToken(
   token: string,
   extra: Record<string, unknown>,
 ): Promise<{ raw: RawClient; welcome: Frame }> {
-  const raw = await rawClient(server.port, server.caFile);
+  const raw = await h.rawClient(server.port, server.caFile);
   await raw.sendFrame({ type: "hello", name, token, ...extra });
   const welcome = await raw.frameWhere((f) => f.type === "welcome" || f.type === "error");
   assert.equal(welcome?.type, "welcome", JSON.stringify(welcome));
@@ -309,16 +299,16 @@ async function collectMessages(raw: RawClient, count: number): Promise<Frame[]> 
 // ---- bounds -----------------------------------------------------------------------------------
 
 Deno.test("rooms: bounds — rooms per user, rooms on the server, the topic's length", async () => {
-  await using server = await startServer({
+  await using server = await h.startServer({
     args: ["--max-new-rooms-per-address", "0", "--max-rooms", String(MAX_ROOMS_PER_USER + 1)],
   });
   const makers: RawClient[] = [];
-  const { raw: tom } = await rawJoined(server, "tom");
+  const { raw: tom } = await h.rawJoined(server, "tom");
   try {
     // rooms made by others (each user makes ROOMS_CREATED_PER_HOUR at most), joined by tom
     let made = 0;
     for (let m = 0; made < MAX_ROOMS_PER_USER; m++) {
-      const { raw } = await rawJoined(server, `maker${m}`);
+      const { raw } = await h.rawJoined(server, `maker${m}`);
       makers.push(raw);
       for (let i = 0; i < ROOMS_CREATED_PER_HOUR && made < MAX_ROOMS_PER_USER; i++) {
         await room(raw, { type: "join", room: `#r${made++}` });
@@ -331,7 +321,7 @@ Deno.test("rooms: bounds — rooms per user, rooms on the server, the topic's le
     assert.equal(full.code, "full");
     assert.match(full.message, new RegExp(`in ${MAX_ROOMS_PER_USER} rooms`));
     // the server keeps MAX_ROOMS_PER_USER + 1 rooms (with #general): it has them all
-    const { raw: ann } = await rawJoined(server, "ann");
+    const { raw: ann } = await h.rawJoined(server, "ann");
     makers.push(ann);
     const serverFull = await refused(ann, { type: "join", room: "#one-too-many" });
     assert.equal(serverFull.code, "full");
@@ -343,7 +333,7 @@ Deno.test("rooms: bounds — rooms per user, rooms on the server, the topic's le
       const bad = await refused(ann, { type: "topic", room: "#r7", topic });
       assert.equal(bad.code, "bad_frame");
     }
-    const list = await ask(ann, { type: "rooms" });
+    const list = await h.ask(ann, { type: "rooms" });
     assert.equal(list.total, MAX_ROOMS_PER_USER + 1);
   } finally {
     for (const raw of makers) await raw.close();
@@ -352,8 +342,8 @@ Deno.test("rooms: bounds — rooms per user, rooms on the server, the topic's le
 });
 
 Deno.test("rooms: bounds — room changes per user, new rooms per user and per address", async () => {
-  await using server = await startServer();
-  const { raw: tom } = await rawJoined(server, "tom");
+  await using server = await h.startServer();
+  const { raw: tom } = await h.rawJoined(server, "tom");
   const others: RawClient[] = [];
   try {
     await room(tom, { type: "join", room: "#flip" });
@@ -367,10 +357,10 @@ Deno.test("rooms: bounds — room changes per user, new rooms per user and per a
     let created = 0;
     let refusal: Frame;
     for (let u = 0; !refusal && u < 10; u++) {
-      const { raw } = await rawJoined(server, `maker${u}`);
+      const { raw } = await h.rawJoined(server, `maker${u}`);
       others.push(raw);
       for (let i = 0; i <= ROOMS_CREATED_PER_HOUR; i++) {
-        const answer = await ask(raw, { type: "join", room: `#m${u}-${i}` });
+        const answer = await h.ask(raw, { type: "join", room: `#m${u}-${i}` });
         if (answer.type === "room") {
           created++;
           continue;
@@ -392,7 +382,7 @@ Deno.test("rooms: bounds — room changes per user, new rooms per user and per a
 
 Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT members, cut to one frame, with the count", async () => {
   // one address makes every id here: the limits a load test lifts
-  await using server = await startServer({ args: loadTestServeArgs(2_000) });
+  await using server = await h.startServer({ args: loadTestServeArgs(2_000) });
   const count = MEMBERS_LIST_LIMIT + 5;
   const peers: RawClient[] = [];
   try {
@@ -401,11 +391,11 @@ Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT memb
     for (let i = 0; i < count; i += 25) {
       const batch = Array.from({ length: Math.min(25, count - i) }, (_, k) => `m${i + k}`);
       const joinedNow = await Promise.all(
-        batch.map((name) => rawJoined(server, name.padEnd(24, "x"))),
+        batch.map((name) => h.rawJoined(server, name.padEnd(24, "x"))),
       );
       peers.push(...joinedNow.map((j) => j.raw));
     }
-    const users = await ask(peers.at(-1)!, { type: "who", room: GENERAL_ROOM });
+    const users = await h.ask(peers.at(-1)!, { type: "who", room: GENERAL_ROOM });
     assert.equal(users.room, GENERAL_ROOM);
     assert.equal(users.online, count);
     assert.ok(users.users.length > 500 && users.users.length <= MEMBERS_LIST_LIMIT);
@@ -416,8 +406,8 @@ Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT memb
 });
 
 Deno.test("rooms: a database from before rooms is served with its public messages in #general and everyone in it", async () => {
-  const dir = await makeTempDir("chat-e2e-old-db-");
-  await using _dir = removedAtEnd(dir);
+  const dir = await h.makeTempDir("chat-e2e-old-db-");
+  await using _dir = h.removedAtEnd(dir);
   const token = "an-old-token-of-tom";
   const db = new DatabaseSync(join(dir, "chat.db"));
   db.exec(`
@@ -433,7 +423,7 @@ Deno.test("rooms: a database from before rooms is served with its public message
   db.prepare("INSERT INTO messages (id, sender, text, time) VALUES (?, ?, ?, ?)")
     .run("01ARZ3NDEKTSV4RRFFQ69G5FAV", "tom_0001", "from the old days", 1);
   db.close();
-  await using server = await startServer({ dir });
+  await using server = await h.startServer({ dir });
   const { raw, welcome } = await rawJoinedToken(server, "tom", token, {});
   try {
     assert.equal(welcome.you.id, "tom_0001");
@@ -447,10 +437,10 @@ Deno.test("rooms: a database from before rooms is served with its public message
 });
 
 Deno.test("rooms: temporary messages and deletes work per room: their members are told, a resume replays the purge, nobody else hears of it", async () => {
-  await using server = await startServer();
-  const { raw: ann } = await rawJoined(server, "ann");
-  const { raw: tom, welcome: tomWelcome } = await rawJoined(server, "tom");
-  const { raw: eve } = await rawJoined(server, "eve");
+  await using server = await h.startServer();
+  const { raw: ann } = await h.rawJoined(server, "ann");
+  const { raw: tom, welcome: tomWelcome } = await h.rawJoined(server, "tom");
+  const { raw: eve } = await h.rawJoined(server, "eve");
   try {
     await room(ann, { type: "join", room: "#team" });
     await room(tom, { type: "join", room: "#team" });
@@ -462,13 +452,13 @@ Deno.test("rooms: temporary messages and deletes work per room: their members ar
     await tom.frameWhere((f) => f.id === doomed);
     await tom.close();
     // deleted while tom is away: his resume (from the last he saw) replays the deletion
-    const del = await ask(ann, { type: "delete", id: doomed });
+    const del = await h.ask(ann, { type: "delete", id: doomed });
     assert.equal(del.type, "ack");
     const back = await rawJoinedToken(server, "tom", tomWelcome.token, { resume: doomed });
     try {
       const purge = await back.raw.frameWhere((f) => f.type === "deleted");
       assert.deepEqual([purge.id, purge.reason], [doomed, "deleted"]);
-      const history = await ask(back.raw, { type: "history", limit: 10, room: "#team" });
+      const history = await h.ask(back.raw, { type: "history", limit: 10, room: "#team" });
       assert.deepEqual(history.messages.map((m: Frame) => m.id), [seen]);
     } finally {
       await back.raw.close();
