@@ -174,11 +174,9 @@ Deno.test("unknown and ambiguous recipients get an error and nothing is delivere
 Deno.test("a forged from, time and id in a raw send frame are ignored", async () => {
   await using server = await h.startServer();
   await using b = await h.joined(server, "bob");
-  const { raw, welcome } = await h.rawJoined(server, "mallory");
+  const { raw, id: mallory } = await h.rawJoinedSeen(server, b, "mallory");
   await using _raw = raw;
-  const mallory = welcome.you.id;
   assert.match(mallory, /^mallory_[0-9]{4}$/);
-  await b.waitFor((e) => e.type === "presence" && e.joined?.id === mallory);
 
   const forgedId = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
   const before = Date.now();
@@ -380,9 +378,8 @@ Deno.test("a client killed with SIGKILL leaves presence within a few seconds", a
 Deno.test("--plain prints one line per message and no escape sequences from others", async () => {
   await using server = await h.startServer();
   await using a = await h.joined(server, "alice");
-  await using p = await h.joinClient(server, "paul", { mode: "plain" });
-  const me = await p.me();
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === me.id);
+  await using p = await h.joined(server, "paul", { mode: "plain" });
+  await a.waitFor((e) => e.type === "presence" && e.joined?.id === p.id);
 
   await a.send("plain hello");
   const line = await p.waitForLine((l) => l.endsWith("plain hello"));
@@ -394,9 +391,9 @@ Deno.test("--plain prints one line per message and no escape sequences from othe
   const red = await p.waitForLine((l) => l.endsWith("red") && l.includes(a.id));
   assert.match(red, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id}: red$`));
 
-  await a.send(`@${me.id} plain direct`);
+  await a.send(`@${p.id} plain direct`);
   const dm = await p.waitForLine((l) => l.endsWith("plain direct"));
-  assert.match(dm, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id} -> ${me.id}: `));
+  assert.match(dm, new RegExp(`^#[0-9a-z]{4,} \\d\\d:\\d\\d:\\d\\d ${a.id} -> ${p.id}: `));
 
   const result = await p.end();
   assert.equal(result.code, 0, result.stderr);

@@ -84,10 +84,8 @@ Deno.test("failover: node A killed, node B started on the same store: the client
     const a = await startServerOn(dir, portA);
     servers.push(a);
     await using alice = await h.joined(a, "alice", { extraArgs: ["--server", list(portA, portB)] });
-    const { raw: bob, welcome: bobWelcome } = await h.rawJoined(a, "bob");
+    const { raw: bob, welcome: bobWelcome, id: bobId } = await h.rawJoinedSeen(a, alice, "bob");
     const bobToken: string = bobWelcome.token;
-    const bobId: string = bobWelcome.you.id;
-    await alice.waitFor((e) => e.type === "presence" && e.joined?.id === bobId);
     await h.rawSend(bob, "b1", "before the crash");
     await alice.waitFor(h.messageWith("before the crash"));
     // alice's own message, acknowledged by node A

@@ -1075,6 +1075,27 @@ export async function rawJoined(
   }
 }
 
+/**
+ * A raw client that has said hello (as {@link rawJoined}) and that `watcher` has seen come in, so
+ * that it is online for them; returns it, its welcome frame and its id.
+ */
+export async function rawJoinedSeen(
+  server: Pick<ServerHandle, "port" | "caFile">,
+  watcher: Pick<ClientHandle, "waitFor">,
+  name: string,
+  // deno-lint-ignore no-explicit-any
+): Promise<{ raw: RawClient; welcome: any; id: string }> {
+  const { raw, welcome } = await rawJoined(server, name);
+  const id: string = welcome.you.id;
+  try {
+    await watcher.waitFor((e) => e.type === "presence" && e.joined?.id === id);
+    return { raw, welcome, id };
+  } catch (error) {
+    await raw.close();
+    throw error;
+  }
+}
+
 /** Sends a message from a raw client and returns its id once acknowledged (throws otherwise). */
 export async function rawSend(raw: RawClient, ref: string, text: string): Promise<string> {
   await raw.sendFrame({ type: "send", ref, text });

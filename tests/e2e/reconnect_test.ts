@@ -34,10 +34,8 @@ Deno.test("reconnect: after a SIGTERM restart on the same port the client resume
   await using node = await restartableServer("chat-e2e-reconnect-");
   let server = await node.start();
   await using a = await h.joined(server, "alice");
-  const { raw: bob, welcome: bobWelcome } = await h.rawJoined(server, "bob");
+  const { raw: bob, welcome: bobWelcome, id: bobId } = await h.rawJoinedSeen(server, a, "bob");
   const bobToken: string = bobWelcome.token;
-  const bobId: string = bobWelcome.you.id;
-  await a.waitFor((e) => e.type === "presence" && e.joined?.id === bobId);
   await h.rawSend(bob, "b1", "before one");
   const doomed = await h.rawSend(bob, "b2", "before two");
   await a.waitFor(h.messageWith("before two"));

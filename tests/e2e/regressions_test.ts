@@ -12,10 +12,8 @@ import { rawFrame, utf8 } from "../fixtures.ts";
 Deno.test("regression: forged sender is ignored", async () => {
   await using server = await h.startServer();
   await using alice = await h.joined(server, "alice");
-  const { raw, welcome } = await h.rawJoined(server, "mallory");
+  const { raw, id: mallory } = await h.rawJoinedSeen(server, alice, "mallory");
   await using _raw = raw;
-  const mallory = welcome.you.id;
-  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === mallory);
   // the original trusted `sender`, `time` and `private` from the client
   await raw.sendFrame({
     type: "send",
@@ -278,9 +276,8 @@ Deno.test("regression: a username is never a file path", async () => {
 Deno.test("regression: escape sequences are not printed raw", async () => {
   await using server = await h.startServer();
   await using alice = await h.joined(server, "alice");
-  await using plain = await h.joinClient(server, "paul", { mode: "plain" });
-  const me = await plain.me();
-  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === me.id);
+  await using plain = await h.joined(server, "paul", { mode: "plain" });
+  await alice.waitFor((e) => e.type === "presence" && e.joined?.id === plain.id);
   const hostile = [
     "\u001b[31mred\u001b[0m",
     "\u001b]0;pwned-title\u0007title",

@@ -16,7 +16,7 @@ import { DEFAULT_NEW_ROOMS_PER_ADDRESS_PER_HOUR } from "../../src/server/limits.
 import { hashToken } from "../../src/server/identity.ts";
 import { MAX_ROOMS_PER_USER, MEMBERS_LIST_LIMIT, notInRoom } from "../../src/server/rooms.ts";
 import * as h from "./harness.ts";
-import type { ChatEvent, RawClient } from "./harness.ts";
+import type { ChatEvent, ClientHandle, RawClient } from "./harness.ts";
 
 /** Raw frames a test reads back. */
 // deno-lint-ignore no-explicit-any
@@ -45,6 +45,12 @@ async function post(raw: RawClient, frame: Record<string, unknown>): Promise<str
 
 const isRoom = (event: string, name: string) => (e: ChatEvent) =>
   e.type === "room" && e.event === event && e.room.name === name;
+
+/** `client` says `/join ROOM FLAGS…` and waits until it is in `room` (a lower-case name). */
+async function joinRoom(client: ClientHandle, room: string, ...flags: string[]): Promise<void> {
+  await client.send(["/join", room, ...flags].join(" "));
+  await client.waitFor(isRoom("joined", room));
+}
 
 Deno.test("rooms: join, part, the list and topics through chat join's commands; messages stay in their room", async () => {
   await using server = await h.startServer();
@@ -96,8 +102,7 @@ Deno.test("rooms: join, part, the list and topics through chat join's commands; 
 Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #builds, joining it first", async () => {
   await using server = await h.startServer();
   await using watcher = await h.joined(server, "watcher");
-  await watcher.send("/join #builds");
-  await watcher.waitFor(isRoom("joined", "#builds"));
+  await joinRoom(watcher, "#builds");
   await using ci = await h.joined(server, "ci", {
     mode: "plain",
     extraArgs: ["--room", "#Builds"],
@@ -111,8 +116,7 @@ Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #b
   assert.match(result.stdout, / ci_\d{4}: build 1234 passed/, "its own room is not named");
   // a room it may not join: one sentence, exit 1, nothing sent
   await using owner = await h.joined(server, "owner");
-  await owner.send("/join #vault --private");
-  await owner.waitFor(isRoom("joined", "#vault"));
+  await joinRoom(owner, "#vault", "--private");
   await using intruder = await h.joinClient(server, "intruder", {
     mode: "plain",
     extraArgs: ["--room", "#vault"],
@@ -124,8 +128,7 @@ Deno.test("rooms: `chat join --room #builds --plain` posts what stdin says in #b
 Deno.test("rooms: a script's lines after /join go to the room joined and after /part back, however fast they come", async () => {
   await using server = await h.startServer();
   await using watcher = await h.joined(server, "watcher");
-  await watcher.send("/join #deploys");
-  await watcher.waitFor(isRoom("joined", "#deploys"));
+  await joinRoom(watcher, "#deploys");
   await using ci = await h.joined(server, "ci", { mode: "plain" });
   // one write: the lines are read before the server has answered the /join
   await ci.send("/join #deploys\ndeploy 7 done\n/part\nall deploys done");
