@@ -793,9 +793,11 @@ Deno.test(`attack 4: --max-new-ids-per-address ${NEW_IDS}: ${NEW_IDS} hellos wit
 // ---- 5. name exhaustion ------------------------------------------------------------------------
 
 Deno.test(`attack 5: the ids of a name cannot be used up: ${SAME_NAME_HELLOS} hellos of "victim" all get distinct ids, each < ${SAME_NAME_HELLO_MS} ms; with all 10,000 four-digit ids taken, victim still gets one`, async () => {
-  const dir = await h.makeTempDir("chat-e2e-victim-");
-  await using _dir = h.removedAtEnd(dir);
-  await using server = await h.startServer({ dir, args: ["--max-new-ids-per-address", "0"] });
+  await using dir = await h.tempDir("chat-e2e-victim-");
+  await using server = await h.startServer({
+    dir: dir.path,
+    args: ["--max-new-ids-per-address", "0"],
+  });
   const ids = new Set<string>();
   const times: number[] = [];
   const hello = async (i: number) => {
@@ -816,7 +818,7 @@ Deno.test(`attack 5: the ids of a name cannot be used up: ${SAME_NAME_HELLOS} he
   assert.equal(ids.size, SAME_NAME_HELLOS, "every id is new");
 
   // every 4-digit id of the name taken (written into the database, as if issued over the wire)
-  const db = new DatabaseSync(join(dir, "chat.db"));
+  const db = new DatabaseSync(join(dir.path, "chat.db"));
   try {
     db.exec("PRAGMA busy_timeout = 5000");
     db.exec("BEGIN IMMEDIATE");
@@ -1188,9 +1190,8 @@ Deno.test("attack 9: a token rotates on every hello; a copy of a replaced token 
 // ---- 10. password ------------------------------------------------------------------------------
 
 Deno.test("attack 10: --password-file: every wrong password is logged with the address (never the password itself)", async () => {
-  const secrets = await h.makeTempDir("chat-e2e-secrets-");
-  await using _secrets = h.removedAtEnd(secrets);
-  const file = join(secrets, "password.txt");
+  await using secrets = await h.tempDir("chat-e2e-secrets-");
+  const file = join(secrets.path, "password.txt");
   await Deno.writeTextFile(file, "correct horse battery\n");
   await using server = await h.startServer({ args: ["--password-file", file] });
   // two guesses, each after the previous one's delay has passed (1 s, then 2 s)

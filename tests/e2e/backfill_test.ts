@@ -57,11 +57,10 @@ const numbered = (from: number, to: number) =>
 
 Deno.test("history: /history in --plain brings a room's earlier messages in order, pages further back, room by room", async () => {
   await using server = await h.startServer({ args: ["--max-rate", "0"] });
-  const stateDir = await h.makeTempDir("chat-e2e-state-");
-  await using _stateDir = h.removedAtEnd(stateDir);
+  await using stateDir = await h.tempDir("chat-e2e-state-");
   // reader joins #builds once, then leaves
   {
-    await using first = await h.joined(server, "reader", { stateDir });
+    await using first = await h.joined(server, "reader", { stateDir: stateDir.path });
     await first.send("/join #builds");
     await first.waitFor(isJoined("#builds"));
     await first.end();
@@ -80,7 +79,7 @@ Deno.test("history: /history in --plain brings a room's earlier messages in orde
 
   // the backlog: the 50 newest of all, so #builds from b51
   await using reader = await h.joined(server, "reader", {
-    stateDir,
+    stateDir: stateDir.path,
     mode: "plain",
     extraArgs: ["--room", "#builds"],
   });
@@ -109,7 +108,7 @@ Deno.test("history: /history in --plain brings a room's earlier messages in orde
 
   // the oldest shown of each room is its own: #general's page goes before g1, where there is
   // nothing; #vault's message is never in it
-  await using again = await h.joined(server, "reader", { stateDir, mode: "plain" });
+  await using again = await h.joined(server, "reader", { stateDir: stateDir.path, mode: "plain" });
   await again.waitForLine((l) => l.endsWith(`${writerId} in #builds: b80`));
   from = again.lines.length;
   await again.send("/history");

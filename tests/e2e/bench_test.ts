@@ -381,12 +381,11 @@ Deno.test("chat bench fails in one sentence when the server cannot be reached", 
 });
 
 Deno.test("the bundle runs chat bench from a directory without deno.json", async () => {
-  const work = await h.makeTempDir("chat-bundle-bench-");
-  await using _work = h.removedAtEnd(work);
-  const bundle = await bundleProgram(join(work, "chat"));
+  await using work = await h.tempDir("chat-bundle-bench-");
+  const bundle = await bundleProgram(join(work.path, "chat"));
   const { report } = await benchJson(["--clients", "2", "--messages", "20", "--raw"], {
     command: [Deno.execPath(), "run", "-A", bundle],
-    cwd: work,
+    cwd: work.path,
   });
   assert.equal(report.delivered, 2 * 20);
   assert.ok(report.raw_delivered_per_s > 0);

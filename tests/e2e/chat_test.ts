@@ -210,12 +210,11 @@ Deno.test("a forged from, time and id in a raw send frame are ignored", async ()
 
 Deno.test("an offline direct message is delivered when the recipient comes back with its token", async () => {
   await using server = await h.startServer();
-  const bState = await h.makeTempDir("chat-e2e-state-");
-  await using _bState = h.removedAtEnd(bState);
+  await using bState = await h.tempDir("chat-e2e-state-");
   await using a = await h.joined(server, "alice");
   let bId: string;
   {
-    await using b = await h.joined(server, "bob", { stateDir: bState });
+    await using b = await h.joined(server, "bob", { stateDir: bState.path });
     bId = b.id;
     await a.waitFor((e) => e.type === "presence" && e.joined?.id === bId);
     const result = await b.end();
@@ -226,13 +225,13 @@ Deno.test("an offline direct message is delivered when the recipient comes back 
   await a.waitFor(h.messageWith("while you were away"));
   await a.waitFor((e) => e.type === "ack");
 
-  const tokens = join(bState, "chat", "tokens.json");
+  const tokens = join(bState.path, "chat", "tokens.json");
   assert.equal((await Deno.stat(tokens)).mode! & 0o777, 0o600, "the token file is private");
-  for await (const entry of Deno.readDir(join(bState, "chat"))) {
+  for await (const entry of Deno.readDir(join(bState.path, "chat"))) {
     assert.ok(!entry.name.includes("bob"), `no file named after the user: ${entry.name}`);
   }
 
-  await using b2 = await h.joined(server, "bob", { stateDir: bState });
+  await using b2 = await h.joined(server, "bob", { stateDir: bState.path });
   assert.equal(b2.id, bId, "the saved token gives back the same id");
   const dm = await b2.waitFor(h.messageWith("while you were away"));
   assert.equal(dm.from, a.id);
@@ -270,12 +269,11 @@ Deno.test("a stranger asking for someone's name or id never gets that id", async
 });
 
 Deno.test("history survives a SIGTERM stop and a restart on the same dir", async () => {
-  const dir = await h.makeTempDir("chat-e2e-server-");
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir("chat-e2e-server-");
   let fingerprint: string;
   let aId: string;
   {
-    await using server = await h.startServer({ dir });
+    await using server = await h.startServer({ dir: dir.path });
     fingerprint = server.fingerprint;
     await using a = await h.joined(server, "alice");
     await using b = await h.joined(server, "bob");
@@ -295,7 +293,7 @@ Deno.test("history survives a SIGTERM stop and a restart on the same dir", async
     await b.waitFor((e) => e.type === "goodbye", 5_000);
     await b.end(5_000);
   }
-  await using server2 = await h.startServer({ dir });
+  await using server2 = await h.startServer({ dir: dir.path });
   assert.equal(server2.fingerprint, fingerprint, "the certificates are reused");
   await using c = await h.joined(server2, "carol");
   const one = await c.waitFor(h.messageWith("history one"));
@@ -347,17 +345,16 @@ Deno.test("/exit and .exit leave with exit code 0 and the others see them go", a
 });
 
 Deno.test("an acknowledged message survives kill -9 of the server", async () => {
-  const dir = await h.makeTempDir("chat-e2e-server-");
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir("chat-e2e-server-");
   {
-    await using server = await h.startServer({ dir });
+    await using server = await h.startServer({ dir: dir.path });
     await using a = await h.joined(server, "alice");
     await a.send("acknowledged before the crash");
     await a.waitFor((e) => e.type === "ack");
     const status = await server.kill9();
     assert.equal(status.signal, "SIGKILL");
   }
-  await using server2 = await h.startServer({ dir });
+  await using server2 = await h.startServer({ dir: dir.path });
   await using c = await h.joined(server2, "carol");
   const m = await c.waitFor(h.messageWith("acknowledged before the crash"));
   assert.equal(m.replay, true);
@@ -425,43 +422,42 @@ Deno.test("at the end of stdin the client sends what is pending, waits for acks,
 });
 
 Deno.test("exit codes: 1 and one sentence when nothing listens, 2 for bad usage", async () => {
-  const cwd = await h.makeTempDir("chat-e2e-cwd-");
-  await using _cwd = h.removedAtEnd(cwd);
+  await using cwd = await h.tempDir("chat-e2e-cwd-");
   // a port where nothing listens
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  const env = { XDG_STATE_HOME: join(cwd, "state") };
+  const env = { XDG_STATE_HOME: join(cwd.path, "state") };
 
   const refused = await h.runChat(
     ["join", "--json", "--name", "tom", "--server", `127.0.0.1:${port}`],
-    { cwd, env },
+    { cwd: cwd.path, env },
   );
   assert.equal(refused.code, 1, refused.stderr);
   assertOneSentence(refused.stderr);
   assert.match(refused.stderr, new RegExp(String(port)));
 
-  const noName = await h.runChat(["join", "--server", `127.0.0.1:${port}`], { cwd, env });
+  const noName = await h.runChat(["join", "--server", `127.0.0.1:${port}`], { cwd: cwd.path, env });
   assert.equal(noName.code, 2, noName.stderr);
   assertOneSentence(noName.stderr);
   assert.match(noName.stderr, /--name/);
 
-  const badName = await h.runChat(["join", "--name", "../etc/passwd"], { cwd, env });
+  const badName = await h.runChat(["join", "--name", "../etc/passwd"], { cwd: cwd.path, env });
   assert.equal(badName.code, 2, badName.stderr);
   assertOneSentence(badName.stderr);
 
-  const badPort = await h.runChat(["serve", "--port", "abc"], { cwd, env });
+  const badPort = await h.runChat(["serve", "--port", "abc"], { cwd: cwd.path, env });
   assert.equal(badPort.code, 2, badPort.stderr);
   assertOneSentence(badPort.stderr);
   assert.match(badPort.stderr, /port/);
 
-  const unknown = await h.runChat(["serve", "--bogus"], { cwd, env });
+  const unknown = await h.runChat(["serve", "--bogus"], { cwd: cwd.path, env });
   assert.equal(unknown.code, 2, unknown.stderr);
   assertOneSentence(unknown.stderr);
 
   // nothing was created in the working directory by the failed runs
   const entries = [];
-  for await (const entry of Deno.readDir(cwd)) entries.push(entry.name);
+  for await (const entry of Deno.readDir(cwd.path)) entries.push(entry.name);
   assert.ok(!entries.includes("chat.db") && !entries.includes("certs"), entries.join(", "));
 });
 
@@ -469,30 +465,27 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   await using server1 = await h.startServer();
   await using server2 = await h.startServer();
   assert.notEqual(server1.fingerprint, server2.fingerprint);
-  const cwd = await h.makeTempDir("chat-e2e-cwd-"); // no ./certs/ca.pem here
-  await using _cwd = h.removedAtEnd(cwd);
-  const state = await h.makeTempDir("chat-e2e-state-");
-  await using _state = h.removedAtEnd(state);
-  const fresh = await h.makeTempDir("chat-e2e-state-");
-  await using _fresh = h.removedAtEnd(fresh);
+  await using cwd = await h.tempDir("chat-e2e-cwd-"); // no ./certs/ca.pem here
+  await using state = await h.tempDir("chat-e2e-state-");
+  await using fresh = await h.tempDir("chat-e2e-state-");
   /** `chat join --json` as `name` to `server` (host:port), its state in `stateDir`. */
   const joinAs = (name: string, stateDir: string, server: string, ...args: string[]) =>
     h.runChat(["join", "--json", "--name", name, "--server", server, ...args], {
-      cwd,
+      cwd: cwd.path,
       env: { XDG_STATE_HOME: stateDir },
     });
   // first contact: fetch, compare, pin
   {
     await using pin = await h.joined(server1, "pinner", {
       noCa: true,
-      cwd,
-      stateDir: state,
+      cwd: cwd.path,
+      stateDir: state.path,
       extraArgs: ["--fingerprint", server1.fingerprint],
     });
     const done = await pin.end();
     assert.equal(done.code, 0, done.stderr);
   }
-  const pinsPath = join(state, "chat", "known_servers.json");
+  const pinsPath = join(state.path, "chat", "known_servers.json");
   const pins = JSON.parse(await Deno.readTextFile(pinsPath));
   const key1 = `127.0.0.1:${server1.port}`;
   assert.equal(pins[key1]?.fingerprint, server1.fingerprint, JSON.stringify(pins));
@@ -504,12 +497,16 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
 
   // later contacts need no flag
   {
-    await using again = await h.joined(server1, "pinner", { noCa: true, cwd, stateDir: state });
+    await using again = await h.joined(server1, "pinner", {
+      noCa: true,
+      cwd: cwd.path,
+      stateDir: state.path,
+    });
     await again.end();
   }
 
   // a wrong fingerprint on first contact: refused before anything is sent
-  const wrong = await joinAs("victim", fresh, key1, "--fingerprint", server2.fingerprint);
+  const wrong = await joinAs("victim", fresh.path, key1, "--fingerprint", server2.fingerprint);
   assert.equal(wrong.code, 1, wrong.stderr);
   assert.match(wrong.stderr, /fingerprint/);
   assert.ok(wrong.stderr.includes(server2.fingerprint), wrong.stderr);
@@ -517,12 +514,12 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   assert.ok(!server1.output().includes("victim"), "no hello reached the server");
   let freshPins = "{}";
   try {
-    freshPins = await Deno.readTextFile(join(fresh, "chat", "known_servers.json"));
+    freshPins = await Deno.readTextFile(join(fresh.path, "chat", "known_servers.json"));
   } catch { /* no pins file at all is right too */ }
   assert.ok(!freshPins.includes(`${server1.port}`), "nothing pinned for a refused server");
 
   // a --fingerprint that differs from the pin is refused with the warning
-  const differs = await joinAs("pinner", state, key1, "--fingerprint", server2.fingerprint);
+  const differs = await joinAs("pinner", state.path, key1, "--fingerprint", server2.fingerprint);
   assert.equal(differs.code, 1, differs.stderr);
   assert.match(differs.stderr, /WARNING/);
 
@@ -530,7 +527,7 @@ Deno.test("--fingerprint pins the CA on first contact; a changed certificate is 
   const key2 = `127.0.0.1:${server2.port}`;
   pins[key2] = pins[key1];
   await Deno.writeTextFile(pinsPath, JSON.stringify(pins, null, 2));
-  const impostor = await joinAs("pinner", state, key2);
+  const impostor = await joinAs("pinner", state.path, key2);
   assert.equal(impostor.code, 1, impostor.stderr);
   assert.match(impostor.stderr, /WARNING: the certificate of 127\.0\.0\.1:\d+ has changed/);
   assert.ok(impostor.stderr.includes(key2), impostor.stderr);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeTempDir, removedAtEnd, runChat, startServer } from "./harness.ts";
+import { runChat, startServer, tempDir } from "./harness.ts";
 import { VERSION } from "../../src/version.ts";
 
 const OK = new RegExp(
@@ -22,9 +22,8 @@ function assertOneSentence(stderr: string) {
 
 Deno.test("chat check: ok with --ca, with --fingerprint (not pinned) and beside the server", async () => {
   await using server = await startServer();
-  const state = await makeTempDir("chat-check-state-");
-  await using _state = removedAtEnd(state);
-  const env = { XDG_STATE_HOME: state };
+  await using state = await tempDir("chat-check-state-");
+  const env = { XDG_STATE_HOME: state.path };
   const where = ["--server", `127.0.0.1:${server.port}`];
   const ca = await runChat(["check", ...where, "--ca", server.caFile], { env });
   assert.equal(ca.code, 0, ca.stderr);
@@ -34,7 +33,7 @@ Deno.test("chat check: ok with --ca, with --fingerprint (not pinned) and beside 
   assert.equal(fp.code, 0, fp.stderr);
   assert.match(fp.stdout, OK);
   // a health check leaves nothing behind
-  await assert.rejects(Deno.stat(join(state, "chat", "known_servers.json")));
+  await assert.rejects(Deno.stat(join(state.path, "chat", "known_servers.json")));
 
   // in the server's directory, on its port (as a container's health check runs it)
   const beside = await runChat(["check"], {
@@ -48,9 +47,8 @@ Deno.test("chat check: ok with --ca, with --fingerprint (not pinned) and beside 
 });
 
 Deno.test("chat check: exit 1 and one sentence when the server is down or not the one expected", async () => {
-  const state = await makeTempDir("chat-check-state-");
-  await using _state = removedAtEnd(state);
-  const env = { XDG_STATE_HOME: state };
+  await using state = await tempDir("chat-check-state-");
+  const env = { XDG_STATE_HOME: state.path };
   let port: number;
   {
     await using server = await startServer();
@@ -66,7 +64,7 @@ Deno.test("chat check: exit 1 and one sentence when the server is down or not th
     assertOneSentence(wrong.stderr);
     const untrusted = await runChat(["check", "--server", `127.0.0.1:${port}`], {
       env,
-      cwd: state, // no certs/ca.pem here: the system roots do not know this CA
+      cwd: state.path, // no certs/ca.pem here: the system roots do not know this CA
     });
     assert.equal(untrusted.code, 1);
     assertOneSentence(untrusted.stderr);

@@ -6,38 +6,46 @@
 import assert from "node:assert/strict";
 import { startNats, startPostgres } from "../engines.ts";
 import * as h from "./harness.ts";
-import type { ChatEvent, ClientHandle } from "./harness.ts";
+import type { ChatEvent, ClientHandle, ServerHandle } from "./harness.ts";
 
-/** The engines and a certs dir shared by every node (one CA: a client trusts them all). */
-async function engines() {
+/**
+ * The engines and `count` nodes on them, sharing a certs dir (one CA: a client trusts them all);
+ * disposing of it ends the nodes, last first, then the engines.
+ */
+async function startCluster(count: number) {
   const pg = await startPostgres();
   const nats = await startNats().catch(async (error) => {
     await pg.stop();
     throw error;
   });
   const dir = await h.makeTempDir("chat-e2e-cluster-");
-  return {
-    pg,
-    nats,
-    dir,
-    node: (extra: string[] = []) =>
-      h.startServer({ dir, args: ["--store", pg.url, "--bus", nats.url, ...extra] }),
+  const nodes: ServerHandle[] = [];
+  const cluster = {
+    nodes,
     async [Symbol.asyncDispose]() {
+      for (const node of [...nodes].reverse()) await node[Symbol.asyncDispose]();
       await nats.stop().catch(() => {});
       await pg.stop().catch(() => {});
       await h.removeDir(dir);
     },
   };
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await h.startServer({ dir, args: ["--store", pg.url, "--bus", nats.url] }));
+    }
+    return cluster;
+  } catch (error) {
+    await cluster[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 const texts = (client: ClientHandle) =>
   client.events.filter((e) => e.type === "message" && e.text.startsWith("n")).map((e) => e.text);
 
 Deno.test("three nodes: messages from every node reach everyone in one order, presence and direct messages cross nodes, a dead node's users leave", async () => {
-  await using cluster = await engines();
-  await using n1 = await cluster.node();
-  await using n2 = await cluster.node();
-  await using n3 = await cluster.node();
+  await using cluster = await startCluster(3);
+  const [n1, n2, n3] = cluster.nodes;
   await using a = await h.joinClient(n1, "alice");
   await using b = await h.joinClient(n2, "bob");
   await using c = await h.joinClient(n3, "carol");
@@ -97,9 +105,8 @@ Deno.test("three nodes: messages from every node reach everyone in one order, pr
 });
 
 Deno.test("the same person joining on another node ends the first session; a token works on every node", async () => {
-  await using cluster = await engines();
-  await using n1 = await cluster.node();
-  await using n2 = await cluster.node();
+  await using cluster = await startCluster(2);
+  const [n1, n2] = cluster.nodes;
   await using a = await h.joinClient(n1, "alice");
   await using b = await h.joinClient(n2, "bob");
   const alice = await a.me();
@@ -123,9 +130,8 @@ Deno.test("the same person joining on another node ends the first session; a tok
 });
 
 Deno.test("back on another node, what was missed comes once", async () => {
-  await using cluster = await engines();
-  await using n1 = await cluster.node();
-  await using n2 = await cluster.node();
+  await using cluster = await startCluster(2);
+  const [n1, n2] = cluster.nodes;
   await using a = await h.joinClient(n1, "alice");
   await using b = await h.joinClient(n2, "bob");
   await a.me();

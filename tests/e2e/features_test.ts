@@ -72,11 +72,10 @@ Deno.test("reply: to a DM you were not part of, or to nothing, is one and the sa
 });
 
 Deno.test("delete: only the author; purged everywhere, from history, search and the db files", async () => {
-  const dir = await h.makeTempDir();
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir();
   const secret = `regrettable ${crypto.randomUUID()}`;
   {
-    await using server = await h.startServer({ dir });
+    await using server = await h.startServer({ dir: dir.path });
     await using a = await h.joined(server, "ann");
     await using b = await h.joined(server, "ben");
     await a.send(secret);
@@ -92,10 +91,10 @@ Deno.test("delete: only the author; purged everywhere, from history, search and 
     await b.send(`/search regrettable`);
     const results = await b.waitFor((e) => e.type === "results");
     assert.equal(results.total, 0);
-    assert.equal(await h.storeHolds(dir, secret), false, "the text is still in the db files");
+    assert.equal(await h.storeHolds(dir.path, secret), false, "the text is still in the db files");
     assert.equal((await server.stop("SIGTERM")).code, 0);
   }
-  await using server = await h.startServer({ dir });
+  await using server = await h.startServer({ dir: dir.path });
   await using later = await h.joined(server, "late");
   await later.send("/search regrettable");
   const results = await later.waitFor((e) => e.type === "results");
@@ -132,20 +131,23 @@ Deno.test("temp: a 2 s message reaches everyone marked temporary and is gone wit
 });
 
 Deno.test("temp: a message whose deadline passed while the server was down is expired at start", async () => {
-  const dir = await h.makeTempDir();
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir();
   const text = `outlived ${crypto.randomUUID()}`;
   {
-    await using server = await h.startServer({ dir });
+    await using server = await h.startServer({ dir: dir.path });
     await using a = await h.joined(server, "ann");
     await a.send(`/temp 2s ${text}`);
     await a.waitFor(h.messageWith(text));
     assert.equal((await server.stop("SIGTERM")).code, 0);
   }
-  assert.equal(await h.storeHolds(dir, text), true, "the message should still be stored");
+  assert.equal(await h.storeHolds(dir.path, text), true, "the message should still be stored");
   await new Promise((r) => setTimeout(r, 2_500));
-  await using server = await h.startServer({ dir });
-  await h.waitUntil(async () => !(await h.storeHolds(dir, text)), 5_000, "not purged at start-up");
+  await using server = await h.startServer({ dir: dir.path });
+  await h.waitUntil(
+    async () => !(await h.storeHolds(dir.path, text)),
+    5_000,
+    "not purged at start-up",
+  );
   await using b = await h.joined(server, "ben");
   await b.send("/search outlived");
   assert.equal((await b.waitFor((e) => e.type === "results")).total, 0);

@@ -161,11 +161,10 @@ Deno.test("habits: the server refuses an away reason too long, on several lines 
 
 Deno.test("habits: /ignore hides a person's messages and mentions in plain, marks them in JSON, and holds across a restart of the client", async () => {
   await using server = await h.startServer();
-  const state = await h.makeTempDir("chat-e2e-ignore-");
-  await using _state = h.removedAtEnd(state);
+  await using state = await h.tempDir("chat-e2e-ignore-");
   await using alice = await h.joined(server, "alice");
   await using mallory = await h.joined(server, "mallory");
-  let bob = await h.joined(server, "bob", { mode: "plain", stateDir: state });
+  let bob = await h.joined(server, "bob", { mode: "plain", stateDir: state.path });
   try {
     await alice.waitFor((e) => e.type === "presence" && e.joined?.id === bob.id);
     await bob.send(`/ignore @${mallory.id.toUpperCase()}`);
@@ -183,11 +182,11 @@ Deno.test("habits: /ignore hides a person's messages and mentions in plain, mark
   } finally {
     await bob[Symbol.asyncDispose]();
   }
-  const file = join(state, "chat", IGNORES_FILE_NAME);
+  const file = join(state.path, "chat", IGNORES_FILE_NAME);
   assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
 
   // the next run of the client on this state dir still ignores mallory
-  bob = await h.joined(server, "bob", { mode: "plain", stateDir: state });
+  bob = await h.joined(server, "bob", { mode: "plain", stateDir: state.path });
   try {
     await mallory.send(`@${bob.id} spam again`);
     await alice.send(`@${bob.id} alice again`);
@@ -202,7 +201,7 @@ Deno.test("habits: /ignore hides a person's messages and mentions in plain, mark
   }
 
   // in JSON, a script sees everything: a message from someone ignored is only marked
-  await using script = await h.joined(server, "bob", { stateDir: state });
+  await using script = await h.joined(server, "bob", { stateDir: state.path });
   await script.send(`/ignore ${mallory.id}`);
   await script.waitFor((e) => e.type === "notice" && e.message.startsWith("ignoring"));
   await mallory.send("for the script");
@@ -212,16 +211,15 @@ Deno.test("habits: /ignore hides a person's messages and mentions in plain, mark
 
 Deno.test("habits: /ignore of one more than the most kept, or of something not an id, is refused with a sentence", async () => {
   await using server = await h.startServer();
-  const state = await h.makeTempDir("chat-e2e-ignore-");
-  await using _state = h.removedAtEnd(state);
+  await using state = await h.tempDir("chat-e2e-ignore-");
   // a list one short of full, as earlier runs would have left it
   const ids = Array.from({ length: MAX_IGNORED - 1 }, (_, i) => `p${i}_${1000 + i}`);
-  await Deno.mkdir(join(state, "chat"), { recursive: true });
+  await Deno.mkdir(join(state.path, "chat"), { recursive: true });
   await Deno.writeTextFile(
-    join(state, "chat", IGNORES_FILE_NAME),
+    join(state.path, "chat", IGNORES_FILE_NAME),
     JSON.stringify({ [server.fingerprint]: ids }),
   );
-  await using bob = await h.joined(server, "bob", { mode: "plain", stateDir: state });
+  await using bob = await h.joined(server, "bob", { mode: "plain", stateDir: state.path });
   await bob.send("/ignore @last_0001");
   await bob.waitForLine((l) => l.startsWith("* ignoring last_0001"));
   await bob.send("/ignore @over_0001");
@@ -232,7 +230,7 @@ Deno.test("habits: /ignore of one more than the most kept, or of something not a
   await bob.waitForLine((l) => l === "! ignoring is by id, as name_1234 (/who lists them)");
   const result = await bob.end();
   assert.equal(result.code, 0, result.stderr);
-  const kept = JSON.parse(await Deno.readTextFile(join(state, "chat", IGNORES_FILE_NAME)));
+  const kept = JSON.parse(await Deno.readTextFile(join(state.path, "chat", IGNORES_FILE_NAME)));
   assert.equal(kept[server.fingerprint].length, MAX_IGNORED);
   assert.ok(!kept[server.fingerprint].includes("over_0001"));
 });

@@ -6,6 +6,8 @@
  * Every wait is bounded, every process is awaited, every stream is drained to its end or
  * cancelled, every temp dir is removed: the handles are `AsyncDisposable`, so a test writes
  * `await using server = await startServer();` and cleanup runs even when an assertion fails.
+ * A test file that uses many of these imports the module whole, `import * as h from
+ * "./harness.ts"` (its types by name), rather than a long list of names that every file repeats.
  *
  * @example
  * ```ts
@@ -107,11 +109,12 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 /**
- * Removes `dir` (as {@link removeDir}) when the scope it is bound in ends:
- * `await using _dir = removedAtEnd(dir);` instead of a try/finally.
+ * A fresh temp dir (its `path`), removed (as {@link removeDir}) when the scope it is bound in
+ * ends: `await using dir = await tempDir("chat-e2e-x-");`, as tests/fixtures.ts's for unit tests.
  */
-export function removedAtEnd(dir: string): AsyncDisposable {
-  return { [Symbol.asyncDispose]: () => removeDir(dir) };
+export async function tempDir(prefix?: string): Promise<{ path: string } & AsyncDisposable> {
+  const path = await makeTempDir(prefix);
+  return { path, [Symbol.asyncDispose]: () => removeDir(path) };
 }
 
 /** Resolves after `ms`; the timer never outlives the test. */

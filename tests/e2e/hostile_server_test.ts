@@ -139,12 +139,11 @@ const HANDSHAKE_DROPPED =
 
 Deno.test("a server that hangs up during the TLS handshake: one sentence that says so, exit 1", async () => {
   await using server = dropping();
-  const state = await h.makeTempDir("chat-e2e-state-");
-  await using _state = h.removedAtEnd(state);
-  const env = { XDG_STATE_HOME: state };
+  await using state = await h.tempDir("chat-e2e-state-");
+  const env = { XDG_STATE_HOME: state.path };
   const where = ["--server", `127.0.0.1:${server.port}`];
   for (const mode of ["--plain", "--json"]) {
-    const out = await h.runJoinRaw([mode, "--name", "bob", ...where], { cwd: state, env });
+    const out = await h.runJoinRaw([mode, "--name", "bob", ...where], { cwd: state.path, env });
     assert.equal(out.code, 1, out.stderr);
     assert.equal(out.stderr.trim().split("\n").length, 1, out.stderr);
     assert.match(out.stderr, HANDSHAKE_DROPPED);
@@ -154,7 +153,7 @@ Deno.test("a server that hangs up during the TLS handshake: one sentence that sa
   const fingerprint = `SHA256:${"A".repeat(43)}`;
   const probed = await h.runJoinRaw(
     ["--plain", "--name", "bob", ...where, "--fingerprint", fingerprint],
-    { cwd: state, env },
+    { cwd: state.path, env },
   );
   assert.equal(probed.code, 1, probed.stderr);
   assert.match(probed.stderr, HANDSHAKE_DROPPED);
@@ -262,11 +261,10 @@ Deno.test("tokens rotate: each welcome's token is saved, and the next hello pres
 Deno.test("tokens rotate: a save that fails is reported once, not at every welcome", async () => {
   const hellos: (string | undefined)[] = [];
   await using server = await rotating(hellos);
-  const state = await h.makeTempDir("chat-e2e-state-");
-  await using _state = h.removedAtEnd(state);
+  await using state = await h.tempDir("chat-e2e-state-");
   // a directory where the tokens file should be: every save fails
-  await Deno.mkdir(join(state, "chat", "tokens.json"), { recursive: true });
-  await using client = await h.joinClient(server, "bob", { mode: "plain", stateDir: state });
+  await Deno.mkdir(join(state.path, "chat", "tokens.json"), { recursive: true });
+  await using client = await h.joinClient(server, "bob", { mode: "plain", stateDir: state.path });
   await client.waitForLine((l) => l.startsWith("* you are"));
   const end = Date.now() + h.WAIT_TIMEOUT_MS;
   while (client.lines.filter((l) => l.startsWith("* you are")).length < 2) {

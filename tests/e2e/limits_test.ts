@@ -314,7 +314,7 @@ Deno.test("limit: frame cap on the way out: search and history results over 64 K
 Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited, 50 refusals in a row get goodbye flood", async () => {
   await using server = await h.startServer({ args: ["--max-rate", "2"] });
   await using observer = await h.joined(server, "observer");
-  const { raw, welcome } = await h.rawJoined(server, "paster");
+  const { raw, id } = await h.rawJoinedSeen(server, observer, "paster");
   await using _raw = raw;
   const sends = (prefix: string, n: number) =>
     concatFrames(
@@ -351,7 +351,7 @@ Deno.test("limit: --max-rate 2: a burst of 10 passes, a flood gets rate_limited,
 
   // what was accepted is what the others got (the acks of the last turn's group commit may not
   // reach a connection cut in that turn; a retry with the same ref would be acknowledged)
-  await observer.waitFor((e) => e.type === "presence" && e.left?.id === welcome.you.id);
+  await observer.waitFor((e) => e.type === "presence" && e.left?.id === id);
   await observer.send("after the flood");
   await observer.waitFor(h.messageWith("after the flood"));
   const delivered = observer.events.filter((e: ChatEvent) =>
@@ -414,10 +414,9 @@ Deno.test("limit: more than 5 quick searches get rate_limited, a few queue per u
 });
 
 Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong one is refused slowly and more slowly, a missing one is named", async () => {
-  const secrets = await h.makeTempDir("chat-e2e-secrets-");
-  await using _secrets = h.removedAtEnd(secrets);
-  const right = join(secrets, "right.txt");
-  const wrong = join(secrets, "wrong.txt");
+  await using secrets = await h.tempDir("chat-e2e-secrets-");
+  const right = join(secrets.path, "right.txt");
+  const wrong = join(secrets.path, "wrong.txt");
   await Deno.writeTextFile(right, "correct horse battery\n");
   await Deno.writeTextFile(wrong, "incorrect horse\n");
   await using server = await h.startServer({ args: ["--password-file", right] });
@@ -492,9 +491,8 @@ Deno.test("limit: password: the right one joins (file or CHAT_PASSWORD), a wrong
 });
 
 Deno.test("limit: password: a refusal delayed past --hello-timeout still arrives as a wrong password, and the right one gets in once the delay is over", async () => {
-  const secrets = await h.makeTempDir("chat-e2e-secrets-");
-  await using _secrets = h.removedAtEnd(secrets);
-  const right = join(secrets, "right.txt");
+  await using secrets = await h.tempDir("chat-e2e-secrets-");
+  const right = join(secrets.path, "right.txt");
   await Deno.writeTextFile(right, "correct horse battery\n");
   await using server = await h.startServer({
     args: ["--password-file", right, "--hello-timeout", "1"],

@@ -12,13 +12,12 @@ import * as h from "./harness.ts";
 
 Deno.test("outbox: a kept message the server had stored already is acknowledged, not stored twice", async () => {
   await using server = await h.startServer();
-  const state = await h.makeTempDir("chat-outbox-e2e-");
-  await using _state = h.removedAtEnd(state);
+  await using state = await h.tempDir("chat-outbox-e2e-");
   // alice joins once: her id and token are saved in the state dir
-  const first = await h.joinClient(server, "alice", { stateDir: state });
+  const first = await h.joinClient(server, "alice", { stateDir: state.path });
   const me = await first.me();
   assert.equal((await first.end()).code, 0);
-  const dir = join(state, "chat");
+  const dir = join(state.path, "chat");
   const tokens = JSON.parse(await Deno.readTextFile(join(dir, "tokens.json")));
   const [serverKey] = Object.keys(tokens);
   // the same id sends with ref kept-1; the server stores it and acknowledges it...
@@ -38,7 +37,7 @@ Deno.test("outbox: a kept message the server had stored already is acknowledged,
 
   await using bob = await h.joinClient(server, "bob");
   await bob.me();
-  await using again = await h.joinClient(server, "alice", { stateDir: state });
+  await using again = await h.joinClient(server, "alice", { stateDir: state.path });
   assert.equal((await again.me()).id, me.id);
   await again.waitFor((e) => e.type === "notice" && /sending 1 message/.test(e.message));
   const acked = await again.waitFor((e) => e.type === "ack");

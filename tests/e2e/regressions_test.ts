@@ -227,15 +227,13 @@ Deno.test("regression: disconnected users are not listed", async () => {
 
 Deno.test("regression: a username is never a file path", async () => {
   await using server = await h.startServer();
-  const cwd = await h.makeTempDir("chat-e2e-cwd-");
-  await using _cwd = h.removedAtEnd(cwd);
-  const state = await h.makeTempDir("chat-e2e-state-");
-  await using _state = h.removedAtEnd(state);
+  await using cwd = await h.tempDir("chat-e2e-cwd-");
+  await using state = await h.tempDir("chat-e2e-state-");
   const paths = ["../x", "a/b", "../../etc/passwd", "/etc/passwd", "x\\y", "~root", "a b"];
   for (const name of paths) {
     const result = await h.runJoinRaw(
       ["--name", name, "--server", `127.0.0.1:${server.port}`, "--ca", server.caFile],
-      { cwd, env: { XDG_STATE_HOME: state } },
+      { cwd: cwd.path, env: { XDG_STATE_HOME: state.path } },
     );
     assert.equal(result.code, 2, `--name ${JSON.stringify(name)}: ${result.stderr}`);
     assert.match(result.stderr, /name/);
@@ -254,22 +252,22 @@ Deno.test("regression: a username is never a file path", async () => {
 
   // a real join, by CA file and by pinned fingerprint, keeps its state in two files; even a
   // name that looks like a path part (".." is a fine name) is only ever a key in them
-  await using bob = await h.joined(server, "bob", { stateDir: state, cwd });
+  await using bob = await h.joined(server, "bob", { stateDir: state.path, cwd: cwd.path });
   assert.equal((await bob.end()).code, 0);
-  await using dots = await h.joined(server, "..", { stateDir: state, cwd });
+  await using dots = await h.joined(server, "..", { stateDir: state.path, cwd: cwd.path });
   assert.match(dots.id, /^\.\._[0-9]{4}$/);
   assert.equal((await dots.end()).code, 0);
   await using pinned = await h.joined(server, "pinned", {
-    stateDir: state,
-    cwd,
+    stateDir: state.path,
+    cwd: cwd.path,
     noCa: true,
     extraArgs: ["--fingerprint", server.fingerprint],
   });
   assert.equal((await pinned.end()).code, 0);
-  const files = listFiles(state).sort();
+  const files = listFiles(state.path).sort();
   assert.deepEqual(files, ["chat/known_servers.json", "chat/outbox.json", "chat/tokens.json"]);
-  assert.deepEqual(listFiles(cwd), [], "nothing written in the working directory");
-  const tokens = await Deno.readTextFile(join(state, "chat", "tokens.json"));
+  assert.deepEqual(listFiles(cwd.path), [], "nothing written in the working directory");
+  const tokens = await Deno.readTextFile(join(state.path, "chat", "tokens.json"));
   assert.ok(tokens.includes(bob.id), "the name is a key inside the file");
 });
 

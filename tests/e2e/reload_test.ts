@@ -9,17 +9,16 @@ import { ensureServerCerts } from "../../src/tls/certs.ts";
 import * as h from "./harness.ts";
 
 Deno.test("SIGHUP: new connections see the renewed certificate, open ones stay", async () => {
-  const dir = await h.makeTempDir("chat-reload-");
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir("chat-reload-");
   // two certificate authorities: the one before the renewal, and the one after
-  const before = await ensureServerCerts(join(dir, "before"), ["127.0.0.1"]);
-  const after = await ensureServerCerts(join(dir, "after"), ["127.0.0.1"]);
-  const cert = join(dir, "fullchain.pem");
-  const key = join(dir, "privkey.pem");
+  const before = await ensureServerCerts(join(dir.path, "before"), ["127.0.0.1"]);
+  const after = await ensureServerCerts(join(dir.path, "after"), ["127.0.0.1"]);
+  const cert = join(dir.path, "fullchain.pem");
+  const key = join(dir.path, "privkey.pem");
   await Deno.writeTextFile(cert, before.certChainPem);
   await Deno.writeTextFile(key, before.keyPem);
-  const caBefore = join(dir, "before", "ca.pem");
-  const caAfter = join(dir, "after", "ca.pem");
+  const caBefore = join(dir.path, "before", "ca.pem");
+  const caAfter = join(dir.path, "after", "ca.pem");
 
   await using server = await h.startServer({ args: ["--cert", cert, "--key", key] });
   await using alice = await h.joinClient({ port: server.port, caFile: caBefore }, "alice");

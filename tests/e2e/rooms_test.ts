@@ -409,10 +409,9 @@ Deno.test("rooms: bound — who for a room lists at most MEMBERS_LIST_LIMIT memb
 });
 
 Deno.test("rooms: a database from before rooms is served with its public messages in #general and everyone in it", async () => {
-  const dir = await h.makeTempDir("chat-e2e-old-db-");
-  await using _dir = h.removedAtEnd(dir);
+  await using dir = await h.tempDir("chat-e2e-old-db-");
   const token = "an-old-token-of-tom";
-  const db = new DatabaseSync(join(dir, "chat.db"));
+  const db = new DatabaseSync(join(dir.path, "chat.db"));
   db.exec(`
     CREATE TABLE identities (id TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL,
       token_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
@@ -426,7 +425,7 @@ Deno.test("rooms: a database from before rooms is served with its public message
   db.prepare("INSERT INTO messages (id, sender, text, time) VALUES (?, ?, ?, ?)")
     .run("01ARZ3NDEKTSV4RRFFQ69G5FAV", "tom_0001", "from the old days", 1);
   db.close();
-  await using server = await h.startServer({ dir });
+  await using server = await h.startServer({ dir: dir.path });
   const { raw, welcome } = await rawJoinedToken(server, "tom", token, {});
   try {
     assert.equal(welcome.you.id, "tom_0001");

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { dayWords, stamp } from "../../src/ui/time.ts";
-import { joined, makeTempDir, messageWith, removedAtEnd, startServer } from "./harness.ts";
+import { joined, messageWith, startServer, tempDir } from "./harness.ts";
 import { type Screen, SHOW_TIMEOUT_MS, Tmux, tmuxAvailable, withTmux } from "./tmux.ts";
 
 const DAY = 86_400_000;
@@ -90,26 +90,25 @@ Deno.test("tui rooms: at 160 and 60 columns the list counts another room's news,
 
 Deno.test("tui rooms: a message from two days ago has a day line and its date; today's come after today's line", async () => {
   await tmuxAvailable();
-  const dir = await makeTempDir("chat-tui-days-");
-  await using _dir = removedAtEnd(dir);
+  await using dir = await tempDir("chat-tui-days-");
   // a message written two days ago, in the server's own database
   const old = Date.now() - 2 * DAY;
   {
-    await using server = await startServer({ dir });
+    await using server = await startServer({ dir: dir.path });
     await using bob = await joined(server, "bob");
     await bob.send("from the day before yesterday");
     await bob.waitFor(messageWith("from the day before yesterday"));
     await bob.end();
     await server.stop();
   }
-  const db = new DatabaseSync(join(dir, "chat.db"));
+  const db = new DatabaseSync(join(dir.path, "chat.db"));
   db.prepare("UPDATE messages SET time = ? WHERE text = ?").run(
     old,
     "from the day before yesterday",
   );
   db.close();
 
-  await using server = await startServer({ dir });
+  await using server = await startServer({ dir: dir.path });
   await using tmux = new Tmux(server);
   const alice = await tmux.join("alice", "alice", 60, 24);
   await using carol = await joined(server, "carol");

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { restartableServer } from "./reliability_harness.ts";
 import { textWidth } from "../../src/ui/bubble.ts";
-import { delay, joinClient, makeTempDir, messageWith, removedAtEnd } from "./harness.ts";
+import { delay, joinClient, messageWith, tempDir } from "./harness.ts";
 import {
   q,
   Screen,
@@ -184,16 +184,15 @@ Deno.test("tui: resizing the window reflows the bubbles", async () => {
 
 Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it was", async () => {
   await withTmux(async (tmux) => {
-    const dir = await makeTempDir("chat-tui-stty-");
-    await using _dir = removedAtEnd(dir);
+    await using dir = await tempDir("chat-tui-stty-");
     const ways: [string, (s: Screen) => Promise<void>][] = [
       ["ctrlc", (s) => s.keys("C-c")],
       ["ctrld", (s) => s.keys("C-d")],
       ["exit", (s) => s.type("/exit")],
     ];
     const screens = await Promise.all(ways.map(async ([name]) => {
-      const before = join(dir, `${name}.before`);
-      const after = join(dir, `${name}.after`);
+      const before = join(dir.path, `${name}.before`);
+      const after = join(dir.path, `${name}.after`);
       const script = `printf 'before-marker\\n'; stty -g > ${q(before)}; ${await tmux
         .joinCommand(name)}; echo "exit=$?"; stty -g > ${q(after)}; exec sleep 120`;
       await tmux.open(name, `sh -c ${q(script)}`, 80, 24);
@@ -228,8 +227,8 @@ Deno.test("tui: Ctrl+C, Ctrl+D and /exit leave and give the terminal back as it 
       assert.equal(await screen.format("#{cursor_flag}"), "1");
       assert.equal(await screen.format("#{mouse_any_flag}"), "0");
       const [before, after] = await Promise.all([
-        Deno.readTextFile(join(dir, `${name}.before`)),
-        Deno.readTextFile(join(dir, `${name}.after`)),
+        Deno.readTextFile(join(dir.path, `${name}.before`)),
+        Deno.readTextFile(join(dir.path, `${name}.after`)),
       ]);
       assert.equal(after, before, `${name}: terminal modes changed`);
     }
