@@ -31,6 +31,7 @@ import { fileURLToPath } from "node:url";
 import { decodePayload, encodeFrame, FrameCutter } from "../src/protocol/codec.ts";
 import { ALPN } from "../src/protocol/schema.ts";
 import { permissionFlags } from "../src/cli/permissions.ts";
+import { loadTestServeArgs } from "../src/cli/options.ts";
 import { cpuSecondsOf, machineBusySeconds, memoryOf } from "../src/bench/process.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -145,12 +146,8 @@ async function startServer(dir: string): Promise<Server> {
     join(dir, "chat.db"),
     "--certs",
     join(dir, "certs"),
-    "--max-rate",
-    "0",
-    "--max-rate-per-address",
-    "0",
-    "--max-new-ids-per-address",
-    "0",
+    // the reader, the sender and their reconnects, all from 127.0.0.1
+    ...loadTestServeArgs(10),
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions(argv), "--config", CONFIG, MAIN, ...argv],
