@@ -15,13 +15,13 @@ const PROCESS_LIMIT_MS = 120_000;
 
 async function bench(
   args: string[],
-  how: { command?: string[]; cwd?: string } = {},
+  how: { command?: string[]; cwd?: string; tmpDir?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const [command, ...rest] = how.command ?? h.CHAT_ALL_PERMISSIONS;
   const out = await new Deno.Command(command, {
     args: [...rest, "bench", ...args],
     cwd: how.cwd,
-    env: h.childEnv(),
+    env: h.childEnv(how.tmpDir === undefined ? {} : { TMPDIR: how.tmpDir }),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -38,7 +38,7 @@ async function bench(
 /** A `chat bench … --json` run that succeeds: its report (the one line it prints), its stderr. */
 async function benchJson(
   args: string[],
-  how: { command?: string[]; cwd?: string } = {},
+  how: { command?: string[]; cwd?: string; tmpDir?: string } = {},
   // deno-lint-ignore no-explicit-any
 ): Promise<{ report: Record<string, any>; stderr: string }> {
   const out = await bench([...args, "--json"], how);
@@ -76,15 +76,6 @@ const FIGURES = [
   "login_ms",
 ];
 
-async function tempDirs(): Promise<Set<string>> {
-  const dirs = new Set<string>();
-  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  for await (const entry of Deno.readDir(tmp)) {
-    if (entry.name.startsWith("chat-bench-")) dirs.add(entry.name);
-  }
-  return dirs;
-}
-
 Deno.test("chat bench delivers every message to every receiver and reports it as JSON", async () => {
   const { report } = await benchJson(["--clients", "5", "--messages", "200"]);
   assertFigures(report, [...FIGURES, "bytes_per_message"]);
@@ -97,7 +88,15 @@ Deno.test("chat bench delivers every message to every receiver and reports it as
 });
 
 Deno.test("chat bench --raw --idle also measures the forwarder and idle connections", async () => {
-  const before = await tempDirs();
+  // a temp dir of its own: others' runs on the machine come and go in the shared one
+  await using tmp = await h.tempDir("chat-bench-tmp-");
+  const watcher = Deno.watchFs(tmp.path, { recursive: false });
+  const made: string[] = [];
+  const watching = (async () => {
+    for await (const event of watcher) {
+      if (event.kind === "create") made.push(...event.paths);
+    }
+  })();
   const { report } = await benchJson([
     "--clients",
     "5",
@@ -108,7 +107,7 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
     "--raw",
     "--idle",
     "5",
-  ]);
+  ], { tmpDir: tmp.path });
   assertFigures(report, [
     ...FIGURES,
     "raw_delivered_per_s",
@@ -131,9 +130,11 @@ Deno.test("chat bench --raw --idle also measures the forwarder and idle connecti
   assert.equal(report.idle, 5);
   // memory can shrink while idle connections log in (a collection), so only its type is certain
   assert.equal(typeof report.rss_per_idle_bytes, "number");
-  // its temp dir (db and certs) is gone
-  const after = await tempDirs();
-  assert.deepEqual([...after].filter((d) => !before.has(d)), []);
+  // its temp dir (db and certs) was made there, and is gone
+  watcher.close();
+  await watching;
+  assert.ok(made.some((path) => /\/chat-bench-[^/]+$/.test(path)), `made: ${made.join(", ")}`);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)].map((entry) => entry.name), []);
 });
 
 Deno.test("chat bench --raw-tls deno measures a forwarder on Deno.listenTls", async () => {
