@@ -49,15 +49,29 @@ export class MemoryNetwork {
 export class MemoryBus implements Bus {
   readonly #network: MemoryNetwork;
   readonly #handlers = new Map<string, ((data: Uint8Array) => void)[]>();
-  /** A node cut off: it neither sends nor hears. */
-  down = false;
+  #down = false;
+  #reconnects = 0;
 
   constructor(network: MemoryNetwork) {
     this.#network = network;
   }
 
+  /** A node cut off: it neither sends nor hears; up again, it has reconnected (as NATS says). */
+  get down(): boolean {
+    return this.#down;
+  }
+
+  set down(down: boolean) {
+    if (this.#down && !down) this.#reconnects++;
+    this.#down = down;
+  }
+
   get connected(): boolean {
     return !this.down;
+  }
+
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   get maxPayload(): number {

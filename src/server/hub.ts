@@ -28,6 +28,7 @@ import {
 import { Admissions } from "./admission.ts";
 import type { Bus } from "./cluster/bus.ts";
 import { Cluster, type CommitLog } from "./cluster/cluster.ts";
+import { Resync } from "./cluster/resync.ts";
 import type { ClusterEvent, Elsewhere } from "./cluster/wire.ts";
 import { Away } from "./away.ts";
 import { HANDLERS } from "./handlers.ts";
@@ -115,6 +116,8 @@ export class Hub {
   readonly limiters: Limiters;
   /** This node's part in a cluster (absent on a single server). */
   readonly cluster?: Cluster;
+  /** Rooms and moderation read again from the store when the bus comes back (in a cluster). */
+  readonly resync?: Resync;
   readonly #store: Store;
   readonly #health: StoreHealth;
   readonly #log: Log;
@@ -178,6 +181,13 @@ export class Hub {
       log,
     });
     if (options.cluster) {
+      this.resync = new Resync({
+        store,
+        rooms: this.rooms,
+        moderation: this.moderation,
+        later: this.#later,
+        log,
+      });
       this.cluster = new Cluster({
         ...options.cluster,
         now,
@@ -191,6 +201,7 @@ export class Hub {
             this.presence.announce({ type: "presence", left: user, online: this.presence.size }),
           isHere: (id) => this.presence.peer(id) !== undefined,
           event: (event) => this.#fromElsewhere(event),
+          resync: () => this.resync?.request(),
         },
       });
       this.presence.attach(this.cluster.roster);

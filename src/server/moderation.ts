@@ -546,6 +546,41 @@ export class Moderation {
     this.#cut(undefined, target, address, why);
   }
 
+  /**
+   * The bus was away, and with it perhaps news of mutes set or lifted elsewhere: every mute kept
+   * here is read again from the store when next needed.
+   */
+  forgetMutes(): void {
+    this.#mutes.clear();
+  }
+
+  /**
+   * The bus was away, and with it perhaps news of server bans: the connections here that a ban in
+   * force covers are cut, as the lost event would have. One read of the server's bans; returns
+   * how many bans covered someone here.
+   */
+  mendServerBans(): number {
+    const { restrictions } = this.#store.restrictions(
+      SERVER_SCOPE,
+      this.#now(),
+      0,
+      MAX_RESTRICTIONS_PER_SCOPE,
+    );
+    const addresses = new Set<string>();
+    for (const peer of this.#presence.peers()) addresses.add(addressKey(peer.address));
+    let covering = 0;
+    for (const ban of restrictions) {
+      if (ban.kind !== "ban") continue;
+      const here = ban.onAddress ? addresses.has(ban.target) : this.#presence.peer(ban.target);
+      if (!here) continue;
+      covering++;
+      const why = `${ban.by}${untilWords(ban.until)}${reasonWords(ban.reason)}`;
+      if (ban.onAddress) this.#cut(undefined, undefined, ban.target, why);
+      else this.#cut(undefined, ban.target, undefined, why);
+    }
+    return covering;
+  }
+
   #tellElsewhere(event: ClusterEvent): void {
     this.#elsewhere?.publish(event);
   }

@@ -287,17 +287,98 @@ export class Rooms {
       this.#dropping.delete(state.name);
       room = this.#add({ ...state, createdAt: 0 });
     } else {
-      if (room.private !== state.private) this.#publicCount += state.private ? -1 : 1;
-      room.private = state.private;
-      room.topic = state.topic;
-      room.topicBy = state.topicBy;
-      room.topicAt = state.topicAt;
-      if (state.topicBy === undefined) delete room.topicBy;
-      if (state.topicAt === undefined) delete room.topicAt;
+      this.#setState(room, state);
       // made elsewhere while this node read it from the store: its creator is counted already
       if (!made) room.members = Math.max(0, room.members + (change ?? 0));
     }
     if (frame) this.toMembersHere(state.name, frame, except);
+  }
+
+  /** Topic and privacy as another node (or the store) has them. */
+  #setState(room: Room, state: RoomState | StoredRoom): void {
+    if (room.private !== state.private) this.#publicCount += state.private ? -1 : 1;
+    room.private = state.private;
+    room.topic = state.topic;
+    room.topicBy = state.topicBy;
+    room.topicAt = state.topicAt;
+    if (state.topicBy === undefined) delete room.topicBy;
+    if (state.topicAt === undefined) delete room.topicAt;
+  }
+
+  /**
+   * The rooms as the store has them now (`stored`, and `dropped`: those being removed), read
+   * after the bus was away: what the events it lost would have changed here is changed. Members
+   * online here hear what a bus event would have told them of a new topic (who set it is in the
+   * store); those of a room removed meanwhile, that they are out of it (as a `parted`: who
+   * removed it is not kept). A member count or privacy changes silently (who joined, or who made
+   * it invite-only, is not known). Returns the rooms removed here (their mutes go too).
+   */
+  mend(stored: readonly StoredRoom[], dropped: readonly string[]): string[] {
+    const live = new Map(stored.map((room) => [room.name, room]));
+    const removed: string[] = [];
+    for (const [name, room] of [...this.#rooms]) {
+      if (live.has(name)) continue;
+      removed.push(name);
+      const bytes = encodeFrame({ type: "room", event: "parted", room: this.#info(room) });
+      for (const peer of this.#dropHere(name)) peer.send(bytes);
+    }
+    this.#dropping.clear();
+    for (const name of dropped) this.#dropping.add(name);
+    for (const state of live.values()) {
+      const room = this.#rooms.get(state.name);
+      if (!room) {
+        this.#add(state);
+        continue;
+      }
+      const topicSet = room.topic !== state.topic || room.topicAt !== state.topicAt;
+      this.#setState(room, state);
+      room.members = state.members;
+      if (!topicSet || state.topicBy === undefined || room.online.size === 0) continue;
+      const frame: RoomEvent = {
+        type: "room",
+        event: "topic",
+        by: state.topicBy,
+        room: this.#info(room),
+      };
+      const bytes = encodeFrame(frame);
+      for (const peer of room.online.values()) peer.send(bytes);
+    }
+    return removed;
+  }
+
+  /** The users online here, whose rooms {@link mendMember} mends. */
+  usersOnline(): string[] {
+    return [...this.#of.keys()];
+  }
+
+  /**
+   * `userId`'s rooms as the store has them now (`names`), read after the bus was away: a room
+   * they are out of there (kicked, banned or parted on another node) they are out of here too,
+   * told as for a part (who put them out is not known here); its members online here hear them
+   * leave. Returns in how many rooms that was.
+   */
+  mendMember(userId: string, names: readonly string[]): number {
+    const mine = this.#of.get(userId);
+    if (!mine) return 0;
+    const kept = new Set(names);
+    let out = 0;
+    for (const name of [...mine]) {
+      const room = this.#rooms.get(name);
+      if (kept.has(name) || !room) continue;
+      mine.delete(name);
+      const peer = room.online.get(userId);
+      room.online.delete(userId);
+      out++;
+      if (!peer?.user) continue;
+      reply(peer, { type: "room", event: "parted", room: this.#info(room) });
+      this.#announce(room, {
+        type: "presence",
+        room: name,
+        left: peer.user,
+        online: room.online.size,
+      });
+    }
+    return out;
   }
 
   /**

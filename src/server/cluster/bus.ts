@@ -11,6 +11,11 @@ export interface Bus {
   readonly maxPayload: number;
   /** Whether it is connected now (a reconnect is under way when not). */
   readonly connected: boolean;
+  /**
+   * How many times it has connected again after losing its connection: what it carried
+   * meanwhile is lost, and the cluster reads from the store what it keeps (cluster.ts).
+   */
+  readonly reconnects: number;
   /** Sends what is buffered, then disconnects. */
   close(): Promise<void>;
 }

@@ -60,6 +60,11 @@ export interface ClusterHooks {
   isHere(id: string): boolean;
   /** Applies another node's change to rooms or moderation here, and tells whom it concerns. */
   event?(event: ClusterEvent): void;
+  /**
+   * The bus is back after losing its connection: the events it lost are not repeated, so rooms
+   * and moderation here are read again from the store (once per reconnect heard at a tick).
+   */
+  resync?(): void;
 }
 
 export interface ClusterOptions {
@@ -90,6 +95,8 @@ export class Cluster implements CommitOrder, Elsewhere {
   #dropped = 0;
   #elided = 0;
   #readFailing = false;
+  /** The bus's reconnects already answered with a resync. */
+  #reconnects: number;
 
   constructor(options: ClusterOptions) {
     this.node = options.node ?? crypto.randomUUID();
@@ -99,6 +106,7 @@ export class Cluster implements CommitOrder, Elsewhere {
     this.#subjects = subjects(options.prefix ?? DEFAULT_SUBJECT_PREFIX);
     this.#now = options.now ?? Date.now;
     this.#log = options.log ?? silentLog;
+    this.#reconnects = this.#bus.reconnects;
     this.roster = new Roster(this.#now);
     const source: CommitSource = {
       latestCommitNo: () => this.#store.latestCommitNo(),
@@ -201,6 +209,12 @@ export class Cluster implements CommitOrder, Elsewhere {
     if (now - this.#lastPoll >= COMMIT_POLL_MS) {
       this.#lastPoll = now;
       this.catchUp();
+    }
+    // any number of reconnects since the last tick (NATS flapping) are one resync
+    if (this.#bus.reconnects !== this.#reconnects) {
+      this.#reconnects = this.#bus.reconnects;
+      this.#log.info("the bus was away: reading rooms and moderation from the store again");
+      this.#hooks.resync?.();
     }
   }
 

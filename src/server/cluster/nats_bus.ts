@@ -17,6 +17,7 @@ export const BUS_CONNECT_TIMEOUT_MS = 5_000;
 export class NatsBus implements Bus {
   readonly #nc: NatsConnection;
   #connected = true;
+  #reconnects = 0;
 
   private constructor(nc: NatsConnection, log: Log) {
     this.#nc = nc;
@@ -27,6 +28,7 @@ export class NatsBus implements Bus {
           log.warn("lost the bus (NATS); reconnecting", { server: String(status.server ?? "") });
         } else if (status.type === "reconnect") {
           this.#connected = true;
+          this.#reconnects++;
           log.info("the bus (NATS) is back", { server: String(status.server ?? "") });
         }
       }
@@ -55,6 +57,10 @@ export class NatsBus implements Bus {
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   publish(subject: string, data: Uint8Array): void {
