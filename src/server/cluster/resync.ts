@@ -41,6 +41,8 @@ export interface ResyncReport {
   outOf: number;
   /** The first step (rooms and bans read and applied), in ms: the longest the node blocks. */
   firstMs: number;
+  /** Of which reading the rooms, in ms. */
+  readMs: number;
   /** The longest slice of per-user reads, in ms. */
   sliceMs: number;
   slices: number;
@@ -92,7 +94,9 @@ export class Resync {
     let users: string[];
     try {
       const stored = this.#store.rooms();
-      const removed = this.#rooms.mend(stored, this.#store.droppedRooms());
+      const dropped = this.#store.droppedRooms();
+      const readMs = this.#clock() - started;
+      const removed = this.#rooms.mend(stored, dropped);
       for (const room of removed) this.#moderation.forgetRoom(room);
       this.#moderation.forgetMutes();
       const bans = this.#moderation.mendServerBans();
@@ -105,6 +109,7 @@ export class Resync {
         users: users.length,
         outOf: 0,
         firstMs,
+        readMs,
         sliceMs: 0,
         slices: 0,
         totalMs: 0,
@@ -142,6 +147,7 @@ export class Resync {
       users: report.users,
       outOf: report.outOf,
       firstMs: Math.round(report.firstMs),
+      sliceMs: Math.round(report.sliceMs),
       slices: report.slices,
       totalMs: Math.round(report.totalMs),
     });
