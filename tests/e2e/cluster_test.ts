@@ -22,6 +22,7 @@ async function startCluster(count: number) {
   const nodes: ServerHandle[] = [];
   const cluster = {
     nodes,
+    nats,
     async [Symbol.asyncDispose]() {
       for (const node of [...nodes].reverse()) await node[Symbol.asyncDispose]();
       await nats.stop().catch(() => {});
@@ -149,6 +150,45 @@ Deno.test("back on another node, what was missed comes once", async () => {
   for (let i = 0; i < 5; i++) {
     assert.equal(seen.filter((t) => t === `missed ${i}`).length, 1, `missed ${i} once`);
   }
+});
+
+Deno.test("NATS away: a topic set and a mute made on one node meanwhile reach the other node's clients, once, and hold there when it is back", async () => {
+  await using cluster = await startCluster(2);
+  const [n1, n2] = cluster.nodes;
+  await using a = await h.joinClient(n1, "alice");
+  await using b = await h.joinClient(n2, "bob");
+  const [alice, bob] = [await a.me(), await b.me()];
+  const joined = (e: ChatEvent) => e.type === "room" && e.event === "joined";
+  await a.send("/join #ops");
+  await a.waitFor(joined);
+  await b.send("/join #ops");
+  await b.waitFor(joined);
+  // bob sends there: n2 now keeps that he is not muted in #ops
+  await b.send("before");
+  await a.waitFor((e) => e.type === "message" && e.text === "before");
+  const said = (text: string) => () => [n1, n2].every((n) => n.output().includes(text));
+
+  await cluster.nats.stop();
+  await h.waitUntil(said("lost the bus"), 15_000, "both nodes lost the bus");
+  await a.send("/topic set while NATS was down");
+  await a.waitFor((e) => e.type === "room" && e.event === "topic");
+  await a.send(`/mute @${bob.id} #ops`);
+  await a.waitFor((e) => e.type === "moderation" && e.action === "muted");
+  await cluster.nats.start();
+  await h.waitUntil(said("the bus (NATS) is back"), 20_000, "both nodes are back on the bus");
+
+  const isTopic = (e: ChatEvent) => e.type === "room" && e.event === "topic";
+  const topic = await b.waitFor(isTopic, 10_000);
+  assert.deepEqual([topic.by, topic.room.topic], [alice.id, "set while NATS was down"]);
+  await h.waitUntil(
+    () => n2.output().includes("rooms and moderation read again from the store"),
+    10_000,
+    "n2 read rooms and moderation again",
+  );
+  await b.send("after");
+  const refusal = await b.waitFor((e) => e.type === "error" && /muted in #ops/.test(e.message));
+  assert.equal(refusal.code, "forbidden");
+  assert.equal(b.events.filter(isTopic).length, 1, "the topic told once");
 });
 
 Deno.test("a store or bus that cannot be reached stops chat serve with one sentence naming it, the password hidden", async () => {
