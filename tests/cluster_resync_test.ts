@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { ServerFrame } from "../src/protocol/schema.ts";
+import { Resync, RESYNC_SLICE_MS } from "../src/server/cluster/resync.ts";
 import { T0 } from "./fixtures.ts";
 import { cluster } from "./cluster_fixtures.ts";
 
@@ -173,4 +174,39 @@ Deno.test("cluster resync: a flapping bus costs one resync per tick that hears o
   w.n2.hub.tick();
   assert.equal(w.n2.hub.resync?.done, 1, "nothing new: no resync");
   assert.equal(w.n1.hub.resync?.done, 0, "n1's bus never went");
+});
+
+Deno.test("cluster resync: the per-user reads go in slices, the event loop free between them; asks while one runs make one more after it, not several", () => {
+  const w = twoNodes();
+  const carol = w.n2.join("carol");
+  const later: (() => void)[] = [];
+  let t = 0;
+  const resync = new Resync({
+    store: w.shared.store,
+    rooms: w.n2.hub.rooms,
+    moderation: w.n2.hub.moderation,
+    later: (fn) => later.push(fn),
+    // each read takes a slice's time: one user per slice
+    clock: () => t += RESYNC_SLICE_MS,
+  });
+  w.away();
+  w.n1.ask(w.alice, { type: "kick", room: "#ops", user: w.dave.id });
+  w.network.pump();
+  resync.request();
+  assert.equal(resync.running, true, "the first slice done, the rest to come");
+  assert.equal(later.length, 1);
+  for (let i = 0; i < 3; i++) resync.request();
+  let turns = 0;
+  while (later.length > 0) {
+    later.shift()!();
+    turns++;
+  }
+  assert.equal(resync.running, false);
+  assert.equal(resync.done, 2, "the one running, and one more for the asks meanwhile");
+  assert.equal(resync.last?.users, 3, "bob, dave, carol");
+  assert.equal(resync.last?.slices, 3);
+  assert.equal(turns, 4, "two slices after each first one");
+  assert.equal(w.n2.hub.rooms.isIn(w.dave.id, "#ops"), false);
+  assert.deepEqual(w.dave.of("room").map((e) => e.event), ["parted"], "told once, not per run");
+  assert.equal(carol.closed, undefined);
 });
