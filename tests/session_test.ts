@@ -16,6 +16,7 @@ import type { Hub } from "../src/server/hub.ts";
 import type { Peer } from "../src/server/peer.ts";
 import {
   MAX_WRITE_BYTES,
+  REPLAY_CHUNK_BYTES,
   SENDER_PAUSE_BYTES,
   Session,
   type SessionLimits,
@@ -226,6 +227,38 @@ Deno.test("session: a backlog is read a page at a time as the socket drains; liv
   const types = socket.frames().map((f) => f.type);
   assert.equal(types.at(-1), "pong", "after the whole backlog");
   assert.equal(types.filter((t) => t === "error").length, 30 * 20);
+});
+
+Deno.test("session: pages bigger than a write are read only when less than a chunk is left queued", async () => {
+  // the kernel of a resumer that never reads takes writes (and drains) until its buffer is full:
+  // what the session reads from the store must follow what it writes, not the drains
+  const { s, socket } = session();
+  let read = 0;
+  let pages = 0;
+  const source: BacklogSource = {
+    next: () => {
+      if (pages++ >= 100) return null;
+      // 64 messages of 4,000 three-byte characters: ~768 KiB, three writes' worth
+      const page = Array.from({ length: 64 }, (_, i): ServerFrame => ({
+        type: "error",
+        code: "page",
+        message: `${pages}:${i} ${"€".repeat(4_000)}`,
+      }));
+      read += page.reduce((sum, f) => sum + encodeFrame(f).length, 0);
+      return page;
+    },
+  };
+  s.replay(source);
+  const pageBytes = read;
+  for (let drains = 0; drains < 15; drains++) {
+    socket.drainAll();
+    await tick();
+    const written = socket.written.reduce((sum, w) => sum + w.length, 0);
+    assert.ok(
+      read - written <= REPLAY_CHUNK_BYTES + pageBytes,
+      `${read - written} bytes read and not written after ${drains + 1} drains`,
+    );
+  }
 });
 
 Deno.test("session: idle past its deadline is goodbye timeout, unless the budget is what stopped reading it", async () => {

@@ -337,15 +337,17 @@ export class Session implements Peer, BudgetMember {
   }
 
   /**
-   * Queues the next pages of the backlog when the socket has room, reading them from the store
-   * only then; at the end, the frames held meanwhile.
+   * Queues the next pages of the backlog when the socket has room and less than a chunk is still
+   * queued, reading them from the store only then; at the end, the frames held meanwhile. A page
+   * can be more than one write (64 messages of 4,000 three-byte characters: 768 KiB), so reading
+   * one on every drain whatever was left queued piled the difference up: 8 MiB a resumer that
+   * never reads, until its kernel buffer was full.
    */
   #pumpReplay(): void {
     const replay = this.#replay;
     if (!replay || !this.#open) return;
     if (this.socket.writableNeedDrain) return; // "drain" calls again
-    let bytes = 0;
-    while (bytes < REPLAY_CHUNK_BYTES) {
+    while (this.#queuedBytes < REPLAY_CHUNK_BYTES) {
       let frames: ServerFrame[] | null;
       try {
         frames = replay.next();
@@ -369,11 +371,7 @@ export class Session implements Peer, BudgetMember {
         for (const frame of held) this.#enqueue(frame);
         break;
       }
-      for (const frame of frames) {
-        const encoded = encodeFrame(frame);
-        this.#enqueue(encoded, false);
-        bytes += encoded.length;
-      }
+      for (const frame of frames) this.#enqueue(encodeFrame(frame), false);
     }
     this.#flush();
   }
