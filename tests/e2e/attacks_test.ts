@@ -24,9 +24,13 @@ const RESUMERS = 100;
 /**
  * Bound on the server's RSS growth under them. Measured +128 to +178 MB on 7423a74, +74 to
  * +197 MB on 85906e9 (before the fix: +1,193 MB with 26 of them, when this test stopped adding
- * more). Since 6692a5f it measures +262 to +309 MB (331 once), run alone on an idle machine:
- * about 3 MB a resumer, up from 1 – 2, a rise not explained yet. 400 keeps a tenth of the
- * unbounded case's 46 MB a resumer in view while the rise is looked into.
+ * more), on a machine at load 2-3. Alone on an idle one: +157 to +347 MB, and no commit raised
+ * it: 8beed38, where this test first passed, measures the same today (+260 to +326, twice past
+ * 300 with 65 resumers). Each resumer is sent its backlog until its socket's kernel buffer is
+ * full (tcp_wmem max 4 MiB here: ~3.7 MB each, outside RSS), which passes that much through JS
+ * strings and buffers (garbage until a GC), and then holds a page of texts (256 KB), a write in
+ * flight (256 KiB) and ~1 MB of native memory: ~1.6 MB each after a GC, ~3 MB at the peak. 400
+ * keeps a tenth of the unbounded case's 46 MB a resumer in view.
  */
 const REPLAY_RSS_GROWTH_MB = 400;
 /**
