@@ -179,6 +179,7 @@ Deno.test("plain: rooms — joined, left, topics, privacy, invitations, the list
   const lines = ([
     { type: "room", event: "joined", room: builds, here: "#builds" },
     { type: "room", event: "parted", room: builds, here: "#general" },
+    { type: "room", event: "parted", room: builds, notAsked: true },
     { type: "room", event: "topic", room: builds, by: "alice_1111" },
     { type: "room", event: "topic", room: { ...builds, topic: "" }, by: "alice_1111" },
     { type: "room", event: "private", room: { ...builds, private: true }, by: "alice_1111" },
@@ -200,6 +201,7 @@ Deno.test("plain: rooms — joined, left, topics, privacy, invitations, the list
   assert.deepEqual(lines, [
     "* you joined #builds (3 members, 2 online): green; what you type goes to #builds",
     "* you left #builds; what you type goes to #general",
+    "* you are no longer in #builds",
     "* alice_1111 set the topic of #builds: green",
     "* alice_1111 cleared the topic of #builds",
     "* alice_1111 made #builds invite-only",

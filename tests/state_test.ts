@@ -381,6 +381,18 @@ Deno.test("rooms: joining on request moves what I type there; parting it moves i
     GENERAL_ROOM,
   ]);
   assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM]);
+  // a part asked for is one's own; one not asked for, the server found this user put out
+  state.apply({ type: "room", event: "joined", room: info("#c") });
+  const [mine] = state.apply({ type: "room", ref: "p1", event: "parted", room: info("#c") }, {
+    type: "part",
+    ref: "p1",
+    room: "#c",
+  });
+  assert.equal(mine.type === "room" && mine.notAsked, undefined);
+  state.apply({ type: "room", event: "joined", room: info("#c") });
+  const [putOut] = state.apply({ type: "room", event: "parted", room: info("#c") });
+  assert.equal(putOut.type === "room" && putOut.notAsked, true);
+  assert.deepEqual([...state.rooms.keys()], [GENERAL_ROOM]);
   // parting a room one does not type in moves nothing; parting #general last, to what is left
   state.apply({ type: "room", event: "joined", room: info("#b") });
   state.apply({ type: "room", event: "parted", room: info(GENERAL_ROOM) });

@@ -52,6 +52,8 @@ export type ClientEvent =
     user?: string;
     toMe?: boolean;
     here?: string;
+    /** Parted without asking: the server found this user out of the room (put out elsewhere). */
+    notAsked?: boolean;
   }
   /**
    * An operator acted (see ModerationEvent); `toMe`: it is about this user; `here`: what this
@@ -267,6 +269,7 @@ export class ClientState {
       this.rooms.set(room.name, room);
       if (asked?.type === "join" && this.room !== room.name) out.here = this.room = room.name;
     } else if (event === "parted") {
+      if (asked?.type !== "part") out.notAsked = true;
       const here = this.#out(room.name);
       if (here !== undefined) out.here = here;
     } else if (this.rooms.has(room.name)) {

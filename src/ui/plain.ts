@@ -142,7 +142,7 @@ export function roomChange(event: Extract<ClientEvent, { type: "room" }>): strin
     case "joined":
       return `you joined ${roomLine(event.room)}${here}`;
     case "parted":
-      return `you left ${name}${here}`;
+      return event.notAsked ? `you are no longer in ${name}${here}` : `you left ${name}${here}`;
     case "topic":
       return event.room.topic
         ? `${event.by} set the topic of ${name}: ${oneLine(event.room.topic)}`
@@ -418,6 +418,7 @@ export function jsonEvent(event: ClientEvent, users: () => User[]): Record<strin
         ...(event.user !== undefined ? { user: event.user } : {}),
         ...(event.toMe ? { toMe: true } : {}),
         ...(event.here !== undefined ? { here: event.here } : {}),
+        ...(event.notAsked ? { notAsked: true } : {}),
       };
     case "moderation":
     case "ops":
