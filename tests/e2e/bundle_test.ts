@@ -129,6 +129,9 @@ Deno.test("the deno bundle runs serve and join from an empty directory", async (
   }
 });
 
+/** What only the server, its store and drivers bring into the bundle: a marker of each. */
+const SERVER_ONLY = ["ZodError", "node:sqlite", "RE2JS", "PostgresError", "NKeysError"];
+
 /** The chunks a module imports at once (`import … from "./chunk.js"`), not those it loads later. */
 async function staticClosure(dir: string, entries: string[]): Promise<Set<string>> {
   const seen = new Set<string>();
@@ -158,15 +161,14 @@ Deno.test("the bundle's join loads the client's chunks only: no zod, store, driv
     const loaded = await staticClosure(dir, ["main.js", joinChunk]);
     const code = (await Promise.all([...loaded].map((name) => Deno.readTextFile(join(dir, name)))))
       .join("\n");
-    // what only the server, its store and drivers bring (a marker of each)
-    for (const marker of ["ZodError", "node:sqlite", "RE2JS", "PostgresError", "NKeysError"]) {
+    for (const marker of SERVER_ONLY) {
       assert.ok(!code.includes(marker), `join loads ${marker}`);
     }
     // and the whole bundle has them: the markers mean something
     const all = (await Promise.all(
       [...Deno.readDirSync(dir)].map((entry) => Deno.readTextFile(join(dir, entry.name))),
     )).join("\n");
-    for (const marker of ["ZodError", "node:sqlite", "RE2JS", "PostgresError", "NKeysError"]) {
+    for (const marker of SERVER_ONLY) {
       assert.ok(all.includes(marker), `the bundle has no ${marker}`);
     }
   } finally {
